@@ -1,0 +1,19 @@
+#pragma once
+
+#include <cstdio>
+
+#include "llm_log_exporter/app/options.h"
+
+namespace lle {
+
+/// Sets up the exporter's own log (spdlog to stderr) at `level`.
+void SetupLogging(const std::string& level);
+
+/// --once: reads `in_fd` to EOF, writes the exposition to `out`. Returns the exit code.
+int RunOnce(const Options& options, int in_fd, std::FILE* out);
+
+/// Serves metrics while reading stdin; keeps serving after EOF until SIGTERM or
+/// SIGINT. Returns the exit code (0 on a clean stop, 1 if it cannot start).
+int RunDaemon(const Options& options);
+
+}  // namespace lle

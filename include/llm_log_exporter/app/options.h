@@ -1,0 +1,27 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "llm_log_exporter/exposition/listen_address.h"
+
+namespace lle {
+
+/// Everything the command line sets; a plain value.
+struct Options {
+  ListenAddress listen;
+  std::string telemetry_path = "/metrics";
+  std::size_t max_line_bytes = 1024 * 1024;
+  std::string log_level = "info";
+  bool once = false;
+};
+
+/// The default port: clear of vLLM (8000), TGI (8080), node_exporter (9100),
+/// Prometheus (9090), Grafana (3000), DCGM exporter (9400), mtail (3903).
+inline constexpr int kDefaultPort = 9879;
+
+/// Parses argv into `*out`. Returns -1 to go on, else the exit code to stop
+/// with: 0 after --help/--version, 2 on a usage error (one line on stderr).
+int ParseOptions(int argc, const char* const* argv, Options* out);
+
+}  // namespace lle

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "llm_log_exporter/app/self_metrics.h"
+#include "llm_log_exporter/framing/line_framer.h"
+#include "llm_log_exporter/map/mapper.h"
+#include "llm_log_exporter/parse/line_parser.h"
+#include "llm_log_exporter/parse/record.h"
+#include "llm_log_exporter/store/store.h"
+
+namespace lle {
+
+/// One source's path through the stages: bytes → lines → records → updates →
+/// its own shard. Owns the framer, parser and scratch space; one per source
+/// thread, not thread-safe. Mapper and SelfMetrics must outlive it.
+class Pipeline : private LineSink {
+ public:
+  Pipeline(const Mapper& mapper, const SelfMetrics& self, std::size_t source, Shard* shard,
+           std::size_t max_line_bytes);
+
+  /// A chunk of the stream, followed by kLinePadding readable bytes.
+  void Feed(std::string_view chunk);
+  /// End of stream: a last line without '\n' counts too.
+  void Finish();
+
+ private:
+  void OnLine(std::string_view line) override;
+  void OnTooLong() override;
+  void Count(LineResult result) { shard_->Apply(self_.Line(source_, result)); }
+
+  const Mapper& mapper_;
+  const SelfMetrics& self_;
+  std::size_t source_;
+  Shard* shard_;
+  LineFramer framer_;
+  LineParser parser_;
+  Record record_;
+  UpdateBatch batch_;
+  double now_seconds_ = 0;  // wall time of the chunk being framed
+};
+
+}  // namespace lle

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "llm_log_exporter/core/metric_spec.h"
+
+namespace lle {
+
+/// What became of a received line: each line counts in exactly one.
+enum class LineResult : std::uint32_t {
+  kRequest,
+  kEvent,
+  kNotJson,
+  kInvalidUtf8,
+  kTooLong,
+  kNumResults
+};
+
+/// The exporter's own series (llm_log_exporter_*), all pre-created at 0, and
+/// the updates that feed them. Immutable: safe to share between threads.
+class SelfMetrics {
+ public:
+  /// `sources`: the `source` label values; metric ids start at `first_metric`.
+  SelfMetrics(std::vector<std::string> sources, std::uint32_t first_metric, std::string version);
+
+  const std::vector<MetricSpec>& Specs() const { return specs_; }
+  Update Line(std::size_t source, LineResult result) const;
+  Update Bytes(std::size_t source, std::size_t bytes) const;
+  Update BuildInfo() const { return {first_metric_ + kBuildInfo, 0, 1, {}}; }
+
+ private:
+  enum : std::uint32_t { kLines, kBytes, kBuildInfo };
+  std::uint32_t first_metric_;
+  std::vector<MetricSpec> specs_;
+};
+
+}  // namespace lle

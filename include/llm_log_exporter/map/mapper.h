@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "llm_log_exporter/core/metric_spec.h"
+#include "llm_log_exporter/map/metric_rules.h"
+#include "llm_log_exporter/parse/record.h"
+
+namespace lle {
+
+/// Upper bound on the updates one line produces: one per rule plus one field error per field.
+inline constexpr std::size_t kMaxUpdatesPerLine = 96;
+
+/// A fixed-capacity list of updates: no allocation per line.
+struct UpdateBatch {
+  std::size_t size = 0;
+  Update items[kMaxUpdatesPerLine];
+  void Add(const Update& u) {
+    if (size < kMaxUpdatesPerLine) items[size++] = u;
+  }
+};
+
+/// Turns a parsed request line into metric updates following a RuleSet, and
+/// counts unusable fields in llm_log_exporter_field_errors_total{field,reason}.
+/// Immutable after construction: safe to share between threads.
+class Mapper {
+ public:
+  /// Metric ids in updates are `first_metric` + index into `Specs()`.
+  Mapper(RuleSet rules, std::uint32_t first_metric);
+
+  /// The rule set's metrics followed by the field-error counter.
+  const std::vector<MetricSpec>& Specs() const { return specs_; }
+  const RuleSet& Rules() const { return rules_; }
+
+  /// Appends the updates for one request line read at `now_seconds`.
+  void Map(const Record& record, double now_seconds, UpdateBatch& out) const;
+
+ private:
+  enum Reason : std::uint32_t { kMissing, kWrongType, kOutOfRange, kNegative, kNumReasons };
+  void FieldError(int field, Reason reason, UpdateBatch& out) const;
+
+  RuleSet rules_;
+  std::uint32_t first_metric_;
+  std::uint32_t field_errors_metric_;
+  std::vector<MetricSpec> specs_;
+  std::vector<bool> field_is_number_;  // fields some rule reads as a number, else as a label
+};
+
+}  // namespace lle

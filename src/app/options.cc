@@ -1,0 +1,62 @@
+#include "llm_log_exporter/app/options.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+namespace lle {
+
+int ParseOptions(int argc, const char* const* argv, Options* out) {
+  CLI::App app(
+      "llm_log_exporter: Prometheus metrics from the JSON request logs of an LLM inference "
+      "server.\nReads log lines on stdin and serves the metrics over HTTP.\n\n"
+      "  inference_server 2>&1 | llm_log_exporter\n  llm_log_exporter --once < server.log",
+      "llm_log_exporter");
+  app.set_version_flag("--version", std::string("llm_log_exporter ") + LLE_VERSION);
+  std::string listen = ":" + std::to_string(kDefaultPort);
+  app.add_option("--web.listen-address", listen,
+                 "Address to serve /metrics on: [HOST]:PORT, HOST an IP literal ([::1] for "
+                 "IPv6) or empty for all IPv4 interfaces; port 0 picks a free port (logged)")
+      ->capture_default_str();
+  app.add_option("--web.telemetry-path", out->telemetry_path, "Path of the metrics endpoint")
+      ->capture_default_str();
+  app.add_option("--input.max-line-bytes", out->max_line_bytes,
+                 "Longer lines are dropped without being buffered and counted as "
+                 "result=\"too_long\"")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
+  app.add_option("--log.level", out->log_level, "Minimum level of the exporter's own log")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
+  app.add_flag("--once", out->once,
+               "Read stdin to EOF, print the exposition to stdout and exit 0 (no port opened)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "llm_log_exporter: %s (see --help)\n", e.what());
+    return 2;
+  }
+  std::string error;
+  const auto address = ParseListenAddress(listen, &error);
+  if (!address) {
+    std::fprintf(stderr, "llm_log_exporter: --web.listen-address '%s': %s\n", listen.c_str(),
+                 error.c_str());
+    return 2;
+  }
+  out->listen = *address;
+  const std::string& path = out->telemetry_path;
+  if (path.empty() || path[0] != '/' || path == "/" || path.rfind("/-/", 0) == 0) {
+    std::fprintf(stderr,
+                 "llm_log_exporter: --web.telemetry-path '%s': must start with '/' and not be "
+                 "'/' or under '/-/'\n",
+                 path.c_str());
+    return 2;
+  }
+  return -1;
+}
+
+}  // namespace lle

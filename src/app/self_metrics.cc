@@ -1,0 +1,50 @@
+#include "llm_log_exporter/app/self_metrics.h"
+
+#include <utility>
+
+namespace lle {
+namespace {
+
+const char* const kResultNames[] = {"request", "event", "not_json", "invalid_utf8", "too_long"};
+static_assert(sizeof kResultNames / sizeof kResultNames[0] ==
+              static_cast<std::size_t>(LineResult::kNumResults));
+
+}  // namespace
+
+SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::uint32_t first_metric,
+                         std::string version)
+    : first_metric_(first_metric) {
+  MetricSpec lines;
+  lines.name = "llm_log_exporter_lines_total";
+  lines.help = "Lines received, by source and by what they were (each line counts once)";
+  lines.label_names = {"source", "result"};
+  MetricSpec bytes;
+  bytes.name = "llm_log_exporter_bytes_total";
+  bytes.help = "Bytes received, by source";
+  bytes.label_names = {"source"};
+  for (const std::string& source : sources) {
+    for (const char* result : kResultNames) lines.initial_series.push_back({source, result});
+    bytes.initial_series.push_back({source});
+  }
+  MetricSpec build;
+  build.name = "llm_log_exporter_build_info";
+  build.help = "Build of the running exporter; value is always 1";
+  build.type = MetricType::kGauge;
+  build.label_names = {"version"};
+  build.initial_series = {{std::move(version)}};
+  specs_ = {std::move(lines), std::move(bytes), std::move(build)};
+}
+
+Update SelfMetrics::Line(std::size_t source, LineResult result) const {
+  const auto series = static_cast<std::uint32_t>(source) *
+                          static_cast<std::uint32_t>(LineResult::kNumResults) +
+                      static_cast<std::uint32_t>(result);
+  return {first_metric_ + kLines, series, 1, {}};
+}
+
+Update SelfMetrics::Bytes(std::size_t source, std::size_t bytes) const {
+  return {first_metric_ + kBytes, static_cast<std::uint32_t>(source),
+          static_cast<double>(bytes), {}};
+}
+
+}  // namespace lle

@@ -1,0 +1,142 @@
+#include "llm_log_exporter/exposition/http_server.h"
+
+#include <civetweb.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <string_view>
+#include <utility>
+
+#include "llm_log_exporter/exposition/text_format.h"
+
+namespace lle {
+namespace {
+
+void Send(mg_connection* conn, int code, const char* reason, const char* content_type,
+          std::string_view body, bool head, const char* extra_headers = "") {
+  mg_printf(conn,
+            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+            "Cache-Control: no-store\r\n%s\r\n",
+            code, reason, content_type, body.size(), extra_headers);
+  if (!head && !body.empty()) mg_write(conn, body.data(), body.size());
+}
+
+int LogCivetweb(const mg_connection*, const char* message) {
+  spdlog::debug("http: {}", message);
+  return 1;  // handled: civetweb prints nothing itself
+}
+
+void InitCivetwebOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { mg_init_library(0); });
+}
+
+}  // namespace
+
+HttpServer::HttpServer(HttpServerOptions options, Gatherer gather)
+    : options_(std::move(options)), gather_(std::move(gather)) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+bool HttpServer::Start(std::string* error) {
+  InitCivetwebOnce();
+  const std::string ports = options_.address.ToCivetweb();
+  const std::string threads = std::to_string(options_.num_threads);
+  const std::string timeout = std::to_string(options_.request_timeout_ms);
+  const char* config[] = {"listening_ports", ports.c_str(),   "num_threads",
+                          threads.c_str(),   "request_timeout_ms", timeout.c_str(),
+                          "enable_keep_alive", "yes",         nullptr};
+  mg_callbacks callbacks{};
+  callbacks.log_message = LogCivetweb;
+  mg_init_data init{};
+  init.callbacks = &callbacks;
+  init.configuration_options = config;
+  char text[256] = {0};
+  unsigned code = 0;
+  mg_error_data err{};
+  err.code = &code;
+  err.text = text;
+  err.text_buffer_size = sizeof text;
+  ctx_ = mg_start2(&init, &err);
+  if (ctx_ == nullptr) {
+    *error = "cannot listen on " + options_.address.Format(options_.address.port) + ": " +
+             (text[0] ? text : "civetweb failed to start");
+    return false;
+  }
+  mg_server_port bound[4]{};
+  if (mg_get_server_ports(ctx_, 4, bound) > 0) port_ = bound[0].port;
+  mg_set_request_handler(ctx_, "/", &HttpServer::Handle, this);
+  return true;
+}
+
+void HttpServer::Stop() {
+  if (ctx_ != nullptr) {
+    mg_stop(ctx_);
+    ctx_ = nullptr;
+  }
+}
+
+int HttpServer::Handle(mg_connection* conn, void* self) {
+  try {
+    return static_cast<HttpServer*>(self)->HandleRequest(conn);
+  } catch (const std::exception& e) {
+    spdlog::error("http: request failed: {}", e.what());
+    Send(conn, 500, "Internal Server Error", "text/plain", "internal error\n", false);
+    return 500;
+  }
+}
+
+int HttpServer::HandleRequest(mg_connection* conn) {
+  const mg_request_info* info = mg_get_request_info(conn);
+  const std::string_view method = info->request_method ? info->request_method : "";
+  const std::string_view uri = info->local_uri ? info->local_uri : "";
+  const bool head = method == "HEAD";
+  if (method != "GET" && !head) {
+    Send(conn, 405, "Method Not Allowed", "text/plain", "only GET and HEAD\n", head,
+         "Allow: GET, HEAD\r\n");
+    return 405;
+  }
+  if (uri == options_.telemetry_path) {
+    ServeMetrics(conn, head);
+    return 200;
+  }
+  if (uri == "/-/healthy") {
+    Send(conn, 200, "OK", "text/plain", "Healthy\n", head);
+    return 200;
+  }
+  if (uri == "/-/ready") {
+    if (ready_.load()) {
+      Send(conn, 200, "OK", "text/plain", "Ready\n", head);
+      return 200;
+    }
+    Send(conn, 503, "Service Unavailable", "text/plain", "Not ready\n", head);
+    return 503;
+  }
+  if (uri == "/") {
+    const std::string page =
+        "<!DOCTYPE html><html><head><title>llm_log_exporter</title></head><body>"
+        "<h1>llm_log_exporter</h1><p>Prometheus metrics from LLM inference server logs.</p>"
+        "<ul><li><a href=\"" + options_.telemetry_path + "\">Metrics</a></li>"
+        "<li><a href=\"/-/healthy\">Health</a></li><li><a href=\"/-/ready\">Readiness</a></li>"
+        "</ul></body></html>\n";
+    Send(conn, 200, "OK", "text/html; charset=utf-8", page, head);
+    return 200;
+  }
+  Send(conn, 404, "Not Found", "text/plain", "not found\n", head);
+  return 404;
+}
+
+void HttpServer::ServeMetrics(mg_connection* conn, bool head) {
+  const std::string body = SerializeText(gather_());
+  const char* accept = mg_get_header(conn, "Accept-Encoding");
+  if (accept != nullptr && AcceptsGzip(accept)) {
+    Send(conn, 200, "OK", kTextContentType, Gzip(body), head,
+         "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
+  } else {
+    Send(conn, 200, "OK", kTextContentType, body, head, "Vary: Accept-Encoding\r\n");
+  }
+}
+
+}  // namespace lle

@@ -1,0 +1,189 @@
+#include "llm_log_exporter/parse/line_parser.h"
+
+#include <simdjson.h>
+
+#include <cstdint>
+#include <utility>
+
+#include "llm_log_exporter/core/line.h"
+#include "number.h"
+
+namespace lle {
+
+namespace od = simdjson::ondemand;
+using simdjson::error_code;
+
+static_assert(kLinePadding >= simdjson::SIMDJSON_PADDING);
+
+namespace {
+
+// Python's json module gives up near this depth too; simdjson's own limit is higher.
+constexpr int kMaxDepth = 512;
+
+error_code ValidateValue(od::value& value, int depth);
+
+error_code ValidateObject(od::object object, int depth) {
+  if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
+  for (auto field_result : object) {
+    od::field field;
+    if (auto err = std::move(field_result).get(field)) return err;
+    std::string_view key;
+    if (auto err = field.unescaped_key().get(key)) return err;
+    if (auto err = ValidateValue(field.value(), depth + 1)) return err;
+  }
+  return simdjson::SUCCESS;
+}
+
+error_code ValidateArray(od::array array, int depth) {
+  if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
+  for (auto element_result : array) {
+    od::value element;
+    if (auto err = std::move(element_result).get(element)) return err;
+    if (auto err = ValidateValue(element, depth + 1)) return err;
+  }
+  return simdjson::SUCCESS;
+}
+
+// Reads (and so validates) one value; `out` gets what a field of that value holds.
+error_code ReadValue(od::value& value, int depth, FieldValue* out) {
+  od::json_type type;
+  if (auto err = value.type().get(type)) return err;
+  switch (type) {
+    case od::json_type::number: {
+      const std::string_view token = value.raw_json_token();
+      double number = 0;
+      if (value.get_double().get(number) == simdjson::SUCCESS) {
+        *out = {FieldState::kNumber, number, {}};
+        return simdjson::SUCCESS;
+      }
+      // Out of the fast path's range (huge integers, 1e400) or not a number at all.
+      const FieldState state = ParseNumberToken(token, &number);
+      if (state == FieldState::kWrongType) return simdjson::NUMBER_ERROR;
+      *out = {state, number, {}};
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::string: {
+      std::string_view text;
+      if (auto err = value.get_string().get(text)) return err;
+      *out = {FieldState::kString, 0, text};
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::boolean: {
+      bool b;
+      if (auto err = value.get_bool().get(b)) return err;
+      break;
+    }
+    case od::json_type::null: {
+      bool is_null = false;
+      if (auto err = value.is_null().get(is_null)) return err;
+      if (!is_null) return simdjson::N_ATOM_ERROR;
+      break;
+    }
+    case od::json_type::object: {
+      od::object object;
+      if (auto err = value.get_object().get(object)) return err;
+      if (auto err = ValidateObject(object, depth + 1)) return err;
+      break;
+    }
+    case od::json_type::array: {
+      od::array array;
+      if (auto err = value.get_array().get(array)) return err;
+      if (auto err = ValidateArray(array, depth + 1)) return err;
+      break;
+    }
+  }
+  *out = {FieldState::kWrongType, 0, {}};
+  return simdjson::SUCCESS;
+}
+
+error_code ValidateValue(od::value& value, int depth) {
+  FieldValue ignored;
+  return ReadValue(value, depth, &ignored);
+}
+
+bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+}  // namespace
+
+struct LineParser::Impl {
+  struct Key {
+    std::string name;
+    int field = -1;  // index into Record::fields, or -1
+    bool marks_request = false;
+  };
+
+  // Few keys (one rule set): a linear scan beats hashing here.
+  const Key* Find(std::string_view name) const {
+    for (const Key& key : keys) {
+      if (key.name == name) return &key;
+    }
+    return nullptr;
+  }
+
+  error_code ParseObject(std::string_view line, Record& out) {
+    od::document doc;
+    if (auto err = parser.iterate(line.data(), line.size(), line.size() + kLinePadding).get(doc)) {
+      return err;
+    }
+    od::object object;
+    if (auto err = doc.get_object().get(object)) return err;
+    bool request = false;
+    for (auto field_result : object) {
+      od::field field;
+      if (auto err = std::move(field_result).get(field)) return err;
+      std::string_view name;
+      if (auto err = field.unescaped_key().get(name)) return err;
+      const Key* key = Find(name);
+      FieldValue value;
+      if (auto err = ReadValue(field.value(), 1, &value)) return err;
+      if (key == nullptr) continue;
+      request |= key->marks_request;
+      // A duplicate key overrides the earlier value, as JSON readers commonly do.
+      if (key->field >= 0) out.fields[key->field] = value;
+    }
+    // Past the object's '}' only whitespace may follow (current_location() says OUT_OF_BOUNDS).
+    if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
+      return simdjson::TRAILING_CONTENT;
+    }
+    out.kind = request ? LineKind::kRequest : LineKind::kEvent;
+    return simdjson::SUCCESS;
+  }
+
+  od::parser parser;
+  std::vector<Key> keys;
+  std::size_t num_fields = 0;
+};
+
+LineParser::LineParser(std::vector<std::string> fields, std::vector<std::string> request_keys)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->num_fields = fields.size() < kMaxFields ? fields.size() : kMaxFields;
+  for (std::size_t i = 0; i < impl_->num_fields; ++i) {
+    impl_->keys.push_back({std::move(fields[i]), static_cast<int>(i), false});
+  }
+  for (std::string& name : request_keys) {
+    bool found = false;
+    for (Impl::Key& key : impl_->keys) {
+      if (key.name == name) key.marks_request = found = true;
+    }
+    if (!found) impl_->keys.push_back({std::move(name), -1, true});
+  }
+}
+
+LineParser::~LineParser() = default;
+
+void LineParser::Parse(std::string_view line, Record& out) {
+  for (std::size_t i = 0; i < impl_->num_fields; ++i) out.fields[i] = FieldValue{};
+  std::size_t start = 0;
+  while (start < line.size() && IsJsonSpace(line[start])) ++start;
+  if (start == line.size() || line[start] != '{') {
+    out.kind = simdjson::validate_utf8(line.data(), line.size()) ? LineKind::kNotJson
+                                                                 : LineKind::kInvalidUtf8;
+    return;
+  }
+  const error_code err = impl_->ParseObject(line, out);
+  if (err == simdjson::SUCCESS) return;
+  for (std::size_t i = 0; i < impl_->num_fields; ++i) out.fields[i] = FieldValue{};
+  out.kind = err == simdjson::UTF8_ERROR ? LineKind::kInvalidUtf8 : LineKind::kNotJson;
+}
+
+}  // namespace lle
