@@ -66,17 +66,17 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out) con
           FieldError(rule.field, kNegative, out);
           continue;
         }
-        u.value = value->number * rule.scale;
+        u.value = value->number * rule.scale / rule.divide_by;
         break;
       case RuleKind::kObserveField:
       case RuleKind::kSetField:
         if (!number) continue;
-        u.value = value->number * rule.scale;
+        u.value = value->number * rule.scale / rule.divide_by;
         break;
       case RuleKind::kObserveRatio: {
         const FieldValue& divisor = record.fields[rule.divisor_field];
         if (!number || divisor.state != FieldState::kNumber || !(divisor.number > 0)) continue;
-        u.value = value->number / divisor.number * rule.scale;
+        u.value = value->number / divisor.number * rule.scale / rule.divide_by;
         break;
       }
       case RuleKind::kSetLineTime:

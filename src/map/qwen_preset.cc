@@ -25,7 +25,7 @@ const std::vector<double> kLatencySeconds = {0.3,  0.5,  0.8,  1.0,  1.5,   2.0,
 const std::vector<double> kPerTokenSeconds = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,
                                               0.3,  0.4,   0.5,  0.75,  1.0, 2.5,  5.0,
                                               7.5,  10.0,  20.0, 40.0,  80.0};
-constexpr double kMillisecond = 1e-3;
+constexpr double kMsPerSecond = 1000;
 constexpr double kMebibyte = 1024.0 * 1024.0;
 // Qwen2.5-7B limits: 128 Ki context, 8 Ki generated tokens.
 constexpr double kMaxPromptTokens = 131072;
@@ -51,13 +51,14 @@ RuleSet QwenPreset() {
     return static_cast<std::uint32_t>(r.metrics.size() - 1);
   };
   auto rule = [&r](std::uint32_t m, RuleKind kind, int field, double scale = 1,
-                   int divisor = -1) {
+                   double divide_by = 1, int divisor_field = -1) {
     MetricRule mr;
     mr.metric = m;
     mr.kind = kind;
     mr.field = field;
     mr.scale = scale;
-    mr.divisor_field = divisor;
+    mr.divide_by = divide_by;
+    mr.divisor_field = divisor_field;
     r.rules.push_back(mr);
   };
 
@@ -90,19 +91,19 @@ RuleSet QwenPreset() {
   // Base-unit series, with buckets wide enough for LLM tails.
   rule(metric("qwen_request_duration_seconds", "End-to-end request latency (total_time_ms)",
               MetricType::kHistogram, kLatencySeconds),
-       RuleKind::kObserveField, kTotalTime, kMillisecond);
+       RuleKind::kObserveField, kTotalTime, 1, kMsPerSecond);
   rule(metric("qwen_request_queue_duration_seconds", "Time requests spent queued (queue_time_ms)",
               MetricType::kHistogram, kLatencySeconds),
-       RuleKind::kObserveField, kQueueTime, kMillisecond);
+       RuleKind::kObserveField, kQueueTime, 1, kMsPerSecond);
   rule(metric("qwen_request_inference_duration_seconds",
               "Time requests spent in inference (inference_time_ms)", MetricType::kHistogram,
               kLatencySeconds),
-       RuleKind::kObserveField, kInferenceTime, kMillisecond);
+       RuleKind::kObserveField, kInferenceTime, 1, kMsPerSecond);
   rule(metric("qwen_time_per_output_token_seconds",
               "Inference time per generated token (inference_time_ms / output_tokens), "
               "requests with output_tokens > 0",
               MetricType::kHistogram, kPerTokenSeconds),
-       RuleKind::kObserveRatio, kInferenceTime, kMillisecond, kOutputTokens);
+       RuleKind::kObserveRatio, kInferenceTime, 1, kMsPerSecond, kOutputTokens);
   rule(metric("qwen_prompt_tokens_total", "Prompt (input) tokens processed",
               MetricType::kCounter),
        RuleKind::kAddField, kInputTokens);

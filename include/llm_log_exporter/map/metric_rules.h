@@ -11,10 +11,10 @@ namespace lle {
 /// How a rule turns a request line into an update of its metric.
 enum class RuleKind : std::uint8_t {
   kCountLine,     // counter += 1; label from `label_field` (string) else `label_default`
-  kAddField,      // counter += field × scale; negative values refused
-  kObserveField,  // histogram observes field × scale
-  kSetField,      // gauge = field × scale
-  kObserveRatio,  // histogram observes field / divisor_field × scale, when divisor > 0
+  kAddField,      // counter += field × scale / divide_by; negative values refused
+  kObserveField,  // histogram observes field × scale / divide_by
+  kSetField,      // gauge = field × scale / divide_by
+  kObserveRatio,  // histogram observes field / divisor_field / divide_by, when divisor > 0
   kSetLineTime,   // gauge = wall time the line was read, in seconds
 };
 
@@ -24,6 +24,9 @@ struct MetricRule {
   int field = -1;            // index into RuleSet::fields
   int divisor_field = -1;    // kObserveRatio only
   double scale = 1;
+  // Division, not × 0.001: 300 / 1000 is exactly the double 0.3 (a bucket
+  // bound), 300 × 0.001 is not, and would miss the `le="0.3"` bucket.
+  double divide_by = 1;
   int label_field = -1;      // kCountLine: field whose string value is the label
   std::string label_default = "unknown";
 };

@@ -1,0 +1,79 @@
+#include "llm_log_exporter/app/options.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace lle {
+namespace {
+
+int Parse(std::vector<std::string> args, Options* out) {
+  args.insert(args.begin(), "llm_log_exporter");
+  std::vector<const char*> argv;
+  for (const std::string& a : args) argv.push_back(a.c_str());
+  return ParseOptions(static_cast<int>(argv.size()), argv.data(), out);
+}
+
+TEST(OptionsTest, Defaults) {
+  Options o;
+  EXPECT_EQ(Parse({}, &o), -1);
+  EXPECT_EQ(o.listen.port, kDefaultPort);
+  EXPECT_EQ(o.listen.host, "");
+  EXPECT_EQ(o.telemetry_path, "/metrics");
+  EXPECT_EQ(o.max_line_bytes, 1u << 20);
+  EXPECT_EQ(o.log_level, "info");
+  EXPECT_FALSE(o.once);
+}
+
+TEST(OptionsTest, AllFlags) {
+  Options o;
+  EXPECT_EQ(Parse({"--web.listen-address=127.0.0.1:0", "--web.telemetry-path", "/m",
+                   "--input.max-line-bytes=4096", "--log.level=debug", "--once"},
+                  &o),
+            -1);
+  EXPECT_EQ(o.listen.host, "127.0.0.1");
+  EXPECT_EQ(o.listen.port, 0);
+  EXPECT_EQ(o.telemetry_path, "/m");
+  EXPECT_EQ(o.max_line_bytes, 4096u);
+  EXPECT_EQ(o.log_level, "debug");
+  EXPECT_TRUE(o.once);
+}
+
+TEST(OptionsTest, UsageErrorsExitTwo) {
+  const std::vector<std::vector<std::string>> bad = {
+      {"--no-such-flag"},
+      {"--web.listen-address=nohost"},
+      {"--web.listen-address=:70000"},
+      {"--web.telemetry-path=metrics"},
+      {"--web.telemetry-path=/"},
+      {"--web.telemetry-path=/-/healthy"},
+      {"--input.max-line-bytes=0"},
+      {"--input.max-line-bytes=lots"},
+      {"--log.level=loud"},
+      {"extra-positional"},
+  };
+  for (const auto& args : bad) {
+    Options o;
+    testing::internal::CaptureStderr();
+    EXPECT_EQ(Parse(args, &o), 2) << args[0];
+    const std::string err = testing::internal::GetCapturedStderr();
+    // One line, naming the program.
+    EXPECT_EQ(err.rfind("llm_log_exporter: ", 0), 0u) << err;
+    EXPECT_EQ(err.find('\n'), err.size() - 1) << err;
+  }
+}
+
+TEST(OptionsTest, HelpExitsZero) {
+  Options o;
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(Parse({"--help"}, &o), 0);
+  const std::string help = testing::internal::GetCapturedStdout();
+  for (const char* flag : {"--web.listen-address", "--web.telemetry-path", "--input.max-line-bytes",
+                           "--log.level", "--once", "--version"}) {
+    EXPECT_NE(help.find(flag), std::string::npos) << flag;
+  }
+}
+
+}  // namespace
+}  // namespace lle

@@ -1,0 +1,146 @@
+#include "llm_log_exporter/store/store.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <thread>
+
+namespace lle {
+namespace {
+
+MetricSpec Histogram(std::vector<double> buckets) {
+  MetricSpec s;
+  s.name = "h";
+  s.type = MetricType::kHistogram;
+  s.buckets = std::move(buckets);
+  s.initial_series = {{}};
+  return s;
+}
+
+MetricSpec Gauge() {
+  MetricSpec s;
+  s.name = "g";
+  s.type = MetricType::kGauge;
+  s.initial_series = {{}};
+  return s;
+}
+
+MetricSpec Status(std::size_t cap) {
+  MetricSpec s;
+  s.name = "requests_total";
+  s.label_names = {"status"};
+  s.initial_series = {{"success"}, {"error"}};
+  s.max_series = cap;
+  return s;
+}
+
+const prometheus::MetricFamily& Family(const std::vector<prometheus::MetricFamily>& all,
+                                       const std::string& name) {
+  for (const auto& f : all) {
+    if (f.name == name) return f;
+  }
+  throw std::runtime_error("no family " + name);
+}
+
+std::map<std::string, double> CounterByLabel(const prometheus::MetricFamily& f) {
+  std::map<std::string, double> out;
+  for (const auto& m : f.metric) out[m.label.at(0).value] = m.counter.value;
+  return out;
+}
+
+TEST(StoreTest, HistogramBoundsAreInclusive) {
+  Store store({Histogram({1, 2, 5})});
+  Shard* shard = store.AddShard();
+  for (double v : {0.0, 1.0, 1.5, 2.0, 5.0, 5.001, -3.0}) shard->Apply({0, 0, v, {}});
+  const auto all = store.Collect();
+  const auto& h = Family(all, "h").metric.at(0).histogram;
+  ASSERT_EQ(h.bucket.size(), 4u);
+  EXPECT_EQ(h.bucket[0].cumulative_count, 3u);  // -3, 0, 1
+  EXPECT_EQ(h.bucket[1].cumulative_count, 5u);  // 1.5, 2
+  EXPECT_EQ(h.bucket[2].cumulative_count, 6u);  // 5
+  EXPECT_TRUE(std::isinf(h.bucket[3].upper_bound));
+  EXPECT_EQ(h.bucket[3].cumulative_count, 7u);
+  EXPECT_EQ(h.sample_count, 7u);
+  EXPECT_DOUBLE_EQ(h.sample_sum, 0 + 1 + 1.5 + 2 + 5 + 5.001 - 3);
+}
+
+TEST(StoreTest, ShardsAreMerged) {
+  Store store({Histogram({10}), Status(4)});
+  Shard* a = store.AddShard();
+  Shard* b = store.AddShard();
+  a->Apply({0, 0, 1, {}});
+  b->Apply({0, 0, 100, {}});
+  a->Apply({1, kDynamicSeries, 1, "success"});
+  b->Apply({1, kDynamicSeries, 1, "success"});
+  b->Apply({1, kDynamicSeries, 1, "new"});
+  a->Apply({1, kDynamicSeries, 1, "new"});  // learns b's series, no duplicate
+  const auto all = store.Collect();
+  EXPECT_EQ(Family(all, "h").metric.at(0).histogram.sample_count, 2u);
+  EXPECT_EQ(CounterByLabel(Family(all, "requests_total")),
+            (std::map<std::string, double>{{"success", 2}, {"error", 0}, {"new", 2}}));
+}
+
+TEST(StoreTest, GaugeLatestStampWinsAndUnsetIsAbsent) {
+  Store store({Gauge()});
+  EXPECT_TRUE(Family(store.Collect(), "g").metric.empty());
+  Shard* a = store.AddShard();
+  Shard* b = store.AddShard();
+  a->SetStamp(20);
+  a->Apply({0, 0, 1, {}});
+  b->SetStamp(10);
+  b->Apply({0, 0, 2, {}});
+  EXPECT_EQ(Family(store.Collect(), "g").metric.at(0).gauge.value, 1);
+  b->SetStamp(30);
+  b->Apply({0, 0, 3, {}});
+  EXPECT_EQ(Family(store.Collect(), "g").metric.at(0).gauge.value, 3);
+}
+
+TEST(StoreTest, LabelCapSendsTheRestToOtherAndCountsThem) {
+  Store store({Status(4)});
+  Shard* shard = store.AddShard();
+  for (const char* s : {"success", "a", "b", "c", "d", "a", "other", std::string(200, 'x').c_str()}) {
+    shard->Apply({0, kDynamicSeries, 1, s});
+  }
+  const auto all = store.Collect();
+  EXPECT_EQ(CounterByLabel(Family(all, "requests_total")),
+            (std::map<std::string, double>{
+                {"success", 1}, {"error", 0}, {"a", 2}, {"b", 1}, {"other", 4}}));
+  // "c", "d" and the 200-byte value were refused; a literal "other" was not.
+  EXPECT_EQ(CounterByLabel(Family(all, "llm_log_exporter_label_overflow_total")),
+            (std::map<std::string, double>{{"requests_total", 3}}));
+}
+
+TEST(StoreTest, CountersRefuseNegativeAndIgnoreUnknownMetrics) {
+  Store store({Status(4)});
+  Shard* shard = store.AddShard();
+  shard->Apply({0, 0, -1, {}});
+  shard->Apply({0, 0, 2, {}});
+  shard->Apply({7, 0, 1, {}});
+  shard->Apply({0, 99, 1, {}});
+  EXPECT_EQ(CounterByLabel(Family(store.Collect(), "requests_total"))["success"], 2);
+}
+
+TEST(StoreTest, ScrapesDuringWritesSeeConsistentHistograms) {
+  Store store({Histogram({1, 2})});
+  Shard* shard = store.AddShard();
+  constexpr int kWrites = 200000;
+  std::thread writer([&] {
+    for (int i = 0; i < kWrites; ++i) shard->Apply({0, 0, static_cast<double>(i % 3), {}});
+  });
+  std::uint64_t last = 0;
+  for (;;) {
+    const auto all = store.Collect();
+    const auto& h = Family(all, "h").metric.at(0).histogram;
+    // Cumulative buckets never decrease and +Inf equals _count in every scrape.
+    EXPECT_LE(h.bucket[0].cumulative_count, h.bucket[1].cumulative_count);
+    EXPECT_EQ(h.bucket[2].cumulative_count, h.sample_count);
+    EXPECT_GE(h.sample_count, last);
+    last = h.sample_count;
+    if (last == kWrites) break;
+  }
+  writer.join();
+}
+
+}  // namespace
+}  // namespace lle
