@@ -23,7 +23,13 @@ void Send(mg_connection* conn, int code, const char* reason, const char* content
   if (!head && !body.empty()) mg_write(conn, body.data(), body.size());
 }
 
+// civetweb reports why start-up failed ("cannot bind to ...: Address already in
+// use") only through the log callback, on the thread that calls mg_start2; the
+// first message is the cause, later ones are generic.
+thread_local std::string first_log_message;
+
 int LogCivetweb(const mg_connection*, const char* message) {
+  if (first_log_message.empty()) first_log_message = message;
   spdlog::debug("http: {}", message);
   return 1;  // handled: civetweb prints nothing itself
 }
@@ -42,6 +48,12 @@ HttpServer::~HttpServer() { Stop(); }
 
 bool HttpServer::Start(std::string* error) {
   InitCivetwebOnce();
+  if (options_.address.ipv6 && mg_check_feature(8) == 0) {
+    *error = "cannot listen on " + options_.address.Format(options_.address.port) +
+             ": this build's civetweb has no IPv6 support; use an IPv4 address";
+    return false;
+  }
+  first_log_message.clear();
   const std::string ports = options_.address.ToCivetweb();
   const std::string threads = std::to_string(options_.num_threads);
   const std::string timeout = std::to_string(options_.request_timeout_ms);
@@ -61,8 +73,10 @@ bool HttpServer::Start(std::string* error) {
   err.text_buffer_size = sizeof text;
   ctx_ = mg_start2(&init, &err);
   if (ctx_ == nullptr) {
-    *error = "cannot listen on " + options_.address.Format(options_.address.port) + ": " +
-             (text[0] ? text : "civetweb failed to start");
+    *error = !first_log_message.empty()
+                 ? first_log_message
+                 : "cannot listen on " + options_.address.Format(options_.address.port) + ": " +
+                       (text[0] ? text : "civetweb failed to start");
     return false;
   }
   mg_server_port bound[4]{};
