@@ -55,8 +55,10 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out) con
       case RuleKind::kCountLine: {
         const FieldValue& label = record.fields[rule.label_field];
         u.series = kDynamicSeries;
-        u.label_value = label.state == FieldState::kString ? label.text
-                                                           : std::string_view(rule.label_default);
+        // An empty label value is the same as no label to Prometheus: use the default.
+        u.label_value = label.state == FieldState::kString && !label.text.empty()
+                            ? label.text
+                            : std::string_view(rule.label_default);
         u.value = 1;
         break;
       }

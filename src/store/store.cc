@@ -63,7 +63,8 @@ prometheus::MetricType ToPrometheus(MetricType type) {
 Store::Store(std::vector<MetricSpec> specs) {
   MetricSpec overflow;
   overflow.name = "llm_log_exporter_label_overflow_total";
-  overflow.help = "Label values refused because the metric reached its series cap";
+  overflow.help = "Label values sent to the overflow series: the metric had reached its series cap, "
+                  "or the value was longer than 128 bytes";
   overflow.type = MetricType::kCounter;
   overflow.label_names = {"metric"};
   for (const MetricSpec& spec : specs) {

@@ -137,6 +137,16 @@ TEST_F(MapperTest, MillisecondsBecomeTheExactDecimalSeconds) {
   EXPECT_EQ(Values("qwen_request_queue_duration_seconds").at(0), 0.3);  // the bucket bound itself
 }
 
+TEST_F(MapperTest, EmptyStatusIsUnknown) {
+  record_.fields[fields_.at("status")] = {FieldState::kString, 0, ""};
+  Map();
+  for (std::size_t i = 0; i < batch_.size; ++i) {
+    if (batch_.items[i].metric == ids_.at("qwen_requests_total")) {
+      EXPECT_EQ(batch_.items[i].label_value, "unknown");
+    }
+  }
+}
+
 TEST_F(MapperTest, NonStringStatusIsUnknown) {
   SetState("status", FieldState::kNumber);
   Set("total_time_ms", 1);

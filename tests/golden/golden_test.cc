@@ -1,0 +1,378 @@
+// Golden tests: the whole llm_log_exporter binary in `--once` mode, one case per
+// directory tests/golden/<case>/ (found at run time, so a new case is a new
+// directory; name it [A-Za-z0-9_]+ after what it proves). input.log is fed to
+// the daemon's stdin byte for byte, and its stdout must equal expected.prom.
+//
+// The comparison is exact except for qwen_last_request_timestamp_seconds: it is
+// the wall time at which the exporter read the last request line, so its value
+// is replaced by <TIME> on both sides (expected.prom holds <TIME> literally).
+// Whether the series is present still counts (it is absent until a request line
+// is read), and the actual value must be a wall time taken during this run.
+//
+// ctest learns of a new case directory when golden_tests is relinked (gtest
+// lists the cases at build time); ./golden_tests itself always sees them all.
+//
+// Regenerating: `LLE_UPDATE_GOLDEN=1 ./golden_tests` (or `LLE_UPDATE_GOLDEN=1
+// ctest -R Golden`) writes each case's normalised output to its expected.prom
+// instead of comparing, and reports the case as skipped. The daemon then judges
+// itself, so never commit that output blindly: read `git diff tests/golden`
+// against DESIGN.md §3 and check every case with the independent oracle:
+//   sed 's/<TIME>/0/' CASE/expected.prom |
+//     ../shared/bench/oracle.py CASE/input.log - --semantics strict --seed-buckets --exact-buckets
+// It covers the five seed series (and knows nothing of the status cap); check
+// the base-unit and self-metrics series by hand. The tests themselves need
+// nothing outside this repository.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "support/child_process.h"
+
+namespace lle::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kBinary[] = LLE_BINARY;
+constexpr char kGoldenDir[] = LLE_GOLDEN_DIR;
+constexpr char kInputFile[] = "input.log";
+constexpr char kExpectedFile[] = "expected.prom";
+constexpr char kUpdateEnv[] = "LLE_UPDATE_GOLDEN";
+
+constexpr char kTimeSeries[] = "qwen_last_request_timestamp_seconds";
+constexpr char kTimePlaceholder[] = "<TIME>";
+// Slack around the run for the time check: the value is printed to 16 digits
+// (about a microsecond), and the system clock may be stepped during a run.
+constexpr double kTimeSlackSeconds = 2;
+
+constexpr std::size_t kDiffContext = 3;           // unchanged lines shown around a change
+constexpr std::size_t kMaxDiffLines = 80;         // keeps a wholesale mismatch readable
+constexpr std::size_t kMaxDiffCells = 4'000'000;  // LCS table bound (lines × lines)
+
+// --- Files -------------------------------------------------------------------
+
+std::optional<std::string> ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+bool WriteFile(const fs::path& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  return static_cast<bool>(out.flush());
+}
+
+// Every subdirectory of the golden dir is a case, sorted so runs are stable;
+// one without input.log fails rather than being silently skipped.
+std::vector<std::string> FindCases() {
+  std::vector<std::string> cases;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(kGoldenDir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory() && !name.empty() && name[0] != '.') cases.push_back(name);
+  }
+  std::sort(cases.begin(), cases.end());
+  return cases;
+}
+
+bool UpdateRequested() {
+  const char* value = std::getenv(kUpdateEnv);
+  return value != nullptr && std::string(value) == "1";
+}
+
+double WallSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// --- Normalising the timestamp -----------------------------------------------
+
+struct TimeWindow {
+  double earliest;
+  double latest;
+};
+
+// Returns `text` with the value of each kTimeSeries sample replaced by
+// kTimePlaceholder. With a `window` (actual output), only a value that is a wall
+// time inside it is replaced; any other stays as it is, so the comparison fails
+// on it, and is described in `*problems`. Comments and other series are untouched.
+std::string NormaliseTime(const std::string& text, const TimeWindow* window,
+                          std::string* problems) {
+  const std::string name = kTimeSeries;
+  std::string out;
+  out.reserve(text.size());
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    const bool has_newline = end != std::string::npos;
+    if (!has_newline) end = text.size();
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+
+    // A sample line: NAME[{LABELS}] VALUE [TIMESTAMP]; NAME must match whole.
+    if (line.compare(0, name.size(), name) == 0 && line.size() > name.size() &&
+        (line[name.size()] == ' ' || line[name.size()] == '{')) {
+      const std::size_t labels_end = line[name.size()] == '{' ? line.rfind('}') : name.size() - 1;
+      const std::size_t value_begin = line.find(' ', labels_end + 1);
+      if (value_begin != std::string::npos) {
+        const std::size_t value_end = std::min(line.find(' ', value_begin + 1), line.size());
+        const std::string value = line.substr(value_begin + 1, value_end - value_begin - 1);
+        bool replace = true;
+        if (window != nullptr) {
+          char* parse_end = nullptr;
+          const double seconds = std::strtod(value.c_str(), &parse_end);
+          const bool is_number = !value.empty() && parse_end == value.c_str() + value.size();
+          replace = is_number && std::isfinite(seconds) && seconds >= window->earliest &&
+                    seconds <= window->latest;
+          if (!replace) {
+            std::ostringstream msg;
+            msg.precision(17);
+            msg << name << " is " << value << ", not a wall time within [" << window->earliest
+                << ", " << window->latest << "] (the run)\n";
+            *problems += msg.str();
+          }
+        }
+        if (replace) line.replace(value_begin + 1, value.size(), kTimePlaceholder);
+      }
+    }
+    out += line;
+    if (has_newline) out += '\n';
+  }
+  return out;
+}
+
+// --- Diff --------------------------------------------------------------------
+
+// Lines of `text`; a missing final newline shows as diff(1) marks it, so that a
+// difference in it alone still shows up in the diff.
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) {
+      lines.push_back(text.substr(start));
+      lines.push_back("\\ No newline at end of file");
+      break;
+    }
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+struct Edit {
+  char op;                    // ' ' same, '-' only in expected, '+' only in actual
+  std::size_t expected_line;  // 1-based line numbers of the position in each file
+  std::size_t actual_line;
+  const std::string* text;
+};
+
+// A minimal line diff (longest common subsequence). Expositions are a few
+// hundred lines, so the quadratic table is small; past kMaxDiffCells (a runaway
+// output) everything between the common head and tail counts as changed.
+std::vector<Edit> DiffLines(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  std::size_t head = 0;
+  while (head < a.size() && head < b.size() && a[head] == b[head]) ++head;
+  std::size_t tail = 0;
+  while (tail < a.size() - head && tail < b.size() - head &&
+         a[a.size() - 1 - tail] == b[b.size() - 1 - tail]) {
+    ++tail;
+  }
+  const std::size_t n = a.size() - head - tail;
+  const std::size_t m = b.size() - head - tail;
+  // lcs[i * (m + 1) + j]: length of the LCS of a[head + i ..] and b[head + j ..] (middle part).
+  std::vector<std::uint32_t> lcs;
+  const bool exact = (n + 1) * (m + 1) <= kMaxDiffCells;
+  if (exact) {
+    lcs.assign((n + 1) * (m + 1), 0);
+    for (std::size_t i = n; i-- > 0;) {
+      for (std::size_t j = m; j-- > 0;) {
+        lcs[i * (m + 1) + j] = a[head + i] == b[head + j]
+                                   ? lcs[(i + 1) * (m + 1) + j + 1] + 1
+                                   : std::max(lcs[(i + 1) * (m + 1) + j], lcs[i * (m + 1) + j + 1]);
+      }
+    }
+  }
+  std::vector<Edit> edits;
+  std::size_t i = 0;
+  std::size_t j = 0;
+  auto same = [&] {
+    edits.push_back({' ', i + 1, j + 1, &a[i]});
+    ++i;
+    ++j;
+  };
+  auto removed = [&] {
+    edits.push_back({'-', i + 1, j + 1, &a[i]});
+    ++i;
+  };
+  auto added = [&] {
+    edits.push_back({'+', i + 1, j + 1, &b[j]});
+    ++j;
+  };
+  while (i < head) same();
+  const std::size_t a_end = head + n;
+  const std::size_t b_end = head + m;
+  while (i < a_end && j < b_end) {
+    const std::size_t ci = i - head;
+    const std::size_t cj = j - head;
+    if (exact && a[i] == b[j]) {
+      same();
+    } else if (!exact || lcs[(ci + 1) * (m + 1) + cj] >= lcs[ci * (m + 1) + cj + 1]) {
+      removed();
+    } else {
+      added();
+    }
+  }
+  while (i < a_end) removed();
+  while (j < b_end) added();
+  while (i < a.size()) same();
+  return edits;
+}
+
+// Unified-diff style hunks (`@@ -line +line @@`, kDiffContext lines of context),
+// cut after kMaxDiffLines lines: the first differences are the ones to read.
+std::string FormatDiff(const std::string& expected, const std::string& actual) {
+  const std::vector<std::string> a = SplitLines(expected);
+  const std::vector<std::string> b = SplitLines(actual);
+  const std::vector<Edit> edits = DiffLines(a, b);
+  std::vector<bool> shown(edits.size(), false);
+  for (std::size_t k = 0; k < edits.size(); ++k) {
+    if (edits[k].op == ' ') continue;
+    const std::size_t from = k >= kDiffContext ? k - kDiffContext : 0;
+    const std::size_t to = std::min(edits.size(), k + kDiffContext + 1);
+    for (std::size_t s = from; s < to; ++s) shown[s] = true;
+  }
+  std::ostringstream out;
+  out << "--- " << kExpectedFile << " (expected)\n+++ stdout of " << kBinary
+      << " --once (actual)\n";
+  std::size_t printed = 0;
+  std::size_t remaining_changes = 0;
+  for (std::size_t k = 0; k < edits.size(); ++k) {
+    if (!shown[k]) continue;
+    if (printed >= kMaxDiffLines) {
+      remaining_changes += edits[k].op == ' ' ? 0 : 1;
+      continue;
+    }
+    if (k == 0 || !shown[k - 1]) {
+      out << "@@ -" << edits[k].expected_line << " +" << edits[k].actual_line << " @@\n";
+    }
+    out << edits[k].op << *edits[k].text << '\n';
+    ++printed;
+  }
+  if (remaining_changes > 0) {
+    out << "... diff cut; " << remaining_changes << " more changed lines\n";
+  }
+  return out.str();
+}
+
+// --- The test ----------------------------------------------------------------
+
+class GoldenTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenTest, Case) {
+  const fs::path dir = fs::path(kGoldenDir) / GetParam();
+  const std::optional<std::string> input = ReadFile(dir / kInputFile);
+  ASSERT_TRUE(input.has_value()) << "cannot read " << (dir / kInputFile);
+
+  const double started = WallSeconds();
+  // Qualified: inside a test body, plain `Run` is testing::Test::Run.
+  const RunResult run = ::lle::test::Run({kBinary, "--once"}, *input);
+  const TimeWindow run_window{started - kTimeSlackSeconds, WallSeconds() + kTimeSlackSeconds};
+  ASSERT_EQ(run.exit_code, 0) << kBinary << " --once < " << (dir / kInputFile) << "\nstderr:\n"
+                              << run.err;
+
+  std::string time_problems;
+  const std::string actual = NormaliseTime(run.out, &run_window, &time_problems);
+  EXPECT_TRUE(time_problems.empty()) << time_problems;
+
+  if (UpdateRequested()) {
+    // A value that failed the time check is not written: it would become the
+    // expectation and make every later run fail on an old wall time.
+    ASSERT_TRUE(time_problems.empty());
+    ASSERT_TRUE(WriteFile(dir / kExpectedFile, actual)) << "cannot write " << (dir / kExpectedFile);
+    GTEST_SKIP() << kUpdateEnv << "=1: wrote " << (dir / kExpectedFile)
+                 << "; review the diff before committing (see the top of golden_test.cc)";
+  }
+
+  const std::optional<std::string> expected_raw = ReadFile(dir / kExpectedFile);
+  ASSERT_TRUE(expected_raw.has_value())
+      << "cannot read " << (dir / kExpectedFile) << "; create it with " << kUpdateEnv
+      << "=1 and check it (see the top of golden_test.cc)";
+  const std::string expected = NormaliseTime(*expected_raw, nullptr, nullptr);
+  if (expected != actual) {
+    ADD_FAILURE() << "case " << GetParam() << ": output differs from " << (dir / kExpectedFile)
+                  << "\n"
+                  << FormatDiff(expected, actual) << "stderr:\n"
+                  << run.err;
+  }
+}
+
+// The test name is the case name; gtest accepts only [A-Za-z0-9_] in it.
+std::string CaseName(const ::testing::TestParamInfo<std::string>& param) {
+  std::string name = param.param;
+  for (char& c : name) {
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (!ok) c = '_';
+  }
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, GoldenTest, ::testing::ValuesIn(FindCases()), CaseName);
+
+// An empty parameter list would make the suite pass by running nothing, e.g.
+// if LLE_GOLDEN_DIR pointed at the wrong place.
+TEST(GoldenCases, Found) {
+  EXPECT_FALSE(FindCases().empty()) << "no case directories in " << kGoldenDir;
+}
+
+// The normaliser is what keeps the exact comparison meaningful, so it is tested too.
+TEST(GoldenCases, NormaliseTimeReplacesOnlyTheTimestampValue) {
+  const std::string text =
+      "# HELP qwen_last_request_timestamp_seconds Unix time\n"
+      "qwen_last_request_timestamp_seconds 1700000000.5\n"
+      "qwen_last_request_timestamp_seconds_other 7\n"
+      "qwen_requests_total{status=\"success\"} 1\n";
+  std::string problems;
+  const TimeWindow window{1699999999, 1700000001};
+  EXPECT_EQ(NormaliseTime(text, &window, &problems),
+            "# HELP qwen_last_request_timestamp_seconds Unix time\n"
+            "qwen_last_request_timestamp_seconds <TIME>\n"
+            "qwen_last_request_timestamp_seconds_other 7\n"
+            "qwen_requests_total{status=\"success\"} 1\n");
+  EXPECT_EQ(problems, "");
+}
+
+TEST(GoldenCases, NormaliseTimeKeepsAValueOutsideTheRun) {
+  const std::string text = "qwen_last_request_timestamp_seconds 0\n";
+  std::string problems;
+  const TimeWindow window{1699999999, 1700000001};
+  EXPECT_EQ(NormaliseTime(text, &window, &problems), text);
+  EXPECT_NE(problems, "");
+}
+
+TEST(GoldenCases, DiffShowsChangedLinesWithContext) {
+  const std::string diff = FormatDiff("a\nb\nc\nd\ne\nf\ng\nh\n", "a\nb\nc\nd\nE\nf\ng\nh");
+  // One hunk: the two changes are closer than twice the context.
+  EXPECT_NE(diff.find("\n@@ -2 +2 @@\n b\n c\n d\n-e\n+E\n f\n g\n h\n"
+                      "+\\ No newline at end of file\n"),
+            std::string::npos)
+      << diff;
+}
+
+}  // namespace
+}  // namespace lle::test
