@@ -53,8 +53,8 @@ class Exporter {
 }  // namespace
 
 void SetupLogging(const std::string& level) {
-  auto logger = std::make_shared<spdlog::logger>(
-      "llm_log_exporter", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>("llm_log_exporter",
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
   logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(logger);
@@ -99,9 +99,6 @@ int RunDaemon(const Options& options) {
     std::fprintf(stderr, "llm_log_exporter: --web.listen-address: %s\n", error.c_str());
     return 1;
   }
-  spdlog::info("listening on {} (metrics at {})", options.listen.Format(server.port()),
-               options.telemetry_path);
-
   FdSource source(0);
   auto pipeline = exporter.NewPipeline(kStdin, options.max_line_bytes);
   std::thread reader([&] {
@@ -117,6 +114,8 @@ int RunDaemon(const Options& options) {
     }
   });
   server.SetReady(true);
+  spdlog::info("listening on {} (metrics at {})", options.listen.Format(server.port()),
+               options.telemetry_path);
 
   int sig = 0;
   for (;;) {

@@ -1,7 +1,6 @@
 #include "llm_log_exporter/app/options.h"
 
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 
 namespace lle {

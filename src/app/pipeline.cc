@@ -4,8 +4,8 @@
 
 namespace lle {
 
-Pipeline::Pipeline(const Mapper& mapper, const SelfMetrics& self, std::size_t source,
-                   Shard* shard, std::size_t max_line_bytes)
+Pipeline::Pipeline(const Mapper& mapper, const SelfMetrics& self, std::size_t source, Shard* shard,
+                   std::size_t max_line_bytes)
     : mapper_(mapper),
       self_(self),
       source_(source),

@@ -36,15 +36,15 @@ SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::uint32_t first_m
 }
 
 Update SelfMetrics::Line(std::size_t source, LineResult result) const {
-  const auto series = static_cast<std::uint32_t>(source) *
-                          static_cast<std::uint32_t>(LineResult::kNumResults) +
-                      static_cast<std::uint32_t>(result);
+  const auto series =
+      static_cast<std::uint32_t>(source) * static_cast<std::uint32_t>(LineResult::kNumResults) +
+      static_cast<std::uint32_t>(result);
   return {first_metric_ + kLines, series, 1, {}};
 }
 
 Update SelfMetrics::Bytes(std::size_t source, std::size_t bytes) const {
-  return {first_metric_ + kBytes, static_cast<std::uint32_t>(source),
-          static_cast<double>(bytes), {}};
+  return {
+      first_metric_ + kBytes, static_cast<std::uint32_t>(source), static_cast<double>(bytes), {}};
 }
 
 }  // namespace lle

@@ -1,12 +1,19 @@
 #include "llm_log_exporter/exposition/http_server.h"
 
+#include <arpa/inet.h>
 #include <civetweb.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <mutex>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "llm_log_exporter/exposition/text_format.h"
@@ -57,9 +64,9 @@ bool HttpServer::Start(std::string* error) {
   const std::string ports = options_.address.ToCivetweb();
   const std::string threads = std::to_string(options_.num_threads);
   const std::string timeout = std::to_string(options_.request_timeout_ms);
-  const char* config[] = {"listening_ports", ports.c_str(),   "num_threads",
-                          threads.c_str(),   "request_timeout_ms", timeout.c_str(),
-                          "enable_keep_alive", "yes",         nullptr};
+  const char* config[] = {
+      "listening_ports", ports.c_str(),       "num_threads", threads.c_str(), "request_timeout_ms",
+      timeout.c_str(),   "enable_keep_alive", "yes",         nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = LogCivetweb;
   mg_init_data init{};
@@ -86,10 +93,29 @@ bool HttpServer::Start(std::string* error) {
 }
 
 void HttpServer::Stop() {
-  if (ctx_ != nullptr) {
-    mg_stop(ctx_);
-    ctx_ = nullptr;
-  }
+  if (ctx_ == nullptr) return;
+  // civetweb's listener notices the stop flag only when poll() returns, which
+  // it does every 2 s (SOCKET_TIMEOUT_QUANTUM) or on a new connection: knock
+  // on our own port until mg_stop() returns so shutdown takes milliseconds.
+  std::atomic<bool> stopped{false};
+  std::thread knocker([this, &stopped] {
+    const std::string host = options_.address.host.empty() ? "127.0.0.1" : options_.address.host;
+    while (!stopped.load()) {
+      const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) return;
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+      inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
+      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+      close(fd);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  mg_stop(ctx_);
+  stopped.store(true);
+  knocker.join();
+  ctx_ = nullptr;
 }
 
 int HttpServer::Handle(mg_connection* conn, void* self) {
@@ -132,7 +158,9 @@ int HttpServer::HandleRequest(mg_connection* conn) {
     const std::string page =
         "<!DOCTYPE html><html><head><title>llm_log_exporter</title></head><body>"
         "<h1>llm_log_exporter</h1><p>Prometheus metrics from LLM inference server logs.</p>"
-        "<ul><li><a href=\"" + options_.telemetry_path + "\">Metrics</a></li>"
+        "<ul><li><a href=\"" +
+        options_.telemetry_path +
+        "\">Metrics</a></li>"
         "<li><a href=\"/-/healthy\">Health</a></li><li><a href=\"/-/ready\">Readiness</a></li>"
         "</ul></body></html>\n";
     Send(conn, 200, "OK", "text/html; charset=utf-8", page, head);

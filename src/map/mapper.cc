@@ -42,8 +42,7 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out) con
       FieldError(field, kMissing, out);
     } else if (state == FieldState::kOutOfRange) {
       FieldError(field, kOutOfRange, out);
-    } else if (field_is_number_[f] ? state != FieldState::kNumber
-                                   : state != FieldState::kString) {
+    } else if (field_is_number_[f] ? state != FieldState::kNumber : state != FieldState::kString) {
       FieldError(field, kWrongType, out);
     }
   }

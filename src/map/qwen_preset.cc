@@ -18,8 +18,8 @@ enum Field : int {
 
 // vLLM's request latency buckets (seconds): LLM requests last from well under
 // a second to many minutes, and 31 % of a realistic mix exceed the seed's 5 s.
-const std::vector<double> kLatencySeconds = {0.3,  0.5,  0.8,  1.0,  1.5,   2.0,   2.5,
-                                             5.0,  10.0, 15.0, 20.0, 30.0,  40.0,  50.0,
+const std::vector<double> kLatencySeconds = {0.3,  0.5,   0.8,   1.0,   1.5,   2.0,    2.5,
+                                             5.0,  10.0,  15.0,  20.0,  30.0,  40.0,   50.0,
                                              60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
 // vLLM's time-per-output-token buckets (seconds).
 const std::vector<double> kPerTokenSeconds = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,
@@ -63,8 +63,8 @@ RuleSet QwenPreset() {
   };
 
   // Seed-compatible series: names, units and buckets exactly as the seed's.
-  const auto requests = metric("qwen_requests_total", "Total number of requests",
-                               MetricType::kCounter);
+  const auto requests =
+      metric("qwen_requests_total", "Total number of requests", MetricType::kCounter);
   MetricSpec& req = r.metrics[requests];
   req.label_names = {"status"};
   req.initial_series = {{"success"}, {"error"}, {"timeout"}};
@@ -104,11 +104,9 @@ RuleSet QwenPreset() {
               "requests with output_tokens > 0",
               MetricType::kHistogram, kPerTokenSeconds),
        RuleKind::kObserveRatio, kInferenceTime, 1, kMsPerSecond, kOutputTokens);
-  rule(metric("qwen_prompt_tokens_total", "Prompt (input) tokens processed",
-              MetricType::kCounter),
+  rule(metric("qwen_prompt_tokens_total", "Prompt (input) tokens processed", MetricType::kCounter),
        RuleKind::kAddField, kInputTokens);
-  rule(metric("qwen_generation_tokens_total", "Generated (output) tokens",
-              MetricType::kCounter),
+  rule(metric("qwen_generation_tokens_total", "Generated (output) tokens", MetricType::kCounter),
        RuleKind::kAddField, kOutputTokens);
   rule(metric("qwen_request_prompt_tokens", "Prompt (input) tokens per request",
               MetricType::kHistogram, OneTwoFiveBuckets(kMaxPromptTokens)),
@@ -120,8 +118,7 @@ RuleSet QwenPreset() {
               MetricType::kGauge),
        RuleKind::kSetField, kGpuMemory, kMebibyte);
   rule(metric("qwen_last_request_timestamp_seconds",
-              "Unix time at which the exporter read the last request line",
-              MetricType::kGauge),
+              "Unix time at which the exporter read the last request line", MetricType::kGauge),
        RuleKind::kSetLineTime, -1);
   return r;
 }

@@ -38,8 +38,8 @@ bool IsJsonNumber(std::string_view s) {
 }  // namespace
 
 FieldState ParseNumberToken(std::string_view token, double* value) {
-  while (!token.empty() && (token.back() == ' ' || token.back() == '\t' ||
-                            token.back() == '\r' || token.back() == '\n')) {
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\t' || token.back() == '\r' ||
+                            token.back() == '\n')) {
     token.remove_suffix(1);
   }
   if (!IsJsonNumber(token)) return FieldState::kWrongType;

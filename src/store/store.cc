@@ -27,8 +27,7 @@ std::uint64_t ToBits(double d) {
 // Single writer per cell: a relaxed load + store is enough (no RMW needed), and
 // a concurrent scrape reads a value that was current at some point.
 void AddDouble(std::atomic<std::uint64_t>& cell, double v) {
-  cell.store(ToBits(ToDouble(cell.load(std::memory_order_relaxed)) + v),
-             std::memory_order_relaxed);
+  cell.store(ToBits(ToDouble(cell.load(std::memory_order_relaxed)) + v), std::memory_order_relaxed);
 }
 void Increment(std::atomic<std::uint64_t>& cell) {
   cell.store(cell.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -63,12 +62,14 @@ prometheus::MetricType ToPrometheus(MetricType type) {
 Store::Store(std::vector<MetricSpec> specs) {
   MetricSpec overflow;
   overflow.name = "llm_log_exporter_label_overflow_total";
-  overflow.help = "Label values sent to the overflow series: the metric had reached its series cap, "
-                  "or the value was longer than 128 bytes";
+  overflow.help =
+      "Label values sent to the overflow series: the metric had reached its series cap, "
+      "or the value was longer than 128 bytes";
   overflow.type = MetricType::kCounter;
   overflow.label_names = {"metric"};
   for (const MetricSpec& spec : specs) {
-    const bool dynamic = spec.label_names.size() == 1 && spec.max_series > spec.initial_series.size();
+    const bool dynamic =
+        spec.label_names.size() == 1 && spec.max_series > spec.initial_series.size();
     if (dynamic) overflow.initial_series.push_back({spec.name});
   }
   overflow_metric_ = specs.size();
@@ -188,9 +189,9 @@ std::vector<prometheus::MetricFamily> Store::Collect() const {
     for (std::size_t s : series) {
       prometheus::ClientMetric metric;
       for (std::size_t l = 0; l < m.spec.label_names.size(); ++l) {
-        std::string value = !m.dynamic                ? m.spec.initial_series[s].at(l)
-                            : s < size                ? m.labels[s]
-                                                      : m.spec.overflow_value;
+        std::string value = !m.dynamic ? m.spec.initial_series[s].at(l)
+                            : s < size ? m.labels[s]
+                                       : m.spec.overflow_value;
         metric.label.push_back({m.spec.label_names[l], std::move(value)});
       }
       const std::size_t base = m.first_cell + s * m.cells_per_series;

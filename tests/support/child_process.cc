@@ -119,7 +119,8 @@ void ChildProcess::Drain(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   bool out_open = stdout_fd_ >= 0, err_open = stderr_fd_ >= 0;
   while ((out_open || err_open) && std::chrono::steady_clock::now() < deadline) {
-    pollfd p[2] = {{out_open ? stdout_fd_ : -1, POLLIN, 0}, {err_open ? stderr_fd_ : -1, POLLIN, 0}};
+    pollfd p[2] = {{out_open ? stdout_fd_ : -1, POLLIN, 0},
+                   {err_open ? stderr_fd_ : -1, POLLIN, 0}};
     if (poll(p, 2, 50) <= 0) continue;
     if (out_open && p[0].revents != 0) out_open = ReadSome(stdout_fd_, stdout_buf_, 0);
     if (err_open && p[1].revents != 0) err_open = ReadSome(stderr_fd_, stderr_buf_, 0);

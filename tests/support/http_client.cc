@@ -14,8 +14,7 @@
 namespace lle::test {
 
 HttpResponse HttpGet(int port, const std::string& path,
-                     const std::map<std::string, std::string>& headers,
-                     const std::string& method) {
+                     const std::map<std::string, std::string>& headers, const std::string& method) {
   HttpResponse response;
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return response;
@@ -30,10 +29,12 @@ HttpResponse HttpGet(int port, const std::string& path,
     close(fd);
     return response;
   }
-  std::string request = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  std::string request =
+      method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
   request += "\r\n";
-  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
     close(fd);
     return response;
   }

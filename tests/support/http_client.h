@@ -6,9 +6,9 @@
 namespace lle::test {
 
 struct HttpResponse {
-  int status = 0;  // 0: connection failed
+  int status = 0;                              // 0: connection failed
   std::map<std::string, std::string> headers;  // lower-case names
-  std::string body;  // as received (not decompressed)
+  std::string body;                            // as received (not decompressed)
 };
 
 /// A minimal blocking HTTP/1.1 client over a fresh TCP connection to

@@ -36,14 +36,10 @@ TEST(ListenAddressTest, RejectsWithReason) {
     std::string text, reason;
   };
   const Case cases[] = {
-      {"9879", "expected [HOST]:PORT"},
-      {"", "expected [HOST]:PORT"},
-      {":", "not a number from 0 to 65535"},
-      {":65536", "not a number from 0 to 65535"},
-      {":-1", "not a number from 0 to 65535"},
-      {":80x", "not a number from 0 to 65535"},
-      {"example.com:80", "is not an IP address"},
-      {"[::1:80", "is not an IP address"},
+      {"9879", "expected [HOST]:PORT"},           {"", "expected [HOST]:PORT"},
+      {":", "not a number from 0 to 65535"},      {":65536", "not a number from 0 to 65535"},
+      {":-1", "not a number from 0 to 65535"},    {":80x", "not a number from 0 to 65535"},
+      {"example.com:80", "is not an IP address"}, {"[::1:80", "is not an IP address"},
       {"256.1.1.1:80", "is not an IP address"},
   };
   for (const Case& c : cases) {
@@ -65,7 +61,8 @@ TEST(TextFormatTest, AcceptsGzip) {
 
 TEST(TextFormatTest, GzipRoundTrips) {
   std::string text;
-  for (int i = 0; i < 10000; ++i) text += "qwen_requests_total{status=\"success\"} " + std::to_string(i) + "\n";
+  for (int i = 0; i < 10000; ++i)
+    text += "qwen_requests_total{status=\"success\"} " + std::to_string(i) + "\n";
   const std::string packed = Gzip(text);
   EXPECT_LT(packed.size(), text.size() / 5);
   EXPECT_EQ(test::Gunzip(packed), text);

@@ -76,8 +76,7 @@ TEST(LineFramerTest, OverLongLinesAreDroppedAndCountedOnce) {
 }
 
 TEST(LineFramerTest, LimitIsInclusiveAndExcludesLineEnd) {
-  EXPECT_EQ(Frame("12345\r\n123456\n", {3}, 5),
-            (std::vector<std::string>{"12345", "<too long>"}));
+  EXPECT_EQ(Frame("12345\r\n123456\n", {3}, 5), (std::vector<std::string>{"12345", "<too long>"}));
   EXPECT_EQ(Frame("12345\r\n", {6}, 5), (std::vector<std::string>{"12345"}));
 }
 

@@ -44,8 +44,8 @@ TEST_F(LineParserTest, ClassifiesLines) {
       {"[1,2]", LineKind::kNotJson},
       {R"("status")", LineKind::kNotJson},
       {"42", LineKind::kNotJson},
-      {"{'status': 'error', 'total_time_ms': 5}", LineKind::kNotJson},  // Python dict repr
-      {R"({"status":"success","total_ti)", LineKind::kNotJson},          // truncated
+      {"{'status': 'error', 'total_time_ms': 5}", LineKind::kNotJson},      // Python dict repr
+      {R"({"status":"success","total_ti)", LineKind::kNotJson},             // truncated
       {R"({"status":"success"}{"status":"success"})", LineKind::kNotJson},  // two objects
       {R"({"status":"success"} x)", LineKind::kNotJson},
       {R"({"status":"success","total_time_ms":NaN})", LineKind::kNotJson},
@@ -59,7 +59,7 @@ TEST_F(LineParserTest, ClassifiesLines) {
       {R"({"status":"success",})", LineKind::kNotJson},
       {R"({"status" "success"})", LineKind::kNotJson},
       {"{\"status\":\"raw\ttab\"}", LineKind::kNotJson},  // control characters must be escaped
-      {"{\"status\":\"ok\"}\t", LineKind::kRequest},      // ...but a tab is whitespace outside strings
+      {"{\"status\":\"ok\"}\t", LineKind::kRequest},  // ...but a tab is whitespace outside strings
       {"{\"status\":\"bad\xff\"}", LineKind::kInvalidUtf8},
       {"not json \xc3\x28", LineKind::kInvalidUtf8},
       {"{\"status\":\"caf\xc3\xa9\"}", LineKind::kRequest},

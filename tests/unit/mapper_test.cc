@@ -117,8 +117,8 @@ TEST_F(MapperTest, BadFieldsAreCountedOnceAndDoNotAffectOthers) {
   Set("gpu_memory_mb", 1);
   Map();
   // total_time_ms feeds two histograms but its error counts once.
-  EXPECT_EQ(FieldErrors(), (std::vector<std::string>{"total_time_ms/wrong_type",
-                                                     "input_tokens/out_of_range"}));
+  EXPECT_EQ(FieldErrors(),
+            (std::vector<std::string>{"total_time_ms/wrong_type", "input_tokens/out_of_range"}));
   EXPECT_TRUE(Values("qwen_request_duration_ms").empty());
   EXPECT_EQ(Values("qwen_output_tokens"), std::vector<double>{0});
   // No per-token time without generated tokens.
@@ -129,8 +129,7 @@ TEST_F(MapperTest, MillisecondsBecomeTheExactDecimalSeconds) {
   for (double ms : {300.0, 800.0, 1500.0, 7680000.0}) {
     Set("queue_time_ms", ms);
     Map();
-    EXPECT_EQ(Values("qwen_request_queue_duration_seconds"), std::vector<double>{ms / 1000})
-        << ms;
+    EXPECT_EQ(Values("qwen_request_queue_duration_seconds"), std::vector<double>{ms / 1000}) << ms;
   }
   Set("queue_time_ms", 300);
   Map();
@@ -168,11 +167,11 @@ TEST(QwenPresetTest, SeedSeriesKeepTheirNamesAndBuckets) {
   const RuleSet r = QwenPreset();
   std::map<std::string, std::vector<double>> buckets;
   for (const MetricSpec& m : r.metrics) buckets[m.name] = m.buckets;
-  EXPECT_EQ(buckets.at("qwen_request_duration_ms"), (std::vector<double>{100, 500, 1000, 2000, 5000}));
+  EXPECT_EQ(buckets.at("qwen_request_duration_ms"),
+            (std::vector<double>{100, 500, 1000, 2000, 5000}));
   EXPECT_EQ(buckets.at("qwen_input_tokens"),
             (std::vector<double>{256, 512, 1024, 2048, 4096, 8192}));
-  EXPECT_EQ(buckets.at("qwen_output_tokens"),
-            (std::vector<double>{64, 128, 256, 512, 1024, 2048}));
+  EXPECT_EQ(buckets.at("qwen_output_tokens"), (std::vector<double>{64, 128, 256, 512, 1024, 2048}));
   EXPECT_TRUE(buckets.count("qwen_gpu_memory_mb"));
   EXPECT_TRUE(buckets.count("qwen_requests_total"));
   for (const MetricSpec& m : r.metrics) {

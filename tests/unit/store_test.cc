@@ -99,8 +99,8 @@ TEST(StoreTest, GaugeLatestStampWinsAndUnsetIsAbsent) {
 TEST(StoreTest, LabelCapSendsTheRestToOtherAndCountsThem) {
   Store store({Status(4)});
   Shard* shard = store.AddShard();
-  const std::vector<std::string> values = {"success", "a",     "b", "c", "d",
-                                           "a",       "other", std::string(200, 'x')};
+  const std::vector<std::string> values = {"success", "a", "b",     "c",
+                                           "d",       "a", "other", std::string(200, 'x')};
   for (const std::string& v : values) shard->Apply({0, kDynamicSeries, 1, v});
   const auto all = store.Collect();
   EXPECT_EQ(CounterByLabel(Family(all, "requests_total")),

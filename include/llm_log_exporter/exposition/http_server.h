@@ -17,8 +17,10 @@ namespace lle {
 struct HttpServerOptions {
   ListenAddress address;
   std::string telemetry_path = "/metrics";
-  int num_threads = 4;            // scrapes are rare; a few workers suffice
-  int request_timeout_ms = 10000;
+  int num_threads = 4;  // scrapes are rare; a few workers suffice
+  // Per network read or write. civetweb checks for shutdown between waits of
+  // at most this long, so it also bounds how long SIGTERM waits for an idle client.
+  int request_timeout_ms = 1000;
 };
 
 /// The one HTTP server of the daemon (civetweb): the telemetry path, /-/healthy,

@@ -21,13 +21,13 @@ enum class RuleKind : std::uint8_t {
 struct MetricRule {
   std::uint32_t metric = 0;  // index into RuleSet::metrics
   RuleKind kind = RuleKind::kCountLine;
-  int field = -1;            // index into RuleSet::fields
-  int divisor_field = -1;    // kObserveRatio only
+  int field = -1;          // index into RuleSet::fields
+  int divisor_field = -1;  // kObserveRatio only
   double scale = 1;
   // Division, not × 0.001: 300 / 1000 is exactly the double 0.3 (a bucket
   // bound), 300 × 0.001 is not, and would miss the `le="0.3"` bucket.
   double divide_by = 1;
-  int label_field = -1;      // kCountLine: field whose string value is the label
+  int label_field = -1;  // kCountLine: field whose string value is the label
   std::string label_default = "unknown";
 };
 

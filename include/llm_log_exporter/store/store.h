@@ -34,7 +34,7 @@ class Shard {
 
   Store& store_;
   std::uint64_t stamp_ = 1;
-  std::vector<std::atomic<std::uint64_t>> cells_;  // counts, or doubles as bits
+  std::vector<std::atomic<std::uint64_t>> cells_;       // counts, or doubles as bits
   std::vector<std::vector<std::string>> known_labels_;  // per metric: cache of the series table
 };
 

@@ -1,0 +1,635 @@
+// Integration tests of the whole llm_log_exporter binary: it runs as a child
+// process, log lines go to its stdin, and metrics come back over real HTTP on
+// 127.0.0.1 with a port the kernel picks (so tests never clash on a port).
+//
+// The daemon reads stdin on its own thread, so a line written here shows up in
+// /metrics a little later. Tests never sleep for that: they scrape repeatedly
+// until the expected values appear or a deadline passes (WaitForMetrics).
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "support/child_process.h"
+#include "support/http_client.h"
+
+namespace lle::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr seconds kDeadline{10};  // generous: only reached when a test fails
+constexpr char kBinary[] = LLE_BINARY;
+constexpr char kPromtool[] = LLE_PROMTOOL;
+
+// --- Series names ------------------------------------------------------------
+
+std::string Lines(const std::string& result) {
+  return "llm_log_exporter_lines_total{source=\"stdin\",result=\"" + result + "\"}";
+}
+
+std::string Requests(const std::string& status) {
+  return "qwen_requests_total{status=\"" + status + "\"}";
+}
+
+// --- Log lines ---------------------------------------------------------------
+
+std::string RequestLine(const std::string& status, int total_time_ms) {
+  return "{\"status\":\"" + status + "\",\"total_time_ms\":" + std::to_string(total_time_ms) +
+         ",\"input_tokens\":300,\"output_tokens\":40,\"gpu_memory_mb\":15000}\n";
+}
+
+// A request line of exactly `size` bytes; the caller appends the line end.
+std::string PaddedRequestLine(const std::string& status, std::size_t size) {
+  const std::string head = "{\"status\":\"" + status + "\",\"pad\":\"";
+  const std::string tail = "\"}";
+  return head + std::string(size - head.size() - tail.size(), 'x') + tail;
+}
+
+// --- Daemon ------------------------------------------------------------------
+
+struct Daemon {
+  std::unique_ptr<ChildProcess> process;  // SIGKILLed by its destructor if still running
+  int port = 0;
+};
+
+// Starts the daemon on 127.0.0.1:0 with `flags` and reads the port it bound
+// from its startup log line. Throws (failing the test) if it does not start.
+Daemon StartDaemon(const std::vector<std::string>& flags = {}) {
+  std::vector<std::string> argv = {kBinary, "--web.listen-address=127.0.0.1:0"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  Daemon daemon;
+  daemon.process = std::make_unique<ChildProcess>(argv);
+  const std::string log = daemon.process->ReadStderrUntil("(metrics at", kDeadline);
+  const std::string marker = "listening on 127.0.0.1:";
+  const std::size_t at = log.find(marker);
+  if (at == std::string::npos || log.find("(metrics at", at) == std::string::npos) {
+    throw std::runtime_error("daemon did not report its port; stderr:\n" + log);
+  }
+  daemon.port = std::atoi(log.c_str() + at + marker.size());
+  if (daemon.port <= 0) throw std::runtime_error("bad port in startup log:\n" + log);
+  return daemon;
+}
+
+HttpResponse Scrape(int port, const std::string& path = "/metrics") { return HttpGet(port, path); }
+
+std::string Header(const HttpResponse& response, const std::string& lower_case_name) {
+  const auto it = response.headers.find(lower_case_name);
+  return it == response.headers.end() ? "" : it->second;
+}
+
+// Runs the binary to completion with `flags`. (Named apart from Run, which
+// gtest's Test::Run would hide inside test bodies.)
+RunResult RunBinary(const std::vector<std::string>& flags, const std::string& input = "") {
+  std::vector<std::string> argv = {kBinary};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return lle::test::Run(argv, input, kDeadline);
+}
+
+// --- Exposition parsing ------------------------------------------------------
+
+// The value of the sample whose name and labels are exactly `series` (as
+// printed, e.g. `qwen_requests_total{status="success"}`), or nullopt if absent.
+std::optional<double> MetricValue(const std::string& exposition, const std::string& series) {
+  std::istringstream in(exposition);
+  for (std::string line; std::getline(in, line);) {
+    if (line.size() <= series.size() || line.compare(0, series.size(), series) != 0 ||
+        line[series.size()] != ' ') {
+      continue;
+    }
+    const char* value = line.c_str() + series.size() + 1;
+    char* end = nullptr;
+    const double parsed = std::strtod(value, &end);
+    if (end == value) return std::nullopt;
+    return parsed;
+  }
+  return std::nullopt;
+}
+
+// Sum of every sample whose line starts with `prefix` (e.g. all results of a counter).
+double SumOfSamples(const std::string& exposition, const std::string& prefix) {
+  double sum = 0;
+  std::istringstream in(exposition);
+  for (std::string line; std::getline(in, line);) {
+    if (line.compare(0, prefix.size(), prefix) != 0) continue;
+    sum += std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
+  }
+  return sum;
+}
+
+// The first line of `exposition` that is neither a comment nor a text format
+// 0.0.4 sample (`name{label="value",...} number`), or "" if all are fine.
+std::string FirstMalformedLine(const std::string& exposition) {
+  static const std::regex kSample(
+      "[a-zA-Z_:][a-zA-Z0-9_:]*"                                          // name
+      R"re((\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*",?)*\})?)re"  // labels, escaped
+      R"re( (\S+))re");                                                   // value
+  if (!exposition.empty() && exposition.back() != '\n') return "(no final newline)";
+  std::istringstream in(exposition);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;  // # HELP, # TYPE
+    std::smatch match;
+    if (!std::regex_match(line, match, kSample)) return line;
+    const std::string value = match[4];
+    char* end = nullptr;
+    std::strtod(value.c_str(), &end);  // also takes +Inf, -Inf, NaN
+    if (*end != '\0') return line;
+  }
+  return "";
+}
+
+std::string WithoutLinesStartingWith(const std::string& text, const std::string& prefix) {
+  std::string out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.compare(0, prefix.size(), prefix) != 0) out += line + "\n";
+  }
+  return out;
+}
+
+// --- Polling -----------------------------------------------------------------
+
+using Expected = std::vector<std::pair<std::string, double>>;
+
+// Scrapes `path` until every series in `expected` has its value, or fails
+// after kDeadline naming the first mismatch. On success, stores the matching
+// scrape in `*exposition` if given, so callers can check more on the same one.
+::testing::AssertionResult WaitForMetrics(int port, const Expected& expected,
+                                          std::string* exposition = nullptr,
+                                          const std::string& path = "/metrics") {
+  const auto deadline = Clock::now() + kDeadline;
+  for (;;) {
+    const HttpResponse response = Scrape(port, path);
+    std::ostringstream mismatch;
+    if (response.status != 200) {
+      mismatch << "GET " << path << " answered " << response.status;
+    } else {
+      for (const auto& [series, value] : expected) {
+        const std::optional<double> got = MetricValue(response.body, series);
+        if (got == value) continue;
+        mismatch << series << " is ";
+        if (got) {
+          mismatch << *got;
+        } else {
+          mismatch << "absent";
+        }
+        mismatch << ", want " << value;
+        break;
+      }
+    }
+    if (mismatch.str().empty()) {
+      if (exposition != nullptr) *exposition = response.body;
+      return ::testing::AssertionSuccess();
+    }
+    if (Clock::now() >= deadline) {
+      return ::testing::AssertionFailure()
+             << "after " << kDeadline.count() << " s: " << mismatch.str();
+    }
+    std::this_thread::sleep_for(milliseconds(10));  // poll interval, not a synchronisation
+  }
+}
+
+// Probes `path` until it answers `status` or the deadline passes. Used for
+// /-/ready, which the daemon sets only after logging "listening on": a
+// readiness probe is polled anyway.
+::testing::AssertionResult WaitForStatus(int port, const std::string& path, int status) {
+  const auto deadline = Clock::now() + kDeadline;
+  for (;;) {
+    const int got = HttpGet(port, path).status;
+    if (got == status) return ::testing::AssertionSuccess();
+    if (Clock::now() >= deadline) {
+      return ::testing::AssertionFailure() << "GET " << path << " still answers " << got;
+    }
+    std::this_thread::sleep_for(milliseconds(10));  // poll interval, not a synchronisation
+  }
+}
+
+// Sends `sig` and checks the daemon exits 0 within `limit`. Waits longer than
+// `limit` before giving up, so a slow but clean stop is told apart from a hang.
+::testing::AssertionResult StopsCleanlyWithin(ChildProcess& process, int sig, milliseconds limit) {
+  const auto start = Clock::now();
+  process.Signal(sig);
+  const int code = process.Wait(kDeadline);
+  const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  if (code != 0) {
+    return ::testing::AssertionFailure() << "exit code " << code << " (-1: still running after "
+                                         << kDeadline.count() << " s); stderr:\n"
+                                         << process.DrainStderr(seconds(1));
+  }
+  if (took > limit) {
+    return ::testing::AssertionFailure() << "exited 0, but only after " << took.count()
+                                         << " ms (limit " << limit.count() << " ms)";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+int CountLines(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// --- promtool ----------------------------------------------------------------
+
+// promtool's linter flags the seed-compatible `_ms`/`_mb` names, which are kept
+// on purpose so existing dashboards keep working (DESIGN.md §3), and then exits
+// 3 ("lint problems") rather than 1 (parse errors). True if those two findings
+// are all that `promtool check metrics` printed.
+bool OnlyExpectedLintFindings(const std::string& promtool_output) {
+  static const char* const kAccepted[] = {
+      "qwen_request_duration_ms metric names should not contain abbreviated units",
+      "qwen_gpu_memory_mb metric names should not contain abbreviated units",
+  };
+  std::istringstream in(promtool_output);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    if (std::find(std::begin(kAccepted), std::end(kAccepted), line) == std::end(kAccepted)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// --- Tests -------------------------------------------------------------------
+
+TEST(DaemonTest, LinesOnStdinAppearInMetricsWhileStdinStaysOpen) {
+  Daemon daemon = StartDaemon();
+  std::string log;
+  for (int i = 0; i < 10; ++i) log += RequestLine("success", 250);
+  for (int i = 0; i < 4; ++i) log += RequestLine("error", 1500);
+  log += "{\"level\":\"warning\",\"message\":\"KV cache 95% full\"}\n";
+  log += "Traceback (most recent call last):\n";
+  daemon.process->Write(log);
+
+  EXPECT_TRUE(WaitForMetrics(daemon.port, {
+                                              {Requests("success"), 10},
+                                              {Requests("error"), 4},
+                                              {Requests("timeout"), 0},
+                                              {Lines("request"), 14},
+                                              {Lines("event"), 1},
+                                              {Lines("not_json"), 1},
+                                              {"qwen_request_duration_ms_count", 14},
+                                              {"qwen_request_duration_ms_sum", 10 * 250 + 4 * 1500},
+                                              {"qwen_request_duration_ms_bucket{le=\"100\"}", 0},
+                                              {"qwen_request_duration_ms_bucket{le=\"500\"}", 10},
+                                              {"qwen_request_duration_ms_bucket{le=\"1000\"}", 10},
+                                              {"qwen_request_duration_ms_bucket{le=\"2000\"}", 14},
+                                              {"qwen_gpu_memory_mb", 15000},
+                                          }));
+
+  // Freshness: more lines on the same, still open stdin are counted without
+  // waiting for EOF (a real inference server never closes it).
+  daemon.process->Write(RequestLine("success", 250) + RequestLine("success", 250) +
+                        RequestLine("timeout", 30000));
+  EXPECT_TRUE(WaitForMetrics(daemon.port, {
+                                              {Requests("success"), 12},
+                                              {Requests("timeout"), 1},
+                                              {Lines("request"), 17},
+                                              {"qwen_request_duration_ms_count", 17},
+                                          }));
+}
+
+TEST(DaemonTest, ServesHealthReadinessLandingPageAnd404And405) {
+  Daemon daemon = StartDaemon();
+
+  EXPECT_EQ(HttpGet(daemon.port, "/-/healthy").status, 200);
+  EXPECT_TRUE(WaitForStatus(daemon.port, "/-/ready", 200));
+
+  const HttpResponse landing = HttpGet(daemon.port, "/");
+  EXPECT_EQ(landing.status, 200);
+  EXPECT_NE(landing.body.find("href=\"/metrics\""), std::string::npos) << landing.body;
+
+  EXPECT_EQ(HttpGet(daemon.port, "/no/such/page").status, 404);
+
+  const HttpResponse head = HttpGet(daemon.port, "/metrics", {}, "HEAD");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.body, "");
+
+  const HttpResponse post = HttpGet(daemon.port, "/metrics", {}, "POST");
+  EXPECT_EQ(post.status, 405);
+  EXPECT_EQ(Header(post, "allow"), "GET, HEAD");  // RFC 9110: a 405 lists what is allowed
+}
+
+TEST(DaemonTest, KeepsServingAfterEndOfInput) {
+  Daemon daemon = StartDaemon();
+  daemon.process->Write(RequestLine("success", 120) + RequestLine("error", 80) +
+                        "{\"status\":\"success\"}");  // last line without newline
+  daemon.process->CloseStdin();
+
+  const std::string log = daemon.process->ReadStderrUntil("end of input", kDeadline);
+  ASSERT_NE(log.find("end of input"), std::string::npos) << log;
+
+  // The reader logs only after it has counted everything, so one scrape must
+  // already show the final counts (including the unterminated last line).
+  const HttpResponse response = Scrape(daemon.port);
+  ASSERT_EQ(response.status, 200);
+  EXPECT_EQ(MetricValue(response.body, Requests("success")), 2);
+  EXPECT_EQ(MetricValue(response.body, Requests("error")), 1);
+  EXPECT_EQ(MetricValue(response.body, Lines("request")), 3);
+  EXPECT_TRUE(WaitForStatus(daemon.port, "/-/ready", 200));
+
+  // Still serving, and still stoppable, after EOF.
+  EXPECT_EQ(Scrape(daemon.port).status, 200);
+  EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(2)));
+}
+
+class DaemonSignalTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(DaemonSignalTest, ExitsZeroWithinTwoSecondsWhileStdinIsOpen) {
+  Daemon daemon = StartDaemon();
+  // Be sure the reader is running (and blocked in read on the open stdin),
+  // which is what a stop has to interrupt.
+  daemon.process->Write(RequestLine("success", 100));
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines("request"), 1}}));
+
+  EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, GetParam(), seconds(2)));
+  EXPECT_EQ(HttpGet(daemon.port, "/-/healthy").status, 0) << "port still served after exit";
+}
+
+TEST_P(DaemonSignalTest, ExitsWithinTwoSecondsWhileAClientHoldsAnIdleConnection) {
+  Daemon daemon = StartDaemon();
+  // A scraper that connected but sent nothing yet occupies an HTTP worker,
+  // which a stop must not wait on for long.
+  const int idle = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(idle, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(daemon.port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(idle, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  EXPECT_EQ(HttpGet(daemon.port, "/-/healthy").status, 200);
+  EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, GetParam(), seconds(2)));
+  close(idle);
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, DaemonSignalTest, ::testing::Values(SIGTERM, SIGINT),
+                         [](const ::testing::TestParamInfo<int>& param_info) {
+                           return param_info.param == SIGTERM ? "SIGTERM" : "SIGINT";
+                         });
+
+TEST(DaemonTest, InvalidUtf8IsCountedAndNeverReachesTheExposition) {
+  Daemon daemon = StartDaemon();
+  const std::string almost_a_request = "{\"status\":\"bad\xff\"}\n";
+  const std::string broken_sequence = std::string("\xc3\x28") + " not json either\n";
+  daemon.process->Write(almost_a_request + broken_sequence);
+  EXPECT_TRUE(WaitForMetrics(daemon.port, {
+                                              {Lines("invalid_utf8"), 2},
+                                              {Lines("request"), 0},
+                                              {Lines("not_json"), 0},
+                                          }));
+
+  // The reader goes on after the bad lines.
+  daemon.process->Write(RequestLine("success", 100));
+  std::string exposition;
+  ASSERT_TRUE(WaitForMetrics(
+      daemon.port, {{Lines("request"), 1}, {Requests("success"), 1}, {Lines("invalid_utf8"), 2}},
+      &exposition));
+  EXPECT_EQ(FirstMalformedLine(exposition), "");
+  EXPECT_TRUE(std::all_of(exposition.begin(), exposition.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x80;
+  })) << "non-ASCII bytes in the exposition";
+  EXPECT_EQ(exposition.find("status=\"bad"), std::string::npos);
+}
+
+TEST(DaemonTest, GzipScrapeEqualsPlainScrape) {
+  Daemon daemon = StartDaemon();
+  daemon.process->Write(RequestLine("success", 300) + RequestLine("error", 3000) +
+                        "{\"level\":\"info\",\"message\":\"model loaded\"}\n");
+  // Wait for every series the lines touch, not just the line counts: the two
+  // scrapes below must not straddle the last update.
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {
+                                              {Lines("request"), 2},
+                                              {Lines("event"), 1},
+                                              {Requests("success"), 1},
+                                              {Requests("error"), 1},
+                                              {"qwen_request_duration_ms_count", 2},
+                                              {"qwen_gpu_memory_mb", 15000},
+                                          }));
+
+  // No lines are written between the two scrapes, so they must agree.
+  const HttpResponse gzipped = HttpGet(daemon.port, "/metrics", {{"Accept-Encoding", "gzip"}});
+  const HttpResponse plain = Scrape(daemon.port);
+  ASSERT_EQ(gzipped.status, 200);
+  ASSERT_EQ(plain.status, 200);
+  EXPECT_EQ(Header(gzipped, "content-encoding"), "gzip");
+  EXPECT_EQ(Header(plain, "content-encoding"), "");
+  EXPECT_EQ(Header(plain, "content-type"), "text/plain; version=0.0.4; charset=utf-8");
+
+  std::string unzipped;
+  ASSERT_NO_THROW(unzipped = Gunzip(gzipped.body));
+  const std::string kTimestamp = "qwen_last_request_timestamp_seconds ";
+  EXPECT_EQ(WithoutLinesStartingWith(unzipped, kTimestamp),
+            WithoutLinesStartingWith(plain.body, kTimestamp));
+}
+
+TEST(DaemonTest, PromtoolAcceptsARealScrape) {
+  if (std::string(kPromtool).empty()) GTEST_SKIP() << "promtool not found at configure time";
+  Daemon daemon = StartDaemon();
+  std::string log;
+  for (int i = 0; i < 20; ++i) log += RequestLine(i % 5 == 0 ? "error" : "success", 100 * i);
+  log += "{\"status\":\"quo\\\"te\\\\back\\nslash\"}\n";  // a label value that needs escaping
+  log += "{\"status\":\"success\",\"total_time_ms\":\"slow\",\"output_tokens\":null}\n";
+  log += "{\"level\":\"error\",\"message\":\"CUDA out of memory\"}\n";
+  log += "INFO:     127.0.0.1:51234 - \"POST /v1/chat/completions HTTP/1.1\" 200 OK\n";
+  log += "{\"status\":\"trunc\n\n[1,2,3]\n";
+  daemon.process->Write(log);
+  std::string exposition;
+  ASSERT_TRUE(WaitForMetrics(daemon.port,
+                             {{Lines("request"), 22}, {Lines("event"), 1}, {Lines("not_json"), 4}},
+                             &exposition));
+
+  const RunResult check = lle::test::Run({kPromtool, "check", "metrics"}, exposition);
+  const std::string output = check.out + check.err;
+  EXPECT_TRUE(check.exit_code == 0 || (check.exit_code == 3 && OnlyExpectedLintFindings(output)))
+      << "promtool exit " << check.exit_code << ":\n"
+      << output << "\nexposition:\n"
+      << exposition;
+}
+
+TEST(DaemonTest, UnknownFlagExits2WithOneLine) {
+  const RunResult result = RunBinary({"--no-such-flag"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(CountLines(result.err), 1) << result.err;
+  EXPECT_NE(result.err.find("--no-such-flag"), std::string::npos) << result.err;
+}
+
+TEST(DaemonTest, BadListenAddressExits2NamingTheFlag) {
+  for (const std::string address : {"foo:1", "127.0.0.1:99999", "127.0.0.1"}) {
+    SCOPED_TRACE(address);
+    const RunResult result = RunBinary({"--web.listen-address=" + address});
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_EQ(CountLines(result.err), 1) << result.err;
+    EXPECT_NE(result.err.find("--web.listen-address"), std::string::npos) << result.err;
+  }
+}
+
+TEST(DaemonTest, PortInUseExits1WithOneLine) {
+  Daemon first = StartDaemon();
+  const std::string address = "127.0.0.1:" + std::to_string(first.port);
+  const RunResult second = RunBinary({"--web.listen-address=" + address});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_EQ(CountLines(second.err), 1) << second.err;
+  EXPECT_NE(second.err.find("--web.listen-address"), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find(address), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find("already in use"), std::string::npos) << second.err;  // the OS reason
+  // The first daemon is unaffected.
+  EXPECT_EQ(HttpGet(first.port, "/-/healthy").status, 200);
+}
+
+TEST(DaemonTest, HelpExits0AndListsTheFlags) {
+  const RunResult result = RunBinary({"--help"});
+  EXPECT_EQ(result.exit_code, 0);
+  for (const char* flag : {"--web.listen-address", "--web.telemetry-path", "--once",
+                           "--input.max-line-bytes", "--log.level"}) {
+    EXPECT_NE(result.out.find(flag), std::string::npos) << flag << " missing from:\n" << result.out;
+  }
+}
+
+TEST(DaemonTest, OncePrintsTheExpositionAndExits0) {
+  const std::string log = RequestLine("success", 100) + RequestLine("success", 700) +
+                          RequestLine("error", 5000) +
+                          "{\"level\":\"warning\",\"message\":\"slow\"}\nnot json\n";
+  const RunResult result = RunBinary({"--once"}, log);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(FirstMalformedLine(result.out), "");
+  EXPECT_EQ(MetricValue(result.out, Requests("success")), 2);
+  EXPECT_EQ(MetricValue(result.out, Requests("error")), 1);
+  EXPECT_EQ(MetricValue(result.out, Lines("request")), 3);
+  EXPECT_EQ(MetricValue(result.out, Lines("event")), 1);
+  EXPECT_EQ(MetricValue(result.out, Lines("not_json")), 1);
+  // 100 and 5000 sit exactly on bucket bounds, which are inclusive.
+  EXPECT_EQ(MetricValue(result.out, "qwen_request_duration_ms_bucket{le=\"100\"}"), 1);
+  EXPECT_EQ(MetricValue(result.out, "qwen_request_duration_ms_bucket{le=\"1000\"}"), 2);
+  EXPECT_EQ(MetricValue(result.out, "qwen_request_duration_ms_bucket{le=\"5000\"}"), 3);
+}
+
+TEST(DaemonTest, OnceOpensNoPort) {
+  // A port that is certainly taken: --once must still work, since it never listens.
+  Daemon running = StartDaemon();
+  const RunResult result =
+      RunBinary({"--once", "--web.listen-address=127.0.0.1:" + std::to_string(running.port)},
+                RequestLine("success", 100));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(MetricValue(result.out, Requests("success")), 1);
+}
+
+TEST(DaemonTest, LineOverMaxLineBytesIsCountedAsTooLong) {
+  Daemon daemon = StartDaemon({"--input.max-line-bytes=100"});
+  daemon.process->Write(RequestLine("success", 100) + PaddedRequestLine("success", 5000) + "\n" +
+                        "{\"status\":\"error\"}\n");
+  EXPECT_TRUE(WaitForMetrics(daemon.port, {
+                                              {Lines("request"), 2},
+                                              {Lines("too_long"), 1},
+                                              {Requests("success"), 1},
+                                              {Requests("error"), 1},
+                                          }));
+}
+
+TEST(DaemonTest, MaxLineBytesIsInclusiveAndExcludesTheLineEnd) {
+  Daemon daemon = StartDaemon({"--input.max-line-bytes=100"});
+  daemon.process->Write(PaddedRequestLine("success", 100) + "\n" +    // at the limit: kept
+                        PaddedRequestLine("success", 100) + "\r\n" +  // CR is not content
+                        PaddedRequestLine("error", 101) + "\n");      // one over: dropped
+  EXPECT_TRUE(WaitForMetrics(daemon.port, {
+                                              {Lines("request"), 2},
+                                              {Lines("too_long"), 1},
+                                              {Requests("success"), 2},
+                                              {Requests("error"), 0},
+                                          }));
+}
+
+TEST(DaemonTest, TelemetryPathMovesTheMetricsEndpoint) {
+  Daemon daemon = StartDaemon({"--web.telemetry-path=/custom"});
+  daemon.process->Write(RequestLine("success", 100));
+  EXPECT_TRUE(WaitForMetrics(daemon.port, {{Requests("success"), 1}}, nullptr, "/custom"));
+  EXPECT_EQ(Scrape(daemon.port, "/metrics").status, 404);
+  EXPECT_NE(Scrape(daemon.port, "/").body.find("href=\"/custom\""), std::string::npos);
+}
+
+TEST(DaemonTest, EveryReceivedLineIsCountedExactlyOnce) {
+  // A mixed log; each line's expected result is tallied as it is generated.
+  std::string log;
+  int lines = 0, requests = 0, events = 0, not_json = 0, invalid_utf8 = 0;
+  for (int i = 0; i < 300; ++i, ++lines) {
+    switch (i % 8) {
+      case 0:
+      case 1:
+        log += RequestLine(i % 3 == 0 ? "error" : "success", 10 * i);
+        ++requests;
+        break;
+      case 2:
+        log += "{\"total_time_ms\":" + std::to_string(i) + "}\n";  // a request without status
+        ++requests;
+        break;
+      case 3:
+        log += "{\"level\":\"info\",\"message\":\"step " + std::to_string(i) + "\"}\n";
+        ++events;
+        break;
+      case 4:
+        log += "INFO 2024-05-01 12:00:00 engine step " + std::to_string(i) + "\n";
+        ++not_json;
+        break;
+      case 5:
+        log += "\n";  // an empty line is still a line
+        ++not_json;
+        break;
+      case 6:
+        log += "{\"status\":\"success\",\"total_time_ms\":12\n";  // cut off mid-object
+        ++not_json;
+        break;
+      case 7:
+        log += "{\"level\":\"info\",\"message\":\"caf\xe9\"}\n";  // Latin-1, not UTF-8
+        ++invalid_utf8;
+        break;
+    }
+  }
+  log += "{\"status\":\"success\"}\r\n";  // CRLF line ending
+  ++requests;
+  ++lines;
+  log += "{\"status\":\"timeout\"}";  // last line without newline, flushed at EOF
+  ++requests;
+  ++lines;
+
+  // Written in small odd-sized pieces, so that lines straddle the daemon's reads.
+  Daemon daemon = StartDaemon();
+  constexpr std::size_t kPiece = 61;
+  for (std::size_t at = 0; at < log.size(); at += kPiece) {
+    daemon.process->Write(log.substr(at, kPiece));
+  }
+  daemon.process->CloseStdin();
+  std::string exposition;
+  ASSERT_TRUE(WaitForMetrics(
+      daemon.port,
+      {
+          {Lines("request"), requests},
+          {Lines("event"), events},
+          {Lines("not_json"), not_json},
+          {Lines("invalid_utf8"), invalid_utf8},
+          {Lines("too_long"), 0},
+          {"llm_log_exporter_bytes_total{source=\"stdin\"}", static_cast<double>(log.size())},
+          // The unterminated last line, flushed at EOF. Waited for explicitly:
+          // a scrape may see a line counted before its request is.
+          {Requests("timeout"), 1},
+      },
+      &exposition));
+  EXPECT_EQ(SumOfSamples(exposition, "llm_log_exporter_lines_total{"), lines);
+}
+
+}  // namespace
+}  // namespace lle::test
