@@ -4,6 +4,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -16,6 +17,8 @@
 #include "llm_log_exporter/exposition/text_format.h"
 #include "llm_log_exporter/map/mapper.h"
 #include "llm_log_exporter/map/qwen_preset.h"
+#include "llm_log_exporter/source/chunk_queue.h"
+#include "llm_log_exporter/source/chunk_reader.h"
 #include "llm_log_exporter/source/fd_source.h"
 #include "llm_log_exporter/store/store.h"
 
@@ -39,15 +42,85 @@ class Exporter {
     store_.AddShard()->Apply(self_.BuildInfo());
   }
 
-  std::unique_ptr<Pipeline> NewPipeline(std::size_t source, std::size_t max_line_bytes) {
-    return std::make_unique<Pipeline>(mapper_, self_, source, store_.AddShard(), max_line_bytes);
-  }
+  const Mapper& mapper() const { return mapper_; }
+  const SelfMetrics& self() const { return self_; }
   Store& store() { return store_; }
 
  private:
   Mapper mapper_;
   SelfMetrics self_;
   Store store_;
+};
+
+/// One input stream: a reader thread cuts it into chunks of whole lines, and
+/// worker threads (each with its own Pipeline and shard) work them. Owns the
+/// source, the bounded chunk pool and the workers.
+class StreamIngest : private ReaderCounters {
+ public:
+  StreamIngest(Exporter& exporter, std::size_t source, int fd, const Options& options,
+               bool drop_when_full)
+      : exporter_(exporter),
+        source_index_(source),
+        source_(fd),
+        queue_(std::max<std::size_t>(2, options.input_buffer_bytes / ReadBytes(options))),
+        reader_shard_(exporter.store().AddShard()) {
+    reader_options_.read_bytes = ReadBytes(options);
+    reader_options_.max_line_bytes = options.max_line_bytes;
+    reader_options_.drop_when_full = drop_when_full;
+    for (std::size_t i = 0; i < options.input_workers; ++i) {
+      pipelines_.push_back(std::make_unique<Pipeline>(exporter.mapper(), exporter.self(), source,
+                                                      exporter.store().AddShard(),
+                                                      options.max_line_bytes));
+    }
+  }
+
+  /// Reads until end of stream, Stop() or an error, and returns once every
+  /// line read has been worked.
+  FdSource::Status Run(std::string* error) {
+    std::vector<std::thread> workers;
+    for (auto& pipeline : pipelines_) {
+      workers.emplace_back([this, p = pipeline.get()] {
+        while (Chunk* chunk = queue_.Pop()) {
+          p->Feed(*chunk);
+          queue_.Release(chunk);
+        }
+      });
+    }
+    ChunkReader reader(source_, queue_, reader_options_, *this);
+    const FdSource::Status status = reader.Run(error);
+    queue_.Close();
+    for (std::thread& t : workers) t.join();
+    return status;
+  }
+
+  void Stop() { source_.Stop(); }
+
+ private:
+  // Reads of 1/16 of the buffer, at most 256 KiB: large enough for few
+  // syscalls, small enough that a slow moment does not drop much at once.
+  static std::size_t ReadBytes(const Options& options) {
+    return std::clamp<std::size_t>(options.input_buffer_bytes / 16, 4096, 256 * 1024);
+  }
+
+  void OnBytes(std::size_t bytes) override {
+    reader_shard_->Apply(exporter_.self().Bytes(source_index_, bytes));
+  }
+  void OnDropped(std::uint64_t lines) override {
+    if (lines > 0) {
+      reader_shard_->Apply(exporter_.self().Line(source_index_, LineResult::kDropped, lines));
+    }
+  }
+  void OnTooLong() override {
+    reader_shard_->Apply(exporter_.self().Line(source_index_, LineResult::kTooLong));
+  }
+
+  Exporter& exporter_;
+  std::size_t source_index_;
+  FdSource source_;
+  ChunkQueue queue_;
+  Shard* reader_shard_;
+  ChunkReaderOptions reader_options_;
+  std::vector<std::unique_ptr<Pipeline>> pipelines_;
 };
 
 }  // namespace
@@ -62,15 +135,13 @@ void SetupLogging(const std::string& level) {
 
 int RunOnce(const Options& options, int in_fd, std::FILE* out) {
   Exporter exporter;
-  auto pipeline = exporter.NewPipeline(kStdin, options.max_line_bytes);
-  FdSource source(in_fd);
+  // A file or pipe we are asked to read whole: wait for workers rather than drop.
+  StreamIngest ingest(exporter, kStdin, in_fd, options, /*drop_when_full=*/false);
   std::string error;
-  if (source.Run([&](std::string_view chunk) { pipeline->Feed(chunk); }, &error) ==
-      FdSource::End::kError) {
+  if (ingest.Run(&error) == FdSource::Status::kError) {
     std::fprintf(stderr, "llm_log_exporter: reading stdin: %s\n", error.c_str());
     return 1;
   }
-  pipeline->Finish();
   const std::string text = SerializeText(exporter.store().Collect());
   if (std::fwrite(text.data(), 1, text.size(), out) != text.size() || std::fflush(out) != 0) {
     std::fprintf(stderr, "llm_log_exporter: writing stdout: %s\n", std::strerror(errno));
@@ -99,17 +170,14 @@ int RunDaemon(const Options& options) {
     std::fprintf(stderr, "llm_log_exporter: --web.listen-address: %s\n", error.c_str());
     return 1;
   }
-  FdSource source(0);
-  auto pipeline = exporter.NewPipeline(kStdin, options.max_line_bytes);
+  // A live pipe: never make the writer wait; count what finds no room instead.
+  StreamIngest ingest(exporter, kStdin, 0, options, /*drop_when_full=*/true);
   std::thread reader([&] {
     std::string read_error;
-    const FdSource::End end =
-        source.Run([&](std::string_view chunk) { pipeline->Feed(chunk); }, &read_error);
-    if (end == FdSource::End::kStopped) return;
-    pipeline->Finish();
-    if (end == FdSource::End::kError) {
+    const FdSource::Status end = ingest.Run(&read_error);
+    if (end == FdSource::Status::kError) {
       spdlog::error("stdin: {}; no more input, still serving metrics", read_error);
-    } else {
+    } else if (end == FdSource::Status::kEof) {
       spdlog::info("stdin: end of input; still serving metrics until SIGTERM or SIGINT");
     }
   });
@@ -128,7 +196,7 @@ int RunDaemon(const Options& options) {
   }
   spdlog::info("{}: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.SetReady(false);
-  source.Stop();
+  ingest.Stop();
   reader.join();
   server.Stop();
   return 0;

@@ -24,6 +24,16 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
                  "result=\"too_long\"")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
+  app.add_option("--input.buffer-bytes", out->input_buffer_bytes,
+                 "Memory for input not yet parsed. When it is full, stdin is still drained "
+                 "(the writer never blocks) and lines that find no room are counted as "
+                 "result=\"dropped\"; --once waits instead")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{64} * 1024, std::size_t{1} << 30));
+  app.add_option("--input.workers", out->input_workers,
+                 "Threads that parse and apply lines (a reader thread comes on top)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{64}));
   app.add_option("--log.level", out->log_level, "Minimum level of the exporter's own log")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));

@@ -1,6 +1,5 @@
 #include "llm_log_exporter/app/pipeline.h"
 
-#include <chrono>
 
 namespace lle {
 
@@ -13,17 +12,13 @@ Pipeline::Pipeline(const Mapper& mapper, const SelfMetrics& self, std::size_t so
       framer_(max_line_bytes),
       parser_(mapper.Rules().fields, mapper.Rules().request_keys) {}
 
-void Pipeline::Feed(std::string_view chunk) {
-  // One clock read per chunk, not per line: lines of a chunk arrived together.
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  now_seconds_ = std::chrono::duration<double>(now).count();
-  shard_->SetStamp(static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()));
-  shard_->Apply(self_.Bytes(source_, chunk.size()));
-  framer_.Feed(chunk, *this);
+void Pipeline::Feed(const Chunk& chunk) {
+  // Workers may finish chunks out of order: the read order decides which
+  // gauge value is the latest.
+  shard_->SetStamp(chunk.seq);
+  now_seconds_ = chunk.wall_seconds;
+  framer_.Feed(std::string_view(chunk.bytes.data(), chunk.size), *this);
 }
-
-void Pipeline::Finish() { framer_.Finish(*this); }
 
 void Pipeline::OnTooLong() { Count(LineResult::kTooLong); }
 

@@ -5,7 +5,8 @@
 namespace lle {
 namespace {
 
-const char* const kResultNames[] = {"request", "event", "not_json", "invalid_utf8", "too_long"};
+const char* const kResultNames[] = {"request",      "event",    "not_json",
+                                    "invalid_utf8", "too_long", "dropped"};
 static_assert(sizeof kResultNames / sizeof kResultNames[0] ==
               static_cast<std::size_t>(LineResult::kNumResults));
 
@@ -35,11 +36,11 @@ SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::uint32_t first_m
   specs_ = {std::move(lines), std::move(bytes), std::move(build)};
 }
 
-Update SelfMetrics::Line(std::size_t source, LineResult result) const {
+Update SelfMetrics::Line(std::size_t source, LineResult result, std::uint64_t lines) const {
   const auto series =
       static_cast<std::uint32_t>(source) * static_cast<std::uint32_t>(LineResult::kNumResults) +
       static_cast<std::uint32_t>(result);
-  return {first_metric_ + kLines, series, 1, {}};
+  return {first_metric_ + kLines, series, static_cast<double>(lines), {}};
 }
 
 Update SelfMetrics::Bytes(std::size_t source, std::size_t bytes) const {

@@ -12,6 +12,8 @@ struct Options {
   ListenAddress listen;
   std::string telemetry_path = "/metrics";
   std::size_t max_line_bytes = 1024 * 1024;
+  std::size_t input_buffer_bytes = 4 * 1024 * 1024;
+  std::size_t input_workers = 2;
   std::string log_level = "info";
   bool once = false;
 };

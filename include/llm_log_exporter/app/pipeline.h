@@ -8,22 +8,22 @@
 #include "llm_log_exporter/map/mapper.h"
 #include "llm_log_exporter/parse/line_parser.h"
 #include "llm_log_exporter/parse/record.h"
+#include "llm_log_exporter/source/chunk_queue.h"
 #include "llm_log_exporter/store/store.h"
 
 namespace lle {
 
-/// One source's path through the stages: bytes → lines → records → updates →
-/// its own shard. Owns the framer, parser and scratch space; one per source
-/// thread, not thread-safe. Mapper and SelfMetrics must outlive it.
+/// One worker's path through the stages: chunks of whole lines → lines →
+/// records → updates → its own shard. Owns the framer, parser and scratch
+/// space; one per worker thread, not thread-safe. Mapper and SelfMetrics must
+/// outlive it.
 class Pipeline : private LineSink {
  public:
   Pipeline(const Mapper& mapper, const SelfMetrics& self, std::size_t source, Shard* shard,
            std::size_t max_line_bytes);
 
-  /// A chunk of the stream, followed by kLinePadding readable bytes.
-  void Feed(std::string_view chunk);
-  /// End of stream: a last line without '\n' counts too.
-  void Finish();
+  /// A chunk of whole lines (see ChunkReader).
+  void Feed(const Chunk& chunk);
 
  private:
   void OnLine(std::string_view line) override;
@@ -38,7 +38,7 @@ class Pipeline : private LineSink {
   LineParser parser_;
   Record record_;
   UpdateBatch batch_;
-  double now_seconds_ = 0;  // wall time of the chunk being framed
+  double now_seconds_ = 0;  // wall time at which the chunk being framed was read
 };
 
 }  // namespace lle

@@ -16,6 +16,7 @@ enum class LineResult : std::uint32_t {
   kNotJson,
   kInvalidUtf8,
   kTooLong,
+  kDropped,  // the input buffer was full (a live pipe never waits for us)
   kNumResults
 };
 
@@ -27,7 +28,7 @@ class SelfMetrics {
   SelfMetrics(std::vector<std::string> sources, std::uint32_t first_metric, std::string version);
 
   const std::vector<MetricSpec>& Specs() const { return specs_; }
-  Update Line(std::size_t source, LineResult result) const;
+  Update Line(std::size_t source, LineResult result, std::uint64_t lines = 1) const;
   Update Bytes(std::size_t source, std::size_t bytes) const;
   Update BuildInfo() const { return {first_metric_ + kBuildInfo, 0, 1, {}}; }
 

@@ -1,35 +1,31 @@
 #pragma once
 
 #include <cstddef>
-#include <functional>
 #include <string>
-#include <string_view>
-#include <vector>
 
 namespace lle {
 
-/// Reads a file descriptor (stdin, a pipe, a file) in large chunks until end of
-/// stream or Stop(). Owns its read buffer, which keeps kLinePadding bytes after
-/// each chunk. Run() on one thread; Stop() from any thread.
+/// Reads a file descriptor (stdin, a pipe, a file) and can be interrupted from
+/// another thread while it waits for input. Does not own `fd`; owns the eventfd
+/// that Stop() signals. Read() on one thread; Stop() from any.
 class FdSource {
  public:
-  enum class End { kEof, kStopped, kError };
+  enum class Status { kData, kEof, kStopped, kError };
 
-  explicit FdSource(int fd, std::size_t read_bytes = 256 * 1024);
+  explicit FdSource(int fd);
   ~FdSource();
   FdSource(const FdSource&) = delete;
   FdSource& operator=(const FdSource&) = delete;
 
-  /// Calls `on_chunk` with each read (valid during the call). On kError, `*error` says why.
-  End Run(const std::function<void(std::string_view)>& on_chunk, std::string* error);
-  /// Makes Run() return kStopped soon, even while it waits for input.
+  /// Waits for input and reads at most `capacity` bytes into `buffer`; on
+  /// kData, `*n` > 0 bytes were read; on kError, `*error` says why.
+  Status Read(char* buffer, std::size_t capacity, std::size_t* n, std::string* error);
+  /// Makes the current and every later Read() return kStopped.
   void Stop();
 
  private:
   int fd_;
   int wake_fd_;  // eventfd that Stop() signals
-  std::vector<char> buffer_;
-  std::size_t read_bytes_;
 };
 
 }  // namespace lle

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "llm_log_exporter/source/chunk_queue.h"
+#include "llm_log_exporter/source/fd_source.h"
+
+namespace lle {
+
+/// What a ChunkReader reports as it goes; called on the reader's thread.
+class ReaderCounters {
+ public:
+  virtual ~ReaderCounters() = default;
+  virtual void OnBytes(std::size_t bytes) = 0;
+  /// Lines lost because every chunk was busy (drop mode only).
+  virtual void OnDropped(std::uint64_t lines) = 0;
+  /// A line longer than the limit was skipped without being buffered whole.
+  virtual void OnTooLong() = 0;
+};
+
+struct ChunkReaderOptions {
+  std::size_t read_bytes = 256 * 1024;  // large reads: few syscalls per line
+  std::size_t max_line_bytes = 1024 * 1024;
+  /// true (a live pipe): never wait for a free chunk; drain the input and
+  /// count lines that find no room as dropped, so the writer never blocks.
+  /// false (--once, a file): wait for a worker instead; nothing is dropped.
+  bool drop_when_full = true;
+};
+
+/// Reads a stream into chunks of whole lines and queues them for workers, in
+/// order (Chunk::seq). A line split across reads is carried to the next chunk;
+/// a line longer than the limit is skipped up to its '\n'. The last line
+/// without '\n' is completed with one at end of stream. Not thread-safe: one
+/// thread runs it; the queue carries chunks to the others.
+class ChunkReader {
+ public:
+  ChunkReader(FdSource& source, ChunkQueue& queue, ChunkReaderOptions options,
+              ReaderCounters& counters);
+
+  /// Reads until end of stream, Stop() of the source, or an error (`*error`).
+  /// Does not close the queue.
+  FdSource::Status Run(std::string* error);
+
+ private:
+  enum class Skip { kNone, kTooLong, kDropped };  // what the bytes up to the next '\n' are
+
+  Chunk* NextChunk();
+  void Reserve(Chunk* chunk, std::size_t bytes);
+  void Submit(Chunk* chunk);
+  void DropRead(const char* data, std::size_t n);
+
+  FdSource& source_;
+  ChunkQueue& queue_;
+  ChunkReaderOptions options_;
+  ReaderCounters& counters_;
+  Skip skip_ = Skip::kNone;
+  std::uint64_t seq_ = 0;
+  std::vector<char> scratch_;  // where input goes while no chunk is free
+};
+
+}  // namespace lle

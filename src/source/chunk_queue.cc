@@ -1,0 +1,63 @@
+#include "llm_log_exporter/source/chunk_queue.h"
+
+namespace lle {
+
+ChunkQueue::ChunkQueue(std::size_t num_chunks) {
+  for (std::size_t i = 0; i < num_chunks; ++i) {
+    chunks_.push_back(std::make_unique<Chunk>());
+    free_.push_back(chunks_.back().get());
+  }
+}
+
+Chunk* ChunkQueue::TryAcquire() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (free_.empty()) return nullptr;
+  Chunk* c = free_.back();
+  free_.pop_back();
+  return c;
+}
+
+Chunk* ChunkQueue::Acquire() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  freed_.wait(lock, [this] { return !free_.empty() || closed_; });
+  if (free_.empty()) return nullptr;
+  Chunk* c = free_.back();
+  free_.pop_back();
+  return c;
+}
+
+void ChunkQueue::Push(Chunk* chunk) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queue_.push_back(chunk);
+  }
+  filled_.notify_one();
+}
+
+Chunk* ChunkQueue::Pop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  filled_.wait(lock, [this] { return !queue_.empty() || closed_; });
+  if (queue_.empty()) return nullptr;
+  Chunk* c = queue_.front();
+  queue_.pop_front();
+  return c;
+}
+
+void ChunkQueue::Release(Chunk* chunk) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.push_back(chunk);
+  }
+  freed_.notify_one();
+}
+
+void ChunkQueue::Close() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+  }
+  filled_.notify_all();
+  freed_.notify_all();
+}
+
+}  // namespace lle

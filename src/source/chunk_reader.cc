@@ -1,0 +1,134 @@
+#include "llm_log_exporter/source/chunk_reader.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "llm_log_exporter/core/line.h"
+
+namespace lle {
+namespace {
+
+double WallSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+ChunkReader::ChunkReader(FdSource& source, ChunkQueue& queue, ChunkReaderOptions options,
+                         ReaderCounters& counters)
+    : source_(source), queue_(queue), options_(options), counters_(counters) {}
+
+Chunk* ChunkReader::NextChunk() {
+  Chunk* chunk = options_.drop_when_full ? queue_.TryAcquire() : queue_.Acquire();
+  if (chunk == nullptr) return nullptr;
+  chunk->size = 0;
+  // A chunk that once held a very long line gives the memory back.
+  if (chunk->bytes.size() > 4 * (options_.read_bytes + kLinePadding)) {
+    std::vector<char>().swap(chunk->bytes);
+  }
+  return chunk;
+}
+
+void ChunkReader::Reserve(Chunk* chunk, std::size_t bytes) {
+  // bytes.size() is the capacity in use; growing it once and keeping it avoids
+  // zero-filling on every read.
+  const std::size_t need = chunk->size + bytes + kLinePadding;
+  if (chunk->bytes.size() < need) chunk->bytes.resize(std::max(need, chunk->bytes.size() * 2));
+}
+
+void ChunkReader::Submit(Chunk* chunk) {
+  chunk->seq = ++seq_;
+  chunk->wall_seconds = WallSeconds();
+  queue_.Push(chunk);
+}
+
+void ChunkReader::DropRead(const char* data, std::size_t n) {
+  // Each '\n' ends a line that loses at least its part in this read.
+  const auto lines = static_cast<std::uint64_t>(std::count(data, data + n, '\n'));
+  if (skip_ == Skip::kTooLong && lines > 0) {
+    counters_.OnDropped(lines - 1);  // the first one ends the too-long line, already counted
+  } else {
+    counters_.OnDropped(lines);
+  }
+  if (lines > 0) skip_ = data[n - 1] == '\n' ? Skip::kNone : Skip::kDropped;
+  if (lines == 0 && skip_ == Skip::kNone) skip_ = Skip::kDropped;
+}
+
+FdSource::Status ChunkReader::Run(std::string* error) {
+  Chunk* cur = nullptr;  // being filled; [0, size) is the start of one line
+  FdSource::Status status;
+  for (;;) {
+    if (cur == nullptr) cur = NextChunk();
+    if (cur == nullptr && !options_.drop_when_full) return FdSource::Status::kStopped;
+    std::size_t n = 0;
+    if (cur == nullptr) {
+      scratch_.resize(options_.read_bytes);
+      status = source_.Read(scratch_.data(), scratch_.size(), &n, error);
+      if (status != FdSource::Status::kData) break;
+      counters_.OnBytes(n);
+      DropRead(scratch_.data(), n);
+      continue;
+    }
+    Reserve(cur, options_.read_bytes);
+    char* const fresh = cur->bytes.data() + cur->size;
+    status = source_.Read(fresh, options_.read_bytes, &n, error);
+    if (status != FdSource::Status::kData) break;
+    counters_.OnBytes(n);
+    if (skip_ != Skip::kNone) {
+      const char* nl = static_cast<const char*>(std::memchr(fresh, '\n', n));
+      if (nl == nullptr) continue;  // still inside the skipped line
+      if (skip_ == Skip::kDropped) counters_.OnDropped(1);
+      skip_ = Skip::kNone;
+      const std::size_t skipped = static_cast<std::size_t>(nl + 1 - fresh);
+      std::memmove(fresh, nl + 1, n - skipped);
+      n -= skipped;
+    }
+    const std::size_t old_size = cur->size;
+    cur->size += n;
+    const char* data = cur->bytes.data();
+    const char* last_nl = static_cast<const char*>(memrchr(data + old_size, '\n', n));
+    // One byte of slack for a '\r' before the '\n'; the worker's framer judges exactly.
+    const std::size_t limit = options_.max_line_bytes + 1;
+    if (last_nl == nullptr) {
+      if (cur->size > limit) {
+        counters_.OnTooLong();
+        skip_ = Skip::kTooLong;
+        cur->size = 0;
+      }
+      continue;
+    }
+    const std::size_t complete = static_cast<std::size_t>(last_nl + 1 - data);
+    std::size_t tail = cur->size - complete;
+    if (tail > limit) {
+      counters_.OnTooLong();
+      skip_ = Skip::kTooLong;
+      tail = 0;
+    }
+    Chunk* next = NextChunk();
+    if (next != nullptr) {
+      Reserve(next, tail);
+      std::memcpy(next->bytes.data(), data + complete, tail);
+      next->size = tail;
+    } else if (tail > 0 && skip_ == Skip::kNone) {
+      skip_ = Skip::kDropped;  // no room for the rest of this line
+    }
+    cur->size = complete;
+    Submit(cur);
+    cur = next;
+  }
+  if (cur != nullptr) {
+    if (status == FdSource::Status::kEof && cur->size > 0) {
+      Reserve(cur, 1);
+      cur->bytes[cur->size++] = '\n';  // the last line had none
+      Submit(cur);
+    } else {
+      queue_.Release(cur);
+    }
+  }
+  if (status == FdSource::Status::kEof && skip_ == Skip::kDropped) counters_.OnDropped(1);
+  return status;
+}
+
+}  // namespace lle
