@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 
@@ -112,12 +113,21 @@ struct LineParser::Impl {
     bool marks_request = false;
   };
 
-  // Few keys (one rule set): a linear scan beats hashing here.
+  // Every key of every line is looked up: bucket the wanted names by length
+  // so most keys are rejected without comparing any bytes.
   const Key* Find(std::string_view name) const {
-    for (const Key& key : keys) {
-      if (key.name == name) return &key;
+    if (name.size() >= by_length.size()) return nullptr;
+    for (const Key* key : by_length[name.size()]) {
+      if (key->name == name) return key;
     }
     return nullptr;
+  }
+
+  void Index() {
+    std::size_t longest = 0;
+    for (const Key& key : keys) longest = std::max(longest, key.name.size());
+    by_length.assign(longest + 1, {});
+    for (const Key& key : keys) by_length[key.name.size()].push_back(&key);
   }
 
   error_code ParseObject(std::string_view line, Record& out) {
@@ -192,6 +202,7 @@ struct LineParser::Impl {
   simdjson::dom::parser dom_parser;
   od::parser parser;
   std::vector<Key> keys;
+  std::vector<std::vector<const Key*>> by_length;  // into `keys`, by name length
   std::size_t num_fields = 0;
 };
 
@@ -208,6 +219,7 @@ LineParser::LineParser(std::vector<std::string> fields, std::vector<std::string>
     }
     if (!found) impl_->keys.push_back({std::move(name), -1, true});
   }
+  impl_->Index();
 }
 
 LineParser::~LineParser() = default;
