@@ -161,8 +161,11 @@ void Shard::Apply(const Update& update) {
       break;
     case MetricType::kHistogram: {
       const std::vector<double>& b = m.spec.buckets;
-      // `le` is inclusive: the first bound >= value; past the last one is +Inf.
-      const std::size_t i = std::lower_bound(b.begin(), b.end(), update.value) - b.begin();
+      // `le` is inclusive: the bucket is the number of bounds below the value
+      // (past the last one: +Inf). Counting without branches beats a binary
+      // search here: values are unpredictable, bucket lists short.
+      std::size_t i = 0;
+      for (const double bound : b) i += bound < update.value ? 1 : 0;
       Increment(cell[i]);
       AddDouble(cell[b.size() + 1], update.value);
       break;
