@@ -1,10 +1,12 @@
 #include "llm_log_exporter/app/daemon.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -67,6 +69,7 @@ class StreamIngest : private ReaderCounters {
     reader_options_.read_bytes = ReadBytes(options);
     reader_options_.max_line_bytes = options.max_line_bytes;
     reader_options_.drop_when_full = drop_when_full;
+    reader_options_.drop_after = std::chrono::milliseconds(options.input_drop_after_ms);
     for (std::size_t i = 0; i < options.input_workers; ++i) {
       pipelines_.push_back(std::make_unique<Pipeline>(exporter.mapper(), exporter.self(), source,
                                                       exporter.store().AddShard(),
@@ -170,7 +173,10 @@ int RunDaemon(const Options& options) {
     std::fprintf(stderr, "llm_log_exporter: --web.listen-address: %s\n", error.c_str());
     return 1;
   }
-  // A live pipe: never make the writer wait; count what finds no room instead.
+  // A live pipe: a bigger kernel buffer absorbs bursts while the workers catch
+  // up (best effort: not a pipe, or over the user's limit, changes nothing).
+  fcntl(0, F_SETPIPE_SZ, 1024 * 1024);
+  // Never make the writer wait for long; count what finds no room instead.
   StreamIngest ingest(exporter, kStdin, 0, options, /*drop_when_full=*/true);
   std::thread reader([&] {
     std::string read_error;

@@ -30,6 +30,12 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
                  "result=\"dropped\"; --once waits instead")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{64} * 1024, std::size_t{1} << 30));
+  app.add_option("--input.drop-after-ms", out->input_drop_after_ms,
+                 "How long a full input buffer may hold up reading stdin before lines are "
+                 "dropped: a writer faster than the exporter is paced for at most this long "
+                 "at a time; a stalled pipeline never blocks it longer")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{0}, std::size_t{60000}));
   app.add_option("--input.workers", out->input_workers,
                  "Threads that parse and apply lines (a reader thread comes on top)")
       ->capture_default_str()

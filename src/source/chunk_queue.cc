@@ -26,6 +26,15 @@ Chunk* ChunkQueue::Acquire() {
   return c;
 }
 
+Chunk* ChunkQueue::AcquireFor(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  freed_.wait_for(lock, timeout, [this] { return !free_.empty() || closed_; });
+  if (free_.empty()) return nullptr;
+  Chunk* c = free_.back();
+  free_.pop_back();
+  return c;
+}
+
 void ChunkQueue::Push(Chunk* chunk) {
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -21,7 +21,12 @@ ChunkReader::ChunkReader(FdSource& source, ChunkQueue& queue, ChunkReaderOptions
     : source_(source), queue_(queue), options_(options), counters_(counters) {}
 
 Chunk* ChunkReader::NextChunk() {
-  Chunk* chunk = options_.drop_when_full ? queue_.TryAcquire() : queue_.Acquire();
+  // While dropping, do not wait again on every read: that would pace the
+  // writer to one read per drop_after while the pipeline is stalled.
+  Chunk* chunk = !options_.drop_when_full ? queue_.Acquire()
+                 : dropping_               ? queue_.TryAcquire()
+                                           : queue_.AcquireFor(options_.drop_after);
+  dropping_ = chunk == nullptr && options_.drop_when_full;
   if (chunk == nullptr) return nullptr;
   chunk->size = 0;
   // A chunk that once held a very long line gives the memory back.

@@ -102,6 +102,7 @@ TEST(ChunkReaderTest, StalledPipelineNeverBlocksTheWriterAndCountsEveryDroppedLi
   Counts counts;
   ChunkReaderOptions options;
   options.read_bytes = 4096;
+  options.drop_after = std::chrono::milliseconds(0);
   std::string error;
   EXPECT_EQ(ChunkReader(source, queue, options, counts).Run(&error), FdSource::Status::kEof);
   queue.Close();
@@ -115,6 +116,49 @@ TEST(ChunkReaderTest, StalledPipelineNeverBlocksTheWriterAndCountsEveryDroppedLi
   EXPECT_NE(data.find(kept.substr(0, kept.find('\n') + 1)), std::string::npos);
 }
 
+TEST(ChunkReaderTest, StalledPipelineWaitsOnlyOnceBeforeDropping) {
+  // One line per write, as a logger writes: reads end on line boundaries.
+  // A reader that waited drop_after on every read would take 2000 × 0.5 s;
+  // it must wait once, then drain without waiting.
+  std::string data;
+  for (int i = 0; i < 2000; ++i) data += "line " + std::to_string(i) + "\n";
+  Feeder feeder(data);
+  FdSource source(feeder.fd());
+  ChunkQueue queue(1);
+  Counts counts;
+  ChunkReaderOptions options;
+  options.read_bytes = 64;
+  options.drop_after = std::chrono::milliseconds(500);
+  std::string error;
+  const auto start = std::chrono::steady_clock::now();
+  ChunkReader(source, queue, options, counts).Run(&error);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  queue.Close();
+  const std::string kept = DrainQueue(queue);
+  EXPECT_EQ(std::count(kept.begin(), kept.end(), '\n') + static_cast<long>(counts.dropped), 2000);
+}
+
+TEST(ChunkReaderTest, SlowWorkersArePacedNotDropped) {
+  // A writer faster than the workers: with drop_after longer than a worker
+  // needs to free a chunk, nothing is dropped.
+  const std::string data = Lines(20000, "paced line ");
+  Feeder feeder(data);
+  FdSource source(feeder.fd());
+  ChunkQueue queue(2);
+  Counts counts;
+  ChunkReaderOptions options;
+  options.read_bytes = 512;
+  options.drop_after = std::chrono::milliseconds(10000);
+  std::string got;
+  std::thread worker([&] { got = DrainQueue(queue); });
+  std::string error;
+  ChunkReader(source, queue, options, counts).Run(&error);
+  queue.Close();
+  worker.join();
+  EXPECT_EQ(counts.dropped, 0u);
+  EXPECT_EQ(got, data);
+}
+
 TEST(ChunkReaderTest, DroppedLineEndingInAPartialReadIsCountedOnce) {
   // One chunk only: the first read fills it and is queued; the rest has no
   // room. The last line has no newline.
@@ -125,6 +169,7 @@ TEST(ChunkReaderTest, DroppedLineEndingInAPartialReadIsCountedOnce) {
   Counts counts;
   ChunkReaderOptions options;
   options.read_bytes = 100;
+  options.drop_after = std::chrono::milliseconds(0);
   std::string error;
   ChunkReader(source, queue, options, counts).Run(&error);
   queue.Close();

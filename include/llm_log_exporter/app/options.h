@@ -14,6 +14,7 @@ struct Options {
   std::size_t max_line_bytes = 1024 * 1024;
   std::size_t input_buffer_bytes = 4 * 1024 * 1024;
   std::size_t input_workers = 2;
+  std::size_t input_drop_after_ms = 100;
   std::string log_level = "info";
   bool once = false;
 };

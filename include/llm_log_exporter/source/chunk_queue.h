@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +30,8 @@ class ChunkQueue {
   Chunk* TryAcquire();
   /// Waits for a free chunk; nullptr once closed.
   Chunk* Acquire();
+  /// Waits at most `timeout` for a free chunk; nullptr if none came or closed.
+  Chunk* AcquireFor(std::chrono::milliseconds timeout);
   /// Hands a filled chunk to the workers.
   void Push(Chunk* chunk);
   /// The oldest filled chunk; waits for one; nullptr once closed and drained.

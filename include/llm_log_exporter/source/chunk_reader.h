@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -24,10 +25,15 @@ class ReaderCounters {
 struct ChunkReaderOptions {
   std::size_t read_bytes = 256 * 1024;  // large reads: few syscalls per line
   std::size_t max_line_bytes = 1024 * 1024;
-  /// true (a live pipe): never wait for a free chunk; drain the input and
-  /// count lines that find no room as dropped, so the writer never blocks.
+  /// true (a live pipe): when every chunk is busy for `drop_after`, keep
+  /// draining the input and count the lines that find no room as dropped, so
+  /// a stalled pipeline never blocks the writer for longer than that.
   /// false (--once, a file): wait for a worker instead; nothing is dropped.
   bool drop_when_full = true;
+  /// How long a full buffer may hold up reading before lines are dropped.
+  /// A writer that is merely faster than us is paced (the pipe fills up for a
+  /// moment) rather than losing data; a stalled pipeline drops.
+  std::chrono::milliseconds drop_after{100};
 };
 
 /// Reads a stream into chunks of whole lines and queues them for workers, in
@@ -57,6 +63,7 @@ class ChunkReader {
   ChunkReaderOptions options_;
   ReaderCounters& counters_;
   Skip skip_ = Skip::kNone;
+  bool dropping_ = false;  // the last attempt found no free chunk: do not wait again
   std::uint64_t seq_ = 0;
   std::vector<char> scratch_;  // where input goes while no chunk is free
 };
