@@ -2,6 +2,9 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -28,6 +31,7 @@ namespace lle {
 namespace {
 
 constexpr std::size_t kStdin = 0;  // index of the stdin source in the `source` label
+constexpr int kIngestNice = 10;     // see StreamIngest::LowerThreadPriority
 
 std::vector<MetricSpec> Concat(std::vector<MetricSpec> a, const std::vector<MetricSpec>& b) {
   a.insert(a.end(), b.begin(), b.end());
@@ -80,9 +84,11 @@ class StreamIngest : private ReaderCounters {
   /// Reads until end of stream, Stop() or an error, and returns once every
   /// line read has been worked.
   FdSource::Status Run(std::string* error) {
+    LowerThreadPriority();
     std::vector<std::thread> workers;
     for (auto& pipeline : pipelines_) {
       workers.emplace_back([this, p = pipeline.get()] {
+        LowerThreadPriority();
         while (Chunk* chunk = queue_.Pop()) {
           p->Feed(*chunk);
           queue_.Release(chunk);
@@ -99,6 +105,12 @@ class StreamIngest : private ReaderCounters {
   void Stop() { source_.Stop(); }
 
  private:
+  // Ingest threads yield to the HTTP threads (a scrape is answered at once
+  // even while a backlog is being parsed) and to the inference server itself.
+  static void LowerThreadPriority() {
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kIngestNice);
+  }
+
   // Reads of 1/16 of the buffer, at most 256 KiB: large enough for few
   // syscalls, small enough that a slow moment does not drop much at once.
   static std::size_t ReadBytes(const Options& options) {
