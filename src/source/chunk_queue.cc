@@ -9,30 +9,28 @@ ChunkQueue::ChunkQueue(std::size_t num_chunks) {
   }
 }
 
-Chunk* ChunkQueue::TryAcquire() {
-  std::lock_guard<std::mutex> lock(mutex_);
+Chunk* ChunkQueue::TakeFree() {
   if (free_.empty()) return nullptr;
   Chunk* c = free_.back();
   free_.pop_back();
   return c;
+}
+
+Chunk* ChunkQueue::TryAcquire() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return TakeFree();
 }
 
 Chunk* ChunkQueue::Acquire() {
   std::unique_lock<std::mutex> lock(mutex_);
   freed_.wait(lock, [this] { return !free_.empty() || closed_; });
-  if (free_.empty()) return nullptr;
-  Chunk* c = free_.back();
-  free_.pop_back();
-  return c;
+  return TakeFree();
 }
 
 Chunk* ChunkQueue::AcquireFor(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mutex_);
   freed_.wait_for(lock, timeout, [this] { return !free_.empty() || closed_; });
-  if (free_.empty()) return nullptr;
-  Chunk* c = free_.back();
-  free_.pop_back();
-  return c;
+  return TakeFree();
 }
 
 void ChunkQueue::Push(Chunk* chunk) {

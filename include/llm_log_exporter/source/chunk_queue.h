@@ -42,6 +42,7 @@ class ChunkQueue {
   void Close();
 
  private:
+  Chunk* TakeFree();  // a free chunk or nullptr; mutex_ held
   std::mutex mutex_;
   std::condition_variable filled_;
   std::condition_variable freed_;
