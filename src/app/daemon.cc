@@ -9,19 +9,22 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
+#include <fstream>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "llm_log_exporter/app/exporter.h"
+#include "llm_log_exporter/app/http_ingest.h"
 #include "llm_log_exporter/app/pipeline.h"
 #include "llm_log_exporter/app/self_metrics.h"
 #include "llm_log_exporter/exposition/http_server.h"
 #include "llm_log_exporter/exposition/text_format.h"
-#include "llm_log_exporter/map/mapper.h"
-#include "llm_log_exporter/map/qwen_preset.h"
 #include "llm_log_exporter/source/chunk_queue.h"
 #include "llm_log_exporter/source/chunk_reader.h"
 #include "llm_log_exporter/source/fd_source.h"
@@ -30,33 +33,7 @@
 namespace lle {
 namespace {
 
-constexpr std::size_t kStdin = 0;  // index of the stdin source in the `source` label
 constexpr int kIngestNice = 10;     // see StreamIngest::LowerThreadPriority
-
-std::vector<MetricSpec> Concat(std::vector<MetricSpec> a, const std::vector<MetricSpec>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-/// The rules, self-metrics and store shared by every source. Owns all three.
-class Exporter {
- public:
-  Exporter()
-      : mapper_(QwenPreset(), 0),
-        self_({"stdin"}, static_cast<std::uint32_t>(mapper_.Specs().size()), LLE_VERSION),
-        store_(Concat(mapper_.Specs(), self_.Specs())) {
-    store_.AddShard()->Apply(self_.BuildInfo());
-  }
-
-  const Mapper& mapper() const { return mapper_; }
-  const SelfMetrics& self() const { return self_; }
-  Store& store() { return store_; }
-
- private:
-  Mapper mapper_;
-  SelfMetrics self_;
-  Store store_;
-};
 
 /// One input stream: a reader thread cuts it into chunks of whole lines, and
 /// worker threads (each with its own Pipeline and shard) work them. Owns the
@@ -74,6 +51,7 @@ class StreamIngest : private ReaderCounters {
     reader_options_.max_line_bytes = options.max_line_bytes;
     reader_options_.drop_when_full = drop_when_full;
     reader_options_.drop_after = std::chrono::milliseconds(options.input_drop_after_ms);
+    reader_options_.sequence = &exporter.sequence();
     for (std::size_t i = 0; i < options.input_workers; ++i) {
       pipelines_.push_back(std::make_unique<Pipeline>(exporter.mapper(), exporter.self(), source,
                                                       exporter.store().AddShard(),
@@ -138,6 +116,24 @@ class StreamIngest : private ReaderCounters {
   std::vector<std::unique_ptr<Pipeline>> pipelines_;
 };
 
+// The first line of `path`, trimmed; false with `*error` if unreadable or empty.
+bool ReadToken(const std::string& path, std::string* token, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = std::strerror(errno);
+    return false;
+  }
+  std::getline(in, *token);
+  while (!token->empty() && std::isspace(static_cast<unsigned char>(token->back()))) {
+    token->pop_back();
+  }
+  if (token->empty()) {
+    *error = "the file is empty";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void SetupLogging(const std::string& level) {
@@ -149,9 +145,9 @@ void SetupLogging(const std::string& level) {
 }
 
 int RunOnce(const Options& options, int in_fd, std::FILE* out) {
-  Exporter exporter;
+  Exporter exporter(/*http_ingest=*/false);
   // A file or pipe we are asked to read whole: wait for workers rather than drop.
-  StreamIngest ingest(exporter, kStdin, in_fd, options, /*drop_when_full=*/false);
+  StreamIngest ingest(exporter, kStdinSource, in_fd, options, /*drop_when_full=*/false);
   std::string error;
   if (ingest.Run(&error) == FdSource::Status::kError) {
     std::fprintf(stderr, "llm_log_exporter: reading stdin: %s\n", error.c_str());
@@ -175,10 +171,26 @@ int RunDaemon(const Options& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a scraper hanging up must not kill us
 
-  Exporter exporter;
+  Exporter exporter(options.ingest_enable);
   HttpServerOptions http;
   http.address = options.listen;
   http.telemetry_path = options.telemetry_path;
+  std::unique_ptr<HttpIngest> ingest_endpoint;
+  if (options.ingest_enable) {
+    std::string token;
+    if (!options.ingest_bearer_token_file.empty()) {
+      std::string error;
+      if (!ReadToken(options.ingest_bearer_token_file, &token, &error)) {
+        std::fprintf(stderr, "llm_log_exporter: --ingest.bearer-token-file %s: %s\n",
+                     options.ingest_bearer_token_file.c_str(), error.c_str());
+        return 1;
+      }
+    }
+    ingest_endpoint = std::make_unique<HttpIngest>(exporter, options, std::move(token));
+    http.ingest_path = options.ingest_path;
+    http.ingest_max_body_bytes = options.ingest_max_body_bytes;
+    http.ingest = [&ingest_endpoint](const IngestRequest& r) { return ingest_endpoint->Handle(r); };
+  }
   HttpServer server(http, [&exporter] { return exporter.store().Collect(); });
   std::string error;
   if (!server.Start(&error)) {
@@ -189,7 +201,7 @@ int RunDaemon(const Options& options) {
   // up (best effort: not a pipe, or over the user's limit, changes nothing).
   fcntl(0, F_SETPIPE_SZ, 1024 * 1024);
   // Never make the writer wait for long; count what finds no room instead.
-  StreamIngest ingest(exporter, kStdin, 0, options, /*drop_when_full=*/true);
+  StreamIngest ingest(exporter, kStdinSource, 0, options, /*drop_when_full=*/true);
   std::thread reader([&] {
     std::string read_error;
     const FdSource::Status end = ingest.Run(&read_error);
@@ -202,6 +214,7 @@ int RunDaemon(const Options& options) {
   server.SetReady(true);
   spdlog::info("listening on {} (metrics at {})", options.listen.Format(server.port()),
                options.telemetry_path);
+  if (ingest_endpoint) spdlog::info("accepting log lines over HTTP at {}", options.ingest_path);
 
   int sig = 0;
   for (;;) {

@@ -40,6 +40,19 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
                  "Threads that parse and apply lines (a reader thread comes on top)")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{64}));
+  app.add_flag("--ingest.enable", out->ingest_enable,
+               "Accept log lines over HTTP (Fluent Bit's `http` output) on --ingest.path, "
+               "besides stdin");
+  app.add_option("--ingest.path", out->ingest_path,
+                 "Path of the HTTP ingest endpoint (POST or PUT)")
+      ->capture_default_str();
+  app.add_option("--ingest.max-body-bytes", out->ingest_max_body_bytes,
+                 "Largest ingest body, also after gzip decoding; larger ones get 413")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30));
+  app.add_option("--ingest.bearer-token-file", out->ingest_bearer_token_file,
+                 "File holding a token that ingest requests must send as "
+                 "`Authorization: Bearer TOKEN` (else 401)");
   app.add_option("--log.level", out->log_level, "Minimum level of the exporter's own log")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
@@ -69,6 +82,14 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
                  "llm_log_exporter: --web.telemetry-path '%s': must start with '/' and not be "
                  "'/' or under '/-/'\n",
                  path.c_str());
+    return 2;
+  }
+  const std::string& ingest = out->ingest_path;
+  if (ingest.empty() || ingest[0] != '/' || ingest == path || ingest.rfind("/-/", 0) == 0) {
+    std::fprintf(stderr,
+                 "llm_log_exporter: --ingest.path '%s': must start with '/', differ from "
+                 "--web.telemetry-path and not be under '/-/'\n",
+                 ingest.c_str());
     return 2;
   }
   return -1;

@@ -12,12 +12,12 @@ Pipeline::Pipeline(const Mapper& mapper, const SelfMetrics& self, std::size_t so
       framer_(max_line_bytes),
       parser_(mapper.Rules().fields, mapper.Rules().request_keys) {}
 
-void Pipeline::Feed(const Chunk& chunk) {
+void Pipeline::Feed(std::string_view lines, std::uint64_t seq, double wall_seconds) {
   // Workers may finish chunks out of order: the read order decides which
   // gauge value is the latest.
-  shard_->SetStamp(chunk.seq);
-  now_seconds_ = chunk.wall_seconds;
-  framer_.Feed(std::string_view(chunk.bytes.data(), chunk.size), *this);
+  shard_->SetStamp(seq);
+  now_seconds_ = wall_seconds;
+  framer_.Feed(lines, *this);
 }
 
 void Pipeline::OnTooLong() { Count(LineResult::kTooLong); }

@@ -1,5 +1,7 @@
 #include "llm_log_exporter/app/self_metrics.h"
 
+#include <iterator>
+#include <string>
 #include <utility>
 
 namespace lle {
@@ -13,7 +15,7 @@ static_assert(sizeof kResultNames / sizeof kResultNames[0] ==
 }  // namespace
 
 SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::uint32_t first_metric,
-                         std::string version)
+                         std::string version, bool http_ingest)
     : first_metric_(first_metric) {
   MetricSpec lines;
   lines.name = "llm_log_exporter_lines_total";
@@ -33,7 +35,19 @@ SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::uint32_t first_m
   build.type = MetricType::kGauge;
   build.label_names = {"version"};
   build.initial_series = {{std::move(version)}};
+  MetricSpec ingest;
+  ingest.name = "llm_log_exporter_http_ingest_requests_total";
+  ingest.help = "Requests to the HTTP ingest endpoint, by status code answered";
+  ingest.label_names = {"code"};
+  for (int code : kIngestCodes) ingest.initial_series.push_back({std::to_string(code)});
   specs_ = {std::move(lines), std::move(bytes), std::move(build)};
+  if (http_ingest) specs_.push_back(std::move(ingest));
+}
+
+Update SelfMetrics::IngestRequest(int code) const {
+  std::uint32_t series = 0;
+  while (series < std::size(kIngestCodes) && kIngestCodes[series] != code) ++series;
+  return {first_metric_ + kIngestRequests, series, 1, {}};  // out of range: ignored by the store
 }
 
 Update SelfMetrics::Line(std::size_t source, LineResult result, std::uint64_t lines) const {

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "llm_log_exporter/exposition/text_format.h"
 
@@ -133,6 +134,10 @@ int HttpServer::HandleRequest(mg_connection* conn) {
   const std::string_view method = info->request_method ? info->request_method : "";
   const std::string_view uri = info->local_uri ? info->local_uri : "";
   const bool head = method == "HEAD";
+  if (!options_.ingest_path.empty() && uri == options_.ingest_path) {
+    ServeIngest(conn);
+    return 200;
+  }
   if (method != "GET" && !head) {
     Send(conn, 405, "Method Not Allowed", "text/plain", "only GET and HEAD\n", head,
          "Allow: GET, HEAD\r\n");
@@ -168,6 +173,42 @@ int HttpServer::HandleRequest(mg_connection* conn) {
   }
   Send(conn, 404, "Not Found", "text/plain", "not found\n", head);
   return 404;
+}
+
+void HttpServer::ServeIngest(mg_connection* conn) {
+  const mg_request_info* info = mg_get_request_info(conn);
+  IngestRequest request;
+  request.method = info->request_method ? info->request_method : "";
+  auto header = [conn](const char* name) {
+    const char* value = mg_get_header(conn, name);
+    return std::string(value != nullptr ? value : "");
+  };
+  request.content_type = header("Content-Type");
+  request.content_encoding = header("Content-Encoding");
+  request.authorization = header("Authorization");
+  const std::size_t limit = options_.ingest_max_body_bytes;
+  if (info->content_length > 0 && static_cast<std::size_t>(info->content_length) > limit) {
+    request.body_too_large = true;  // refused before reading a byte of it
+  } else {
+    // On the heap: civetweb's worker threads have small stacks.
+    std::vector<char> buf(64 * 1024);
+    for (;;) {
+      const int n = mg_read(conn, buf.data(), buf.size());
+      if (n <= 0) break;
+      if (request.body.size() + static_cast<std::size_t>(n) > limit) {
+        request.body_too_large = true;
+        request.body.clear();
+        break;
+      }
+      request.body.append(buf.data(), static_cast<std::size_t>(n));
+    }
+  }
+  const HttpReply reply = options_.ingest(request);
+  std::string extra = reply.extra_headers;
+  // Unread body bytes would be taken for the next request on this connection.
+  if (request.body_too_large) extra += "Connection: close\r\n";
+  const char* reason = reply.status < 300 ? "OK" : "Error";
+  Send(conn, reply.status, reason, "text/plain; charset=utf-8", reply.body, false, extra.c_str());
 }
 
 void HttpServer::ServeMetrics(mg_connection* conn, bool head) {

@@ -44,7 +44,7 @@ void ChunkReader::Reserve(Chunk* chunk, std::size_t bytes) {
 }
 
 void ChunkReader::Submit(Chunk* chunk) {
-  chunk->seq = ++seq_;
+  chunk->seq = options_.sequence != nullptr ? options_.sequence->fetch_add(1) + 1 : ++seq_;
   chunk->wall_seconds = WallSeconds();
   queue_.Push(chunk);
 }

@@ -15,6 +15,10 @@ struct Options {
   std::size_t input_buffer_bytes = 4 * 1024 * 1024;
   std::size_t input_workers = 2;
   std::size_t input_drop_after_ms = 100;
+  bool ingest_enable = false;
+  std::string ingest_path = "/api/v1/logs";
+  std::size_t ingest_max_body_bytes = 16 * 1024 * 1024;
+  std::string ingest_bearer_token_file;
   std::string log_level = "info";
   bool once = false;
 };

@@ -23,7 +23,12 @@ class Pipeline : private LineSink {
            std::size_t max_line_bytes);
 
   /// A chunk of whole lines (see ChunkReader).
-  void Feed(const Chunk& chunk);
+  void Feed(const Chunk& chunk) {
+    Feed(std::string_view(chunk.bytes.data(), chunk.size), chunk.seq, chunk.wall_seconds);
+  }
+  /// Whole lines followed by kLinePadding readable bytes, received in order
+  /// `seq` (the later wins for gauges) at Unix time `wall_seconds`.
+  void Feed(std::string_view lines, std::uint64_t seq, double wall_seconds);
 
  private:
   void OnLine(std::string_view line) override;

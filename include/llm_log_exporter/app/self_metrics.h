@@ -25,15 +25,21 @@ enum class LineResult : std::uint32_t {
 class SelfMetrics {
  public:
   /// `sources`: the `source` label values; metric ids start at `first_metric`.
-  SelfMetrics(std::vector<std::string> sources, std::uint32_t first_metric, std::string version);
+  /// With `http_ingest`, also llm_log_exporter_http_ingest_requests_total{code}.
+  SelfMetrics(std::vector<std::string> sources, std::uint32_t first_metric, std::string version,
+              bool http_ingest = false);
 
   const std::vector<MetricSpec>& Specs() const { return specs_; }
   Update Line(std::size_t source, LineResult result, std::uint64_t lines = 1) const;
   Update Bytes(std::size_t source, std::size_t bytes) const;
   Update BuildInfo() const { return {first_metric_ + kBuildInfo, 0, 1, {}}; }
+  /// An answer of the HTTP ingest endpoint (codes outside kIngestCodes are ignored).
+  Update IngestRequest(int code) const;
+
+  static constexpr int kIngestCodes[] = {200, 204, 400, 401, 405, 413, 415, 429, 500};
 
  private:
-  enum : std::uint32_t { kLines, kBytes, kBuildInfo };
+  enum : std::uint32_t { kLines, kBytes, kBuildInfo, kIngestRequests };
   std::uint32_t first_metric_;
   std::vector<MetricSpec> specs_;
 };

@@ -14,9 +14,30 @@ struct mg_connection;
 
 namespace lle {
 
+/// A request to the ingest path, body read (up to the limit).
+struct IngestRequest {
+  std::string method;
+  std::string content_type;
+  std::string content_encoding;
+  std::string authorization;
+  std::string body;
+  bool body_too_large = false;  // over max_body_bytes: `body` is empty
+};
+
+struct HttpReply {
+  int status = 204;
+  std::string body;
+  std::string extra_headers;  // "Name: value\r\n" each
+};
+
 struct HttpServerOptions {
   ListenAddress address;
   std::string telemetry_path = "/metrics";
+  /// Empty: no ingest endpoint. Otherwise every request to this path goes to
+  /// `ingest` (on a server thread, so it must be thread-safe).
+  std::string ingest_path;
+  std::size_t ingest_max_body_bytes = 16 * 1024 * 1024;
+  std::function<HttpReply(const IngestRequest&)> ingest;
   int num_threads = 4;  // scrapes are rare; a few workers suffice
   // Per network read or write. civetweb checks for shutdown between waits of
   // at most this long, so it also bounds how long SIGTERM waits for an idle client.
@@ -48,6 +69,7 @@ class HttpServer {
   static int Handle(mg_connection* conn, void* self);
   int HandleRequest(mg_connection* conn);
   void ServeMetrics(mg_connection* conn, bool head);
+  void ServeIngest(mg_connection* conn);
 
   HttpServerOptions options_;
   Gatherer gather_;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -34,6 +35,9 @@ struct ChunkReaderOptions {
   /// A writer that is merely faster than us is paced (the pipe fills up for a
   /// moment) rather than losing data; a stalled pipeline drops.
   std::chrono::milliseconds drop_after{100};
+  /// Where chunk sequence numbers come from; shared by all sources so that
+  /// "latest" means the same across them. Null: numbered from 1.
+  std::atomic<std::uint64_t>* sequence = nullptr;
 };
 
 /// Reads a stream into chunks of whole lines and queues them for workers, in
