@@ -15,6 +15,11 @@ namespace lle::test {
 
 HttpResponse HttpGet(int port, const std::string& path,
                      const std::map<std::string, std::string>& headers, const std::string& method) {
+  return HttpSend(port, method, path, headers, "");
+}
+
+HttpResponse HttpSend(int port, const std::string& method, const std::string& path,
+                      const std::map<std::string, std::string>& headers, const std::string& body) {
   HttpResponse response;
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return response;
@@ -32,11 +37,14 @@ HttpResponse HttpGet(int port, const std::string& path,
   std::string request =
       method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
-  request += "\r\n";
-  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size())) {
-    close(fd);
-    return response;
+  if (!body.empty() || method == "POST" || method == "PUT") {
+    request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  request += "\r\n" + body;
+  for (std::size_t sent = 0; sent < request.size();) {
+    const ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server may answer (413) and close before reading it all
+    sent += static_cast<std::size_t>(n);
   }
   std::string raw;
   char buf[65536];

@@ -17,6 +17,10 @@ HttpResponse HttpGet(int port, const std::string& path,
                      const std::map<std::string, std::string>& headers = {},
                      const std::string& method = "GET");
 
+/// The same with a request body (sent with its Content-Length).
+HttpResponse HttpSend(int port, const std::string& method, const std::string& path,
+                      const std::map<std::string, std::string>& headers, const std::string& body);
+
 /// gunzips `data`; throws std::runtime_error if it is not valid gzip.
 std::string Gunzip(const std::string& data);
 

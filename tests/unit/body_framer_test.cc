@@ -1,0 +1,110 @@
+#include "llm_log_exporter/framing/body_framer.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace lle {
+namespace {
+
+std::string Frame(BodyFormat format, const std::string& body) {
+  std::string out, error;
+  EXPECT_TRUE(FrameBody(format, body, out, &error)) << error;
+  return out;
+}
+
+TEST(BodyFramerTest, ContentTypes) {
+  struct Case {
+    std::string content_type;
+    bool known;
+    BodyFormat format;
+  };
+  const Case cases[] = {
+      {"application/json", true, BodyFormat::kRecords},
+      {"Application/JSON; charset=utf-8", true, BodyFormat::kRecords},
+      {"application/x-ndjson", true, BodyFormat::kLines},
+      {"text/plain", true, BodyFormat::kLines},
+      {"", true, BodyFormat::kLines},
+      {"application/msgpack", false, BodyFormat::kLines},
+      {"application/x-www-form-urlencoded", false, BodyFormat::kLines},
+  };
+  for (const Case& c : cases) {
+    BodyFormat f = BodyFormat::kLines;
+    EXPECT_EQ(FormatForContentType(c.content_type, &f), c.known) << c.content_type;
+    if (c.known) {
+      EXPECT_EQ(f, c.format) << c.content_type;
+    }
+  }
+}
+
+TEST(BodyFramerTest, FluentBitJsonArrayWithLogStrings) {
+  // format json, container stdout tailed without a parser: the log line is a
+  // JSON string in "log", with its newline.
+  const std::string body =
+      R"([{"date":1700000000.123456,"log":"{\"status\":\"success\",\"total_time_ms\":12}\n","stream":"stdout"},)"
+      R"({"date":1700000000.2,"log":"INFO 04-05 10:23:45 engine.py:12] ready\r\n","stream":"stderr"}])";
+  EXPECT_EQ(Frame(BodyFormat::kRecords, body),
+            "{\"status\":\"success\",\"total_time_ms\":12}\n"
+            "INFO 04-05 10:23:45 engine.py:12] ready\n");
+}
+
+TEST(BodyFramerTest, RecordsWithFieldsAtTopLevelStayRecords) {
+  // A parser upstream put the fields at the top level next to "date".
+  const std::string body =
+      "[\n  {\"date\": 1.5, \"status\": \"error\", \"total_time_ms\": 300},\n"
+      "  {\"date\": 1.6, \"message\": \"x, y\", \"nested\": {\"a\": [1, 2]}}\n]";
+  EXPECT_EQ(Frame(BodyFormat::kRecords, body),
+            "{\"date\": 1.5, \"status\": \"error\", \"total_time_ms\": 300}\n"
+            "{\"date\": 1.6, \"message\": \"x, y\", \"nested\": {\"a\": [1, 2]}}\n");
+}
+
+TEST(BodyFramerTest, ConcatenatedRecords) {
+  // json_stream (no separator) and json_lines sent as application/json.
+  const std::string want = "{\"a\":\"}{\"}\n{\"b\":2}\n";
+  EXPECT_EQ(Frame(BodyFormat::kRecords, R"({"a":"}{"}{"b":2})"), want);
+  EXPECT_EQ(Frame(BodyFormat::kRecords, "{\"a\":\"}{\"}\n{\"b\":2}\n"), want);
+  // A string with escaped quotes and braces does not end a record.
+  EXPECT_EQ(Frame(BodyFormat::kRecords, R"({"m":"say \"}\" ok"}{"c":3})"),
+            "{\"m\":\"say \\\"}\\\" ok\"}\n{\"c\":3}\n");
+}
+
+TEST(BodyFramerTest, ArrayElementsThatAreNotObjectsBecomeLines) {
+  EXPECT_EQ(Frame(BodyFormat::kRecords, R"([{"a":1}, "text", 3, [1,2]])"),
+            "{\"a\":1}\n\"text\"\n3\n[1,2]\n");
+}
+
+TEST(BodyFramerTest, NdjsonLinesAndTheirLogFields) {
+  const std::string body =
+      "{\"status\":\"success\",\"total_time_ms\":5}\r\n"
+      "{\"date\":1,\"log\":\"line one\\nline two\\n\"}\n"
+      "plain text\n"
+      "{\"log\": 42}\n"  // not a string: kept as the record itself
+      "last";
+  EXPECT_EQ(Frame(BodyFormat::kLines, body),
+            "{\"status\":\"success\",\"total_time_ms\":5}\n"
+            "line one\nline two\n"
+            "plain text\n"
+            "{\"log\": 42}\n"
+            "last\n");
+}
+
+TEST(BodyFramerTest, EmptyBodiesAreFine) {
+  EXPECT_EQ(Frame(BodyFormat::kRecords, ""), "");
+  EXPECT_EQ(Frame(BodyFormat::kRecords, "[]"), "");
+  EXPECT_EQ(Frame(BodyFormat::kLines, ""), "");
+}
+
+TEST(BodyFramerTest, JsonBodiesThatCanNeverParseAreRefused) {
+  for (const std::string body : {"hello", "42", "\"str\"", "null"}) {
+    std::string out, error;
+    EXPECT_FALSE(FrameBody(BodyFormat::kRecords, body, out, &error)) << body;
+    EXPECT_FALSE(error.empty());
+  }
+}
+
+TEST(BodyFramerTest, TruncatedArrayKeepsWhatIsWhole) {
+  EXPECT_EQ(Frame(BodyFormat::kRecords, R"([{"a":1},{"b":)"), "{\"a\":1}\n{\"b\":\n");
+}
+
+}  // namespace
+}  // namespace lle
