@@ -15,12 +15,14 @@ namespace {
 
 // Concurrent ingest requests; more get 429. Leaves civetweb workers for scrapes.
 constexpr std::size_t kPipelines = 2;
+// Largest per-thread scratch buffer kept between requests.
+constexpr std::size_t kKeptBufferBytes = 4 * 1024 * 1024;
 
 enum class Inflate { kOk, kTooLarge, kCorrupt };
 
 // gunzips `in` into `out`, stopping as soon as the output passes `limit` so a
 // small "gzip bomb" never expands in memory.
-Inflate Gunzip(const std::string& in, std::size_t limit, std::string& out) {
+Inflate Gunzip(std::string_view in, std::size_t limit, std::string& out) {
   z_stream zs{};
   if (inflateInit2(&zs, 15 + 32) != Z_OK) return Inflate::kCorrupt;  // gzip or zlib header
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
@@ -109,12 +111,16 @@ HttpReply HttpIngest::Handle(const IngestRequest& request) {
   if (!FormatForContentType(request.content_type, &format)) {
     return Reply(415, "Content-Type must be application/json, application/x-ndjson or text/plain");
   }
-  std::string decoded;
-  const std::string* body = &request.body;
+  // Reused per server thread, like the body buffer (see HttpServer::ServeIngest).
+  thread_local std::string decoded;
+  thread_local std::string lines;
+  decoded.clear();
+  lines.clear();
+  std::string_view body = request.body;
   if (request.content_encoding == "gzip" || request.content_encoding == "x-gzip") {
     switch (Gunzip(request.body, max_body_bytes_, decoded)) {
       case Inflate::kOk:
-        body = &decoded;
+        body = decoded;
         break;
       case Inflate::kTooLarge:
         return Reply(413, "decompressed body over --ingest.max-body-bytes");
@@ -124,10 +130,8 @@ HttpReply HttpIngest::Handle(const IngestRequest& request) {
   } else if (!request.content_encoding.empty() && request.content_encoding != "identity") {
     return Reply(415, "Content-Encoding must be gzip or none");
   }
-  std::string lines;
-  lines.reserve(body->size() + body->size() / 8 + kLinePadding);
   std::string error;
-  if (!FrameBody(format, *body, lines, &error)) return Reply(400, error);
+  if (!FrameBody(format, body, lines, &error)) return Reply(400, error);
   std::unique_ptr<Pipeline> pipeline = TakePipeline();
   if (pipeline == nullptr) {
     // Busy: Fluent Bit retries a 429 later, so nothing is lost.
@@ -143,6 +147,9 @@ HttpReply HttpIngest::Handle(const IngestRequest& request) {
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   pipeline->Feed(std::string_view(lines.data(), size), exporter_.sequence().fetch_add(1) + 1, now);
   ReturnPipeline(std::move(pipeline));
+  for (std::string* buffer : {&decoded, &lines}) {
+    if (buffer->capacity() > kKeptBufferBytes) std::string().swap(*buffer);
+  }
   return Reply(204);
 }
 

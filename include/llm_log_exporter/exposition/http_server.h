@@ -5,6 +5,7 @@
 #include <atomic>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "llm_log_exporter/exposition/listen_address.h"
@@ -20,7 +21,7 @@ struct IngestRequest {
   std::string content_type;
   std::string content_encoding;
   std::string authorization;
-  std::string body;
+  std::string_view body;  // valid during the handler call
   bool body_too_large = false;  // over max_body_bytes: `body` is empty
 };
 
