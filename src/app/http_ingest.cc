@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <utility>
@@ -30,7 +31,12 @@ Inflate Gunzip(std::string_view in, std::size_t limit, std::string& out) {
   std::vector<char> buf(64 * 1024);  // on the heap: HTTP worker threads have small stacks
   int rc = Z_OK;
   Inflate result = Inflate::kOk;
-  while (rc == Z_OK) {
+  for (;;) {
+    if (rc == Z_STREAM_END) {
+      // gzip allows several members one after another (RFC 1952): read them all.
+      if (zs.avail_in == 0) break;
+      inflateReset(&zs);
+    }
     zs.next_out = reinterpret_cast<Bytef*>(buf.data());
     zs.avail_out = static_cast<uInt>(buf.size());
     rc = inflate(&zs, Z_NO_FLUSH);
@@ -53,11 +59,31 @@ Inflate Gunzip(std::string_view in, std::size_t limit, std::string& out) {
   return result;
 }
 
-bool ConstantTimeEquals(const std::string& a, const std::string& b) {
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
   for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// "Bearer TOKEN", the scheme in any case (RFC 9110 §11.1).
+bool BearerMatches(std::string_view header, std::string_view token) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (header.size() < kScheme.size() || !IEquals(header.substr(0, kScheme.size()), kScheme)) {
+    return false;
+  }
+  return ConstantTimeEquals(header.substr(kScheme.size()), token);
 }
 
 }  // namespace
@@ -100,8 +126,7 @@ HttpReply HttpIngest::Handle(const IngestRequest& request) {
   if (request.method != "POST" && request.method != "PUT") {
     return Reply(405, "use POST or PUT", "Allow: POST, PUT\r\n");
   }
-  if (!bearer_token_.empty() &&
-      !ConstantTimeEquals(request.authorization, "Bearer " + bearer_token_)) {
+  if (!bearer_token_.empty() && !BearerMatches(request.authorization, bearer_token_)) {
     return Reply(401, "missing or wrong bearer token", "WWW-Authenticate: Bearer\r\n");
   }
   if (request.body_too_large) {
@@ -117,7 +142,8 @@ HttpReply HttpIngest::Handle(const IngestRequest& request) {
   decoded.clear();
   lines.clear();
   std::string_view body = request.body;
-  if (request.content_encoding == "gzip" || request.content_encoding == "x-gzip") {
+  const std::string_view encoding = request.content_encoding;
+  if (IEquals(encoding, "gzip") || IEquals(encoding, "x-gzip")) {
     switch (Gunzip(request.body, max_body_bytes_, decoded)) {
       case Inflate::kOk:
         body = decoded;
@@ -127,7 +153,7 @@ HttpReply HttpIngest::Handle(const IngestRequest& request) {
       case Inflate::kCorrupt:
         return Reply(400, "body is not valid gzip");
     }
-  } else if (!request.content_encoding.empty() && request.content_encoding != "identity") {
+  } else if (!encoding.empty() && !IEquals(encoding, "identity")) {
     return Reply(415, "Content-Encoding must be gzip or none");
   }
   std::string error;

@@ -20,6 +20,7 @@ std::string_view Trim(std::string_view s) {
 
 // Appends `text` as lines: split on '\n', one '\r' before it dropped.
 void AppendLines(std::string_view text, std::string& out) {
+  if (text.empty()) out.push_back('\n');  // an empty log line is still a line
   while (!text.empty()) {
     const std::size_t nl = text.find('\n');
     std::string_view line = text.substr(0, nl);

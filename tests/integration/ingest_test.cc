@@ -1,0 +1,952 @@
+// Integration tests of the HTTP ingest endpoint (--ingest.enable): the real
+// binary as a child process, log lines POSTed over real HTTP on 127.0.0.1 with
+// a kernel-chosen port, exactly in the body forms Fluent Bit's `http` output
+// sends.
+//
+// The endpoint works a body before it answers, so a 204 means every line of
+// it is counted: after a 204 the tests scrape once and expect the exact
+// counts, with no polling (that is part of the contract). They poll only for
+// lines written to stdin, which the daemon reads on its own thread.
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "support/child_process.h"
+#include "support/http_client.h"
+
+namespace lle::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr seconds kDeadline{10};  // generous: only reached when a test fails
+constexpr char kBinary[] = LLE_BINARY;
+constexpr char kIngestPath[] = "/api/v1/logs";
+constexpr char kEnable[] = "--ingest.enable";
+
+// --- Series names ------------------------------------------------------------
+
+std::string Lines(const std::string& source, const std::string& result) {
+  return "llm_log_exporter_lines_total{source=\"" + source + "\",result=\"" + result + "\"}";
+}
+std::string HttpLines(const std::string& result) { return Lines("http", result); }
+std::string Requests(const std::string& status) {
+  return "qwen_requests_total{status=\"" + status + "\"}";
+}
+std::string Answers(int code) {
+  return "llm_log_exporter_http_ingest_requests_total{code=\"" + std::to_string(code) + "\"}";
+}
+constexpr char kHttpBytes[] = "llm_log_exporter_bytes_total{source=\"http\"}";
+
+// --- Daemon (as in daemon_test.cc) -------------------------------------------
+
+struct Daemon {
+  std::unique_ptr<ChildProcess> process;  // SIGKILLed by its destructor if still running
+  int port = 0;
+};
+
+Daemon StartDaemon(const std::vector<std::string>& flags = {}) {
+  std::vector<std::string> argv = {kBinary, "--web.listen-address=127.0.0.1:0"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  Daemon daemon;
+  daemon.process = std::make_unique<ChildProcess>(argv);
+  const std::string log = daemon.process->ReadStderrUntil("(metrics at", kDeadline);
+  const std::string marker = "listening on 127.0.0.1:";
+  const std::size_t at = log.find(marker);
+  if (at == std::string::npos || log.find("(metrics at", at) == std::string::npos) {
+    throw std::runtime_error("daemon did not report its port; stderr:\n" + log);
+  }
+  daemon.port = std::atoi(log.c_str() + at + marker.size());
+  if (daemon.port <= 0) throw std::runtime_error("bad port in startup log:\n" + log);
+  return daemon;
+}
+
+RunResult RunBinary(const std::vector<std::string>& flags) {
+  std::vector<std::string> argv = {kBinary};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return lle::test::Run(argv, "", kDeadline);
+}
+
+std::string Header(const HttpResponse& response, const std::string& lower_case_name) {
+  const auto it = response.headers.find(lower_case_name);
+  return it == response.headers.end() ? "" : it->second;
+}
+
+int CountLines(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// --- Exposition parsing (as in daemon_test.cc) --------------------------------
+
+std::optional<double> MetricValue(const std::string& exposition, const std::string& series) {
+  std::istringstream in(exposition);
+  for (std::string line; std::getline(in, line);) {
+    if (line.size() <= series.size() || line.compare(0, series.size(), series) != 0 ||
+        line[series.size()] != ' ') {
+      continue;
+    }
+    const char* value = line.c_str() + series.size() + 1;
+    char* end = nullptr;
+    const double parsed = std::strtod(value, &end);
+    if (end == value) return std::nullopt;
+    return parsed;
+  }
+  return std::nullopt;
+}
+
+double SumOfSamples(const std::string& exposition, const std::string& prefix) {
+  double sum = 0;
+  std::istringstream in(exposition);
+  for (std::string line; std::getline(in, line);) {
+    if (line.compare(0, prefix.size(), prefix) != 0) continue;
+    sum += std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
+  }
+  return sum;
+}
+
+using Expected = std::vector<std::pair<std::string, double>>;
+
+// One scrape, every series in `expected` at its value: no polling, for
+// counts that a 204 already guarantees.
+::testing::AssertionResult MetricsNow(int port, const Expected& expected,
+                                      std::string* exposition = nullptr) {
+  const HttpResponse response = HttpGet(port, "/metrics");
+  if (response.status != 200) {
+    return ::testing::AssertionFailure() << "GET /metrics answered " << response.status;
+  }
+  std::ostringstream mismatch;
+  for (const auto& [series, value] : expected) {
+    const std::optional<double> got = MetricValue(response.body, series);
+    if (got == value) continue;
+    mismatch << "\n  " << series << " is " << (got ? std::to_string(*got) : "absent") << ", want "
+             << value;
+  }
+  if (exposition != nullptr) *exposition = response.body;
+  if (mismatch.str().empty()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "right after the answer:" << mismatch.str();
+}
+
+// Scrapes until every series in `expected` has its value (for stdin, which is
+// read asynchronously), or fails after kDeadline naming the first mismatch.
+::testing::AssertionResult WaitForMetrics(int port, const Expected& expected) {
+  const auto deadline = Clock::now() + kDeadline;
+  for (;;) {
+    ::testing::AssertionResult now = MetricsNow(port, expected);
+    if (now || Clock::now() >= deadline) return now;
+    std::this_thread::sleep_for(milliseconds(10));  // poll interval, not a synchronisation
+  }
+}
+
+// --- Bodies ------------------------------------------------------------------
+
+// `s` as a JSON string literal.
+std::string Quoted(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string RequestLine(const std::string& status, int total_time_ms) {
+  return "{\"status\":\"" + status + "\",\"total_time_ms\":" + std::to_string(total_time_ms) +
+         ",\"input_tokens\":300,\"output_tokens\":40,\"gpu_memory_mb\":15000}";
+}
+
+// What the inference server printed (without line ends): 4 requests (2
+// success, 1 error, 1 timeout), 1 event and 2 lines that are not JSON.
+const std::vector<std::string>& ServerLines() {
+  static const std::vector<std::string> lines = {
+      RequestLine("success", 250),
+      "INFO 11-14 22:13:20 [metrics.py:351] Avg prompt throughput: 1.2 tokens/s, Running: 3 reqs",
+      RequestLine("error", 3100),
+      "{\"level\":\"warning\",\"message\":\"KV cache usage 95% {full}, [see] \\\"docs\\\"\"}",
+      RequestLine("success", 1250),
+      "INFO:     127.0.0.1:51234 - \"POST /v1/chat/completions HTTP/1.1\" 200 OK",
+      RequestLine("timeout", 30000),
+  };
+  return lines;
+}
+
+Expected ServerLinesCounted(double times = 1) {
+  return {
+      {Requests("success"), 2 * times}, {Requests("error"), 1 * times},
+      {Requests("timeout"), 1 * times}, {HttpLines("request"), 4 * times},
+      {HttpLines("event"), 1 * times},  {HttpLines("not_json"), 2 * times},
+      {HttpLines("invalid_utf8"), 0},   {HttpLines("too_long"), 0},
+      {HttpLines("dropped"), 0},        {Lines("stdin", "request"), 0},
+  };
+}
+
+constexpr char kDate[] = "\"date\":1700000000.123456";
+
+// A record as Fluent Bit's tail input makes it from container stdout (no
+// parser): the line, with its newline, in a "log" string.
+std::string LogRecord(const std::string& line, const std::string& date = kDate) {
+  return "{" + (date.empty() ? "" : date + ",") + "\"log\":" + Quoted(line + "\n") +
+         ",\"stream\":\"stdout\",\"time\":\"2023-11-14T22:13:20.123456789Z\"}";
+}
+
+// A record after an upstream JSON parser: the line's own fields at the top
+// level, next to "date". A line the parser could not read stays a "log" record.
+std::string ParsedRecord(const std::string& line) {
+  if (line.empty() || line[0] != '{') return LogRecord(line);
+  return "{" + std::string(kDate) + "," + line.substr(1);
+}
+
+std::string JsonArray(const std::vector<std::string>& records) {
+  std::string out = "[";
+  for (const std::string& record : records) out += (out.size() > 1 ? "," : "") + record;
+  return out + "]";
+}
+
+std::string Joined(const std::vector<std::string>& records, const std::string& separator) {
+  std::string out;
+  for (const std::string& record : records) out += record + separator;
+  return out;
+}
+
+template <typename F>
+std::vector<std::string> Records(F make) {
+  std::vector<std::string> out;
+  for (const std::string& line : ServerLines()) out.push_back(make(line));
+  return out;
+}
+
+// gzip (RFC 1952) of `data` repeated `repeat` times, compressed as it goes so
+// that a large input never has to exist in memory.
+std::string Gzip(const std::string& data, int repeat = 1) {
+  z_stream zs{};
+  if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
+    throw std::runtime_error("deflateInit2");
+  }
+  std::string out;
+  std::vector<char> buf(64 * 1024);
+  auto run = [&](int flush) {
+    int rc = Z_OK;
+    do {
+      zs.next_out = reinterpret_cast<Bytef*>(buf.data());
+      zs.avail_out = static_cast<uInt>(buf.size());
+      rc = deflate(&zs, flush);
+      out.append(buf.data(), buf.size() - zs.avail_out);
+    } while (zs.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
+  };
+  for (int i = 0; i < repeat; ++i) {
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    zs.avail_in = static_cast<uInt>(data.size());
+    run(Z_NO_FLUSH);
+  }
+  run(Z_FINISH);
+  deflateEnd(&zs);
+  return out;
+}
+
+HttpResponse Post(int port, const std::string& content_type, const std::string& body,
+                  std::map<std::string, std::string> headers = {},
+                  const std::string& method = "POST") {
+  if (!content_type.empty()) headers["Content-Type"] = content_type;
+  return HttpSend(port, method, kIngestPath, headers, body);
+}
+
+// One keep-alive connection, as Fluent Bit keeps them (net.keepalive on by
+// default): several requests, each answer read by its Content-Length.
+class Connection {
+ public:
+  explicit Connection(int port) : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    timeval tv{10, 0};  // a hung server fails the test instead of hanging it
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ < 0 || connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      throw std::runtime_error("cannot connect");
+    }
+  }
+  ~Connection() { close(fd_); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Sends a request and reads one answer (status 0 if it cannot be parsed).
+  HttpResponse Exchange(const std::string& method, const std::string& path,
+                        const std::map<std::string, std::string>& headers,
+                        const std::string& body = "") {
+    std::string request = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
+    if (method == "POST" || method == "PUT") {
+      request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    }
+    request += "\r\n" + body;
+    if (send(fd_, request.data(), request.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(request.size())) {
+      return {};
+    }
+    HttpResponse response;
+    std::size_t header_end;
+    while ((header_end = pending_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Receive()) return response;
+    }
+    if (pending_.compare(0, 9, "HTTP/1.1 ") != 0) return response;
+    std::size_t length = 0;
+    for (std::size_t pos = pending_.find("\r\n") + 2; pos < header_end;) {
+      const std::size_t eol = pending_.find("\r\n", pos);
+      std::string name = pending_.substr(pos, pending_.find(':', pos) - pos);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string value = pending_.substr(pos + name.size() + 1, eol - pos - name.size() - 1);
+      value.erase(0, value.find_first_not_of(' '));
+      if (name == "content-length") length = std::stoul(value);
+      response.headers[name] = value;
+      pos = eol + 2;
+    }
+    if (method == "HEAD") length = 0;  // RFC 9110: never a body, whatever Content-Length says
+    while (pending_.size() < header_end + 4 + length) {
+      if (!Receive()) return response;
+    }
+    response.status = std::atoi(pending_.c_str() + 9);
+    response.body = pending_.substr(header_end + 4, length);
+    pending_.erase(0, header_end + 4 + length);
+    return response;
+  }
+
+ private:
+  bool Receive() {
+    char buf[65536];
+    const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    pending_.append(buf, static_cast<std::size_t>(n));
+    return true;
+  }
+  int fd_;
+  std::string pending_;  // received, not yet consumed
+};
+
+// A directory removed with its files when the test ends.
+class TempDir {
+ public:
+  TempDir() {
+    char name[] = "/tmp/lle_ingest_test.XXXXXX";
+    if (mkdtemp(name) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = name;
+  }
+  ~TempDir() {
+    for (const std::string& file : files_) unlink(file.c_str());
+    rmdir(path_.c_str());
+  }
+  std::string Write(const std::string& name, const std::string& content) {
+    const std::string file = path_ + "/" + name;
+    std::ofstream(file) << content;
+    files_.push_back(file);
+    return file;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::vector<std::string> files_;
+};
+
+// --- 1. Body forms -----------------------------------------------------------
+
+struct BodyForm {
+  std::string name;
+  std::string content_type;
+  std::string body;
+};
+
+std::vector<BodyForm> FluentBitBodyForms() {
+  const std::string kIsoDate = "\"date\":\"2023-11-14T22:13:20.123456Z\"";
+  return {
+      // format json (the default): an array of records, each with a leading "date".
+      {"Json", "application/json", JsonArray(Records([](auto& l) { return LogRecord(l); }))},
+      // format json, json_date_key false: no "date".
+      {"JsonNoDateKey", "application/json",
+       JsonArray(Records([](auto& l) { return LogRecord(l, ""); }))},
+      // format json, json_date_format iso8601.
+      {"JsonIsoDate", "application/json",
+       JsonArray(Records([&](auto& l) { return LogRecord(l, kIsoDate); }))},
+      // format json after a JSON parser upstream: fields at the top level.
+      {"JsonParsedUpstream", "application/json", JsonArray(Records(ParsedRecord))},
+      // format json_lines: one record per line.
+      {"JsonLines", "application/x-ndjson",
+       Joined(Records([](auto& l) { return LogRecord(l); }), "\n")},
+      {"JsonLinesParsedUpstream", "application/x-ndjson", Joined(Records(ParsedRecord), "\n")},
+      // format json_stream: records one after another, no separator.
+      {"JsonStream", "application/json", Joined(Records([](auto& l) { return LogRecord(l); }), "")},
+      {"JsonStreamParsedUpstream", "application/json", Joined(Records(ParsedRecord), "")},
+      // Older json_lines with Content-Type application/json.
+      {"JsonLinesAsApplicationJson", "application/json",
+       Joined(Records([](auto& l) { return LogRecord(l); }), "\n")},
+      // Raw log lines.
+      {"TextPlain", "text/plain", Joined(ServerLines(), "\n")},
+      {"TextPlainCrlfWithCharset", "text/plain; charset=utf-8", Joined(ServerLines(), "\r\n")},
+      {"NoContentType", "", Joined(ServerLines(), "\n")},
+      {"TextPlainNoFinalNewline", "text/plain",
+       Joined(ServerLines(), "\n").substr(0, Joined(ServerLines(), "\n").size() - 1)},
+  };
+}
+
+void PrintTo(const BodyForm& form, std::ostream* os) { *os << form.name; }
+
+class IngestBodyFormTest : public ::testing::TestWithParam<BodyForm> {};
+
+TEST_P(IngestBodyFormTest, AnswersNoContentAndCountsEveryLineBeforeAnswering) {
+  const BodyForm& form = GetParam();
+  Daemon daemon = StartDaemon({kEnable});
+  const HttpResponse response = Post(daemon.port, form.content_type, form.body);
+  ASSERT_EQ(response.status, 204) << response.body << "\nbody sent:\n" << form.body;
+  EXPECT_EQ(response.body, "");
+
+  Expected expected = ServerLinesCounted();
+  expected.push_back({kHttpBytes, static_cast<double>(form.body.size())});
+  expected.push_back({Answers(204), 1});
+  expected.push_back({"qwen_request_duration_ms_count", 4});
+  expected.push_back({"qwen_request_duration_ms_sum", 250 + 3100 + 1250 + 30000});
+  std::string exposition;
+  EXPECT_TRUE(MetricsNow(daemon.port, expected, &exposition)) << "body sent:\n" << form.body;
+  EXPECT_EQ(SumOfSamples(exposition, "llm_log_exporter_lines_total{source=\"http\""), 7);
+
+  // The same body again: counts add up, nothing is cached or deduplicated.
+  ASSERT_EQ(Post(daemon.port, form.content_type, form.body).status, 204);
+  expected = ServerLinesCounted(2);
+  expected.push_back({kHttpBytes, 2.0 * static_cast<double>(form.body.size())});
+  expected.push_back({Answers(204), 2});
+  EXPECT_TRUE(MetricsNow(daemon.port, expected));
+}
+
+INSTANTIATE_TEST_SUITE_P(FluentBit, IngestBodyFormTest, ::testing::ValuesIn(FluentBitBodyForms()),
+                         [](const ::testing::TestParamInfo<BodyForm>& param_info) {
+                           return param_info.param.name;
+                         });
+
+TEST(IngestTest, ALogStringWithSeveralLinesCountsAsEachOfThem) {
+  Daemon daemon = StartDaemon({kEnable});
+  // A traceback and two requests in one "log" string (no final newline, as a
+  // CRI runtime's partial lines), then a record whose "log" is not a string:
+  // that one counts as a line of its own (an event: no status, no total_time_ms).
+  const std::string body = JsonArray({
+      "{\"date\":1.5,\"log\":" +
+          Quoted("Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: x\n" +
+                 RequestLine("success", 10) + "\r\n" + RequestLine("error", 20)) +
+          "}",
+      "{\"date\":1.5,\"log\":{\"nested\":true},\"stream\":\"stdout\"}",
+  });
+  ASSERT_EQ(Post(daemon.port, "application/json", body).status, 204);
+  EXPECT_TRUE(MetricsNow(daemon.port, {
+                                          {HttpLines("not_json"), 3},
+                                          {HttpLines("request"), 2},
+                                          {HttpLines("event"), 1},
+                                          {Requests("success"), 1},
+                                          {Requests("error"), 1},
+                                      }));
+}
+
+// A record whose "log" is "" (an empty line as Fluent Bit tails it from a CRI
+// runtime, which strips the newline) is one empty line, counted as not_json
+// like an empty line on stdin or Docker's "log":"\n".
+TEST(IngestTest, EmptyLogStringCountsAsOneEmptyLine) {
+  Daemon daemon = StartDaemon({kEnable});
+  const std::string body = JsonArray({"{\"date\":1.5,\"log\":\"\",\"stream\":\"stdout\"}",
+                                      "{\"date\":1.5,\"log\":\"\\n\",\"stream\":\"stdout\"}"});
+  ASSERT_EQ(Post(daemon.port, "application/json", body).status, 204);
+  EXPECT_TRUE(MetricsNow(daemon.port, {{HttpLines("not_json"), 2}}));
+}
+
+TEST(IngestTest, EmptyBodiesAreAcceptedAndCountNothing) {
+  Daemon daemon = StartDaemon({kEnable});
+  EXPECT_EQ(Post(daemon.port, "application/json", "[]").status, 204);
+  EXPECT_EQ(Post(daemon.port, "application/json", "").status, 204);
+  EXPECT_EQ(Post(daemon.port, "application/x-ndjson", "").status, 204);
+  EXPECT_TRUE(MetricsNow(daemon.port, {{Answers(204), 3}, {HttpLines("not_json"), 0}}));
+}
+
+// --- 2. Methods --------------------------------------------------------------
+
+TEST(IngestTest, PutWorksLikePostAndOtherMethodsGet405) {
+  Daemon daemon = StartDaemon({kEnable});
+  const HttpResponse put =
+      Post(daemon.port, "application/x-ndjson",
+           RequestLine("success", 100) + "\n" + RequestLine("error", 100), {}, "PUT");
+  EXPECT_EQ(put.status, 204) << put.body;
+  EXPECT_TRUE(MetricsNow(daemon.port, {{Requests("success"), 1},
+                                       {Requests("error"), 1},
+                                       {HttpLines("request"), 2},
+                                       {Answers(204), 1}}));
+
+  const HttpResponse get = HttpGet(daemon.port, kIngestPath);
+  EXPECT_EQ(get.status, 405);
+  EXPECT_EQ(Header(get, "allow"), "POST, PUT");
+  const HttpResponse del = HttpGet(daemon.port, kIngestPath, {}, "DELETE");
+  EXPECT_EQ(del.status, 405);
+  EXPECT_EQ(Header(del, "allow"), "POST, PUT");
+  EXPECT_TRUE(MetricsNow(daemon.port, {{Answers(405), 2}, {HttpLines("request"), 2}}));
+  // The telemetry path is unaffected.
+  EXPECT_EQ(HttpGet(daemon.port, "/metrics").status, 200);
+}
+
+// A HEAD request to the ingest path is answered 405 without a body (RFC 9110):
+// a body would be read as the start of the next answer on a keep-alive connection.
+TEST(IngestTest, HeadOnTheIngestPathIs405WithoutABody) {
+  Daemon daemon = StartDaemon({kEnable});
+  Connection connection(daemon.port);
+  const HttpResponse head = connection.Exchange("HEAD", kIngestPath, {});
+  EXPECT_EQ(head.status, 405);
+  EXPECT_EQ(Header(head, "allow"), "POST, PUT");
+  const HttpResponse next = connection.Exchange("GET", "/-/healthy", {});
+  EXPECT_EQ(next.status, 200) << "the HEAD answer carried a body, taken for the next answer";
+  EXPECT_EQ(next.body, "Healthy\n");
+}
+
+// Fluent Bit keeps its connections open: several bodies, and refused ones
+// (whose bodies must still be consumed), on one connection.
+TEST(IngestTest, OneKeepAliveConnectionCarriesManyBodies) {
+  Daemon daemon = StartDaemon({kEnable});
+  Connection connection(daemon.port);
+  const std::string ndjson = Joined(Records([](auto& l) { return LogRecord(l); }), "\n");
+  const std::string array = JsonArray(Records(ParsedRecord));
+  const std::map<std::string, std::string> kNdjson = {{"Content-Type", "application/x-ndjson"}};
+  EXPECT_EQ(connection.Exchange("POST", kIngestPath, kNdjson, ndjson).status, 204);
+  EXPECT_EQ(
+      connection.Exchange("POST", kIngestPath, {{"Content-Type", "application/msgpack"}}, ndjson)
+          .status,
+      415);
+  EXPECT_EQ(connection.Exchange("POST", kIngestPath, {{"Content-Type", "application/json"}}, array)
+                .status,
+            204);
+  EXPECT_EQ(
+      connection.Exchange("POST", kIngestPath, {{"Content-Type", "application/json"}}, "hello")
+          .status,
+      400);
+  EXPECT_EQ(connection
+                .Exchange("POST", kIngestPath,
+                          {{"Content-Type", "text/plain"}, {"Content-Encoding", "gzip"}},
+                          Gzip(Joined(ServerLines(), "\n")))
+                .status,
+            204);
+  Expected expected = ServerLinesCounted(3);
+  expected.push_back({Answers(204), 3});
+  expected.push_back({Answers(415), 1});
+  expected.push_back({Answers(400), 1});
+  EXPECT_TRUE(MetricsNow(daemon.port, expected));
+  // Scrapes work on the same connection too.
+  const HttpResponse metrics = connection.Exchange("GET", "/metrics", {});
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_EQ(MetricValue(metrics.body, HttpLines("request")), 12);
+}
+
+// --- 3. gzip -----------------------------------------------------------------
+
+TEST(IngestTest, GzipBodyIsDecodedAndCountedWithItsCompressedSize) {
+  Daemon daemon = StartDaemon({kEnable});
+  const std::string plain = Joined(Records([](auto& l) { return LogRecord(l); }), "\n");
+  const std::string gzipped = Gzip(plain);
+  ASSERT_EQ(Gunzip(gzipped), plain);  // the helper itself
+  const HttpResponse response =
+      Post(daemon.port, "application/x-ndjson", gzipped, {{"Content-Encoding", "gzip"}});
+  ASSERT_EQ(response.status, 204) << response.body;
+  Expected expected = ServerLinesCounted();
+  expected.push_back({kHttpBytes, static_cast<double>(gzipped.size())});
+  expected.push_back({Answers(204), 1});
+  EXPECT_TRUE(MetricsNow(daemon.port, expected));
+
+  // format json, gzip, as Fluent Bit's `compress gzip` sends it.
+  const std::string array = Gzip(JsonArray(Records(ParsedRecord)));
+  ASSERT_EQ(Post(daemon.port, "application/json", array, {{"Content-Encoding", "gzip"}}).status,
+            204);
+  expected = ServerLinesCounted(2);
+  expected.push_back({kHttpBytes, static_cast<double>(gzipped.size() + array.size())});
+  EXPECT_TRUE(MetricsNow(daemon.port, expected));
+}
+
+TEST(IngestTest, CorruptGzipIs400AndCountsNothing) {
+  Daemon daemon = StartDaemon({kEnable});
+  const std::string good = Gzip(Joined(ServerLines(), "\n"));
+  std::string bad_crc = good;
+  bad_crc[bad_crc.size() - 6] ^= 0x55;  // in the CRC-32 of the trailer
+  const std::vector<std::pair<std::string, std::string>> bodies = {
+      {"not gzip at all", Joined(ServerLines(), "\n")},
+      {"truncated", good.substr(0, good.size() / 2)},
+      {"wrong CRC", bad_crc},
+      {"empty", ""},
+  };
+  for (const auto& [what, body] : bodies) {
+    SCOPED_TRACE(what);
+    const HttpResponse response =
+        Post(daemon.port, "text/plain", body, {{"Content-Encoding", "gzip"}});
+    EXPECT_EQ(response.status, 400) << response.body;
+  }
+  EXPECT_TRUE(MetricsNow(daemon.port, {{Answers(400), 4},
+                                       {Answers(204), 0},
+                                       {kHttpBytes, 0},
+                                       {HttpLines("not_json"), 0},
+                                       {HttpLines("request"), 0},
+                                       {Requests("success"), 0}}));
+  // Still accepting.
+  EXPECT_EQ(Post(daemon.port, "text/plain", good, {{"Content-Encoding", "gzip"}}).status, 204);
+  EXPECT_TRUE(MetricsNow(daemon.port, {{HttpLines("request"), 4}}));
+}
+
+// A gzip body of several members (RFC 1952 §2.2: what `cat a.gz b.gz` or a
+// client that gzips per batch makes) is decoded whole: a 204 promises every
+// line was counted.
+TEST(IngestTest, MultiMemberGzipBodyIsDecodedWhole) {
+  Daemon daemon = StartDaemon({kEnable});
+  const std::string member = Gzip(Joined(ServerLines(), "\n"));
+  ASSERT_EQ(Post(daemon.port, "text/plain", member + member, {{"Content-Encoding", "gzip"}}).status,
+            204);
+  EXPECT_TRUE(MetricsNow(daemon.port, ServerLinesCounted(2)));
+}
+
+// Content codings and auth schemes are case-insensitive (RFC 9110 §8.4.1, §11.1).
+TEST(IngestTest, ContentCodingAndAuthSchemeAreCaseInsensitive) {
+  TempDir dir;
+  Daemon daemon = StartDaemon({kEnable, "--ingest.bearer-token-file=" + dir.Write("t", "tok\n")});
+  EXPECT_EQ(Post(daemon.port, "text/plain", Gzip(Joined(ServerLines(), "\n")),
+                 {{"Content-Encoding", "GZIP"}, {"Authorization", "Bearer tok"}})
+                .status,
+            204);
+  EXPECT_EQ(Post(daemon.port, "text/plain", Joined(ServerLines(), "\n"),
+                 {{"Authorization", "bearer tok"}})
+                .status,
+            204);
+  EXPECT_TRUE(MetricsNow(daemon.port, ServerLinesCounted(2)));
+}
+
+// --- 4. Size limits ----------------------------------------------------------
+
+TEST(IngestTest, BodyOverMaxBodyBytesIs413AndCountsNothing) {
+  Daemon daemon = StartDaemon({kEnable, "--ingest.max-body-bytes=4096"});
+  std::string body;
+  while (body.size() < 10000) body += RequestLine("success", 100) + "\n";
+  body.resize(10000);
+  const HttpResponse response = Post(daemon.port, "application/x-ndjson", body);
+  EXPECT_EQ(response.status, 413) << response.body;
+
+  // Over the limit only once decoded: also 413.
+  std::string decoded;
+  while (decoded.size() < 5000) decoded += RequestLine("success", 100) + "\n";
+  const std::string gzipped = Gzip(decoded);
+  ASSERT_LT(gzipped.size(), 4096u);
+  EXPECT_EQ(
+      Post(daemon.port, "application/x-ndjson", gzipped, {{"Content-Encoding", "gzip"}}).status,
+      413);
+
+  EXPECT_TRUE(MetricsNow(
+      daemon.port,
+      {{Answers(413), 2}, {kHttpBytes, 0}, {HttpLines("request"), 0}, {Requests("success"), 0}}));
+  // A body at the limit is fine.
+  std::string at_limit;
+  while (at_limit.size() + RequestLine("error", 1).size() + 1 <= 4096) {
+    at_limit += RequestLine("error", 1) + "\n";
+  }
+  at_limit.append(4096 - at_limit.size(), '\n');
+  ASSERT_EQ(at_limit.size(), 4096u);
+  EXPECT_EQ(Post(daemon.port, "application/x-ndjson", at_limit).status, 204);
+  EXPECT_TRUE(MetricsNow(daemon.port, {{kHttpBytes, 4096}, {Answers(204), 1}}));
+}
+
+TEST(IngestTest, LineOverMaxLineBytesInABodyIsCountedAsTooLong) {
+  Daemon daemon = StartDaemon({kEnable, "--input.max-line-bytes=200"});
+  const std::string long_line =
+      "{\"status\":\"success\",\"pad\":\"" + std::string(300, 'x') + "\"}";
+  const std::string body = JsonArray(
+      {LogRecord(RequestLine("error", 1)), LogRecord(long_line),
+       "{\"date\":1.5,\"status\":\"success\",\"pad\":\"" + std::string(300, 'y') + "\"}"});
+  ASSERT_EQ(Post(daemon.port, "application/json", body).status, 204);
+  EXPECT_TRUE(MetricsNow(daemon.port, {{HttpLines("too_long"), 2},
+                                       {HttpLines("request"), 1},
+                                       {Requests("error"), 1},
+                                       {Requests("success"), 0}}));
+}
+
+// Peak resident memory of `pid` in bytes (VmHWM), or -1.
+long PeakRssBytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6) * 1024;
+  }
+  return -1;
+}
+
+TEST(IngestTest, GzipBombIs413WithoutInflatingItAndTheDaemonKeepsServing) {
+  Daemon daemon = StartDaemon({kEnable});  // default limit: 16 MiB
+  constexpr int kMiB = 1 << 20;
+  constexpr int kInflatedMiB = 256;
+  const std::string bomb = Gzip(std::string(kMiB, '\0'), kInflatedMiB);
+  ASSERT_LT(bomb.size(), 1u * kMiB);  // about 250 KB: far under the limit as sent
+  const HttpResponse response =
+      Post(daemon.port, "text/plain", bomb, {{"Content-Encoding", "gzip"}});
+  EXPECT_EQ(response.status, 413) << response.body;
+
+  EXPECT_EQ(daemon.process->Wait(milliseconds(0)), -1) << "the daemon exited";
+  EXPECT_TRUE(
+      MetricsNow(daemon.port, {{Answers(413), 1}, {kHttpBytes, 0}, {HttpLines("not_json"), 0}}));
+  // Stopped near the 16 MiB limit, never inflated to 256 MiB.
+  const long peak = PeakRssBytes(daemon.process->pid());
+  EXPECT_GT(peak, 0);
+  EXPECT_LT(peak, 192L * kMiB) << "peak RSS " << peak / kMiB << " MiB";
+  std::printf("[          ] daemon peak RSS %ld MiB\n", peak / kMiB);
+  // And it still takes bodies.
+  EXPECT_EQ(Post(daemon.port, "text/plain", Joined(ServerLines(), "\n")).status, 204);
+  EXPECT_TRUE(MetricsNow(daemon.port, ServerLinesCounted()));
+}
+
+// --- 5. Bearer token ---------------------------------------------------------
+
+TEST(IngestTest, BearerTokenIsRequiredWhenConfigured) {
+  TempDir dir;
+  const std::string token_file = dir.Write("token", "s3cret-T0ken\n");
+  Daemon daemon = StartDaemon({kEnable, "--ingest.bearer-token-file=" + token_file});
+  const std::string body = Joined(ServerLines(), "\n");
+
+  const HttpResponse missing = Post(daemon.port, "text/plain", body);
+  EXPECT_EQ(missing.status, 401);
+  EXPECT_NE(Header(missing, "www-authenticate").find("Bearer"), std::string::npos)
+      << Header(missing, "www-authenticate");
+  for (const std::string wrong : {"Bearer wrong", "Bearer s3cret-T0ke", "Bearer s3cret-T0ken2",
+                                  "s3cret-T0ken", "Basic czNjcmV0LVQwa2Vu"}) {
+    SCOPED_TRACE(wrong);
+    const HttpResponse response = Post(daemon.port, "text/plain", body, {{"Authorization", wrong}});
+    EXPECT_EQ(response.status, 401);
+    EXPECT_NE(Header(response, "www-authenticate"), "");
+  }
+  EXPECT_TRUE(
+      MetricsNow(daemon.port, {{Answers(401), 6}, {kHttpBytes, 0}, {Requests("success"), 0}}));
+
+  const HttpResponse right =
+      Post(daemon.port, "text/plain", body, {{"Authorization", "Bearer s3cret-T0ken"}});
+  EXPECT_EQ(right.status, 204) << right.body;
+  Expected expected = ServerLinesCounted();
+  expected.push_back({Answers(204), 1});
+  expected.push_back({Answers(401), 6});
+  EXPECT_TRUE(MetricsNow(daemon.port, expected));
+  // Scrapes need no token.
+  EXPECT_EQ(HttpGet(daemon.port, "/metrics").status, 200);
+}
+
+TEST(IngestTest, MissingBearerTokenFileExits1WithOneLine) {
+  TempDir dir;
+  const std::string missing = dir.path() + "/no-such-token";
+  const RunResult result = RunBinary(
+      {"--web.listen-address=127.0.0.1:0", kEnable, "--ingest.bearer-token-file=" + missing});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(CountLines(result.err), 1) << result.err;
+  EXPECT_NE(result.err.find("--ingest.bearer-token-file"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find(missing), std::string::npos) << result.err;
+}
+
+TEST(IngestTest, EmptyBearerTokenFileExits1WithOneLine) {
+  TempDir dir;
+  const std::string empty = dir.Write("empty", "\n");
+  const RunResult result = RunBinary(
+      {"--web.listen-address=127.0.0.1:0", kEnable, "--ingest.bearer-token-file=" + empty});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(CountLines(result.err), 1) << result.err;
+  EXPECT_NE(result.err.find("--ingest.bearer-token-file"), std::string::npos) << result.err;
+}
+
+// --- 6. Unsupported and unreadable bodies ------------------------------------
+
+TEST(IngestTest, UnknownContentTypeIs415AndUnreadableJsonIs400) {
+  Daemon daemon = StartDaemon({kEnable});
+  const std::string lines = Joined(ServerLines(), "\n");
+  EXPECT_EQ(Post(daemon.port, "application/msgpack", lines).status, 415);
+  EXPECT_EQ(Post(daemon.port, "text/plain", lines, {{"Content-Encoding", "br"}}).status, 415);
+  for (const std::string& body :
+       std::vector<std::string>{"hello", "hello\n" + RequestLine("success", 1), "42", "\"x\""}) {
+    SCOPED_TRACE(body);
+    EXPECT_EQ(Post(daemon.port, "application/json", body).status, 400);
+  }
+  EXPECT_TRUE(MetricsNow(daemon.port, {{Answers(415), 2},
+                                       {Answers(400), 4},
+                                       {Answers(204), 0},
+                                       {kHttpBytes, 0},
+                                       {HttpLines("request"), 0},
+                                       {HttpLines("not_json"), 0},
+                                       {Requests("success"), 0}}));
+}
+
+// --- 7. Concurrent posters ---------------------------------------------------
+
+// `threads` clients each POST `bodies` NDJSON bodies of `lines_per_body`
+// request lines; a 429 must carry Retry-After and is retried, like Fluent Bit
+// does, so in the end every line is counted exactly once.
+void PostConcurrentlyAndCheckTotals(int threads, int bodies, int lines_per_body) {
+  Daemon daemon = StartDaemon({kEnable});
+  std::string body;
+  for (int i = 0; i < lines_per_body; ++i) body += RequestLine("success", i % 7000) + "\n";
+
+  std::atomic<int> busy{0}, busy_without_retry_after{0}, failures{0};
+  std::vector<std::string> failure_text(threads);
+  std::vector<std::thread> posters;
+  for (int t = 0; t < threads; ++t) {
+    posters.emplace_back([&, t] {
+      for (int b = 0; b < bodies; ++b) {
+        const auto deadline = Clock::now() + kDeadline;
+        for (;;) {  // retry a 429, give up on anything else
+          const HttpResponse r = Post(daemon.port, "application/x-ndjson", body);
+          if (r.status == 204) break;
+          if (r.status == 429 && Clock::now() < deadline) {
+            ++busy;
+            if (Header(r, "retry-after").empty()) ++busy_without_retry_after;
+            std::this_thread::yield();
+            continue;
+          }
+          ++failures;
+          failure_text[t] = "status " + std::to_string(r.status) + ": " + r.body + "\n";
+          return;
+        }
+      }
+    });
+  }
+  for (std::thread& poster : posters) poster.join();
+  std::string failed;
+  for (const std::string& text : failure_text) failed += text;
+  ASSERT_EQ(failures.load(), 0) << failed;
+  EXPECT_EQ(busy_without_retry_after.load(), 0) << "429 without Retry-After";
+  std::printf("[          ] %d answers were 429 (retried)\n", busy.load());
+
+  const double total = static_cast<double>(threads) * bodies * lines_per_body;
+  EXPECT_TRUE(MetricsNow(daemon.port, {{Requests("success"), total},
+                                       {HttpLines("request"), total},
+                                       {HttpLines("not_json"), 0},
+                                       {HttpLines("dropped"), 0},
+                                       {"qwen_request_duration_ms_count", total},
+                                       {Answers(204), threads * bodies},
+                                       {Answers(429), busy.load()},
+                                       {kHttpBytes, static_cast<double>(threads) * bodies *
+                                                        static_cast<double>(body.size())}}));
+}
+
+TEST(IngestTest, ConcurrentPostersRetrying429LoseNothing) {
+  PostConcurrentlyAndCheckTotals(/*threads=*/4, /*bodies=*/50, /*lines_per_body=*/20);
+}
+
+// Bodies big enough that the two ingest pipelines are often both busy, so the
+// 429 path is taken (how often depends on the machine; the totals may not).
+TEST(IngestTest, ConcurrentPostersOfLargeBodiesRetrying429LoseNothing) {
+  PostConcurrentlyAndCheckTotals(/*threads=*/4, /*bodies=*/10, /*lines_per_body=*/2000);
+}
+
+// --- 8. stdin and HTTP together ----------------------------------------------
+
+TEST(IngestTest, StdinAndHttpCountUnderTheirOwnSourceIntoTheSameMetrics) {
+  Daemon daemon = StartDaemon({kEnable});
+  const std::string stdin_log = RequestLine("success", 100) + "\n" + RequestLine("success", 200) +
+                                "\n" + RequestLine("error", 300) + "\nnot json\n";
+  daemon.process->Write(stdin_log);
+  const std::string http_body = RequestLine("success", 400) + "\n" + RequestLine("timeout", 500) +
+                                "\n{\"level\":\"info\",\"message\":\"x\"}\n";
+  ASSERT_EQ(Post(daemon.port, "application/x-ndjson", http_body).status, 204);
+  // The HTTP lines are counted already; stdin's may still be on their way.
+  EXPECT_TRUE(MetricsNow(daemon.port, {{HttpLines("request"), 2},
+                                       {HttpLines("event"), 1},
+                                       {HttpLines("not_json"), 0},
+                                       {Requests("timeout"), 1},
+                                       {kHttpBytes, static_cast<double>(http_body.size())}}));
+  EXPECT_TRUE(WaitForMetrics(
+      daemon.port,
+      {{Lines("stdin", "request"), 3},
+       {Lines("stdin", "not_json"), 1},
+       {Lines("stdin", "event"), 0},
+       {"llm_log_exporter_bytes_total{source=\"stdin\"}", static_cast<double>(stdin_log.size())},
+       {HttpLines("request"), 2},
+       {HttpLines("event"), 1},
+       {Requests("success"), 3},
+       {Requests("error"), 1},
+       {Requests("timeout"), 1},
+       {"qwen_request_duration_ms_count", 5},
+       {"qwen_request_duration_ms_sum", 100 + 200 + 300 + 400 + 500}}));
+}
+
+// --- 9. Disabled by default --------------------------------------------------
+
+TEST(IngestTest, WithoutIngestEnableThePathIsNoIngestEndpoint) {
+  Daemon daemon = StartDaemon();
+  const HttpResponse post = Post(daemon.port, "application/x-ndjson", RequestLine("success", 1));
+  EXPECT_EQ(post.status, 405);
+  EXPECT_EQ(Header(post, "allow"), "GET, HEAD");
+  EXPECT_EQ(HttpGet(daemon.port, kIngestPath).status, 404);
+  const HttpResponse metrics = HttpGet(daemon.port, "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_EQ(metrics.body.find("source=\"http\""), std::string::npos) << metrics.body;
+  EXPECT_EQ(metrics.body.find("llm_log_exporter_http_ingest_requests_total"), std::string::npos);
+  EXPECT_EQ(MetricValue(metrics.body, Requests("success")), 0);
+}
+
+// --- 10. Flags ---------------------------------------------------------------
+
+TEST(IngestTest, IngestPathEqualToTelemetryPathExits2WithOneLine) {
+  for (const std::vector<std::string>& flags :
+       {std::vector<std::string>{kEnable, "--ingest.path=/metrics"},
+        std::vector<std::string>{kEnable, "--web.telemetry-path=/custom",
+                                 "--ingest.path=/custom"}}) {
+    SCOPED_TRACE(flags.back());
+    std::vector<std::string> argv = {"--web.listen-address=127.0.0.1:0"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    const RunResult result = RunBinary(argv);
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_EQ(CountLines(result.err), 1) << result.err;
+    EXPECT_NE(result.err.find("--ingest.path"), std::string::npos) << result.err;
+  }
+}
+
+TEST(IngestTest, IngestPathMovesTheEndpoint) {
+  Daemon daemon = StartDaemon({kEnable, "--ingest.path=/fluent"});
+  EXPECT_EQ(HttpSend(daemon.port, "POST", "/fluent", {{"Content-Type", "text/plain"}},
+                     RequestLine("success", 1))
+                .status,
+            204);
+  EXPECT_EQ(Post(daemon.port, "text/plain", RequestLine("success", 1)).status, 405);
+  EXPECT_TRUE(MetricsNow(daemon.port, {{Requests("success"), 1}, {Answers(204), 1}}));
+}
+
+}  // namespace
+}  // namespace lle::test
