@@ -28,6 +28,7 @@
 #include "llm_log_exporter/source/chunk_queue.h"
 #include "llm_log_exporter/source/chunk_reader.h"
 #include "llm_log_exporter/source/fd_source.h"
+#include "llm_log_exporter/source/file_tailer.h"
 #include "llm_log_exporter/store/store.h"
 
 namespace lle {
@@ -40,11 +41,11 @@ constexpr int kIngestNice = 10;     // see StreamIngest::LowerThreadPriority
 /// source, the bounded chunk pool and the workers.
 class StreamIngest : private ReaderCounters {
  public:
-  StreamIngest(Exporter& exporter, std::size_t source, int fd, const Options& options,
-               bool drop_when_full)
+  StreamIngest(Exporter& exporter, std::size_t source, std::unique_ptr<ByteSource> input,
+               const Options& options, bool drop_when_full, std::size_t workers)
       : exporter_(exporter),
         source_index_(source),
-        source_(fd),
+        source_(std::move(input)),
         queue_(std::max<std::size_t>(2, options.input_buffer_bytes / ReadBytes(options))),
         reader_shard_(exporter.store().AddShard()) {
     reader_options_.read_bytes = ReadBytes(options);
@@ -52,7 +53,7 @@ class StreamIngest : private ReaderCounters {
     reader_options_.drop_when_full = drop_when_full;
     reader_options_.drop_after = std::chrono::milliseconds(options.input_drop_after_ms);
     reader_options_.sequence = &exporter.sequence();
-    for (std::size_t i = 0; i < options.input_workers; ++i) {
+    for (std::size_t i = 0; i < workers; ++i) {
       pipelines_.push_back(std::make_unique<Pipeline>(exporter.mapper(), exporter.self(), source,
                                                       exporter.store().AddShard(),
                                                       options.max_line_bytes));
@@ -61,7 +62,7 @@ class StreamIngest : private ReaderCounters {
 
   /// Reads until end of stream, Stop() or an error, and returns once every
   /// line read has been worked.
-  FdSource::Status Run(std::string* error) {
+  ByteSource::Status Run(std::string* error) {
     LowerThreadPriority();
     std::vector<std::thread> workers;
     for (auto& pipeline : pipelines_) {
@@ -73,14 +74,14 @@ class StreamIngest : private ReaderCounters {
         }
       });
     }
-    ChunkReader reader(source_, queue_, reader_options_, *this);
-    const FdSource::Status status = reader.Run(error);
+    ChunkReader reader(*source_, queue_, reader_options_, *this);
+    const ByteSource::Status status = reader.Run(error);
     queue_.Close();
     for (std::thread& t : workers) t.join();
     return status;
   }
 
-  void Stop() { source_.Stop(); }
+  void Stop() { source_->Stop(); }
 
  private:
   // Ingest threads yield to the HTTP threads (a scrape is answered at once
@@ -109,7 +110,7 @@ class StreamIngest : private ReaderCounters {
 
   Exporter& exporter_;
   std::size_t source_index_;
-  FdSource source_;
+  std::unique_ptr<ByteSource> source_;
   ChunkQueue queue_;
   Shard* reader_shard_;
   ChunkReaderOptions reader_options_;
@@ -147,9 +148,10 @@ void SetupLogging(const std::string& level) {
 int RunOnce(const Options& options, int in_fd, std::FILE* out) {
   Exporter exporter(/*http_ingest=*/false);
   // A file or pipe we are asked to read whole: wait for workers rather than drop.
-  StreamIngest ingest(exporter, kStdinSource, in_fd, options, /*drop_when_full=*/false);
+  StreamIngest ingest(exporter, kStdinSource, std::make_unique<FdSource>(in_fd), options,
+                      /*drop_when_full=*/false, options.input_workers);
   std::string error;
-  if (ingest.Run(&error) == FdSource::Status::kError) {
+  if (ingest.Run(&error) == ByteSource::Status::kError) {
     std::fprintf(stderr, "llm_log_exporter: reading stdin: %s\n", error.c_str());
     return 1;
   }
@@ -171,7 +173,7 @@ int RunDaemon(const Options& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a scraper hanging up must not kill us
 
-  Exporter exporter(options.ingest_enable);
+  Exporter exporter(options.ingest_enable, options.input_files);
   HttpServerOptions http;
   http.address = options.listen;
   http.telemetry_path = options.telemetry_path;
@@ -197,24 +199,44 @@ int RunDaemon(const Options& options) {
     std::fprintf(stderr, "llm_log_exporter: --web.listen-address: %s\n", error.c_str());
     return 1;
   }
-  // A live pipe: a bigger kernel buffer absorbs bursts while the workers catch
-  // up (best effort: not a pipe, or over the user's limit, changes nothing).
-  fcntl(0, F_SETPIPE_SZ, 1024 * 1024);
-  // Never make the writer wait for long; count what finds no room instead.
-  StreamIngest ingest(exporter, kStdinSource, 0, options, /*drop_when_full=*/true);
-  std::thread reader([&] {
-    std::string read_error;
-    const FdSource::Status end = ingest.Run(&read_error);
-    if (end == FdSource::Status::kError) {
-      spdlog::error("stdin: {}; no more input, still serving metrics", read_error);
-    } else if (end == FdSource::Status::kEof) {
-      spdlog::info("stdin: end of input; still serving metrics until SIGTERM or SIGINT");
+  // Inputs: the files named, else stdin. Each has a reader thread and workers.
+  std::vector<std::unique_ptr<StreamIngest>> inputs;
+  if (options.input_files.empty()) {
+    // A live pipe: a bigger kernel buffer absorbs bursts while the workers catch
+    // up (best effort: not a pipe, or over the user's limit, changes nothing).
+    fcntl(0, F_SETPIPE_SZ, 1024 * 1024);
+    // Never make the writer wait for long; count what finds no room instead.
+    inputs.push_back(std::make_unique<StreamIngest>(
+        exporter, kStdinSource, std::make_unique<FdSource>(0), options,
+        /*drop_when_full=*/true, options.input_workers));
+  } else {
+    for (std::size_t i = 0; i < options.input_files.size(); ++i) {
+      // A file's writer never waits for us: read at our pace, drop nothing.
+      // One worker each: files are written at log rates.
+      inputs.push_back(std::make_unique<StreamIngest>(
+          exporter, exporter.FileSource(i),
+          std::make_unique<FileTailer>(options.input_files[i], options.input_from_beginning),
+          options, /*drop_when_full=*/false, 1));
     }
-  });
+  }
+  std::vector<std::thread> readers;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    readers.emplace_back([&options, input = inputs[i].get(), i] {
+      const std::string name = options.input_files.empty() ? "stdin" : options.input_files[i];
+      std::string read_error;
+      const ByteSource::Status end = input->Run(&read_error);
+      if (end == ByteSource::Status::kError) {
+        spdlog::error("{}: {}; no more input from it, still serving metrics", name, read_error);
+      } else if (end == ByteSource::Status::kEof) {
+        spdlog::info("{}: end of input; still serving metrics until SIGTERM or SIGINT", name);
+      }
+    });
+  }
   server.SetReady(true);
   spdlog::info("listening on {} (metrics at {})", options.listen.Format(server.port()),
                options.telemetry_path);
   if (ingest_endpoint) spdlog::info("accepting log lines over HTTP at {}", options.ingest_path);
+  for (const std::string& file : options.input_files) spdlog::info("following {}", file);
 
   int sig = 0;
   for (;;) {
@@ -227,8 +249,8 @@ int RunDaemon(const Options& options) {
   }
   spdlog::info("{}: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.SetReady(false);
-  ingest.Stop();
-  reader.join();
+  for (auto& input : inputs) input->Stop();
+  for (std::thread& t : readers) t.join();
   server.Stop();
   return 0;
 }

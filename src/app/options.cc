@@ -40,6 +40,11 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
                  "Threads that parse and apply lines (a reader thread comes on top)")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{64}));
+  app.add_option("--input.file", out->input_files,
+                 "Follow this log file like `tail -F` instead of reading stdin (repeatable): "
+                 "survives rename rotation, copytruncate and delete + create");
+  app.add_flag("--input.file.from-beginning", out->input_from_beginning,
+               "Read files named by --input.file from their start, not their end");
   app.add_flag("--ingest.enable", out->ingest_enable,
                "Accept log lines over HTTP (Fluent Bit's `http` output) on --ingest.path, "
                "besides stdin");
@@ -82,6 +87,10 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
                  "llm_log_exporter: --web.telemetry-path '%s': must start with '/' and not be "
                  "'/' or under '/-/'\n",
                  path.c_str());
+    return 2;
+  }
+  if (out->once && !out->input_files.empty()) {
+    std::fprintf(stderr, "llm_log_exporter: --input.file: not with --once, which reads stdin\n");
     return 2;
   }
   const std::string& ingest = out->ingest_path;

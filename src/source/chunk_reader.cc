@@ -16,7 +16,7 @@ double WallSeconds() {
 
 }  // namespace
 
-ChunkReader::ChunkReader(FdSource& source, ChunkQueue& queue, ChunkReaderOptions options,
+ChunkReader::ChunkReader(ByteSource& source, ChunkQueue& queue, ChunkReaderOptions options,
                          ReaderCounters& counters)
     : source_(source), queue_(queue), options_(options), counters_(counters) {}
 
@@ -61,17 +61,17 @@ void ChunkReader::DropRead(const char* data, std::size_t n) {
   if (lines == 0 && skip_ == Skip::kNone) skip_ = Skip::kDropped;
 }
 
-FdSource::Status ChunkReader::Run(std::string* error) {
+ByteSource::Status ChunkReader::Run(std::string* error) {
   Chunk* cur = nullptr;  // being filled; [0, size) is the start of one line
-  FdSource::Status status;
+  ByteSource::Status status;
   for (;;) {
     if (cur == nullptr) cur = NextChunk();
-    if (cur == nullptr && !options_.drop_when_full) return FdSource::Status::kStopped;
+    if (cur == nullptr && !options_.drop_when_full) return ByteSource::Status::kStopped;
     std::size_t n = 0;
     if (cur == nullptr) {
       scratch_.resize(options_.read_bytes);
       status = source_.Read(scratch_.data(), scratch_.size(), &n, error);
-      if (status != FdSource::Status::kData) break;
+      if (status != ByteSource::Status::kData) break;
       counters_.OnBytes(n);
       DropRead(scratch_.data(), n);
       continue;
@@ -79,7 +79,7 @@ FdSource::Status ChunkReader::Run(std::string* error) {
     Reserve(cur, options_.read_bytes);
     char* const fresh = cur->bytes.data() + cur->size;
     status = source_.Read(fresh, options_.read_bytes, &n, error);
-    if (status != FdSource::Status::kData) break;
+    if (status != ByteSource::Status::kData) break;
     counters_.OnBytes(n);
     if (skip_ != Skip::kNone) {
       const char* nl = static_cast<const char*>(std::memchr(fresh, '\n', n));
@@ -124,7 +124,7 @@ FdSource::Status ChunkReader::Run(std::string* error) {
     cur = next;
   }
   if (cur != nullptr) {
-    if (status == FdSource::Status::kEof && cur->size > 0) {
+    if (status == ByteSource::Status::kEof && cur->size > 0) {
       Reserve(cur, 1);
       cur->bytes[cur->size++] = '\n';  // the last line had none
       Submit(cur);
@@ -132,7 +132,7 @@ FdSource::Status ChunkReader::Run(std::string* error) {
       queue_.Release(cur);
     }
   }
-  if (status == FdSource::Status::kEof && skip_ == Skip::kDropped) counters_.OnDropped(1);
+  if (status == ByteSource::Status::kEof && skip_ == Skip::kDropped) counters_.OnDropped(1);
   return status;
 }
 

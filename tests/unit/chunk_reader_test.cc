@@ -1,5 +1,7 @@
 #include "llm_log_exporter/source/chunk_reader.h"
 
+#include "llm_log_exporter/source/fd_source.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -59,7 +61,7 @@ std::string Lines(int n, const std::string& prefix = "line") {
 struct Result {
   std::string kept;
   Counts counts;
-  FdSource::Status status = FdSource::Status::kError;
+  ByteSource::Status status = ByteSource::Status::kError;
   std::size_t biggest_chunk = 0;  // largest buffer a chunk ever had
 };
 
@@ -107,7 +109,7 @@ TEST(ChunkReaderTest, ChunksHoldWholeLinesInOrder) {
   options.read_bytes = 37;  // lines straddle every read
   options.drop_when_full = false;
   const Result r = ReadThrough(data, options, 4, /*stalled=*/false);
-  EXPECT_EQ(r.status, FdSource::Status::kEof);
+  EXPECT_EQ(r.status, ByteSource::Status::kEof);
   EXPECT_EQ(r.kept, data + "\n");
   EXPECT_EQ(r.counts.bytes, data.size());
   EXPECT_EQ(r.counts.dropped, 0u);
@@ -123,7 +125,7 @@ TEST(ChunkReaderTest, StalledPipelineNeverBlocksTheWriterAndCountsEveryDroppedLi
   options.read_bytes = 4096;
   options.drop_after = std::chrono::milliseconds(0);
   const Result r = ReadThrough(data, options, 2, /*stalled=*/true);
-  EXPECT_EQ(r.status, FdSource::Status::kEof);
+  EXPECT_EQ(r.status, ByteSource::Status::kEof);
   EXPECT_GT(r.counts.dropped, 0u);
   EXPECT_GT(CountLines(r.kept), 0);
   EXPECT_EQ(CountLines(r.kept) + static_cast<long>(r.counts.dropped), kLines);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -19,8 +20,12 @@ enum SourceIndex : std::size_t { kStdinSource = 0, kHttpSource = 1 };
 /// Owns all of them; thread-safe as its parts are.
 class Exporter {
  public:
-  /// `http_ingest`: the HTTP source and its series exist only when enabled.
-  explicit Exporter(bool http_ingest);
+  /// Sources: stdin, then `http` with `http_ingest`, then each followed file
+  /// by its path; each has its own series in the self-metrics.
+  explicit Exporter(bool http_ingest, const std::vector<std::string>& files = {});
+
+  /// The source index of the i-th followed file.
+  std::size_t FileSource(std::size_t i) const { return first_file_ + i; }
 
   const Mapper& mapper() const { return mapper_; }
   const SelfMetrics& self() const { return self_; }
@@ -32,6 +37,7 @@ class Exporter {
   SelfMetrics self_;
   Store store_;
   std::atomic<std::uint64_t> sequence_{0};
+  std::size_t first_file_ = 1;
 };
 
 }  // namespace lle

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "llm_log_exporter/exposition/listen_address.h"
 
@@ -15,6 +16,8 @@ struct Options {
   std::size_t input_buffer_bytes = 4 * 1024 * 1024;
   std::size_t input_workers = 2;
   std::size_t input_drop_after_ms = 100;
+  std::vector<std::string> input_files;
+  bool input_from_beginning = false;
   bool ingest_enable = false;
   std::string ingest_path = "/api/v1/logs";
   std::size_t ingest_max_body_bytes = 16 * 1024 * 1024;

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "llm_log_exporter/source/chunk_queue.h"
-#include "llm_log_exporter/source/fd_source.h"
+#include "llm_log_exporter/source/byte_source.h"
 
 namespace lle {
 
@@ -47,12 +47,12 @@ struct ChunkReaderOptions {
 /// thread runs it; the queue carries chunks to the others.
 class ChunkReader {
  public:
-  ChunkReader(FdSource& source, ChunkQueue& queue, ChunkReaderOptions options,
+  ChunkReader(ByteSource& source, ChunkQueue& queue, ChunkReaderOptions options,
               ReaderCounters& counters);
 
   /// Reads until end of stream, Stop() of the source, or an error (`*error`).
   /// Does not close the queue.
-  FdSource::Status Run(std::string* error);
+  ByteSource::Status Run(std::string* error);
 
  private:
   enum class Skip { kNone, kTooLong, kDropped };  // what the bytes up to the next '\n' are
@@ -62,7 +62,7 @@ class ChunkReader {
   void Submit(Chunk* chunk);
   void DropRead(const char* data, std::size_t n);
 
-  FdSource& source_;
+  ByteSource& source_;
   ChunkQueue& queue_;
   ChunkReaderOptions options_;
   ReaderCounters& counters_;

@@ -1,0 +1,22 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace lle {
+
+/// A stream of bytes a ChunkReader reads: stdin, a followed file. Read() on
+/// one thread; Stop() from any thread.
+class ByteSource {
+ public:
+  enum class Status { kData, kEof, kStopped, kError };
+
+  virtual ~ByteSource() = default;
+  /// Waits for input and reads at most `capacity` bytes into `buffer`; on
+  /// kData, `*n` > 0 bytes were read; on kError, `*error` says why.
+  virtual Status Read(char* buffer, std::size_t capacity, std::size_t* n, std::string* error) = 0;
+  /// Makes the current and every later Read() return kStopped.
+  virtual void Stop() = 0;
+};
+
+}  // namespace lle

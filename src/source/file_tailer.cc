@@ -1,0 +1,131 @@
+#include "llm_log_exporter/source/file_tailer.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+namespace lle {
+
+FileTailer::FileTailer(std::string path, bool from_beginning,
+                       std::chrono::milliseconds poll_interval)
+    : path_(std::move(path)),
+      from_beginning_(from_beginning),
+      poll_interval_(poll_interval),
+      wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      inotify_fd_(inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) {
+  if (inotify_fd_ >= 0) {
+    // The directory, not the file: it also sees the file being created,
+    // renamed away or deleted. Without it (no inotify, no directory yet) we poll.
+    const std::size_t slash = path_.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : path_.substr(0, slash + 1);
+    inotify_add_watch(inotify_fd_, dir.c_str(),
+                      IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+                          IN_CLOSE_WRITE | IN_ATTRIB);
+  }
+}
+
+FileTailer::~FileTailer() {
+  CloseFile();
+  if (wake_fd_ >= 0) close(wake_fd_);
+  if (inotify_fd_ >= 0) close(inotify_fd_);
+}
+
+void FileTailer::Stop() {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = write(wake_fd_, &one, sizeof one);
+}
+
+void FileTailer::CloseFile() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+bool FileTailer::Open(bool at_end) {
+  const int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    return false;
+  }
+  fd_ = fd;
+  dev_ = st.st_dev;
+  ino_ = st.st_ino;
+  offset_ = at_end ? lseek(fd_, 0, SEEK_END) : 0;
+  ends_with_newline_ = true;
+  return true;
+}
+
+bool FileTailer::Wait() {
+  pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
+  const int ready = poll(fds, inotify_fd_ >= 0 ? 2 : 1, static_cast<int>(poll_interval_.count()));
+  if (ready > 0 && fds[0].revents != 0) return false;
+  if (inotify_fd_ >= 0 && ready > 0 && fds[1].revents != 0) {
+    // Which event does not matter: every wake-up re-checks the file.
+    alignas(inotify_event) char events[4096];
+    while (read(inotify_fd_, events, sizeof events) > 0) {
+    }
+  }
+  return true;
+}
+
+ByteSource::Status FileTailer::Read(char* buffer, std::size_t capacity, std::size_t* n,
+                                    std::string* error) {
+  for (;;) {
+    pollfd stop{wake_fd_, POLLIN, 0};
+    if (poll(&stop, 1, 0) > 0) return Status::kStopped;
+    if (fd_ < 0) {
+      // A file that exists when we start is followed from its end (unless
+      // asked otherwise); one that appears later is new: read all of it.
+      if (Open(first_open_ && !from_beginning_)) {
+        first_open_ = false;
+        continue;
+      }
+      first_open_ = false;
+    } else {
+      const ssize_t got = read(fd_, buffer, capacity);
+      if (got > 0) {
+        offset_ += got;
+        ends_with_newline_ = buffer[got - 1] == '\n';
+        *n = static_cast<std::size_t>(got);
+        return Status::kData;
+      }
+      if (got < 0 && errno != EINTR && errno != EAGAIN) {
+        *error = path_ + ": " + std::strerror(errno);
+        return Status::kError;
+      }
+      // At the end of what we hold open: has the name moved on?
+      struct stat st;
+      if (stat(path_.c_str(), &st) == 0) {
+        if (st.st_dev != dev_ || st.st_ino != ino_) {
+          // Rotated or recreated, and the old file is read to its end. A last
+          // line without '\n' ends here rather than run into the new file.
+          CloseFile();
+          if (!ends_with_newline_ && capacity > 0) {
+            ends_with_newline_ = true;
+            buffer[0] = '\n';
+            *n = 1;
+            return Status::kData;
+          }
+          continue;
+        }
+        if (st.st_size < offset_) {
+          // Truncated in place (copytruncate): what follows starts at 0.
+          offset_ = lseek(fd_, 0, SEEK_SET);
+          continue;
+        }
+      }
+    }
+    if (!Wait()) return Status::kStopped;
+  }
+}
+
+}  // namespace lle
