@@ -148,7 +148,10 @@ int HttpServer::HandleRequest(mg_connection* conn) {
   const std::string_view method = info->request_method ? info->request_method : "";
   const std::string_view uri = info->local_uri ? info->local_uri : "";
   const bool head = method == "HEAD";
-  if (!options_.ingest_path.empty() && uri == options_.ingest_path) {
+  // With --ingest.path=/ only writes go to ingest: GET / stays the landing page.
+  const bool write = method == "POST" || method == "PUT";
+  if (!options_.ingest_path.empty() && uri == options_.ingest_path &&
+      (write || options_.ingest_path != "/")) {
     ServeIngest(conn);
     return 200;
   }

@@ -948,5 +948,19 @@ TEST(IngestTest, IngestPathMovesTheEndpoint) {
   EXPECT_TRUE(MetricsNow(daemon.port, {{Requests("success"), 1}, {Answers(204), 1}}));
 }
 
+TEST(IngestTest, IngestAtTheRootKeepsTheLandingPage) {
+  // --ingest.path=/ for senders that cannot set a path: writes to / are
+  // ingested, while GET / still shows the landing page.
+  Daemon daemon = StartDaemon({kEnable, "--ingest.path=/"});
+  EXPECT_EQ(HttpSend(daemon.port, "POST", "/", {{"Content-Type", "text/plain"}},
+                     RequestLine("success", 1))
+                .status,
+            204);
+  const HttpResponse page = HttpGet(daemon.port, "/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("/metrics"), std::string::npos);
+  EXPECT_TRUE(MetricsNow(daemon.port, {{Requests("success"), 1}, {Answers(204), 1}}));
+}
+
 }  // namespace
 }  // namespace lle::test
