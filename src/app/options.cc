@@ -1,6 +1,7 @@
 #include "llm_log_exporter/app/options.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 
 namespace lle {
@@ -88,6 +89,18 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
                  "'/' or under '/-/'\n",
                  path.c_str());
     return 2;
+  }
+  for (std::size_t i = 0; i < out->input_files.size(); ++i) {
+    const std::string& file = out->input_files[i];
+    // Each file is a `source` label value: it must not repeat or take a built-in one.
+    const bool repeated = std::find(out->input_files.begin(), out->input_files.begin() + i, file) !=
+                          out->input_files.begin() + i;
+    if (repeated || file == "stdin" || file == "http" || file.empty()) {
+      std::fprintf(
+          stderr, "llm_log_exporter: --input.file '%s': %s\n", file.c_str(),
+          repeated ? "given twice" : "not a usable name (write ./stdin for a file so named)");
+      return 2;
+    }
   }
   if (out->once && !out->input_files.empty()) {
     std::fprintf(stderr, "llm_log_exporter: --input.file: not with --once, which reads stdin\n");

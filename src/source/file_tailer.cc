@@ -30,6 +30,11 @@ FileTailer::FileTailer(std::string path, bool from_beginning,
                       IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
                           IN_CLOSE_WRITE | IN_ATTRIB);
   }
+  // Decide where to start now, not when the reader thread first runs: a line
+  // written after the daemon says "following" must count. A file that exists
+  // now is followed from its end (unless asked otherwise); one that appears
+  // later is new, and read whole.
+  Open(/*at_end=*/!from_beginning_);
 }
 
 FileTailer::~FileTailer() {
@@ -64,6 +69,16 @@ bool FileTailer::Open(bool at_end) {
   return true;
 }
 
+bool FileTailer::EndPartialLine(char* buffer, std::size_t capacity, std::size_t* n) {
+  // A last line without '\n' ends where its file did, rather than run into
+  // the first line of what comes next.
+  if (ends_with_newline_ || capacity == 0) return false;
+  ends_with_newline_ = true;
+  buffer[0] = '\n';
+  *n = 1;
+  return true;
+}
+
 bool FileTailer::Wait() {
   pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
   const int ready = poll(fds, inotify_fd_ >= 0 ? 2 : 1, static_cast<int>(poll_interval_.count()));
@@ -83,13 +98,7 @@ ByteSource::Status FileTailer::Read(char* buffer, std::size_t capacity, std::siz
     pollfd stop{wake_fd_, POLLIN, 0};
     if (poll(&stop, 1, 0) > 0) return Status::kStopped;
     if (fd_ < 0) {
-      // A file that exists when we start is followed from its end (unless
-      // asked otherwise); one that appears later is new: read all of it.
-      if (Open(first_open_ && !from_beginning_)) {
-        first_open_ = false;
-        continue;
-      }
-      first_open_ = false;
+      if (Open(/*at_end=*/false)) continue;
     } else {
       const ssize_t got = read(fd_, buffer, capacity);
       if (got > 0) {
@@ -106,20 +115,23 @@ ByteSource::Status FileTailer::Read(char* buffer, std::size_t capacity, std::siz
       struct stat st;
       if (stat(path_.c_str(), &st) == 0) {
         if (st.st_dev != dev_ || st.st_ino != ino_) {
-          // Rotated or recreated, and the old file is read to its end. A last
-          // line without '\n' ends here rather than run into the new file.
-          CloseFile();
-          if (!ends_with_newline_ && capacity > 0) {
-            ends_with_newline_ = true;
-            buffer[0] = '\n';
-            *n = 1;
+          // Rotated or recreated. What was written to the old file between our
+          // last read and the stat() is still to be read: drain it first.
+          const ssize_t more = read(fd_, buffer, capacity);
+          if (more > 0) {
+            offset_ += more;
+            ends_with_newline_ = buffer[more - 1] == '\n';
+            *n = static_cast<std::size_t>(more);
             return Status::kData;
           }
+          CloseFile();
+          if (EndPartialLine(buffer, capacity, n)) return Status::kData;
           continue;
         }
         if (st.st_size < offset_) {
           // Truncated in place (copytruncate): what follows starts at 0.
           offset_ = lseek(fd_, 0, SEEK_SET);
+          if (EndPartialLine(buffer, capacity, n)) return Status::kData;
           continue;
         }
       }

@@ -34,6 +34,8 @@ class FileTailer : public ByteSource {
   void CloseFile();
   /// Waits for a change or the poll interval; false once stopped.
   bool Wait();
+  /// Puts a '\n' in `buffer` if what was read so far ended mid-line.
+  bool EndPartialLine(char* buffer, std::size_t capacity, std::size_t* n);
 
   std::string path_;
   bool from_beginning_;
@@ -42,10 +44,9 @@ class FileTailer : public ByteSource {
   dev_t dev_ = 0;
   ino_t ino_ = 0;
   off_t offset_ = 0;
-  bool first_open_ = true;
   bool ends_with_newline_ = true;  // of what was read from the current file
-  int wake_fd_ = -1;     // eventfd signalled by Stop()
-  int inotify_fd_ = -1;  // -1: polling only
+  int wake_fd_ = -1;               // eventfd signalled by Stop()
+  int inotify_fd_ = -1;            // -1: polling only
 };
 
 }  // namespace lle
