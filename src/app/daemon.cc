@@ -2,18 +2,18 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
-#include <fstream>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -34,7 +34,7 @@
 namespace lle {
 namespace {
 
-constexpr int kIngestNice = 10;     // see StreamIngest::LowerThreadPriority
+constexpr int kIngestNice = 10;  // see StreamIngest::LowerThreadPriority
 
 /// One input stream: a reader thread cuts it into chunks of whole lines, and
 /// worker threads (each with its own Pipeline and shard) work them. Owns the

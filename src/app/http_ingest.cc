@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "llm_log_exporter/core/ascii.h"
 #include "llm_log_exporter/core/line.h"
 #include "llm_log_exporter/framing/body_framer.h"
 
@@ -66,21 +67,11 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // "Bearer TOKEN", the scheme in any case (RFC 9110 §11.1).
 bool BearerMatches(std::string_view header, std::string_view token) {
   constexpr std::string_view kScheme = "bearer ";
-  if (header.size() < kScheme.size() || !IEquals(header.substr(0, kScheme.size()), kScheme)) {
+  if (header.size() < kScheme.size() ||
+      !EqualsIgnoreCase(header.substr(0, kScheme.size()), kScheme)) {
     return false;
   }
   return ConstantTimeEquals(header.substr(kScheme.size()), token);
@@ -143,7 +134,7 @@ HttpReply HttpIngest::Handle(const IngestRequest& request) {
   lines.clear();
   std::string_view body = request.body;
   const std::string_view encoding = request.content_encoding;
-  if (IEquals(encoding, "gzip") || IEquals(encoding, "x-gzip")) {
+  if (EqualsIgnoreCase(encoding, "gzip") || EqualsIgnoreCase(encoding, "x-gzip")) {
     switch (Gunzip(request.body, max_body_bytes_, decoded)) {
       case Inflate::kOk:
         body = decoded;
@@ -153,7 +144,7 @@ HttpReply HttpIngest::Handle(const IngestRequest& request) {
       case Inflate::kCorrupt:
         return Reply(400, "body is not valid gzip");
     }
-  } else if (!encoding.empty() && !IEquals(encoding, "identity")) {
+  } else if (!encoding.empty() && !EqualsIgnoreCase(encoding, "identity")) {
     return Reply(415, "Content-Encoding must be gzip or none");
   }
   std::string error;

@@ -1,6 +1,5 @@
 #include "llm_log_exporter/app/pipeline.h"
 
-
 namespace lle {
 
 Pipeline::Pipeline(const Mapper& mapper, const SelfMetrics& self, std::size_t source, Shard* shard,

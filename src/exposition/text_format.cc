@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "llm_log_exporter/core/ascii.h"
+
 namespace lle {
 
 std::string SerializeText(const std::vector<prometheus::MetricFamily>& families) {
@@ -27,10 +29,7 @@ bool AcceptsGzip(std::string_view header) {
     while (!coding.empty() && std::isspace(static_cast<unsigned char>(coding.back()))) {
       coding.remove_suffix(1);
     }
-    if (coding.size() != 4 || (std::tolower(coding[0]) != 'g' || std::tolower(coding[1]) != 'z' ||
-                               std::tolower(coding[2]) != 'i' || std::tolower(coding[3]) != 'p')) {
-      continue;
-    }
+    if (!EqualsIgnoreCase(coding, "gzip")) continue;
     if (semi == std::string_view::npos) return true;
     const std::size_t q = item.find("q=", semi);
     if (q == std::string_view::npos) return true;

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "llm_log_exporter/core/ascii.h"
 #include "llm_log_exporter/core/line.h"
 
 namespace lle {
@@ -109,17 +110,6 @@ void SplitValues(std::string_view body, bool in_array, std::string& out) {
     }
   }
   if (start != std::string_view::npos) AppendRecord(Trim(body.substr(start)), out);
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 }  // namespace

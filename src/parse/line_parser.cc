@@ -177,12 +177,13 @@ struct LineParser::Impl {
       FieldValue& value = out.fields[key->field];
       switch (field.value.type()) {
         case simdjson::dom::element_type::INT64:
-          value = {FieldState::kNumber, static_cast<double>(field.value.get_int64().value_unsafe()),
-                   {}};
+          value = {
+              FieldState::kNumber, static_cast<double>(field.value.get_int64().value_unsafe()), {}};
           break;
         case simdjson::dom::element_type::UINT64:
           value = {FieldState::kNumber,
-                   static_cast<double>(field.value.get_uint64().value_unsafe()), {}};
+                   static_cast<double>(field.value.get_uint64().value_unsafe()),
+                   {}};
           break;
         case simdjson::dom::element_type::DOUBLE:
           value = {FieldState::kNumber, field.value.get_double().value_unsafe(), {}};

@@ -10,8 +10,7 @@ namespace lle {
 namespace {
 
 double WallSeconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
@@ -24,8 +23,8 @@ Chunk* ChunkReader::NextChunk() {
   // While dropping, do not wait again on every read: that would pace the
   // writer to one read per drop_after while the pipeline is stalled.
   Chunk* chunk = !options_.drop_when_full ? queue_.Acquire()
-                 : dropping_               ? queue_.TryAcquire()
-                                           : queue_.AcquireFor(options_.drop_after);
+                 : dropping_              ? queue_.TryAcquire()
+                                          : queue_.AcquireFor(options_.drop_after);
   dropping_ = chunk == nullptr && options_.drop_when_full;
   if (chunk == nullptr) return nullptr;
   chunk->size = 0;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "support/child_process.h"
+#include "support/exposition.h"
 #include "support/http_client.h"
 
 namespace lle::test {
@@ -105,35 +106,6 @@ RunResult RunBinary(const std::vector<std::string>& flags, const std::string& in
 }
 
 // --- Exposition parsing ------------------------------------------------------
-
-// The value of the sample whose name and labels are exactly `series` (as
-// printed, e.g. `qwen_requests_total{status="success"}`), or nullopt if absent.
-std::optional<double> MetricValue(const std::string& exposition, const std::string& series) {
-  std::istringstream in(exposition);
-  for (std::string line; std::getline(in, line);) {
-    if (line.size() <= series.size() || line.compare(0, series.size(), series) != 0 ||
-        line[series.size()] != ' ') {
-      continue;
-    }
-    const char* value = line.c_str() + series.size() + 1;
-    char* end = nullptr;
-    const double parsed = std::strtod(value, &end);
-    if (end == value) return std::nullopt;
-    return parsed;
-  }
-  return std::nullopt;
-}
-
-// Sum of every sample whose line starts with `prefix` (e.g. all results of a counter).
-double SumOfSamples(const std::string& exposition, const std::string& prefix) {
-  double sum = 0;
-  std::istringstream in(exposition);
-  for (std::string line; std::getline(in, line);) {
-    if (line.compare(0, prefix.size(), prefix) != 0) continue;
-    sum += std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
-  }
-  return sum;
-}
 
 // The first line of `exposition` that is neither a comment nor a text format
 // 0.0.4 sample (`name{label="value",...} number`), or "" if all are fine.

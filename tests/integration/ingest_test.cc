@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "support/child_process.h"
+#include "support/exposition.h"
 #include "support/http_client.h"
 
 namespace lle::test {
@@ -101,32 +102,6 @@ int CountLines(const std::string& text) {
 }
 
 // --- Exposition parsing (as in daemon_test.cc) --------------------------------
-
-std::optional<double> MetricValue(const std::string& exposition, const std::string& series) {
-  std::istringstream in(exposition);
-  for (std::string line; std::getline(in, line);) {
-    if (line.size() <= series.size() || line.compare(0, series.size(), series) != 0 ||
-        line[series.size()] != ' ') {
-      continue;
-    }
-    const char* value = line.c_str() + series.size() + 1;
-    char* end = nullptr;
-    const double parsed = std::strtod(value, &end);
-    if (end == value) return std::nullopt;
-    return parsed;
-  }
-  return std::nullopt;
-}
-
-double SumOfSamples(const std::string& exposition, const std::string& prefix) {
-  double sum = 0;
-  std::istringstream in(exposition);
-  for (std::string line; std::getline(in, line);) {
-    if (line.compare(0, prefix.size(), prefix) != 0) continue;
-    sum += std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
-  }
-  return sum;
-}
 
 using Expected = std::vector<std::pair<std::string, double>>;
 

@@ -1,7 +1,5 @@
 #include "llm_log_exporter/source/chunk_reader.h"
 
-#include "llm_log_exporter/source/fd_source.h"
-
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -10,6 +8,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "llm_log_exporter/source/fd_source.h"
 
 namespace lle {
 namespace {

@@ -21,7 +21,7 @@ struct IngestRequest {
   std::string content_type;
   std::string content_encoding;
   std::string authorization;
-  std::string_view body;  // valid during the handler call
+  std::string_view body;        // valid during the handler call
   bool body_too_large = false;  // over max_body_bytes: `body` is empty
 };
 

@@ -16,8 +16,8 @@ namespace lle {
 struct Chunk {
   std::vector<char> bytes;  // size() is the capacity in use; data is [0, size)
   std::size_t size = 0;
-  std::uint64_t seq = 0;      // read order: the later chunk's gauge values win
-  double wall_seconds = 0;    // when it was read (Unix time)
+  std::uint64_t seq = 0;    // read order: the later chunk's gauge values win
+  double wall_seconds = 0;  // when it was read (Unix time)
 };
 
 /// A fixed pool of chunks passed from one reader to worker threads: the

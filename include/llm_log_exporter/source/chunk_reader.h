@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "llm_log_exporter/source/chunk_queue.h"
 #include "llm_log_exporter/source/byte_source.h"
+#include "llm_log_exporter/source/chunk_queue.h"
 
 namespace lle {
 
