@@ -6,6 +6,8 @@
 // /metrics a little later. Tests never sleep for that: they scrape repeatedly
 // until the expected values appear or a deadline passes (WaitForMetrics).
 
+#include "support/daemon.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -67,27 +69,9 @@ std::string PaddedRequestLine(const std::string& status, std::size_t size) {
 
 // --- Daemon ------------------------------------------------------------------
 
-struct Daemon {
-  std::unique_ptr<ChildProcess> process;  // SIGKILLed by its destructor if still running
-  int port = 0;
-};
-
-// Starts the daemon on 127.0.0.1:0 with `flags` and reads the port it bound
-// from its startup log line. Throws (failing the test) if it does not start.
+// Starts the daemon on 127.0.0.1:0 with `flags` (see LaunchDaemon).
 Daemon StartDaemon(const std::vector<std::string>& flags = {}) {
-  std::vector<std::string> argv = {kBinary, "--web.listen-address=127.0.0.1:0"};
-  argv.insert(argv.end(), flags.begin(), flags.end());
-  Daemon daemon;
-  daemon.process = std::make_unique<ChildProcess>(argv);
-  const std::string log = daemon.process->ReadStderrUntil("(metrics at", kDeadline);
-  const std::string marker = "listening on 127.0.0.1:";
-  const std::size_t at = log.find(marker);
-  if (at == std::string::npos || log.find("(metrics at", at) == std::string::npos) {
-    throw std::runtime_error("daemon did not report its port; stderr:\n" + log);
-  }
-  daemon.port = std::atoi(log.c_str() + at + marker.size());
-  if (daemon.port <= 0) throw std::runtime_error("bad port in startup log:\n" + log);
-  return daemon;
+  return LaunchDaemon(kBinary, flags);
 }
 
 HttpResponse Scrape(int port, const std::string& path = "/metrics") { return HttpGet(port, path); }
@@ -139,46 +123,6 @@ std::string WithoutLinesStartingWith(const std::string& text, const std::string&
 
 // --- Polling -----------------------------------------------------------------
 
-using Expected = std::vector<std::pair<std::string, double>>;
-
-// Scrapes `path` until every series in `expected` has its value, or fails
-// after kDeadline naming the first mismatch. On success, stores the matching
-// scrape in `*exposition` if given, so callers can check more on the same one.
-::testing::AssertionResult WaitForMetrics(int port, const Expected& expected,
-                                          std::string* exposition = nullptr,
-                                          const std::string& path = "/metrics") {
-  const auto deadline = Clock::now() + kDeadline;
-  for (;;) {
-    const HttpResponse response = Scrape(port, path);
-    std::ostringstream mismatch;
-    if (response.status != 200) {
-      mismatch << "GET " << path << " answered " << response.status;
-    } else {
-      for (const auto& [series, value] : expected) {
-        const std::optional<double> got = MetricValue(response.body, series);
-        if (got == value) continue;
-        mismatch << series << " is ";
-        if (got) {
-          mismatch << *got;
-        } else {
-          mismatch << "absent";
-        }
-        mismatch << ", want " << value;
-        break;
-      }
-    }
-    if (mismatch.str().empty()) {
-      if (exposition != nullptr) *exposition = response.body;
-      return ::testing::AssertionSuccess();
-    }
-    if (Clock::now() >= deadline) {
-      return ::testing::AssertionFailure()
-             << "after " << kDeadline.count() << " s: " << mismatch.str();
-    }
-    std::this_thread::sleep_for(milliseconds(10));  // poll interval, not a synchronisation
-  }
-}
-
 // Probes `path` until it answers `status` or the deadline passes. Used for
 // /-/ready, which the daemon sets only after logging "listening on": a
 // readiness probe is polled anyway.
@@ -192,25 +136,6 @@ using Expected = std::vector<std::pair<std::string, double>>;
     }
     std::this_thread::sleep_for(milliseconds(10));  // poll interval, not a synchronisation
   }
-}
-
-// Sends `sig` and checks the daemon exits 0 within `limit`. Waits longer than
-// `limit` before giving up, so a slow but clean stop is told apart from a hang.
-::testing::AssertionResult StopsCleanlyWithin(ChildProcess& process, int sig, milliseconds limit) {
-  const auto start = Clock::now();
-  process.Signal(sig);
-  const int code = process.Wait(kDeadline);
-  const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
-  if (code != 0) {
-    return ::testing::AssertionFailure() << "exit code " << code << " (-1: still running after "
-                                         << kDeadline.count() << " s); stderr:\n"
-                                         << process.DrainStderr(seconds(1));
-  }
-  if (took > limit) {
-    return ::testing::AssertionFailure() << "exited 0, but only after " << took.count()
-                                         << " ms (limit " << limit.count() << " ms)";
-  }
-  return ::testing::AssertionSuccess();
 }
 
 int CountLines(const std::string& text) {

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "support/child_process.h"
+#include "support/daemon.h"
 #include "support/exposition.h"
 #include "support/http_client.h"
 
@@ -148,12 +149,6 @@ std::string ReadFile(const std::string& path) {
 
 // --- Daemon ------------------------------------------------------------------
 
-struct Daemon {
-  std::unique_ptr<ChildProcess> process;  // SIGKILLed by its destructor if still running
-  int port = 0;
-  std::string log;  // stderr up to the last `following` line
-};
-
 // Starts the daemon on 127.0.0.1:0 following `files` (with `flags` after
 // them), reads the port it bound from its startup log and checks that it logs
 // `following PATH` for each file. Throws (failing the test) if it does not.
@@ -162,23 +157,14 @@ struct Daemon {
 // are followed: ExpectStdinUnread checks that it was not.
 Daemon StartDaemon(const std::vector<std::string>& files,
                    const std::vector<std::string>& flags = {}) {
-  std::vector<std::string> argv = {kBinary, "--web.listen-address=127.0.0.1:0"};
+  std::vector<std::string> args;
   for (const std::string& file : files) {
-    argv.push_back("--input.file");
-    argv.push_back(file);
+    args.push_back("--input.file");
+    args.push_back(file);
   }
-  argv.insert(argv.end(), flags.begin(), flags.end());
-  Daemon daemon;
-  daemon.process = std::make_unique<ChildProcess>(argv);
-  const std::string last = files.empty() ? "(metrics at" : "following " + files.back() + "\n";
-  daemon.log = daemon.process->ReadStderrUntil(last, kDeadline);
-  const std::string marker = "listening on 127.0.0.1:";
-  const std::size_t at = daemon.log.find(marker);
-  if (at == std::string::npos || daemon.log.find("(metrics at", at) == std::string::npos) {
-    throw std::runtime_error("daemon did not report its port; stderr:\n" + daemon.log);
-  }
-  daemon.port = std::atoi(daemon.log.c_str() + at + marker.size());
-  if (daemon.port <= 0) throw std::runtime_error("bad port in startup log:\n" + daemon.log);
+  args.insert(args.end(), flags.begin(), flags.end());
+  Daemon daemon = LaunchDaemon(
+      kBinary, args, files.empty() ? "(metrics at" : "following " + files.back() + "\n", kDeadline);
   for (const std::string& file : files) {
     if (daemon.log.find(" following " + file + "\n") == std::string::npos) {
       throw std::runtime_error("no `following " + file + "` in startup log:\n" + daemon.log);
@@ -245,48 +231,7 @@ int TailersWaiting(pid_t pid) {
   }
 }
 
-// --- Exposition parsing ------------------------------------------------------
-
 // --- Polling -----------------------------------------------------------------
-
-using Expected = std::vector<std::pair<std::string, double>>;
-
-// Scrapes /metrics until every series in `expected` has its value, or fails
-// after kDeadline naming the first mismatch. On success, stores the matching
-// scrape in `*exposition` if given, so callers can check more on the same one.
-::testing::AssertionResult WaitForMetrics(int port, const Expected& expected,
-                                          std::string* exposition = nullptr) {
-  const auto deadline = Clock::now() + kDeadline;
-  for (;;) {
-    const HttpResponse response = Scrape(port);
-    std::ostringstream mismatch;
-    if (response.status != 200) {
-      mismatch << "GET /metrics answered " << response.status;
-    } else {
-      for (const auto& [series, value] : expected) {
-        const std::optional<double> got = MetricValue(response.body, series);
-        if (got == value) continue;
-        mismatch << series << " is ";
-        if (got) {
-          mismatch << *got;
-        } else {
-          mismatch << "absent";
-        }
-        mismatch << ", want " << value;
-        break;
-      }
-    }
-    if (mismatch.str().empty()) {
-      if (exposition != nullptr) *exposition = response.body;
-      return ::testing::AssertionSuccess();
-    }
-    if (Clock::now() >= deadline) {
-      return ::testing::AssertionFailure()
-             << "after " << kDeadline.count() << " s: " << mismatch.str();
-    }
-    std::this_thread::sleep_for(milliseconds(10));  // poll interval, not a synchronisation
-  }
-}
 
 // Waits for `expected`, then for the readers to be idle again (all read, back
 // in their wait), and checks one more scrape still shows exactly `expected`:
@@ -308,25 +253,6 @@ void ExpectStdinUnread(const Daemon& daemon) {
   ASSERT_EQ(response.status, 200);
   EXPECT_EQ(SumOfSamples(response.body, "llm_log_exporter_lines_total{source=\"stdin\","), 0);
   EXPECT_EQ(MetricValue(response.body, Bytes("stdin")), 0);
-}
-
-// Sends `sig` and checks the daemon exits 0 within `limit`. Waits longer than
-// `limit` before giving up, so a slow but clean stop is told apart from a hang.
-::testing::AssertionResult StopsCleanlyWithin(ChildProcess& process, int sig, milliseconds limit) {
-  const auto start = Clock::now();
-  process.Signal(sig);
-  const int code = process.Wait(kDeadline);
-  const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
-  if (code != 0) {
-    return ::testing::AssertionFailure() << "exit code " << code << " (-1: still running after "
-                                         << kDeadline.count() << " s); stderr:\n"
-                                         << process.DrainStderr(seconds(1));
-  }
-  if (took > limit) {
-    return ::testing::AssertionFailure() << "exited 0, but only after " << took.count()
-                                         << " ms (limit " << limit.count() << " ms)";
-  }
-  return ::testing::AssertionSuccess();
 }
 
 // --- Tests -------------------------------------------------------------------

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "support/child_process.h"
+#include "support/daemon.h"
 #include "support/exposition.h"
 #include "support/http_client.h"
 
@@ -63,27 +64,11 @@ std::string Answers(int code) {
 }
 constexpr char kHttpBytes[] = "llm_log_exporter_bytes_total{source=\"http\"}";
 
-// --- Daemon (as in daemon_test.cc) -------------------------------------------
+// --- Daemon ------------------------------------------------------------------
 
-struct Daemon {
-  std::unique_ptr<ChildProcess> process;  // SIGKILLed by its destructor if still running
-  int port = 0;
-};
-
+// Starts the daemon on 127.0.0.1:0 with `flags` (see LaunchDaemon).
 Daemon StartDaemon(const std::vector<std::string>& flags = {}) {
-  std::vector<std::string> argv = {kBinary, "--web.listen-address=127.0.0.1:0"};
-  argv.insert(argv.end(), flags.begin(), flags.end());
-  Daemon daemon;
-  daemon.process = std::make_unique<ChildProcess>(argv);
-  const std::string log = daemon.process->ReadStderrUntil("(metrics at", kDeadline);
-  const std::string marker = "listening on 127.0.0.1:";
-  const std::size_t at = log.find(marker);
-  if (at == std::string::npos || log.find("(metrics at", at) == std::string::npos) {
-    throw std::runtime_error("daemon did not report its port; stderr:\n" + log);
-  }
-  daemon.port = std::atoi(log.c_str() + at + marker.size());
-  if (daemon.port <= 0) throw std::runtime_error("bad port in startup log:\n" + log);
-  return daemon;
+  return LaunchDaemon(kBinary, flags);
 }
 
 RunResult RunBinary(const std::vector<std::string>& flags) {
@@ -101,9 +86,7 @@ int CountLines(const std::string& text) {
   return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
 }
 
-// --- Exposition parsing (as in daemon_test.cc) --------------------------------
-
-using Expected = std::vector<std::pair<std::string, double>>;
+// --- Exposition --------------------------------------------------------------
 
 // One scrape, every series in `expected` at its value: no polling, for
 // counts that a 204 already guarantees.
@@ -123,17 +106,6 @@ using Expected = std::vector<std::pair<std::string, double>>;
   if (exposition != nullptr) *exposition = response.body;
   if (mismatch.str().empty()) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "right after the answer:" << mismatch.str();
-}
-
-// Scrapes until every series in `expected` has its value (for stdin, which is
-// read asynchronously), or fails after kDeadline naming the first mismatch.
-::testing::AssertionResult WaitForMetrics(int port, const Expected& expected) {
-  const auto deadline = Clock::now() + kDeadline;
-  for (;;) {
-    ::testing::AssertionResult now = MetricsNow(port, expected);
-    if (now || Clock::now() >= deadline) return now;
-    std::this_thread::sleep_for(milliseconds(10));  // poll interval, not a synchronisation
-  }
 }
 
 // --- Bodies ------------------------------------------------------------------
