@@ -64,7 +64,6 @@ class Store : public prometheus::Collectable {
     std::atomic<std::size_t> size{0};
     std::atomic<bool> overflow_used{false};
   };
-  static constexpr std::uint32_t kOverflowCounter = 0;  // series of the overflow counter
 
   std::vector<std::unique_ptr<Metric>> metrics_;
   std::size_t num_cells_ = 0;
