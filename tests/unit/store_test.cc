@@ -14,7 +14,6 @@ MetricSpec Histogram(std::vector<double> buckets) {
   s.name = "h";
   s.type = MetricType::kHistogram;
   s.buckets = std::move(buckets);
-  s.initial_series = {{}};
   return s;
 }
 
@@ -22,16 +21,14 @@ MetricSpec Gauge() {
   MetricSpec s;
   s.name = "g";
   s.type = MetricType::kGauge;
-  s.initial_series = {{}};
   return s;
 }
 
 MetricSpec Status(std::size_t cap) {
   MetricSpec s;
   s.name = "requests_total";
-  s.label_names = {"status"};
-  s.initial_series = {{"success"}, {"error"}};
-  s.max_series = cap;
+  s.labels = {{"status", {"success", "error"}, cap, "other"}};
+  s.dynamic = true;
   return s;
 }
 
@@ -101,7 +98,7 @@ TEST(StoreTest, LabelCapSendsTheRestToOtherAndCountsThem) {
   Shard* shard = store.AddShard();
   const std::vector<std::string> values = {"success", "a", "b",     "c",
                                            "d",       "a", "other", std::string(200, 'x')};
-  for (const std::string& v : values) shard->Apply({0, kDynamicSeries, 1, v});
+  for (const std::string& v : values) shard->Apply({0, kDynamicSeries, 1, {v}});
   const auto all = store.Collect();
   EXPECT_EQ(CounterByLabel(Family(all, "requests_total")),
             (std::map<std::string, double>{

@@ -11,7 +11,7 @@
 namespace lle {
 
 /// Upper bound on the updates one line produces: one per rule plus one field error per field.
-inline constexpr std::size_t kMaxUpdatesPerLine = 96;
+inline constexpr std::size_t kMaxUpdatesPerLine = 160;
 
 /// A fixed-capacity list of updates: no allocation per line.
 struct UpdateBatch {
@@ -39,13 +39,17 @@ class Mapper {
 
  private:
   enum Reason : std::uint32_t { kMissing, kWrongType, kOutOfRange, kNegative, kNumReasons };
+  enum class Use : std::uint8_t { kFilter, kNumber, kLabel };  // what a field must hold
   void FieldError(int field, Reason reason, UpdateBatch& out) const;
+  bool Matches(const MetricRule& rule, const Record& record) const;
 
   RuleSet rules_;
   std::uint32_t first_metric_;
   std::uint32_t field_errors_metric_;
   std::vector<MetricSpec> specs_;
-  std::vector<bool> field_is_number_;  // fields some rule reads as a number, else as a label
+  std::vector<Use> use_;               // per field
+  std::vector<std::uint32_t> checked_;  // per field: its index in field_errors' `field` label
+  std::vector<bool> rule_is_counter_;   // per rule: negative values are refused
 };
 
 }  // namespace lle
