@@ -274,7 +274,13 @@ class Builder {
                 "at most " + std::to_string(kMaxValuesPerLabel));
       }
     } else if (!label.values.empty()) {
-      label.max_values = label.values.size();  // an allowlist
+      // An allowlist. The default stands for "no value" and is allowed too.
+      const std::string& fallback = source->default_value;
+      if (fallback != label.overflow &&
+          std::find(label.values.begin(), label.values.end(), fallback) == label.values.end()) {
+        label.values.push_back(fallback);
+      }
+      label.max_values = label.values.size();
     } else {
       r_.Fail(node, key,
               "unbounded label: give `values` (an allowlist) or `max_values` (a cap on "
