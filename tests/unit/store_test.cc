@@ -68,10 +68,10 @@ TEST(StoreTest, ShardsAreMerged) {
   Shard* b = store.AddShard();
   a->Apply({0, 0, 1, {}});
   b->Apply({0, 0, 100, {}});
-  a->Apply({1, kDynamicSeries, 1, "success"});
-  b->Apply({1, kDynamicSeries, 1, "success"});
-  b->Apply({1, kDynamicSeries, 1, "new"});
-  a->Apply({1, kDynamicSeries, 1, "new"});  // learns b's series, no duplicate
+  a->Apply({1, kDynamicSeries, 1, {"success"}});
+  b->Apply({1, kDynamicSeries, 1, {"success"}});
+  b->Apply({1, kDynamicSeries, 1, {"new"}});
+  a->Apply({1, kDynamicSeries, 1, {"new"}});  // learns b's series, no duplicate
   const auto all = store.Collect();
   EXPECT_EQ(Family(all, "h").metric.at(0).histogram.sample_count, 2u);
   EXPECT_EQ(CounterByLabel(Family(all, "requests_total")),
@@ -137,6 +137,76 @@ TEST(StoreTest, ScrapesDuringWritesSeeConsistentHistograms) {
     if (last == kWrites) break;
   }
   writer.join();
+}
+
+TEST(StoreTest, GaugeModesMaxAndAddMergeAcrossShards) {
+  MetricSpec max = Gauge();
+  max.name = "max";
+  max.gauge_mode = GaugeMode::kMax;
+  MetricSpec add = Gauge();
+  add.name = "add";
+  add.gauge_mode = GaugeMode::kAdd;
+  Store store({max, add});
+  Shard* a = store.AddShard();
+  Shard* b = store.AddShard();
+  for (double v : {-5.0, 3.0, 1.0}) a->Apply({0, 0, v, {}});
+  b->Apply({0, 0, -7, {}});
+  a->Apply({1, 0, 2, {}});
+  b->Apply({1, 0, -5, {}});
+  const auto all = store.Collect();
+  EXPECT_EQ(Family(all, "max").metric.at(0).gauge.value, 3);
+  EXPECT_EQ(Family(all, "add").metric.at(0).gauge.value, -3);
+}
+
+TEST(StoreTest, TwoLabelsEachWithItsOwnCap) {
+  MetricSpec s;
+  s.name = "r";
+  s.labels = {{"path", {"/a"}, 1, "other"}, {"method", {}, 2, "other"}};
+  s.dynamic = true;
+  Store store({s});
+  Shard* shard = store.AddShard();
+  shard->Apply({0, kDynamicSeries, 1, {"/a", "GET"}});
+  shard->Apply({0, kDynamicSeries, 1, {"/b", "POST"}});
+  shard->Apply({0, kDynamicSeries, 1, {"/a", "PUT"}});  // third method: over the cap
+  std::map<std::string, double> got;
+  const auto all = store.Collect();
+  for (const auto& m : Family(all, "r").metric) {
+    got[m.label.at(0).value + " " + m.label.at(1).value] = m.counter.value;
+  }
+  EXPECT_EQ(got, (std::map<std::string, double>{
+                     {"/a GET", 1}, {"other POST", 1}, {"/a other", 1}}));
+  EXPECT_EQ(CounterByLabel(Family(all, "llm_log_exporter_label_overflow_total")),
+            (std::map<std::string, double>{{"r", 2}}));
+}
+
+// A reload: values of metrics that keep their shape carry over, others start
+// again (changed buckets) or vanish (values the new allowlist leaves out).
+TEST(StoreTest, AbsorbKeepsWhatTheNewSpecsStillHave) {
+  MetricSpec kept = Status(4);
+  MetricSpec allow = Status(2);
+  allow.name = "allow_total";
+  Store old({kept, Histogram({1, 2}), Gauge(), allow});
+  Shard* w = old.AddShard();
+  w->Apply({0, kDynamicSeries, 3, {"success"}});
+  w->Apply({0, kDynamicSeries, 2, {"new"}});
+  w->Apply({1, 0, 1.5, {}});
+  w->SetStamp(7);
+  w->Apply({2, 0, 42, {}});
+  w->Apply({3, kDynamicSeries, 5, {"error"}});
+
+  MetricSpec narrowed = allow;
+  narrowed.labels = {{"status", {"success"}, 1, "other"}};  // "error" is gone
+  Store next({kept, Histogram({1, 5}), Gauge(), narrowed});
+  next.Absorb(old);
+  Shard* after = next.AddShard();
+  after->Apply({0, kDynamicSeries, 1, {"success"}});
+  const auto all = next.Collect();
+  EXPECT_EQ(CounterByLabel(Family(all, "requests_total")),
+            (std::map<std::string, double>{{"success", 4}, {"error", 0}, {"new", 2}}));
+  EXPECT_EQ(Family(all, "h").metric.at(0).histogram.sample_count, 0u);  // other buckets
+  EXPECT_EQ(Family(all, "g").metric.at(0).gauge.value, 42);
+  EXPECT_EQ(CounterByLabel(Family(all, "allow_total")),
+            (std::map<std::string, double>{{"success", 0}}));
 }
 
 }  // namespace
