@@ -327,7 +327,7 @@ class Builder {
 
   void Metric(const YAML::Node& node, const std::string& key) {
     r_.CheckKeys(node, key,
-                 {"name", "help", "type", "value", "per", "read_time", "scale", "mode", "buckets",
+                 {"name", "help", "type", "value", "per", "plus", "read_time", "scale", "mode", "buckets",
                   "labels", "match"});
     Require(node, key, {"name", "type"});
     MetricSpec spec;
@@ -360,12 +360,21 @@ class Builder {
     if (node["value"]) {
       rule.source = ValueSource::kField;
       rule.field = Field(node["value"], key + ".value");
+      if (node["per"] && node["plus"]) {
+        r_.Fail(node["plus"], key + ".plus", "a rule has `per` or `plus`, not both");
+      }
       if (node["per"]) {
         rule.source = ValueSource::kRatio;
         rule.divisor_field = Field(node["per"], key + ".per");
       }
+      if (node["plus"]) {
+        rule.source = ValueSource::kSum;
+        rule.divisor_field = Field(node["plus"], key + ".plus");
+      }
     } else if (node["per"]) {
       r_.Fail(node["per"], key + ".per", "needs `value` (value per this field)");
+    } else if (node["plus"]) {
+      r_.Fail(node["plus"], key + ".plus", "needs `value` (value plus this field)");
     } else if (node["read_time"] && r_.Bool(node["read_time"], key + ".read_time")) {
       rule.source = ValueSource::kReadTime;
     }

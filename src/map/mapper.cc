@@ -85,7 +85,8 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out) con
     const FieldState state = record.fields[f].state;
     const int field = static_cast<int>(f);
     if (state == FieldState::kMissing) {
-      FieldError(field, kMissing, out);
+      // A missing label field takes the label's default, which the metric shows.
+      if (use_[f] == Use::kNumber) FieldError(field, kMissing, out);
     } else if (state == FieldState::kOutOfRange) {
       FieldError(field, kOutOfRange, out);
     } else if (use_[f] == Use::kNumber ? state != FieldState::kNumber
@@ -114,6 +115,13 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out) con
         const FieldValue& divisor = record.fields[rule.divisor_field];
         if (!number || divisor.state != FieldState::kNumber || !(divisor.number > 0)) continue;
         u.value = value->number / divisor.number * rule.scale / rule.divide_by;
+        break;
+      }
+      case ValueSource::kSum: {
+        const FieldValue& term = record.fields[rule.divisor_field];
+        if (!number || term.state != FieldState::kNumber) continue;
+        u.value = (value->number + term.number) * rule.scale / rule.divide_by;
+        if (rule_is_counter_[r] && u.value < 0) continue;
         break;
       }
       case ValueSource::kReadTime:

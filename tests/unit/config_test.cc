@@ -45,7 +45,7 @@ const BadCase kBadCases[] = {
     {"NoMetrics", "requests: {keys: [a]}\nmetrics: []",
      "c.yaml:2:10: metrics: must be a non-empty list of metric rules"},
     {"UnknownMetricKey", WithMetric("  - {name: x, type: counter, valu: a}"),
-     "c.yaml:3:30: metrics[0].valu: unknown key (expected one of: name, help, type, value, per, "
+     "c.yaml:3:30: metrics[0].valu: unknown key (expected one of: name, help, type, value, per, plus, "
      "read_time, scale, mode, buckets, labels, match)"},
     {"MissingType", WithMetric("  - {name: x}"), "c.yaml:3:5: metrics[0].type: missing"},
     {"BadType", WithMetric("  - {name: x, type: summary}"),
@@ -154,7 +154,7 @@ INSTANTIATE_TEST_SUITE_P(Config, BadConfigTest, testing::ValuesIn(kBadCases),
 
 TEST(ConfigTest, TheShippedPresetLoads) {
   const RuleSet rules = QwenPreset();
-  EXPECT_EQ(rules.metrics.size(), 15u);
+  EXPECT_EQ(rules.metrics.size(), 19u);
   EXPECT_EQ(rules.request_keys, (std::vector<std::string>{"status", "total_time_ms"}));
 }
 

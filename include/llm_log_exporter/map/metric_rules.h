@@ -29,6 +29,7 @@ enum class ValueSource : std::uint8_t {
   kOne,       // 1 per matching line
   kField,     // the field's number
   kRatio,     // field / divisor_field, when the divisor is > 0
+  kSum,       // field + divisor_field (both present numbers)
   kReadTime,  // wall time at which the line was read, in seconds
 };
 
@@ -43,7 +44,7 @@ struct MetricRule {
   std::uint32_t metric = 0;  // index into RuleSet::metrics
   ValueSource source = ValueSource::kOne;
   int field = -1;          // kField, kRatio
-  int divisor_field = -1;  // kRatio
+  int divisor_field = -1;  // kRatio: the divisor; kSum: the second term
   double scale = 1;
   // Division, not × 0.001: 300 / 1000 is exactly the double 0.3 (a bucket
   // bound), 300 × 0.001 is not, and would miss the `le="0.3"` bucket.
