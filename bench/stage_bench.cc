@@ -350,7 +350,7 @@ void BM_MapApply(benchmark::State& state) {
   std::size_t updates = 0;
   std::int64_t bytes = 0;
   for (auto _ : state) {
-    batch.size = 0;
+    batch.Clear();
     mapper.Map(records[i], now, batch);
     for (std::size_t u = 0; u < batch.size; ++u) shard->Apply(batch.items[u]);
     updates += batch.size;

@@ -41,7 +41,7 @@ void Pipeline::OnLine(std::string_view line) {
   switch (record_.kind) {
     case LineKind::kRequest:
       Count(LineResult::kRequest);
-      batch_.size = 0;
+      batch_.Clear();
       mapper_->Map(record_, now_seconds_, batch_);
       for (std::size_t i = 0; i < batch_.size; ++i) shard_->Apply(batch_.items[i]);
       return;

@@ -97,7 +97,7 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out) con
   for (std::size_t r = 0; r < rules_.rules.size(); ++r) {
     const MetricRule& rule = rules_.rules[r];
     if (!rule.conditions.empty() && !Matches(rule, record)) continue;
-    Update u{first_metric_ + rule.metric, 0, 1, {}};
+    Update u{first_metric_ + rule.metric, 0, 1, nullptr};
     const FieldValue* value = rule.field >= 0 ? &record.fields[rule.field] : nullptr;
     const bool number = value != nullptr && value->state == FieldState::kNumber;
     switch (rule.source) {
@@ -129,14 +129,18 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out) con
         break;
     }
     if (!rule.labels.empty()) {
-      u.series = kDynamicSeries;
+      if (out.label_size + rule.labels.size() > UpdateBatch::kMaxLabelValues) continue;
+      std::string_view* labels = out.label_values + out.label_size;
+      out.label_size += rule.labels.size();
       for (std::size_t l = 0; l < rule.labels.size(); ++l) {
         const FieldValue& label = record.fields[rule.labels[l].field];
         // An empty label value is the same as no label to Prometheus: use the default.
-        u.labels[l] = label.state == FieldState::kString && !label.text.empty()
-                          ? label.text
-                          : std::string_view(rule.labels[l].default_value);
+        labels[l] = label.state == FieldState::kString && !label.text.empty()
+                        ? label.text
+                        : std::string_view(rule.labels[l].default_value);
       }
+      u.series = kDynamicSeries;
+      u.labels = labels;
     }
     out.Add(u);
   }

@@ -109,6 +109,7 @@ Store::Store(std::vector<MetricSpec> specs) {
     m->first_cell = num_cells_;
     num_cells_ += m->series_capacity * m->cells_per_series;
     m->exists = std::make_unique<std::atomic<bool>[]>(m->series_capacity);
+    m->labelled = !m->labels.empty();
     for (std::size_t i = 0; i < initial; ++i) {
       // The i-th combination, the last label varying fastest.
       std::size_t rest = i, series = 0, weight = 1;
@@ -119,6 +120,7 @@ Store::Store(std::vector<MetricSpec> specs) {
         weight *= m->labels[l]->radix;
       }
       m->exists[series].store(true);
+      m->initial_series.push_back(static_cast<std::uint32_t>(series));
     }
     if (spec.dynamic && !spec.labels.empty()) m->overflow_series = next_overflow_series++;
     m->spec = std::move(spec);
@@ -187,8 +189,9 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
 
 void Shard::Write(std::uint32_t metric, std::size_t series, double value) {
   const Store::Metric& m = *store_.metrics_[metric];
-  std::atomic<bool>& exists = m.exists[series];
-  if (!exists.load(std::memory_order_relaxed)) exists.store(true, std::memory_order_relaxed);
+  if (m.labelled && !m.exists[series].load(std::memory_order_relaxed)) {
+    m.exists[series].store(true, std::memory_order_relaxed);
+  }
   std::atomic<std::uint64_t>* cell = &cells_[m.first_cell + series * m.cells_per_series];
   switch (m.spec.type) {
     case MetricType::kCounter:
@@ -229,18 +232,10 @@ void Shard::Apply(const Update& update) {
   const Store::Metric& m = *store_.metrics_[update.metric];
   std::size_t series = 0;
   if (update.series == kDynamicSeries) {
-    series = ResolveSeries(update.metric, update.labels.data());
+    series = ResolveSeries(update.metric, update.labels);
   } else {
-    // The update counts in the combinations of initial values.
-    std::size_t rest = update.series, weight = 1;
-    for (std::size_t l = m.labels.size(); l-- > 0;) {
-      const std::size_t n = m.labels[l]->spec.values.size();
-      if (n == 0) return;
-      series += rest % n * weight;
-      rest /= n;
-      weight *= m.labels[l]->radix;
-    }
-    if (rest != 0) return;  // out of range: ignored
+    if (update.series >= m.initial_series.size()) return;  // out of range: ignored
+    series = m.initial_series[update.series];
   }
   Write(update.metric, series, update.value);
 }

@@ -26,7 +26,7 @@ class MapperTest : public testing::Test {
     record_.fields[fields_.at(field)] = {s, 0, {}};
   }
   const UpdateBatch& Map() {
-    batch_.size = 0;
+    batch_.Clear();
     mapper_.Map(record_, 1700000000.5, batch_);
     return batch_;
   }

@@ -40,6 +40,13 @@ const prometheus::MetricFamily& Family(const std::vector<prometheus::MetricFamil
   throw std::runtime_error("no family " + name);
 }
 
+// An update naming its label values (kept alive until the next call).
+Update Labelled(std::uint32_t metric, double value, std::vector<std::string_view> labels) {
+  static std::vector<std::string_view> kept;
+  kept = std::move(labels);
+  return {metric, kDynamicSeries, value, kept.data()};
+}
+
 std::map<std::string, double> CounterByLabel(const prometheus::MetricFamily& f) {
   std::map<std::string, double> out;
   for (const auto& m : f.metric) out[m.label.at(0).value] = m.counter.value;
@@ -68,10 +75,10 @@ TEST(StoreTest, ShardsAreMerged) {
   Shard* b = store.AddShard();
   a->Apply({0, 0, 1, {}});
   b->Apply({0, 0, 100, {}});
-  a->Apply({1, kDynamicSeries, 1, {"success"}});
-  b->Apply({1, kDynamicSeries, 1, {"success"}});
-  b->Apply({1, kDynamicSeries, 1, {"new"}});
-  a->Apply({1, kDynamicSeries, 1, {"new"}});  // learns b's series, no duplicate
+  a->Apply(Labelled(1, 1, {"success"}));
+  b->Apply(Labelled(1, 1, {"success"}));
+  b->Apply(Labelled(1, 1, {"new"}));
+  a->Apply(Labelled(1, 1, {"new"}));  // learns b's series, no duplicate
   const auto all = store.Collect();
   EXPECT_EQ(Family(all, "h").metric.at(0).histogram.sample_count, 2u);
   EXPECT_EQ(CounterByLabel(Family(all, "requests_total")),
@@ -98,7 +105,7 @@ TEST(StoreTest, LabelCapSendsTheRestToOtherAndCountsThem) {
   Shard* shard = store.AddShard();
   const std::vector<std::string> values = {"success", "a", "b",     "c",
                                            "d",       "a", "other", std::string(200, 'x')};
-  for (const std::string& v : values) shard->Apply({0, kDynamicSeries, 1, {v}});
+  for (const std::string& v : values) shard->Apply(Labelled(0, 1, {v}));
   const auto all = store.Collect();
   EXPECT_EQ(CounterByLabel(Family(all, "requests_total")),
             (std::map<std::string, double>{
@@ -165,9 +172,9 @@ TEST(StoreTest, TwoLabelsEachWithItsOwnCap) {
   s.dynamic = true;
   Store store({s});
   Shard* shard = store.AddShard();
-  shard->Apply({0, kDynamicSeries, 1, {"/a", "GET"}});
-  shard->Apply({0, kDynamicSeries, 1, {"/b", "POST"}});
-  shard->Apply({0, kDynamicSeries, 1, {"/a", "PUT"}});  // third method: over the cap
+  shard->Apply(Labelled(0, 1, {"/a", "GET"}));
+  shard->Apply(Labelled(0, 1, {"/b", "POST"}));
+  shard->Apply(Labelled(0, 1, {"/a", "PUT"}));  // third method: over the cap
   std::map<std::string, double> got;
   const auto all = store.Collect();
   for (const auto& m : Family(all, "r").metric) {
@@ -187,19 +194,19 @@ TEST(StoreTest, AbsorbKeepsWhatTheNewSpecsStillHave) {
   allow.name = "allow_total";
   Store old({kept, Histogram({1, 2}), Gauge(), allow});
   Shard* w = old.AddShard();
-  w->Apply({0, kDynamicSeries, 3, {"success"}});
-  w->Apply({0, kDynamicSeries, 2, {"new"}});
+  w->Apply(Labelled(0, 3, {"success"}));
+  w->Apply(Labelled(0, 2, {"new"}));
   w->Apply({1, 0, 1.5, {}});
   w->SetStamp(7);
   w->Apply({2, 0, 42, {}});
-  w->Apply({3, kDynamicSeries, 5, {"error"}});
+  w->Apply(Labelled(3, 5, {"error"}));
 
   MetricSpec narrowed = allow;
   narrowed.labels = {{"status", {"success"}, 1, "other"}};  // "error" is gone
   Store next({kept, Histogram({1, 5}), Gauge(), narrowed});
   next.Absorb(old);
   Shard* after = next.AddShard();
-  after->Apply({0, kDynamicSeries, 1, {"success"}});
+  after->Apply(Labelled(0, 1, {"success"}));
   const auto all = next.Collect();
   EXPECT_EQ(CounterByLabel(Family(all, "requests_total")),
             (std::map<std::string, double>{{"success", 4}, {"error", 0}, {"new", 2}}));

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -66,7 +65,10 @@ struct Update {
   /// last label varying fastest), or kDynamicSeries.
   std::uint32_t series = 0;
   double value = 0;
-  std::array<std::string_view, kMaxLabels> labels{};  // with kDynamicSeries, one per label
+  /// With kDynamicSeries: one value per label of the metric, owned by the
+  /// producer and valid until the update is applied. Out of line, so that an
+  /// update stays 24 bytes: a line makes a dozen of them.
+  const std::string_view* labels = nullptr;
 };
 
 }  // namespace lle

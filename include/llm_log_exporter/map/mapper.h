@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "llm_log_exporter/core/metric_spec.h"
@@ -13,10 +14,15 @@ namespace lle {
 /// Upper bound on the updates one line produces: one per rule plus one field error per field.
 inline constexpr std::size_t kMaxUpdatesPerLine = 160;
 
-/// A fixed-capacity list of updates: no allocation per line.
+/// A fixed-capacity list of updates and of the label values they point to:
+/// no allocation per line.
 struct UpdateBatch {
+  static constexpr std::size_t kMaxLabelValues = 256;
   std::size_t size = 0;
+  std::size_t label_size = 0;
   Update items[kMaxUpdatesPerLine];
+  std::string_view label_values[kMaxLabelValues];
+  void Clear() { size = label_size = 0; }
   void Add(const Update& u) {
     if (size < kMaxUpdatesPerLine) items[size++] = u;
   }
@@ -49,7 +55,7 @@ class Mapper {
   std::vector<MetricSpec> specs_;
   std::vector<Use> use_;               // per field
   std::vector<std::uint32_t> checked_;  // per field: its index in field_errors' `field` label
-  std::vector<bool> rule_is_counter_;   // per rule: negative values are refused
+  std::vector<std::uint8_t> rule_is_counter_;  // per rule: negative values are refused
 };
 
 }  // namespace lle
