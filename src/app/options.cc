@@ -59,6 +59,12 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
   app.add_option("--ingest.bearer-token-file", out->ingest_bearer_token_file,
                  "File holding a token that ingest requests must send as "
                  "`Authorization: Bearer TOKEN` (else 401)");
+  app.add_option("--gpu.nvml-library", out->gpu_nvml_library,
+                 "NVML library loaded at start for the nvml_gpu_* metrics (a file name "
+                 "searched as the dynamic loader does, or a path); if it cannot be loaded, "
+                 "the GPU metrics are absent")
+      ->capture_default_str();
+  app.add_flag("--gpu.disable", out->gpu_disable, "Do not load NVML: no nvml_gpu_* metrics");
   app.add_option("--log.level", out->log_level, "Minimum level of the exporter's own log")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
@@ -104,6 +110,11 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
   }
   if (out->once && !out->input_files.empty()) {
     std::fprintf(stderr, "llm_log_exporter: --input.file: not with --once, which reads stdin\n");
+    return 2;
+  }
+  if (out->gpu_nvml_library.empty()) {
+    // dlopen("") would return the executable itself.
+    std::fprintf(stderr, "llm_log_exporter: --gpu.nvml-library: must not be empty\n");
     return 2;
   }
   const std::string& ingest = out->ingest_path;

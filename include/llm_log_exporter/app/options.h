@@ -22,6 +22,8 @@ struct Options {
   std::string ingest_path = "/api/v1/logs";
   std::size_t ingest_max_body_bytes = 16 * 1024 * 1024;
   std::string ingest_bearer_token_file;
+  std::string gpu_nvml_library = "libnvidia-ml.so.1";
+  bool gpu_disable = false;
   std::string log_level = "info";
   bool once = false;
 };
