@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -510,6 +512,40 @@ TEST(ScanSensitiveTest, KindNames) {
   EXPECT_EQ(SensitiveKindName(4), "");
   EXPECT_EQ(kSensitiveApiKey, 1 << 0);
   EXPECT_EQ(kSensitivePrivateKey, 1 << 3);
+}
+
+// --- Bounds --------------------------------------------------------------------
+
+// Every prefix of lines that nearly match, each in a heap block of exactly its
+// size, so that reading a byte past a line's end is an ASan error (the build
+// with -DLLE_SANITIZE=ON runs this too).
+TEST(LogLineBoundsTest, EveryPrefixOfNearMatchesStaysInsideTheLine) {
+  const std::string kLines[] = {
+      "(APIServer pid=35049) \x1b[33mWARNING\x1b[0m 09-19 15:38:32 [loggers.py:123] x",
+      "2024-04-05T10:23:45.123456+02:00 - vllm - ERROR - x",
+      "Engine 000: Avg prompt throughput: 1.5 tokens/s, Running: 2 reqs, GPU KV cache usage: 3%.",
+      "Traceback (most recent call last):",
+      "During handling of the above exception, another exception occurred:",
+      "asyncio.exceptions.CancelledError: x",
+      "key=sk-proj-0123456789abcdefghij mail=jane.doe@example.com Bearer abcdefghijklmnop",
+      "-----BEGIN RSA PRIVATE KEY BLOCK-----",
+  };
+  VllmStats stats;
+  TracebackTracker tracker;
+  for (const std::string& line : kLines) {
+    for (std::size_t n = 0; n <= line.size(); ++n) {
+      const std::unique_ptr<char[]> copy(new char[n == 0 ? 1 : n]);
+      std::memcpy(copy.get(), line.data(), n);
+      const std::string_view view(copy.get(), n);
+      ClassifyLevel(view);
+      LevelFromName(view);
+      ParseVllmStats(view, &stats);
+      ScanSensitive(view);
+      tracker.Feed(view);
+    }
+  }
+  tracker.Finish();
+  SUCCEED();
 }
 
 }  // namespace
