@@ -163,9 +163,11 @@ bool GpuCollector::Read(std::vector<prometheus::MetricFamily>* out, std::string*
       return false;
     }
   }
-  out->push_back(std::move(used));
-  out->push_back(std::move(total));
-  if (!utilization.metric.empty()) out->push_back(std::move(utilization));
+  // No family without a series (no GPUs, no utilisation counters): an empty
+  // family would only print HELP and TYPE lines.
+  for (prometheus::MetricFamily* family : {&used, &total, &utilization}) {
+    if (!family->metric.empty()) out->push_back(std::move(*family));
+  }
   return true;
 }
 

@@ -178,7 +178,7 @@ TEST(HostTest, NvmlThatCannotInitialiseLeavesGpuMetricsAbsent) {
 }
 
 TEST(HostTest, LibraryWithoutNvmlFunctionsLeavesGpuMetricsAbsent) {
-  // A real shared library that is not NVML: the fake's loader finds it, dlsym does not.
+  // A real shared library that is not NVML: dlopen loads it, dlsym finds no NVML in it.
   Daemon daemon = LaunchDaemon(kBinary, {"--gpu.nvml-library=libz.so.1"});
   EXPECT_EQ(CountLinesWith(daemon.log, "GPU metrics off: libz.so.1: no nvmlInit_v2"), 1)
       << daemon.log;

@@ -21,9 +21,9 @@ std::string_view LogLevelName(LogLevel level);
 
 /// The level of a text log line: the upper-case level word (DEBUG, TRACE,
 /// INFO, WARNING, WARN, ERROR, CRITICAL, FATAL) first on the line, followed by
-/// a space, ':' or the end, after optional ANSI colour codes, an optional
-/// `(Name pid=N...) ` process prefix (vLLM workers, Ray) and an optional
-/// leading timestamp `YYYY-MM-DD[T ]hh:mm:ss[.frac][zone]` (with one
+/// a space, tab, ':', ']', a colour code or the end, after optional ANSI
+/// colour codes, an optional `(Name pid=N...) ` process prefix (vLLM workers,
+/// Ray) and an optional leading timestamp `YYYY-MM-DD[T ]hh:mm:ss[.frac][zone]` (with one
 /// `name - ` token after it, as in `%(asctime)s - %(name)s - %(levelname)s`).
 /// Covers vLLM (`WARNING 04-05 10:23:45 [file.py:12] ...`, older
 /// `file.py:12] `), uvicorn (`INFO:     ...`), Python's basicConfig
