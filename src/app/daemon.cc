@@ -27,6 +27,8 @@
 #include "llm_log_exporter/config/config.h"
 #include "llm_log_exporter/exposition/http_server.h"
 #include "llm_log_exporter/exposition/text_format.h"
+#include "llm_log_exporter/host/gpu_collector.h"
+#include "llm_log_exporter/host/process_collector.h"
 #include "llm_log_exporter/source/chunk_queue.h"
 #include "llm_log_exporter/source/chunk_reader.h"
 #include "llm_log_exporter/source/fd_source.h"
@@ -273,11 +275,39 @@ int RunDaemon(const Options& options) {
     http.ingest_max_body_bytes = options.ingest_max_body_bytes;
     http.ingest = [&ingest_endpoint](const IngestRequest& r) { return ingest_endpoint->Handle(r); };
   }
-  HttpServer server(http, [&exporter] { return exporter.Collect(); });
+  // Host metrics are the daemon's only: --once describes a log, and its
+  // output must depend on the log alone (golden files compare it exactly).
+  // Loaded before the server starts (its threads read `gpu`), logged once it
+  // has: a start-up failure stays a one-line message.
+  const ProcessCollector process;
+  std::string process_error;
+  const bool process_ok = process.Available(&process_error);
+  std::unique_ptr<GpuCollector> gpu;
+  std::string gpu_error;
+  if (!options.gpu_disable) gpu = GpuCollector::Open(options.gpu_nvml_library, &gpu_error);
+  HttpServer server(http, [&exporter, &process, &gpu] {
+    std::vector<prometheus::MetricFamily> families = exporter.Collect();
+    std::vector<prometheus::MetricFamily> more = process.Collect();
+    if (gpu) {
+      std::vector<prometheus::MetricFamily> gpus = gpu->Collect();
+      more.insert(more.end(), std::make_move_iterator(gpus.begin()),
+                  std::make_move_iterator(gpus.end()));
+    }
+    families.insert(families.end(), std::make_move_iterator(more.begin()),
+                    std::make_move_iterator(more.end()));
+    return families;
+  });
   std::string error;
   if (!server.Start(&error)) {
     std::fprintf(stderr, "llm_log_exporter: --web.listen-address: %s\n", error.c_str());
     return 1;
+  }
+  if (!process_ok) spdlog::info("process_* metrics off: {}", process_error);
+  if (gpu) {
+    spdlog::info("GPU metrics from NVML ({}): {} GPU(s)", options.gpu_nvml_library,
+                 gpu->device_count());
+  } else if (!options.gpu_disable) {
+    spdlog::info("GPU metrics off: {}", gpu_error);
   }
   // Inputs: the files named, else stdin. Each has a reader thread and workers.
   std::vector<std::unique_ptr<StreamIngest>> inputs;

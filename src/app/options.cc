@@ -68,6 +68,12 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
                "defines and exit: 0 if valid, 1 if not; opens no port");
   app.add_flag("--web.enable-lifecycle", out->web_enable_lifecycle,
                "Enable POST /-/reload (reload --config.file over HTTP)");
+  app.add_option("--gpu.nvml-library", out->gpu_nvml_library,
+                 "NVML library loaded at start for the nvml_gpu_* metrics (a file name "
+                 "searched as the dynamic loader does, or a path); if it cannot be loaded, "
+                 "the GPU metrics are absent")
+      ->capture_default_str();
+  app.add_flag("--gpu.disable", out->gpu_disable, "Do not load NVML: no nvml_gpu_* metrics");
   app.add_option("--log.level", out->log_level, "Minimum level of the exporter's own log")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
@@ -117,6 +123,11 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
   }
   if (out->once && !out->input_files.empty()) {
     std::fprintf(stderr, "llm_log_exporter: --input.file: not with --once, which reads stdin\n");
+    return 2;
+  }
+  if (out->gpu_nvml_library.empty()) {
+    // dlopen("") would return the executable itself.
+    std::fprintf(stderr, "llm_log_exporter: --gpu.nvml-library: must not be empty\n");
     return 2;
   }
   const std::string& ingest = out->ingest_path;
