@@ -80,6 +80,7 @@ class StreamIngest : private ReaderCounters {
     const ByteSource::Status status = reader.Run(error);
     queue_.Close();
     for (std::thread& t : workers) t.join();
+    for (auto& pipeline : pipelines_) pipeline->Finish();
     return status;
   }
 
@@ -141,9 +142,11 @@ bool ReadToken(const std::string& path, std::string* token, std::string* error) 
 bool LoadRules(const Options& options, RuleSet* rules, std::string* error) {
   if (options.config_file.empty()) {
     *rules = QwenPreset();
-    return true;
+  } else if (!LoadConfigFile(options.config_file, rules, error)) {
+    return false;
   }
-  return LoadConfigFile(options.config_file, rules, error);
+  if (options.audit_sensitive) AddSensitiveAudit(rules);
+  return true;
 }
 
 /// Reloads --config.file on SIGHUP or POST /-/reload, one reload at a time.

@@ -66,6 +66,10 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
   app.add_flag("--check-config", out->check_config,
                "Validate --config.file (or the built-in preset), print the metrics it "
                "defines and exit: 0 if valid, 1 if not; opens no port");
+  app.add_flag("--audit.sensitive", out->audit_sensitive,
+               "Count lines that look like they carry secrets or personal data (API keys, "
+               "bearer tokens, e-mail addresses, private keys) in "
+               "<namespace>_log_sensitive_lines_total{kind}; the text is never kept");
   app.add_flag("--web.enable-lifecycle", out->web_enable_lifecycle,
                "Enable POST /-/reload (reload --config.file over HTTP)");
   app.add_option("--gpu.nvml-library", out->gpu_nvml_library,

@@ -25,6 +25,7 @@ struct Options {
   std::string config_file;  // empty: the built-in preset
   bool check_config = false;
   bool web_enable_lifecycle = false;
+  bool audit_sensitive = false;
   std::string gpu_nvml_library = "libnvidia-ml.so.1";
   bool gpu_disable = false;
   std::string log_level = "info";
