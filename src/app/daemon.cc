@@ -179,6 +179,7 @@ int RunDaemon(const Options& options) {
   http.address = options.listen;
   http.telemetry_path = options.telemetry_path;
   http.max_connections = options.web_max_connections;
+  http.body_timeout_ms = options.web_body_timeout_ms;
   if (!options.web_config_file.empty()) {
     std::string error;
     if (!LoadWebConfig(options.web_config_file, &http.web, &error)) {

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "connection_deadlines.h"
 #include "llm_log_exporter/exposition/text_format.h"
 
 namespace lle {
@@ -98,7 +99,8 @@ std::string OpenSslError() {
 HttpServer::HttpServer(HttpServerOptions options, Gatherer gather)
     : options_(std::move(options)),
       gather_(std::move(gather)),
-      basic_auth_(options_.web.basic_auth_users) {
+      basic_auth_(options_.web.basic_auth_users),
+      deadlines_(std::make_unique<ConnectionDeadlines>()) {
   for (const auto& [name, value] : options_.web.headers) {
     common_headers_ += name + ": " + value + "\r\n";
   }
@@ -114,6 +116,13 @@ void HttpServer::Send(mg_connection* conn, int code, const char* reason, const c
                     "\r\nCache-Control: no-store\r\n" + common_headers_ + extra_headers + "\r\n";
   if (!head) out.append(body);
   mg_write(conn, out.data(), out.size());
+}
+
+void HttpServer::EndRequest(const mg_connection* conn, int) {
+  // Called after civetweb has drained what the handler left of the body, and
+  // (connection_close) before it closes the socket: never later than either.
+  auto* self = static_cast<HttpServer*>(mg_get_user_data(mg_get_context(conn)));
+  self->deadlines_->Disarm(conn);
 }
 
 int HttpServer::InitTls(void* ssl_ctx, void* self) {
@@ -222,6 +231,8 @@ bool HttpServer::Start(std::string* error) {
   mg_callbacks callbacks{};
   callbacks.log_message = LogCivetweb;
   if (tls) callbacks.init_ssl = &HttpServer::InitTls;
+  callbacks.end_request = &HttpServer::EndRequest;
+  callbacks.connection_close = [](const mg_connection* conn) { EndRequest(conn, 0); };
   mg_init_data init{};
   init.callbacks = &callbacks;
   init.user_data = this;
@@ -289,6 +300,16 @@ int HttpServer::HandleRequest(mg_connection* conn) {
   const std::string_view method = info->request_method ? info->request_method : "";
   const std::string_view uri = info->local_uri ? info->local_uri : "";
   const bool head = method == "HEAD";
+  // A request with a body: the handler, or civetweb after it, reads it all,
+  // however slowly it comes, unless a deadline cuts it (disarmed in EndRequest).
+  if (info->content_length > 0 || mg_get_header(conn, "Transfer-Encoding") != nullptr) {
+    const int fd = FindConnectionSocket(port_, info->remote_addr, info->remote_port);
+    if (fd >= 0) {
+      deadlines_->Arm(
+          conn, fd,
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.body_timeout_ms));
+    }
+  }
   // With --ingest.path=/ only writes go to ingest: GET / stays the landing page.
   const bool write = method == "POST" || method == "PUT";
   const bool ingest = !options_.ingest_path.empty() && uri == options_.ingest_path &&
@@ -368,6 +389,7 @@ void HttpServer::ServeIngest(mg_connection* conn) {
     for (;;) {
       if (body.size() < size + kReadBytes) body.resize(size + kReadBytes);
       const int n = mg_read(conn, body.data() + size, kReadBytes);
+      if (n < 0) request.body_incomplete = true;  // connection error or cut
       if (n <= 0) break;
       size += static_cast<std::size_t>(n);
       if (size > limit) {
@@ -377,6 +399,10 @@ void HttpServer::ServeIngest(mg_connection* conn) {
       }
     }
     body.resize(size);
+    if (info->content_length > 0 && !request.body_too_large &&
+        size < static_cast<std::size_t>(info->content_length)) {
+      request.body_incomplete = true;
+    }
   }
   request.body = body;
   const HttpReply reply = options_.ingest(request);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,8 @@ struct mg_connection;
 
 namespace lle {
 
+class ConnectionDeadlines;
+
 /// A request to the ingest path, body read (up to the limit).
 struct IngestRequest {
   std::string method;
@@ -25,6 +28,8 @@ struct IngestRequest {
   std::string authorization;
   std::string_view body;        // valid during the handler call
   bool body_too_large = false;  // over max_body_bytes: `body` is empty
+  /// The body did not arrive whole (within body_timeout_ms): `body` is partial.
+  bool body_incomplete = false;
 };
 
 struct HttpReply {
@@ -52,7 +57,9 @@ struct HttpServerOptions {
   // for shutdown between waits of at most this long, so it also bounds how long
   // SIGTERM waits for an idle client.
   int request_timeout_ms = 1000;
-  /// Whole time allowed to read an ingest body; past it the connection is closed.
+  /// Whole time a request with a body may take to send it (civetweb bounds the
+  /// head, but not a body that trickles in); then reading ends and the
+  /// connection is closed after the answer (408 on the ingest path).
   int body_timeout_ms = 30000;
   /// TLS, basic auth and extra headers (--web.config.file); applies to every path.
   WebConfig web;
@@ -83,6 +90,7 @@ class HttpServer {
  private:
   static int Handle(mg_connection* conn, void* self);
   static int InitTls(void* ssl_ctx, void* self);
+  static void EndRequest(const mg_connection* conn, int status);
   bool ConfigureTls(void* ssl_ctx, std::string* error);
   int HandleRequest(mg_connection* conn);
   void Send(mg_connection* conn, int code, const char* reason, const char* content_type,
@@ -95,6 +103,7 @@ class HttpServer {
   BasicAuth basic_auth_;
   std::string common_headers_;  // web config headers, "Name: value\r\n" each
   std::string tls_error_;       // set by ConfigureTls during Start
+  std::unique_ptr<ConnectionDeadlines> deadlines_;
   mg_context* ctx_ = nullptr;
   int port_ = 0;
   std::atomic<bool> ready_{false};
