@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -140,7 +141,10 @@ bool HttpServer::ConfigureTls(void* ssl_ctx, std::string* error) {
     return false;
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    *error = "tls_server_config.key_file '" + tls.key_file + "': " + OpenSslError();
+    const bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+    *error = "tls_server_config.key_file '" + tls.key_file +
+             "': " + (mismatch ? "does not match the certificate of cert_file" : OpenSslError());
+    ERR_clear_error();
     return false;
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
