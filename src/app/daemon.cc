@@ -209,7 +209,7 @@ int RunDaemon(const Options& options) {
   std::string error;
   if (!server.Start(&error)) {
     // TLS set-up errors name their web config key ("tls_server_config.cert_file ...").
-    const bool tls_error = error.rfind("tls_server_config.", 0) == 0;
+    const bool tls_error = error.rfind("tls_server_config", 0) == 0;
     std::fprintf(stderr, "llm_log_exporter: %s%s: %s\n",
                  tls_error ? "--web.config.file " : "--web.listen-address",
                  tls_error ? options.web_config_file.c_str() : "", error.c_str());

@@ -206,12 +206,9 @@ bool HttpServer::Start(std::string* error) {
     return false;
   }
   const bool tls = options_.web.tls.has_value();
-  if (tls) {
-    const std::string compat = LoadOpenSsl3Compat();
-    // Not fatal here: a civetweb built for OpenSSL 3 needs no help; if this one
-    // does, mg_start2 fails below and the message says why.
-    if (!compat.empty()) spdlog::warn("tls: {}", compat);
-  }
+  // Not fatal here: a civetweb built for OpenSSL 3 needs no help; if this one
+  // does, mg_start2 fails below and the message says why.
+  const std::string compat = tls ? LoadOpenSsl3Compat() : "";
   first_log_message.clear();
   tls_error_.clear();
   // "s": this port speaks only TLS.
@@ -226,7 +223,6 @@ bool HttpServer::Start(std::string* error) {
                           threads.c_str(),
                           "request_timeout_ms",
                           timeout.c_str(),
-
                           "enable_keep_alive",
                           "yes",
                           "tcp_nodelay",
@@ -249,6 +245,12 @@ bool HttpServer::Start(std::string* error) {
   err.text_buffer_size = sizeof text;
   ctx_ = mg_start2(&init, &err);
   if (ctx_ == nullptr) {
+    if (tls && tls_error_.empty() &&
+        (first_log_message.find("SSL") != std::string::npos ||
+         first_log_message.find("ssl") != std::string::npos)) {
+      tls_error_ = "tls_server_config: cannot start TLS: " + first_log_message +
+                   (compat.empty() ? "" : " (" + compat + ")");
+    }
     *error = !tls_error_.empty() ? tls_error_
              : !first_log_message.empty()
                  ? first_log_message
