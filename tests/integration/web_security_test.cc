@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -267,6 +268,8 @@ TEST_F(WebSecurityTest, PlainHttpToTlsPortFailsCleanlyAndTheDaemonServesOn) {
       {kCurl, "-sS", "--max-time", "10", "http://127.0.0.1:" + std::to_string(d.port) + "/"}, "");
   EXPECT_NE(plain_curl.exit_code, 0);
   EXPECT_EQ(d.process->Wait(milliseconds(0)), -1) << "the daemon exited";
+  // And it stops as promptly as without TLS.
+  EXPECT_TRUE(StopsCleanlyWithin(*d.process, SIGTERM, seconds(3)));
 }
 
 TEST_F(WebSecurityTest, RequireAndVerifyClientCertRefusesMissingAndUntrustedCertificates) {
@@ -543,6 +546,20 @@ TEST(HardeningTest, ListensOnlyOnTheConfiguredAddress) {
   EXPECT_EQ(right.received.rfind("HTTP/1.1 200", 0), 0u) << right.received;
   RawConnection wrong(port, "127.0.0.1");
   EXPECT_FALSE(wrong.connected());
+}
+
+TEST_F(WebSecurityTest, SlowTlsHandshakeIsCutWithinItsTimeout) {
+  Daemon d = Start(Tls());
+  RawConnection conn(d.port);
+  ASSERT_TRUE(conn.connected());
+  // A TLS record header announcing a 512-byte handshake message, then its
+  // bytes one every 900 ms: the handshake must not wait for all of it (8 min).
+  std::string record = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+  record += std::string(64, 'r');
+  const auto open = Trickle(conn, record, milliseconds(900), seconds(20));
+  ASSERT_TRUE(open.has_value()) << "still open after 20 s";
+  EXPECT_LT(*open, seconds(5));
+  EXPECT_EQ(Curl(pki_, d.port, "/-/healthy").status, 200);
 }
 
 }  // namespace
