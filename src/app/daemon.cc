@@ -27,6 +27,7 @@
 #include "llm_log_exporter/config/config.h"
 #include "llm_log_exporter/exposition/http_server.h"
 #include "llm_log_exporter/exposition/text_format.h"
+#include "llm_log_exporter/exposition/web_config.h"
 #include "llm_log_exporter/host/gpu_collector.h"
 #include "llm_log_exporter/host/process_collector.h"
 #include "llm_log_exporter/source/chunk_queue.h"
@@ -262,6 +263,16 @@ int RunDaemon(const Options& options) {
   }
   http.address = options.listen;
   http.telemetry_path = options.telemetry_path;
+  http.max_connections = options.web_max_connections;
+  http.body_timeout_ms = options.web_body_timeout_ms;
+  if (!options.web_config_file.empty()) {
+    std::string error;
+    if (!LoadWebConfig(options.web_config_file, &http.web, &error)) {
+      std::fprintf(stderr, "llm_log_exporter: --web.config.file %s: %s\n",
+                   options.web_config_file.c_str(), error.c_str());
+      return 1;
+    }
+  }
   std::unique_ptr<HttpIngest> ingest_endpoint;
   if (options.ingest_enable) {
     std::string token;
@@ -273,6 +284,7 @@ int RunDaemon(const Options& options) {
         return 1;
       }
     }
+    http.ingest_has_own_auth = !token.empty();
     ingest_endpoint = std::make_unique<HttpIngest>(exporter, options, std::move(token));
     http.ingest_path = options.ingest_path;
     http.ingest_max_body_bytes = options.ingest_max_body_bytes;
@@ -302,7 +314,11 @@ int RunDaemon(const Options& options) {
   });
   std::string error;
   if (!server.Start(&error)) {
-    std::fprintf(stderr, "llm_log_exporter: --web.listen-address: %s\n", error.c_str());
+    // TLS set-up errors name their web config key ("tls_server_config.cert_file ...").
+    const bool tls_error = error.rfind("tls_server_config", 0) == 0;
+    std::fprintf(stderr, "llm_log_exporter: %s%s: %s\n",
+                 tls_error ? "--web.config.file " : "--web.listen-address",
+                 tls_error ? options.web_config_file.c_str() : "", error.c_str());
     return 1;
   }
   if (!process_ok) spdlog::info("process_* metrics off: {}", process_error);
@@ -346,8 +362,8 @@ int RunDaemon(const Options& options) {
     });
   }
   server.SetReady(true);
-  spdlog::info("listening on {} (metrics at {})", options.listen.Format(server.port()),
-               options.telemetry_path);
+  spdlog::info("listening on {}{} (metrics at {})", options.listen.Format(server.port()),
+               http.web.tls ? " with TLS" : "", options.telemetry_path);
   if (ingest_endpoint) spdlog::info("accepting log lines over HTTP at {}", options.ingest_path);
   for (const std::string& file : options.input_files) spdlog::info("following {}", file);
 

@@ -20,6 +20,19 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
       ->capture_default_str();
   app.add_option("--web.telemetry-path", out->telemetry_path, "Path of the metrics endpoint")
       ->capture_default_str();
+  app.add_option("--web.config.file", out->web_config_file,
+                 "Exporter-toolkit web config (YAML): TLS, client certificates, basic auth "
+                 "(bcrypt) and response headers, for every path including ingest");
+  app.add_option("--web.max-connections", out->web_max_connections,
+                 "Connections served at once (one worker thread each); more wait in a queue "
+                 "until one ends")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--web.body-timeout-ms", out->web_body_timeout_ms,
+                 "Longest time a client may take to send a request body (the request head "
+                 "has 1 s); then the connection is closed (408 on the ingest path)")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 3600000));
   app.add_option("--input.max-line-bytes", out->max_line_bytes,
                  "Longer lines are dropped without being buffered and counted as "
                  "result=\"too_long\"")
