@@ -188,6 +188,15 @@ int CheckConfig(const Options& options, std::FILE* out) {
     std::fprintf(stderr, "llm_log_exporter: --config.file: %s\n", error.c_str());
     return 1;
   }
+  if (!options.web_config_file.empty()) {
+    WebConfig web;
+    if (!LoadWebConfig(options.web_config_file, &web, &error)) {
+      std::fprintf(stderr, "llm_log_exporter: --web.config.file %s: %s\n",
+                   options.web_config_file.c_str(), error.c_str());
+      return 1;
+    }
+    std::fprintf(out, "%s: ok\n", options.web_config_file.c_str());
+  }
   const char* types[] = {"counter", "gauge", "histogram"};
   std::fprintf(out, "%s: ok, %zu metrics from %zu rules reading %zu fields\n",
                options.config_file.empty() ? "built-in qwen preset" : options.config_file.c_str(),
