@@ -14,6 +14,7 @@
 #include <sstream>
 #include <utility>
 
+#include "llm_log_exporter/core/read_file.h"
 #include "llm_log_exporter/parse/record.h"
 
 namespace lle {
@@ -609,18 +610,12 @@ bool LoadConfigText(const std::string& text, const std::string& name, RuleSet* o
 }
 
 bool LoadConfigFile(const std::string& path, RuleSet* out, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = path + ": " + std::strerror(errno);
+  std::string text;
+  if (!ReadWholeFile(path, &text, error)) {
+    *error = path + ": " + *error;
     return false;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    *error = path + ": " + std::strerror(errno);
-    return false;
-  }
-  return LoadConfigText(text.str(), path, out, error);
+  return LoadConfigText(text, path, out, error);
 }
 
 void AddSensitiveAudit(RuleSet* rules) {

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "llm_log_exporter/core/ascii.h"
+#include "llm_log_exporter/core/read_file.h"
 
 namespace lle {
 namespace {
@@ -270,20 +271,11 @@ bool ParseWebConfig(const std::string& text, const std::string& base_dir, WebCon
 }
 
 bool LoadWebConfig(const std::string& path, WebConfig* out, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = std::strerror(errno);
-    return false;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    *error = "cannot read it";
-    return false;
-  }
+  std::string text;
+  if (!ReadWholeFile(path, &text, error)) return false;
   const std::size_t slash = path.rfind('/');
   const std::string base_dir = slash == std::string::npos ? "." : path.substr(0, slash);
-  return ParseWebConfig(text.str(), base_dir.empty() ? "/" : base_dir, out, error);
+  return ParseWebConfig(text, base_dir.empty() ? "/" : base_dir, out, error);
 }
 
 }  // namespace lle
