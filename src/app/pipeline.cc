@@ -1,5 +1,6 @@
 #include "llm_log_exporter/app/pipeline.h"
 
+#include <algorithm>
 #include <shared_mutex>
 
 namespace lle {
@@ -28,7 +29,8 @@ void Pipeline::Feed(std::string_view lines, std::uint64_t seq, double wall_secon
   if (exporter_.generation() != generation_) Follow(exporter_.generation());
   // Workers may finish chunks out of order: the read order decides which
   // gauge value is the latest.
-  shard_->SetStamp(seq);
+  chunk_seq_ = seq;
+  line_in_chunk_ = 0;
   self_shard_->SetStamp(seq);
   now_seconds_ = wall_seconds;
   framer_.Feed(lines, *this);
@@ -40,6 +42,10 @@ void Pipeline::OnTooLong() { Count(LineResult::kTooLong); }
 
 void Pipeline::OnLine(std::string_view line) {
   const Mapper& mapper = *mapper_;
+  // Orders gauge writes line by line, also across workers: the chunk's place
+  // in the input, then the line's in the chunk.
+  stamp_ = chunk_seq_ << 24 | std::min<std::uint64_t>(line_in_chunk_++, (1u << 24) - 1);
+  shard_->SetStamp(stamp_);
   batch_.Clear();
   // Text signals first: a traceback is followed across every line, JSON too.
   bool in_traceback = false;
@@ -56,6 +62,13 @@ void Pipeline::OnLine(std::string_view line) {
     case LineKind::kRequest:
       Count(LineResult::kRequest);
       mapper.Map(record_, now_seconds_, batch_);
+      if (mapper.wants_system_prompt()) {
+        prompt_hash_ = mapper.PromptHash(record_, prompt_buffer_);
+        if (!prompt_hash_.empty()) {
+          mapper.MapSystemPrompt(prompt_hash_, exporter_.prompts().Observe(prompt_hash_, stamp_),
+                                 batch_);
+        }
+      }
       if (mapper.wants_levels()) mapper.MapLevel(mapper.JsonLevel(record_), batch_);
       break;
     case LineKind::kEvent:

@@ -27,6 +27,8 @@ constexpr std::size_t kMaxSeriesPerMetric = 100000;
 constexpr std::size_t kMaxBuckets = 200;
 // Distinct exception classes kept as `type` values; later ones count as "other".
 constexpr std::size_t kMaxExceptionTypes = 32;
+// Distinct system prompts remembered as `hash` values (only the latest is shown).
+constexpr std::size_t kMaxPromptHashes = 1000;
 
 /// Thrown inside this file only: the first problem found, already formatted.
 struct ConfigError {
@@ -367,6 +369,17 @@ class Builder {
       require_type(MetricType::kCounter, "counter");
       rule.signal = Signal::kSensitive;
       spec.labels = {FixedLabel("kind", {"api_key", "bearer_token", "email", "private_key"})};
+    } else if (from == "system_prompt" || from == "system_prompt_change") {
+      const bool change = from == "system_prompt_change";
+      require_type(change ? MetricType::kCounter : MetricType::kGauge, change ? "counter" : "gauge");
+      rule.signal = change ? Signal::kSystemPromptChange : Signal::kSystemPrompt;
+      if (!change) {
+        spec.labels = {{"hash", {}, kMaxPromptHashes, "other"}};
+        spec.dynamic = true;
+        spec.latest_series_only = true;
+      }
+      out_.prompt_hash_field = FieldIndex("system_prompt_hash", node["from"], key + ".from");
+      out_.prompt_field = FieldIndex("system_prompt", node["from"], key + ".from");
     } else if (from == "vllm_stats") {
       require_type(MetricType::kGauge, "gauge");
       rule.signal = Signal::kVllmStats;
@@ -394,7 +407,7 @@ class Builder {
     } else {
       r_.Fail(node["from"], key + ".from",
               "\"" + from + "\" is not a source (request, log_level, exception, vllm_stats, "
-              "sensitive)");
+              "sensitive, system_prompt, system_prompt_change)");
     }
     if (!node["help"]) spec.help = "From " + from + " lines";
     rule.metric = Family(std::move(spec), node, key);

@@ -44,6 +44,12 @@ Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
       case Signal::kSensitive:
         sensitive_rules_.push_back(index);
         break;
+      case Signal::kSystemPrompt:
+        prompt_rules_.push_back(index);
+        break;
+      case Signal::kSystemPromptChange:
+        prompt_change_rules_.push_back(index);
+        break;
     }
   }
   // Only fields read as values or labels are checked: a field that only a
@@ -235,6 +241,32 @@ void Mapper::MapSensitive(SensitiveKinds kinds, UpdateBatch& out) const {
       out.Add({first_metric_ + rules_.rules[r].metric, static_cast<std::uint32_t>(kind), 1,
                nullptr});
     }
+  }
+}
+
+std::string_view Mapper::PromptHash(const Record& record, char (&buffer)[16]) const {
+  if (rules_.prompt_hash_field >= 0) {
+    const FieldValue& given = record.fields[rules_.prompt_hash_field];
+    if (given.state == FieldState::kString && !given.text.empty()) return given.text;
+  }
+  if (rules_.prompt_field < 0) return {};
+  const FieldValue& prompt = record.fields[rules_.prompt_field];
+  if (prompt.state != FieldState::kString) return {};
+  // FNV-1a: enough to tell prompts apart; the prompt itself is never kept.
+  std::uint64_t h = 14695981039346656037ull;
+  for (const char c : prompt.text) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i, h >>= 4) buffer[i] = kHex[h & 0xf];
+  return {buffer, sizeof buffer};
+}
+
+void Mapper::MapSystemPrompt(const std::string_view& hash, bool changed, UpdateBatch& out) const {
+  for (const std::uint32_t r : prompt_rules_) {
+    out.Add({first_metric_ + rules_.rules[r].metric, kDynamicSeries, 1, &hash});
+  }
+  if (!changed) return;
+  for (const std::uint32_t r : prompt_change_rules_) {
+    out.Add({first_metric_ + rules_.rules[r].metric, 0, 1, nullptr});
   }
 }
 

@@ -145,7 +145,7 @@ const BadCase kBadCases[] = {
      "c.yaml:3:57: metrics[0].match[0].exists: must be true or false"},
     {"UnknownSource", WithMetric("  - {name: x, type: counter, from: syslog}"),
      "c.yaml:3:36: metrics[0].from: \"syslog\" is not a source (request, log_level, exception, "
-     "vllm_stats, sensitive)"},
+     "vllm_stats, sensitive, system_prompt, system_prompt_change)"},
     {"LevelsAreCounted", WithMetric("  - {name: x, type: gauge, from: log_level}"),
      "c.yaml:3:21: metrics[0].type: must be counter with from: log_level"},
     {"LevelsTakeNoLabels",
@@ -167,7 +167,7 @@ INSTANTIATE_TEST_SUITE_P(Config, BadConfigTest, testing::ValuesIn(kBadCases),
 
 TEST(ConfigTest, TheShippedPresetLoads) {
   const RuleSet rules = QwenPreset();
-  EXPECT_EQ(rules.metrics.size(), 26u);
+  EXPECT_EQ(rules.metrics.size(), 28u);
   EXPECT_EQ(rules.request_keys, (std::vector<std::string>{"status", "total_time_ms"}));
 }
 

@@ -54,6 +54,11 @@ class Pipeline : private LineSink {
   TracebackTracker tracker_;  // one per stream of lines: blocks span lines
   Record record_;
   UpdateBatch batch_;
+  std::uint64_t chunk_seq_ = 0;
+  std::uint64_t line_in_chunk_ = 0;
+  std::uint64_t stamp_ = 0;  // of the line being worked
+  char prompt_buffer_[16];
+  std::string_view prompt_hash_;  // of the line being worked, until its updates are applied
   double now_seconds_ = 0;  // wall time at which the chunk being framed was read
 };
 

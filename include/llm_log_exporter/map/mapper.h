@@ -55,6 +55,16 @@ class Mapper {
   void MapException(std::string_view type, UpdateBatch& out) const;
   void MapStats(const VllmStats& stats, UpdateBatch& out) const;
   void MapSensitive(SensitiveKinds kinds, UpdateBatch& out) const;
+  bool wants_system_prompt() const {
+    return !prompt_rules_.empty() || !prompt_change_rules_.empty();
+  }
+  /// What names a request line's system prompt: `system_prompt_hash` as given,
+  /// else a hash (FNV-1a, 16 hex digits written to `buffer`) of `system_prompt`,
+  /// whose text is never kept. Empty if the line has neither as a string.
+  std::string_view PromptHash(const Record& record, char (&buffer)[16]) const;
+  /// `hash` is in use; `changed`: it differs from the one before it.
+  /// `hash` must stay valid until the updates are applied.
+  void MapSystemPrompt(const std::string_view& hash, bool changed, UpdateBatch& out) const;
 
  private:
   enum Reason : std::uint32_t { kMissing, kWrongType, kOutOfRange, kNegative, kNumReasons };
@@ -74,6 +84,8 @@ class Mapper {
   std::vector<std::uint32_t> exception_rules_;
   std::vector<std::uint32_t> stats_rules_;
   std::vector<std::uint32_t> sensitive_rules_;
+  std::vector<std::uint32_t> prompt_rules_;
+  std::vector<std::uint32_t> prompt_change_rules_;
 };
 
 }  // namespace lle

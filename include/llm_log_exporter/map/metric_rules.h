@@ -40,6 +40,8 @@ enum class Signal : std::uint8_t {
   kException,  // each Python traceback, once: counter with label `type`
   kVllmStats,  // vLLM's periodic stats lines: a gauge per `stat`
   kSensitive,  // lines that look like they carry secrets: counter with label `kind`
+  kSystemPrompt,        // gauge 1 with label `hash`: the system prompt in use
+  kSystemPromptChange,  // counter: the system prompt changed
 };
 
 /// The figures of vLLM's stats line a kVllmStats rule can read.
@@ -85,6 +87,9 @@ struct RuleSet {
   std::vector<std::string> request_keys;
   /// Fields that may name a JSON line's log level (kLogLevel rules), in RuleSet::fields.
   std::vector<int> level_fields;
+  /// system_prompt_hash and system_prompt (kSystemPrompt* rules), or -1.
+  int prompt_hash_field = -1;
+  int prompt_field = -1;
   std::vector<MetricSpec> metrics;
   std::vector<MetricRule> rules;
 };
