@@ -19,12 +19,12 @@
 
 #include "llm_log_exporter/app/pipeline.h"
 #include "llm_log_exporter/app/self_metrics.h"
+#include "llm_log_exporter/config/config.h"
 #include "llm_log_exporter/core/line.h"
 #include "llm_log_exporter/core/metric_spec.h"
 #include "llm_log_exporter/exposition/text_format.h"
 #include "llm_log_exporter/framing/line_framer.h"
 #include "llm_log_exporter/map/mapper.h"
-#include "llm_log_exporter/config/config.h"
 #include "llm_log_exporter/parse/line_parser.h"
 #include "llm_log_exporter/parse/log_line.h"
 #include "llm_log_exporter/parse/record.h"

@@ -7,11 +7,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <fstream>
-#include <map>
+#include <cstdlib>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <utility>
 
 #include "llm_log_exporter/core/read_file.h"
@@ -226,9 +225,11 @@ class Builder {
       if (!std::isfinite(b[i])) r_.Fail(node, key, "bounds must be finite (+Inf is implied)");
       if (i > 0 && !(b[i - 1] < b[i])) {
         std::ostringstream reason;
-        reason << (b[i - 1] == b[i] ? "duplicate bound " : "not sorted ascending: ") << b[i]
-               << (b[i - 1] == b[i] ? "" : " after ") ;
-        if (b[i - 1] != b[i]) reason << b[i - 1];
+        if (b[i - 1] == b[i]) {
+          reason << "duplicate bound " << b[i];
+        } else {
+          reason << "not sorted ascending: " << b[i] << " after " << b[i - 1];
+        }
         r_.Fail(node.IsSequence() ? node[i] : node, key, reason.str());
       }
     }
@@ -313,7 +314,7 @@ class Builder {
     if (ops != 1) r_.Fail(node, key, "needs exactly one of equals, not_equals, exists, regex");
     if (node["exists"]) {
       c.op = r_.Bool(node["exists"], key + ".exists") ? Condition::Op::kExists
-                                                       : Condition::Op::kAbsent;
+                                                      : Condition::Op::kAbsent;
     } else if (node["regex"]) {
       c.op = Condition::Op::kRegex;
       const std::string pattern = r_.String(node["regex"], key + ".regex");
@@ -342,7 +343,8 @@ class Builder {
     r_.CheckKeys(node, key, {"name", "help", "type", "from", "value"});
     auto require_type = [&](MetricType type, const char* name) {
       if (spec.type != type) {
-        r_.Fail(node["type"], key + ".type", std::string("must be ") + name + " with from: " + from);
+        r_.Fail(node["type"], key + ".type",
+                std::string("must be ") + name + " with from: " + from);
       }
     };
     if (from != "vllm_stats" && node["value"]) {
@@ -371,7 +373,8 @@ class Builder {
       spec.labels = {FixedLabel("kind", {"api_key", "bearer_token", "email", "private_key"})};
     } else if (from == "system_prompt" || from == "system_prompt_change") {
       const bool change = from == "system_prompt_change";
-      require_type(change ? MetricType::kCounter : MetricType::kGauge, change ? "counter" : "gauge");
+      require_type(change ? MetricType::kCounter : MetricType::kGauge,
+                   change ? "counter" : "gauge");
       rule.signal = change ? Signal::kSystemPromptChange : Signal::kSystemPrompt;
       if (!change) {
         spec.labels = {{"hash", {}, kMaxPromptHashes, "other"}};
@@ -403,11 +406,13 @@ class Builder {
           found = true;
         }
       }
-      if (!found) r_.Fail(node["value"], key + ".value", "\"" + stat + "\" is not one of: " + names);
+      if (!found)
+        r_.Fail(node["value"], key + ".value", "\"" + stat + "\" is not one of: " + names);
     } else {
       r_.Fail(node["from"], key + ".from",
-              "\"" + from + "\" is not a source (request, log_level, exception, vllm_stats, "
-              "sensitive, system_prompt, system_prompt_change)");
+              "\"" + from +
+                  "\" is not a source (request, log_level, exception, vllm_stats, "
+                  "sensitive, system_prompt, system_prompt_change)");
     }
     if (!node["help"]) spec.help = "From " + from + " lines";
     rule.metric = Family(std::move(spec), node, key);
@@ -447,7 +452,8 @@ class Builder {
                   "mode", "buckets", "labels", "match"});
     const bool histogram = spec.type == MetricType::kHistogram;
     const bool gauge = spec.type == MetricType::kGauge;
-    if (node["buckets"] && !histogram) r_.Fail(node["buckets"], key + ".buckets", "histograms only");
+    if (node["buckets"] && !histogram)
+      r_.Fail(node["buckets"], key + ".buckets", "histograms only");
     if (node["mode"] && !gauge) r_.Fail(node["mode"], key + ".mode", "gauges only");
     if (node["value"] && node["read_time"]) {
       r_.Fail(node["read_time"], key + ".read_time", "a rule has `value` or `read_time`, not both");
@@ -479,7 +485,8 @@ class Builder {
       // A scale of 1/n divides by n: 300 / 1000 is exactly the bucket bound
       // 0.3, while 300 × 0.001 is not.
       const double inverse = 1 / scale;
-      if (std::fabs(scale) < 1 && std::fabs(inverse - std::round(inverse)) < 1e-9 * std::fabs(inverse)) {
+      if (std::fabs(scale) < 1 &&
+          std::fabs(inverse - std::round(inverse)) < 1e-9 * std::fabs(inverse)) {
         rule.divide_by = std::round(inverse);
       } else {
         rule.scale = scale;
@@ -497,7 +504,8 @@ class Builder {
         r_.Fail(node["mode"], key + ".mode", "\"" + mode + "\" is not a mode (set, max or inc)");
       }
       if (rule.source == ValueSource::kOne && spec.gauge_mode != GaugeMode::kAdd) {
-        r_.Fail(node, key, "a gauge needs `value` or `read_time: true` (or mode: inc to count lines)");
+        r_.Fail(node, key,
+                "a gauge needs `value` or `read_time: true` (or mode: inc to count lines)");
       }
     }
     if (histogram) {
@@ -510,7 +518,7 @@ class Builder {
     if (spec.type == MetricType::kCounter && rule.source == ValueSource::kReadTime) {
       r_.Fail(node["read_time"], key + ".read_time", "gauges only");
     }
-    spec.help = node["help"] ? r_.String(node["help"], key + ".help")
+    spec.help = node["help"]      ? r_.String(node["help"], key + ".help")
                 : rule.field >= 0 ? "From the field " + out_.fields[rule.field]
                                   : "Request lines";
     if (node["labels"]) {
@@ -527,8 +535,8 @@ class Builder {
         rule.labels.push_back(std::move(source));
         for (std::size_t j = 0; j < i; ++j) {
           if (spec.labels[j].name == spec.labels[i].name) {
-            r_.Fail(labels[i]["name"], lkey + ".name", "label \"" + spec.labels[i].name +
-                                                          "\" appears twice");
+            r_.Fail(labels[i]["name"], lkey + ".name",
+                    "label \"" + spec.labels[i].name + "\" appears twice");
           }
         }
         series *= spec.labels[i].max_values + 1;
@@ -566,9 +574,9 @@ class Builder {
                        });
         if (other.type != spec.type || other.buckets != spec.buckets ||
             other.gauge_mode != spec.gauge_mode || !same_labels) {
-          r_.Fail(node["name"], key + ".name",
-                  "\"" + spec.name +
-                      "\" is used twice with a different type, mode, buckets or labels");
+          r_.Fail(
+              node["name"], key + ".name",
+              "\"" + spec.name + "\" is used twice with a different type, mode, buckets or labels");
         }
         return static_cast<std::uint32_t>(i);
       }

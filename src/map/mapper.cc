@@ -238,8 +238,8 @@ void Mapper::MapSensitive(SensitiveKinds kinds, UpdateBatch& out) const {
   for (std::size_t kind = 0; kind < kNumSensitiveKinds; ++kind) {
     if ((kinds & (1u << kind)) == 0) continue;
     for (const std::uint32_t r : sensitive_rules_) {
-      out.Add({first_metric_ + rules_.rules[r].metric, static_cast<std::uint32_t>(kind), 1,
-               nullptr});
+      out.Add(
+          {first_metric_ + rules_.rules[r].metric, static_cast<std::uint32_t>(kind), 1, nullptr});
     }
   }
 }

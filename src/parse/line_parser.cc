@@ -77,8 +77,7 @@ struct Node {
 
 // Reads (and so validates) every value of `object`; with `node`, stores the
 // wanted ones in `*out` and sets `*request` if a request key is present.
-error_code WalkObject(od::object object, const Node* node, int depth, Record* out,
-                      bool* request);
+error_code WalkObject(od::object object, const Node* node, int depth, Record* out, bool* request);
 
 error_code ValidateObject(od::object object, int depth) {
   return WalkObject(object, nullptr, depth, nullptr, nullptr);
@@ -151,8 +150,7 @@ error_code ValidateValue(od::value& value, int depth) {
   return ReadValue(value, depth, &ignored);
 }
 
-error_code WalkObject(od::object object, const Node* node, int depth, Record* out,
-                      bool* request) {
+error_code WalkObject(od::object object, const Node* node, int depth, Record* out, bool* request) {
   if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
   for (auto field_result : object) {
     od::field field;

@@ -32,7 +32,9 @@ double LoadDouble(const std::atomic<std::uint64_t>& cell) {
 void StoreDouble(std::atomic<std::uint64_t>& cell, double v) {
   cell.store(ToBits(v), std::memory_order_relaxed);
 }
-void AddDouble(std::atomic<std::uint64_t>& cell, double v) { StoreDouble(cell, LoadDouble(cell) + v); }
+void AddDouble(std::atomic<std::uint64_t>& cell, double v) {
+  StoreDouble(cell, LoadDouble(cell) + v);
+}
 void AddCount(std::atomic<std::uint64_t>& cell, std::uint64_t n) {
   cell.store(cell.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
@@ -248,13 +250,11 @@ std::uint64_t Store::Cell(const Metric& m, std::size_t s, std::size_t i) const {
   return sum;
 }
 
-bool Store::GaugeValue(const Metric& m, std::size_t s, double* value,
-                       std::uint64_t* stamp) const {
+bool Store::GaugeValue(const Metric& m, std::size_t s, double* value, std::uint64_t* stamp) const {
   bool set = false;
   *stamp = 0;
   for (const auto& shard : shards_) {
-    const std::atomic<std::uint64_t>* cell =
-        &shard->cells_[m.first_cell + s * m.cells_per_series];
+    const std::atomic<std::uint64_t>* cell = &shard->cells_[m.first_cell + s * m.cells_per_series];
     const std::uint64_t shard_stamp = cell[1].load(std::memory_order_relaxed);
     if (shard_stamp == 0) continue;
     const double v = LoadDouble(cell[0]);
@@ -358,8 +358,8 @@ bool Store::Translate(const Metric& old, std::size_t s, std::size_t metric, Shar
   std::size_t series = 0;
   for (std::size_t l = 0; l < m.labels.size(); ++l) {
     bool overflow = false;
-    const std::size_t i = shard.ResolveValue(static_cast<std::uint32_t>(metric), l, values[l],
-                                             &overflow);
+    const std::size_t i =
+        shard.ResolveValue(static_cast<std::uint32_t>(metric), l, values[l], &overflow);
     // A value the new allowlist leaves out is gone with the old config.
     if (overflow && m.labels[l]->spec.max_values <= m.labels[l]->spec.values.size()) return false;
     series = series * m.labels[l]->radix + i;
@@ -406,9 +406,9 @@ void Store::Absorb(const Store& old) {
           const std::size_t n = m.spec.buckets.size();
           for (std::size_t i = 0; i <= n; ++i) AddCount(cell[i], old.Cell(*from, s, i));
           for (const auto& shard : old.shards_) {
-            AddDouble(cell[n + 1],
-                      LoadDouble(shard->cells_[from->first_cell + s * from->cells_per_series +
-                                               n + 1]));
+            AddDouble(
+                cell[n + 1],
+                LoadDouble(shard->cells_[from->first_cell + s * from->cells_per_series + n + 1]));
           }
           break;
         }

@@ -81,9 +81,9 @@ TEST_F(ReloadTest, SighupKeepsCountersAndAppliesTheNewRules) {
   WriteConfig(kConfigA);
   Daemon d = Launch();
   for (int i = 0; i < 3; ++i) d.process->Write(kOkLine);
-  ASSERT_TRUE(WaitForMetrics(d.port, {{"t_requests_total{status=\"ok\"}", 3},
-                                      {"t_tokens_total", 30},
-                                      {"t_latency_ms_count", 3}}));
+  ASSERT_TRUE(WaitForMetrics(
+      d.port,
+      {{"t_requests_total{status=\"ok\"}", 3}, {"t_tokens_total", 30}, {"t_latency_ms_count", 3}}));
   WriteConfig(kConfigB);
   d.process->Signal(SIGHUP);
   std::string scrape;
@@ -97,11 +97,12 @@ TEST_F(ReloadTest, SighupKeepsCountersAndAppliesTheNewRules) {
   EXPECT_FALSE(MetricValue(scrape, "t_tokens_total").has_value()) << scrape;
   d.process->Write("{\"status\":\"bad\",\"ms\":150,\"tokens\":5}\n");
   d.process->Write(kOkLine);
-  ASSERT_TRUE(WaitForMetrics(d.port, {{"t_requests_total{status=\"ok\"}", 4},
-                                      {"t_requests_total{status=\"bad\"}", 1},
-                                      {"t_errors_total", 1},
-                                      {"t_latency_ms_bucket{le=\"200\"}", 2},
-                                      {"t_latency_ms_count", 2}},
+  ASSERT_TRUE(WaitForMetrics(d.port,
+                             {{"t_requests_total{status=\"ok\"}", 4},
+                              {"t_requests_total{status=\"bad\"}", 1},
+                              {"t_errors_total", 1},
+                              {"t_latency_ms_bucket{le=\"200\"}", 2},
+                              {"t_latency_ms_count", 2}},
                              &scrape));
   EXPECT_FALSE(MetricValue(scrape, "t_tokens_total").has_value()) << scrape;
   EXPECT_TRUE(StopsCleanlyWithin(*d.process, SIGTERM, std::chrono::seconds(5)));
@@ -115,11 +116,10 @@ TEST_F(ReloadTest, AFailedReloadKeepsTheOldConfigServing) {
   WriteConfig(std::string(kConfigA) + "  - {name: x, type: counter, bukets: [1]}\n");
   d.process->Signal(SIGHUP);
   const std::string log = d.process->ReadStderrUntil("reload failed", kDeadline);
-  EXPECT_NE(log.find(config_ + ":8:30: metrics[3].bukets: unknown key"), std::string::npos)
-      << log;
+  EXPECT_NE(log.find(config_ + ":8:30: metrics[3].bukets: unknown key"), std::string::npos) << log;
   d.process->Write(kOkLine);
-  ASSERT_TRUE(WaitForMetrics(d.port,
-                             {{"llm_log_exporter_config_reloads_total{outcome=\"failure\"}", 1},
+  ASSERT_TRUE(
+      WaitForMetrics(d.port, {{"llm_log_exporter_config_reloads_total{outcome=\"failure\"}", 1},
                               {"llm_log_exporter_config_reloads_total{outcome=\"success\"}", 0},
                               {"llm_log_exporter_config_last_reload_successful", 0},
                               {"t_tokens_total", 20},  // the old rules still count
@@ -127,8 +127,8 @@ TEST_F(ReloadTest, AFailedReloadKeepsTheOldConfigServing) {
   // Fixed, the next reload succeeds and keeps the counts.
   WriteConfig(kConfigA);
   d.process->Signal(SIGHUP);
-  ASSERT_TRUE(WaitForMetrics(d.port,
-                             {{"llm_log_exporter_config_reloads_total{outcome=\"success\"}", 1},
+  ASSERT_TRUE(
+      WaitForMetrics(d.port, {{"llm_log_exporter_config_reloads_total{outcome=\"success\"}", 1},
                               {"llm_log_exporter_config_last_reload_successful", 1},
                               {"t_tokens_total", 20}}));
 }
@@ -193,10 +193,11 @@ TEST_F(ReloadTest, ABadConfigStopsTheStartWithOneLine) {
   EXPECT_EQ(run.err, "llm_log_exporter: --config.file: " + config_ +
                          ":3:21: metrics[0].type: \"timer\" is not a type (counter, gauge or "
                          "histogram)\n");
-  const RunResult missing = ::lle::test::Run({kBinary, "--once", "--config.file", config_ + ".none"}, "");
+  const RunResult missing =
+      ::lle::test::Run({kBinary, "--once", "--config.file", config_ + ".none"}, "");
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_EQ(missing.err, "llm_log_exporter: --config.file: " + config_ +
-                             ".none: No such file or directory\n");
+  EXPECT_EQ(missing.err,
+            "llm_log_exporter: --config.file: " + config_ + ".none: No such file or directory\n");
 }
 
 TEST_F(ReloadTest, CheckConfigSaysOkOrWhyNot) {

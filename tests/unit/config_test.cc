@@ -45,15 +45,15 @@ const BadCase kBadCases[] = {
     {"NoMetrics", "requests: {keys: [a]}\nmetrics: []",
      "c.yaml:2:10: metrics: must be a non-empty list of metric rules"},
     {"UnknownMetricKey", WithMetric("  - {name: x, type: counter, valu: a}"),
-     "c.yaml:3:30: metrics[0].valu: unknown key (expected one of: name, help, type, from, value, per, plus, "
+     "c.yaml:3:30: metrics[0].valu: unknown key (expected one of: name, help, type, from, value, "
+     "per, plus, "
      "read_time, scale, mode, buckets, labels, match)"},
     {"MissingType", WithMetric("  - {name: x}"), "c.yaml:3:5: metrics[0].type: missing"},
     {"BadType", WithMetric("  - {name: x, type: summary}"),
      "c.yaml:3:21: metrics[0].type: \"summary\" is not a type (counter, gauge or histogram)"},
     {"BadMetricName", WithMetric("  - {name: a-b, type: counter}"),
      "c.yaml:3:12: metrics[0].name: \"qwen_a-b\" is not a valid metric name"},
-    {"BadMetricNameNoNamespace",
-     "namespace: ''\n" + WithMetric("  - {name: 2x, type: counter}"),
+    {"BadMetricNameNoNamespace", "namespace: ''\n" + WithMetric("  - {name: 2x, type: counter}"),
      "c.yaml:4:12: metrics[0].name: \"2x\" is not a valid metric name"},
     {"ReservedPrefix", "namespace: llm_log_exporter\n" + WithMetric("  - {name: x, type: counter}"),
      "c.yaml:4:12: metrics[0].name: the prefix llm_log_exporter_ is the exporter's own"},
@@ -99,7 +99,8 @@ const BadCase kBadCases[] = {
      WithMetric("  - {name: c, type: counter, labels: [{name: model, values: []}]}"),
      "c.yaml:3:61: metrics[0].labels[0].values: must not be empty (leave it out and set "
      "max_values for a cap instead)"},
-    {"ReservedLabel", WithMetric("  - {name: c, type: counter, labels: [{name: le, max_values: 3}]}"),
+    {"ReservedLabel",
+     WithMetric("  - {name: c, type: counter, labels: [{name: le, max_values: 3}]}"),
      "c.yaml:3:46: metrics[0].labels[0].name: \"le\" is reserved for histograms and summaries"},
     {"BadLabelName",
      WithMetric("  - {name: c, type: counter, labels: [{name: a-b, max_values: 3}]}"),

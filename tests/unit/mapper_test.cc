@@ -99,9 +99,9 @@ TEST_F(MapperTest, MissingFieldsAreNotObservedButCounted) {
   EXPECT_TRUE(Values("qwen_gpu_memory_mb").empty());
   EXPECT_TRUE(Values("qwen_time_per_output_token_seconds").empty());
   EXPECT_EQ(FieldErrors(),
-            (std::vector<std::string>{"input_tokens/missing",
-                                      "output_tokens/missing", "gpu_memory_mb/missing",
-                                      "queue_time_ms/missing", "inference_time_ms/missing"}));
+            (std::vector<std::string>{"input_tokens/missing", "output_tokens/missing",
+                                      "gpu_memory_mb/missing", "queue_time_ms/missing",
+                                      "inference_time_ms/missing"}));
   for (std::size_t i = 0; i < batch_.size; ++i) {
     if (batch_.items[i].metric == ids_.at("qwen_requests_total")) {
       EXPECT_EQ(batch_.items[i].labels[0], "unknown");

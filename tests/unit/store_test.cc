@@ -180,8 +180,8 @@ TEST(StoreTest, TwoLabelsEachWithItsOwnCap) {
   for (const auto& m : Family(all, "r").metric) {
     got[m.label.at(0).value + " " + m.label.at(1).value] = m.counter.value;
   }
-  EXPECT_EQ(got, (std::map<std::string, double>{
-                     {"/a GET", 1}, {"other POST", 1}, {"/a other", 1}}));
+  EXPECT_EQ(got,
+            (std::map<std::string, double>{{"/a GET", 1}, {"other POST", 1}, {"/a other", 1}}));
   EXPECT_EQ(CounterByLabel(Family(all, "llm_log_exporter_label_overflow_total")),
             (std::map<std::string, double>{{"r", 2}}));
 }

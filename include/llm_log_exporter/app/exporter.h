@@ -1,15 +1,15 @@
 #pragma once
 
-#include <pthread.h>
 #include <prometheus/metric_family.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "llm_log_exporter/app/self_metrics.h"

@@ -59,7 +59,7 @@ class Pipeline : private LineSink {
   std::uint64_t stamp_ = 0;  // of the line being worked
   char prompt_buffer_[16];
   std::string_view prompt_hash_;  // of the line being worked, until its updates are applied
-  double now_seconds_ = 0;  // wall time at which the chunk being framed was read
+  double now_seconds_ = 0;        // wall time at which the chunk being framed was read
 };
 
 }  // namespace lle

@@ -76,10 +76,10 @@ class Mapper {
   std::uint32_t first_metric_;
   std::uint32_t field_errors_metric_;
   std::vector<MetricSpec> specs_;
-  std::vector<Use> use_;               // per field
+  std::vector<Use> use_;                // per field
   std::vector<std::uint32_t> checked_;  // per field: its index in field_errors' `field` label
   std::vector<std::uint8_t> rule_is_counter_;  // per rule: negative values are refused
-  std::vector<std::uint32_t> request_rules_;    // indices into rules_.rules, by signal
+  std::vector<std::uint32_t> request_rules_;   // indices into rules_.rules, by signal
   std::vector<std::uint32_t> level_rules_;
   std::vector<std::uint32_t> exception_rules_;
   std::vector<std::uint32_t> stats_rules_;

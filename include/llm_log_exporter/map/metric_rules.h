@@ -18,8 +18,8 @@ struct Condition {
   enum class Op : std::uint8_t { kEquals, kNotEquals, kExists, kAbsent, kRegex };
   int field = -1;  // index into RuleSet::fields
   Op op = Op::kExists;
-  std::string text;          // kEquals/kNotEquals against a string field
-  bool has_number = false;   // kEquals/kNotEquals against a number field
+  std::string text;         // kEquals/kNotEquals against a string field
+  bool has_number = false;  // kEquals/kNotEquals against a number field
   double number = 0;
   std::shared_ptr<const re2::RE2> regex;  // kRegex: the whole string must match
 };
@@ -35,11 +35,11 @@ enum class ValueSource : std::uint8_t {
 
 /// Which lines a rule looks at.
 enum class Signal : std::uint8_t {
-  kRequest,    // JSON request lines (fields, filters, labels as configured)
-  kLogLevel,   // any line with a log level: counter with label `level`
-  kException,  // each Python traceback, once: counter with label `type`
-  kVllmStats,  // vLLM's periodic stats lines: a gauge per `stat`
-  kSensitive,  // lines that look like they carry secrets: counter with label `kind`
+  kRequest,             // JSON request lines (fields, filters, labels as configured)
+  kLogLevel,            // any line with a log level: counter with label `level`
+  kException,           // each Python traceback, once: counter with label `type`
+  kVllmStats,           // vLLM's periodic stats lines: a gauge per `stat`
+  kSensitive,           // lines that look like they carry secrets: counter with label `kind`
   kSystemPrompt,        // gauge 1 with label `hash`: the system prompt in use
   kSystemPromptChange,  // counter: the system prompt changed
 };
@@ -74,7 +74,7 @@ struct MetricRule {
   // Division, not × 0.001: 300 / 1000 is exactly the double 0.3 (a bucket
   // bound), 300 × 0.001 is not, and would miss the `le="0.3"` bucket.
   double divide_by = 1;
-  std::vector<LabelSource> labels;  // one per label of the metric, in order
+  std::vector<LabelSource> labels;    // one per label of the metric, in order
   std::vector<Condition> conditions;  // all must hold
 };
 

@@ -74,9 +74,9 @@ class Store : public prometheus::Collectable {
     std::vector<std::unique_ptr<Label>> labels;
     std::size_t first_cell = 0;
     std::size_t cells_per_series = 0;
-    std::size_t series_capacity = 1;  // the product of the labels' radixes
+    std::size_t series_capacity = 1;              // the product of the labels' radixes
     std::unique_ptr<std::atomic<bool>[]> exists;  // per series: shown once written
-    bool labelled = false;  // else the one series exists from the start
+    bool labelled = false;                        // else the one series exists from the start
     // Update::series (an index into the combinations of initial values) → series.
     std::vector<std::uint32_t> initial_series;
     std::size_t overflow_series = 0;  // index into the overflow counter's series
