@@ -179,7 +179,7 @@ error_code WalkObject(od::object object, const Node* node, int depth, Record* ou
   return simdjson::SUCCESS;
 }
 
-FieldValue FromDom(simdjson::dom::element value) {
+inline FieldValue FromDom(simdjson::dom::element value) {
   switch (value.type()) {
     case simdjson::dom::element_type::INT64:
       return {FieldState::kNumber, static_cast<double>(value.get_int64().value_unsafe()), {}};
@@ -194,18 +194,21 @@ FieldValue FromDom(simdjson::dom::element value) {
   }
 }
 
-// The DOM twin of WalkObject: the tape is already validated.
-void WalkDom(simdjson::dom::object object, const Node& node, Record& out, bool* request) {
+// The DOM twin of WalkObject: the tape is already validated. Returns whether
+// a request key is present.
+bool WalkDom(simdjson::dom::object object, const Node& node, Record& out) {
+  bool request = false;
   for (const simdjson::dom::key_value_pair field : object) {
     const Key* key = node.Find(field.key);
     if (key == nullptr) continue;
-    *request |= key->marks_request;
+    request |= key->marks_request;
     // A duplicate key overrides the earlier value, as JSON readers commonly do.
     if (key->field >= 0) out.fields[key->field] = FromDom(field.value);
-    if (key->child && field.value.type() == simdjson::dom::element_type::OBJECT) {
-      WalkDom(field.value.get_object().value_unsafe(), *key->child, out, request);
+    if (key->child != nullptr && field.value.type() == simdjson::dom::element_type::OBJECT) {
+      request |= WalkDom(field.value.get_object().value_unsafe(), *key->child, out);
     }
   }
+  return request;
 }
 
 bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -238,9 +241,7 @@ struct LineParser::Impl {
     if (auto err = dom_parser.parse(line.data(), line.size(), false).get(doc)) return err;
     simdjson::dom::object object;
     if (auto err = doc.get_object().get(object)) return err;
-    bool request = false;
-    WalkDom(object, root, out, &request);
-    out.kind = request ? LineKind::kRequest : LineKind::kEvent;
+    out.kind = WalkDom(object, root, out) ? LineKind::kRequest : LineKind::kEvent;
     return simdjson::SUCCESS;
   }
 

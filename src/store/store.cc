@@ -189,7 +189,9 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
   return series;
 }
 
-void Shard::Write(std::uint32_t metric, std::size_t series, double value) {
+// Inlined into Apply, the hot path, which has looked the metric up already.
+[[gnu::always_inline]] inline void Shard::Write(std::uint32_t metric, std::size_t series,
+                                               double value) {
   const Store::Metric& m = *store_.metrics_[metric];
   if (m.labelled && !m.exists[series].load(std::memory_order_relaxed)) {
     m.exists[series].store(true, std::memory_order_relaxed);
