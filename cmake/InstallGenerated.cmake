@@ -15,6 +15,10 @@ endfunction()
 lle_full_path(bindir "${LLE_BINDIR}")
 lle_full_path(docdir "${LLE_DOCDIR}")
 lle_full_path(unitdir "${LLE_UNITDIR}")
+# One staging directory per destination: installs into different prefixes
+# may run at once (the tests do).
+string(MD5 destination "$ENV{DESTDIR}${CMAKE_INSTALL_PREFIX}")
+set(LLE_STAGING_DIR "${LLE_STAGING_DIR}/${destination}")
 file(MAKE_DIRECTORY "${LLE_STAGING_DIR}")
 
 # The unit as shipped names the default prefix; point it at this one.
