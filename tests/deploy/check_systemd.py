@@ -8,6 +8,10 @@ ready and counting the followed file, alive after SIGHUP (ExecReload=), exit 0
 on SIGTERM within TimeoutStopSec=, exit 2 on a bad flag
 (RestartPreventExitStatus=).
 
+The drop-in ingest-token.conf passes verify too, and the EnvironmentFile's
+ingest line, with its token where that drop-in's LoadCredential= puts it,
+gets 401 without the token and 204 with it.
+
 Both systemd-analyze commands work without systemd running as PID 1 (in a
 container): they only read unit files.
 
@@ -15,9 +19,11 @@ container): they only read unit files.
 """
 
 import argparse
+import http.client
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -84,6 +90,25 @@ def run(args, tmp, children):
     if code != 0 or text.strip():
         fail("systemd-analyze verify %s: exit %d, output:\n%s" % (unit_path, code, text))
     print("  ok  systemd-analyze verify: no warning")
+
+    # With the ingest-token drop-in: a unit directory of its own, named on
+    # SYSTEMD_UNIT_PATH (the trailing ':' keeps the system directories).
+    units = os.path.join(tmp, "units")
+    dropins = os.path.join(units, "llm_log_exporter.service.d")
+    os.makedirs(dropins)
+    shutil.copy(unit_path, units)
+    shutil.copy(os.path.join(args.repo, "deploy", "systemd", "ingest-token.conf"), dropins)
+    with open(os.path.join(dropins, "ingest-token.conf")) as f:
+        credential = re.search(r"(?m)^LoadCredential=([\w.-]+):", f.read())
+    if not credential:
+        fail("ingest-token.conf has no LoadCredential=NAME:PATH")
+    env = dict(os.environ, SYSTEMD_UNIT_PATH=units + ":")
+    out = subprocess.run([args.systemd_analyze, "verify", "llm_log_exporter.service"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+    if out.returncode != 0 or out.stdout.strip():
+        fail("systemd-analyze verify with the drop-in ingest-token.conf: exit %d, output:\n%s"
+             % (out.returncode, out.stdout.decode()))
+    print("  ok  systemd-analyze verify with the drop-in ingest-token.conf: no warning")
     code, text = analyze(args.systemd_analyze, "security", "--offline=yes",
                          "--threshold=%d" % MAX_EXPOSURE, unit_path)
     overall = re.search(r"Overall exposure level for \S+: ([\d.]+) (\w+)", text)
@@ -147,6 +172,37 @@ def run(args, tmp, children):
     if code != 0:
         fail("exit %d after SIGTERM, expected 0 (Restart=on-failure would restart it)" % code)
     print("  ok  SIGTERM: exit 0 within TimeoutStopSec=%ds" % stop)
+
+    # The ingest line of the EnvironmentFile with the drop-in's credential.
+    ingest = [v for v in every if "--ingest.bearer-token-file" in v]
+    if len(ingest) != 1:
+        fail("%s: expected one LLE_ARGS line with --ingest.bearer-token-file" % env_file)
+    token_path = "/run/credentials/llm_log_exporter.service/" + credential.group(1)
+    if "--ingest.bearer-token-file=" + token_path not in ingest[0].split():
+        fail("%s: the ingest line does not read the drop-in's credential %s"
+             % (env_file, token_path))
+    token = os.path.join(tmp, "credential")
+    with open(token, "w") as f:
+        f.write("systemd-example-token\n")
+    argv = [a.replace("/var/log/llm/server.log", log).replace(token_path, token)
+            for a in ingest[0].split()]
+    child, port = start_daemon(binary, argv, children)
+    wait_for_status("http://127.0.0.1:%d/-/ready" % port, 200, [child])
+    path = [a.split("=", 1)[1] for a in argv if a.startswith("--ingest.path=")][0]
+    for header, want in (({}, 401), ({"Authorization": "Bearer systemd-example-token"}, 204)):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", path, body=REQUEST.encode(),
+                     headers=dict(header, **{"Content-Type": "text/plain"}))
+        status = conn.getresponse().status
+        conn.close()
+        if status != want:
+            fail("ingest line: POST %s %s answered %d, expected %d"
+                 % (path, "with the token" if header else "without a token", status, want))
+    wait_for_sample(port, "llm_log_exporter_lines_total", {"source": "http", "result": "request"},
+                    1.0, [child])
+    child.stop()
+    print("  ok  the EnvironmentFile's ingest line with the credential: 401 without the token, "
+          "204 and counted with it")
 
     out = subprocess.run([binary, "--no-such-flag"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, timeout=30)
