@@ -24,7 +24,7 @@
 #include "llm_log_exporter/exposition/text_format.h"
 #include "llm_log_exporter/framing/line_framer.h"
 #include "llm_log_exporter/map/mapper.h"
-#include "llm_log_exporter/map/qwen_preset.h"
+#include "llm_log_exporter/config/config.h"
 #include "llm_log_exporter/parse/line_parser.h"
 #include "llm_log_exporter/parse/record.h"
 #include "llm_log_exporter/source/chunk_queue.h"
@@ -256,11 +256,6 @@ void SetThroughput(benchmark::State& state, std::size_t lines, std::size_t bytes
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes));
 }
 
-std::vector<MetricSpec> Concat(std::vector<MetricSpec> a, const std::vector<MetricSpec>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 double CounterSum(const std::vector<prometheus::MetricFamily>& families, const std::string& name) {
   double sum = 0;
   for (const auto& f : families) {
@@ -355,7 +350,7 @@ void BM_MapApply(benchmark::State& state) {
   std::size_t updates = 0;
   std::int64_t bytes = 0;
   for (auto _ : state) {
-    batch.size = 0;
+    batch.Clear();
     mapper.Map(records[i], now, batch);
     for (std::size_t u = 0; u < batch.size; ++u) shard->Apply(batch.items[u]);
     updates += batch.size;
@@ -387,21 +382,21 @@ std::vector<MetricSpec> SerializeSpecs(std::size_t counters, std::size_t histogr
   counter.name = "bench_requests_total";
   counter.help = "Requests by model";
   counter.type = MetricType::kCounter;
-  counter.label_names = {"model"};
-  for (std::size_t i = 0; i < counters; ++i) {
-    counter.initial_series.push_back({"qwen2.5-7b-instruct-" + std::to_string(i)});
+  std::vector<std::string> models;
+  for (std::size_t i = 0; i < std::max(counters, (histograms + 2) / 3); ++i) {
+    models.push_back("qwen2.5-7b-instruct-" + std::to_string(i));
   }
+  counter.labels = {
+      FixedLabel("model", {models.begin(), models.begin() + static_cast<long>(counters)})};
   MetricSpec histogram;
   histogram.name = "bench_request_duration_seconds";
   histogram.help = "Request duration by model and status";
   histogram.type = MetricType::kHistogram;
   histogram.buckets = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100};
-  histogram.label_names = {"model", "status"};
-  static constexpr const char* kStatuses[] = {"success", "error", "timeout"};
-  for (std::size_t i = 0; i < histograms; ++i) {
-    histogram.initial_series.push_back(
-        {"qwen2.5-7b-instruct-" + std::to_string(i / 3), kStatuses[i % 3]});
-  }
+  // Every model × status combination exists from the start: histograms / 3 models.
+  histogram.labels = {
+      FixedLabel("model", {models.begin(), models.begin() + static_cast<long>(histograms / 3)}),
+      FixedLabel("status", {"success", "error", "timeout"})};
   return {std::move(counter), std::move(histogram)};
 }
 
@@ -476,14 +471,12 @@ std::vector<Chunk> MakeChunks(const Corpus& c) {
 void BM_Pipeline(benchmark::State& state) {
   const Corpus& c = GetCorpus();
   const std::vector<Chunk> chunks = MakeChunks(c);
-  Mapper mapper(QwenPreset(), 0);
-  SelfMetrics self({"stdin"}, static_cast<std::uint32_t>(mapper.Specs().size()), "bench");
-  Store store(Concat(mapper.Specs(), self.Specs()));
-  Pipeline pipeline(mapper, self, 0, store.AddShard(), kMaxLineBytes);
+  Exporter exporter(QwenPreset(), /*http_ingest=*/false);
+  Pipeline pipeline(exporter, kStdinSource, kMaxLineBytes);
   for (auto _ : state) {
     for (const Chunk& chunk : chunks) pipeline.Feed(chunk);
   }
-  const double counted = CounterSum(store.Collect(), "llm_log_exporter_lines_total");
+  const double counted = CounterSum(exporter.Collect(), "llm_log_exporter_lines_total");
   if (counted != static_cast<double>(c.lines.size() * state.iterations())) {
     state.SkipWithError("llm_log_exporter_lines_total does not match the lines fed");
   }

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     lle::Options options;
     if (const int code = lle::ParseOptions(argc, argv, &options); code >= 0) return code;
     lle::SetupLogging(options.log_level);
+    if (options.check_config) return lle::CheckConfig(options, stdout);
     return options.once ? lle::RunOnce(options, 0, stdout) : lle::RunDaemon(options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "llm_log_exporter: fatal: %s\n", e.what());

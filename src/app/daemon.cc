@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "llm_log_exporter/app/http_ingest.h"
 #include "llm_log_exporter/app/pipeline.h"
 #include "llm_log_exporter/app/self_metrics.h"
+#include "llm_log_exporter/config/config.h"
 #include "llm_log_exporter/exposition/http_server.h"
 #include "llm_log_exporter/exposition/text_format.h"
 #include "llm_log_exporter/source/chunk_queue.h"
@@ -47,16 +49,14 @@ class StreamIngest : private ReaderCounters {
         source_index_(source),
         source_(std::move(input)),
         queue_(std::max<std::size_t>(2, options.input_buffer_bytes / ReadBytes(options))),
-        reader_shard_(exporter.store().AddShard()) {
+        reader_shard_(exporter.self_store().AddShard()) {
     reader_options_.read_bytes = ReadBytes(options);
     reader_options_.max_line_bytes = options.max_line_bytes;
     reader_options_.drop_when_full = drop_when_full;
     reader_options_.drop_after = std::chrono::milliseconds(options.input_drop_after_ms);
     reader_options_.sequence = &exporter.sequence();
     for (std::size_t i = 0; i < workers; ++i) {
-      pipelines_.push_back(std::make_unique<Pipeline>(exporter.mapper(), exporter.self(), source,
-                                                      exporter.store().AddShard(),
-                                                      options.max_line_bytes));
+      pipelines_.push_back(std::make_unique<Pipeline>(exporter, source, options.max_line_bytes));
     }
   }
 
@@ -135,7 +135,65 @@ bool ReadToken(const std::string& path, std::string* token, std::string* error) 
   return true;
 }
 
+// The rules of --config.file, else the built-in preset; false with `*error`.
+bool LoadRules(const Options& options, RuleSet* rules, std::string* error) {
+  if (options.config_file.empty()) {
+    *rules = QwenPreset();
+    return true;
+  }
+  return LoadConfigFile(options.config_file, rules, error);
+}
+
+/// Reloads --config.file on SIGHUP or POST /-/reload, one reload at a time.
+/// A config that fails validation changes nothing. Thread-safe.
+class Reloader {
+ public:
+  Reloader(Exporter& exporter, const Options& options) : exporter_(exporter), options_(options) {}
+
+  /// Empty on success, else why the old config stays.
+  std::string Reload(const char* trigger) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    RuleSet rules;
+    std::string error;
+    const bool ok = LoadRules(options_, &rules, &error);
+    if (ok) exporter_.Reload(std::move(rules));
+    exporter_.CountReload(ok);
+    if (ok) {
+      spdlog::info("{}: reloaded {}", trigger,
+                   options_.config_file.empty() ? "the built-in preset" : options_.config_file);
+    } else {
+      spdlog::error("{}: reload failed, the previous config stays in force: {}", trigger, error);
+    }
+    return error;
+  }
+
+ private:
+  Exporter& exporter_;
+  const Options& options_;
+  std::mutex mutex_;
+};
+
 }  // namespace
+
+int CheckConfig(const Options& options, std::FILE* out) {
+  RuleSet rules;
+  std::string error;
+  if (!LoadRules(options, &rules, &error)) {
+    std::fprintf(stderr, "llm_log_exporter: --config.file: %s\n", error.c_str());
+    return 1;
+  }
+  const char* types[] = {"counter", "gauge", "histogram"};
+  std::fprintf(out, "%s: ok, %zu metrics from %zu rules reading %zu fields\n",
+               options.config_file.empty() ? "built-in qwen preset" : options.config_file.c_str(),
+               rules.metrics.size(), rules.rules.size(), rules.fields.size());
+  for (const MetricSpec& spec : rules.metrics) {
+    std::string labels;
+    for (const LabelSpec& label : spec.labels) labels += (labels.empty() ? "" : ",") + label.name;
+    std::fprintf(out, "  %s %s%s%s%s\n", types[static_cast<int>(spec.type)], spec.name.c_str(),
+                 labels.empty() ? "" : "{", labels.c_str(), labels.empty() ? "" : "}");
+  }
+  return 0;
+}
 
 void SetupLogging(const std::string& level) {
   auto logger = std::make_shared<spdlog::logger>("llm_log_exporter",
@@ -146,7 +204,13 @@ void SetupLogging(const std::string& level) {
 }
 
 int RunOnce(const Options& options, int in_fd, std::FILE* out) {
-  Exporter exporter(/*http_ingest=*/false);
+  RuleSet rules;
+  std::string config_error;
+  if (!LoadRules(options, &rules, &config_error)) {
+    std::fprintf(stderr, "llm_log_exporter: --config.file: %s\n", config_error.c_str());
+    return 1;
+  }
+  Exporter exporter(std::move(rules), /*http_ingest=*/false);
   // A file or pipe we are asked to read whole: wait for workers rather than drop.
   StreamIngest ingest(exporter, kStdinSource, std::make_unique<FdSource>(in_fd), options,
                       /*drop_when_full=*/false, options.input_workers);
@@ -155,7 +219,7 @@ int RunOnce(const Options& options, int in_fd, std::FILE* out) {
     std::fprintf(stderr, "llm_log_exporter: reading stdin: %s\n", error.c_str());
     return 1;
   }
-  const std::string text = SerializeText(exporter.store().Collect());
+  const std::string text = SerializeText(exporter.Collect());
   if (std::fwrite(text.data(), 1, text.size(), out) != text.size() || std::fflush(out) != 0) {
     std::fprintf(stderr, "llm_log_exporter: writing stdout: %s\n", std::strerror(errno));
     return 1;
@@ -173,8 +237,24 @@ int RunDaemon(const Options& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a scraper hanging up must not kill us
 
-  Exporter exporter(options.ingest_enable, options.input_files);
+  RuleSet rules;
+  std::string config_error;
+  if (!LoadRules(options, &rules, &config_error)) {
+    std::fprintf(stderr, "llm_log_exporter: --config.file: %s\n", config_error.c_str());
+    return 1;
+  }
+  Exporter exporter(std::move(rules), options.ingest_enable, options.input_files);
+  Reloader reloader(exporter, options);
   HttpServerOptions http;
+  if (options.web_enable_lifecycle) {
+    http.reload = [&reloader] {
+      HttpReply reply;
+      const std::string error = reloader.Reload("POST /-/reload");
+      reply.status = error.empty() ? 200 : 500;
+      reply.body = error.empty() ? "reloaded\n" : "failed to reload config: " + error + "\n";
+      return reply;
+    };
+  }
   http.address = options.listen;
   http.telemetry_path = options.telemetry_path;
   std::unique_ptr<HttpIngest> ingest_endpoint;
@@ -193,7 +273,7 @@ int RunDaemon(const Options& options) {
     http.ingest_max_body_bytes = options.ingest_max_body_bytes;
     http.ingest = [&ingest_endpoint](const IngestRequest& r) { return ingest_endpoint->Handle(r); };
   }
-  HttpServer server(http, [&exporter] { return exporter.store().Collect(); });
+  HttpServer server(http, [&exporter] { return exporter.Collect(); });
   std::string error;
   if (!server.Start(&error)) {
     std::fprintf(stderr, "llm_log_exporter: --web.listen-address: %s\n", error.c_str());
@@ -242,7 +322,7 @@ int RunDaemon(const Options& options) {
   for (;;) {
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      spdlog::info("SIGHUP: nothing to reload (the built-in preset is in use)");
+      reloader.Reload("SIGHUP");
       continue;
     }
     break;

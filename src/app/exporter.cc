@@ -1,14 +1,10 @@
 #include "llm_log_exporter/app/exporter.h"
 
-#include "llm_log_exporter/map/qwen_preset.h"
+#include <mutex>
+#include <shared_mutex>
 
 namespace lle {
 namespace {
-
-std::vector<MetricSpec> Concat(std::vector<MetricSpec> a, const std::vector<MetricSpec>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
 
 // Indices as SourceIndex says: stdin 0, http 1 (when enabled), then the files.
 std::vector<std::string> Sources(bool http_ingest, const std::vector<std::string>& files) {
@@ -20,13 +16,47 @@ std::vector<std::string> Sources(bool http_ingest, const std::vector<std::string
 
 }  // namespace
 
-Exporter::Exporter(bool http_ingest, const std::vector<std::string>& files)
-    : mapper_(QwenPreset(), 0),
-      self_(Sources(http_ingest, files), static_cast<std::uint32_t>(mapper_.Specs().size()),
-            LLE_VERSION, http_ingest),
-      store_(Concat(mapper_.Specs(), self_.Specs())),
+ReloadGate::ReloadGate() {
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&lock_, &attr);
+  pthread_rwlockattr_destroy(&attr);
+}
+
+ReloadGate::~ReloadGate() { pthread_rwlock_destroy(&lock_); }
+
+Exporter::Exporter(RuleSet rules, bool http_ingest, const std::vector<std::string>& files)
+    : generation_(std::make_shared<Generation>(std::move(rules))),
+      self_(Sources(http_ingest, files), 0, LLE_VERSION, http_ingest),
+      self_store_(self_.Specs()),
+      control_(self_store_.AddShard()),
       first_file_(http_ingest ? 2 : 1) {
-  store_.AddShard()->Apply(self_.BuildInfo());
+  control_->Apply(self_.BuildInfo());
+  control_->Apply(self_.LastReload(true));
+}
+
+void Exporter::Reload(RuleSet rules) {
+  // Built outside the gate: ingest goes on meanwhile.
+  auto next = std::make_shared<Generation>(std::move(rules));
+  std::lock_guard<ReloadGate> lock(gate_);
+  // No chunk is being worked now, and the next one starts on `next`.
+  next->store.Absorb(generation_->store);
+  generation_ = std::move(next);
+}
+
+void Exporter::CountReload(bool success) {
+  std::lock_guard<ReloadGate> lock(gate_);
+  control_->Apply(self_.Reload(success));
+  control_->Apply(self_.LastReload(success));
+}
+
+std::vector<prometheus::MetricFamily> Exporter::Collect() {
+  std::shared_lock<ReloadGate> lock(gate_);
+  std::vector<prometheus::MetricFamily> out = generation_->store.Collect();
+  std::vector<prometheus::MetricFamily> self = self_store_.Collect();
+  out.insert(out.end(), std::make_move_iterator(self.begin()), std::make_move_iterator(self.end()));
+  return out;
 }
 
 }  // namespace lle

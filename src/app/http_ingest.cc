@@ -83,11 +83,9 @@ HttpIngest::HttpIngest(Exporter& exporter, const Options& options, std::string b
     : exporter_(exporter),
       bearer_token_(std::move(bearer_token)),
       max_body_bytes_(options.ingest_max_body_bytes),
-      control_(exporter.store().AddShard()) {
+      control_(exporter.self_store().AddShard()) {
   for (std::size_t i = 0; i < kPipelines; ++i) {
-    idle_.push_back(std::make_unique<Pipeline>(exporter.mapper(), exporter.self(), kHttpSource,
-                                               exporter.store().AddShard(),
-                                               options.max_line_bytes));
+    idle_.push_back(std::make_unique<Pipeline>(exporter, kHttpSource, options.max_line_bytes));
   }
 }
 

@@ -59,6 +59,15 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
   app.add_option("--ingest.bearer-token-file", out->ingest_bearer_token_file,
                  "File holding a token that ingest requests must send as "
                  "`Authorization: Bearer TOKEN` (else 401)");
+  app.add_option("--config.file", out->config_file,
+                 "YAML (or JSON) file mapping log fields to metrics (see config/); without "
+                 "it the built-in qwen preset (config/qwen.yaml) is used. Reloaded on SIGHUP "
+                 "and POST /-/reload");
+  app.add_flag("--check-config", out->check_config,
+               "Validate --config.file (or the built-in preset), print the metrics it "
+               "defines and exit: 0 if valid, 1 if not; opens no port");
+  app.add_flag("--web.enable-lifecycle", out->web_enable_lifecycle,
+               "Enable POST /-/reload (reload --config.file over HTTP)");
   app.add_option("--log.level", out->log_level, "Minimum level of the exporter's own log")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
@@ -101,6 +110,10 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
           repeated ? "given twice" : "not a usable name (write ./stdin for a file so named)");
       return 2;
     }
+  }
+  if (out->check_config && out->once) {
+    std::fprintf(stderr, "llm_log_exporter: --check-config: not with --once\n");
+    return 2;
   }
   if (out->once && !out->input_files.empty()) {
     std::fprintf(stderr, "llm_log_exporter: --input.file: not with --once, which reads stdin\n");

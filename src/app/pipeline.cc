@@ -1,20 +1,35 @@
 #include "llm_log_exporter/app/pipeline.h"
 
+#include <shared_mutex>
+
 namespace lle {
 
-Pipeline::Pipeline(const Mapper& mapper, const SelfMetrics& self, std::size_t source, Shard* shard,
-                   std::size_t max_line_bytes)
-    : mapper_(mapper),
-      self_(self),
+Pipeline::Pipeline(Exporter& exporter, std::size_t source, std::size_t max_line_bytes)
+    : exporter_(exporter),
+      self_(exporter.self()),
       source_(source),
-      shard_(shard),
-      framer_(max_line_bytes),
-      parser_(mapper.Rules().fields, mapper.Rules().request_keys) {}
+      self_shard_(exporter.self_store().AddShard()),
+      framer_(max_line_bytes) {
+  std::shared_lock<ReloadGate> lock(exporter.gate());
+  Follow(exporter.generation());
+}
+
+void Pipeline::Follow(const std::shared_ptr<Generation>& generation) {
+  generation_ = generation;
+  mapper_ = &generation->mapper;
+  shard_ = generation->store.AddShard();
+  parser_ = std::make_unique<LineParser>(mapper_->Rules().fields, mapper_->Rules().request_keys);
+}
 
 void Pipeline::Feed(std::string_view lines, std::uint64_t seq, double wall_seconds) {
+  // A reload waits for the chunk being worked, so each chunk is worked whole
+  // by one generation's rules.
+  std::shared_lock<ReloadGate> lock(exporter_.gate());
+  if (exporter_.generation() != generation_) Follow(exporter_.generation());
   // Workers may finish chunks out of order: the read order decides which
   // gauge value is the latest.
   shard_->SetStamp(seq);
+  self_shard_->SetStamp(seq);
   now_seconds_ = wall_seconds;
   framer_.Feed(lines, *this);
 }
@@ -22,12 +37,12 @@ void Pipeline::Feed(std::string_view lines, std::uint64_t seq, double wall_secon
 void Pipeline::OnTooLong() { Count(LineResult::kTooLong); }
 
 void Pipeline::OnLine(std::string_view line) {
-  parser_.Parse(line, record_);
+  parser_->Parse(line, record_);
   switch (record_.kind) {
     case LineKind::kRequest:
       Count(LineResult::kRequest);
-      batch_.size = 0;
-      mapper_.Map(record_, now_seconds_, batch_);
+      batch_.Clear();
+      mapper_->Map(record_, now_seconds_, batch_);
       for (std::size_t i = 0; i < batch_.size; ++i) shard_->Apply(batch_.items[i]);
       return;
     case LineKind::kEvent:

@@ -20,28 +20,36 @@ SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::uint32_t first_m
   MetricSpec lines;
   lines.name = "llm_log_exporter_lines_total";
   lines.help = "Lines received, by source and by what they were (each line counts once)";
-  lines.label_names = {"source", "result"};
+  lines.labels = {FixedLabel("source", sources),
+                  FixedLabel("result", {std::begin(kResultNames), std::end(kResultNames)})};
   MetricSpec bytes;
   bytes.name = "llm_log_exporter_bytes_total";
   bytes.help = "Bytes received, by source";
-  bytes.label_names = {"source"};
-  for (const std::string& source : sources) {
-    for (const char* result : kResultNames) lines.initial_series.push_back({source, result});
-    bytes.initial_series.push_back({source});
-  }
+  bytes.labels = {FixedLabel("source", std::move(sources))};
   MetricSpec build;
   build.name = "llm_log_exporter_build_info";
   build.help = "Build of the running exporter; value is always 1";
   build.type = MetricType::kGauge;
-  build.label_names = {"version"};
-  build.initial_series = {{std::move(version)}};
-  MetricSpec ingest;
-  ingest.name = "llm_log_exporter_http_ingest_requests_total";
-  ingest.help = "Requests to the HTTP ingest endpoint, by status code answered";
-  ingest.label_names = {"code"};
-  for (int code : kIngestCodes) ingest.initial_series.push_back({std::to_string(code)});
-  specs_ = {std::move(lines), std::move(bytes), std::move(build)};
-  if (http_ingest) specs_.push_back(std::move(ingest));
+  build.labels = {FixedLabel("version", {std::move(version)})};
+  MetricSpec reloads;
+  reloads.name = "llm_log_exporter_config_reloads_total";
+  reloads.help = "Config reloads (SIGHUP or POST /-/reload), by outcome";
+  reloads.labels = {FixedLabel("outcome", {"success", "failure"})};
+  MetricSpec last_reload;
+  last_reload.name = "llm_log_exporter_config_last_reload_successful";
+  last_reload.help = "1 if the last config (re)load succeeded, 0 if the old config is still in use";
+  last_reload.type = MetricType::kGauge;
+  specs_ = {std::move(lines), std::move(bytes), std::move(build), std::move(reloads),
+            std::move(last_reload)};
+  if (http_ingest) {
+    MetricSpec ingest;
+    ingest.name = "llm_log_exporter_http_ingest_requests_total";
+    ingest.help = "Requests to the HTTP ingest endpoint, by status code answered";
+    std::vector<std::string> codes;
+    for (int code : kIngestCodes) codes.push_back(std::to_string(code));
+    ingest.labels = {FixedLabel("code", std::move(codes))};
+    specs_.push_back(std::move(ingest));
+  }
 }
 
 Update SelfMetrics::IngestRequest(int code) const {

@@ -155,6 +155,23 @@ int HttpServer::HandleRequest(mg_connection* conn) {
     ServeIngest(conn);
     return 200;
   }
+  if (uri == "/-/reload") {
+    // As Prometheus does: POST or PUT only, and only when enabled.
+    if (!options_.reload) {
+      Send(conn, 403, "Forbidden", "text/plain",
+           "Lifecycle API is not enabled (--web.enable-lifecycle)\n", head);
+      return 403;
+    }
+    if (!write) {
+      Send(conn, 405, "Method Not Allowed", "text/plain", "only POST and PUT\n", head,
+           "Allow: POST, PUT\r\n");
+      return 405;
+    }
+    const HttpReply reply = options_.reload();
+    Send(conn, reply.status, reply.status < 300 ? "OK" : "Error", "text/plain; charset=utf-8",
+         reply.body, false);
+    return reply.status;
+  }
   if (method != "GET" && !head) {
     Send(conn, 405, "Method Not Allowed", "text/plain", "only GET and HEAD\n", head,
          "Allow: GET, HEAD\r\n");

@@ -1,5 +1,7 @@
 #include "llm_log_exporter/map/mapper.h"
 
+#include <re2/re2.h>
+
 #include <utility>
 
 namespace lle {
@@ -7,82 +9,138 @@ namespace {
 
 const char* const kReasonNames[] = {"missing", "wrong_type", "out_of_range", "negative"};
 
+bool Equals(const Condition& c, const FieldValue& v) {
+  if (v.state == FieldState::kString) return !c.has_number && v.text == c.text;
+  return v.state == FieldState::kNumber && c.has_number && v.number == c.number;
+}
+
 }  // namespace
 
 Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
     : rules_(std::move(rules)), first_metric_(first_metric) {
   specs_ = rules_.metrics;
-  field_is_number_.assign(rules_.fields.size(), false);
+  use_.assign(rules_.fields.size(), Use::kFilter);
   for (const MetricRule& rule : rules_.rules) {
-    if (rule.field >= 0) field_is_number_[rule.field] = true;
-    if (rule.divisor_field >= 0) field_is_number_[rule.divisor_field] = true;
+    for (const LabelSource& label : rule.labels) {
+      if (label.field >= 0 && use_[label.field] == Use::kFilter) use_[label.field] = Use::kLabel;
+    }
+    if (rule.field >= 0) use_[rule.field] = Use::kNumber;
+    if (rule.divisor_field >= 0) use_[rule.divisor_field] = Use::kNumber;
+    rule_is_counter_.push_back(specs_.at(rule.metric).type == MetricType::kCounter);
+  }
+  // Only fields read as values or labels are checked: a field that only a
+  // filter looks at may well be absent.
+  std::vector<std::string> checked;
+  for (std::size_t f = 0; f < rules_.fields.size(); ++f) {
+    checked_.push_back(static_cast<std::uint32_t>(checked.size()));
+    if (use_[f] != Use::kFilter) checked.push_back(rules_.fields[f]);
   }
   MetricSpec errors;
   errors.name = "llm_log_exporter_field_errors_total";
   errors.help = "Fields of request lines that could not be used, by field and reason";
   errors.type = MetricType::kCounter;
-  errors.label_names = {"field", "reason"};
-  for (const std::string& field : rules_.fields) {
-    for (const char* reason : kReasonNames) errors.initial_series.push_back({field, reason});
+  if (!checked.empty()) {
+    errors.labels = {FixedLabel("field", std::move(checked)),
+                     FixedLabel("reason", {std::begin(kReasonNames), std::end(kReasonNames)})};
   }
   field_errors_metric_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
   specs_.push_back(std::move(errors));
 }
 
 void Mapper::FieldError(int field, Reason reason, UpdateBatch& out) const {
-  out.Add({field_errors_metric_, static_cast<std::uint32_t>(field) * kNumReasons + reason, 1, {}});
+  out.Add({field_errors_metric_, checked_[field] * kNumReasons + reason, 1, {}});
+}
+
+bool Mapper::Matches(const MetricRule& rule, const Record& record) const {
+  for (const Condition& c : rule.conditions) {
+    const FieldValue& v = record.fields[c.field];
+    bool ok = false;
+    switch (c.op) {
+      case Condition::Op::kEquals:
+        ok = Equals(c, v);
+        break;
+      case Condition::Op::kNotEquals:
+        ok = !Equals(c, v);
+        break;
+      case Condition::Op::kExists:
+        ok = v.state != FieldState::kMissing;
+        break;
+      case Condition::Op::kAbsent:
+        ok = v.state == FieldState::kMissing;
+        break;
+      case Condition::Op::kRegex:
+        ok = v.state == FieldState::kString &&
+             re2::RE2::FullMatch(re2::StringPiece(v.text.data(), v.text.size()), *c.regex);
+        break;
+    }
+    if (!ok) return false;
+  }
+  return true;
 }
 
 void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out) const {
   // Each unusable field counts once per line, however many rules read it.
   for (std::size_t f = 0; f < rules_.fields.size(); ++f) {
+    if (use_[f] == Use::kFilter) continue;
     const FieldState state = record.fields[f].state;
     const int field = static_cast<int>(f);
     if (state == FieldState::kMissing) {
-      FieldError(field, kMissing, out);
+      // A missing label field takes the label's default, which the metric shows.
+      if (use_[f] == Use::kNumber) FieldError(field, kMissing, out);
     } else if (state == FieldState::kOutOfRange) {
       FieldError(field, kOutOfRange, out);
-    } else if (field_is_number_[f] ? state != FieldState::kNumber : state != FieldState::kString) {
+    } else if (use_[f] == Use::kNumber ? state != FieldState::kNumber
+                                       : state != FieldState::kString) {
       FieldError(field, kWrongType, out);
     }
   }
-  for (const MetricRule& rule : rules_.rules) {
-    Update u{first_metric_ + rule.metric, 0, 0, {}};
+  for (std::size_t r = 0; r < rules_.rules.size(); ++r) {
+    const MetricRule& rule = rules_.rules[r];
+    if (!rule.conditions.empty() && !Matches(rule, record)) continue;
+    Update u{first_metric_ + rule.metric, 0, 1, nullptr};
     const FieldValue* value = rule.field >= 0 ? &record.fields[rule.field] : nullptr;
     const bool number = value != nullptr && value->state == FieldState::kNumber;
-    switch (rule.kind) {
-      case RuleKind::kCountLine: {
-        const FieldValue& label = record.fields[rule.label_field];
-        u.series = kDynamicSeries;
-        // An empty label value is the same as no label to Prometheus: use the default.
-        u.label_value = label.state == FieldState::kString && !label.text.empty()
-                            ? label.text
-                            : std::string_view(rule.label_default);
-        u.value = 1;
+    switch (rule.source) {
+      case ValueSource::kOne:
         break;
-      }
-      case RuleKind::kAddField:
+      case ValueSource::kField:
         if (!number) continue;
-        if (value->number < 0) {  // a counter never goes down
+        if (rule_is_counter_[r] && value->number < 0) {  // a counter never goes down
           FieldError(rule.field, kNegative, out);
           continue;
         }
         u.value = value->number * rule.scale / rule.divide_by;
         break;
-      case RuleKind::kObserveField:
-      case RuleKind::kSetField:
-        if (!number) continue;
-        u.value = value->number * rule.scale / rule.divide_by;
-        break;
-      case RuleKind::kObserveRatio: {
+      case ValueSource::kRatio: {
         const FieldValue& divisor = record.fields[rule.divisor_field];
         if (!number || divisor.state != FieldState::kNumber || !(divisor.number > 0)) continue;
         u.value = value->number / divisor.number * rule.scale / rule.divide_by;
         break;
       }
-      case RuleKind::kSetLineTime:
+      case ValueSource::kSum: {
+        const FieldValue& term = record.fields[rule.divisor_field];
+        if (!number || term.state != FieldState::kNumber) continue;
+        u.value = (value->number + term.number) * rule.scale / rule.divide_by;
+        if (rule_is_counter_[r] && u.value < 0) continue;
+        break;
+      }
+      case ValueSource::kReadTime:
         u.value = now_seconds;
         break;
+    }
+    if (!rule.labels.empty()) {
+      if (out.label_size + rule.labels.size() > UpdateBatch::kMaxLabelValues) continue;
+      std::string_view* labels = out.label_values + out.label_size;
+      out.label_size += rule.labels.size();
+      for (std::size_t l = 0; l < rule.labels.size(); ++l) {
+        const FieldValue& label = record.fields[rule.labels[l].field];
+        // An empty label value is the same as no label to Prometheus: use the default.
+        labels[l] = label.state == FieldState::kString && !label.text.empty()
+                        ? label.text
+                        : std::string_view(rule.labels[l].default_value);
+      }
+      u.series = kDynamicSeries;
+      u.labels = labels;
     }
     out.Add(u);
   }

@@ -23,16 +23,65 @@ constexpr int kMaxDepth = 512;
 
 error_code ValidateValue(od::value& value, int depth);
 
-error_code ValidateObject(od::object object, int depth) {
-  if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
-  for (auto field_result : object) {
-    od::field field;
-    if (auto err = std::move(field_result).get(field)) return err;
-    std::string_view key;
-    if (auto err = field.unescaped_key().get(key)) return err;
-    if (auto err = ValidateValue(field.value(), depth + 1)) return err;
+// Wanted keys of one object level: a field, a request marker, and/or a parent
+// of wanted nested keys (`usage` for `usage.prompt_tokens`).
+struct Node;
+struct Key {
+  std::string name;
+  int field = -1;  // index into Record::fields, or -1
+  bool marks_request = false;
+  std::unique_ptr<Node> child;
+};
+struct Node {
+  std::vector<std::unique_ptr<Key>> keys;
+  std::vector<std::vector<const Key*>> by_length;  // into `keys`, by name length
+
+  // Every key of every line is looked up: bucket the wanted names by length
+  // so most keys are rejected without comparing any bytes.
+  const Key* Find(std::string_view name) const {
+    if (name.size() >= by_length.size()) return nullptr;
+    for (const Key* key : by_length[name.size()]) {
+      if (key->name == name) return key;
+    }
+    return nullptr;
   }
-  return simdjson::SUCCESS;
+
+  // The key at `path` (dot-separated), created as needed.
+  Key& Add(std::string_view path) {
+    const std::size_t dot = path.find('.');
+    const std::string_view name = path.substr(0, dot);
+    Key* key = nullptr;
+    for (auto& k : keys) {
+      if (k->name == name) key = k.get();
+    }
+    if (key == nullptr) {
+      keys.push_back(std::make_unique<Key>());
+      key = keys.back().get();
+      key->name = std::string(name);
+    }
+    if (dot == std::string_view::npos) return *key;
+    if (!key->child) key->child = std::make_unique<Node>();
+    return key->child->Add(path.substr(dot + 1));
+  }
+
+  void Index() {
+    std::size_t longest = 0;
+    for (const auto& key : keys) longest = std::max(longest, key->name.size());
+    by_length.assign(longest + 1, {});
+    for (const auto& key : keys) {
+      by_length[key->name.size()].push_back(key.get());
+      if (key->child) key->child->Index();
+    }
+  }
+};
+
+// Reads (and so validates) every value of `object`; with `node`, stores the
+// wanted ones in `*out` and sets `*request` if a request key is present.
+error_code WalkObject(od::object object, const Node* node, int depth, Record* out,
+                      bool* request);
+
+error_code ValidateObject(od::object object, int depth) {
+  return WalkObject(object, nullptr, depth, nullptr, nullptr);
 }
 
 error_code ValidateArray(od::array array, int depth) {
@@ -102,34 +151,70 @@ error_code ValidateValue(od::value& value, int depth) {
   return ReadValue(value, depth, &ignored);
 }
 
+error_code WalkObject(od::object object, const Node* node, int depth, Record* out,
+                      bool* request) {
+  if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
+  for (auto field_result : object) {
+    od::field field;
+    if (auto err = std::move(field_result).get(field)) return err;
+    std::string_view name;
+    if (auto err = field.unescaped_key().get(name)) return err;
+    const Key* key = node != nullptr ? node->Find(name) : nullptr;
+    od::value value = field.value();
+    if (key != nullptr) *request |= key->marks_request;
+    if (key != nullptr && key->child) {
+      od::json_type type;
+      if (auto err = value.type().get(type)) return err;
+      if (type == od::json_type::object) {
+        if (key->field >= 0) out->fields[key->field] = {FieldState::kWrongType, 0, {}};
+        od::object child;
+        if (auto err = value.get_object().get(child)) return err;
+        if (auto err = WalkObject(child, key->child.get(), depth + 1, out, request)) return err;
+        continue;
+      }
+    }
+    FieldValue read;
+    if (auto err = ReadValue(value, depth + 1, &read)) return err;
+    // A duplicate key overrides the earlier value, as JSON readers commonly do.
+    if (key != nullptr && key->field >= 0) out->fields[key->field] = read;
+  }
+  return simdjson::SUCCESS;
+}
+
+FieldValue FromDom(simdjson::dom::element value) {
+  switch (value.type()) {
+    case simdjson::dom::element_type::INT64:
+      return {FieldState::kNumber, static_cast<double>(value.get_int64().value_unsafe()), {}};
+    case simdjson::dom::element_type::UINT64:
+      return {FieldState::kNumber, static_cast<double>(value.get_uint64().value_unsafe()), {}};
+    case simdjson::dom::element_type::DOUBLE:
+      return {FieldState::kNumber, value.get_double().value_unsafe(), {}};
+    case simdjson::dom::element_type::STRING:
+      return {FieldState::kString, 0, value.get_string().value_unsafe()};
+    default:
+      return {FieldState::kWrongType, 0, {}};
+  }
+}
+
+// The DOM twin of WalkObject: the tape is already validated.
+void WalkDom(simdjson::dom::object object, const Node& node, Record& out, bool* request) {
+  for (const simdjson::dom::key_value_pair field : object) {
+    const Key* key = node.Find(field.key);
+    if (key == nullptr) continue;
+    *request |= key->marks_request;
+    // A duplicate key overrides the earlier value, as JSON readers commonly do.
+    if (key->field >= 0) out.fields[key->field] = FromDom(field.value);
+    if (key->child && field.value.type() == simdjson::dom::element_type::OBJECT) {
+      WalkDom(field.value.get_object().value_unsafe(), *key->child, out, request);
+    }
+  }
+}
+
 bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 }  // namespace
 
 struct LineParser::Impl {
-  struct Key {
-    std::string name;
-    int field = -1;  // index into Record::fields, or -1
-    bool marks_request = false;
-  };
-
-  // Every key of every line is looked up: bucket the wanted names by length
-  // so most keys are rejected without comparing any bytes.
-  const Key* Find(std::string_view name) const {
-    if (name.size() >= by_length.size()) return nullptr;
-    for (const Key* key : by_length[name.size()]) {
-      if (key->name == name) return key;
-    }
-    return nullptr;
-  }
-
-  void Index() {
-    std::size_t longest = 0;
-    for (const Key& key : keys) longest = std::max(longest, key.name.size());
-    by_length.assign(longest + 1, {});
-    for (const Key& key : keys) by_length[key.name.size()].push_back(&key);
-  }
-
   error_code ParseObject(std::string_view line, Record& out) {
     od::document doc;
     if (auto err = parser.iterate(line.data(), line.size(), line.size() + kLinePadding).get(doc)) {
@@ -138,19 +223,7 @@ struct LineParser::Impl {
     od::object object;
     if (auto err = doc.get_object().get(object)) return err;
     bool request = false;
-    for (auto field_result : object) {
-      od::field field;
-      if (auto err = std::move(field_result).get(field)) return err;
-      std::string_view name;
-      if (auto err = field.unescaped_key().get(name)) return err;
-      const Key* key = Find(name);
-      FieldValue value;
-      if (auto err = ReadValue(field.value(), 1, &value)) return err;
-      if (key == nullptr) continue;
-      request |= key->marks_request;
-      // A duplicate key overrides the earlier value, as JSON readers commonly do.
-      if (key->field >= 0) out.fields[key->field] = value;
-    }
+    if (auto err = WalkObject(object, &root, 0, &out, &request)) return err;
     // Past the object's '}' only whitespace may follow (current_location() says OUT_OF_BOUNDS).
     if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) {
       return simdjson::TRAILING_CONTENT;
@@ -168,42 +241,14 @@ struct LineParser::Impl {
     simdjson::dom::object object;
     if (auto err = doc.get_object().get(object)) return err;
     bool request = false;
-    for (const simdjson::dom::key_value_pair field : object) {
-      const Key* key = Find(field.key);
-      if (key == nullptr) continue;
-      request |= key->marks_request;
-      if (key->field < 0) continue;
-      // A duplicate key overrides the earlier value, as JSON readers commonly do.
-      FieldValue& value = out.fields[key->field];
-      switch (field.value.type()) {
-        case simdjson::dom::element_type::INT64:
-          value = {
-              FieldState::kNumber, static_cast<double>(field.value.get_int64().value_unsafe()), {}};
-          break;
-        case simdjson::dom::element_type::UINT64:
-          value = {FieldState::kNumber,
-                   static_cast<double>(field.value.get_uint64().value_unsafe()),
-                   {}};
-          break;
-        case simdjson::dom::element_type::DOUBLE:
-          value = {FieldState::kNumber, field.value.get_double().value_unsafe(), {}};
-          break;
-        case simdjson::dom::element_type::STRING:
-          value = {FieldState::kString, 0, field.value.get_string().value_unsafe()};
-          break;
-        default:
-          value = {FieldState::kWrongType, 0, {}};
-          break;
-      }
-    }
+    WalkDom(object, root, out, &request);
     out.kind = request ? LineKind::kRequest : LineKind::kEvent;
     return simdjson::SUCCESS;
   }
 
   simdjson::dom::parser dom_parser;
   od::parser parser;
-  std::vector<Key> keys;
-  std::vector<std::vector<const Key*>> by_length;  // into `keys`, by name length
+  Node root;
   std::size_t num_fields = 0;
 };
 
@@ -211,16 +256,10 @@ LineParser::LineParser(std::vector<std::string> fields, std::vector<std::string>
     : impl_(std::make_unique<Impl>()) {
   impl_->num_fields = fields.size() < kMaxFields ? fields.size() : kMaxFields;
   for (std::size_t i = 0; i < impl_->num_fields; ++i) {
-    impl_->keys.push_back({std::move(fields[i]), static_cast<int>(i), false});
+    impl_->root.Add(fields[i]).field = static_cast<int>(i);
   }
-  for (std::string& name : request_keys) {
-    bool found = false;
-    for (Impl::Key& key : impl_->keys) {
-      if (key.name == name) key.marks_request = found = true;
-    }
-    if (!found) impl_->keys.push_back({std::move(name), -1, true});
-  }
-  impl_->Index();
+  for (const std::string& path : request_keys) impl_->root.Add(path).marks_request = true;
+  impl_->root.Index();
 }
 
 LineParser::~LineParser() = default;

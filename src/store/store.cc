@@ -26,11 +26,15 @@ std::uint64_t ToBits(double d) {
 
 // Single writer per cell: a relaxed load + store is enough (no RMW needed), and
 // a concurrent scrape reads a value that was current at some point.
-void AddDouble(std::atomic<std::uint64_t>& cell, double v) {
-  cell.store(ToBits(ToDouble(cell.load(std::memory_order_relaxed)) + v), std::memory_order_relaxed);
+double LoadDouble(const std::atomic<std::uint64_t>& cell) {
+  return ToDouble(cell.load(std::memory_order_relaxed));
 }
-void Increment(std::atomic<std::uint64_t>& cell) {
-  cell.store(cell.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+void StoreDouble(std::atomic<std::uint64_t>& cell, double v) {
+  cell.store(ToBits(v), std::memory_order_relaxed);
+}
+void AddDouble(std::atomic<std::uint64_t>& cell, double v) { StoreDouble(cell, LoadDouble(cell) + v); }
+void AddCount(std::atomic<std::uint64_t>& cell, std::uint64_t n) {
+  cell.store(cell.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
 std::size_t CellsPerSeries(const MetricSpec& spec) {
@@ -38,7 +42,7 @@ std::size_t CellsPerSeries(const MetricSpec& spec) {
     case MetricType::kCounter:
       return 1;  // value
     case MetricType::kGauge:
-      return 2;  // value, stamp of the write (0: never set)
+      return 2;  // value, stamp of the last write (0: never set)
     case MetricType::kHistogram:
       return spec.buckets.size() + 2;  // one count per bucket, +Inf, sum
   }
@@ -57,36 +61,68 @@ prometheus::MetricType ToPrometheus(MetricType type) {
   return prometheus::MetricType::Untyped;
 }
 
+bool SameShape(const MetricSpec& a, const MetricSpec& b) {
+  if (a.type != b.type || a.buckets != b.buckets || a.labels.size() != b.labels.size()) {
+    return false;
+  }
+  if (a.type == MetricType::kGauge && a.gauge_mode != b.gauge_mode) return false;
+  for (std::size_t l = 0; l < a.labels.size(); ++l) {
+    if (a.labels[l].name != b.labels[l].name) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Store::Store(std::vector<MetricSpec> specs) {
-  MetricSpec overflow;
-  overflow.name = "llm_log_exporter_label_overflow_total";
-  overflow.help =
-      "Label values sent to the overflow series: the metric had reached its series cap, "
-      "or the value was longer than 128 bytes";
-  overflow.type = MetricType::kCounter;
-  overflow.label_names = {"metric"};
+  std::vector<std::string> dynamic;
   for (const MetricSpec& spec : specs) {
-    const bool dynamic =
-        spec.label_names.size() == 1 && spec.max_series > spec.initial_series.size();
-    if (dynamic) overflow.initial_series.push_back({spec.name});
+    if (spec.dynamic && !spec.labels.empty()) dynamic.push_back(spec.name);
   }
-  overflow_metric_ = specs.size();
-  specs.push_back(std::move(overflow));
+  if (!dynamic.empty()) {
+    MetricSpec overflow;
+    overflow.name = "llm_log_exporter_label_overflow_total";
+    overflow.help =
+        "Label values sent to the overflow value: not allowed, over the label's cap of "
+        "distinct values, or longer than 128 bytes";
+    overflow.labels = {FixedLabel("metric", std::move(dynamic))};
+    overflow_metric_ = specs.size();
+    specs.push_back(std::move(overflow));
+  }
 
+  std::size_t next_overflow_series = 0;
   for (MetricSpec& spec : specs) {
     auto m = std::make_unique<Metric>();
-    m->dynamic = spec.label_names.size() == 1 && spec.max_series > spec.initial_series.size();
-    m->series_capacity = m->dynamic ? spec.max_series + 1 : spec.initial_series.size();
+    std::size_t initial = 1;  // combinations of the labels' initial values
+    for (const LabelSpec& label_spec : spec.labels) {
+      auto label = std::make_unique<Label>();
+      label->spec = label_spec;
+      label->radix = std::max(label_spec.max_values, label_spec.values.size()) + 1;
+      label->values = label_spec.values;
+      label->values.reserve(label->radix - 1);
+      label->size.store(label->values.size());
+      m->series_capacity *= label->radix;
+      initial *= label_spec.values.size();
+      m->labels.push_back(std::move(label));
+    }
     m->cells_per_series = CellsPerSeries(spec);
     m->first_cell = num_cells_;
     num_cells_ += m->series_capacity * m->cells_per_series;
-    if (m->dynamic) {
-      m->labels.reserve(spec.max_series);
-      for (const auto& tuple : spec.initial_series) m->labels.push_back(tuple.at(0));
+    m->exists = std::make_unique<std::atomic<bool>[]>(m->series_capacity);
+    m->labelled = !m->labels.empty();
+    for (std::size_t i = 0; i < initial; ++i) {
+      // The i-th combination, the last label varying fastest.
+      std::size_t rest = i, series = 0, weight = 1;
+      for (std::size_t l = m->labels.size(); l-- > 0;) {
+        const std::size_t n = m->labels[l]->values.size();
+        series += rest % n * weight;
+        rest /= n;
+        weight *= m->labels[l]->radix;
+      }
+      m->exists[series].store(true);
+      m->initial_series.push_back(static_cast<std::uint32_t>(series));
     }
-    m->size.store(spec.initial_series.size());
+    if (spec.dynamic && !spec.labels.empty()) m->overflow_series = next_overflow_series++;
     m->spec = std::move(spec);
     metrics_.push_back(std::move(m));
   }
@@ -100,77 +136,143 @@ Shard* Store::AddShard() {
   return shards_.back().get();
 }
 
-Shard::Shard(Store& store)
-    : store_(store), cells_(store.num_cells_), known_labels_(store.metrics_.size()) {
-  for (std::size_t i = 0; i < store.metrics_.size(); ++i) {
-    known_labels_[i] = store.metrics_[i]->labels;  // caller holds store.mutex_
+Shard::Shard(Store& store) : store_(store), cells_(store.num_cells_) {
+  // The caller holds store.mutex_.
+  for (const auto& m : store.metrics_) {
+    known_.emplace_back();
+    for (const auto& label : m->labels) known_.back().push_back(label->values);
   }
 }
 
-std::uint32_t Shard::ResolveSeries(std::uint32_t metric, std::string_view label_value) {
-  Store::Metric& m = *store_.metrics_[metric];
-  const auto overflow = static_cast<std::uint32_t>(m.series_capacity - 1);
-  if (!m.dynamic) return overflow + 1;  // out of range: ignored
-  std::vector<std::string>& known = known_labels_[metric];
+std::size_t Shard::ResolveValue(std::uint32_t metric, std::size_t label, std::string_view value,
+                                bool* overflow) {
+  Store::Label& l = *store_.metrics_[metric]->labels[label];
+  std::vector<std::string>& known = known_[metric][label];
   for (std::size_t i = 0; i < known.size(); ++i) {
-    if (known[i] == label_value) return static_cast<std::uint32_t>(i);
+    if (known[i] == value) return i;
   }
+  const std::size_t overflow_index = l.radix - 1;
   // The overflow value names the overflow series itself, never a second one.
-  if (label_value == m.spec.overflow_value) {
-    m.overflow_used.store(true, std::memory_order_relaxed);
-    return overflow;
-  }
-  if (label_value.size() <= kMaxLabelValueBytes && known.size() < m.spec.max_series) {
+  if (value == l.spec.overflow) return overflow_index;
+  if (value.size() <= kMaxLabelValueBytes && known.size() < overflow_index) {
     // Slow path, once per new value per shard: learn what other shards added, or add it.
     std::lock_guard<std::mutex> lock(store_.mutex_);
-    const std::size_t size = m.size.load(std::memory_order_relaxed);
+    const std::size_t size = l.size.load(std::memory_order_relaxed);
     for (std::size_t i = known.size(); i < size; ++i) {
-      known.push_back(m.labels[i]);
-      if (known[i] == label_value) return static_cast<std::uint32_t>(i);
+      known.push_back(l.values[i]);
+      if (known[i] == value) return i;
     }
-    if (size < m.spec.max_series) {
-      m.labels.emplace_back(label_value);
-      known.emplace_back(label_value);
-      m.size.store(size + 1, std::memory_order_release);
-      return static_cast<std::uint32_t>(size);
+    if (size < overflow_index) {
+      l.values.emplace_back(value);
+      known.emplace_back(value);
+      l.size.store(size + 1, std::memory_order_release);
+      return size;
     }
   }
-  m.overflow_used.store(true, std::memory_order_relaxed);
-  Store::Metric& counter = *store_.metrics_[store_.overflow_metric_];
-  std::size_t index = 0;
-  for (std::size_t i = 0; i < metric; ++i) index += store_.metrics_[i]->dynamic ? 1 : 0;
-  AddDouble(cells_[counter.first_cell + index], 1);
-  return overflow;
+  *overflow = true;
+  return overflow_index;
 }
 
-void Shard::Apply(const Update& update) {
-  if (update.metric >= store_.metrics_.size()) return;
-  const Store::Metric& m = *store_.metrics_[update.metric];
-  const std::uint32_t series = update.series == kDynamicSeries
-                                   ? ResolveSeries(update.metric, update.label_value)
-                                   : update.series;
-  if (series >= m.series_capacity) return;
+std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* labels) {
+  const Store::Metric& m = *store_.metrics_[metric];
+  std::size_t series = 0;
+  bool overflow = false;
+  for (std::size_t l = 0; l < m.labels.size(); ++l) {
+    series = series * m.labels[l]->radix + ResolveValue(metric, l, labels[l], &overflow);
+  }
+  if (overflow && store_.overflow_metric_ != SIZE_MAX) {
+    const Store::Metric& counter = *store_.metrics_[store_.overflow_metric_];
+    AddDouble(cells_[counter.first_cell + m.overflow_series], 1);
+  }
+  return series;
+}
+
+void Shard::Write(std::uint32_t metric, std::size_t series, double value) {
+  const Store::Metric& m = *store_.metrics_[metric];
+  if (m.labelled && !m.exists[series].load(std::memory_order_relaxed)) {
+    m.exists[series].store(true, std::memory_order_relaxed);
+  }
   std::atomic<std::uint64_t>* cell = &cells_[m.first_cell + series * m.cells_per_series];
   switch (m.spec.type) {
     case MetricType::kCounter:
-      if (update.value >= 0) AddDouble(cell[0], update.value);  // also refuses NaN
+      if (value >= 0) AddDouble(cell[0], value);  // also refuses NaN
       break;
-    case MetricType::kGauge:
-      cell[0].store(ToBits(update.value), std::memory_order_relaxed);
+    case MetricType::kGauge: {
+      const bool set = cell[1].load(std::memory_order_relaxed) != 0;
+      switch (m.spec.gauge_mode) {
+        case GaugeMode::kSet:
+          StoreDouble(cell[0], value);
+          break;
+        case GaugeMode::kMax:
+          if (!set || value > LoadDouble(cell[0])) StoreDouble(cell[0], value);
+          break;
+        case GaugeMode::kAdd:
+          StoreDouble(cell[0], (set ? LoadDouble(cell[0]) : 0) + value);
+          break;
+      }
       cell[1].store(stamp_, std::memory_order_relaxed);
       break;
+    }
     case MetricType::kHistogram: {
       const std::vector<double>& b = m.spec.buckets;
       // `le` is inclusive: the bucket is the number of bounds below the value
       // (past the last one: +Inf). Counting without branches beats a binary
       // search here: values are unpredictable, bucket lists short.
       std::size_t i = 0;
-      for (const double bound : b) i += bound < update.value ? 1 : 0;
-      Increment(cell[i]);
-      AddDouble(cell[b.size() + 1], update.value);
+      for (const double bound : b) i += bound < value ? 1 : 0;
+      AddCount(cell[i], 1);
+      AddDouble(cell[b.size() + 1], value);
       break;
     }
   }
+}
+
+void Shard::Apply(const Update& update) {
+  if (update.metric >= store_.metrics_.size()) return;
+  const Store::Metric& m = *store_.metrics_[update.metric];
+  std::size_t series = 0;
+  if (update.series == kDynamicSeries) {
+    series = ResolveSeries(update.metric, update.labels);
+  } else {
+    if (update.series >= m.initial_series.size()) return;  // out of range: ignored
+    series = m.initial_series[update.series];
+  }
+  Write(update.metric, series, update.value);
+}
+
+std::uint64_t Store::Cell(const Metric& m, std::size_t s, std::size_t i) const {
+  std::uint64_t sum = 0;
+  for (const auto& shard : shards_) {
+    sum += shard->cells_[m.first_cell + s * m.cells_per_series + i].load(std::memory_order_relaxed);
+  }
+  return sum;
+}
+
+bool Store::GaugeValue(const Metric& m, std::size_t s, double* value,
+                       std::uint64_t* stamp) const {
+  bool set = false;
+  *stamp = 0;
+  for (const auto& shard : shards_) {
+    const std::atomic<std::uint64_t>* cell =
+        &shard->cells_[m.first_cell + s * m.cells_per_series];
+    const std::uint64_t shard_stamp = cell[1].load(std::memory_order_relaxed);
+    if (shard_stamp == 0) continue;
+    const double v = LoadDouble(cell[0]);
+    switch (m.spec.gauge_mode) {
+      case GaugeMode::kSet:
+        if (shard_stamp > *stamp) *value = v;
+        break;
+      case GaugeMode::kMax:
+        if (!set || v > *value) *value = v;
+        break;
+      case GaugeMode::kAdd:
+        *value = (set ? *value : 0) + v;
+        break;
+    }
+    *stamp = std::max(*stamp, shard_stamp);
+    set = true;
+  }
+  return set;
 }
 
 std::vector<prometheus::MetricFamily> Store::Collect() const {
@@ -183,59 +285,122 @@ std::vector<prometheus::MetricFamily> Store::Collect() const {
     family.name = m.spec.name;
     family.help = m.spec.help;
     family.type = ToPrometheus(m.spec.type);
-    const std::size_t size = m.size.load(std::memory_order_acquire);
-    std::vector<std::size_t> series(size);
-    for (std::size_t s = 0; s < size; ++s) series[s] = s;
-    if (m.dynamic && m.overflow_used.load(std::memory_order_relaxed)) {
-      series.push_back(m.series_capacity - 1);
-    }
-    for (std::size_t s : series) {
+    for (std::size_t s = 0; s < m.series_capacity; ++s) {
+      if (!m.exists[s].load(std::memory_order_relaxed)) continue;
       prometheus::ClientMetric metric;
-      for (std::size_t l = 0; l < m.spec.label_names.size(); ++l) {
-        std::string value = !m.dynamic ? m.spec.initial_series[s].at(l)
-                            : s < size ? m.labels[s]
-                                       : m.spec.overflow_value;
-        metric.label.push_back({m.spec.label_names[l], std::move(value)});
-      }
-      const std::size_t base = m.first_cell + s * m.cells_per_series;
-      auto cell = [&](const Shard& shard, std::size_t i) {
-        return shard.cells_[base + i].load(std::memory_order_relaxed);
-      };
       switch (m.spec.type) {
         case MetricType::kCounter:
-          for (const auto& shard : shards_) metric.counter.value += ToDouble(cell(*shard, 0));
+          for (const auto& shard : shards_) {
+            metric.counter.value += LoadDouble(shard->cells_[m.first_cell + s]);
+          }
           break;
         case MetricType::kGauge: {
-          std::uint64_t best = 0;
-          for (const auto& shard : shards_) {
-            if (cell(*shard, 1) > best) {
-              best = cell(*shard, 1);
-              metric.gauge.value = ToDouble(cell(*shard, 0));
-            }
-          }
-          if (best == 0) continue;  // never set: no invented value
+          std::uint64_t stamp = 0;
+          if (!GaugeValue(m, s, &metric.gauge.value, &stamp)) continue;  // no invented value
           break;
         }
         case MetricType::kHistogram: {
           const std::vector<double>& b = m.spec.buckets;
           std::uint64_t cumulative = 0;
           for (std::size_t i = 0; i <= b.size(); ++i) {
-            for (const auto& shard : shards_) cumulative += cell(*shard, i);
+            cumulative += Cell(m, s, i);
             metric.histogram.bucket.push_back(
                 {cumulative, i < b.size() ? b[i] : std::numeric_limits<double>::infinity()});
           }
           metric.histogram.sample_count = cumulative;  // equals +Inf by construction
           for (const auto& shard : shards_) {
-            metric.histogram.sample_sum += ToDouble(cell(*shard, b.size() + 1));
+            metric.histogram.sample_sum +=
+                LoadDouble(shard->cells_[m.first_cell + s * m.cells_per_series + b.size() + 1]);
           }
           break;
         }
+      }
+      // Labels from the series index, the last label varying fastest.
+      metric.label.resize(m.labels.size());
+      for (std::size_t l = m.labels.size(), rest = s; l-- > 0;) {
+        const Label& label = *m.labels[l];
+        const std::size_t i = rest % label.radix;
+        rest /= label.radix;
+        metric.label[l] = {label.spec.name,
+                           i + 1 == label.radix ? label.spec.overflow : label.values[i]};
       }
       family.metric.push_back(std::move(metric));
     }
     out.push_back(std::move(family));
   }
   return out;
+}
+
+bool Store::Translate(const Metric& old, std::size_t s, std::size_t metric, Shard& shard,
+                      std::size_t* out) {
+  const Metric& m = *metrics_[metric];
+  std::vector<std::string_view> values(old.labels.size());
+  for (std::size_t l = old.labels.size(), rest = s; l-- > 0;) {
+    const Label& label = *old.labels[l];
+    const std::size_t i = rest % label.radix;
+    rest /= label.radix;
+    values[l] = i + 1 == label.radix ? std::string_view(label.spec.overflow) : label.values[i];
+  }
+  std::size_t series = 0;
+  for (std::size_t l = 0; l < m.labels.size(); ++l) {
+    bool overflow = false;
+    const std::size_t i = shard.ResolveValue(static_cast<std::uint32_t>(metric), l, values[l],
+                                             &overflow);
+    // A value the new allowlist leaves out is gone with the old config.
+    if (overflow && m.labels[l]->spec.max_values <= m.labels[l]->spec.values.size()) return false;
+    series = series * m.labels[l]->radix + i;
+  }
+  *out = series;
+  return true;
+}
+
+void Store::Absorb(const Store& old) {
+  Shard& base = *AddShard();
+  std::lock_guard<std::mutex> old_lock(old.mutex_);
+  for (std::size_t mi = 0; mi < metrics_.size(); ++mi) {
+    Metric& m = *metrics_[mi];
+    const Metric* from = nullptr;
+    for (const auto& candidate : old.metrics_) {
+      if (candidate->spec.name == m.spec.name) from = candidate.get();
+    }
+    if (from == nullptr || !SameShape(from->spec, m.spec)) continue;  // starts at 0
+    for (std::size_t s = 0; s < from->series_capacity; ++s) {
+      std::size_t series = 0;
+      if (!from->exists[s].load(std::memory_order_relaxed) ||
+          !Translate(*from, s, mi, base, &series)) {
+        continue;
+      }
+      std::atomic<std::uint64_t>* cell = &base.cells_[m.first_cell + series * m.cells_per_series];
+      switch (m.spec.type) {
+        case MetricType::kCounter:
+          m.exists[series].store(true, std::memory_order_relaxed);
+          for (const auto& shard : old.shards_) {
+            AddDouble(cell[0], LoadDouble(shard->cells_[from->first_cell + s]));
+          }
+          break;
+        case MetricType::kGauge: {
+          double value = 0;
+          std::uint64_t stamp = 0;
+          if (!old.GaugeValue(*from, s, &value, &stamp)) break;
+          m.exists[series].store(true, std::memory_order_relaxed);
+          base.SetStamp(stamp);
+          base.Write(static_cast<std::uint32_t>(mi), series, value);
+          break;
+        }
+        case MetricType::kHistogram: {
+          m.exists[series].store(true, std::memory_order_relaxed);
+          const std::size_t n = m.spec.buckets.size();
+          for (std::size_t i = 0; i <= n; ++i) AddCount(cell[i], old.Cell(*from, s, i));
+          for (const auto& shard : old.shards_) {
+            AddDouble(cell[n + 1],
+                      LoadDouble(shard->cells_[from->first_cell + s * from->cells_per_series +
+                                               n + 1]));
+          }
+          break;
+        }
+      }
+    }
+  }
 }
 
 }  // namespace lle

@@ -7,8 +7,8 @@
     share/doc/llm_log_exporter/README.md, LICENSE
     share/doc/llm_log_exporter/llm_log_exporter-help.txt   = `--help` output
     share/doc/llm_log_exporter/deploy/...      every file of deploy/, unchanged
-    share/llm_log_exporter/config/...          every file of config/ (when the
-                                               source has that directory)
+    share/doc/llm_log_exporter/config/...      every file of config/ (example
+                                               configs), unchanged
 
     check_install.py --repo DIR --build-dir DIR --binary PATH --cmake PATH
 """
@@ -39,7 +39,7 @@ def expected_layout(repo, binary, prefix):
         DOC + "/LICENSE": read(os.path.join(repo, "LICENSE")),
         DOC + "/llm_log_exporter-help.txt": help_text,
     }
-    for sub, dest in (("deploy", DOC + "/deploy"), ("config", "share/llm_log_exporter/config")):
+    for sub, dest in (("deploy", DOC + "/deploy"), ("config", DOC + "/config")):
         root = os.path.join(repo, sub)
         if os.path.isdir(root):
             for rel in files_under(root):
@@ -77,7 +77,8 @@ def check_tree(root, prefix, expected, binary):
     for rel in sorted(have):
         if "/deploy/" not in rel and "/config/" not in rel:
             print("        %s" % rel)
-    print("        %s/deploy/... (%d files)" % (DOC, sum("/deploy/" in r for r in have)))
+    for sub in ("deploy", "config"):
+        print("        %s/%s/... (%d files)" % (DOC, sub, sum("/%s/" % sub in r for r in have)))
 
 
 def run(args, tmp, children):

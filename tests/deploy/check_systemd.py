@@ -159,9 +159,11 @@ def run(args, tmp, children):
     print("  ok  started with the EnvironmentFile's LLE_ARGS: ready, counts %s" % log)
 
     child.proc.send_signal(signal.SIGHUP)  # what ExecReload= does
-    wait_for(Deadline(10), "the daemon to log SIGHUP", lambda: child.find("SIGHUP"), [child])
+    wait_for(Deadline(10), "the daemon to log `SIGHUP: reloaded`",
+             lambda: child.find("SIGHUP: reloaded"), [child])
     wait_for_status("http://127.0.0.1:%d/-/healthy" % port, 200, [child])
-    print("  ok  SIGHUP (ExecReload=): logged, still serving")
+    wait_for_sample(port, "qwen_requests_total", {"status": "success"}, 1.0, [child])
+    print("  ok  SIGHUP (ExecReload=): config reloaded, still serving, counters kept")
 
     stop = int(re.match(r"(\d+)s$", service["TimeoutStopSec"][0]).group(1))
     child.proc.send_signal(signal.SIGTERM)

@@ -2,6 +2,8 @@
 // directory tests/golden/<case>/ (found at run time, so a new case is a new
 // directory; name it [A-Za-z0-9_]+ after what it proves). input.log is fed to
 // the daemon's stdin byte for byte, and its stdout must equal expected.prom.
+// A file `config` in the case holds the path (from the repository root) of a
+// config to run with (--config.file); without it, the built-in preset is used.
 //
 // The comparison is exact except for qwen_last_request_timestamp_seconds: it is
 // the wall time at which the exporter read the last request line, so its value
@@ -50,6 +52,9 @@ constexpr char kBinary[] = LLE_BINARY;
 constexpr char kGoldenDir[] = LLE_GOLDEN_DIR;
 constexpr char kInputFile[] = "input.log";
 constexpr char kExpectedFile[] = "expected.prom";
+constexpr char kConfigFile[] = "config";  // optional: a config of the repository to run with
+constexpr char kRepoDir[] = LLE_REPO_DIR;
+constexpr char kShippedPreset[] = "config/qwen.yaml";
 constexpr char kUpdateEnv[] = "LLE_UPDATE_GOLDEN";
 
 constexpr char kTimeSeries[] = "qwen_last_request_timestamp_seconds";
@@ -288,9 +293,15 @@ TEST_P(GoldenTest, Case) {
   const std::optional<std::string> input = ReadFile(dir / kInputFile);
   ASSERT_TRUE(input.has_value()) << "cannot read " << (dir / kInputFile);
 
+  // A case may name a config of the repository (path relative to its root).
+  std::vector<std::string> args = {kBinary, "--once"};
+  if (const std::optional<std::string> config = ReadFile(dir / kConfigFile)) {
+    args.push_back("--config.file");
+    args.push_back((fs::path(kRepoDir) / config->substr(0, config->find('\n'))).string());
+  }
   const double started = WallSeconds();
   // Qualified: inside a test body, plain `Run` is testing::Test::Run.
-  const RunResult run = ::lle::test::Run({kBinary, "--once"}, *input);
+  const RunResult run = ::lle::test::Run(args, *input);
   const TimeWindow run_window{started - kTimeSlackSeconds, WallSeconds() + kTimeSlackSeconds};
   ASSERT_EQ(run.exit_code, 0) << kBinary << " --once < " << (dir / kInputFile) << "\nstderr:\n"
                               << run.err;
@@ -319,6 +330,25 @@ TEST_P(GoldenTest, Case) {
                   << FormatDiff(expected, actual) << "stderr:\n"
                   << run.err;
   }
+}
+
+// The built-in preset is compiled from config/qwen.yaml: every case that runs
+// on the built-in preset gives the same output with the shipped file.
+TEST_P(GoldenTest, SameWithTheShippedPresetFile) {
+  const fs::path dir = fs::path(kGoldenDir) / GetParam();
+  if (fs::exists(dir / kConfigFile)) GTEST_SKIP() << "the case has its own config";
+  const std::optional<std::string> input = ReadFile(dir / kInputFile);
+  ASSERT_TRUE(input.has_value());
+  const RunResult builtin = ::lle::test::Run({kBinary, "--once"}, *input);
+  const RunResult shipped = ::lle::test::Run(
+      {kBinary, "--once", "--config.file", (fs::path(kRepoDir) / kShippedPreset).string()},
+      *input);
+  ASSERT_EQ(builtin.exit_code, 0) << builtin.err;
+  ASSERT_EQ(shipped.exit_code, 0) << shipped.err;
+  std::string ignored;
+  const std::string a = NormaliseTime(builtin.out, nullptr, &ignored);
+  const std::string b = NormaliseTime(shipped.out, nullptr, &ignored);
+  EXPECT_TRUE(a == b) << FormatDiff(a, b);
 }
 
 // The test name is the case name; gtest accepts only [A-Za-z0-9_] in it.

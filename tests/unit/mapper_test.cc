@@ -5,7 +5,7 @@
 #include <map>
 #include <string>
 
-#include "llm_log_exporter/map/qwen_preset.h"
+#include "llm_log_exporter/config/config.h"
 
 namespace lle {
 namespace {
@@ -26,7 +26,7 @@ class MapperTest : public testing::Test {
     record_.fields[fields_.at(field)] = {s, 0, {}};
   }
   const UpdateBatch& Map() {
-    batch_.size = 0;
+    batch_.Clear();
     mapper_.Map(record_, 1700000000.5, batch_);
     return batch_;
   }
@@ -44,8 +44,10 @@ class MapperTest : public testing::Test {
     std::vector<std::string> out;
     for (std::size_t i = 0; i < batch_.size; ++i) {
       if (batch_.items[i].metric != ids_.at("llm_log_exporter_field_errors_total")) continue;
-      const auto& labels = spec.initial_series.at(batch_.items[i].series);
-      out.push_back(labels[0] + "/" + labels[1]);
+      const std::uint32_t series = batch_.items[i].series;
+      const std::size_t reasons = spec.labels.at(1).values.size();
+      out.push_back(spec.labels.at(0).values.at(series / reasons) + "/" +
+                    spec.labels.at(1).values.at(series % reasons));
     }
     return out;
   }
@@ -84,7 +86,7 @@ TEST_F(MapperTest, FullRequestFeedsEverySeries) {
   for (std::size_t i = 0; i < batch_.size; ++i) {
     if (batch_.items[i].metric == ids_.at("qwen_requests_total")) {
       EXPECT_EQ(batch_.items[i].series, kDynamicSeries);
-      EXPECT_EQ(batch_.items[i].label_value, "success");
+      EXPECT_EQ(batch_.items[i].labels[0], "success");
     }
   }
 }
@@ -97,12 +99,12 @@ TEST_F(MapperTest, MissingFieldsAreNotObservedButCounted) {
   EXPECT_TRUE(Values("qwen_gpu_memory_mb").empty());
   EXPECT_TRUE(Values("qwen_time_per_output_token_seconds").empty());
   EXPECT_EQ(FieldErrors(),
-            (std::vector<std::string>{"status/missing", "queue_time_ms/missing",
-                                      "inference_time_ms/missing", "input_tokens/missing",
-                                      "output_tokens/missing", "gpu_memory_mb/missing"}));
+            (std::vector<std::string>{"input_tokens/missing",
+                                      "output_tokens/missing", "gpu_memory_mb/missing",
+                                      "queue_time_ms/missing", "inference_time_ms/missing"}));
   for (std::size_t i = 0; i < batch_.size; ++i) {
     if (batch_.items[i].metric == ids_.at("qwen_requests_total")) {
-      EXPECT_EQ(batch_.items[i].label_value, "unknown");
+      EXPECT_EQ(batch_.items[i].labels[0], "unknown");
     }
   }
 }
@@ -141,7 +143,7 @@ TEST_F(MapperTest, EmptyStatusIsUnknown) {
   Map();
   for (std::size_t i = 0; i < batch_.size; ++i) {
     if (batch_.items[i].metric == ids_.at("qwen_requests_total")) {
-      EXPECT_EQ(batch_.items[i].label_value, "unknown");
+      EXPECT_EQ(batch_.items[i].labels[0], "unknown");
     }
   }
 }

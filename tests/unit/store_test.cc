@@ -14,7 +14,6 @@ MetricSpec Histogram(std::vector<double> buckets) {
   s.name = "h";
   s.type = MetricType::kHistogram;
   s.buckets = std::move(buckets);
-  s.initial_series = {{}};
   return s;
 }
 
@@ -22,16 +21,14 @@ MetricSpec Gauge() {
   MetricSpec s;
   s.name = "g";
   s.type = MetricType::kGauge;
-  s.initial_series = {{}};
   return s;
 }
 
 MetricSpec Status(std::size_t cap) {
   MetricSpec s;
   s.name = "requests_total";
-  s.label_names = {"status"};
-  s.initial_series = {{"success"}, {"error"}};
-  s.max_series = cap;
+  s.labels = {{"status", {"success", "error"}, cap, "other"}};
+  s.dynamic = true;
   return s;
 }
 
@@ -41,6 +38,13 @@ const prometheus::MetricFamily& Family(const std::vector<prometheus::MetricFamil
     if (f.name == name) return f;
   }
   throw std::runtime_error("no family " + name);
+}
+
+// An update naming its label values (kept alive until the next call).
+Update Labelled(std::uint32_t metric, double value, std::vector<std::string_view> labels) {
+  static std::vector<std::string_view> kept;
+  kept = std::move(labels);
+  return {metric, kDynamicSeries, value, kept.data()};
 }
 
 std::map<std::string, double> CounterByLabel(const prometheus::MetricFamily& f) {
@@ -71,10 +75,10 @@ TEST(StoreTest, ShardsAreMerged) {
   Shard* b = store.AddShard();
   a->Apply({0, 0, 1, {}});
   b->Apply({0, 0, 100, {}});
-  a->Apply({1, kDynamicSeries, 1, "success"});
-  b->Apply({1, kDynamicSeries, 1, "success"});
-  b->Apply({1, kDynamicSeries, 1, "new"});
-  a->Apply({1, kDynamicSeries, 1, "new"});  // learns b's series, no duplicate
+  a->Apply(Labelled(1, 1, {"success"}));
+  b->Apply(Labelled(1, 1, {"success"}));
+  b->Apply(Labelled(1, 1, {"new"}));
+  a->Apply(Labelled(1, 1, {"new"}));  // learns b's series, no duplicate
   const auto all = store.Collect();
   EXPECT_EQ(Family(all, "h").metric.at(0).histogram.sample_count, 2u);
   EXPECT_EQ(CounterByLabel(Family(all, "requests_total")),
@@ -101,7 +105,7 @@ TEST(StoreTest, LabelCapSendsTheRestToOtherAndCountsThem) {
   Shard* shard = store.AddShard();
   const std::vector<std::string> values = {"success", "a", "b",     "c",
                                            "d",       "a", "other", std::string(200, 'x')};
-  for (const std::string& v : values) shard->Apply({0, kDynamicSeries, 1, v});
+  for (const std::string& v : values) shard->Apply(Labelled(0, 1, {v}));
   const auto all = store.Collect();
   EXPECT_EQ(CounterByLabel(Family(all, "requests_total")),
             (std::map<std::string, double>{
@@ -140,6 +144,76 @@ TEST(StoreTest, ScrapesDuringWritesSeeConsistentHistograms) {
     if (last == kWrites) break;
   }
   writer.join();
+}
+
+TEST(StoreTest, GaugeModesMaxAndAddMergeAcrossShards) {
+  MetricSpec max = Gauge();
+  max.name = "max";
+  max.gauge_mode = GaugeMode::kMax;
+  MetricSpec add = Gauge();
+  add.name = "add";
+  add.gauge_mode = GaugeMode::kAdd;
+  Store store({max, add});
+  Shard* a = store.AddShard();
+  Shard* b = store.AddShard();
+  for (double v : {-5.0, 3.0, 1.0}) a->Apply({0, 0, v, {}});
+  b->Apply({0, 0, -7, {}});
+  a->Apply({1, 0, 2, {}});
+  b->Apply({1, 0, -5, {}});
+  const auto all = store.Collect();
+  EXPECT_EQ(Family(all, "max").metric.at(0).gauge.value, 3);
+  EXPECT_EQ(Family(all, "add").metric.at(0).gauge.value, -3);
+}
+
+TEST(StoreTest, TwoLabelsEachWithItsOwnCap) {
+  MetricSpec s;
+  s.name = "r";
+  s.labels = {{"path", {"/a"}, 1, "other"}, {"method", {}, 2, "other"}};
+  s.dynamic = true;
+  Store store({s});
+  Shard* shard = store.AddShard();
+  shard->Apply(Labelled(0, 1, {"/a", "GET"}));
+  shard->Apply(Labelled(0, 1, {"/b", "POST"}));
+  shard->Apply(Labelled(0, 1, {"/a", "PUT"}));  // third method: over the cap
+  std::map<std::string, double> got;
+  const auto all = store.Collect();
+  for (const auto& m : Family(all, "r").metric) {
+    got[m.label.at(0).value + " " + m.label.at(1).value] = m.counter.value;
+  }
+  EXPECT_EQ(got, (std::map<std::string, double>{
+                     {"/a GET", 1}, {"other POST", 1}, {"/a other", 1}}));
+  EXPECT_EQ(CounterByLabel(Family(all, "llm_log_exporter_label_overflow_total")),
+            (std::map<std::string, double>{{"r", 2}}));
+}
+
+// A reload: values of metrics that keep their shape carry over, others start
+// again (changed buckets) or vanish (values the new allowlist leaves out).
+TEST(StoreTest, AbsorbKeepsWhatTheNewSpecsStillHave) {
+  MetricSpec kept = Status(4);
+  MetricSpec allow = Status(2);
+  allow.name = "allow_total";
+  Store old({kept, Histogram({1, 2}), Gauge(), allow});
+  Shard* w = old.AddShard();
+  w->Apply(Labelled(0, 3, {"success"}));
+  w->Apply(Labelled(0, 2, {"new"}));
+  w->Apply({1, 0, 1.5, {}});
+  w->SetStamp(7);
+  w->Apply({2, 0, 42, {}});
+  w->Apply(Labelled(3, 5, {"error"}));
+
+  MetricSpec narrowed = allow;
+  narrowed.labels = {{"status", {"success"}, 1, "other"}};  // "error" is gone
+  Store next({kept, Histogram({1, 5}), Gauge(), narrowed});
+  next.Absorb(old);
+  Shard* after = next.AddShard();
+  after->Apply(Labelled(0, 1, {"success"}));
+  const auto all = next.Collect();
+  EXPECT_EQ(CounterByLabel(Family(all, "requests_total")),
+            (std::map<std::string, double>{{"success", 4}, {"error", 0}, {"new", 2}}));
+  EXPECT_EQ(Family(all, "h").metric.at(0).histogram.sample_count, 0u);  // other buckets
+  EXPECT_EQ(Family(all, "g").metric.at(0).gauge.value, 42);
+  EXPECT_EQ(CounterByLabel(Family(all, "allow_total")),
+            (std::map<std::string, double>{{"success", 0}}));
 }
 
 }  // namespace

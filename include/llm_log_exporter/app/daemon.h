@@ -9,6 +9,10 @@ namespace lle {
 /// Sets up the exporter's own log (spdlog to stderr) at `level`.
 void SetupLogging(const std::string& level);
 
+/// --check-config: validates the config, prints a summary to `out` (errors to
+/// stderr). Returns the exit code.
+int CheckConfig(const Options& options, std::FILE* out);
+
 /// --once: reads `in_fd` to EOF, writes the exposition to `out`. Returns the exit code.
 int RunOnce(const Options& options, int in_fd, std::FILE* out);
 

@@ -1,13 +1,18 @@
 #pragma once
 
+#include <pthread.h>
+#include <prometheus/metric_family.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "llm_log_exporter/app/self_metrics.h"
 #include "llm_log_exporter/map/mapper.h"
+#include "llm_log_exporter/map/metric_rules.h"
 #include "llm_log_exporter/store/store.h"
 
 namespace lle {
@@ -15,27 +20,68 @@ namespace lle {
 /// Index of each input in the `source` label of the self-metrics.
 enum SourceIndex : std::size_t { kStdinSource = 0, kHttpSource = 1 };
 
-/// What every source shares: the rules, the self-metrics, the store, and the
-/// sequence that orders chunks across sources (the latest gauge value wins).
-/// Owns all of them; thread-safe as its parts are.
+/// The rules in force and the store of their metrics, replaced whole by a
+/// reload. Immutable but for the store, which is thread-safe.
+struct Generation {
+  explicit Generation(RuleSet rules) : mapper(std::move(rules), 0), store(mapper.Specs()) {}
+  Mapper mapper;
+  Store store;
+};
+
+/// A read-write lock that lets a waiting writer in before new readers: a
+/// reload must not starve behind a steady stream of chunks. Not copyable.
+class ReloadGate {
+ public:
+  ReloadGate();
+  ~ReloadGate();
+  ReloadGate(const ReloadGate&) = delete;
+  ReloadGate& operator=(const ReloadGate&) = delete;
+  void lock_shared() { pthread_rwlock_rdlock(&lock_); }
+  void unlock_shared() { pthread_rwlock_unlock(&lock_); }
+  void lock() { pthread_rwlock_wrlock(&lock_); }
+  void unlock() { pthread_rwlock_unlock(&lock_); }
+
+ private:
+  pthread_rwlock_t lock_;
+};
+
+/// What every source shares: the current Generation of rules and metrics, the
+/// self-metrics and their store, and the sequence that orders chunks across
+/// sources (the latest gauge value wins). Owns all of them. Thread-safe: a
+/// pipeline works a chunk under a shared hold of gate(); Reload() takes it whole.
 class Exporter {
  public:
   /// Sources: stdin, then `http` with `http_ingest`, then each followed file
   /// by its path; each has its own series in the self-metrics.
-  explicit Exporter(bool http_ingest, const std::vector<std::string>& files = {});
+  Exporter(RuleSet rules, bool http_ingest, const std::vector<std::string>& files = {});
 
   /// The source index of the i-th followed file.
   std::size_t FileSource(std::size_t i) const { return first_file_ + i; }
 
-  const Mapper& mapper() const { return mapper_; }
+  /// The generation in force; call with gate() held (shared or whole).
+  const std::shared_ptr<Generation>& generation() const { return generation_; }
+  ReloadGate& gate() { return gate_; }
+
+  /// Puts `rules` in force: series of metrics it keeps (same name, type,
+  /// labels and buckets) keep their values, others start at 0 or disappear.
+  /// Waits for chunks being worked; no line is lost or counted twice.
+  void Reload(RuleSet rules);
+  /// Counts a reload's outcome in the self-metrics.
+  void CountReload(bool success);
+
+  /// Every metric family: the rules' metrics, then the self-metrics.
+  std::vector<prometheus::MetricFamily> Collect();
+
   const SelfMetrics& self() const { return self_; }
-  Store& store() { return store_; }
+  Store& self_store() { return self_store_; }
   std::atomic<std::uint64_t>& sequence() { return sequence_; }
 
  private:
-  Mapper mapper_;
+  ReloadGate gate_;
+  std::shared_ptr<Generation> generation_;
   SelfMetrics self_;
-  Store store_;
+  Store self_store_;
+  Shard* control_;  // build info and reloads, written under gate_ held whole
   std::atomic<std::uint64_t> sequence_{0};
   std::size_t first_file_ = 1;
 };

@@ -22,6 +22,9 @@ struct Options {
   std::string ingest_path = "/api/v1/logs";
   std::size_t ingest_max_body_bytes = 16 * 1024 * 1024;
   std::string ingest_bearer_token_file;
+  std::string config_file;  // empty: the built-in preset
+  bool check_config = false;
+  bool web_enable_lifecycle = false;
   std::string log_level = "info";
   bool once = false;
 };

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string_view>
 
+#include "llm_log_exporter/app/exporter.h"
 #include "llm_log_exporter/app/self_metrics.h"
 #include "llm_log_exporter/framing/line_framer.h"
 #include "llm_log_exporter/map/mapper.h"
@@ -14,13 +16,11 @@
 namespace lle {
 
 /// One worker's path through the stages: chunks of whole lines → lines →
-/// records → updates → its own shard. Owns the framer, parser and scratch
-/// space; one per worker thread, not thread-safe. Mapper and SelfMetrics must
-/// outlive it.
+/// records → updates → its own shards. Owns the framer, parser and scratch
+/// space; one per worker thread, not thread-safe. The Exporter must outlive it.
 class Pipeline : private LineSink {
  public:
-  Pipeline(const Mapper& mapper, const SelfMetrics& self, std::size_t source, Shard* shard,
-           std::size_t max_line_bytes);
+  Pipeline(Exporter& exporter, std::size_t source, std::size_t max_line_bytes);
 
   /// A chunk of whole lines (see ChunkReader).
   void Feed(const Chunk& chunk) {
@@ -33,14 +33,19 @@ class Pipeline : private LineSink {
  private:
   void OnLine(std::string_view line) override;
   void OnTooLong() override;
-  void Count(LineResult result) { shard_->Apply(self_.Line(source_, result)); }
+  void Count(LineResult result) { self_shard_->Apply(self_.Line(source_, result)); }
+  // Moves to the exporter's current generation (after a reload).
+  void Follow(const std::shared_ptr<Generation>& generation);
 
-  const Mapper& mapper_;
+  Exporter& exporter_;
   const SelfMetrics& self_;
   std::size_t source_;
-  Shard* shard_;
+  Shard* self_shard_;
+  std::shared_ptr<Generation> generation_;  // the rules this pipeline works with
+  const Mapper* mapper_ = nullptr;
+  Shard* shard_ = nullptr;  // in generation_'s store
+  std::unique_ptr<LineParser> parser_;
   LineFramer framer_;
-  LineParser parser_;
   Record record_;
   UpdateBatch batch_;
   double now_seconds_ = 0;  // wall time at which the chunk being framed was read

@@ -33,13 +33,18 @@ class SelfMetrics {
   Update Line(std::size_t source, LineResult result, std::uint64_t lines = 1) const;
   Update Bytes(std::size_t source, std::size_t bytes) const;
   Update BuildInfo() const { return {first_metric_ + kBuildInfo, 0, 1, {}}; }
+  /// A config reload's outcome, and the gauge of the last (re)load.
+  Update Reload(bool success) const { return {first_metric_ + kReloads, success ? 0u : 1u, 1, {}}; }
+  Update LastReload(bool success) const {
+    return {first_metric_ + kLastReload, 0, success ? 1.0 : 0.0, {}};
+  }
   /// An answer of the HTTP ingest endpoint (codes outside kIngestCodes are ignored).
   Update IngestRequest(int code) const;
 
   static constexpr int kIngestCodes[] = {200, 204, 400, 401, 405, 413, 415, 429, 500};
 
  private:
-  enum : std::uint32_t { kLines, kBytes, kBuildInfo, kIngestRequests };
+  enum : std::uint32_t { kLines, kBytes, kBuildInfo, kReloads, kLastReload, kIngestRequests };
   std::uint32_t first_metric_;
   std::vector<MetricSpec> specs_;
 };

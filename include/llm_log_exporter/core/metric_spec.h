@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -10,32 +11,64 @@ namespace lle {
 
 enum class MetricType : std::uint8_t { kCounter, kGauge, kHistogram };
 
+/// How a gauge combines the values it is given.
+enum class GaugeMode : std::uint8_t {
+  kSet,  // the latest value wins
+  kMax,  // the largest value ever seen
+  kAdd,  // the sum of all values (may go down)
+};
+
+/// One label of a metric family and the values it may take.
+struct LabelSpec {
+  std::string name;
+  /// Values that exist from the start (their series are created at 0).
+  std::vector<std::string> values;
+  /// At most this many distinct values (`values` included): later ones, and
+  /// values over 128 bytes, go to `overflow`. Equal to values.size(): an allowlist.
+  std::size_t max_values = 0;
+  std::string overflow = "other";
+};
+
 /// Declaration of one metric family: what the store allocates and exposes.
 /// A value type shared by the map stage (which produces specs) and the store.
+/// The initial series are every combination of the labels' `values` (one
+/// unlabelled series without labels).
 struct MetricSpec {
   std::string name;
   std::string help;
   MetricType type = MetricType::kCounter;
+  GaugeMode gauge_mode = GaugeMode::kSet;
   std::vector<double> buckets;  // histograms: sorted upper bounds, +Inf implied
-  std::vector<std::string> label_names;
-  /// Series that exist from the start, at 0 (one empty tuple for an unlabelled metric).
-  std::vector<std::vector<std::string>> initial_series;
-  /// With exactly one label: values not in `initial_series` are added as they
-  /// come until there are `max_series` series; later ones go to `overflow_value`.
-  std::size_t max_series = 0;
-  std::string overflow_value = "other";
+  std::vector<LabelSpec> labels;
+  /// Updates name their label values (kDynamicSeries): the store counts those
+  /// sent to an overflow value in llm_log_exporter_label_overflow_total{metric}.
+  bool dynamic = false;
 };
 
-/// Index of a series that the store resolves from `Update::label_value`.
+/// A label that is an allowlist of `values`, all created at 0.
+inline LabelSpec FixedLabel(std::string name, std::vector<std::string> values) {
+  LabelSpec label{std::move(name), std::move(values), 0, "other"};
+  label.max_values = label.values.size();
+  return label;
+}
+
+inline constexpr std::size_t kMaxLabels = 4;
+
+/// `Update::series` when the store resolves the series from `Update::labels`.
 inline constexpr std::uint32_t kDynamicSeries = std::numeric_limits<std::uint32_t>::max();
 
-/// One change to one series: counters add `value`, gauges are set to it,
-/// histograms observe it. A value type produced by map and applied by the store.
+/// One change to one series: counters add `value`, gauges combine it by their
+/// mode, histograms observe it. A value type produced by map and applied by the store.
 struct Update {
   std::uint32_t metric = 0;  // index into the spec list the store was built from
-  std::uint32_t series = 0;  // index into initial_series, or kDynamicSeries
+  /// Index into the initial series (in the order of the labels' values, the
+  /// last label varying fastest), or kDynamicSeries.
+  std::uint32_t series = 0;
   double value = 0;
-  std::string_view label_value;  // used when series == kDynamicSeries
+  /// With kDynamicSeries: one value per label of the metric, owned by the
+  /// producer and valid until the update is applied. Out of line, so that an
+  /// update stays 24 bytes: a line makes a dozen of them.
+  const std::string_view* labels = nullptr;
 };
 
 }  // namespace lle

@@ -39,6 +39,8 @@ struct HttpServerOptions {
   std::string ingest_path;
   std::size_t ingest_max_body_bytes = 16 * 1024 * 1024;
   std::function<HttpReply(const IngestRequest&)> ingest;
+  /// Set: POST /-/reload calls it (on a server thread); else /-/reload answers 403.
+  std::function<HttpReply()> reload;
   int num_threads = 4;  // scrapes are rare; a few workers suffice
   // Per network read or write. civetweb checks for shutdown between waits of
   // at most this long, so it also bounds how long SIGTERM waits for an idle client.
@@ -46,7 +48,7 @@ struct HttpServerOptions {
 };
 
 /// The one HTTP server of the daemon (civetweb): the telemetry path, /-/healthy,
-/// /-/ready and a landing page. Owns the civetweb context; handlers run on its
+/// /-/ready, /-/reload, the ingest path and a landing page. Owns the civetweb context; handlers run on its
 /// worker threads, so `gather` must be thread-safe.
 class HttpServer {
  public:

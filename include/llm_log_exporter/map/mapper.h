@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "llm_log_exporter/core/metric_spec.h"
@@ -11,12 +12,17 @@
 namespace lle {
 
 /// Upper bound on the updates one line produces: one per rule plus one field error per field.
-inline constexpr std::size_t kMaxUpdatesPerLine = 96;
+inline constexpr std::size_t kMaxUpdatesPerLine = 160;
 
-/// A fixed-capacity list of updates: no allocation per line.
+/// A fixed-capacity list of updates and of the label values they point to:
+/// no allocation per line.
 struct UpdateBatch {
+  static constexpr std::size_t kMaxLabelValues = 256;
   std::size_t size = 0;
+  std::size_t label_size = 0;
   Update items[kMaxUpdatesPerLine];
+  std::string_view label_values[kMaxLabelValues];
+  void Clear() { size = label_size = 0; }
   void Add(const Update& u) {
     if (size < kMaxUpdatesPerLine) items[size++] = u;
   }
@@ -39,13 +45,17 @@ class Mapper {
 
  private:
   enum Reason : std::uint32_t { kMissing, kWrongType, kOutOfRange, kNegative, kNumReasons };
+  enum class Use : std::uint8_t { kFilter, kNumber, kLabel };  // what a field must hold
   void FieldError(int field, Reason reason, UpdateBatch& out) const;
+  bool Matches(const MetricRule& rule, const Record& record) const;
 
   RuleSet rules_;
   std::uint32_t first_metric_;
   std::uint32_t field_errors_metric_;
   std::vector<MetricSpec> specs_;
-  std::vector<bool> field_is_number_;  // fields some rule reads as a number, else as a label
+  std::vector<Use> use_;               // per field
+  std::vector<std::uint32_t> checked_;  // per field: its index in field_errors' `field` label
+  std::vector<std::uint8_t> rule_is_counter_;  // per rule: negative values are refused
 };
 
 }  // namespace lle

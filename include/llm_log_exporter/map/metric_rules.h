@@ -1,39 +1,61 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "llm_log_exporter/core/metric_spec.h"
 
+namespace re2 {
+class RE2;
+}
+
 namespace lle {
 
-/// How a rule turns a request line into an update of its metric.
-enum class RuleKind : std::uint8_t {
-  kCountLine,     // counter += 1; label from `label_field` (string) else `label_default`
-  kAddField,      // counter += field × scale / divide_by; negative values refused
-  kObserveField,  // histogram observes field × scale / divide_by
-  kSetField,      // gauge = field × scale / divide_by
-  kObserveRatio,  // histogram observes field / divisor_field / divide_by, when divisor > 0
-  kSetLineTime,   // gauge = wall time the line was read, in seconds
+/// A test a request line must pass for a rule to apply.
+struct Condition {
+  enum class Op : std::uint8_t { kEquals, kNotEquals, kExists, kAbsent, kRegex };
+  int field = -1;  // index into RuleSet::fields
+  Op op = Op::kExists;
+  std::string text;          // kEquals/kNotEquals against a string field
+  bool has_number = false;   // kEquals/kNotEquals against a number field
+  double number = 0;
+  std::shared_ptr<const re2::RE2> regex;  // kRegex: the whole string must match
 };
 
+/// Where a rule's value comes from.
+enum class ValueSource : std::uint8_t {
+  kOne,       // 1 per matching line
+  kField,     // the field's number
+  kRatio,     // field / divisor_field, when the divisor is > 0
+  kSum,       // field + divisor_field (both present numbers)
+  kReadTime,  // wall time at which the line was read, in seconds
+};
+
+/// Where one label's value comes from: a string field, else `default_value`.
+struct LabelSource {
+  int field = -1;
+  std::string default_value = "unknown";
+};
+
+/// How a request line updates one metric.
 struct MetricRule {
   std::uint32_t metric = 0;  // index into RuleSet::metrics
-  RuleKind kind = RuleKind::kCountLine;
-  int field = -1;          // index into RuleSet::fields
-  int divisor_field = -1;  // kObserveRatio only
+  ValueSource source = ValueSource::kOne;
+  int field = -1;          // kField, kRatio
+  int divisor_field = -1;  // kRatio: the divisor; kSum: the second term
   double scale = 1;
   // Division, not × 0.001: 300 / 1000 is exactly the double 0.3 (a bucket
   // bound), 300 × 0.001 is not, and would miss the `le="0.3"` bucket.
   double divide_by = 1;
-  int label_field = -1;  // kCountLine: field whose string value is the label
-  std::string label_default = "unknown";
+  std::vector<LabelSource> labels;  // one per label of the metric, in order
+  std::vector<Condition> conditions;  // all must hold
 };
 
-/// A complete mapping from log lines to metrics: the fields to extract, which
-/// keys make a line a request, the metric families and the rules that feed them.
-/// An immutable value once built.
+/// A complete mapping from log lines to metrics: the fields to extract (paths,
+/// `a.b` for nested objects), which keys make a line a request, the metric
+/// families and the rules that feed them. An immutable value once built.
 struct RuleSet {
   std::vector<std::string> fields;
   std::vector<std::string> request_keys;
@@ -42,6 +64,9 @@ struct RuleSet {
 };
 
 /// Bucket generators (upper bounds, ascending).
-std::vector<double> OneTwoFiveBuckets(double max);  // 1, 2, 5, 10, …, then max itself
+/// start × 1, 2, 5, 10, 20, 50, … below max, then max itself.
+std::vector<double> OneTwoFiveBuckets(double max, double start = 1);
+std::vector<double> LinearBuckets(double start, double width, std::size_t count);
+std::vector<double> ExponentialBuckets(double start, double factor, std::size_t count);
 
 }  // namespace lle

@@ -1,0 +1,555 @@
+#include "llm_log_exporter/config/config.h"
+
+#include <prometheus/check_names.h>
+#include <re2/re2.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "llm_log_exporter/parse/record.h"
+
+namespace lle {
+namespace {
+
+// Bounds that keep memory and scrape size predictable: every series of a
+// labelled metric is allocated up front in each writer's shard.
+constexpr std::size_t kMaxValuesPerLabel = 10000;
+constexpr std::size_t kMaxSeriesPerMetric = 100000;
+constexpr std::size_t kMaxBuckets = 200;
+
+/// Thrown inside this file only: the first problem found, already formatted.
+struct ConfigError {
+  std::string message;
+};
+
+/// Reads one config text, remembering where each node came from.
+class Reader {
+ public:
+  explicit Reader(std::string name) : name_(std::move(name)) {}
+
+  [[noreturn]] void Fail(const YAML::Node& node, const std::string& key,
+                         const std::string& reason) const {
+    std::ostringstream out;
+    out << name_;
+    const YAML::Mark mark = node.Mark();
+    if (!mark.is_null()) out << ':' << mark.line + 1 << ':' << mark.column + 1;
+    out << ": " << (key.empty() ? "" : key + ": ") << reason;
+    throw ConfigError{out.str()};
+  }
+
+  // Refuses keys outside `allowed`: a typo must not silently mean "default".
+  void CheckKeys(const YAML::Node& map, const std::string& key,
+                 std::initializer_list<const char*> allowed) const {
+    if (!map.IsMap()) Fail(map, key, "must be a mapping");
+    for (const auto& entry : map) {
+      const std::string k = entry.first.Scalar();
+      if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; })) {
+        std::string list;
+        for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
+        Fail(entry.first, Join(key, k), "unknown key (expected one of: " + list + ")");
+      }
+    }
+  }
+
+  std::string String(const YAML::Node& node, const std::string& key) const {
+    if (!node.IsScalar()) Fail(node, key, "must be a string");
+    return node.Scalar();
+  }
+
+  double Number(const YAML::Node& node, const std::string& key) const {
+    double value = 0;
+    if (!node.IsScalar() || !ParseNumber(node.Scalar(), &value)) {
+      Fail(node, key, "must be a number");
+    }
+    return value;
+  }
+
+  std::size_t Count(const YAML::Node& node, const std::string& key) const {
+    const double value = Number(node, key);
+    if (value < 1 || value != std::floor(value) || value > 1e9) {
+      Fail(node, key, "must be a whole number of at least 1");
+    }
+    return static_cast<std::size_t>(value);
+  }
+
+  bool Bool(const YAML::Node& node, const std::string& key) const {
+    bool value = false;
+    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+      Fail(node, key, "must be true or false");
+    }
+    return value;
+  }
+
+  std::vector<std::string> Strings(const YAML::Node& node, const std::string& key) const {
+    if (!node.IsSequence()) Fail(node, key, "must be a list of strings");
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      out.push_back(String(node[i], Index(key, i)));
+    }
+    return out;
+  }
+
+  static bool ParseNumber(const std::string& text, double* out) {
+    if (text.empty()) return false;
+    errno = 0;
+    char* end = nullptr;
+    *out = std::strtod(text.c_str(), &end);
+    return errno == 0 && end == text.c_str() + text.size() && std::isfinite(*out);
+  }
+  static std::string Join(const std::string& a, const std::string& b) {
+    return a.empty() ? b : a + "." + b;
+  }
+  static std::string Index(const std::string& key, std::size_t i) {
+    return key + "[" + std::to_string(i) + "]";
+  }
+
+ private:
+  std::string name_;
+};
+
+class Builder {
+ public:
+  Builder(const Reader& reader, RuleSet* out) : r_(reader), out_(*out) {}
+
+  void Build(const YAML::Node& root) {
+    if (!root.IsDefined() || root.IsNull()) r_.Fail(root, "", "the config is empty");
+    r_.CheckKeys(root, "", {"namespace", "requests", "metrics"});
+    if (root["namespace"]) {
+      prefix_ = r_.String(root["namespace"], "namespace");
+      if (!prefix_.empty()) prefix_ += '_';
+    } else {
+      prefix_ = "qwen_";
+    }
+    const YAML::Node requests = root["requests"];
+    if (!requests) r_.Fail(root, "requests", "missing: say which JSON lines are requests");
+    r_.CheckKeys(requests, "requests", {"keys"});
+    if (!requests["keys"]) r_.Fail(requests, "requests.keys", "missing");
+    out_.request_keys = r_.Strings(requests["keys"], "requests.keys");
+    if (out_.request_keys.empty()) r_.Fail(requests["keys"], "requests.keys", "must not be empty");
+    for (std::size_t i = 0; i < out_.request_keys.size(); ++i) {
+      CheckPath(requests["keys"][i], Reader::Index("requests.keys", i), out_.request_keys[i]);
+    }
+    const YAML::Node metrics = root["metrics"];
+    if (!metrics || !metrics.IsSequence() || metrics.size() == 0) {
+      r_.Fail(metrics ? metrics : root, "metrics", "must be a non-empty list of metric rules");
+    }
+    for (std::size_t i = 0; i < metrics.size(); ++i) {
+      Metric(metrics[i], Reader::Index("metrics", i));
+    }
+  }
+
+ private:
+  void CheckPath(const YAML::Node& node, const std::string& key, const std::string& path) {
+    if (path.empty() || path.front() == '.' || path.back() == '.' ||
+        path.find("..") != std::string::npos) {
+      r_.Fail(node, key, "\"" + path + "\" is not a field path (names joined by '.')");
+    }
+  }
+
+  int Field(const YAML::Node& node, const std::string& key) {
+    const std::string path = r_.String(node, key);
+    CheckPath(node, key, path);
+    const auto it = std::find(out_.fields.begin(), out_.fields.end(), path);
+    if (it != out_.fields.end()) return static_cast<int>(it - out_.fields.begin());
+    if (out_.fields.size() == kMaxFields) {
+      r_.Fail(node, key, "more than " + std::to_string(kMaxFields) + " distinct fields are used");
+    }
+    out_.fields.push_back(path);
+    return static_cast<int>(out_.fields.size() - 1);
+  }
+
+  std::vector<double> Buckets(const YAML::Node& node, const std::string& key) {
+    std::vector<double> b;
+    if (node.IsSequence()) {
+      for (std::size_t i = 0; i < node.size(); ++i) {
+        b.push_back(r_.Number(node[i], Reader::Index(key, i)));
+      }
+    } else if (node.IsMap() && node.size() == 1) {
+      const std::string kind = node.begin()->first.Scalar();
+      const YAML::Node g = node.begin()->second;
+      const std::string gkey = Reader::Join(key, kind);
+      if (kind == "linear") {
+        r_.CheckKeys(g, gkey, {"start", "width", "count"});
+        Require(g, gkey, {"start", "width", "count"});
+        const double width = r_.Number(g["width"], gkey + ".width");
+        if (!(width > 0)) r_.Fail(g["width"], gkey + ".width", "must be > 0");
+        b = LinearBuckets(r_.Number(g["start"], gkey + ".start"), width,
+                          r_.Count(g["count"], gkey + ".count"));
+      } else if (kind == "exponential") {
+        r_.CheckKeys(g, gkey, {"start", "factor", "count"});
+        Require(g, gkey, {"start", "factor", "count"});
+        const double start = r_.Number(g["start"], gkey + ".start");
+        const double factor = r_.Number(g["factor"], gkey + ".factor");
+        if (!(start > 0)) r_.Fail(g["start"], gkey + ".start", "must be > 0");
+        if (!(factor > 1)) r_.Fail(g["factor"], gkey + ".factor", "must be > 1");
+        b = ExponentialBuckets(start, factor, r_.Count(g["count"], gkey + ".count"));
+      } else if (kind == "one_two_five") {
+        r_.CheckKeys(g, gkey, {"start", "max"});
+        Require(g, gkey, {"max"});
+        const double start = g["start"] ? r_.Number(g["start"], gkey + ".start") : 1;
+        const double max = r_.Number(g["max"], gkey + ".max");
+        if (!(start > 0)) r_.Fail(g["start"], gkey + ".start", "must be > 0");
+        if (!(max > start)) r_.Fail(g["max"], gkey + ".max", "must be > start");
+        b = OneTwoFiveBuckets(max, start);
+      } else {
+        r_.Fail(node.begin()->first, gkey,
+                "unknown bucket generator (expected linear, exponential or one_two_five)");
+      }
+    } else {
+      r_.Fail(node, key,
+              "must be a list of upper bounds or one of {linear: ...}, {exponential: ...}, "
+              "{one_two_five: ...}");
+    }
+    if (b.empty()) r_.Fail(node, key, "must not be empty");
+    if (b.size() > kMaxBuckets) {
+      r_.Fail(node, key, "more than " + std::to_string(kMaxBuckets) + " buckets");
+    }
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      if (!std::isfinite(b[i])) r_.Fail(node, key, "bounds must be finite (+Inf is implied)");
+      if (i > 0 && !(b[i - 1] < b[i])) {
+        std::ostringstream reason;
+        reason << (b[i - 1] == b[i] ? "duplicate bound " : "not sorted ascending: ") << b[i]
+               << (b[i - 1] == b[i] ? "" : " after ") ;
+        if (b[i - 1] != b[i]) reason << b[i - 1];
+        r_.Fail(node.IsSequence() ? node[i] : node, key, reason.str());
+      }
+    }
+    return b;
+  }
+
+  void Require(const YAML::Node& map, const std::string& key,
+               std::initializer_list<const char*> keys) {
+    for (const char* k : keys) {
+      if (!map[k]) r_.Fail(map, Reader::Join(key, k), "missing");
+    }
+  }
+
+  LabelSpec Label(const YAML::Node& node, const std::string& key, LabelSource* source) {
+    r_.CheckKeys(node, key, {"name", "field", "values", "max_values", "overflow", "default"});
+    Require(node, key, {"name"});
+    LabelSpec label;
+    label.name = r_.String(node["name"], key + ".name");
+    if (!prometheus::CheckLabelName(label.name) || label.name.rfind("__", 0) == 0) {
+      r_.Fail(node["name"], key + ".name", "\"" + label.name + "\" is not a valid label name");
+    }
+    if (label.name == "le" || label.name == "quantile") {
+      r_.Fail(node["name"], key + ".name",
+              "\"" + label.name + "\" is reserved for histograms and summaries");
+    }
+    source->field = node["field"] ? Field(node["field"], key + ".field") : Field(node["name"], key);
+    if (node["default"]) source->default_value = r_.String(node["default"], key + ".default");
+    if (node["overflow"]) label.overflow = r_.String(node["overflow"], key + ".overflow");
+    if (node["values"]) {
+      label.values = r_.Strings(node["values"], key + ".values");
+      if (label.values.empty()) {
+        r_.Fail(node["values"], key + ".values",
+                "must not be empty (leave it out and set max_values for a cap instead)");
+      }
+      std::set<std::string> seen;
+      for (std::size_t i = 0; i < label.values.size(); ++i) {
+        const std::string& v = label.values[i];
+        const std::string vkey = Reader::Index(key + ".values", i);
+        if (v.empty()) r_.Fail(node["values"][i], vkey, "an empty label value means no label");
+        if (!seen.insert(v).second) r_.Fail(node["values"][i], vkey, "duplicate \"" + v + "\"");
+        if (v == label.overflow) {
+          r_.Fail(node["values"][i], vkey, "\"" + v + "\" is the overflow value already");
+        }
+      }
+    }
+    if (node["max_values"]) {
+      label.max_values = r_.Count(node["max_values"], key + ".max_values");
+      if (label.max_values < label.values.size()) {
+        r_.Fail(node["max_values"], key + ".max_values", "is less than the number of values");
+      }
+      if (label.max_values > kMaxValuesPerLabel) {
+        r_.Fail(node["max_values"], key + ".max_values",
+                "at most " + std::to_string(kMaxValuesPerLabel));
+      }
+    } else if (!label.values.empty()) {
+      // An allowlist. The default stands for "no value" and is allowed too.
+      const std::string& fallback = source->default_value;
+      if (fallback != label.overflow &&
+          std::find(label.values.begin(), label.values.end(), fallback) == label.values.end()) {
+        label.values.push_back(fallback);
+      }
+      label.max_values = label.values.size();
+    } else {
+      r_.Fail(node, key,
+              "unbounded label: give `values` (an allowlist) or `max_values` (a cap on "
+              "distinct values)");
+    }
+    if (label.overflow.empty()) r_.Fail(node["overflow"], key + ".overflow", "must not be empty");
+    if (source->default_value.empty()) {
+      r_.Fail(node["default"], key + ".default", "must not be empty");
+    }
+    return label;
+  }
+
+  Condition Match(const YAML::Node& node, const std::string& key) {
+    r_.CheckKeys(node, key, {"field", "equals", "not_equals", "exists", "regex"});
+    Require(node, key, {"field"});
+    Condition c;
+    c.field = Field(node["field"], key + ".field");
+    int ops = 0;
+    for (const char* op : {"equals", "not_equals", "exists", "regex"}) ops += node[op] ? 1 : 0;
+    if (ops != 1) r_.Fail(node, key, "needs exactly one of equals, not_equals, exists, regex");
+    if (node["exists"]) {
+      c.op = r_.Bool(node["exists"], key + ".exists") ? Condition::Op::kExists
+                                                       : Condition::Op::kAbsent;
+    } else if (node["regex"]) {
+      c.op = Condition::Op::kRegex;
+      const std::string pattern = r_.String(node["regex"], key + ".regex");
+      RE2::Options options;
+      options.set_log_errors(false);
+      auto re = std::make_shared<const RE2>(pattern, options);
+      if (!re->ok()) r_.Fail(node["regex"], key + ".regex", "bad regex: " + re->error());
+      c.regex = std::move(re);
+    } else {
+      const char* op = node["equals"] ? "equals" : "not_equals";
+      c.op = node["equals"] ? Condition::Op::kEquals : Condition::Op::kNotEquals;
+      const YAML::Node v = node[op];
+      const std::string text = r_.String(v, key + "." + op);
+      // A plain (unquoted) number compares with number fields; anything else,
+      // or a quoted "200", with string fields.
+      c.has_number = v.Tag() == "?" && Reader::ParseNumber(text, &c.number);
+      c.text = text;
+    }
+    return c;
+  }
+
+  void Metric(const YAML::Node& node, const std::string& key) {
+    r_.CheckKeys(node, key,
+                 {"name", "help", "type", "value", "per", "plus", "read_time", "scale", "mode", "buckets",
+                  "labels", "match"});
+    Require(node, key, {"name", "type"});
+    MetricSpec spec;
+    MetricRule rule;
+    spec.name = prefix_ + r_.String(node["name"], key + ".name");
+    if (!prometheus::CheckMetricName(spec.name)) {
+      r_.Fail(node["name"], key + ".name", "\"" + spec.name + "\" is not a valid metric name");
+    }
+    if (spec.name.rfind("llm_log_exporter_", 0) == 0) {
+      r_.Fail(node["name"], key + ".name", "the prefix llm_log_exporter_ is the exporter's own");
+    }
+    const std::string type = r_.String(node["type"], key + ".type");
+    if (type == "counter") {
+      spec.type = MetricType::kCounter;
+    } else if (type == "gauge") {
+      spec.type = MetricType::kGauge;
+    } else if (type == "histogram") {
+      spec.type = MetricType::kHistogram;
+    } else {
+      r_.Fail(node["type"], key + ".type",
+              "\"" + type + "\" is not a type (counter, gauge or histogram)");
+    }
+    const bool histogram = spec.type == MetricType::kHistogram;
+    const bool gauge = spec.type == MetricType::kGauge;
+    if (node["buckets"] && !histogram) r_.Fail(node["buckets"], key + ".buckets", "histograms only");
+    if (node["mode"] && !gauge) r_.Fail(node["mode"], key + ".mode", "gauges only");
+    if (node["value"] && node["read_time"]) {
+      r_.Fail(node["read_time"], key + ".read_time", "a rule has `value` or `read_time`, not both");
+    }
+    if (node["value"]) {
+      rule.source = ValueSource::kField;
+      rule.field = Field(node["value"], key + ".value");
+      if (node["per"] && node["plus"]) {
+        r_.Fail(node["plus"], key + ".plus", "a rule has `per` or `plus`, not both");
+      }
+      if (node["per"]) {
+        rule.source = ValueSource::kRatio;
+        rule.divisor_field = Field(node["per"], key + ".per");
+      }
+      if (node["plus"]) {
+        rule.source = ValueSource::kSum;
+        rule.divisor_field = Field(node["plus"], key + ".plus");
+      }
+    } else if (node["per"]) {
+      r_.Fail(node["per"], key + ".per", "needs `value` (value per this field)");
+    } else if (node["plus"]) {
+      r_.Fail(node["plus"], key + ".plus", "needs `value` (value plus this field)");
+    } else if (node["read_time"] && r_.Bool(node["read_time"], key + ".read_time")) {
+      rule.source = ValueSource::kReadTime;
+    }
+    if (node["scale"]) {
+      const double scale = r_.Number(node["scale"], key + ".scale");
+      if (scale == 0) r_.Fail(node["scale"], key + ".scale", "must not be 0");
+      // A scale of 1/n divides by n: 300 / 1000 is exactly the bucket bound
+      // 0.3, while 300 × 0.001 is not.
+      const double inverse = 1 / scale;
+      if (std::fabs(scale) < 1 && std::fabs(inverse - std::round(inverse)) < 1e-9 * std::fabs(inverse)) {
+        rule.divide_by = std::round(inverse);
+      } else {
+        rule.scale = scale;
+      }
+    }
+    if (gauge) {
+      const std::string mode = node["mode"] ? r_.String(node["mode"], key + ".mode") : "set";
+      if (mode == "set") {
+        spec.gauge_mode = GaugeMode::kSet;
+      } else if (mode == "max") {
+        spec.gauge_mode = GaugeMode::kMax;
+      } else if (mode == "inc") {
+        spec.gauge_mode = GaugeMode::kAdd;
+      } else {
+        r_.Fail(node["mode"], key + ".mode", "\"" + mode + "\" is not a mode (set, max or inc)");
+      }
+      if (rule.source == ValueSource::kOne && spec.gauge_mode != GaugeMode::kAdd) {
+        r_.Fail(node, key, "a gauge needs `value` or `read_time: true` (or mode: inc to count lines)");
+      }
+    }
+    if (histogram) {
+      if (rule.source == ValueSource::kOne || rule.source == ValueSource::kReadTime) {
+        r_.Fail(node, key + ".value", "missing: a histogram observes a field");
+      }
+      if (!node["buckets"]) r_.Fail(node, key + ".buckets", "missing");
+      spec.buckets = Buckets(node["buckets"], key + ".buckets");
+    }
+    if (spec.type == MetricType::kCounter && rule.source == ValueSource::kReadTime) {
+      r_.Fail(node["read_time"], key + ".read_time", "gauges only");
+    }
+    spec.help = node["help"] ? r_.String(node["help"], key + ".help")
+                : rule.field >= 0 ? "From the field " + out_.fields[rule.field]
+                                  : "Request lines";
+    if (node["labels"]) {
+      const YAML::Node labels = node["labels"];
+      if (!labels.IsSequence()) r_.Fail(labels, key + ".labels", "must be a list");
+      if (labels.size() > kMaxLabels) {
+        r_.Fail(labels, key + ".labels", "at most " + std::to_string(kMaxLabels) + " labels");
+      }
+      std::size_t series = 1;
+      for (std::size_t i = 0; i < labels.size(); ++i) {
+        const std::string lkey = Reader::Index(key + ".labels", i);
+        LabelSource source;
+        spec.labels.push_back(Label(labels[i], lkey, &source));
+        rule.labels.push_back(std::move(source));
+        for (std::size_t j = 0; j < i; ++j) {
+          if (spec.labels[j].name == spec.labels[i].name) {
+            r_.Fail(labels[i]["name"], lkey + ".name", "label \"" + spec.labels[i].name +
+                                                          "\" appears twice");
+          }
+        }
+        series *= spec.labels[i].max_values + 1;
+      }
+      if (series > kMaxSeriesPerMetric) {
+        r_.Fail(labels, key + ".labels",
+                "the label caps allow " + std::to_string(series) + " series; at most " +
+                    std::to_string(kMaxSeriesPerMetric));
+      }
+      spec.dynamic = true;
+    }
+    if (node["match"]) {
+      const YAML::Node match = node["match"];
+      if (!match.IsSequence()) r_.Fail(match, key + ".match", "must be a list of conditions");
+      for (std::size_t i = 0; i < match.size(); ++i) {
+        rule.conditions.push_back(Match(match[i], Reader::Index(key + ".match", i)));
+      }
+    }
+    rule.metric = Family(std::move(spec), node, key);
+    out_.rules.push_back(std::move(rule));
+  }
+
+  // The family a rule feeds: several rules may feed one name if they agree on
+  // its type, labels and buckets.
+  std::uint32_t Family(MetricSpec spec, const YAML::Node& node, const std::string& key) {
+    for (std::size_t i = 0; i < out_.metrics.size(); ++i) {
+      const MetricSpec& other = out_.metrics[i];
+      if (other.name == spec.name) {
+        const bool same_labels =
+            other.labels.size() == spec.labels.size() &&
+            std::equal(other.labels.begin(), other.labels.end(), spec.labels.begin(),
+                       [](const LabelSpec& a, const LabelSpec& b) {
+                         return a.name == b.name && a.values == b.values &&
+                                a.max_values == b.max_values && a.overflow == b.overflow;
+                       });
+        if (other.type != spec.type || other.buckets != spec.buckets ||
+            other.gauge_mode != spec.gauge_mode || !same_labels) {
+          r_.Fail(node["name"], key + ".name",
+                  "\"" + spec.name +
+                      "\" is used twice with a different type, mode, buckets or labels");
+        }
+        return static_cast<std::uint32_t>(i);
+      }
+      for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+        const bool clash =
+            (other.type == MetricType::kHistogram && spec.name == other.name + suffix) ||
+            (spec.type == MetricType::kHistogram && other.name == spec.name + suffix);
+        if (clash) {
+          r_.Fail(node["name"], key + ".name",
+                  "\"" + spec.name + "\" clashes with the series of histogram \"" +
+                      (spec.type == MetricType::kHistogram ? spec.name : other.name) + "\"");
+        }
+      }
+    }
+    out_.metrics.push_back(std::move(spec));
+    return static_cast<std::uint32_t>(out_.metrics.size() - 1);
+  }
+
+  const Reader& r_;
+  RuleSet& out_;
+  std::string prefix_;
+};
+
+}  // namespace
+
+bool LoadConfigText(const std::string& text, const std::string& name, RuleSet* out,
+                    std::string* error) {
+  Reader reader(name);
+  RuleSet rules;
+  try {
+    YAML::Node root;
+    try {
+      root = YAML::Load(text);
+    } catch (const YAML::Exception& e) {
+      std::ostringstream message;
+      message << name;
+      if (!e.mark.is_null()) message << ':' << e.mark.line + 1 << ':' << e.mark.column + 1;
+      message << ": not valid YAML: " << e.msg;
+      *error = message.str();
+      return false;
+    }
+    Builder(reader, &rules).Build(root);
+  } catch (const ConfigError& e) {
+    *error = e.message;
+    return false;
+  } catch (const YAML::Exception& e) {
+    *error = name + ": " + e.msg;
+    return false;
+  }
+  *out = std::move(rules);
+  return true;
+}
+
+bool LoadConfigFile(const std::string& path, RuleSet* out, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    *error = path + ": " + std::strerror(errno);
+    return false;
+  }
+  return LoadConfigText(text.str(), path, out, error);
+}
+
+RuleSet QwenPreset() {
+  RuleSet rules;
+  std::string error;
+  // Checked by the tests; a broken built-in preset cannot be shipped.
+  if (!LoadConfigText(QwenPresetText(), "built-in qwen preset", &rules, &error)) {
+    throw std::logic_error(error);
+  }
+  return rules;
+}
+
+}  // namespace lle

@@ -1,0 +1,230 @@
+#include "llm_log_exporter/config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+
+namespace lle {
+namespace {
+
+// A valid config around one metric rule, given as YAML lines at the indent of a list item.
+std::string WithMetric(const std::string& metric) {
+  return "requests: {keys: [status]}\nmetrics:\n" + metric;
+}
+
+struct BadCase {
+  const char* name;
+  std::string text;
+  std::string error;  // exact message; the text is named "c.yaml"
+};
+
+class BadConfigTest : public testing::TestWithParam<BadCase> {};
+
+TEST_P(BadConfigTest, IsRefusedWithThisMessage) {
+  RuleSet rules;
+  rules.fields = {"untouched"};
+  std::string error;
+  EXPECT_FALSE(LoadConfigText(GetParam().text, "c.yaml", &rules, &error));
+  EXPECT_EQ(error, GetParam().error);
+  EXPECT_EQ(rules.fields, std::vector<std::string>{"untouched"}) << "a failed load changed *out";
+}
+
+const BadCase kBadCases[] = {
+    {"Empty", "", "c.yaml: the config is empty"},
+    {"NotYaml", "metrics: [", "c.yaml:1:1: not valid YAML: end of sequence flow not found"},
+    {"TopLevelList", "- a", "c.yaml:1:1: must be a mapping"},
+    {"UnknownTopKey", "requests: {keys: [a]}\nmetric: []",
+     "c.yaml:2:1: metric: unknown key (expected one of: namespace, requests, metrics)"},
+    {"NoRequests", "metrics: []",
+     "c.yaml:1:1: requests: missing: say which JSON lines are requests"},
+    {"EmptyRequestKeys", "requests: {keys: []}\nmetrics: []",
+     "c.yaml:1:18: requests.keys: must not be empty"},
+    {"BadPath", "requests: {keys: [a..b]}\nmetrics: []",
+     "c.yaml:1:19: requests.keys[0]: \"a..b\" is not a field path (names joined by '.')"},
+    {"NoMetrics", "requests: {keys: [a]}\nmetrics: []",
+     "c.yaml:2:10: metrics: must be a non-empty list of metric rules"},
+    {"UnknownMetricKey", WithMetric("  - {name: x, type: counter, valu: a}"),
+     "c.yaml:3:30: metrics[0].valu: unknown key (expected one of: name, help, type, value, per, plus, "
+     "read_time, scale, mode, buckets, labels, match)"},
+    {"MissingType", WithMetric("  - {name: x}"), "c.yaml:3:5: metrics[0].type: missing"},
+    {"BadType", WithMetric("  - {name: x, type: summary}"),
+     "c.yaml:3:21: metrics[0].type: \"summary\" is not a type (counter, gauge or histogram)"},
+    {"BadMetricName", WithMetric("  - {name: a-b, type: counter}"),
+     "c.yaml:3:12: metrics[0].name: \"qwen_a-b\" is not a valid metric name"},
+    {"BadMetricNameNoNamespace",
+     "namespace: ''\n" + WithMetric("  - {name: 2x, type: counter}"),
+     "c.yaml:4:12: metrics[0].name: \"2x\" is not a valid metric name"},
+    {"ReservedPrefix", "namespace: llm_log_exporter\n" + WithMetric("  - {name: x, type: counter}"),
+     "c.yaml:4:12: metrics[0].name: the prefix llm_log_exporter_ is the exporter's own"},
+    {"HistogramWithoutValue", WithMetric("  - {name: h, type: histogram, buckets: [1]}"),
+     "c.yaml:3:5: metrics[0].value: missing: a histogram observes a field"},
+    {"HistogramWithoutBuckets", WithMetric("  - {name: h, type: histogram, value: a}"),
+     "c.yaml:3:5: metrics[0].buckets: missing"},
+    {"UnsortedBuckets", WithMetric("  - {name: h, type: histogram, value: a, buckets: [1, 5, 2]}"),
+     "c.yaml:3:58: metrics[0].buckets: not sorted ascending: 2 after 5"},
+    {"DuplicateBuckets", WithMetric("  - {name: h, type: histogram, value: a, buckets: [1, 1]}"),
+     "c.yaml:3:55: metrics[0].buckets: duplicate bound 1"},
+    {"BucketNotANumber", WithMetric("  - {name: h, type: histogram, value: a, buckets: [1, x]}"),
+     "c.yaml:3:55: metrics[0].buckets[1]: must be a number"},
+    {"UnknownGenerator",
+     WithMetric("  - {name: h, type: histogram, value: a, buckets: {log: {max: 1}}}"),
+     "c.yaml:3:52: metrics[0].buckets.log: unknown bucket generator (expected linear, "
+     "exponential or one_two_five)"},
+    {"ExponentialFactor",
+     WithMetric("  - {name: h, type: histogram, value: a, buckets: {exponential: "
+                "{start: 1, factor: 1, count: 3}}}"),
+     "c.yaml:3:84: metrics[0].buckets.exponential.factor: must be > 1"},
+    {"LinearCount",
+     WithMetric("  - {name: h, type: histogram, value: a, buckets: {linear: "
+                "{start: 1, width: 1, count: 0}}}"),
+     "c.yaml:3:88: metrics[0].buckets.linear.count: must be a whole number of at least 1"},
+    {"BucketsOnACounter", WithMetric("  - {name: c, type: counter, buckets: [1]}"),
+     "c.yaml:3:39: metrics[0].buckets: histograms only"},
+    {"ModeOnACounter", WithMetric("  - {name: c, type: counter, mode: max}"),
+     "c.yaml:3:36: metrics[0].mode: gauges only"},
+    {"BadMode", WithMetric("  - {name: g, type: gauge, value: a, mode: last}"),
+     "c.yaml:3:44: metrics[0].mode: \"last\" is not a mode (set, max or inc)"},
+    {"GaugeWithoutValue", WithMetric("  - {name: g, type: gauge}"),
+     "c.yaml:3:5: metrics[0]: a gauge needs `value` or `read_time: true` (or mode: inc to count "
+     "lines)"},
+    {"PerWithoutValue", WithMetric("  - {name: c, type: counter, per: b}"),
+     "c.yaml:3:35: metrics[0].per: needs `value` (value per this field)"},
+    {"ZeroScale", WithMetric("  - {name: c, type: counter, value: a, scale: 0}"),
+     "c.yaml:3:47: metrics[0].scale: must not be 0"},
+    {"UnboundedLabel", WithMetric("  - {name: c, type: counter, labels: [{name: model}]}"),
+     "c.yaml:3:39: metrics[0].labels[0]: unbounded label: give `values` (an allowlist) or "
+     "`max_values` (a cap on distinct values)"},
+    {"EmptyAllowlist",
+     WithMetric("  - {name: c, type: counter, labels: [{name: model, values: []}]}"),
+     "c.yaml:3:61: metrics[0].labels[0].values: must not be empty (leave it out and set "
+     "max_values for a cap instead)"},
+    {"ReservedLabel", WithMetric("  - {name: c, type: counter, labels: [{name: le, max_values: 3}]}"),
+     "c.yaml:3:46: metrics[0].labels[0].name: \"le\" is reserved for histograms and summaries"},
+    {"BadLabelName",
+     WithMetric("  - {name: c, type: counter, labels: [{name: a-b, max_values: 3}]}"),
+     "c.yaml:3:46: metrics[0].labels[0].name: \"a-b\" is not a valid label name"},
+    {"DoubleUnderscoreLabel",
+     WithMetric("  - {name: c, type: counter, labels: [{name: __x, max_values: 3}]}"),
+     "c.yaml:3:46: metrics[0].labels[0].name: \"__x\" is not a valid label name"},
+    {"LabelTwice",
+     WithMetric("  - {name: c, type: counter, labels: [{name: a, max_values: 3}, "
+                "{name: a, max_values: 2}]}"),
+     "c.yaml:3:72: metrics[0].labels[1].name: label \"a\" appears twice"},
+    {"CapBelowValues",
+     WithMetric("  - {name: c, type: counter, labels: [{name: a, values: [x, y], max_values: 1}]}"),
+     "c.yaml:3:77: metrics[0].labels[0].max_values: is less than the number of values"},
+    {"TooManySeries",
+     WithMetric("  - {name: c, type: counter, labels: [{name: a, max_values: 1000}, "
+                "{name: b, max_values: 1000}]}"),
+     "c.yaml:3:38: metrics[0].labels: the label caps allow 1002001 series; at most 100000"},
+    {"DuplicateValue",
+     WithMetric("  - {name: c, type: counter, labels: [{name: a, values: [x, x]}]}"),
+     "c.yaml:3:61: metrics[0].labels[0].values[1]: duplicate \"x\""},
+    {"SameNameOtherType",
+     WithMetric("  - {name: c, type: counter}\n  - {name: c, type: gauge, value: a}"),
+     "c.yaml:4:12: metrics[1].name: \"qwen_c\" is used twice with a different type, mode, "
+     "buckets or labels"},
+    {"SameNameOtherLabels",
+     WithMetric("  - {name: c, type: counter}\n"
+                "  - {name: c, type: counter, labels: [{name: a, max_values: 2}]}"),
+     "c.yaml:4:12: metrics[1].name: \"qwen_c\" is used twice with a different type, mode, "
+     "buckets or labels"},
+    {"ClashWithHistogramSeries",
+     WithMetric("  - {name: h, type: histogram, value: a, buckets: [1]}\n"
+                "  - {name: h_count, type: counter}"),
+     "c.yaml:4:12: metrics[1].name: \"qwen_h_count\" clashes with the series of histogram "
+     "\"qwen_h\""},
+    {"BadRegex", WithMetric("  - {name: c, type: counter, match: [{field: a, regex: \"(\"}]}"),
+     "c.yaml:3:56: metrics[0].match[0].regex: bad regex: missing ): ("},
+    {"TwoOps",
+     WithMetric("  - {name: c, type: counter, match: [{field: a, equals: x, exists: true}]}"),
+     "c.yaml:3:38: metrics[0].match[0]: needs exactly one of equals, not_equals, exists, regex"},
+    {"ExistsNotBool",
+     WithMetric("  - {name: c, type: counter, match: [{field: a, exists: maybe}]}"),
+     "c.yaml:3:57: metrics[0].match[0].exists: must be true or false"},
+    {"NameNotString", WithMetric("  - {name: [x], type: counter}"),
+     "c.yaml:3:12: metrics[0].name: must be a string"},
+};
+
+INSTANTIATE_TEST_SUITE_P(Config, BadConfigTest, testing::ValuesIn(kBadCases),
+                         [](const testing::TestParamInfo<BadCase>& param) {
+                           return std::string(param.param.name);
+                         });
+
+TEST(ConfigTest, TheShippedPresetLoads) {
+  const RuleSet rules = QwenPreset();
+  EXPECT_EQ(rules.metrics.size(), 19u);
+  EXPECT_EQ(rules.request_keys, (std::vector<std::string>{"status", "total_time_ms"}));
+}
+
+TEST(ConfigTest, JsonIsAcceptedToo) {
+  RuleSet rules;
+  std::string error;
+  ASSERT_TRUE(LoadConfigText(
+      R"({"namespace": "gw", "requests": {"keys": ["usage.total_tokens"]},
+          "metrics": [{"name": "tokens_total", "type": "counter",
+                       "value": "usage.total_tokens"}]})",
+      "c.json", &rules, &error))
+      << error;
+  EXPECT_EQ(rules.metrics.at(0).name, "gw_tokens_total");
+  EXPECT_EQ(rules.fields, std::vector<std::string>{"usage.total_tokens"});
+}
+
+TEST(ConfigTest, ScaleOfOneOverNDividesExactly) {
+  RuleSet rules;
+  std::string error;
+  ASSERT_TRUE(LoadConfigText(WithMetric("  - {name: a, type: counter, value: x, scale: 0.001}\n"
+                                        "  - {name: b, type: counter, value: x, scale: 1024}\n"
+                                        "  - {name: c, type: counter, value: x, scale: 0.3}"),
+                             "c.yaml", &rules, &error))
+      << error;
+  EXPECT_EQ(rules.rules[0].divide_by, 1000);
+  EXPECT_EQ(rules.rules[0].scale, 1);
+  EXPECT_EQ(rules.rules[1].scale, 1024);
+  EXPECT_EQ(rules.rules[2].scale, 0.3);
+  EXPECT_EQ(rules.rules[2].divide_by, 1);
+}
+
+TEST(ConfigTest, EqualsTakesAPlainNumberAsANumberAndAQuotedOneAsAString) {
+  RuleSet rules;
+  std::string error;
+  ASSERT_TRUE(LoadConfigText(
+      WithMetric("  - {name: a, type: counter, match: [{field: code, equals: 200}]}\n"
+                 "  - {name: b, type: counter, match: [{field: code, equals: \"200\"}]}"),
+      "c.yaml", &rules, &error))
+      << error;
+  EXPECT_TRUE(rules.rules[0].conditions.at(0).has_number);
+  EXPECT_EQ(rules.rules[0].conditions.at(0).number, 200);
+  EXPECT_FALSE(rules.rules[1].conditions.at(0).has_number);
+  EXPECT_EQ(rules.rules[1].conditions.at(0).text, "200");
+}
+
+TEST(ConfigTest, RulesSharingANameFeedOneFamily) {
+  RuleSet rules;
+  std::string error;
+  ASSERT_TRUE(LoadConfigText(WithMetric("  - {name: t, type: counter, value: a}\n"
+                                        "  - {name: t, type: counter, value: b}"),
+                             "c.yaml", &rules, &error))
+      << error;
+  EXPECT_EQ(rules.metrics.size(), 1u);
+  EXPECT_EQ(rules.rules.size(), 2u);
+  EXPECT_EQ(rules.rules[1].metric, 0u);
+}
+
+TEST(ConfigTest, GeneratedBucketsAreTheDecimalValues) {
+  EXPECT_EQ(OneTwoFiveBuckets(0.1, 0.001),
+            (std::vector<double>{0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1}));
+  EXPECT_EQ(LinearBuckets(100, 100, 3), (std::vector<double>{100, 200, 300}));
+  EXPECT_EQ(ExponentialBuckets(1, 2, 4), (std::vector<double>{1, 2, 4, 8}));
+}
+
+TEST(ConfigTest, AnUnreadableFileIsNamed) {
+  RuleSet rules;
+  std::string error;
+  EXPECT_FALSE(LoadConfigFile("/nonexistent/c.yaml", &rules, &error));
+  EXPECT_EQ(error, "/nonexistent/c.yaml: No such file or directory");
+}
+
+}  // namespace
+}  // namespace lle
