@@ -26,6 +26,7 @@
 #include "llm_log_exporter/map/mapper.h"
 #include "llm_log_exporter/config/config.h"
 #include "llm_log_exporter/parse/line_parser.h"
+#include "llm_log_exporter/parse/log_line.h"
 #include "llm_log_exporter/parse/record.h"
 #include "llm_log_exporter/source/chunk_queue.h"
 #include "llm_log_exporter/store/store.h"
@@ -317,6 +318,88 @@ void BM_Parse(benchmark::State& state, bool requests_only) {
 }
 BENCHMARK_CAPTURE(BM_Parse, mixed, false)->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(BM_Parse, requests_only, true)->Unit(benchmark::kMicrosecond);
+
+// ---------------------------------------------------------------------------
+// Text-line recognisers (parse/log_line.h), each run on every line of the
+// corpus: the cost one adds if the pipeline calls it for all lines. The
+// s_per_line counter is the time per line.
+
+void SetPerLine(benchmark::State& state, std::size_t lines, std::size_t bytes) {
+  SetThroughput(state, lines, bytes);
+  state.counters["s_per_line"] =
+      benchmark::Counter(static_cast<double>(lines), benchmark::Counter::kIsIterationInvariantRate |
+                                                         benchmark::Counter::kInvert);
+}
+
+void BM_ClassifyLevel(benchmark::State& state) {
+  const Corpus& c = GetCorpus();
+  std::size_t leveled = 0;
+  for (auto _ : state) {
+    for (std::string_view line : c.lines) leveled += ClassifyLevel(line) != LogLevel::kNone;
+  }
+  benchmark::DoNotOptimize(leveled);
+  if (leveled == 0) state.SkipWithError("no line of the corpus has a level");
+  SetPerLine(state, c.lines.size(), c.size);
+}
+BENCHMARK(BM_ClassifyLevel)->Unit(benchmark::kMicrosecond);
+
+void BM_ParseVllmStats(benchmark::State& state) {
+  const Corpus& c = GetCorpus();
+  VllmStats stats;
+  std::size_t found = 0;
+  for (auto _ : state) {
+    for (std::string_view line : c.lines) found += ParseVllmStats(line, &stats);
+  }
+  benchmark::DoNotOptimize(found);
+  if (found == 0) state.SkipWithError("no stats line in the corpus");
+  SetPerLine(state, c.lines.size(), c.size);
+}
+BENCHMARK(BM_ParseVllmStats)->Unit(benchmark::kMicrosecond);
+
+void BM_TracebackTracker(benchmark::State& state) {
+  const Corpus& c = GetCorpus();
+  TracebackTracker tracker;
+  std::size_t blocks = 0;
+  for (auto _ : state) {
+    for (std::string_view line : c.lines) blocks += tracker.Feed(line).finished;
+    blocks += tracker.Finish().finished;
+  }
+  benchmark::DoNotOptimize(blocks);
+  if (blocks == 0) state.SkipWithError("no traceback in the corpus");
+  SetPerLine(state, c.lines.size(), c.size);
+}
+BENCHMARK(BM_TracebackTracker)->Unit(benchmark::kMicrosecond);
+
+// `dirty`: every line also carries an e-mail address, a bearer token and an
+// sk- key, so no prefilter can skip anything: the worst case.
+void BM_ScanSensitive(benchmark::State& state, bool dirty) {
+  const Corpus& c = GetCorpus();
+  std::vector<std::string> storage;
+  std::vector<std::string_view> lines = c.lines;
+  std::size_t bytes = c.size;
+  if (dirty) {
+    bytes = 0;
+    storage.reserve(lines.size());
+    for (std::string_view line : c.lines) {
+      storage.emplace_back(line);
+      storage.back() +=
+          " user=jane.doe@example.com auth=\"Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIx\" "
+          "key=sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv";
+      bytes += storage.back().size() + 1;
+    }
+    lines.assign(storage.begin(), storage.end());
+  }
+  std::size_t flagged = 0;
+  for (auto _ : state) {
+    for (std::string_view line : lines) flagged += ScanSensitive(line) != 0;
+  }
+  benchmark::DoNotOptimize(flagged);
+  const std::size_t want = dirty ? lines.size() * state.iterations() : 0;
+  if (flagged != want) state.SkipWithError("unexpected number of flagged lines");
+  SetPerLine(state, lines.size(), bytes);
+}
+BENCHMARK_CAPTURE(BM_ScanSensitive, corpus, false)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_ScanSensitive, dirty, true)->Unit(benchmark::kMicrosecond);
 
 // ---------------------------------------------------------------------------
 // Map + apply: the updates of one request line, applied to a shard's cells.

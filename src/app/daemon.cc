@@ -27,6 +27,9 @@
 #include "llm_log_exporter/config/config.h"
 #include "llm_log_exporter/exposition/http_server.h"
 #include "llm_log_exporter/exposition/text_format.h"
+#include "llm_log_exporter/exposition/web_config.h"
+#include "llm_log_exporter/host/gpu_collector.h"
+#include "llm_log_exporter/host/process_collector.h"
 #include "llm_log_exporter/source/chunk_queue.h"
 #include "llm_log_exporter/source/chunk_reader.h"
 #include "llm_log_exporter/source/fd_source.h"
@@ -78,6 +81,7 @@ class StreamIngest : private ReaderCounters {
     const ByteSource::Status status = reader.Run(error);
     queue_.Close();
     for (std::thread& t : workers) t.join();
+    for (auto& pipeline : pipelines_) pipeline->Finish();
     return status;
   }
 
@@ -139,9 +143,11 @@ bool ReadToken(const std::string& path, std::string* token, std::string* error) 
 bool LoadRules(const Options& options, RuleSet* rules, std::string* error) {
   if (options.config_file.empty()) {
     *rules = QwenPreset();
-    return true;
+  } else if (!LoadConfigFile(options.config_file, rules, error)) {
+    return false;
   }
-  return LoadConfigFile(options.config_file, rules, error);
+  if (options.audit_sensitive) AddSensitiveAudit(rules);
+  return true;
 }
 
 /// Reloads --config.file on SIGHUP or POST /-/reload, one reload at a time.
@@ -181,6 +187,15 @@ int CheckConfig(const Options& options, std::FILE* out) {
   if (!LoadRules(options, &rules, &error)) {
     std::fprintf(stderr, "llm_log_exporter: --config.file: %s\n", error.c_str());
     return 1;
+  }
+  if (!options.web_config_file.empty()) {
+    WebConfig web;
+    if (!LoadWebConfig(options.web_config_file, &web, &error)) {
+      std::fprintf(stderr, "llm_log_exporter: --web.config.file %s: %s\n",
+                   options.web_config_file.c_str(), error.c_str());
+      return 1;
+    }
+    std::fprintf(out, "%s: ok\n", options.web_config_file.c_str());
   }
   const char* types[] = {"counter", "gauge", "histogram"};
   std::fprintf(out, "%s: ok, %zu metrics from %zu rules reading %zu fields\n",
@@ -257,6 +272,16 @@ int RunDaemon(const Options& options) {
   }
   http.address = options.listen;
   http.telemetry_path = options.telemetry_path;
+  http.max_connections = options.web_max_connections;
+  http.body_timeout_ms = options.web_body_timeout_ms;
+  if (!options.web_config_file.empty()) {
+    std::string error;
+    if (!LoadWebConfig(options.web_config_file, &http.web, &error)) {
+      std::fprintf(stderr, "llm_log_exporter: --web.config.file %s: %s\n",
+                   options.web_config_file.c_str(), error.c_str());
+      return 1;
+    }
+  }
   std::unique_ptr<HttpIngest> ingest_endpoint;
   if (options.ingest_enable) {
     std::string token;
@@ -268,16 +293,49 @@ int RunDaemon(const Options& options) {
         return 1;
       }
     }
+    http.ingest_has_own_auth = !token.empty();
     ingest_endpoint = std::make_unique<HttpIngest>(exporter, options, std::move(token));
     http.ingest_path = options.ingest_path;
     http.ingest_max_body_bytes = options.ingest_max_body_bytes;
     http.ingest = [&ingest_endpoint](const IngestRequest& r) { return ingest_endpoint->Handle(r); };
   }
-  HttpServer server(http, [&exporter] { return exporter.Collect(); });
+  // Host metrics are the daemon's only: --once describes a log, and its
+  // output must depend on the log alone (golden files compare it exactly).
+  // Loaded before the server starts (its threads read `gpu`), logged once it
+  // has: a start-up failure stays a one-line message.
+  const ProcessCollector process;
+  std::string process_error;
+  const bool process_ok = process.Available(&process_error);
+  std::unique_ptr<GpuCollector> gpu;
+  std::string gpu_error;
+  if (!options.gpu_disable) gpu = GpuCollector::Open(options.gpu_nvml_library, &gpu_error);
+  HttpServer server(http, [&exporter, &process, &gpu] {
+    std::vector<prometheus::MetricFamily> families = exporter.Collect();
+    std::vector<prometheus::MetricFamily> more = process.Collect();
+    if (gpu) {
+      std::vector<prometheus::MetricFamily> gpus = gpu->Collect();
+      more.insert(more.end(), std::make_move_iterator(gpus.begin()),
+                  std::make_move_iterator(gpus.end()));
+    }
+    families.insert(families.end(), std::make_move_iterator(more.begin()),
+                    std::make_move_iterator(more.end()));
+    return families;
+  });
   std::string error;
   if (!server.Start(&error)) {
-    std::fprintf(stderr, "llm_log_exporter: --web.listen-address: %s\n", error.c_str());
+    // TLS set-up errors name their web config key ("tls_server_config.cert_file ...").
+    const bool tls_error = error.rfind("tls_server_config", 0) == 0;
+    std::fprintf(stderr, "llm_log_exporter: %s%s: %s\n",
+                 tls_error ? "--web.config.file " : "--web.listen-address",
+                 tls_error ? options.web_config_file.c_str() : "", error.c_str());
     return 1;
+  }
+  if (!process_ok) spdlog::info("process_* metrics off: {}", process_error);
+  if (gpu) {
+    spdlog::info("GPU metrics from NVML ({}): {} GPU(s)", options.gpu_nvml_library,
+                 gpu->device_count());
+  } else if (!options.gpu_disable) {
+    spdlog::info("GPU metrics off: {}", gpu_error);
   }
   // Inputs: the files named, else stdin. Each has a reader thread and workers.
   std::vector<std::unique_ptr<StreamIngest>> inputs;
@@ -313,8 +371,8 @@ int RunDaemon(const Options& options) {
     });
   }
   server.SetReady(true);
-  spdlog::info("listening on {} (metrics at {})", options.listen.Format(server.port()),
-               options.telemetry_path);
+  spdlog::info("listening on {}{} (metrics at {})", options.listen.Format(server.port()),
+               http.web.tls ? " with TLS" : "", options.telemetry_path);
   if (ingest_endpoint) spdlog::info("accepting log lines over HTTP at {}", options.ingest_path);
   for (const std::string& file : options.input_files) spdlog::info("following {}", file);
 

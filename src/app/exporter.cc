@@ -26,6 +26,15 @@ ReloadGate::ReloadGate() {
 
 ReloadGate::~ReloadGate() { pthread_rwlock_destroy(&lock_); }
 
+bool PromptTracker::Observe(std::string_view hash, std::uint64_t stamp) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stamp < last_stamp_ || hash == last_) return false;
+  const bool changed = !last_.empty();
+  last_.assign(hash);
+  last_stamp_ = stamp;
+  return changed;
+}
+
 Exporter::Exporter(RuleSet rules, bool http_ingest, const std::vector<std::string>& files)
     : generation_(std::make_shared<Generation>(std::move(rules))),
       self_(Sources(http_ingest, files), 0, LLE_VERSION, http_ingest),

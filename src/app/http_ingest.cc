@@ -118,6 +118,10 @@ HttpReply HttpIngest::Handle(const IngestRequest& request) {
   if (!bearer_token_.empty() && !BearerMatches(request.authorization, bearer_token_)) {
     return Reply(401, "missing or wrong bearer token", "WWW-Authenticate: Bearer\r\n");
   }
+  if (request.body_incomplete) {
+    // Not all of it came (in time): Fluent Bit retries a 408.
+    return Reply(408, "body not received whole within --web.body-timeout-ms; send it again");
+  }
   if (request.body_too_large) {
     return Reply(413, "body over --ingest.max-body-bytes");
   }

@@ -20,6 +20,19 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
       ->capture_default_str();
   app.add_option("--web.telemetry-path", out->telemetry_path, "Path of the metrics endpoint")
       ->capture_default_str();
+  app.add_option("--web.config.file", out->web_config_file,
+                 "Exporter-toolkit web config (YAML): TLS, client certificates, basic auth "
+                 "(bcrypt) and response headers, for every path including ingest");
+  app.add_option("--web.max-connections", out->web_max_connections,
+                 "Connections served at once (one worker thread each); more wait in a queue "
+                 "until one ends")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--web.body-timeout-ms", out->web_body_timeout_ms,
+                 "Longest time a client may take to send a request body (the request head "
+                 "has 1 s); then the connection is closed (408 on the ingest path)")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 3600000));
   app.add_option("--input.max-line-bytes", out->max_line_bytes,
                  "Longer lines are dropped without being buffered and counted as "
                  "result=\"too_long\"")
@@ -66,8 +79,18 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
   app.add_flag("--check-config", out->check_config,
                "Validate --config.file (or the built-in preset), print the metrics it "
                "defines and exit: 0 if valid, 1 if not; opens no port");
+  app.add_flag("--audit.sensitive", out->audit_sensitive,
+               "Count lines that look like they carry secrets or personal data (API keys, "
+               "bearer tokens, e-mail addresses, private keys) in "
+               "<namespace>_log_sensitive_lines_total{kind}; the text is never kept");
   app.add_flag("--web.enable-lifecycle", out->web_enable_lifecycle,
                "Enable POST /-/reload (reload --config.file over HTTP)");
+  app.add_option("--gpu.nvml-library", out->gpu_nvml_library,
+                 "NVML library loaded at start for the nvml_gpu_* metrics (a file name "
+                 "searched as the dynamic loader does, or a path); if it cannot be loaded, "
+                 "the GPU metrics are absent")
+      ->capture_default_str();
+  app.add_flag("--gpu.disable", out->gpu_disable, "Do not load NVML: no nvml_gpu_* metrics");
   app.add_option("--log.level", out->log_level, "Minimum level of the exporter's own log")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
@@ -117,6 +140,11 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
   }
   if (out->once && !out->input_files.empty()) {
     std::fprintf(stderr, "llm_log_exporter: --input.file: not with --once, which reads stdin\n");
+    return 2;
+  }
+  if (out->gpu_nvml_library.empty()) {
+    // dlopen("") would return the executable itself.
+    std::fprintf(stderr, "llm_log_exporter: --gpu.nvml-library: must not be empty\n");
     return 2;
   }
   const std::string& ingest = out->ingest_path;

@@ -1,5 +1,6 @@
 #include "llm_log_exporter/app/pipeline.h"
 
+#include <algorithm>
 #include <shared_mutex>
 
 namespace lle {
@@ -28,33 +29,85 @@ void Pipeline::Feed(std::string_view lines, std::uint64_t seq, double wall_secon
   if (exporter_.generation() != generation_) Follow(exporter_.generation());
   // Workers may finish chunks out of order: the read order decides which
   // gauge value is the latest.
-  shard_->SetStamp(seq);
+  chunk_seq_ = seq;
+  line_in_chunk_ = 0;
   self_shard_->SetStamp(seq);
   now_seconds_ = wall_seconds;
   framer_.Feed(lines, *this);
+  // The input paused here: a traceback whose exception line came is complete.
+  if (mapper_->wants_exceptions()) EndTraceback(tracker_.Flush());
 }
 
 void Pipeline::OnTooLong() { Count(LineResult::kTooLong); }
 
 void Pipeline::OnLine(std::string_view line) {
+  const Mapper& mapper = *mapper_;
+  // Orders gauge writes line by line, also across workers: the chunk's place
+  // in the input, then the line's in the chunk.
+  stamp_ = chunk_seq_ << 24 | std::min<std::uint64_t>(line_in_chunk_++, (1u << 24) - 1);
+  shard_->SetStamp(stamp_);
+  batch_.Clear();
+  // Text signals first: a traceback is followed across every line, JSON too.
+  bool in_traceback = false;
+  if (mapper.wants_exceptions()) {
+    const TracebackTracker::Result traceback = tracker_.Feed(line);
+    if (traceback.finished) mapper.MapException(traceback.type, batch_);
+    in_traceback = traceback.in_block;
+  }
+  if (mapper.wants_sensitive()) {
+    if (const SensitiveKinds kinds = ScanSensitive(line)) mapper.MapSensitive(kinds, batch_);
+  }
   parser_->Parse(line, record_);
   switch (record_.kind) {
     case LineKind::kRequest:
       Count(LineResult::kRequest);
-      batch_.Clear();
-      mapper_->Map(record_, now_seconds_, batch_);
-      for (std::size_t i = 0; i < batch_.size; ++i) shard_->Apply(batch_.items[i]);
-      return;
+      mapper.Map(record_, now_seconds_, batch_);
+      if (mapper.wants_system_prompt()) {
+        prompt_hash_ = mapper.PromptHash(record_, prompt_buffer_);
+        if (!prompt_hash_.empty()) {
+          mapper.MapSystemPrompt(prompt_hash_, exporter_.prompts().Observe(prompt_hash_, stamp_),
+                                 batch_);
+        }
+      }
+      if (mapper.wants_levels()) mapper.MapLevel(mapper.JsonLevel(record_), batch_);
+      break;
     case LineKind::kEvent:
       Count(LineResult::kEvent);
-      return;
+      if (mapper.wants_levels()) mapper.MapLevel(mapper.JsonLevel(record_), batch_);
+      break;
     case LineKind::kNotJson:
       Count(LineResult::kNotJson);
-      return;
+      // A traceback's lines are its exception, not log events of their own.
+      if (in_traceback) break;
+      if (mapper.wants_levels()) mapper.MapLevel(ClassifyLevel(line), batch_);
+      if (mapper.wants_stats()) {
+        VllmStats stats;
+        if (ParseVllmStats(line, &stats)) mapper.MapStats(stats, batch_);
+      }
+      break;
     case LineKind::kInvalidUtf8:
       Count(LineResult::kInvalidUtf8);
-      return;
+      break;
   }
+  ApplyBatch();
+}
+
+void Pipeline::ApplyBatch() {
+  for (std::size_t i = 0; i < batch_.size; ++i) shard_->Apply(batch_.items[i]);
+  batch_.Clear();
+}
+
+void Pipeline::EndTraceback(const TracebackTracker::Result& result) {
+  if (!result.finished) return;
+  batch_.Clear();
+  mapper_->MapException(result.type, batch_);
+  ApplyBatch();
+}
+
+void Pipeline::Finish() {
+  std::shared_lock<ReloadGate> lock(exporter_.gate());
+  if (exporter_.generation() != generation_) Follow(exporter_.generation());
+  if (mapper_->wants_exceptions()) EndTraceback(tracker_.Finish());
 }
 
 }  // namespace lle

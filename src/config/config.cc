@@ -14,6 +14,7 @@
 #include <sstream>
 #include <utility>
 
+#include "llm_log_exporter/core/read_file.h"
 #include "llm_log_exporter/parse/record.h"
 
 namespace lle {
@@ -24,6 +25,10 @@ namespace {
 constexpr std::size_t kMaxValuesPerLabel = 10000;
 constexpr std::size_t kMaxSeriesPerMetric = 100000;
 constexpr std::size_t kMaxBuckets = 200;
+// Distinct exception classes kept as `type` values; later ones count as "other".
+constexpr std::size_t kMaxExceptionTypes = 32;
+// Distinct system prompts remembered as `hash` values (only the latest is shown).
+constexpr std::size_t kMaxPromptHashes = 1000;
 
 /// Thrown inside this file only: the first problem found, already formatted.
 struct ConfigError {
@@ -128,6 +133,7 @@ class Builder {
     } else {
       prefix_ = "qwen_";
     }
+    out_.prefix = prefix_;
     const YAML::Node requests = root["requests"];
     if (!requests) r_.Fail(root, "requests", "missing: say which JSON lines are requests");
     r_.CheckKeys(requests, "requests", {"keys"});
@@ -157,6 +163,10 @@ class Builder {
   int Field(const YAML::Node& node, const std::string& key) {
     const std::string path = r_.String(node, key);
     CheckPath(node, key, path);
+    return FieldIndex(path, node, key);
+  }
+
+  int FieldIndex(const std::string& path, const YAML::Node& node, const std::string& key) {
     const auto it = std::find(out_.fields.begin(), out_.fields.end(), path);
     if (it != out_.fields.end()) return static_cast<int>(it - out_.fields.begin());
     if (out_.fields.size() == kMaxFields) {
@@ -325,10 +335,87 @@ class Builder {
     return c;
   }
 
+  // A rule fed by something other than request lines' fields (`from:`).
+  void SignalMetric(const YAML::Node& node, const std::string& key, MetricSpec spec,
+                    MetricRule rule) {
+    const std::string from = r_.String(node["from"], key + ".from");
+    r_.CheckKeys(node, key, {"name", "help", "type", "from", "value"});
+    auto require_type = [&](MetricType type, const char* name) {
+      if (spec.type != type) {
+        r_.Fail(node["type"], key + ".type", std::string("must be ") + name + " with from: " + from);
+      }
+    };
+    if (from != "vllm_stats" && node["value"]) {
+      r_.Fail(node["value"], key + ".value", "not with from: " + from);
+    }
+    if (from == "log_level") {
+      require_type(MetricType::kCounter, "counter");
+      rule.signal = Signal::kLogLevel;
+      spec.labels = {FixedLabel("level", {"debug", "info", "warning", "error", "critical"})};
+      // A JSON line names its level in one of these (the first that is a known level wins).
+      for (const char* field : {"level", "levelname", "severity"}) {
+        const int f = FieldIndex(field, node["from"], key + ".from");
+        if (std::find(out_.level_fields.begin(), out_.level_fields.end(), f) ==
+            out_.level_fields.end()) {
+          out_.level_fields.push_back(f);
+        }
+      }
+    } else if (from == "exception") {
+      require_type(MetricType::kCounter, "counter");
+      rule.signal = Signal::kException;
+      spec.labels = {{"type", {}, kMaxExceptionTypes, "other"}};
+      spec.dynamic = true;
+    } else if (from == "sensitive") {
+      require_type(MetricType::kCounter, "counter");
+      rule.signal = Signal::kSensitive;
+      spec.labels = {FixedLabel("kind", {"api_key", "bearer_token", "email", "private_key"})};
+    } else if (from == "system_prompt" || from == "system_prompt_change") {
+      const bool change = from == "system_prompt_change";
+      require_type(change ? MetricType::kCounter : MetricType::kGauge, change ? "counter" : "gauge");
+      rule.signal = change ? Signal::kSystemPromptChange : Signal::kSystemPrompt;
+      if (!change) {
+        spec.labels = {{"hash", {}, kMaxPromptHashes, "other"}};
+        spec.dynamic = true;
+        spec.latest_series_only = true;
+      }
+      out_.prompt_hash_field = FieldIndex("system_prompt_hash", node["from"], key + ".from");
+      out_.prompt_field = FieldIndex("system_prompt", node["from"], key + ".from");
+    } else if (from == "vllm_stats") {
+      require_type(MetricType::kGauge, "gauge");
+      rule.signal = Signal::kVllmStats;
+      if (!node["value"]) r_.Fail(node, key + ".value", "missing: which figure of the stats line");
+      static const std::pair<const char*, VllmStat> kStats[] = {
+          {"running", VllmStat::kRunning},
+          {"waiting", VllmStat::kWaiting},
+          {"swapped", VllmStat::kSwapped},
+          {"gpu_kv_cache_usage", VllmStat::kGpuKvCacheUsage},
+          {"cpu_kv_cache_usage", VllmStat::kCpuKvCacheUsage},
+          {"prefix_cache_hit", VllmStat::kPrefixCacheHit},
+          {"prompt_throughput", VllmStat::kPromptThroughput},
+          {"generation_throughput", VllmStat::kGenerationThroughput}};
+      const std::string stat = r_.String(node["value"], key + ".value");
+      std::string names;
+      bool found = false;
+      for (const auto& [name, value] : kStats) {
+        names += std::string(names.empty() ? "" : ", ") + name;
+        if (stat == name) {
+          rule.stat = value;
+          found = true;
+        }
+      }
+      if (!found) r_.Fail(node["value"], key + ".value", "\"" + stat + "\" is not one of: " + names);
+    } else {
+      r_.Fail(node["from"], key + ".from",
+              "\"" + from + "\" is not a source (request, log_level, exception, vllm_stats, "
+              "sensitive, system_prompt, system_prompt_change)");
+    }
+    if (!node["help"]) spec.help = "From " + from + " lines";
+    rule.metric = Family(std::move(spec), node, key);
+    out_.rules.push_back(std::move(rule));
+  }
+
   void Metric(const YAML::Node& node, const std::string& key) {
-    r_.CheckKeys(node, key,
-                 {"name", "help", "type", "value", "per", "plus", "read_time", "scale", "mode", "buckets",
-                  "labels", "match"});
+    if (!node.IsMap()) r_.Fail(node, key, "must be a mapping");
     Require(node, key, {"name", "type"});
     MetricSpec spec;
     MetricRule rule;
@@ -350,6 +437,14 @@ class Builder {
       r_.Fail(node["type"], key + ".type",
               "\"" + type + "\" is not a type (counter, gauge or histogram)");
     }
+    if (node["help"]) spec.help = r_.String(node["help"], key + ".help");
+    if (node["from"] && r_.String(node["from"], key + ".from") != "request") {
+      SignalMetric(node, key, std::move(spec), std::move(rule));
+      return;
+    }
+    r_.CheckKeys(node, key,
+                 {"name", "help", "type", "from", "value", "per", "plus", "read_time", "scale",
+                  "mode", "buckets", "labels", "match"});
     const bool histogram = spec.type == MetricType::kHistogram;
     const bool gauge = spec.type == MetricType::kGauge;
     if (node["buckets"] && !histogram) r_.Fail(node["buckets"], key + ".buckets", "histograms only");
@@ -528,18 +623,27 @@ bool LoadConfigText(const std::string& text, const std::string& name, RuleSet* o
 }
 
 bool LoadConfigFile(const std::string& path, RuleSet* out, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = path + ": " + std::strerror(errno);
+  std::string text;
+  if (!ReadWholeFile(path, &text, error)) {
+    *error = path + ": " + *error;
     return false;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    *error = path + ": " + std::strerror(errno);
-    return false;
+  return LoadConfigText(text, path, out, error);
+}
+
+void AddSensitiveAudit(RuleSet* rules) {
+  for (const MetricRule& rule : rules->rules) {
+    if (rule.signal == Signal::kSensitive) return;
   }
-  return LoadConfigText(text.str(), path, out, error);
+  MetricSpec spec;
+  spec.name = rules->prefix + "log_sensitive_lines_total";
+  spec.help = "Lines that look like they carry secrets or personal data, by kind (never stored)";
+  spec.labels = {FixedLabel("kind", {"api_key", "bearer_token", "email", "private_key"})};
+  rules->metrics.push_back(std::move(spec));
+  MetricRule rule;
+  rule.metric = static_cast<std::uint32_t>(rules->metrics.size() - 1);
+  rule.signal = Signal::kSensitive;
+  rules->rules.push_back(std::move(rule));
 }
 
 RuleSet QwenPreset() {

@@ -27,6 +27,30 @@ Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
     if (rule.field >= 0) use_[rule.field] = Use::kNumber;
     if (rule.divisor_field >= 0) use_[rule.divisor_field] = Use::kNumber;
     rule_is_counter_.push_back(specs_.at(rule.metric).type == MetricType::kCounter);
+    const auto index = static_cast<std::uint32_t>(rule_is_counter_.size() - 1);
+    switch (rule.signal) {
+      case Signal::kRequest:
+        request_rules_.push_back(index);
+        break;
+      case Signal::kLogLevel:
+        level_rules_.push_back(index);
+        break;
+      case Signal::kException:
+        exception_rules_.push_back(index);
+        break;
+      case Signal::kVllmStats:
+        stats_rules_.push_back(index);
+        break;
+      case Signal::kSensitive:
+        sensitive_rules_.push_back(index);
+        break;
+      case Signal::kSystemPrompt:
+        prompt_rules_.push_back(index);
+        break;
+      case Signal::kSystemPromptChange:
+        prompt_change_rules_.push_back(index);
+        break;
+    }
   }
   // Only fields read as values or labels are checked: a field that only a
   // filter looks at may well be absent.
@@ -94,7 +118,7 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out) con
       FieldError(field, kWrongType, out);
     }
   }
-  for (std::size_t r = 0; r < rules_.rules.size(); ++r) {
+  for (const std::uint32_t r : request_rules_) {
     const MetricRule& rule = rules_.rules[r];
     if (!rule.conditions.empty() && !Matches(rule, record)) continue;
     Update u{first_metric_ + rule.metric, 0, 1, nullptr};
@@ -143,6 +167,106 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out) con
       u.labels = labels;
     }
     out.Add(u);
+  }
+}
+
+LogLevel Mapper::JsonLevel(const Record& record) const {
+  for (const int f : rules_.level_fields) {
+    const FieldValue& v = record.fields[f];
+    if (v.state != FieldState::kString) continue;
+    const LogLevel level = LevelFromName(v.text);
+    if (level != LogLevel::kNone) return level;
+  }
+  return LogLevel::kNone;
+}
+
+void Mapper::MapLevel(LogLevel level, UpdateBatch& out) const {
+  if (level == LogLevel::kNone) return;
+  // The `level` label's values are debug … critical: LogLevel's order after kNone.
+  const auto series = static_cast<std::uint32_t>(level) - 1;
+  for (const std::uint32_t r : level_rules_) {
+    out.Add({first_metric_ + rules_.rules[r].metric, series, 1, nullptr});
+  }
+}
+
+void Mapper::MapException(std::string_view type, UpdateBatch& out) const {
+  for (const std::uint32_t r : exception_rules_) {
+    if (out.label_size + 1 > UpdateBatch::kMaxLabelValues) return;
+    std::string_view* label = out.label_values + out.label_size++;
+    *label = type;
+    out.Add({first_metric_ + rules_.rules[r].metric, kDynamicSeries, 1, label});
+  }
+}
+
+void Mapper::MapStats(const VllmStats& stats, UpdateBatch& out) const {
+  for (const std::uint32_t r : stats_rules_) {
+    const MetricRule& rule = rules_.rules[r];
+    const std::optional<double>* value = nullptr;
+    switch (rule.stat) {
+      case VllmStat::kRunning:
+        value = &stats.running;
+        break;
+      case VllmStat::kWaiting:
+        value = &stats.waiting;
+        break;
+      case VllmStat::kSwapped:
+        value = &stats.swapped;
+        break;
+      case VllmStat::kGpuKvCacheUsage:
+        value = &stats.gpu_kv_cache_usage_ratio;
+        break;
+      case VllmStat::kCpuKvCacheUsage:
+        value = &stats.cpu_kv_cache_usage_ratio;
+        break;
+      case VllmStat::kPrefixCacheHit:
+        value = &stats.prefix_cache_hit_ratio;
+        break;
+      case VllmStat::kPromptThroughput:
+        value = &stats.prompt_throughput;
+        break;
+      case VllmStat::kGenerationThroughput:
+        value = &stats.generation_throughput;
+        break;
+    }
+    if (value != nullptr && value->has_value()) {
+      out.Add({first_metric_ + rule.metric, 0, **value, nullptr});
+    }
+  }
+}
+
+void Mapper::MapSensitive(SensitiveKinds kinds, UpdateBatch& out) const {
+  for (std::size_t kind = 0; kind < kNumSensitiveKinds; ++kind) {
+    if ((kinds & (1u << kind)) == 0) continue;
+    for (const std::uint32_t r : sensitive_rules_) {
+      out.Add({first_metric_ + rules_.rules[r].metric, static_cast<std::uint32_t>(kind), 1,
+               nullptr});
+    }
+  }
+}
+
+std::string_view Mapper::PromptHash(const Record& record, char (&buffer)[16]) const {
+  if (rules_.prompt_hash_field >= 0) {
+    const FieldValue& given = record.fields[rules_.prompt_hash_field];
+    if (given.state == FieldState::kString && !given.text.empty()) return given.text;
+  }
+  if (rules_.prompt_field < 0) return {};
+  const FieldValue& prompt = record.fields[rules_.prompt_field];
+  if (prompt.state != FieldState::kString) return {};
+  // FNV-1a: enough to tell prompts apart; the prompt itself is never kept.
+  std::uint64_t h = 14695981039346656037ull;
+  for (const char c : prompt.text) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i, h >>= 4) buffer[i] = kHex[h & 0xf];
+  return {buffer, sizeof buffer};
+}
+
+void Mapper::MapSystemPrompt(const std::string_view& hash, bool changed, UpdateBatch& out) const {
+  for (const std::uint32_t r : prompt_rules_) {
+    out.Add({first_metric_ + rules_.rules[r].metric, kDynamicSeries, 1, &hash});
+  }
+  if (!changed) return;
+  for (const std::uint32_t r : prompt_change_rules_) {
+    out.Add({first_metric_ + rules_.rules[r].metric, 0, 1, nullptr});
   }
 }
 

@@ -285,8 +285,22 @@ std::vector<prometheus::MetricFamily> Store::Collect() const {
     family.name = m.spec.name;
     family.help = m.spec.help;
     family.type = ToPrometheus(m.spec.type);
+    std::size_t latest = m.series_capacity;  // with latest_series_only: the one to show
+    if (m.spec.latest_series_only) {
+      std::uint64_t best = 0;
+      for (std::size_t s = 0; s < m.series_capacity; ++s) {
+        double value = 0;
+        std::uint64_t stamp = 0;
+        if (m.exists[s].load(std::memory_order_relaxed) && GaugeValue(m, s, &value, &stamp) &&
+            stamp >= best) {
+          best = stamp;
+          latest = s;
+        }
+      }
+    }
     for (std::size_t s = 0; s < m.series_capacity; ++s) {
       if (!m.exists[s].load(std::memory_order_relaxed)) continue;
+      if (m.spec.latest_series_only && s != latest) continue;
       prometheus::ClientMetric metric;
       switch (m.spec.type) {
         case MetricType::kCounter:

@@ -34,7 +34,7 @@ from deploy_support import (default_port, fail, main, owning_packages, apt_known
 # Installed by .ci/run for tests and benchmarks only, never by the build of
 # the binary; anything else .ci/run installs must be in the build stage.
 TEST_ONLY = {"python3", "python3-yaml", "libgtest-dev", "libbenchmark-dev", "prometheus",
-             "systemd"}
+             "systemd", "openssl", "curl", "apache2-utils"}
 # find_package() names that need no package of their own.
 NO_PACKAGE = {"Threads", "PkgConfig"}
 # Sanitizer runtimes appear in ldd only for an -DLLE_SANITIZE=ON build.

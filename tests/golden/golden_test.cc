@@ -4,6 +4,7 @@
 // the daemon's stdin byte for byte, and its stdout must equal expected.prom.
 // A file `config` in the case holds the path (from the repository root) of a
 // config to run with (--config.file); without it, the built-in preset is used.
+// A file `flags` holds more flags to run with, one per line.
 //
 // The comparison is exact except for qwen_last_request_timestamp_seconds: it is
 // the wall time at which the exporter read the last request line, so its value
@@ -53,6 +54,7 @@ constexpr char kGoldenDir[] = LLE_GOLDEN_DIR;
 constexpr char kInputFile[] = "input.log";
 constexpr char kExpectedFile[] = "expected.prom";
 constexpr char kConfigFile[] = "config";  // optional: a config of the repository to run with
+constexpr char kFlagsFile[] = "flags";  // optional: more flags, one per line
 constexpr char kRepoDir[] = LLE_REPO_DIR;
 constexpr char kShippedPreset[] = "config/qwen.yaml";
 constexpr char kUpdateEnv[] = "LLE_UPDATE_GOLDEN";
@@ -299,6 +301,12 @@ TEST_P(GoldenTest, Case) {
     args.push_back("--config.file");
     args.push_back((fs::path(kRepoDir) / config->substr(0, config->find('\n'))).string());
   }
+  if (const std::optional<std::string> flags = ReadFile(dir / kFlagsFile)) {
+    std::istringstream lines(*flags);
+    for (std::string flag; std::getline(lines, flag);) {
+      if (!flag.empty()) args.push_back(flag);
+    }
+  }
   const double started = WallSeconds();
   // Qualified: inside a test body, plain `Run` is testing::Test::Run.
   const RunResult run = ::lle::test::Run(args, *input);
@@ -336,7 +344,9 @@ TEST_P(GoldenTest, Case) {
 // on the built-in preset gives the same output with the shipped file.
 TEST_P(GoldenTest, SameWithTheShippedPresetFile) {
   const fs::path dir = fs::path(kGoldenDir) / GetParam();
-  if (fs::exists(dir / kConfigFile)) GTEST_SKIP() << "the case has its own config";
+  if (fs::exists(dir / kConfigFile) || fs::exists(dir / kFlagsFile)) {
+    GTEST_SKIP() << "the case has its own config or flags";
+  }
   const std::optional<std::string> input = ReadFile(dir / kInputFile);
   ASSERT_TRUE(input.has_value());
   const RunResult builtin = ::lle::test::Run({kBinary, "--once"}, *input);

@@ -1,6 +1,8 @@
 #include "support/exposition.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <iterator>
 #include <sstream>
 
 namespace lle::test {
@@ -29,6 +31,21 @@ double SumOfSamples(const std::string& exposition, const std::string& prefix) {
     sum += std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
   }
   return sum;
+}
+
+bool OnlyExpectedLintFindings(const std::string& promtool_output) {
+  static const char* const kAccepted[] = {
+      "qwen_request_duration_ms metric names should not contain abbreviated units",
+      "qwen_gpu_memory_mb metric names should not contain abbreviated units",
+  };
+  std::istringstream in(promtool_output);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    if (std::find(std::begin(kAccepted), std::end(kAccepted), line) == std::end(kAccepted)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace lle::test

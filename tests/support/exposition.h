@@ -12,4 +12,10 @@ std::optional<double> MetricValue(const std::string& exposition, const std::stri
 /// Sum of every sample whose line starts with `prefix` (e.g. all results of a counter).
 double SumOfSamples(const std::string& exposition, const std::string& prefix);
 
+/// True if `promtool check metrics` printed nothing but the two lint findings
+/// that are accepted on purpose: the seed-compatible `_ms`/`_mb` names, kept so
+/// existing dashboards keep working (DESIGN.md §3); promtool then exits 3
+/// ("lint problems") rather than 1 (parse errors).
+bool OnlyExpectedLintFindings(const std::string& promtool_output);
+
 }  // namespace lle::test

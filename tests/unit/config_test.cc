@@ -45,7 +45,7 @@ const BadCase kBadCases[] = {
     {"NoMetrics", "requests: {keys: [a]}\nmetrics: []",
      "c.yaml:2:10: metrics: must be a non-empty list of metric rules"},
     {"UnknownMetricKey", WithMetric("  - {name: x, type: counter, valu: a}"),
-     "c.yaml:3:30: metrics[0].valu: unknown key (expected one of: name, help, type, value, per, plus, "
+     "c.yaml:3:30: metrics[0].valu: unknown key (expected one of: name, help, type, from, value, per, plus, "
      "read_time, scale, mode, buckets, labels, match)"},
     {"MissingType", WithMetric("  - {name: x}"), "c.yaml:3:5: metrics[0].type: missing"},
     {"BadType", WithMetric("  - {name: x, type: summary}"),
@@ -143,6 +143,19 @@ const BadCase kBadCases[] = {
     {"ExistsNotBool",
      WithMetric("  - {name: c, type: counter, match: [{field: a, exists: maybe}]}"),
      "c.yaml:3:57: metrics[0].match[0].exists: must be true or false"},
+    {"UnknownSource", WithMetric("  - {name: x, type: counter, from: syslog}"),
+     "c.yaml:3:36: metrics[0].from: \"syslog\" is not a source (request, log_level, exception, "
+     "vllm_stats, sensitive, system_prompt, system_prompt_change)"},
+    {"LevelsAreCounted", WithMetric("  - {name: x, type: gauge, from: log_level}"),
+     "c.yaml:3:21: metrics[0].type: must be counter with from: log_level"},
+    {"LevelsTakeNoLabels",
+     WithMetric("  - {name: x, type: counter, from: log_level, labels: [{name: a}]}"),
+     "c.yaml:3:47: metrics[0].labels: unknown key (expected one of: name, help, type, from, "
+     "value)"},
+    {"UnknownStat", WithMetric("  - {name: x, type: gauge, from: vllm_stats, value: queued}"),
+     "c.yaml:3:53: metrics[0].value: \"queued\" is not one of: running, waiting, swapped, "
+     "gpu_kv_cache_usage, cpu_kv_cache_usage, prefix_cache_hit, prompt_throughput, "
+     "generation_throughput"},
     {"NameNotString", WithMetric("  - {name: [x], type: counter}"),
      "c.yaml:3:12: metrics[0].name: must be a string"},
 };
@@ -154,7 +167,7 @@ INSTANTIATE_TEST_SUITE_P(Config, BadConfigTest, testing::ValuesIn(kBadCases),
 
 TEST(ConfigTest, TheShippedPresetLoads) {
   const RuleSet rules = QwenPreset();
-  EXPECT_EQ(rules.metrics.size(), 19u);
+  EXPECT_EQ(rules.metrics.size(), 28u);
   EXPECT_EQ(rules.request_keys, (std::vector<std::string>{"status", "total_time_ms"}));
 }
 

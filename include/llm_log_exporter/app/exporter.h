@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,20 @@ class ReloadGate {
   pthread_rwlock_t lock_;
 };
 
+/// The system prompt seen last, in input order, so that a change is counted
+/// once however many workers see lines with the new prompt. Thread-safe.
+class PromptTracker {
+ public:
+  /// `hash` was seen on a line read at `stamp`: true if it replaces another.
+  /// A line older than the latest seen changes nothing.
+  bool Observe(std::string_view hash, std::uint64_t stamp);
+
+ private:
+  std::mutex mutex_;
+  std::string last_;
+  std::uint64_t last_stamp_ = 0;
+};
+
 /// What every source shares: the current Generation of rules and metrics, the
 /// self-metrics and their store, and the sequence that orders chunks across
 /// sources (the latest gauge value wins). Owns all of them. Thread-safe: a
@@ -75,6 +91,7 @@ class Exporter {
   const SelfMetrics& self() const { return self_; }
   Store& self_store() { return self_store_; }
   std::atomic<std::uint64_t>& sequence() { return sequence_; }
+  PromptTracker& prompts() { return prompts_; }
 
  private:
   ReloadGate gate_;
@@ -83,6 +100,7 @@ class Exporter {
   Store self_store_;
   Shard* control_;  // build info and reloads, written under gate_ held whole
   std::atomic<std::uint64_t> sequence_{0};
+  PromptTracker prompts_;
   std::size_t first_file_ = 1;
 };
 

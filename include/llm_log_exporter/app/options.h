@@ -12,6 +12,9 @@ namespace lle {
 struct Options {
   ListenAddress listen;
   std::string telemetry_path = "/metrics";
+  std::string web_config_file;  // empty: plain HTTP, no auth
+  int web_max_connections = 8;
+  int web_body_timeout_ms = 30000;
   std::size_t max_line_bytes = 1024 * 1024;
   std::size_t input_buffer_bytes = 4 * 1024 * 1024;
   std::size_t input_workers = 2;
@@ -25,6 +28,9 @@ struct Options {
   std::string config_file;  // empty: the built-in preset
   bool check_config = false;
   bool web_enable_lifecycle = false;
+  bool audit_sensitive = false;
+  std::string gpu_nvml_library = "libnvidia-ml.so.1";
+  bool gpu_disable = false;
   std::string log_level = "info";
   bool once = false;
 };

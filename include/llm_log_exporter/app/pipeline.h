@@ -9,6 +9,7 @@
 #include "llm_log_exporter/framing/line_framer.h"
 #include "llm_log_exporter/map/mapper.h"
 #include "llm_log_exporter/parse/line_parser.h"
+#include "llm_log_exporter/parse/log_line.h"
 #include "llm_log_exporter/parse/record.h"
 #include "llm_log_exporter/source/chunk_queue.h"
 #include "llm_log_exporter/store/store.h"
@@ -29,10 +30,14 @@ class Pipeline : private LineSink {
   /// Whole lines followed by kLinePadding readable bytes, received in order
   /// `seq` (the later wins for gauges) at Unix time `wall_seconds`.
   void Feed(std::string_view lines, std::uint64_t seq, double wall_seconds);
+  /// End of input: a traceback still open counts now.
+  void Finish();
 
  private:
   void OnLine(std::string_view line) override;
   void OnTooLong() override;
+  void ApplyBatch();
+  void EndTraceback(const TracebackTracker::Result& result);
   void Count(LineResult result) { self_shard_->Apply(self_.Line(source_, result)); }
   // Moves to the exporter's current generation (after a reload).
   void Follow(const std::shared_ptr<Generation>& generation);
@@ -46,8 +51,14 @@ class Pipeline : private LineSink {
   Shard* shard_ = nullptr;  // in generation_'s store
   std::unique_ptr<LineParser> parser_;
   LineFramer framer_;
+  TracebackTracker tracker_;  // one per stream of lines: blocks span lines
   Record record_;
   UpdateBatch batch_;
+  std::uint64_t chunk_seq_ = 0;
+  std::uint64_t line_in_chunk_ = 0;
+  std::uint64_t stamp_ = 0;  // of the line being worked
+  char prompt_buffer_[16];
+  std::string_view prompt_hash_;  // of the line being worked, until its updates are applied
   double now_seconds_ = 0;  // wall time at which the chunk being framed was read
 };
 

@@ -14,6 +14,10 @@ bool LoadConfigText(const std::string& text, const std::string& name, RuleSet* o
 /// The same for a file; an unreadable file is an error too.
 bool LoadConfigFile(const std::string& path, RuleSet* out, std::string* error);
 
+/// --audit.sensitive: counts lines that look like they carry secrets in
+/// <namespace>_log_sensitive_lines_total{kind}, unless a rule does already.
+void AddSensitiveAudit(RuleSet* rules);
+
 /// The built-in preset: config/qwen.yaml, compiled into the binary, so the
 /// shipped file and the default cannot drift apart.
 RuleSet QwenPreset();

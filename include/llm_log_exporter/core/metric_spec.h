@@ -43,6 +43,9 @@ struct MetricSpec {
   /// Updates name their label values (kDynamicSeries): the store counts those
   /// sent to an overflow value in llm_log_exporter_label_overflow_total{metric}.
   bool dynamic = false;
+  /// Gauges: only the series written last is shown (an info metric whose
+  /// label value changes, e.g. the hash of the system prompt in use).
+  bool latest_series_only = false;
 };
 
 /// A label that is an allowlist of `values`, all created at 0.

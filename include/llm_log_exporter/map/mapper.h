@@ -7,6 +7,7 @@
 
 #include "llm_log_exporter/core/metric_spec.h"
 #include "llm_log_exporter/map/metric_rules.h"
+#include "llm_log_exporter/parse/log_line.h"
 #include "llm_log_exporter/parse/record.h"
 
 namespace lle {
@@ -43,6 +44,28 @@ class Mapper {
   /// Appends the updates for one request line read at `now_seconds`.
   void Map(const Record& record, double now_seconds, UpdateBatch& out) const;
 
+  /// Which non-request signals some rule reads (so the pipeline looks for them).
+  bool wants_levels() const { return !level_rules_.empty(); }
+  bool wants_exceptions() const { return !exception_rules_.empty(); }
+  bool wants_stats() const { return !stats_rules_.empty(); }
+  bool wants_sensitive() const { return !sensitive_rules_.empty(); }
+  /// The level a JSON line names in one of RuleSet::level_fields, if any.
+  LogLevel JsonLevel(const Record& record) const;
+  void MapLevel(LogLevel level, UpdateBatch& out) const;
+  void MapException(std::string_view type, UpdateBatch& out) const;
+  void MapStats(const VllmStats& stats, UpdateBatch& out) const;
+  void MapSensitive(SensitiveKinds kinds, UpdateBatch& out) const;
+  bool wants_system_prompt() const {
+    return !prompt_rules_.empty() || !prompt_change_rules_.empty();
+  }
+  /// What names a request line's system prompt: `system_prompt_hash` as given,
+  /// else a hash (FNV-1a, 16 hex digits written to `buffer`) of `system_prompt`,
+  /// whose text is never kept. Empty if the line has neither as a string.
+  std::string_view PromptHash(const Record& record, char (&buffer)[16]) const;
+  /// `hash` is in use; `changed`: it differs from the one before it.
+  /// `hash` must stay valid until the updates are applied.
+  void MapSystemPrompt(const std::string_view& hash, bool changed, UpdateBatch& out) const;
+
  private:
   enum Reason : std::uint32_t { kMissing, kWrongType, kOutOfRange, kNegative, kNumReasons };
   enum class Use : std::uint8_t { kFilter, kNumber, kLabel };  // what a field must hold
@@ -56,6 +79,13 @@ class Mapper {
   std::vector<Use> use_;               // per field
   std::vector<std::uint32_t> checked_;  // per field: its index in field_errors' `field` label
   std::vector<std::uint8_t> rule_is_counter_;  // per rule: negative values are refused
+  std::vector<std::uint32_t> request_rules_;    // indices into rules_.rules, by signal
+  std::vector<std::uint32_t> level_rules_;
+  std::vector<std::uint32_t> exception_rules_;
+  std::vector<std::uint32_t> stats_rules_;
+  std::vector<std::uint32_t> sensitive_rules_;
+  std::vector<std::uint32_t> prompt_rules_;
+  std::vector<std::uint32_t> prompt_change_rules_;
 };
 
 }  // namespace lle

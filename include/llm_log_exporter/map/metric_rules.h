@@ -33,6 +33,29 @@ enum class ValueSource : std::uint8_t {
   kReadTime,  // wall time at which the line was read, in seconds
 };
 
+/// Which lines a rule looks at.
+enum class Signal : std::uint8_t {
+  kRequest,    // JSON request lines (fields, filters, labels as configured)
+  kLogLevel,   // any line with a log level: counter with label `level`
+  kException,  // each Python traceback, once: counter with label `type`
+  kVllmStats,  // vLLM's periodic stats lines: a gauge per `stat`
+  kSensitive,  // lines that look like they carry secrets: counter with label `kind`
+  kSystemPrompt,        // gauge 1 with label `hash`: the system prompt in use
+  kSystemPromptChange,  // counter: the system prompt changed
+};
+
+/// The figures of vLLM's stats line a kVllmStats rule can read.
+enum class VllmStat : std::uint8_t {
+  kRunning,
+  kWaiting,
+  kSwapped,
+  kGpuKvCacheUsage,
+  kCpuKvCacheUsage,
+  kPrefixCacheHit,
+  kPromptThroughput,
+  kGenerationThroughput,
+};
+
 /// Where one label's value comes from: a string field, else `default_value`.
 struct LabelSource {
   int field = -1;
@@ -42,6 +65,8 @@ struct LabelSource {
 /// How a request line updates one metric.
 struct MetricRule {
   std::uint32_t metric = 0;  // index into RuleSet::metrics
+  Signal signal = Signal::kRequest;
+  VllmStat stat = VllmStat::kRunning;  // kVllmStats
   ValueSource source = ValueSource::kOne;
   int field = -1;          // kField, kRatio
   int divisor_field = -1;  // kRatio: the divisor; kSum: the second term
@@ -57,8 +82,14 @@ struct MetricRule {
 /// `a.b` for nested objects), which keys make a line a request, the metric
 /// families and the rules that feed them. An immutable value once built.
 struct RuleSet {
+  std::string prefix;  // of the metric names: the config's namespace and "_"
   std::vector<std::string> fields;
   std::vector<std::string> request_keys;
+  /// Fields that may name a JSON line's log level (kLogLevel rules), in RuleSet::fields.
+  std::vector<int> level_fields;
+  /// system_prompt_hash and system_prompt (kSystemPrompt* rules), or -1.
+  int prompt_hash_field = -1;
+  int prompt_field = -1;
   std::vector<MetricSpec> metrics;
   std::vector<MetricRule> rules;
 };

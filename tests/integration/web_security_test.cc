@@ -1,0 +1,566 @@
+// Security of the endpoints, on the real binary: --web.config.file (TLS,
+// client certificates, bcrypt basic auth, response headers) checked with real
+// tools — certificates made by `openssl` at test time, hashes by Apache's
+// `htpasswd`, requests by `curl` — and the connection hardening (slow clients,
+// --web.max-connections, --web.listen-address) with raw sockets.
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/child_process.h"
+#include "support/daemon.h"
+#include "support/http_client.h"
+
+namespace lle::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr char kBinary[] = LLE_BINARY;
+constexpr char kOpenssl[] = LLE_OPENSSL;
+constexpr char kCurl[] = LLE_CURL;
+constexpr char kHtpasswd[] = LLE_HTPASSWD;
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+void MustRun(const std::vector<std::string>& argv) {
+  const RunResult r = Run(argv, "");
+  if (r.exit_code != 0) {
+    std::string cmd;
+    for (const std::string& a : argv) cmd += a + " ";
+    throw std::runtime_error(cmd + "failed: " + r.err);
+  }
+}
+
+// Keys, certificates and bcrypt hashes, made once for all tests in a
+// temporary directory (removed at the end).
+struct Pki {
+  std::string dir;
+  std::string ca_crt;  // signed the server's certificate; curl trusts it
+  std::string server_crt, server_key;
+  std::string client_ca_crt;  // signed `client`: the web config trusts it
+  std::string client_crt, client_key;
+  std::string stranger_crt, stranger_key;  // signed by a CA nobody trusts
+  std::string alice_hash;                  // bcrypt of "secret", from htpasswd
+  std::string bob_hash;                    // bcrypt of "hunter2"
+
+  void Make() {
+    char tmpl[] = "/tmp/lle_web_security_XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir = tmpl;
+    ca_crt = MakeCa("ca");
+    client_ca_crt = MakeCa("client-ca");
+    const std::string other_ca = MakeCa("other-ca");
+    MakeLeaf("server", "ca", "subjectAltName=IP:127.0.0.1");
+    MakeLeaf("client", "client-ca", "extendedKeyUsage=clientAuth");
+    MakeLeaf("stranger", "other-ca", "extendedKeyUsage=clientAuth");
+    server_crt = dir + "/server.crt";
+    server_key = dir + "/server.key";
+    client_crt = dir + "/client.crt";
+    client_key = dir + "/client.key";
+    stranger_crt = dir + "/stranger.crt";
+    stranger_key = dir + "/stranger.key";
+    alice_hash = Hash("alice", "secret");
+    bob_hash = Hash("bob", "hunter2");
+  }
+
+  std::string MakeCa(const std::string& name) {
+    MustRun({kOpenssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", dir + "/" + name + ".key", "-out", dir + "/" + name + ".crt",
+             "-days", "2", "-subj", "/CN=lle test " + name});
+    return dir + "/" + name + ".crt";
+  }
+
+  void MakeLeaf(const std::string& name, const std::string& ca, const std::string& extension) {
+    const std::string base = dir + "/" + name;
+    MustRun({kOpenssl, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", base + ".key", "-out", base + ".csr", "-subj", "/CN=" + name, "-addext",
+             extension});
+    MustRun({kOpenssl, "x509", "-req", "-in", base + ".csr", "-CA", dir + "/" + ca + ".crt",
+             "-CAkey", dir + "/" + ca + ".key", "-set_serial", "1", "-days", "2", "-out",
+             base + ".crt", "-copy_extensions", "copy"});
+  }
+
+  static std::string Hash(const std::string& user, const std::string& password) {
+    const RunResult r = Run({kHtpasswd, "-nbBC", "10", user, password}, "");
+    const std::size_t colon = r.out.find(':');
+    if (r.exit_code != 0 || colon == std::string::npos) {
+      throw std::runtime_error("htpasswd failed: " + r.err);
+    }
+    std::string hash = r.out.substr(colon + 1);
+    while (!hash.empty() && (hash.back() == '\n' || hash.back() == '\r')) hash.pop_back();
+    return hash;
+  }
+};
+
+struct CurlResult {
+  int exit_code = -1;  // curl's: 0 when an HTTP answer came, else why not (35: TLS)
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string err;
+};
+
+// One HTTPS request with curl, trusting the test CA.
+CurlResult Curl(const Pki& pki, int port, const std::string& path,
+                const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv = {kCurl,      "-sS", "--max-time", "10", "--cacert",
+                                   pki.ca_crt, "-D",  "-",          "-w", "\n%{http_code}"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back("https://127.0.0.1:" + std::to_string(port) + path);
+  const RunResult r = Run(argv, "");
+  CurlResult result;
+  result.exit_code = r.exit_code;
+  result.err = r.err;
+  const std::size_t last = r.out.rfind('\n');
+  if (last == std::string::npos) return result;
+  result.status = std::atoi(r.out.c_str() + last + 1);
+  const std::string answer = r.out.substr(0, last);
+  const std::size_t end = answer.find("\r\n\r\n");
+  if (end == std::string::npos) return result;
+  std::istringstream head(answer.substr(0, end));
+  std::string line;
+  while (std::getline(head, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const std::size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::size_t v = colon + 1;
+    while (v < line.size() && line[v] == ' ') ++v;
+    result.headers[name] = line.substr(v);
+  }
+  result.body = answer.substr(end + 4);
+  return result;
+}
+
+class WebSecurityTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { pki_.Make(); }
+  static void TearDownTestSuite() {
+    if (!pki_.dir.empty()) test::Run({"/bin/rm", "-rf", pki_.dir}, "");
+  }
+
+  // Writes `yaml` as a web config file and starts the daemon with it.
+  Daemon Start(const std::string& yaml, const std::vector<std::string>& flags = {}) {
+    const std::string path = pki_.dir + "/web" + std::to_string(++configs_) + ".yml";
+    WriteFile(path, yaml);
+    std::vector<std::string> all = {"--web.config.file=" + path};
+    all.insert(all.end(), flags.begin(), flags.end());
+    return LaunchDaemon(kBinary, all);
+  }
+
+  std::string Tls(const std::string& extra = "") const {
+    return "tls_server_config:\n  cert_file: " + pki_.server_crt +
+           "\n  key_file: " + pki_.server_key + "\n" + extra;
+  }
+  std::string Users() const {
+    return "basic_auth_users:\n  alice: '" + pki_.alice_hash + "'\n  bob: '" + pki_.bob_hash +
+           "'\n";
+  }
+
+  static Pki pki_;
+  int configs_ = 0;
+};
+Pki WebSecurityTest::pki_;
+
+TEST_F(WebSecurityTest, BasicAuthGuardsEveryPathOverTls) {
+  Daemon d = Start(Tls() + Users(), {"--ingest.enable"});
+  const std::vector<std::string> alice = {"-u", "alice:secret"};
+  struct Case {
+    std::string path;
+    std::vector<std::string> request;  // extra curl arguments
+    int ok;
+  };
+  const std::vector<Case> cases = {
+      {"/metrics", {}, 200},
+      {"/-/healthy", {}, 200},
+      {"/-/ready", {}, 200},
+      {"/", {}, 200},
+      {"/nothing-here", {}, 404},
+      {"/api/v1/logs", {"-H", "Content-Type: application/x-ndjson", "--data-binary", "{}"}, 204},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> none = c.request;
+    CurlResult anonymous = Curl(pki_, d.port, c.path, none);
+    EXPECT_EQ(anonymous.status, 401) << c.path << " " << anonymous.err;
+    EXPECT_EQ(anonymous.headers["www-authenticate"],
+              "Basic realm=\"llm_log_exporter\", charset=\"UTF-8\"")
+        << c.path;
+    std::vector<std::string> wrong = c.request;
+    wrong.insert(wrong.end(), {"-u", "alice:Secret"});
+    EXPECT_EQ(Curl(pki_, d.port, c.path, wrong).status, 401) << c.path;
+    std::vector<std::string> right = c.request;
+    right.insert(right.end(), alice.begin(), alice.end());
+    EXPECT_EQ(Curl(pki_, d.port, c.path, right).status, c.ok) << c.path;
+  }
+  // Another user with their own password; an unknown user; a user with
+  // another's password.
+  EXPECT_EQ(Curl(pki_, d.port, "/metrics", {"-u", "bob:hunter2"}).status, 200);
+  EXPECT_EQ(Curl(pki_, d.port, "/metrics", {"-u", "eve:secret"}).status, 401);
+  EXPECT_EQ(Curl(pki_, d.port, "/metrics", {"-u", "bob:secret"}).status, 401);
+  const CurlResult scrape = Curl(pki_, d.port, "/metrics", alice);
+  EXPECT_NE(scrape.body.find("llm_log_exporter_build_info"), std::string::npos);
+  // The POST above went through: its one line was counted.
+  EXPECT_NE(scrape.body.find("llm_log_exporter_lines_total{source=\"http\",result=\"event\"} 1"),
+            std::string::npos)
+      << scrape.body;
+}
+
+TEST_F(WebSecurityTest, ConfiguredHeadersOnEveryAnswer) {
+  Daemon d = Start(Tls() + Users() +
+                   "http_server_config:\n  headers:\n"
+                   "    X-Frame-Options: deny\n"
+                   "    Strict-Transport-Security: max-age=31536000\n"
+                   "    X-Content-Type-Options: nosniff\n");
+  for (const auto& [path, auth, status] :
+       std::vector<std::tuple<std::string, std::string, int>>{{"/metrics", "alice:secret", 200},
+                                                              {"/metrics", "alice:nope", 401},
+                                                              {"/missing", "alice:secret", 404},
+                                                              {"/-/healthy", "", 401}}) {
+    std::vector<std::string> extra;
+    if (!auth.empty()) extra = {"-u", auth};
+    CurlResult r = Curl(pki_, d.port, path, extra);
+    EXPECT_EQ(r.status, status) << path;
+    EXPECT_EQ(r.headers["x-frame-options"], "deny") << path << " " << status;
+    EXPECT_EQ(r.headers["strict-transport-security"], "max-age=31536000") << path;
+    EXPECT_EQ(r.headers["x-content-type-options"], "nosniff") << path;
+  }
+}
+
+TEST_F(WebSecurityTest, PlainHttpToTlsPortFailsCleanlyAndTheDaemonServesOn) {
+  Daemon d = Start(Tls());
+  for (int i = 0; i < 3; ++i) {
+    const auto start = Clock::now();
+    const HttpResponse plain = HttpGet(d.port, "/metrics");
+    EXPECT_EQ(plain.status, 0) << "a plain HTTP answer from the TLS port";
+    // Refused at once, not left to a timeout.
+    EXPECT_LT(Clock::now() - start, seconds(3));
+    const CurlResult tls = Curl(pki_, d.port, "/metrics");
+    EXPECT_EQ(tls.status, 200) << tls.err;
+  }
+  // curl speaking plain HTTP gets no HTTP answer either.
+  const RunResult plain_curl = test::Run(
+      {kCurl, "-sS", "--max-time", "10", "http://127.0.0.1:" + std::to_string(d.port) + "/"}, "");
+  EXPECT_NE(plain_curl.exit_code, 0);
+  EXPECT_EQ(d.process->Wait(milliseconds(0)), -1) << "the daemon exited";
+  // And it stops as promptly as without TLS.
+  EXPECT_TRUE(StopsCleanlyWithin(*d.process, SIGTERM, seconds(3)));
+}
+
+TEST_F(WebSecurityTest, RequireAndVerifyClientCertRefusesMissingAndUntrustedCertificates) {
+  Daemon d = Start(Tls("  client_ca_file: " + pki_.client_ca_crt +
+                       "\n  client_auth_type: RequireAndVerifyClientCert\n"));
+  const CurlResult without = Curl(pki_, d.port, "/metrics");
+  EXPECT_EQ(without.status, 0);
+  EXPECT_NE(without.exit_code, 0);
+  const CurlResult stranger =
+      Curl(pki_, d.port, "/metrics", {"--cert", pki_.stranger_crt, "--key", pki_.stranger_key});
+  EXPECT_EQ(stranger.status, 0);
+  EXPECT_NE(stranger.exit_code, 0);
+  const CurlResult trusted =
+      Curl(pki_, d.port, "/metrics", {"--cert", pki_.client_crt, "--key", pki_.client_key});
+  EXPECT_EQ(trusted.status, 200) << trusted.err;
+}
+
+TEST_F(WebSecurityTest, RequireAnyClientCertAsksForOneButDoesNotVerifyIt) {
+  Daemon d = Start(Tls("  client_auth_type: RequireAnyClientCert\n"));
+  EXPECT_EQ(Curl(pki_, d.port, "/metrics").status, 0);
+  EXPECT_EQ(
+      Curl(pki_, d.port, "/metrics", {"--cert", pki_.stranger_crt, "--key", pki_.stranger_key})
+          .status,
+      200);
+}
+
+TEST_F(WebSecurityTest, VerifyClientCertIfGivenAllowsNoneButNotAnUntrustedOne) {
+  Daemon d = Start(Tls("  client_ca_file: " + pki_.client_ca_crt +
+                       "\n  client_auth_type: VerifyClientCertIfGiven\n"));
+  EXPECT_EQ(Curl(pki_, d.port, "/metrics").status, 200);
+  EXPECT_EQ(
+      Curl(pki_, d.port, "/metrics", {"--cert", pki_.client_crt, "--key", pki_.client_key}).status,
+      200);
+  EXPECT_EQ(
+      Curl(pki_, d.port, "/metrics", {"--cert", pki_.stranger_crt, "--key", pki_.stranger_key})
+          .status,
+      0);
+}
+
+TEST_F(WebSecurityTest, MinVersionTls13RefusesATls12Client) {
+  Daemon d = Start(Tls("  min_version: TLS13\n"));
+  const CurlResult old = Curl(pki_, d.port, "/metrics", {"--tlsv1.2", "--tls-max", "1.2"});
+  EXPECT_EQ(old.status, 0);
+  EXPECT_NE(old.exit_code, 0);
+  EXPECT_EQ(Curl(pki_, d.port, "/metrics", {"--tlsv1.3"}).status, 200);
+  // The default minimum, TLS 1.2, takes both.
+  Daemon d12 = Start(Tls());
+  EXPECT_EQ(Curl(pki_, d12.port, "/metrics", {"--tlsv1.2", "--tls-max", "1.2"}).status, 200);
+}
+
+TEST_F(WebSecurityTest, IngestBearerTokenTakesThePlaceOfBasicAuthOnIngestOnly) {
+  const std::string token_file = pki_.dir + "/token";
+  WriteFile(token_file, "s3cret-token\n");
+  Daemon d =
+      Start(Tls() + Users(), {"--ingest.enable", "--ingest.bearer-token-file=" + token_file});
+  const std::vector<std::string> post = {"-H", "Content-Type: application/x-ndjson",
+                                         "--data-binary", "{}"};
+  auto with = [&post](std::vector<std::string> more) {
+    more.insert(more.begin(), post.begin(), post.end());
+    return more;
+  };
+  EXPECT_EQ(
+      Curl(pki_, d.port, "/api/v1/logs", with({"-H", "Authorization: Bearer s3cret-token"})).status,
+      204);
+  EXPECT_EQ(Curl(pki_, d.port, "/api/v1/logs", with({"-u", "alice:secret"})).status, 401);
+  EXPECT_EQ(Curl(pki_, d.port, "/api/v1/logs", post).status, 401);
+  // Everything else still asks for basic auth; the token opens nothing else.
+  EXPECT_EQ(Curl(pki_, d.port, "/metrics", {"-H", "Authorization: Bearer s3cret-token"}).status,
+            401);
+  EXPECT_EQ(Curl(pki_, d.port, "/metrics", {"-u", "alice:secret"}).status, 200);
+}
+
+TEST_F(WebSecurityTest, BasicAuthWithoutTlsOverPlainHttp) {
+  Daemon d = Start(Users());
+  EXPECT_EQ(HttpGet(d.port, "/metrics").status, 401);
+  // "alice:secret"
+  EXPECT_EQ(HttpGet(d.port, "/metrics", {{"Authorization", "Basic YWxpY2U6c2VjcmV0"}}).status, 200);
+}
+
+TEST_F(WebSecurityTest, BadWebConfigStopsTheStartWithOneLineAndExitCodeOne) {
+  const std::string garbage = pki_.dir + "/garbage.pem";
+  WriteFile(garbage, "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n");
+  struct Case {
+    std::string yaml;  // empty: the file does not exist
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {"", "No such file or directory"},
+      {"tls_server_config:\n  foo: 1\n", "tls_server_config.foo: unknown key"},
+      {"basic_auth_users:\n  alice: plain\n", "basic_auth_users.alice: not a bcrypt hash"},
+      {"tls_server_config:\n  cert_file: " + garbage + "\n  key_file: " + pki_.server_key + "\n",
+       "tls_server_config.cert_file '" + garbage + "': "},
+      {"tls_server_config:\n  cert_file: " + pki_.server_crt + "\n  key_file: " + pki_.client_key +
+           "\n",
+       "tls_server_config.key_file '" + pki_.client_key +
+           "': does not match the certificate of cert_file"},
+      {"tls_server_config:\n  cert_file: " + pki_.server_crt + "\n  key_file: " + pki_.server_key +
+           "\n  client_ca_file: " + garbage + "\n  client_auth_type: VerifyClientCertIfGiven\n",
+       "tls_server_config.client_ca_file '" + garbage + "': "},
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const std::string path = pki_.dir + "/bad" + std::to_string(i) + ".yml";
+    if (!cases[i].yaml.empty()) WriteFile(path, cases[i].yaml);
+    const RunResult r =
+        test::Run({kBinary, "--web.listen-address=127.0.0.1:0", "--web.config.file=" + path}, "",
+                  seconds(10));
+    EXPECT_EQ(r.exit_code, 1) << cases[i].yaml << r.err;
+    const std::string prefix = "llm_log_exporter: --web.config.file " + path + ": ";
+    EXPECT_EQ(r.err.rfind(prefix + cases[i].error, 0), 0u) << r.err;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not one line: " << r.err;
+  }
+}
+
+// --- Connection hardening ----------------------------------------------------
+
+// A raw TCP connection to 127.0.0.1:`port` for clients that misbehave.
+class RawConnection {
+ public:
+  explicit RawConnection(int port, const char* host = "127.0.0.1") {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, host, &addr.sin_addr);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~RawConnection() { close(fd_); }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  bool connected() const { return connected_; }
+  // False once the server has closed (or reset) the connection.
+  bool Send(const std::string& data) {
+    return send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
+  }
+  // Waits up to `wait` for data; appends it to `received`. False at end of
+  // stream or on error (the server closed the connection).
+  bool Receive(milliseconds wait) {
+    timeval tv{static_cast<time_t>(wait.count() / 1000),
+               static_cast<suseconds_t>(wait.count() % 1000 * 1000)};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[4096];
+    const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    if (n > 0) {
+      received.append(buf, static_cast<std::size_t>(n));
+      return true;
+    }
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+
+  std::string received;
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+// Sends `data` one byte every `pace` (what a slowloris client does) until the
+// server closes the connection or `limit` passes; returns how long the
+// connection stayed open, or nullopt if it was still open at `limit`.
+std::optional<milliseconds> Trickle(RawConnection& conn, const std::string& data, milliseconds pace,
+                                    milliseconds limit) {
+  const auto start = Clock::now();
+  std::size_t next = 0;
+  while (Clock::now() - start < limit) {
+    if (next < data.size() && !conn.Send(data.substr(next++, 1))) break;
+    // The wait for an answer is also the pace of the trickle.
+    if (!conn.Receive(pace)) break;
+  }
+  const auto open = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  if (open >= limit) return std::nullopt;
+  return open;
+}
+
+TEST(HardeningTest, SlowRequestHeadIsCutWithinItsTimeout) {
+  Daemon d = LaunchDaemon(kBinary, {});
+  RawConnection conn(d.port);
+  ASSERT_TRUE(conn.connected());
+  // One byte every 900 ms, each inside civetweb's 1 s per-read timeout: only a
+  // deadline on the whole head stops it (else this head would take 40 s).
+  const auto open = Trickle(conn, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaa",
+                            milliseconds(900), seconds(10));
+  ASSERT_TRUE(open.has_value()) << "still open after 10 s";
+  EXPECT_LT(*open, seconds(4));
+  EXPECT_EQ(conn.received.find("200 OK"), std::string::npos);
+  EXPECT_EQ(HttpGet(d.port, "/-/healthy").status, 200);
+}
+
+TEST(HardeningTest, SlowRequestBodyIsCutAtTheBodyTimeout) {
+  Daemon d = LaunchDaemon(kBinary, {"--ingest.enable", "--web.body-timeout-ms=1500"});
+  for (const std::string path : {"/api/v1/logs", "/metrics"}) {
+    RawConnection conn(d.port);
+    ASSERT_TRUE(conn.connected());
+    const std::string head = "POST " + path +
+                             " HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+                             "Content-Length: 100000\r\n\r\n";
+    ASSERT_TRUE(conn.Send(head));
+    const auto open = Trickle(conn, std::string(200, 'x'), milliseconds(200), seconds(10));
+    ASSERT_TRUE(open.has_value()) << path << ": still open after 10 s";
+    EXPECT_GE(*open, milliseconds(1000)) << path;
+    EXPECT_LT(*open, milliseconds(4000)) << path;
+    // Ingest says why, so Fluent Bit retries the chunk; /metrics refused the
+    // method at once and the rest of the body was cut the same way.
+    const std::string expected = path == "/metrics" ? "HTTP/1.1 405" : "HTTP/1.1 408";
+    EXPECT_EQ(conn.received.rfind(expected, 0), 0u) << path << ": " << conn.received;
+  }
+  EXPECT_EQ(HttpGet(d.port, "/-/healthy").status, 200);
+  const HttpResponse scrape = HttpGet(d.port, "/metrics");
+  EXPECT_NE(scrape.body.find("llm_log_exporter_http_ingest_requests_total{code=\"408\"} 1"),
+            std::string::npos)
+      << scrape.body;
+}
+
+// Holds a worker: a body trickled until the body timeout cuts it.
+void HoldWorker(int port, std::atomic<int>* served) {
+  RawConnection conn(port);
+  conn.Send("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
+  const auto start = Clock::now();
+  while (Clock::now() - start < seconds(10)) {
+    if (!conn.Send("x")) break;
+    const std::size_t before = conn.received.size();
+    if (!conn.Receive(milliseconds(100))) break;
+    if (before == 0 && !conn.received.empty()) served->fetch_add(1);
+  }
+}
+
+// Time until GET /-/healthy is answered while `holders` connections each hold
+// a worker for about `body_timeout`.
+milliseconds HealthyLatencyWhileHeld(int max_connections, int holders, int* status) {
+  Daemon d = LaunchDaemon(kBinary, {"--web.max-connections=" + std::to_string(max_connections),
+                                    "--web.body-timeout-ms=2500"});
+  std::atomic<int> served{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < holders; ++i) threads.emplace_back(HoldWorker, d.port, &served);
+  // Every holder has a worker once it has its 405.
+  const auto deadline = Clock::now() + seconds(5);
+  while (served.load() < holders && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  const auto start = Clock::now();
+  *status = HttpGet(d.port, "/-/healthy").status;
+  const auto latency = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(served.load(), holders) << "holders not all served";
+  return latency;
+}
+
+TEST(HardeningTest, MaxConnectionsQueuesConnectionsBeyondTheCap) {
+  int status = 0;
+  // 2 workers, both held: the third connection waits in the queue until the
+  // body timeout frees one, and is then served (not refused).
+  const milliseconds queued = HealthyLatencyWhileHeld(2, 2, &status);
+  EXPECT_EQ(status, 200);
+  EXPECT_GE(queued, milliseconds(1000));
+  // One worker more than held: answered at once.
+  const milliseconds free = HealthyLatencyWhileHeld(3, 2, &status);
+  EXPECT_EQ(status, 200);
+  EXPECT_LT(free, milliseconds(1000));
+}
+
+TEST(HardeningTest, ListensOnlyOnTheConfiguredAddress) {
+  // 127.0.0.2 is loopback too on Linux: listening there, 127.0.0.1 is refused.
+  ChildProcess daemon({kBinary, "--web.listen-address=127.0.0.2:0"});
+  const std::string log = daemon.ReadStderrUntil("(metrics at", seconds(10));
+  const std::string marker = "listening on 127.0.0.2:";
+  const std::size_t at = log.find(marker);
+  ASSERT_NE(at, std::string::npos) << log;
+  const int port = std::atoi(log.c_str() + at + marker.size());
+  RawConnection right(port, "127.0.0.2");
+  EXPECT_TRUE(right.connected());
+  ASSERT_TRUE(right.Send("GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  while (right.Receive(seconds(5))) {
+  }
+  EXPECT_EQ(right.received.rfind("HTTP/1.1 200", 0), 0u) << right.received;
+  RawConnection wrong(port, "127.0.0.1");
+  EXPECT_FALSE(wrong.connected());
+}
+
+TEST_F(WebSecurityTest, SlowTlsHandshakeIsCutWithinItsTimeout) {
+  Daemon d = Start(Tls());
+  RawConnection conn(d.port);
+  ASSERT_TRUE(conn.connected());
+  // A TLS record header announcing a 512-byte handshake message, then its
+  // bytes one every 900 ms: the handshake must not wait for all of it (8 min).
+  std::string record = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+  record += std::string(64, 'r');
+  const auto open = Trickle(conn, record, milliseconds(900), seconds(20));
+  ASSERT_TRUE(open.has_value()) << "still open after 20 s";
+  EXPECT_LT(*open, seconds(5));
+  EXPECT_EQ(Curl(pki_, d.port, "/-/healthy").status, 200);
+}
+
+}  // namespace
+}  // namespace lle::test
