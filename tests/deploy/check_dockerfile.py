@@ -7,14 +7,16 @@ engine needed):
    CMakeCache.txt found them (dpkg-query -S), and every package .ci/run
    installs except the test-only ones.
 2. Every package either stage names exists in the Debian archive (apt-cache).
-3. The final stage installs the package of every shared library the built
-   binary loads (ldd), except those apt depends on (in every Debian image).
+3. The final stage installs the package of every shared library that the
+   files `cmake --install` puts in the image load (ldd on each ELF file: the
+   binary and the TLS shims), except those apt depends on (in every Debian
+   image).
 4. Final stage: debian:bookworm-slim, non-root USER, EXPOSE of the default
    port, ENTRYPOINT the daemon, and a HEALTHCHECK whose command, run here for
    real, passes against the daemon and fails against a closed port and a
    server answering 503.
 
-    check_dockerfile.py --repo DIR --build-dir DIR --binary PATH
+    check_dockerfile.py --repo DIR --build-dir DIR --binary PATH --cmake PATH
 """
 
 import argparse
@@ -28,8 +30,8 @@ import subprocess
 import sys
 import threading
 
-from deploy_support import (default_port, fail, main, owning_packages, apt_known_packages,
-                            require_tool, start_daemon, wait_for_status)
+from deploy_support import (apt_known_packages, cmake_install, default_port, fail, files_under,
+                            main, owning_packages, require_tool, start_daemon, wait_for_status)
 
 # Installed by .ci/run for tests and benchmarks only, never by the build of
 # the binary; anything else .ci/run installs must be in the build stage.
@@ -137,21 +139,38 @@ def build_dependencies(repo, build_dir):
     return {what: owners[path] for what, path in found.items()}
 
 
-def shared_library_packages(binary):
-    """{soname: package} of every library ldd resolves for binary."""
-    out = subprocess.run([require_tool("ldd"), binary], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, timeout=60)
-    if out.returncode != 0:
-        fail("ldd %s: %s" % (binary, out.stderr.decode().strip()))
+def installed_elf_files(cmake, build_dir, prefix):
+    """Every ELF file `cmake --install` puts under prefix: what the image gets."""
+    cmake_install(cmake, build_dir, prefix)
+    out = []
+    for rel in files_under(prefix):
+        path = os.path.join(prefix, rel)
+        with open(path, "rb") as f:
+            if f.read(4) == b"\x7fELF":
+                out.append(path)
+    if not any(p.endswith("/bin/llm_log_exporter") for p in out):
+        fail("cmake --install put no bin/llm_log_exporter under %s" % prefix)
+    return out
+
+
+def shared_library_packages(files, prefix):
+    """{soname: package} of every library ldd resolves for files, except
+    those installed under prefix themselves."""
     libs = {}
-    for line in out.stdout.decode().splitlines():
-        m = re.match(r"\s*(\S+) => (\S+) \(", line)
-        if m and m.group(2) == "not":
-            fail("ldd %s: %s is not found" % (binary, m.group(1)))
-        if m and not SANITIZER_LIBS.match(m.group(1)):
-            libs[m.group(1)] = m.group(2)
+    for elf in files:
+        out = subprocess.run([require_tool("ldd"), elf], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=60)
+        if out.returncode != 0:
+            fail("ldd %s: %s" % (elf, out.stderr.decode().strip()))
+        for line in out.stdout.decode().splitlines():
+            m = re.match(r"\s*(\S+) => (\S+) \(", line)
+            if m and m.group(2) == "not":
+                fail("ldd %s: %s is not found" % (elf, m.group(1)))
+            if m and not SANITIZER_LIBS.match(m.group(1)) and \
+                    not m.group(2).startswith(prefix + "/"):
+                libs[m.group(1)] = m.group(2)
     if not libs:
-        fail("ldd %s resolved no library" % binary)
+        fail("ldd resolved no library for %s" % files)
     owners = owning_packages(libs.values())
     return {so: owners[path] for so, path in libs.items()}
 
@@ -267,12 +286,15 @@ def run(args, tmp, children):
 
     # 3. The final stage has every shared library the binary loads.
     base = apt_direct_depends()
-    libs = shared_library_packages(args.binary)
+    prefix = os.path.join(tmp, "prefix")
+    elves = installed_elf_files(args.cmake, args.build_dir, prefix)
+    libs = shared_library_packages(elves, prefix)
     missing = {so: pkg for so, pkg in libs.items()
                if pkg not in runtime_packages and pkg not in base}
     if missing:
         fail("the final stage of %s does not install %s" % (path, ", ".join(
             "%s (for %s)" % (pkg, so) for so, pkg in sorted(missing.items()))))
+    print("  ok  installed ELF files: %s" % ", ".join(os.path.relpath(e, prefix) for e in elves))
     for so, pkg in sorted(libs.items()):
         print("  ok  %s from %s%s" % (so, pkg, " (in every image: apt depends on it)"
                                       if pkg not in runtime_packages else ""))
@@ -302,5 +324,6 @@ if __name__ == "__main__":
     parser.add_argument("--repo", required=True)
     parser.add_argument("--build-dir", required=True)
     parser.add_argument("--binary", required=True)
+    parser.add_argument("--cmake", required=True)
     args = parser.parse_args()
     sys.exit(main(lambda tmp, children: run(args, tmp, children)))
