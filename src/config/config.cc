@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "llm_log_exporter/core/read_file.h"
+#include "llm_log_exporter/map/mapper.h"
 #include "llm_log_exporter/parse/record.h"
 
 namespace lle {
@@ -145,6 +146,9 @@ class Builder {
     const YAML::Node metrics = root["metrics"];
     if (!metrics || !metrics.IsSequence() || metrics.size() == 0) {
       r_.Fail(metrics ? metrics : root, "metrics", "must be a non-empty list of metric rules");
+    }
+    if (metrics.size() > kMaxRules) {
+      r_.Fail(metrics, "metrics", "more than " + std::to_string(kMaxRules) + " rules");
     }
     for (std::size_t i = 0; i < metrics.size(); ++i) {
       Metric(metrics[i], Reader::Index("metrics", i));

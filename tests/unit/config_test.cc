@@ -166,6 +166,15 @@ INSTANTIATE_TEST_SUITE_P(Config, BadConfigTest, testing::ValuesIn(kBadCases),
                            return std::string(param.param.name);
                          });
 
+TEST(ConfigTest, AtMost64Rules) {
+  std::string metrics;
+  for (int i = 0; i < 65; ++i) metrics += "  - {name: c" + std::to_string(i) + ", type: counter}\n";
+  RuleSet rules;
+  std::string error;
+  EXPECT_FALSE(LoadConfigText(WithMetric(metrics), "c.yaml", &rules, &error));
+  EXPECT_EQ(error, "c.yaml:3:3: metrics: more than 64 rules");
+}
+
 TEST(ConfigTest, TheShippedPresetLoads) {
   const RuleSet rules = QwenPreset();
   EXPECT_EQ(rules.metrics.size(), 28u);

@@ -12,13 +12,18 @@
 
 namespace lle {
 
-/// Upper bound on the updates one line produces: one per rule plus one field error per field.
-inline constexpr std::size_t kMaxUpdatesPerLine = 160;
+/// Rules a RuleSet may have (the config loader refuses more), so that one
+/// line's updates always fit a batch.
+inline constexpr std::size_t kMaxRules = 64;
+/// Upper bound on the updates one line produces: per rule, one update (a
+/// sensitive-data rule: one per kind, 4) or a `negative` field error; one
+/// other field error per field.
+inline constexpr std::size_t kMaxUpdatesPerLine = kMaxRules * 4 + kMaxFields;
 
 /// A fixed-capacity list of updates and of the label values they point to:
 /// no allocation per line.
 struct UpdateBatch {
-  static constexpr std::size_t kMaxLabelValues = 256;
+  static constexpr std::size_t kMaxLabelValues = kMaxRules * kMaxLabels;
   std::size_t size = 0;
   std::size_t label_size = 0;
   Update items[kMaxUpdatesPerLine];
