@@ -226,10 +226,12 @@ def check_healthcheck(final, binary, children, port_default):
         fail("HEALTHCHECK command against the running daemon: %s, expected 0" % code)
     print("  ok  HEALTHCHECK passes against the daemon on :%d" % port)
 
-    with socket.socket() as s:  # a port nobody listens on
+    # A port nobody listens on: bound but not listening, so connections are
+    # refused and no other test can take it meanwhile.
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
-    code = run(closed)
+        code = run(closed)
     if code == 0:
         fail("HEALTHCHECK command passed against a closed port %d" % closed)
     print("  ok  HEALTHCHECK fails against a closed port (%s)" % code)
