@@ -45,13 +45,7 @@ constexpr char kPromtool[] = LLE_PROMTOOL;
 
 // --- Series names ------------------------------------------------------------
 
-std::string Lines(const std::string& result) {
-  return "llm_log_exporter_lines_total{source=\"stdin\",result=\"" + result + "\"}";
-}
-
-std::string Requests(const std::string& status) {
-  return "qwen_requests_total{status=\"" + status + "\"}";
-}
+std::string Lines(const std::string& result) { return LinesSeries("stdin", result); }
 
 // --- Log lines ---------------------------------------------------------------
 
@@ -154,9 +148,9 @@ TEST(DaemonTest, LinesOnStdinAppearInMetricsWhileStdinStaysOpen) {
   daemon.process->Write(log);
 
   EXPECT_TRUE(WaitForMetrics(daemon.port, {
-                                              {Requests("success"), 10},
-                                              {Requests("error"), 4},
-                                              {Requests("timeout"), 0},
+                                              {RequestsSeries("success"), 10},
+                                              {RequestsSeries("error"), 4},
+                                              {RequestsSeries("timeout"), 0},
                                               {Lines("request"), 14},
                                               {Lines("event"), 1},
                                               {Lines("not_json"), 1},
@@ -174,8 +168,8 @@ TEST(DaemonTest, LinesOnStdinAppearInMetricsWhileStdinStaysOpen) {
   daemon.process->Write(RequestLine("success", 250) + RequestLine("success", 250) +
                         RequestLine("timeout", 30000));
   EXPECT_TRUE(WaitForMetrics(daemon.port, {
-                                              {Requests("success"), 12},
-                                              {Requests("timeout"), 1},
+                                              {RequestsSeries("success"), 12},
+                                              {RequestsSeries("timeout"), 1},
                                               {Lines("request"), 17},
                                               {"qwen_request_duration_ms_count", 17},
                                           }));
@@ -215,8 +209,8 @@ TEST(DaemonTest, KeepsServingAfterEndOfInput) {
   // already show the final counts (including the unterminated last line).
   const HttpResponse response = Scrape(daemon.port);
   ASSERT_EQ(response.status, 200);
-  EXPECT_EQ(MetricValue(response.body, Requests("success")), 2);
-  EXPECT_EQ(MetricValue(response.body, Requests("error")), 1);
+  EXPECT_EQ(MetricValue(response.body, RequestsSeries("success")), 2);
+  EXPECT_EQ(MetricValue(response.body, RequestsSeries("error")), 1);
   EXPECT_EQ(MetricValue(response.body, Lines("request")), 3);
   EXPECT_TRUE(WaitForStatus(daemon.port, "/-/ready", 200));
 
@@ -274,7 +268,8 @@ TEST(DaemonTest, InvalidUtf8IsCountedAndNeverReachesTheExposition) {
   daemon.process->Write(RequestLine("success", 100));
   std::string exposition;
   ASSERT_TRUE(WaitForMetrics(
-      daemon.port, {{Lines("request"), 1}, {Requests("success"), 1}, {Lines("invalid_utf8"), 2}},
+      daemon.port,
+      {{Lines("request"), 1}, {RequestsSeries("success"), 1}, {Lines("invalid_utf8"), 2}},
       &exposition));
   EXPECT_EQ(FirstMalformedLine(exposition), "");
   EXPECT_TRUE(std::all_of(exposition.begin(), exposition.end(), [](char c) {
@@ -292,8 +287,8 @@ TEST(DaemonTest, GzipScrapeEqualsPlainScrape) {
   ASSERT_TRUE(WaitForMetrics(daemon.port, {
                                               {Lines("request"), 2},
                                               {Lines("event"), 1},
-                                              {Requests("success"), 1},
-                                              {Requests("error"), 1},
+                                              {RequestsSeries("success"), 1},
+                                              {RequestsSeries("error"), 1},
                                               {"qwen_request_duration_ms_count", 2},
                                               {"qwen_gpu_memory_mb", 15000},
                                           }));
@@ -387,8 +382,8 @@ TEST(DaemonTest, OncePrintsTheExpositionAndExits0) {
   const RunResult result = RunBinary({"--once"}, log);
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(FirstMalformedLine(result.out), "");
-  EXPECT_EQ(MetricValue(result.out, Requests("success")), 2);
-  EXPECT_EQ(MetricValue(result.out, Requests("error")), 1);
+  EXPECT_EQ(MetricValue(result.out, RequestsSeries("success")), 2);
+  EXPECT_EQ(MetricValue(result.out, RequestsSeries("error")), 1);
   EXPECT_EQ(MetricValue(result.out, Lines("request")), 3);
   EXPECT_EQ(MetricValue(result.out, Lines("event")), 1);
   EXPECT_EQ(MetricValue(result.out, Lines("not_json")), 1);
@@ -405,7 +400,7 @@ TEST(DaemonTest, OnceOpensNoPort) {
       RunBinary({"--once", "--web.listen-address=127.0.0.1:" + std::to_string(running.port)},
                 RequestLine("success", 100));
   EXPECT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_EQ(MetricValue(result.out, Requests("success")), 1);
+  EXPECT_EQ(MetricValue(result.out, RequestsSeries("success")), 1);
 }
 
 TEST(DaemonTest, LineOverMaxLineBytesIsCountedAsTooLong) {
@@ -415,8 +410,8 @@ TEST(DaemonTest, LineOverMaxLineBytesIsCountedAsTooLong) {
   EXPECT_TRUE(WaitForMetrics(daemon.port, {
                                               {Lines("request"), 2},
                                               {Lines("too_long"), 1},
-                                              {Requests("success"), 1},
-                                              {Requests("error"), 1},
+                                              {RequestsSeries("success"), 1},
+                                              {RequestsSeries("error"), 1},
                                           }));
 }
 
@@ -428,15 +423,15 @@ TEST(DaemonTest, MaxLineBytesIsInclusiveAndExcludesTheLineEnd) {
   EXPECT_TRUE(WaitForMetrics(daemon.port, {
                                               {Lines("request"), 2},
                                               {Lines("too_long"), 1},
-                                              {Requests("success"), 2},
-                                              {Requests("error"), 0},
+                                              {RequestsSeries("success"), 2},
+                                              {RequestsSeries("error"), 0},
                                           }));
 }
 
 TEST(DaemonTest, TelemetryPathMovesTheMetricsEndpoint) {
   Daemon daemon = StartDaemon({"--web.telemetry-path=/custom"});
   daemon.process->Write(RequestLine("success", 100));
-  EXPECT_TRUE(WaitForMetrics(daemon.port, {{Requests("success"), 1}}, nullptr, "/custom"));
+  EXPECT_TRUE(WaitForMetrics(daemon.port, {{RequestsSeries("success"), 1}}, nullptr, "/custom"));
   EXPECT_EQ(Scrape(daemon.port, "/metrics").status, 404);
   EXPECT_NE(Scrape(daemon.port, "/").body.find("href=\"/custom\""), std::string::npos);
 }
@@ -504,7 +499,7 @@ TEST(DaemonTest, EveryReceivedLineIsCountedExactlyOnce) {
           {"llm_log_exporter_bytes_total{source=\"stdin\"}", static_cast<double>(log.size())},
           // The unterminated last line, flushed at EOF. Waited for explicitly:
           // a scrape may see a line counted before its request is.
-          {Requests("timeout"), 1},
+          {RequestsSeries("timeout"), 1},
       },
       &exposition));
   EXPECT_EQ(SumOfSamples(exposition, "llm_log_exporter_lines_total{"), lines);

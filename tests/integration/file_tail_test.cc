@@ -60,14 +60,8 @@ constexpr char kFromBeginning[] = "--input.file.from-beginning";
 
 // --- Series names ------------------------------------------------------------
 
-std::string Lines(const std::string& source, const std::string& result) {
-  return "llm_log_exporter_lines_total{source=\"" + source + "\",result=\"" + result + "\"}";
-}
 std::string Bytes(const std::string& source) {
   return "llm_log_exporter_bytes_total{source=\"" + source + "\"}";
-}
-std::string Requests(const std::string& status) {
-  return "qwen_requests_total{status=\"" + status + "\"}";
 }
 
 // --- Log lines ---------------------------------------------------------------
@@ -268,10 +262,10 @@ TEST(FileTailTest, ExistingContentIsSkippedAndAppendedLinesAreCounted) {
   AppendToFile(path, appended);
   ExpectFinalCounts(daemon, 1,
                     {
-                        {Lines(path, "request"), 5},
-                        {Lines(path, "not_json"), 0},
-                        {Requests("success"), 5},
-                        {Requests("error"), 0},
+                        {LinesSeries(path, "request"), 5},
+                        {LinesSeries(path, "not_json"), 0},
+                        {RequestsSeries("success"), 5},
+                        {RequestsSeries("error"), 0},
                         {Bytes(path), static_cast<double>(appended.size())},
                     });
   ExpectStdinUnread(daemon);
@@ -283,15 +277,16 @@ TEST(FileTailTest, FromBeginningCountsExistingContentToo) {
   const std::string existing = RequestLines("error", 3);
   AppendToFile(path, existing);
   Daemon daemon = StartDaemon({path}, {kFromBeginning});
-  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines(path, "request"), 3}, {Requests("error"), 3}}));
+  ASSERT_TRUE(WaitForMetrics(daemon.port,
+                             {{LinesSeries(path, "request"), 3}, {RequestsSeries("error"), 3}}));
 
   const std::string appended = RequestLines("success", 5);
   AppendToFile(path, appended);
   ExpectFinalCounts(daemon, 1,
                     {
-                        {Lines(path, "request"), 8},
-                        {Requests("success"), 5},
-                        {Requests("error"), 3},
+                        {LinesSeries(path, "request"), 8},
+                        {RequestsSeries("success"), 5},
+                        {RequestsSeries("error"), 3},
                         {Bytes(path), static_cast<double>(existing.size() + appended.size())},
                     });
   ExpectStdinUnread(daemon);
@@ -304,14 +299,14 @@ TEST(FileTailTest, FileMissingAtStartIsReadFromItsStartOnceCreated) {
   // The reader has looked for the file and not found it: whatever the file
   // holds when it appears is new.
   ASSERT_TRUE(WaitForTailersWaiting(daemon, 1));
-  EXPECT_TRUE(WaitForMetrics(daemon.port, {{Lines(path, "request"), 0}}));
+  EXPECT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries(path, "request"), 0}}));
 
   const std::string created = RequestLines("success", 4);
   AppendToFile(path, created);  // created and written in one go
   ExpectFinalCounts(daemon, 1,
                     {
-                        {Lines(path, "request"), 4},
-                        {Requests("success"), 4},
+                        {LinesSeries(path, "request"), 4},
+                        {RequestsSeries("success"), 4},
                         {Bytes(path), static_cast<double>(created.size())},
                     });
   ExpectStdinUnread(daemon);
@@ -329,7 +324,7 @@ TEST(FileTailTest, RenameRotationReadsTheOldFileToItsEndThenTheNewOne) {
   constexpr int kN = 6, kM = 4, kK = 5;
   const std::string before = RequestLines("success", kN);
   writer->Write(before);
-  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines(path, "request"), kN}}));
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries(path, "request"), kN}}));
 
   // logrotate renames the file; the server has not reopened yet and goes on
   // writing to the old file through its descriptor. The name points at no
@@ -339,7 +334,7 @@ TEST(FileTailTest, RenameRotationReadsTheOldFileToItsEndThenTheNewOne) {
   writer->Write(after_rename);
   // Waited for before the new file appears: lines written to the old file
   // after the reader has moved to the new one are lost, as with tail -F.
-  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines(path, "request"), kN + kM}}));
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries(path, "request"), kN + kM}}));
 
   // The server reopens its log: a new file under the name, read from its start.
   writer = std::make_unique<Writer>(path);
@@ -348,12 +343,12 @@ TEST(FileTailTest, RenameRotationReadsTheOldFileToItsEndThenTheNewOne) {
   ExpectFinalCounts(
       daemon, 1,
       {
-          {Lines(path, "request"), kN + kM + kK},
-          {Lines(path, "not_json"), 0},
-          {Requests("success"), kN},
-          {Requests("timeout"), kM},
-          {Requests("cancelled"), kK},
-          {Requests("error"), 0},
+          {LinesSeries(path, "request"), kN + kM + kK},
+          {LinesSeries(path, "not_json"), 0},
+          {RequestsSeries("success"), kN},
+          {RequestsSeries("timeout"), kM},
+          {RequestsSeries("cancelled"), kK},
+          {RequestsSeries("error"), 0},
           {Bytes(path), static_cast<double>(before.size() + after_rename.size() + reopened.size())},
       });
   ExpectStdinUnread(daemon);
@@ -375,7 +370,7 @@ TEST(FileTailTest, RenameRotationReadsUnreadLinesOfTheOldFileBeforeTheNewOne) {
   constexpr int kN = 5, kM = 3000, kK = 7;  // kM: more than one read of the reader
   const std::string before = RequestLines("success", kN);
   writer->Write(before);
-  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines(path, "request"), kN}}));
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries(path, "request"), kN}}));
   ASSERT_TRUE(WaitForTailersWaiting(daemon, 1));
 
   daemon.process->Signal(SIGSTOP);
@@ -390,11 +385,11 @@ TEST(FileTailTest, RenameRotationReadsUnreadLinesOfTheOldFileBeforeTheNewOne) {
   ExpectFinalCounts(
       daemon, 1,
       {
-          {Lines(path, "request"), kN + kM + kK},
-          {Lines(path, "not_json"), 0},
-          {Requests("success"), kN},
-          {Requests("timeout"), kM},
-          {Requests("error"), kK},
+          {LinesSeries(path, "request"), kN + kM + kK},
+          {LinesSeries(path, "not_json"), 0},
+          {RequestsSeries("success"), kN},
+          {RequestsSeries("timeout"), kM},
+          {RequestsSeries("error"), kK},
           {Bytes(path), static_cast<double>(before.size() + after_rename.size() + reopened.size())},
       });
 }
@@ -416,7 +411,7 @@ TEST(FileTailTest, CopytruncateReadsAgainFromTheStart) {
   constexpr int kN = 8, kK = 3;
   const std::string before = RequestLines("success", kN);
   writer.Write(before);
-  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines(path, "request"), kN}}));
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries(path, "request"), kN}}));
 
   // logrotate's copytruncate: copy, then truncate in place; the server keeps
   // its O_APPEND descriptor and writes from offset 0 on.
@@ -425,19 +420,19 @@ TEST(FileTailTest, CopytruncateReadsAgainFromTheStart) {
   const std::string short_line = "{\"status\":\"error\"}\n";
   ASSERT_LT(short_line.size(), before.size());
   writer.Write(short_line);
-  ASSERT_TRUE(
-      WaitForMetrics(daemon.port, {{Lines(path, "request"), kN + 1}, {Requests("error"), 1}}));
+  ASSERT_TRUE(WaitForMetrics(
+      daemon.port, {{LinesSeries(path, "request"), kN + 1}, {RequestsSeries("error"), 1}}));
 
   const std::string after = RequestLines("timeout", kK);
   writer.Write(after);
   ExpectFinalCounts(
       daemon, 1,
       {
-          {Lines(path, "request"), kN + 1 + kK},
-          {Lines(path, "not_json"), 0},
-          {Requests("success"), kN},
-          {Requests("error"), 1},
-          {Requests("timeout"), kK},
+          {LinesSeries(path, "request"), kN + 1 + kK},
+          {LinesSeries(path, "not_json"), 0},
+          {RequestsSeries("success"), kN},
+          {RequestsSeries("error"), 1},
+          {RequestsSeries("timeout"), kK},
           {Bytes(path), static_cast<double>(before.size() + short_line.size() + after.size())},
       });
   ExpectStdinUnread(daemon);
@@ -453,16 +448,16 @@ TEST(FileTailTest, DeleteAndRecreateReadsTheNewFileFromItsStart) {
   constexpr int kN = 5, kK = 7;
   const std::string before = RequestLines("success", kN);
   AppendToFile(path, before);
-  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines(path, "request"), kN}}));
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries(path, "request"), kN}}));
 
   ASSERT_EQ(unlink(path.c_str()), 0) << std::strerror(errno);
   const std::string recreated = RequestLines("error", kK);
   AppendToFile(path, recreated);
   ExpectFinalCounts(daemon, 1,
                     {
-                        {Lines(path, "request"), kN + kK},
-                        {Requests("success"), kN},
-                        {Requests("error"), kK},
+                        {LinesSeries(path, "request"), kN + kK},
+                        {RequestsSeries("success"), kN},
+                        {RequestsSeries("error"), kK},
                         {Bytes(path), static_cast<double>(before.size() + recreated.size())},
                     });
   ExpectStdinUnread(daemon);
@@ -484,13 +479,13 @@ TEST(FileTailTest, TwoFilesAreCountedUnderTheirOwnSource) {
   AppendToFile(b, to_b);
   ExpectFinalCounts(daemon, 2,
                     {
-                        {Lines(a, "request"), 3},
-                        {Lines(a, "event"), 0},
-                        {Lines(b, "request"), 6},
-                        {Lines(b, "event"), 1},
-                        {Requests("success"), 7},
-                        {Requests("timeout"), 2},
-                        {Requests("error"), 0},
+                        {LinesSeries(a, "request"), 3},
+                        {LinesSeries(a, "event"), 0},
+                        {LinesSeries(b, "request"), 6},
+                        {LinesSeries(b, "event"), 1},
+                        {RequestsSeries("success"), 7},
+                        {RequestsSeries("timeout"), 2},
+                        {RequestsSeries("error"), 0},
                         {Bytes(a), static_cast<double>(to_a.size())},
                         {Bytes(b), static_cast<double>(to_b.size())},
                     });
@@ -507,17 +502,17 @@ TEST(FileTailTest, UnterminatedLastLineOfARotatedFileIsALineOfItsOwn) {
   constexpr int kN = 3, kK = 4;
   AppendToFile(path, RequestLines("success", kN) + "{\"status\":\"timeout\"}");  // no '\n'
   // The unterminated line is not counted yet: it may still be completed.
-  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines(path, "request"), kN}}));
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries(path, "request"), kN}}));
 
   ASSERT_EQ(rename(path.c_str(), rotated.c_str()), 0) << std::strerror(errno);
   AppendToFile(path, RequestLines("error", kK));
   ExpectFinalCounts(daemon, 1,
                     {
-                        {Lines(path, "request"), kN + 1 + kK},
-                        {Lines(path, "not_json"), 0},
-                        {Requests("success"), kN},
-                        {Requests("timeout"), 1},
-                        {Requests("error"), kK},
+                        {LinesSeries(path, "request"), kN + 1 + kK},
+                        {LinesSeries(path, "not_json"), 0},
+                        {RequestsSeries("success"), kN},
+                        {RequestsSeries("timeout"), 1},
+                        {RequestsSeries("error"), kK},
                     });
   ExpectStdinUnread(daemon);
 }
@@ -538,7 +533,7 @@ TEST(FileTailTest, AppendedLinesAreSeenWithoutWaitingForThePoll) {
   for (int i = 1; i <= kLines; ++i) {
     const auto start = Clock::now();
     AppendToFile(path, RequestLine("success"));
-    ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines(path, "request"), i}}));
+    ASSERT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries(path, "request"), i}}));
     latencies.push_back(std::chrono::duration_cast<milliseconds>(Clock::now() - start));
   }
   std::sort(latencies.begin(), latencies.end());
@@ -554,7 +549,7 @@ TEST(FileTailTest, SigtermWhileFollowingExitsZeroWithinTwoSeconds) {
   Daemon daemon = StartDaemon({present, missing});
   ASSERT_TRUE(WaitForTailersWaiting(daemon, 2));
   AppendToFile(present, RequestLine("success"));
-  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines(present, "request"), 1}}));
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries(present, "request"), 1}}));
   ASSERT_TRUE(WaitForTailersWaiting(daemon, 2));  // both blocked in their wait
 
   EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(2)));
@@ -577,7 +572,8 @@ TEST(FileTailTest, LineAppendedRightAfterFollowingIsLoggedIsCounted) {
   AppendToFile(path, RequestLines("error", 3));
   Daemon daemon = StartDaemon({path});
   AppendToFile(path, RequestLine("success"));  // no WaitForTailersWaiting
-  EXPECT_TRUE(WaitForMetrics(daemon.port, {{Lines(path, "request"), 1}, {Requests("success"), 1}}));
+  EXPECT_TRUE(WaitForMetrics(daemon.port,
+                             {{LinesSeries(path, "request"), 1}, {RequestsSeries("success"), 1}}));
 }
 
 // Regression (fixed): the same race for a file missing at start: if it is created right after
@@ -588,7 +584,8 @@ TEST(FileTailTest, FileCreatedRightAfterFollowingIsLoggedIsReadFromItsStart) {
   const std::string path = dir.File("app.log");
   Daemon daemon = StartDaemon({path});
   AppendToFile(path, RequestLines("success", 4));  // no WaitForTailersWaiting
-  EXPECT_TRUE(WaitForMetrics(daemon.port, {{Lines(path, "request"), 4}, {Requests("success"), 4}}));
+  EXPECT_TRUE(WaitForMetrics(daemon.port,
+                             {{LinesSeries(path, "request"), 4}, {RequestsSeries("success"), 4}}));
 }
 
 // Regression (fixed): lines written to the old file before the new file is created can be
@@ -616,7 +613,7 @@ TEST(FileTailTest, LinesWrittenToTheOldFileJustBeforeTheNewOneIsCreatedAreRead) 
 
   constexpr int kN = 3, kM = 4, kK = 5;
   AppendToFile(path, RequestLines("success", kN));
-  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines(path, "request"), kN}}));
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries(path, "request"), kN}}));
   ASSERT_TRUE(WaitForTailersWaiting(daemon, 1));
 
   // Staged beside the log, then moved in by gdb while the reader is held.
@@ -634,10 +631,10 @@ TEST(FileTailTest, LinesWrittenToTheOldFileJustBeforeTheNewOneIsCreatedAreRead) 
 
   ExpectFinalCounts(daemon, 1,
                     {
-                        {Lines(path, "request"), kN + kM + kK},
-                        {Requests("success"), kN},
-                        {Requests("timeout"), kM},
-                        {Requests("error"), kK},
+                        {LinesSeries(path, "request"), kN + kM + kK},
+                        {RequestsSeries("success"), kN},
+                        {RequestsSeries("timeout"), kM},
+                        {RequestsSeries("error"), kK},
                     });
 }
 
@@ -657,17 +654,17 @@ TEST(FileTailTest, UnterminatedLastLineBeforeATruncationIsALineOfItsOwn) {
 
   constexpr int kN = 3;
   writer.Write(RequestLines("success", kN) + "{\"status\":\"timeout\"}");  // no '\n'
-  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines(path, "request"), kN}}));
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries(path, "request"), kN}}));
   ASSERT_TRUE(WaitForTailersWaiting(daemon, 1));  // all of it read
 
   ASSERT_EQ(truncate(path.c_str(), 0), 0) << std::strerror(errno);
   writer.Write("{\"status\":\"error\"}\n");  // shorter than the old content
   ExpectFinalCounts(daemon, 1,
                     {
-                        {Lines(path, "request"), kN + 2},
-                        {Lines(path, "not_json"), 0},
-                        {Requests("timeout"), 1},
-                        {Requests("error"), 1},
+                        {LinesSeries(path, "request"), kN + 2},
+                        {LinesSeries(path, "not_json"), 0},
+                        {RequestsSeries("timeout"), 1},
+                        {RequestsSeries("error"), 1},
                     });
 }
 
@@ -725,7 +722,7 @@ TEST(FileTailTest, SamePathGivenTwiceIsNotCountedTwice) {
   if (!daemon) return;  // refused: fine
   // Wait until every reader of the file (one; two would be the bug) has
   // counted the line: each `request` series of the file is then 1.
-  const std::string series = Lines(path, "request") + " ";
+  const std::string series = LinesSeries(path, "request") + " ";
   const auto deadline = Clock::now() + kDeadline;
   std::string exposition;
   for (;;) {
@@ -741,7 +738,7 @@ TEST(FileTailTest, SamePathGivenTwiceIsNotCountedTwice) {
     ASSERT_LT(Clock::now(), deadline) << exposition;
     std::this_thread::sleep_for(milliseconds(10));  // poll interval, not a synchronisation
   }
-  EXPECT_EQ(MetricValue(exposition, Requests("success")), 1);
+  EXPECT_EQ(MetricValue(exposition, RequestsSeries("success")), 1);
   EXPECT_EQ(DuplicateSeries(exposition), std::vector<std::string>{});
 }
 
@@ -762,8 +759,8 @@ TEST(FileTailTest, FileNamedStdinOrHttpGetsASourceLabelOfItsOwn) {
   AppendToFile(dir.File("stdin"), RequestLine("success"));
   AppendToFile(dir.File("http"), RequestLine("error"));
   std::string exposition;
-  ASSERT_TRUE(WaitForMetrics(daemon->port, {{Requests("success"), 1}, {Requests("error"), 1}},
-                             &exposition));
+  ASSERT_TRUE(WaitForMetrics(
+      daemon->port, {{RequestsSeries("success"), 1}, {RequestsSeries("error"), 1}}, &exposition));
   EXPECT_EQ(DuplicateSeries(exposition), std::vector<std::string>{});
 }
 

@@ -52,13 +52,7 @@ constexpr char kEnable[] = "--ingest.enable";
 
 // --- Series names ------------------------------------------------------------
 
-std::string Lines(const std::string& source, const std::string& result) {
-  return "llm_log_exporter_lines_total{source=\"" + source + "\",result=\"" + result + "\"}";
-}
-std::string HttpLines(const std::string& result) { return Lines("http", result); }
-std::string Requests(const std::string& status) {
-  return "qwen_requests_total{status=\"" + status + "\"}";
-}
+std::string HttpLines(const std::string& result) { return LinesSeries("http", result); }
 std::string Answers(int code) {
   return "llm_log_exporter_http_ingest_requests_total{code=\"" + std::to_string(code) + "\"}";
 }
@@ -165,11 +159,16 @@ const std::vector<std::string>& ServerLines() {
 
 Expected ServerLinesCounted(double times = 1) {
   return {
-      {Requests("success"), 2 * times}, {Requests("error"), 1 * times},
-      {Requests("timeout"), 1 * times}, {HttpLines("request"), 4 * times},
-      {HttpLines("event"), 1 * times},  {HttpLines("not_json"), 2 * times},
-      {HttpLines("invalid_utf8"), 0},   {HttpLines("too_long"), 0},
-      {HttpLines("dropped"), 0},        {Lines("stdin", "request"), 0},
+      {RequestsSeries("success"), 2 * times},
+      {RequestsSeries("error"), 1 * times},
+      {RequestsSeries("timeout"), 1 * times},
+      {HttpLines("request"), 4 * times},
+      {HttpLines("event"), 1 * times},
+      {HttpLines("not_json"), 2 * times},
+      {HttpLines("invalid_utf8"), 0},
+      {HttpLines("too_long"), 0},
+      {HttpLines("dropped"), 0},
+      {LinesSeries("stdin", "request"), 0},
   };
 }
 
@@ -430,8 +429,8 @@ TEST(IngestTest, ALogStringWithSeveralLinesCountsAsEachOfThem) {
                                           {HttpLines("not_json"), 3},
                                           {HttpLines("request"), 2},
                                           {HttpLines("event"), 1},
-                                          {Requests("success"), 1},
-                                          {Requests("error"), 1},
+                                          {RequestsSeries("success"), 1},
+                                          {RequestsSeries("error"), 1},
                                       }));
 }
 
@@ -462,8 +461,8 @@ TEST(IngestTest, PutWorksLikePostAndOtherMethodsGet405) {
       Post(daemon.port, "application/x-ndjson",
            RequestLine("success", 100) + "\n" + RequestLine("error", 100), {}, "PUT");
   EXPECT_EQ(put.status, 204) << put.body;
-  EXPECT_TRUE(MetricsNow(daemon.port, {{Requests("success"), 1},
-                                       {Requests("error"), 1},
+  EXPECT_TRUE(MetricsNow(daemon.port, {{RequestsSeries("success"), 1},
+                                       {RequestsSeries("error"), 1},
                                        {HttpLines("request"), 2},
                                        {Answers(204), 1}}));
 
@@ -574,7 +573,7 @@ TEST(IngestTest, CorruptGzipIs400AndCountsNothing) {
                                        {kHttpBytes, 0},
                                        {HttpLines("not_json"), 0},
                                        {HttpLines("request"), 0},
-                                       {Requests("success"), 0}}));
+                                       {RequestsSeries("success"), 0}}));
   // Still accepting.
   EXPECT_EQ(Post(daemon.port, "text/plain", good, {{"Content-Encoding", "gzip"}}).status, 204);
   EXPECT_TRUE(MetricsNow(daemon.port, {{HttpLines("request"), 4}}));
@@ -625,9 +624,10 @@ TEST(IngestTest, BodyOverMaxBodyBytesIs413AndCountsNothing) {
       Post(daemon.port, "application/x-ndjson", gzipped, {{"Content-Encoding", "gzip"}}).status,
       413);
 
-  EXPECT_TRUE(MetricsNow(
-      daemon.port,
-      {{Answers(413), 2}, {kHttpBytes, 0}, {HttpLines("request"), 0}, {Requests("success"), 0}}));
+  EXPECT_TRUE(MetricsNow(daemon.port, {{Answers(413), 2},
+                                       {kHttpBytes, 0},
+                                       {HttpLines("request"), 0},
+                                       {RequestsSeries("success"), 0}}));
   // A body at the limit is fine.
   std::string at_limit;
   while (at_limit.size() + RequestLine("error", 1).size() + 1 <= 4096) {
@@ -649,8 +649,8 @@ TEST(IngestTest, LineOverMaxLineBytesInABodyIsCountedAsTooLong) {
   ASSERT_EQ(Post(daemon.port, "application/json", body).status, 204);
   EXPECT_TRUE(MetricsNow(daemon.port, {{HttpLines("too_long"), 2},
                                        {HttpLines("request"), 1},
-                                       {Requests("error"), 1},
-                                       {Requests("success"), 0}}));
+                                       {RequestsSeries("error"), 1},
+                                       {RequestsSeries("success"), 0}}));
 }
 
 // Peak resident memory of `pid` in bytes (VmHWM), or -1.
@@ -704,8 +704,8 @@ TEST(IngestTest, BearerTokenIsRequiredWhenConfigured) {
     EXPECT_EQ(response.status, 401);
     EXPECT_NE(Header(response, "www-authenticate"), "");
   }
-  EXPECT_TRUE(
-      MetricsNow(daemon.port, {{Answers(401), 6}, {kHttpBytes, 0}, {Requests("success"), 0}}));
+  EXPECT_TRUE(MetricsNow(daemon.port,
+                         {{Answers(401), 6}, {kHttpBytes, 0}, {RequestsSeries("success"), 0}}));
 
   const HttpResponse right =
       Post(daemon.port, "text/plain", body, {{"Authorization", "Bearer s3cret-T0ken"}});
@@ -757,7 +757,7 @@ TEST(IngestTest, UnknownContentTypeIs415AndUnreadableJsonIs400) {
                                        {kHttpBytes, 0},
                                        {HttpLines("request"), 0},
                                        {HttpLines("not_json"), 0},
-                                       {Requests("success"), 0}}));
+                                       {RequestsSeries("success"), 0}}));
 }
 
 // --- 7. Concurrent posters ---------------------------------------------------
@@ -801,7 +801,7 @@ void PostConcurrentlyAndCheckTotals(int threads, int bodies, int lines_per_body)
   std::printf("[          ] %d answers were 429 (retried)\n", busy.load());
 
   const double total = static_cast<double>(threads) * bodies * lines_per_body;
-  EXPECT_TRUE(MetricsNow(daemon.port, {{Requests("success"), total},
+  EXPECT_TRUE(MetricsNow(daemon.port, {{RequestsSeries("success"), total},
                                        {HttpLines("request"), total},
                                        {HttpLines("not_json"), 0},
                                        {HttpLines("dropped"), 0},
@@ -836,19 +836,19 @@ TEST(IngestTest, StdinAndHttpCountUnderTheirOwnSourceIntoTheSameMetrics) {
   EXPECT_TRUE(MetricsNow(daemon.port, {{HttpLines("request"), 2},
                                        {HttpLines("event"), 1},
                                        {HttpLines("not_json"), 0},
-                                       {Requests("timeout"), 1},
+                                       {RequestsSeries("timeout"), 1},
                                        {kHttpBytes, static_cast<double>(http_body.size())}}));
   EXPECT_TRUE(WaitForMetrics(
       daemon.port,
-      {{Lines("stdin", "request"), 3},
-       {Lines("stdin", "not_json"), 1},
-       {Lines("stdin", "event"), 0},
+      {{LinesSeries("stdin", "request"), 3},
+       {LinesSeries("stdin", "not_json"), 1},
+       {LinesSeries("stdin", "event"), 0},
        {"llm_log_exporter_bytes_total{source=\"stdin\"}", static_cast<double>(stdin_log.size())},
        {HttpLines("request"), 2},
        {HttpLines("event"), 1},
-       {Requests("success"), 3},
-       {Requests("error"), 1},
-       {Requests("timeout"), 1},
+       {RequestsSeries("success"), 3},
+       {RequestsSeries("error"), 1},
+       {RequestsSeries("timeout"), 1},
        {"qwen_request_duration_ms_count", 5},
        {"qwen_request_duration_ms_sum", 100 + 200 + 300 + 400 + 500}}));
 }
@@ -865,7 +865,7 @@ TEST(IngestTest, WithoutIngestEnableThePathIsNoIngestEndpoint) {
   ASSERT_EQ(metrics.status, 200);
   EXPECT_EQ(metrics.body.find("source=\"http\""), std::string::npos) << metrics.body;
   EXPECT_EQ(metrics.body.find("llm_log_exporter_http_ingest_requests_total"), std::string::npos);
-  EXPECT_EQ(MetricValue(metrics.body, Requests("success")), 0);
+  EXPECT_EQ(MetricValue(metrics.body, RequestsSeries("success")), 0);
 }
 
 // --- 10. Flags ---------------------------------------------------------------
@@ -892,7 +892,7 @@ TEST(IngestTest, IngestPathMovesTheEndpoint) {
                 .status,
             204);
   EXPECT_EQ(Post(daemon.port, "text/plain", RequestLine("success", 1)).status, 405);
-  EXPECT_TRUE(MetricsNow(daemon.port, {{Requests("success"), 1}, {Answers(204), 1}}));
+  EXPECT_TRUE(MetricsNow(daemon.port, {{RequestsSeries("success"), 1}, {Answers(204), 1}}));
 }
 
 TEST(IngestTest, IngestAtTheRootKeepsTheLandingPage) {
@@ -906,7 +906,7 @@ TEST(IngestTest, IngestAtTheRootKeepsTheLandingPage) {
   const HttpResponse page = HttpGet(daemon.port, "/");
   EXPECT_EQ(page.status, 200);
   EXPECT_NE(page.body.find("/metrics"), std::string::npos);
-  EXPECT_TRUE(MetricsNow(daemon.port, {{Requests("success"), 1}, {Answers(204), 1}}));
+  EXPECT_TRUE(MetricsNow(daemon.port, {{RequestsSeries("success"), 1}, {Answers(204), 1}}));
 }
 
 }  // namespace

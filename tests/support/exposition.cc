@@ -48,4 +48,12 @@ bool OnlyExpectedLintFindings(const std::string& promtool_output) {
   return true;
 }
 
+std::string LinesSeries(const std::string& source, const std::string& result) {
+  return "llm_log_exporter_lines_total{source=\"" + source + "\",result=\"" + result + "\"}";
+}
+
+std::string RequestsSeries(const std::string& status) {
+  return "qwen_requests_total{status=\"" + status + "\"}";
+}
+
 }  // namespace lle::test

@@ -12,6 +12,11 @@ std::optional<double> MetricValue(const std::string& exposition, const std::stri
 /// Sum of every sample whose line starts with `prefix` (e.g. all results of a counter).
 double SumOfSamples(const std::string& exposition, const std::string& prefix);
 
+/// Series names the integration tests read: every received line's result by
+/// source, and the built-in preset's requests by status.
+std::string LinesSeries(const std::string& source, const std::string& result);
+std::string RequestsSeries(const std::string& status);
+
 /// True if `promtool check metrics` printed nothing but the two lint findings
 /// that are accepted on purpose: the seed-compatible `_ms`/`_mb` names, kept so
 /// existing dashboards keep working (DESIGN.md §3); promtool then exits 3
