@@ -150,6 +150,14 @@ bool LoadRules(const Options& options, RuleSet* rules, std::string* error) {
   return true;
 }
 
+// At start: the rules, or false after saying why on stderr (exit code 1).
+bool LoadStartRules(const Options& options, RuleSet* rules) {
+  std::string error;
+  if (LoadRules(options, rules, &error)) return true;
+  std::fprintf(stderr, "llm_log_exporter: --config.file: %s\n", error.c_str());
+  return false;
+}
+
 /// Reloads --config.file on SIGHUP or POST /-/reload, one reload at a time.
 /// A config that fails validation changes nothing. Thread-safe.
 class Reloader {
@@ -183,13 +191,10 @@ class Reloader {
 
 int CheckConfig(const Options& options, std::FILE* out) {
   RuleSet rules;
-  std::string error;
-  if (!LoadRules(options, &rules, &error)) {
-    std::fprintf(stderr, "llm_log_exporter: --config.file: %s\n", error.c_str());
-    return 1;
-  }
+  if (!LoadStartRules(options, &rules)) return 1;
   if (!options.web_config_file.empty()) {
     WebConfig web;
+    std::string error;
     if (!LoadWebConfig(options.web_config_file, &web, &error)) {
       std::fprintf(stderr, "llm_log_exporter: --web.config.file %s: %s\n",
                    options.web_config_file.c_str(), error.c_str());
@@ -220,11 +225,7 @@ void SetupLogging(const std::string& level) {
 
 int RunOnce(const Options& options, int in_fd, std::FILE* out) {
   RuleSet rules;
-  std::string config_error;
-  if (!LoadRules(options, &rules, &config_error)) {
-    std::fprintf(stderr, "llm_log_exporter: --config.file: %s\n", config_error.c_str());
-    return 1;
-  }
+  if (!LoadStartRules(options, &rules)) return 1;
   Exporter exporter(std::move(rules), /*http_ingest=*/false);
   // A file or pipe we are asked to read whole: wait for workers rather than drop.
   StreamIngest ingest(exporter, kStdinSource, std::make_unique<FdSource>(in_fd), options,
@@ -253,11 +254,7 @@ int RunDaemon(const Options& options) {
   signal(SIGPIPE, SIG_IGN);  // a scraper hanging up must not kill us
 
   RuleSet rules;
-  std::string config_error;
-  if (!LoadRules(options, &rules, &config_error)) {
-    std::fprintf(stderr, "llm_log_exporter: --config.file: %s\n", config_error.c_str());
-    return 1;
-  }
+  if (!LoadStartRules(options, &rules)) return 1;
   Exporter exporter(std::move(rules), options.ingest_enable, options.input_files);
   Reloader reloader(exporter, options);
   HttpServerOptions http;
