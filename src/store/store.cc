@@ -191,7 +191,7 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
 
 // Inlined into Apply, the hot path, which has looked the metric up already.
 [[gnu::always_inline]] inline void Shard::Write(std::uint32_t metric, std::size_t series,
-                                               double value) {
+                                                double value) {
   const Store::Metric& m = *store_.metrics_[metric];
   if (m.labelled && !m.exists[series].load(std::memory_order_relaxed)) {
     m.exists[series].store(true, std::memory_order_relaxed);
@@ -277,6 +277,18 @@ bool Store::GaugeValue(const Metric& m, std::size_t s, double* value, std::uint6
   return set;
 }
 
+std::vector<std::string_view> Store::SeriesLabels(const Metric& m, std::size_t s) {
+  // The last label varies fastest; the top index of each label is its overflow.
+  std::vector<std::string_view> values(m.labels.size());
+  for (std::size_t l = m.labels.size(); l-- > 0;) {
+    const Label& label = *m.labels[l];
+    const std::size_t i = s % label.radix;
+    s /= label.radix;
+    values[l] = i + 1 == label.radix ? std::string_view(label.spec.overflow) : label.values[i];
+  }
+  return values;
+}
+
 std::vector<prometheus::MetricFamily> Store::Collect() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<prometheus::MetricFamily> out;
@@ -331,14 +343,9 @@ std::vector<prometheus::MetricFamily> Store::Collect() const {
           break;
         }
       }
-      // Labels from the series index, the last label varying fastest.
-      metric.label.resize(m.labels.size());
-      for (std::size_t l = m.labels.size(), rest = s; l-- > 0;) {
-        const Label& label = *m.labels[l];
-        const std::size_t i = rest % label.radix;
-        rest /= label.radix;
-        metric.label[l] = {label.spec.name,
-                           i + 1 == label.radix ? label.spec.overflow : label.values[i]};
+      const std::vector<std::string_view> values = SeriesLabels(m, s);
+      for (std::size_t l = 0; l < values.size(); ++l) {
+        metric.label.push_back({m.labels[l]->spec.name, std::string(values[l])});
       }
       family.metric.push_back(std::move(metric));
     }
@@ -350,13 +357,7 @@ std::vector<prometheus::MetricFamily> Store::Collect() const {
 bool Store::Translate(const Metric& old, std::size_t s, std::size_t metric, Shard& shard,
                       std::size_t* out) {
   const Metric& m = *metrics_[metric];
-  std::vector<std::string_view> values(old.labels.size());
-  for (std::size_t l = old.labels.size(), rest = s; l-- > 0;) {
-    const Label& label = *old.labels[l];
-    const std::size_t i = rest % label.radix;
-    rest /= label.radix;
-    values[l] = i + 1 == label.radix ? std::string_view(label.spec.overflow) : label.values[i];
-  }
+  const std::vector<std::string_view> values = SeriesLabels(old, s);
   std::size_t series = 0;
   for (std::size_t l = 0; l < m.labels.size(); ++l) {
     bool overflow = false;

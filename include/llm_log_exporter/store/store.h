@@ -81,6 +81,8 @@ class Store : public prometheus::Collectable {
     std::vector<std::uint32_t> initial_series;
     std::size_t overflow_series = 0;  // index into the overflow counter's series
   };
+  // The label values of series `s` of `m`; the caller holds mutex_ (tables grow under it).
+  static std::vector<std::string_view> SeriesLabels(const Metric& m, std::size_t s);
   // Series index of `old`'s series `s` here, or false if it has no place here.
   bool Translate(const Metric& old, std::size_t s, std::size_t metric, Shard& shard,
                  std::size_t* out);
