@@ -17,9 +17,9 @@ Pipeline::Pipeline(Exporter& exporter, std::size_t source, std::size_t max_line_
 
 void Pipeline::Follow(const std::shared_ptr<Generation>& generation) {
   generation_ = generation;
-  mapper_ = &generation->mapper;
   shard_ = generation->store.AddShard();
-  parser_ = std::make_unique<LineParser>(mapper_->Rules().fields, mapper_->Rules().request_keys);
+  const RuleSet& rules = generation->mapper.Rules();
+  parser_ = std::make_unique<LineParser>(rules.fields, rules.request_keys);
 }
 
 void Pipeline::Feed(std::string_view lines, std::uint64_t seq, double wall_seconds) {
@@ -35,17 +35,18 @@ void Pipeline::Feed(std::string_view lines, std::uint64_t seq, double wall_secon
   now_seconds_ = wall_seconds;
   framer_.Feed(lines, *this);
   // The input paused here: a traceback whose exception line came is complete.
-  if (mapper_->wants_exceptions()) EndTraceback(tracker_.Flush());
+  if (generation_->mapper.wants_exceptions()) EndTraceback(tracker_.Flush());
 }
 
 void Pipeline::OnTooLong() { Count(LineResult::kTooLong); }
 
 void Pipeline::OnLine(std::string_view line) {
-  const Mapper& mapper = *mapper_;
+  const Mapper& mapper = generation_->mapper;
   // Orders gauge writes line by line, also across workers: the chunk's place
   // in the input, then the line's in the chunk.
-  stamp_ = chunk_seq_ << 24 | std::min<std::uint64_t>(line_in_chunk_++, (1u << 24) - 1);
-  shard_->SetStamp(stamp_);
+  const std::uint64_t stamp =
+      chunk_seq_ << 24 | std::min<std::uint64_t>(line_in_chunk_++, (1u << 24) - 1);
+  shard_->SetStamp(stamp);
   batch_.Clear();
   // Text signals first: a traceback is followed across every line, JSON too.
   bool in_traceback = false;
@@ -65,7 +66,7 @@ void Pipeline::OnLine(std::string_view line) {
       if (mapper.wants_system_prompt()) {
         prompt_hash_ = mapper.PromptHash(record_, prompt_buffer_);
         if (!prompt_hash_.empty()) {
-          mapper.MapSystemPrompt(prompt_hash_, exporter_.prompts().Observe(prompt_hash_, stamp_),
+          mapper.MapSystemPrompt(prompt_hash_, exporter_.prompts().Observe(prompt_hash_, stamp),
                                  batch_);
         }
       }
@@ -100,14 +101,14 @@ void Pipeline::ApplyBatch() {
 void Pipeline::EndTraceback(const TracebackTracker::Result& result) {
   if (!result.finished) return;
   batch_.Clear();
-  mapper_->MapException(result.type, batch_);
+  generation_->mapper.MapException(result.type, batch_);
   ApplyBatch();
 }
 
 void Pipeline::Finish() {
   std::shared_lock<ReloadGate> lock(exporter_.gate());
   if (exporter_.generation() != generation_) Follow(exporter_.generation());
-  if (mapper_->wants_exceptions()) EndTraceback(tracker_.Finish());
+  if (generation_->mapper.wants_exceptions()) EndTraceback(tracker_.Finish());
 }
 
 }  // namespace lle

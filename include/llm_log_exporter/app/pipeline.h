@@ -47,8 +47,7 @@ class Pipeline : private LineSink {
   std::size_t source_;
   Shard* self_shard_;
   std::shared_ptr<Generation> generation_;  // the rules this pipeline works with
-  const Mapper* mapper_ = nullptr;
-  Shard* shard_ = nullptr;  // in generation_'s store
+  Shard* shard_ = nullptr;                  // in generation_'s store
   std::unique_ptr<LineParser> parser_;
   LineFramer framer_;
   TracebackTracker tracker_;  // one per stream of lines: blocks span lines
@@ -56,7 +55,6 @@ class Pipeline : private LineSink {
   UpdateBatch batch_;
   std::uint64_t chunk_seq_ = 0;
   std::uint64_t line_in_chunk_ = 0;
-  std::uint64_t stamp_ = 0;  // of the line being worked
   char prompt_buffer_[16];
   std::string_view prompt_hash_;  // of the line being worked, until its updates are applied
   double now_seconds_ = 0;        // wall time at which the chunk being framed was read
