@@ -15,6 +15,7 @@
 
 #include "llm_log_exporter/core/read_file.h"
 #include "llm_log_exporter/map/mapper.h"
+#include "llm_log_exporter/parse/log_line.h"
 #include "llm_log_exporter/parse/record.h"
 
 namespace lle {
@@ -29,6 +30,22 @@ constexpr std::size_t kMaxBuckets = 200;
 constexpr std::size_t kMaxExceptionTypes = 32;
 // Distinct system prompts remembered as `hash` values (only the latest is shown).
 constexpr std::size_t kMaxPromptHashes = 1000;
+
+// The labels of the signal rules, with the values in the order the mapper
+// indexes them (LogLevel after kNone; the bits of SensitiveKinds).
+LabelSpec LevelLabel() {
+  std::vector<std::string> levels;
+  for (std::size_t l = 1; l < kNumLogLevels; ++l) {
+    levels.emplace_back(LogLevelName(static_cast<LogLevel>(l)));
+  }
+  return FixedLabel("level", std::move(levels));
+}
+
+LabelSpec SensitiveKindLabel() {
+  std::vector<std::string> kinds;
+  for (std::size_t k = 0; k < kNumSensitiveKinds; ++k) kinds.emplace_back(SensitiveKindName(k));
+  return FixedLabel("kind", std::move(kinds));
+}
 
 /// Thrown inside this file only: the first problem found, already formatted.
 struct ConfigError {
@@ -357,7 +374,7 @@ class Builder {
     if (from == "log_level") {
       require_type(MetricType::kCounter, "counter");
       rule.signal = Signal::kLogLevel;
-      spec.labels = {FixedLabel("level", {"debug", "info", "warning", "error", "critical"})};
+      spec.labels = {LevelLabel()};
       // A JSON line names its level in one of these (the first that is a known level wins).
       for (const char* field : {"level", "levelname", "severity"}) {
         const int f = FieldIndex(field, node["from"], key + ".from");
@@ -374,7 +391,7 @@ class Builder {
     } else if (from == "sensitive") {
       require_type(MetricType::kCounter, "counter");
       rule.signal = Signal::kSensitive;
-      spec.labels = {FixedLabel("kind", {"api_key", "bearer_token", "email", "private_key"})};
+      spec.labels = {SensitiveKindLabel()};
     } else if (from == "system_prompt" || from == "system_prompt_change") {
       const bool change = from == "system_prompt_change";
       require_type(change ? MetricType::kCounter : MetricType::kGauge,
@@ -650,7 +667,7 @@ void AddSensitiveAudit(RuleSet* rules) {
   MetricSpec spec;
   spec.name = rules->prefix + "log_sensitive_lines_total";
   spec.help = "Lines that look like they carry secrets or personal data, by kind (never stored)";
-  spec.labels = {FixedLabel("kind", {"api_key", "bearer_token", "email", "private_key"})};
+  spec.labels = {SensitiveKindLabel()};
   rules->metrics.push_back(std::move(spec));
   MetricRule rule;
   rule.metric = static_cast<std::uint32_t>(rules->metrics.size() - 1);
