@@ -2,10 +2,22 @@
 
 #include <algorithm>
 #include <cstring>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 #include <limits>
 #include <utility>
 
 namespace lle {
+
+struct LabelTable {
+  LabelSpec spec;
+  std::size_t radix = 1;  // max_values, plus the overflow value
+  // Values [0, size) of this label; appended under the store's mutex only.
+  std::vector<std::string> values;
+  std::atomic<std::size_t> size{0};
+};
+
 namespace {
 
 // Label values longer than this go to the overflow series: a label is an
@@ -74,6 +86,38 @@ bool SameShape(const MetricSpec& a, const MetricSpec& b) {
   return true;
 }
 
+// How many of `bounds` (an even count) are below `value`: the histogram
+// bucket, as `le` is inclusive. Comparing every bound without branches beats
+// a binary search (values are unpredictable, lists short), and SIMD does two
+// or four at a time.
+inline std::size_t BoundsBelow(const double* bounds, std::size_t n, double value) {
+#if defined(__AVX__)
+  const __m256d v4 = _mm256_set1_pd(value);
+  std::size_t below = 0, j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const __m256d lt = _mm256_cmp_pd(_mm256_loadu_pd(bounds + j), v4, _CMP_LT_OQ);
+    below += static_cast<std::size_t>(__builtin_popcount(_mm256_movemask_pd(lt)));
+  }
+  if (j < n) {  // two left
+    const __m128d lt = _mm_cmplt_pd(_mm_loadu_pd(bounds + j), _mm_set1_pd(value));
+    below += static_cast<std::size_t>(__builtin_popcount(_mm_movemask_pd(lt)));
+  }
+  return below;
+#elif defined(__SSE2__)
+  const __m128d v = _mm_set1_pd(value);
+  __m128i below = _mm_setzero_si128();
+  for (std::size_t j = 0; j < n; j += 2) {  // a true lane is all ones: -1
+    below = _mm_sub_epi64(below, _mm_castpd_si128(_mm_cmplt_pd(_mm_loadu_pd(bounds + j), v)));
+  }
+  return static_cast<std::size_t>(_mm_cvtsi128_si64(below) +
+                                  _mm_cvtsi128_si64(_mm_unpackhi_epi64(below, below)));
+#else
+  std::size_t below = 0;
+  for (std::size_t j = 0; j < n; ++j) below += bounds[j] < value ? 1 : 0;
+  return below;
+#endif
+}
+
 }  // namespace
 
 Store::Store(std::vector<MetricSpec> specs) {
@@ -97,7 +141,7 @@ Store::Store(std::vector<MetricSpec> specs) {
     auto m = std::make_unique<Metric>();
     std::size_t initial = 1;  // combinations of the labels' initial values
     for (const LabelSpec& label_spec : spec.labels) {
-      auto label = std::make_unique<Label>();
+      auto label = std::make_unique<LabelTable>();
       label->spec = label_spec;
       label->radix = std::max(label_spec.max_values, label_spec.values.size()) + 1;
       label->values = label_spec.values;
@@ -108,6 +152,11 @@ Store::Store(std::vector<MetricSpec> specs) {
       m->labels.push_back(std::move(label));
     }
     m->cells_per_series = CellsPerSeries(spec);
+    if (spec.type == MetricType::kHistogram) {
+      m->padded_bounds = spec.buckets;
+      m->padded_bounds.resize((spec.buckets.size() + 1) / 2 * 2,
+                              std::numeric_limits<double>::infinity());
+    }
     m->first_cell = num_cells_;
     num_cells_ += m->series_capacity * m->cells_per_series;
     m->exists = std::make_unique<std::atomic<bool>[]>(m->series_capacity);
@@ -141,32 +190,49 @@ Shard* Store::AddShard() {
 Shard::Shard(Store& store) : store_(store), cells_(store.num_cells_) {
   // The caller holds store.mutex_.
   for (const auto& m : store.metrics_) {
-    known_.emplace_back();
-    for (const auto& label : m->labels) known_.back().push_back(label->values);
+    Hot hot;
+    hot.first_known = static_cast<std::uint32_t>(known_.size());
+    hot.num_labels = static_cast<std::uint32_t>(m->labels.size());
+    for (const auto& label : m->labels) {
+      known_.push_back({label.get(), label->radix, {}});
+      for (std::size_t i = 0; i < label->size.load(std::memory_order_relaxed); ++i) {
+        known_.back().values.push_back(label->values[i]);
+      }
+    }
+    hot.cells = cells_.data() + m->first_cell;
+    hot.exists = m->labelled ? m->exists.get() : nullptr;
+    hot.initial_series = m->initial_series.data();
+    hot.num_initial = static_cast<std::uint32_t>(m->initial_series.size());
+    hot.bounds = m->padded_bounds.data();
+    hot.num_bounds = static_cast<std::uint32_t>(m->padded_bounds.size());
+    hot.cells_per_series = static_cast<std::uint32_t>(m->cells_per_series);
+    hot.sum_cell = static_cast<std::uint32_t>(m->spec.buckets.size() + 1);
+    hot.type = m->spec.type;
+    hot.gauge_mode = m->spec.gauge_mode;
+    hot_.push_back(hot);
   }
 }
 
-std::size_t Shard::ResolveValue(std::uint32_t metric, std::size_t label, std::string_view value,
-                                bool* overflow) {
-  Store::Label& l = *store_.metrics_[metric]->labels[label];
-  std::vector<std::string>& known = known_[metric][label];
-  for (std::size_t i = 0; i < known.size(); ++i) {
-    if (known[i] == value) return i;
+std::size_t Shard::ResolveValue(Known& known, std::string_view value, bool* overflow) {
+  for (std::size_t i = 0; i < known.values.size(); ++i) {
+    const std::string_view v = known.values[i];
+    if (v.size() == value.size() && std::memcmp(v.data(), value.data(), v.size()) == 0) return i;
   }
-  const std::size_t overflow_index = l.radix - 1;
+  LabelTable& l = *known.label;
+  const std::size_t overflow_index = known.radix - 1;
   // The overflow value names the overflow series itself, never a second one.
   if (value == l.spec.overflow) return overflow_index;
-  if (value.size() <= kMaxLabelValueBytes && known.size() < overflow_index) {
+  if (value.size() <= kMaxLabelValueBytes && known.values.size() < overflow_index) {
     // Slow path, once per new value per shard: learn what other shards added, or add it.
     std::lock_guard<std::mutex> lock(store_.mutex_);
     const std::size_t size = l.size.load(std::memory_order_relaxed);
-    for (std::size_t i = known.size(); i < size; ++i) {
-      known.push_back(l.values[i]);
-      if (known[i] == value) return i;
+    for (std::size_t i = known.values.size(); i < size; ++i) {
+      known.values.push_back(l.values[i]);
+      if (known.values[i] == value) return i;
     }
     if (size < overflow_index) {
-      l.values.emplace_back(value);
-      known.emplace_back(value);
+      l.values.emplace_back(value);  // reserved: earlier views stay valid
+      known.values.push_back(l.values.back());
       l.size.store(size + 1, std::memory_order_release);
       return size;
     }
@@ -176,15 +242,16 @@ std::size_t Shard::ResolveValue(std::uint32_t metric, std::size_t label, std::st
 }
 
 std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* labels) {
-  const Store::Metric& m = *store_.metrics_[metric];
+  const Hot& m = hot_[metric];
   std::size_t series = 0;
   bool overflow = false;
-  for (std::size_t l = 0; l < m.labels.size(); ++l) {
-    series = series * m.labels[l]->radix + ResolveValue(metric, l, labels[l], &overflow);
+  for (std::uint32_t l = 0; l < m.num_labels; ++l) {
+    Known& known = known_[m.first_known + l];
+    series = series * known.radix + ResolveValue(known, labels[l], &overflow);
   }
   if (overflow && store_.overflow_metric_ != SIZE_MAX) {
     const Store::Metric& counter = *store_.metrics_[store_.overflow_metric_];
-    AddDouble(cells_[counter.first_cell + m.overflow_series], 1);
+    AddDouble(cells_[counter.first_cell + store_.metrics_[metric]->overflow_series], 1);
   }
   return series;
 }
@@ -192,18 +259,18 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
 // Inlined into Apply, the hot path, which has looked the metric up already.
 [[gnu::always_inline]] inline void Shard::Write(std::uint32_t metric, std::size_t series,
                                                 double value) {
-  const Store::Metric& m = *store_.metrics_[metric];
-  if (m.labelled && !m.exists[series].load(std::memory_order_relaxed)) {
+  const Hot& m = hot_[metric];
+  if (m.exists != nullptr && !m.exists[series].load(std::memory_order_relaxed)) {
     m.exists[series].store(true, std::memory_order_relaxed);
   }
-  std::atomic<std::uint64_t>* cell = &cells_[m.first_cell + series * m.cells_per_series];
-  switch (m.spec.type) {
+  std::atomic<std::uint64_t>* cell = m.cells + series * m.cells_per_series;
+  switch (m.type) {
     case MetricType::kCounter:
       if (value >= 0) AddDouble(cell[0], value);  // also refuses NaN
       break;
     case MetricType::kGauge: {
       const bool set = cell[1].load(std::memory_order_relaxed) != 0;
-      switch (m.spec.gauge_mode) {
+      switch (m.gauge_mode) {
         case GaugeMode::kSet:
           StoreDouble(cell[0], value);
           break;
@@ -217,28 +284,21 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
       cell[1].store(stamp_, std::memory_order_relaxed);
       break;
     }
-    case MetricType::kHistogram: {
-      const std::vector<double>& b = m.spec.buckets;
-      // `le` is inclusive: the bucket is the number of bounds below the value
-      // (past the last one: +Inf). Counting without branches beats a binary
-      // search here: values are unpredictable, bucket lists short.
-      std::size_t i = 0;
-      for (const double bound : b) i += bound < value ? 1 : 0;
-      AddCount(cell[i], 1);
-      AddDouble(cell[b.size() + 1], value);
+    case MetricType::kHistogram:
+      AddCount(cell[BoundsBelow(m.bounds, m.num_bounds, value)], 1);
+      AddDouble(cell[m.sum_cell], value);
       break;
-    }
   }
 }
 
 void Shard::Apply(const Update& update) {
-  if (update.metric >= store_.metrics_.size()) return;
-  const Store::Metric& m = *store_.metrics_[update.metric];
+  if (update.metric >= hot_.size()) return;
   std::size_t series = 0;
   if (update.series == kDynamicSeries) {
     series = ResolveSeries(update.metric, update.labels);
   } else {
-    if (update.series >= m.initial_series.size()) return;  // out of range: ignored
+    const Hot& m = hot_[update.metric];
+    if (update.series >= m.num_initial) return;  // out of range: ignored
     series = m.initial_series[update.series];
   }
   Write(update.metric, series, update.value);
@@ -281,7 +341,7 @@ std::vector<std::string_view> Store::SeriesLabels(const Metric& m, std::size_t s
   // The last label varies fastest; the top index of each label is its overflow.
   std::vector<std::string_view> values(m.labels.size());
   for (std::size_t l = m.labels.size(); l-- > 0;) {
-    const Label& label = *m.labels[l];
+    const LabelTable& label = *m.labels[l];
     const std::size_t i = s % label.radix;
     s /= label.radix;
     values[l] = i + 1 == label.radix ? std::string_view(label.spec.overflow) : label.values[i];
@@ -362,7 +422,7 @@ bool Store::Translate(const Metric& old, std::size_t s, std::size_t metric, Shar
   for (std::size_t l = 0; l < m.labels.size(); ++l) {
     bool overflow = false;
     const std::size_t i =
-        shard.ResolveValue(static_cast<std::uint32_t>(metric), l, values[l], &overflow);
+        shard.ResolveValue(shard.known_[shard.hot_[metric].first_known + l], values[l], &overflow);
     // A value the new allowlist leaves out is gone with the old config.
     if (overflow && m.labels[l]->spec.max_values <= m.labels[l]->spec.values.size()) return false;
     series = series * m.labels[l]->radix + i;

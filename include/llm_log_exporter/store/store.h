@@ -16,6 +16,7 @@
 namespace lle {
 
 class Store;
+struct LabelTable;  // one label's values in a Store (store.cc)
 
 /// The aggregates written by one thread: plain cells, no lock and no allocation
 /// per update. Owned by its Store; use from a single writer thread only (the
@@ -30,17 +31,40 @@ class Shard {
  private:
   friend class Store;
   explicit Shard(Store& store);
+  // This shard's cache of one label's table of values in the store: views of
+  // the store's strings, which never move (the table is reserved up front).
+  struct Known {
+    LabelTable* label;
+    std::size_t radix;
+    std::vector<std::string_view> values;
+  };
   // The series of `labels` (one per label of `metric`), counting refusals.
   std::size_t ResolveSeries(std::uint32_t metric, const std::string_view* labels);
-  std::size_t ResolveValue(std::uint32_t metric, std::size_t label, std::string_view value,
-                           bool* overflow);
+  std::size_t ResolveValue(Known& known, std::string_view value, bool* overflow);
   void Write(std::uint32_t metric, std::size_t series, double value);
+
+  // What Apply needs of one metric, packed and resolved to this shard's cells:
+  // the hot path reads one of these instead of the store's metric and spec.
+  struct Hot {
+    std::atomic<std::uint64_t>* cells;  // of series 0, in cells_
+    std::atomic<bool>* exists;          // null: the one series exists from the start
+    const std::uint32_t* initial_series;
+    const double* bounds;  // histograms: buckets padded with +Inf to an even count
+    std::uint32_t num_initial;
+    std::uint32_t cells_per_series;
+    std::uint32_t num_bounds;   // padded
+    std::uint32_t sum_cell;     // histograms: index of the sum among a series' cells
+    std::uint32_t first_known;  // its labels' Known entries in known_
+    std::uint32_t num_labels;
+    MetricType type;
+    GaugeMode gauge_mode;
+  };
 
   Store& store_;
   std::uint64_t stamp_ = 1;
   std::vector<std::atomic<std::uint64_t>> cells_;  // counts, or doubles as bits
-  // Per metric and label: this shard's cache of the store's table of values.
-  std::vector<std::vector<std::vector<std::string>>> known_;
+  std::vector<Hot> hot_;                           // per metric
+  std::vector<Known> known_;                       // per label of each metric in turn
 };
 
 /// All metric series of one spec list: per-writer Shards merged at scrape.
@@ -62,16 +86,9 @@ class Store : public prometheus::Collectable {
 
  private:
   friend class Shard;
-  struct Label {
-    LabelSpec spec;
-    std::size_t radix = 1;  // max_values, plus the overflow value
-    // Values [0, size) of this label; appended under `mutex_` only.
-    std::vector<std::string> values;
-    std::atomic<std::size_t> size{0};
-  };
   struct Metric {
     MetricSpec spec;
-    std::vector<std::unique_ptr<Label>> labels;
+    std::vector<std::unique_ptr<LabelTable>> labels;
     std::size_t first_cell = 0;
     std::size_t cells_per_series = 0;
     std::size_t series_capacity = 1;              // the product of the labels' radixes
@@ -79,7 +96,8 @@ class Store : public prometheus::Collectable {
     bool labelled = false;                        // else the one series exists from the start
     // Update::series (an index into the combinations of initial values) → series.
     std::vector<std::uint32_t> initial_series;
-    std::size_t overflow_series = 0;  // index into the overflow counter's series
+    std::vector<double> padded_bounds;  // spec.buckets, then +Inf up to an even count
+    std::size_t overflow_series = 0;    // index into the overflow counter's series
   };
   // The label values of series `s` of `m`; the caller holds mutex_ (tables grow under it).
   static std::vector<std::string_view> SeriesLabels(const Metric& m, std::size_t s);
