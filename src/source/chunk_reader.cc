@@ -35,11 +35,19 @@ Chunk* ChunkReader::NextChunk() {
   return chunk;
 }
 
-void ChunkReader::Reserve(Chunk* chunk, std::size_t bytes) {
+std::size_t ChunkReader::Reserve(Chunk* chunk) {
   // bytes.size() is the capacity in use; growing it once and keeping it avoids
-  // zero-filling on every read.
-  const std::size_t need = chunk->size + bytes + kLinePadding;
-  if (chunk->bytes.size() < need) chunk->bytes.resize(std::max(need, chunk->bytes.size() * 2));
+  // zero-filling on every read. A chunk holds read_bytes (the pool's bound on
+  // memory) and only grows while one line is longer than what is left of it.
+  const std::size_t least = std::min<std::size_t>(options_.read_bytes, 4096);
+  std::size_t room =
+      chunk->bytes.size() - std::min(chunk->bytes.size(), chunk->size + kLinePadding);
+  if (room < least) {
+    chunk->bytes.resize(std::max(options_.read_bytes, chunk->size + options_.read_bytes) +
+                        kLinePadding);
+    room = chunk->bytes.size() - chunk->size - kLinePadding;
+  }
+  return std::min(room, options_.read_bytes);
 }
 
 void ChunkReader::Submit(Chunk* chunk) {
@@ -75,9 +83,9 @@ ByteSource::Status ChunkReader::Run(std::string* error) {
       DropRead(scratch_.data(), n);
       continue;
     }
-    Reserve(cur, options_.read_bytes);
+    const std::size_t room = Reserve(cur);
     char* const fresh = cur->bytes.data() + cur->size;
-    status = source_.Read(fresh, options_.read_bytes, &n, error);
+    status = source_.Read(fresh, room, &n, error);
     if (status != ByteSource::Status::kData) break;
     counters_.OnBytes(n);
     if (skip_ != Skip::kNone) {
@@ -112,7 +120,9 @@ ByteSource::Status ChunkReader::Run(std::string* error) {
     }
     Chunk* next = NextChunk();
     if (next != nullptr) {
-      Reserve(next, tail);
+      if (next->bytes.size() < tail + kLinePadding) {
+        next->bytes.resize(std::max(tail, options_.read_bytes) + kLinePadding);
+      }
       std::memcpy(next->bytes.data(), data + complete, tail);
       next->size = tail;
     } else if (tail > 0 && skip_ == Skip::kNone) {
@@ -124,7 +134,7 @@ ByteSource::Status ChunkReader::Run(std::string* error) {
   }
   if (cur != nullptr) {
     if (status == ByteSource::Status::kEof && cur->size > 0) {
-      Reserve(cur, 1);
+      Reserve(cur);
       cur->bytes[cur->size++] = '\n';  // the last line had none
       Submit(cur);
     } else {

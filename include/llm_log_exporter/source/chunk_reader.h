@@ -58,7 +58,7 @@ class ChunkReader {
   enum class Skip { kNone, kTooLong, kDropped };  // what the bytes up to the next '\n' are
 
   Chunk* NextChunk();
-  void Reserve(Chunk* chunk, std::size_t bytes);
+  std::size_t Reserve(Chunk* chunk);  // room to read into, at least 1 byte
   void Submit(Chunk* chunk);
   void DropRead(const char* data, std::size_t n);
 
