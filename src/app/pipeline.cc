@@ -94,7 +94,7 @@ void Pipeline::OnLine(std::string_view line) {
 }
 
 void Pipeline::ApplyBatch() {
-  for (std::size_t i = 0; i < batch_.size; ++i) shard_->Apply(batch_.items[i]);
+  shard_->Apply(batch_.items, batch_.size);
   batch_.Clear();
 }
 

@@ -19,18 +19,20 @@ bool Equals(const Condition& c, const FieldValue& v) {
 Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
     : rules_(std::move(rules)), first_metric_(first_metric) {
   specs_ = rules_.metrics;
-  use_.assign(rules_.fields.size(), Use::kFilter);
+  std::vector<Use> use(rules_.fields.size(), Use::kFilter);
   for (const MetricRule& rule : rules_.rules) {
     for (const LabelSource& label : rule.labels) {
-      if (label.field >= 0 && use_[label.field] == Use::kFilter) use_[label.field] = Use::kLabel;
+      if (label.field >= 0 && use[label.field] == Use::kFilter) use[label.field] = Use::kLabel;
     }
-    if (rule.field >= 0) use_[rule.field] = Use::kNumber;
-    if (rule.divisor_field >= 0) use_[rule.divisor_field] = Use::kNumber;
-    rule_is_counter_.push_back(specs_.at(rule.metric).type == MetricType::kCounter);
-    const auto index = static_cast<std::uint32_t>(rule_is_counter_.size() - 1);
+    if (rule.field >= 0) use[rule.field] = Use::kNumber;
+    if (rule.divisor_field >= 0) use[rule.divisor_field] = Use::kNumber;
+    const auto index = static_cast<std::uint32_t>(&rule - rules_.rules.data());
     switch (rule.signal) {
       case Signal::kRequest:
-        request_rules_.push_back(index);
+        request_rules_.push_back({&rule, first_metric_ + rule.metric, rule.source,
+                                  specs_.at(rule.metric).type == MetricType::kCounter,
+                                  !rule.conditions.empty(), rule.scale != 1 || rule.divide_by != 1,
+                                  rule.field, rule.divisor_field, rule.scale, rule.divide_by});
         break;
       case Signal::kLogLevel:
         level_rules_.push_back(index);
@@ -57,7 +59,9 @@ Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
   std::vector<std::string> checked;
   for (std::size_t f = 0; f < rules_.fields.size(); ++f) {
     checked_.push_back(static_cast<std::uint32_t>(checked.size()));
-    if (use_[f] != Use::kFilter) checked.push_back(rules_.fields[f]);
+    if (use[f] == Use::kFilter) continue;
+    checked.push_back(rules_.fields[f]);
+    checked_fields_.push_back({static_cast<int>(f), use[f]});
   }
   MetricSpec errors;
   errors.name = "llm_log_exporter_field_errors_total";
@@ -104,64 +108,64 @@ bool Mapper::Matches(const MetricRule& rule, const Record& record) const {
 
 void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out) const {
   // Each unusable field counts once per line, however many rules read it.
-  for (std::size_t f = 0; f < rules_.fields.size(); ++f) {
-    if (use_[f] == Use::kFilter) continue;
-    const FieldState state = record.fields[f].state;
-    const int field = static_cast<int>(f);
+  for (const CheckedField& checked : checked_fields_) {
+    const FieldState state = record.fields[checked.field].state;
     if (state == FieldState::kMissing) {
       // A missing label field takes the label's default, which the metric shows.
-      if (use_[f] == Use::kNumber) FieldError(field, kMissing, out);
+      if (checked.use == Use::kNumber) FieldError(checked.field, kMissing, out);
     } else if (state == FieldState::kOutOfRange) {
-      FieldError(field, kOutOfRange, out);
-    } else if (use_[f] == Use::kNumber ? state != FieldState::kNumber
-                                       : state != FieldState::kString) {
-      FieldError(field, kWrongType, out);
+      FieldError(checked.field, kOutOfRange, out);
+    } else if (checked.use == Use::kNumber ? state != FieldState::kNumber
+                                           : state != FieldState::kString) {
+      FieldError(checked.field, kWrongType, out);
     }
   }
-  for (const std::uint32_t r : request_rules_) {
-    const MetricRule& rule = rules_.rules[r];
-    if (!rule.conditions.empty() && !Matches(rule, record)) continue;
-    Update u{first_metric_ + rule.metric, 0, 1, nullptr};
-    const FieldValue* value = rule.field >= 0 ? &record.fields[rule.field] : nullptr;
+  for (const RequestRule& r : request_rules_) {
+    // x × 1 / 1 is x exactly: most rules have no scale, and skip the division.
+    const auto scaled = [&r](double x) { return r.scaled ? x * r.scale / r.divide_by : x; };
+    if (r.filtered && !Matches(*r.rule, record)) continue;
+    Update u{r.metric, 0, 1, nullptr};
+    const FieldValue* value = r.field >= 0 ? &record.fields[r.field] : nullptr;
     const bool number = value != nullptr && value->state == FieldState::kNumber;
-    switch (rule.source) {
+    switch (r.source) {
       case ValueSource::kOne:
         break;
       case ValueSource::kField:
         if (!number) continue;
-        if (rule_is_counter_[r] && value->number < 0) {  // a counter never goes down
-          FieldError(rule.field, kNegative, out);
+        if (r.counter && value->number < 0) {  // a counter never goes down
+          FieldError(r.field, kNegative, out);
           continue;
         }
-        u.value = value->number * rule.scale / rule.divide_by;
+        u.value = scaled(value->number);
         break;
       case ValueSource::kRatio: {
-        const FieldValue& divisor = record.fields[rule.divisor_field];
+        const FieldValue& divisor = record.fields[r.divisor_field];
         if (!number || divisor.state != FieldState::kNumber || !(divisor.number > 0)) continue;
-        u.value = value->number / divisor.number * rule.scale / rule.divide_by;
+        u.value = scaled(value->number / divisor.number);
         break;
       }
       case ValueSource::kSum: {
-        const FieldValue& term = record.fields[rule.divisor_field];
+        const FieldValue& term = record.fields[r.divisor_field];
         if (!number || term.state != FieldState::kNumber) continue;
-        u.value = (value->number + term.number) * rule.scale / rule.divide_by;
-        if (rule_is_counter_[r] && u.value < 0) continue;
+        u.value = scaled(value->number + term.number);
+        if (r.counter && u.value < 0) continue;
         break;
       }
       case ValueSource::kReadTime:
         u.value = now_seconds;
         break;
     }
-    if (!rule.labels.empty()) {
-      if (out.label_size + rule.labels.size() > UpdateBatch::kMaxLabelValues) continue;
+    const std::vector<LabelSource>& label_sources = r.rule->labels;
+    if (!label_sources.empty()) {
+      if (out.label_size + label_sources.size() > UpdateBatch::kMaxLabelValues) continue;
       std::string_view* labels = out.label_values + out.label_size;
-      out.label_size += rule.labels.size();
-      for (std::size_t l = 0; l < rule.labels.size(); ++l) {
-        const FieldValue& label = record.fields[rule.labels[l].field];
+      out.label_size += label_sources.size();
+      for (std::size_t l = 0; l < label_sources.size(); ++l) {
+        const FieldValue& label = record.fields[label_sources[l].field];
         // An empty label value is the same as no label to Prometheus: use the default.
         labels[l] = label.state == FieldState::kString && !label.text.empty()
                         ? label.text
-                        : std::string_view(rule.labels[l].default_value);
+                        : std::string_view(label_sources[l].default_value);
       }
       u.series = kDynamicSeries;
       u.labels = labels;

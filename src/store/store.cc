@@ -291,17 +291,19 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
   }
 }
 
-void Shard::Apply(const Update& update) {
-  if (update.metric >= hot_.size()) return;
-  std::size_t series = 0;
-  if (update.series == kDynamicSeries) {
-    series = ResolveSeries(update.metric, update.labels);
-  } else {
-    const Hot& m = hot_[update.metric];
-    if (update.series >= m.num_initial) return;  // out of range: ignored
-    series = m.initial_series[update.series];
+void Shard::Apply(const Update* updates, std::size_t n) {
+  for (const Update* update = updates; update != updates + n; ++update) {
+    if (update->metric >= hot_.size()) continue;
+    std::size_t series = 0;
+    if (update->series == kDynamicSeries) {
+      series = ResolveSeries(update->metric, update->labels);
+    } else {
+      const Hot& m = hot_[update->metric];
+      if (update->series >= m.num_initial) continue;  // out of range: ignored
+      series = m.initial_series[update->series];
+    }
+    Write(update->metric, series, update->value);
   }
-  Write(update.metric, series, update.value);
 }
 
 std::uint64_t Store::Cell(const Metric& m, std::size_t s, std::size_t i) const {

@@ -77,15 +77,33 @@ class Mapper {
   void FieldError(int field, Reason reason, UpdateBatch& out) const;
   bool Matches(const MetricRule& rule, const Record& record) const;
 
+  // A request rule flattened for the per-line loop, which would otherwise chase
+  // the MetricRule's vectors for every rule of every line.
+  struct RequestRule {
+    const MetricRule* rule;
+    std::uint32_t metric;  // in updates: first_metric_ + rule->metric
+    ValueSource source;
+    bool counter;   // a negative value is refused
+    bool filtered;  // has conditions
+    bool scaled;    // scale or divide_by is not 1
+    int field;
+    int divisor_field;
+    double scale;
+    double divide_by;
+  };
+  struct CheckedField {  // a field read as a value or label: errors are counted
+    int field;
+    Use use;
+  };
+
   RuleSet rules_;
   std::uint32_t first_metric_;
   std::uint32_t field_errors_metric_;
   std::vector<MetricSpec> specs_;
-  std::vector<Use> use_;                // per field
   std::vector<std::uint32_t> checked_;  // per field: its index in field_errors' `field` label
-  std::vector<std::uint8_t> rule_is_counter_;  // per rule: negative values are refused
-  std::vector<std::uint32_t> request_rules_;   // indices into rules_.rules, by signal
-  std::vector<std::uint32_t> level_rules_;
+  std::vector<CheckedField> checked_fields_;
+  std::vector<RequestRule> request_rules_;
+  std::vector<std::uint32_t> level_rules_;  // indices into rules_.rules, by signal
   std::vector<std::uint32_t> exception_rules_;
   std::vector<std::uint32_t> stats_rules_;
   std::vector<std::uint32_t> sensitive_rules_;

@@ -23,8 +23,9 @@ struct LabelTable;  // one label's values in a Store (store.cc)
 /// store reads it concurrently at scrape time).
 class Shard {
  public:
-  /// Applies one update. Never throws; updates to unknown metrics are ignored.
-  void Apply(const Update& update);
+  /// Applies updates in order. Never throws; updates to unknown metrics are ignored.
+  void Apply(const Update* updates, std::size_t n);
+  void Apply(const Update& update) { Apply(&update, 1); }
   /// Orders gauge writes across shards: the latest stamp wins at scrape (e.g. ns of wall time).
   void SetStamp(std::uint64_t stamp) { stamp_ = stamp; }
 
