@@ -30,6 +30,7 @@
 #include "llm_log_exporter/exposition/web_config.h"
 #include "llm_log_exporter/host/gpu_collector.h"
 #include "llm_log_exporter/host/process_collector.h"
+#include "llm_log_exporter/parse/log_line.h"
 #include "llm_log_exporter/source/chunk_queue.h"
 #include "llm_log_exporter/source/chunk_reader.h"
 #include "llm_log_exporter/source/fd_source.h"
@@ -58,6 +59,8 @@ class StreamIngest : private ReaderCounters {
     reader_options_.drop_when_full = drop_when_full;
     reader_options_.drop_after = std::chrono::milliseconds(options.input_drop_after_ms);
     reader_options_.sequence = &exporter.sequence();
+    // Workers follow tracebacks chunk by chunk: a block must not straddle two.
+    reader_options_.chunk_end = TracebackSafeEnd;
     for (std::size_t i = 0; i < workers; ++i) {
       pipelines_.push_back(std::make_unique<Pipeline>(exporter, source, options.max_line_bytes));
     }

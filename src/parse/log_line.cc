@@ -466,6 +466,39 @@ TracebackTracker::Result TracebackTracker::Finish() {
   return Done(kTruncated);
 }
 
+std::size_t TracebackSafeEnd(std::string_view lines) {
+  const char* const begin = lines.data();
+  const char* const end = begin + lines.size();
+  const char* from = lines.size() > kTracebackWindow ? end - kTracebackWindow : begin;
+  // The first header of the window, at the end of its line; none: nothing is open.
+  const char* p = from;
+  for (;;) {
+    p = static_cast<const char*>(memmem(p, static_cast<std::size_t>(end - p),
+                                        kTracebackHeader.data(), kTracebackHeader.size()));
+    if (p == nullptr) return lines.size();
+    p += kTracebackHeader.size();
+    if (*p == '\n' || (*p == '\r' && p[1] == '\n')) break;
+  }
+  const char* const line_end = static_cast<const char*>(
+      memrchr(from, '\n', static_cast<std::size_t>(p - kTracebackHeader.size() - from)));
+  const char* line = line_end != nullptr ? line_end + 1 : from;
+  // Follow the blocks from there as a worker would; note where the open one began.
+  TracebackTracker tracker;
+  const char* open = nullptr;
+  while (line < end) {
+    const char* nl =
+        static_cast<const char*>(std::memchr(line, '\n', static_cast<std::size_t>(end - line)));
+    std::string_view text(line, static_cast<std::size_t>(nl - line));
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    const bool was_open = tracker.in_block();
+    const TracebackTracker::Result result = tracker.Feed(text);
+    if (result.in_block && (!was_open || result.finished)) open = line;
+    line = nl + 1;
+  }
+  // Even a block whose exception line came stays open: a chained one may follow.
+  return tracker.in_block() ? static_cast<std::size_t>(open - begin) : lines.size();
+}
+
 // --- Sensitive data -------------------------------------------------------------
 
 std::string_view SensitiveKindName(std::size_t index) {

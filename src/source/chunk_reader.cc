@@ -39,10 +39,9 @@ std::size_t ChunkReader::Reserve(Chunk* chunk) {
   // bytes.size() is the capacity in use; growing it once and keeping it avoids
   // zero-filling on every read. A chunk holds read_bytes (the pool's bound on
   // memory) and only grows while one line is longer than what is left of it.
-  const std::size_t least = std::min<std::size_t>(options_.read_bytes, 4096);
   std::size_t room =
       chunk->bytes.size() - std::min(chunk->bytes.size(), chunk->size + kLinePadding);
-  if (room < least) {
+  if (room < ReadFloor()) {
     chunk->bytes.resize(std::max(options_.read_bytes, chunk->size + options_.read_bytes) +
                         kLinePadding);
     room = chunk->bytes.size() - chunk->size - kLinePadding;
@@ -111,14 +110,28 @@ ByteSource::Status ChunkReader::Run(std::string* error) {
       }
       continue;
     }
-    const std::size_t complete = static_cast<std::size_t>(last_nl + 1 - data);
+    std::size_t complete = static_cast<std::size_t>(last_nl + 1 - data);
     std::size_t tail = cur->size - complete;
     if (tail > limit) {
       counters_.OnTooLong();
       skip_ = Skip::kTooLong;
       tail = 0;
     }
+    // The hook may keep whole lines back for what comes next: the chunk then
+    // reads on while it has room, or else ends before them. An input that
+    // pauses meanwhile gets them sent at once.
+    std::size_t end = complete;
+    if (options_.chunk_end && skip_ == Skip::kNone) end = options_.chunk_end({data, complete});
+    if (end < complete && source_.WaitReady(options_.hold_for)) {
+      if (cur->bytes.size() - cur->size - kLinePadding >= ReadFloor()) continue;
+    } else {
+      end = complete;
+    }
     Chunk* next = NextChunk();
+    if (next != nullptr && end > 0 && tail + (complete - end) <= limit) {
+      tail += complete - end;
+      complete = end;
+    }
     if (next != nullptr) {
       if (next->bytes.size() < tail + kLinePadding) {
         next->bytes.resize(std::max(tail, options_.read_bytes) + kLinePadding);
@@ -134,8 +147,10 @@ ByteSource::Status ChunkReader::Run(std::string* error) {
   }
   if (cur != nullptr) {
     if (status == ByteSource::Status::kEof && cur->size > 0) {
-      Reserve(cur);
-      cur->bytes[cur->size++] = '\n';  // the last line had none
+      if (cur->bytes[cur->size - 1] != '\n') {  // the last line had none
+        Reserve(cur);
+        cur->bytes[cur->size++] = '\n';
+      }
       Submit(cur);
     } else {
       queue_.Release(cur);

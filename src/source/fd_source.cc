@@ -22,6 +22,11 @@ void FdSource::Stop() {
   [[maybe_unused]] const ssize_t n = write(wake_fd_, &one, sizeof one);
 }
 
+bool FdSource::WaitReady(std::chrono::milliseconds timeout) {
+  pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  return poll(fds, wake_fd_ >= 0 ? 2 : 1, static_cast<int>(timeout.count())) > 0;
+}
+
 FdSource::Status FdSource::Read(char* buffer, std::size_t capacity, std::size_t* n,
                                 std::string* error) {
   pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};

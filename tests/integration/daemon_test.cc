@@ -393,6 +393,35 @@ TEST(DaemonTest, OncePrintsTheExpositionAndExits0) {
   EXPECT_EQ(MetricValue(result.out, "qwen_request_duration_ms_bucket{le=\"5000\"}"), 3);
 }
 
+TEST(DaemonTest, TracebacksAcrossChunkBoundariesCountOnceWhateverTheWorkers) {
+  // Small reads (a 64 KiB buffer reads 4 KiB at a time) cut the input between
+  // the lines of many blocks; each block must still reach one worker whole.
+  std::string log;
+  const int kBlocks = 600;
+  for (int i = 0; i < kBlocks; ++i) {
+    log += RequestLine("success", 100 + i);
+    log += "Traceback (most recent call last):\n";
+    log += "  File \"/srv/engine.py\", line " + std::to_string(i) + ", in step\n";
+    log += "    raise ValueError(prompt)\n";
+    if (i % 3 == 0) {  // a chained one: counted once, as the last exception
+      log +=
+          "KeyError: 'k'\n\nDuring handling of the above exception, another exception "
+          "occurred:\n\nTraceback (most recent call last):\n  File \"b.py\", line 2\n";
+    }
+    log += "ValueError: prompt too long\n";
+  }
+  for (const char* workers : {"1", "2", "3"}) {
+    const RunResult result =
+        RunBinary({"--once", "--input.workers", workers, "--input.buffer-bytes", "65536"}, log);
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_EQ(MetricValue(result.out, "qwen_exceptions_total{type=\"ValueError\"}"), kBlocks)
+        << workers << " workers";
+    EXPECT_EQ(result.out.find("type=\"truncated\""), std::string::npos) << workers << " workers";
+    EXPECT_EQ(result.out.find("type=\"KeyError\""), std::string::npos) << workers << " workers";
+    EXPECT_EQ(MetricValue(result.out, RequestsSeries("success")), kBlocks);
+  }
+}
+
 TEST(DaemonTest, OnceOpensNoPort) {
   // A port that is certainly taken: --once must still work, since it never listens.
   Daemon running = StartDaemon();

@@ -442,6 +442,36 @@ TEST(TracebackTrackerTest, TypeStaysValidAfterTheLineIsGone) {
   EXPECT_FALSE(r.in_block);
 }
 
+TEST(TracebackSafeEndTest, EndsBeforeABlockStillOpenAndKeepsChainsWhole) {
+  const std::string before = "{\"status\":\"success\"}\nINFO: ok\n";
+  const std::string frames =
+      "Traceback (most recent call last):\n  File \"a.py\", line 1, in f\n    f()\n";
+  struct Case {
+    std::string lines;
+    std::size_t want;
+  };
+  const Case kCases[] = {
+      {before, before.size()},                               // no traceback
+      {before + frames, before.size()},                      // in its frames
+      {before + frames + "ValueError: x\n", before.size()},  // a chain may still follow
+      {before + frames + "ValueError: x\n{}\n", 0},          // ended: all of it (0 → size)
+      {before + frames +
+           "ValueError: x\n\nDuring handling of the above exception, another "
+           "exception occurred:\n\n" +
+           frames,
+       before.size()},                                                   // the chain's first header
+      {frames + "KeyError\nINFO: next\n" + frames, frames.size() + 20},  // the last block
+      {before + "msg mentions Traceback (most recent call last): inline\n", 0},
+  };
+  for (const Case& c : kCases) {
+    const std::size_t want = c.want == 0 ? c.lines.size() : c.want;
+    EXPECT_EQ(TracebackSafeEnd(c.lines), want) << c.lines;
+  }
+  // A block that began before the window is not looked for.
+  const std::string old_block = frames + std::string(kTracebackWindow, ' ') + "\n";
+  EXPECT_EQ(TracebackSafeEnd(old_block), old_block.size());
+}
+
 // --- Sensitive data -------------------------------------------------------------
 
 struct ScanCase {

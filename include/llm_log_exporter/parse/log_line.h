@@ -119,6 +119,13 @@ class TracebackTracker {
   char type_[kMaxTypeBytes];
 };
 
+/// Where to end a chunk of whole lines (each ending in '\n') so that the
+/// TracebackTracker that works it sees every block whole: the start of a block
+/// still open at the end that began in the last kTracebackWindow bytes, else
+/// lines.size().
+inline constexpr std::size_t kTracebackWindow = 32 * 1024;
+std::size_t TracebackSafeEnd(std::string_view lines);
+
 /// Kinds of sensitive data a line may carry, as bits of SensitiveKinds.
 using SensitiveKinds = std::uint8_t;
 inline constexpr SensitiveKinds kSensitiveApiKey = 1 << 0;       // sk-..., sk-proj-...

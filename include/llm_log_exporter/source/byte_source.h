@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 
@@ -17,6 +18,9 @@ class ByteSource {
   virtual Status Read(char* buffer, std::size_t capacity, std::size_t* n, std::string* error) = 0;
   /// Makes the current and every later Read() return kStopped.
   virtual void Stop() = 0;
+  /// Waits at most `timeout` for a Read() that would return at once (input,
+  /// end of stream or Stop()). false when unsure: the input is then taken as paused.
+  virtual bool WaitReady(std::chrono::milliseconds /*timeout*/) { return false; }
 };
 
 }  // namespace lle

@@ -1,10 +1,13 @@
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "llm_log_exporter/source/byte_source.h"
@@ -35,6 +38,11 @@ struct ChunkReaderOptions {
   /// A writer that is merely faster than us is paced (the pipe fills up for a
   /// moment) rather than losing data; a stalled pipeline drops.
   std::chrono::milliseconds drop_after{100};
+  /// Where a chunk of whole lines should end, e.g. to keep a multi-line block
+  /// on one worker: the size to send (the rest opens the next chunk, if more
+  /// input comes within `hold_for`). Null: send every whole line.
+  std::function<std::size_t(std::string_view lines)> chunk_end;
+  std::chrono::milliseconds hold_for{10};
   /// Where chunk sequence numbers come from; shared by all sources so that
   /// "latest" means the same across them. Null: numbered from 1.
   std::atomic<std::uint64_t>* sequence = nullptr;
@@ -59,6 +67,8 @@ class ChunkReader {
 
   Chunk* NextChunk();
   std::size_t Reserve(Chunk* chunk);  // room to read into, at least 1 byte
+  // Below this much room a chunk is full: it grows (for a long line) or is sent.
+  std::size_t ReadFloor() const { return std::min<std::size_t>(options_.read_bytes, 4096); }
   void Submit(Chunk* chunk);
   void DropRead(const char* data, std::size_t n);
 

@@ -19,6 +19,7 @@ class FdSource : public ByteSource {
 
   Status Read(char* buffer, std::size_t capacity, std::size_t* n, std::string* error) override;
   void Stop() override;
+  bool WaitReady(std::chrono::milliseconds timeout) override;
 
  private:
   int fd_;
