@@ -1,18 +1,176 @@
 #include "llm_log_exporter/exposition/text_format.h"
 
-#include <prometheus/text_serializer.h>
 #include <zlib.h>
 
 #include <cctype>
+#include <charconv>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <stdexcept>
+#include <utility>
 
 #include "llm_log_exporter/core/ascii.h"
 
 namespace lle {
 
+namespace {
+
+// prometheus-cpp 1.0.1's TextSerializer, byte for byte (tests compare the two),
+// without its ostream: printf's %.16g costs ~1 µs a number, std::to_chars (the
+// same digits, by definition) a tenth of that, and a scrape of 10 k series
+// writes 100 k numbers.
+void AppendDouble(std::string& out, double value) {
+  if (std::isnan(value)) {
+    out += "Nan";
+  } else if (std::isinf(value)) {
+    out += value < 0 ? "-Inf" : "+Inf";
+  } else {
+    char buffer[32];
+    const std::to_chars_result r =
+        std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general, 16);
+    out.append(buffer, r.ptr);
+  }
+}
+
+template <typename Int>
+void AppendInt(std::string& out, Int value) {
+  char buffer[24];
+  const std::to_chars_result r = std::to_chars(buffer, buffer + sizeof buffer, value);
+  out.append(buffer, r.ptr);
+}
+
+void AppendEscaped(std::string& out, const std::string& value) {
+  for (const char c : value) {
+    if (c == '\n') {
+      out += "\\n";
+    } else {
+      if (c == '\\' || c == '"') out += '\\';
+      out += c;
+    }
+  }
+}
+
+// The series name and labels, then a space; `le` or `quantile` as the extra label.
+void AppendHead(std::string& out, const prometheus::MetricFamily& family,
+                const prometheus::ClientMetric& metric, std::string_view suffix = {},
+                std::string_view extra_name = {}, const double* extra_value = nullptr) {
+  out += family.name;
+  out += suffix;
+  if (!metric.label.empty() || !extra_name.empty()) {
+    out += '{';
+    const char* separator = "";
+    for (const prometheus::ClientMetric::Label& label : metric.label) {
+      out += separator;
+      out += label.name;
+      out += "=\"";
+      AppendEscaped(out, label.value);
+      out += '"';
+      separator = ",";
+    }
+    if (!extra_name.empty()) {
+      out += separator;
+      out += extra_name;
+      out += "=\"";
+      if (extra_value != nullptr) {
+        AppendDouble(out, *extra_value);
+      } else {
+        out += "+Inf";
+      }
+      out += '"';
+    }
+    out += '}';
+  }
+  out += ' ';
+}
+
+void AppendTail(std::string& out, const prometheus::ClientMetric& metric) {
+  if (metric.timestamp_ms != 0) {
+    out += ' ';
+    AppendInt(out, metric.timestamp_ms);
+  }
+  out += '\n';
+}
+
+void AppendFamily(std::string& out, const prometheus::MetricFamily& family) {
+  using prometheus::MetricType;
+  if (!family.help.empty()) {
+    out += "# HELP ";
+    out += family.name;
+    out += ' ';
+    out += family.help;
+    out += '\n';
+  }
+  static constexpr std::pair<MetricType, const char*> kTypeNames[] = {
+      {MetricType::Counter, "counter"},
+      {MetricType::Gauge, "gauge"},
+      {MetricType::Summary, "summary"},
+      {MetricType::Untyped, "untyped"},
+      {MetricType::Histogram, "histogram"}};
+  for (const auto& [type, name] : kTypeNames) {
+    if (type != family.type) continue;
+    out += "# TYPE ";
+    out += family.name;
+    out += ' ';
+    out += name;
+    out += '\n';
+  }
+  for (const prometheus::ClientMetric& metric : family.metric) {
+    switch (family.type) {
+      case MetricType::Counter:
+      case MetricType::Gauge:
+      case MetricType::Untyped:
+        AppendHead(out, family, metric);
+        AppendDouble(out, family.type == MetricType::Counter ? metric.counter.value
+                          : family.type == MetricType::Gauge ? metric.gauge.value
+                                                             : metric.untyped.value);
+        AppendTail(out, metric);
+        break;
+      case MetricType::Summary:
+        AppendHead(out, family, metric, "_count");
+        AppendInt(out, metric.summary.sample_count);
+        AppendTail(out, metric);
+        AppendHead(out, family, metric, "_sum");
+        AppendDouble(out, metric.summary.sample_sum);
+        AppendTail(out, metric);
+        for (const auto& q : metric.summary.quantile) {
+          AppendHead(out, family, metric, {}, "quantile", &q.quantile);
+          AppendDouble(out, q.value);
+          AppendTail(out, metric);
+        }
+        break;
+      case MetricType::Histogram: {
+        const auto& h = metric.histogram;
+        AppendHead(out, family, metric, "_count");
+        AppendInt(out, h.sample_count);
+        AppendTail(out, metric);
+        AppendHead(out, family, metric, "_sum");
+        AppendDouble(out, h.sample_sum);
+        AppendTail(out, metric);
+        double last = -std::numeric_limits<double>::infinity();
+        for (const auto& bucket : h.bucket) {
+          AppendHead(out, family, metric, "_bucket", "le", &bucket.upper_bound);
+          last = bucket.upper_bound;
+          AppendInt(out, bucket.cumulative_count);
+          AppendTail(out, metric);
+        }
+        if (last != std::numeric_limits<double>::infinity()) {
+          AppendHead(out, family, metric, "_bucket", "le");
+          AppendInt(out, h.sample_count);
+          AppendTail(out, metric);
+        }
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
 std::string SerializeText(const std::vector<prometheus::MetricFamily>& families) {
-  return prometheus::TextSerializer().Serialize(families);
+  std::string out;
+  for (const prometheus::MetricFamily& family : families) AppendFamily(out, family);
+  return out;
 }
 
 bool AcceptsGzip(std::string_view header) {
