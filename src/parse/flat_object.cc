@@ -11,14 +11,10 @@ namespace lle {
 
 namespace {
 
-std::uint64_t Load64(const char* p) {
-  std::uint64_t word;
-  std::memcpy(&word, p, sizeof(word));
-  return word;
+// Most bytes are above ' ': one compare rejects them.
+bool IsSpace(char c) {
+  return static_cast<unsigned char>(c) <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r');
 }
-
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 const char* SkipSpace(const char* p, const char* end) {
   while (p < end && IsSpace(*p)) ++p;
@@ -29,7 +25,7 @@ const char* SkipSpace(const char* p, const char* end) {
 // the content has a backslash, a byte outside 0x20..0x7F or runs past `end`:
 // simdjson decides those. A signed `< 0x20` catches both control bytes and
 // bytes >= 0x80. Loads may reach 31 bytes past `end`, into the padding.
-const char* ScanString(const char* p, const char* end) {
+[[gnu::always_inline]] inline const char* ScanString(const char* p, const char* end) {
 #if defined(__AVX2__)
   const __m256i quote = _mm256_set1_epi8('"');
   const __m256i backslash = _mm256_set1_epi8('\\');
@@ -72,133 +68,180 @@ const char* ScanString(const char* p, const char* end) {
 #endif
 }
 
+// The number of ASCII digits at `p`, at most 16. Reads 16 bytes.
+int CountDigits(const char* p) {
+#if defined(__SSE2__)
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i digits = _mm_and_si128(_mm_cmpgt_epi8(bytes, _mm_set1_epi8('0' - 1)),
+                                       _mm_cmplt_epi8(bytes, _mm_set1_epi8('9' + 1)));
+  const auto others = ~static_cast<std::uint32_t>(_mm_movemask_epi8(digits));
+  return __builtin_ctz(others);  // bit 16 and up are set: at most 16
+#else
+  int count = 0;
+  while (count < 16 && p[count] >= '0' && p[count] <= '9') ++count;
+  return count;
+#endif
+}
+
 // Powers of ten a double holds exactly.
 constexpr double kPowersOfTen[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+constexpr std::uint64_t kIntPowersOfTen[] = {1,      10,      100,      1000,     10000,
+                                             100000, 1000000, 10000000, 100000000};
 constexpr int kMaxDigits = 15;
 
-// Reads `-?(0|[1-9][0-9]*)(\.[0-9]+)?` of at most kMaxDigits digits at `p`;
-// returns the byte after it, or nullptr. With w < 10^15 < 2^53 and 10^k exact,
-// w / 10^k is one correctly rounded operation (Clinger's fast path), as is
-// simdjson's result, so the two agree bit for bit. -0 and -0.x are left to
-// simdjson for their signed zeros.
-const char* ParseNumber(const char* p, const char* end, double* value) {
+// `value` followed by the 1 to 15 digits at `p`. Reads 8 bytes.
+std::uint64_t ReadDigits(std::uint64_t value, const char* p, int count) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  // Up to eight digits in three multiplies (simdjson's parse_eight_digits):
+  // shifted to the top of the word, the bytes below become leading zeros.
+  if (count <= 8) {
+    std::uint64_t word = (FlatKeys::Load64(p) << (8 * (8 - count))) & 0x0f0f0f0f0f0f0f0f;
+    word = (word * 2561) >> 8;
+    word = ((word & 0x00ff00ff00ff00ff) * 6553601) >> 16;
+    word = ((word & 0x0000ffff0000ffff) * 42949672960001) >> 32;
+    return value * kIntPowersOfTen[count] + word;
+  }
+#endif
+  for (int i = 0; i < count; ++i) value = value * 10 + static_cast<std::uint64_t>(p[i] - '0');
+  return value;
+}
+
+// Reads `-?(0|[1-9][0-9]*)(\.[0-9]+)?` of at most kMaxDigits digits at `p`
+// (before `end`); returns the byte after it, which is before `end`, or nullptr.
+// With w < 10^15 < 2^53 and 10^k exact, w / 10^k is one correctly rounded
+// operation (Clinger's fast path), as is simdjson's result, so the two agree
+// bit for bit. -0 and -0.x are left to simdjson for their signed zeros.
+// Digits are counted 16 at a time, so they may run into the padding: the
+// final position check rejects that, and reads stay within 33 bytes of `end`.
+[[gnu::always_inline]] inline const char* ParseNumber(const char* p, const char* end,
+                                                      double* value) {
   const bool negative = *p == '-';
   if (negative) ++p;
-  if (p == end) return nullptr;
-  std::uint64_t digits = 0;
-  int count = 0;
-  if (*p == '0') {
-    if (negative) return nullptr;
-    ++p;
-    count = 1;
-  } else if (IsDigit(*p)) {
-    for (; p < end && IsDigit(*p) && count <= kMaxDigits; ++p, ++count) {
-      digits = digits * 10 + static_cast<std::uint64_t>(*p - '0');
-    }
-  } else {
-    return nullptr;
-  }
+  const int whole = CountDigits(p);
+  if (whole == 0 || whole > kMaxDigits || (*p == '0' && (whole > 1 || negative))) return nullptr;
+  std::uint64_t digits = ReadDigits(0, p, whole);
+  p += whole;
   int fraction = 0;
-  if (p < end && *p == '.') {
-    ++p;
-    for (; p < end && IsDigit(*p) && count <= kMaxDigits; ++p, ++count, ++fraction) {
-      digits = digits * 10 + static_cast<std::uint64_t>(*p - '0');
-    }
-    if (fraction == 0) return nullptr;
+  if (*p == '.') {
+    fraction = CountDigits(p + 1);
+    if (fraction == 0 || whole + fraction > kMaxDigits) return nullptr;
+    digits = ReadDigits(digits, p + 1, fraction);
+    p += 1 + fraction;
   }
-  // A digit here is one too many; an exponent or junk fails the caller's check.
-  if (count > kMaxDigits) return nullptr;
+  if (p >= end) return nullptr;
   double number = static_cast<double>(digits);
   if (fraction > 0) number /= kPowersOfTen[fraction];
   *value = negative ? -number : number;
   return p;
 }
 
-}  // namespace
-
-void FlatKeys::Add(std::string_view name, Key key) {
-  char bytes[16] = {};
-  char ones[16] = {};
-  const std::size_t head = name.size() < 16 ? name.size() : 16;
-  std::memcpy(bytes, name.data(), head);
-  std::memset(ones, 0xff, head);
-  Entry entry;
-  entry.lo = Load64(bytes);
-  entry.hi = Load64(bytes + 8);
-  entry.lo_mask = Load64(ones);
-  entry.hi_mask = Load64(ones + 8);
-  entry.name = std::string(name);
-  entry.key = key;
-  if (by_length_.size() <= name.size()) by_length_.resize(name.size() + 1);
-  by_length_[name.size()].push_back(std::move(entry));
+// Moves `p` past `c` and the spaces before it; false if another byte comes first.
+[[gnu::always_inline]] inline bool Consume(const char*& p, const char* end, char c) {
+  if (p < end && *p == c) {  // compact JSON: no space to skip
+    ++p;
+    return true;
+  }
+  p = SkipSpace(p, end);
+  if (p == end || *p != c) return false;
+  ++p;
+  return true;
 }
 
-const FlatKeys::Key* FlatKeys::Find(const char* name, std::size_t size) const {
-  if (size >= by_length_.size()) return nullptr;
-  for (const Entry& entry : by_length_[size]) {
-    if ((Load64(name) & entry.lo_mask) == entry.lo &&
-        (Load64(name + 8) & entry.hi_mask) == entry.hi &&
-        (size <= 16 || std::memcmp(name + 16, entry.name.data() + 16, size - 16) == 0)) {
-      return &entry.key;
+// The literal `word` (4 or 5 bytes) at `p`, not checked past it.
+bool IsLiteral(const char* p, const char* end, const char* word, std::size_t size) {
+  return static_cast<std::size_t>(end - p) >= size && std::memcmp(p, word, size) == 0;
+}
+
+}  // namespace
+
+FlatKeys::FlatKeys() {
+  // Byte masks built through memory, so they keep a name's leading bytes
+  // whatever the byte order.
+  for (std::size_t size = 0; size <= 16; ++size) {
+    char ones[16] = {};
+    std::memset(ones, 0xff, size);
+    masks_[size][0] = Load64(ones);
+    masks_[size][1] = Load64(ones + 8);
+  }
+  slots_.resize(16);
+  slot_mask_ = 15;
+  shift_ = 60;
+}
+
+void FlatKeys::Insert(const Slot& slot) {
+  std::size_t i = Home(slot.lo, slot.hi, slot.size);
+  while (slots_[i].size != kEmpty) i = (i + 1) & slot_mask_;
+  slots_[i] = slot;
+}
+
+void FlatKeys::Add(std::string_view name, Key key) {
+  if (4 * (names_.size() + 1) > slots_.size()) {
+    std::vector<Slot> old(2 * slots_.size());
+    old.swap(slots_);
+    slot_mask_ = slots_.size() - 1;
+    --shift_;
+    for (const Slot& slot : old) {
+      if (slot.size != kEmpty) Insert(slot);
     }
   }
-  return nullptr;
+  char head[16] = {};
+  std::memcpy(head, name.data(), name.size() < 16 ? name.size() : 16);
+  Slot slot;
+  slot.lo = Load64(head);
+  slot.hi = Load64(head + 8);
+  slot.size = name.size();
+  slot.name = names_.size();
+  slot.key = key;
+  names_.emplace_back(name);
+  Insert(slot);
+}
+
+bool FlatKeys::SameTail(const char* name, const Slot& slot) const {
+  return std::memcmp(name + 16, names_[slot.name].data() + 16, slot.size - 16) == 0;
 }
 
 FlatResult ParseFlatObject(std::string_view line, std::size_t start, const FlatKeys& keys,
                            FieldValue* fields) {
   const char* end = line.data() + line.size();
-  const char* p = SkipSpace(line.data() + start + 1, end);
+  const char* p = line.data() + start + 1;
   bool request = false;
-  if (p < end && *p == '}') {
-    ++p;
-  } else {
+  if (!Consume(p, end, '}')) {
     for (;;) {
-      if (p == end || *p != '"') return FlatResult::kFallback;
-      const char* name = p + 1;
+      if (!Consume(p, end, '"')) return FlatResult::kFallback;
+      const char* name = p;
       const char* name_end = ScanString(name, end);
       if (name_end == nullptr) return FlatResult::kFallback;
-      p = SkipSpace(name_end + 1, end);
-      if (p == end || *p != ':') return FlatResult::kFallback;
-      p = SkipSpace(p + 1, end);
+      p = name_end + 1;
+      if (!Consume(p, end, ':')) return FlatResult::kFallback;
+      p = SkipSpace(p, end);
       if (p == end) return FlatResult::kFallback;
 
       FieldValue value;
-      switch (*p) {
-        case '"': {
-          const char* text_end = ScanString(p + 1, end);
-          if (text_end == nullptr) return FlatResult::kFallback;
-          value = {FieldState::kString, 0, std::string_view(p + 1, text_end - (p + 1))};
-          p = text_end + 1;
-          break;
+      if (*p == '"') {
+        const char* text_end = ScanString(p + 1, end);
+        if (text_end == nullptr) return FlatResult::kFallback;
+        value = {FieldState::kString, 0, std::string_view(p + 1, text_end - (p + 1))};
+        p = text_end + 1;
+      } else if (*p == 't' || *p == 'f' || *p == 'n') {
+        const std::size_t size = *p == 'f' ? 5 : 4;
+        if (!IsLiteral(p, end, *p == 't' ? "true" : *p == 'f' ? "false" : "null", size)) {
+          return FlatResult::kFallback;
         }
-        case 't':
-          if (end - p < 4 || std::memcmp(p, "true", 4) != 0) return FlatResult::kFallback;
-          value.state = FieldState::kWrongType;
-          p += 4;
-          break;
-        case 'f':
-          if (end - p < 5 || std::memcmp(p, "false", 5) != 0) return FlatResult::kFallback;
-          value.state = FieldState::kWrongType;
-          p += 5;
-          break;
-        case 'n':
-          if (end - p < 4 || std::memcmp(p, "null", 4) != 0) return FlatResult::kFallback;
-          value.state = FieldState::kWrongType;
-          p += 4;
-          break;
-        default:
-          // Numbers; objects, arrays and anything invalid go to simdjson.
-          value.state = FieldState::kNumber;
-          p = ParseNumber(p, end, &value.number);
-          if (p == nullptr) return FlatResult::kFallback;
-          break;
+        value.state = FieldState::kWrongType;
+        p += size;
+      } else {
+        // Numbers; objects, arrays and anything invalid go to simdjson.
+        value.state = FieldState::kNumber;
+        p = ParseNumber(p, end, &value.number);
+        if (p == nullptr) return FlatResult::kFallback;
       }
       // Only now is the value known to end properly: `truex`, `01` and `1e5`
       // fail here.
-      p = SkipSpace(p, end);
-      if (p == end || (*p != ',' && *p != '}')) return FlatResult::kFallback;
+      if (p == end || (*p != ',' && *p != '}')) {
+        p = SkipSpace(p, end);
+        if (p == end || (*p != ',' && *p != '}')) return FlatResult::kFallback;
+      }
 
       if (const FlatKeys::Key* key = keys.Find(name, name_end - name)) {
         request |= key->marks_request;
@@ -206,7 +249,6 @@ FlatResult ParseFlatObject(std::string_view line, std::size_t start, const FlatK
         if (key->field >= 0) fields[key->field] = value;
       }
       if (*p++ == '}') break;
-      p = SkipSpace(p, end);
     }
   }
   if (SkipSpace(p, end) != end) return FlatResult::kFallback;

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,22 +20,57 @@ class FlatKeys {
     bool marks_request = false;
   };
 
+  FlatKeys();
+
   void Add(std::string_view name, Key key);
 
   /// The key named [name, name + size), or nullptr. `name` must be followed by
   /// 16 readable bytes (a key inside a padded line is).
-  const Key* Find(const char* name, std::size_t size) const;
+  [[gnu::always_inline]] const Key* Find(const char* name, std::size_t size) const {
+    const std::size_t head = size < 16 ? size : 16;
+    const std::uint64_t lo = Load64(name) & masks_[head][0];
+    const std::uint64_t hi = Load64(name + 8) & masks_[head][1];
+    for (std::size_t i = Home(lo, hi, size);; i = (i + 1) & slot_mask_) {
+      const Slot& slot = slots_[i];
+      if (slot.lo == lo && slot.hi == hi && slot.size == size &&
+          (size <= 16 || SameTail(name, slot))) {
+        return &slot.key;
+      }
+      if (slot.size == kEmpty) return nullptr;
+    }
+  }
+
+  static std::uint64_t Load64(const char* p) {
+    std::uint64_t word;
+    std::memcpy(&word, p, sizeof(word));
+    return word;
+  }
 
  private:
-  // The first 16 bytes of a name as two words; the masks keep the name's bytes
-  // of a 16-byte load, so a lookup costs two loads and compares, not a memcmp.
-  struct Entry {
+  static constexpr std::size_t kEmpty = ~std::size_t{0};
+
+  // Every key of every line is looked up: an open-addressing table keyed by
+  // the first 16 bytes as two masked words and the length, so a lookup costs
+  // two loads, a multiply and usually one slot compare, not a memcmp.
+  struct Slot {
     std::uint64_t lo = 0, hi = 0;
-    std::uint64_t lo_mask = 0, hi_mask = 0;
-    std::string name;
+    std::size_t size = kEmpty;
+    std::size_t name = 0;  // index into names_
     Key key;
   };
-  std::vector<std::vector<Entry>> by_length_;
+
+  std::size_t Home(std::uint64_t lo, std::uint64_t hi, std::size_t size) const {
+    return static_cast<std::size_t>((((lo + size) ^ hi) * 0x9e3779b97f4a7c15) >> shift_);
+  }
+  // Names longer than 16 bytes, kept out of line so Find stays small.
+  [[gnu::noinline]] bool SameTail(const char* name, const Slot& slot) const;
+  void Insert(const Slot& slot);
+
+  std::uint64_t masks_[17][2];  // [min(size, 16)]: the bytes of a name in each word
+  std::vector<Slot> slots_;     // a power of two, at most a quarter used
+  std::size_t slot_mask_ = 0;   // slots_.size() - 1
+  int shift_ = 0;               // 64 - log2(slots_.size())
+  std::vector<std::string> names_;
 };
 
 enum class FlatResult : std::uint8_t { kRequest, kEvent, kFallback };
