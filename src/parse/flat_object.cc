@@ -201,17 +201,44 @@ bool FlatKeys::SameTail(const char* name, const Slot& slot) const {
   return std::memcmp(name + 16, names_[slot.name].data() + 16, slot.size - 16) == 0;
 }
 
-FlatResult ParseFlatObject(std::string_view line, std::size_t start, const FlatKeys& keys,
-                           FieldValue* fields) {
+void FlatParser::SeenKey::Remember(const char* name, std::size_t name_size,
+                                   const FlatKeys::Key* found) {
+  if (name_size > 16) {
+    size = kNone;
+    return;
+  }
+  char bytes[16] = {};
+  char ones[16] = {};
+  std::memcpy(bytes, name, name_size);
+  std::memset(ones, 0xff, name_size);
+  lo = FlatKeys::Load64(bytes);
+  hi = FlatKeys::Load64(bytes + 8);
+  lo_mask = FlatKeys::Load64(ones);
+  hi_mask = FlatKeys::Load64(ones + 8);
+  size = name_size;
+  key = found;
+}
+
+FlatResult FlatParser::Parse(std::string_view line, std::size_t start, FieldValue* fields) {
   const char* end = line.data() + line.size();
   const char* p = line.data() + start + 1;
   bool request = false;
   if (!Consume(p, end, '}')) {
-    for (;;) {
+    for (std::size_t index = 0;; ++index) {
       if (!Consume(p, end, '"')) return FlatResult::kFallback;
-      const char* name = p;
-      const char* name_end = ScanString(name, end);
-      if (name_end == nullptr) return FlatResult::kFallback;
+      // A remembered key passed ScanString before, so its bytes need no check.
+      const char* name_end;
+      const FlatKeys::Key* key;
+      SeenKey* seen = index < kSeenKeys ? &seen_[index] : nullptr;
+      if (seen != nullptr && seen->Matches(p, end)) {
+        name_end = p + seen->size;
+        key = seen->key;
+      } else {
+        name_end = ScanString(p, end);
+        if (name_end == nullptr) return FlatResult::kFallback;
+        key = keys_.Find(p, name_end - p);
+        if (seen != nullptr) seen->Remember(p, name_end - p, key);
+      }
       p = name_end + 1;
       if (!Consume(p, end, ':')) return FlatResult::kFallback;
       p = SkipSpace(p, end);
@@ -243,7 +270,7 @@ FlatResult ParseFlatObject(std::string_view line, std::size_t start, const FlatK
         if (p == end || (*p != ',' && *p != '}')) return FlatResult::kFallback;
       }
 
-      if (const FlatKeys::Key* key = keys.Find(name, name_end - name)) {
+      if (key != nullptr) {
         request |= key->marks_request;
         // A duplicate key overrides the earlier value, as in WalkDom.
         if (key->field >= 0) fields[key->field] = value;

@@ -75,12 +75,41 @@ class FlatKeys {
 
 enum class FlatResult : std::uint8_t { kRequest, kEvent, kFallback };
 
-/// Parses `line` if it is a flat JSON object of a simple subset: no nesting, no
-/// escapes or bytes outside 0x20..0x7F in strings, numbers of at most 15 digits
-/// without exponent (and none starting with -0). Fills `fields` exactly as the
-/// DOM path would and returns the line's kind; anything else is kFallback, with
-/// `fields` partly written. `line[start]` must be '{' and `line` padded (kLinePadding).
-FlatResult ParseFlatObject(std::string_view line, std::size_t start, const FlatKeys& keys,
-                           FieldValue* fields);
+/// Parses flat JSON objects of a simple subset: no nesting, no escapes or
+/// bytes outside 0x20..0x7F in strings, numbers of at most 15 digits without
+/// exponent (and none starting with -0). Owns its keys and a memory of the last
+/// line's keys; one per LineParser, not thread-safe.
+class FlatParser {
+ public:
+  void AddKey(std::string_view name, FlatKeys::Key key) { keys_.Add(name, key); }
+
+  /// Fills `fields` exactly as the DOM path would and returns the line's kind;
+  /// anything outside the subset is kFallback, with `fields` partly written.
+  /// `line[start]` must be '{' and `line` padded (kLinePadding).
+  FlatResult Parse(std::string_view line, std::size_t start, FieldValue* fields);
+
+ private:
+  // Lines of one server repeat their keys in the same order: the key seen at
+  // the same position of an earlier line is checked with one masked 16-byte
+  // compare, which spares the string scan and the table lookup.
+  struct SeenKey {
+    static constexpr std::size_t kNone = ~std::size_t{0};
+    std::uint64_t lo = 0, hi = 0, lo_mask = 0, hi_mask = 0;
+    std::size_t size = kNone;  // at most 16, or kNone
+    const FlatKeys::Key* key = nullptr;
+
+    // Whether the key at `name` is this one: the same bytes, then its quote.
+    bool Matches(const char* name, const char* end) const {
+      return size != kNone && (FlatKeys::Load64(name) & lo_mask) == lo &&
+             (FlatKeys::Load64(name + 8) & hi_mask) == hi &&
+             end - name > static_cast<std::ptrdiff_t>(size) && name[size] == '"';
+    }
+    void Remember(const char* name, std::size_t name_size, const FlatKeys::Key* found);
+  };
+  static constexpr std::size_t kSeenKeys = 32;
+
+  FlatKeys keys_;
+  SeenKey seen_[kSeenKeys];
+};
 
 }  // namespace lle

@@ -249,7 +249,7 @@ struct LineParser::Impl {
   simdjson::dom::parser dom_parser;
   od::parser parser;
   Node root;
-  FlatKeys flat_keys;  // the keys of `root`, for ParseFlatObject
+  FlatParser flat;  // with the keys of `root`
   bool fast_path = true;
   std::size_t fast_path_lines = 0;
   std::size_t num_fields = 0;
@@ -267,7 +267,7 @@ LineParser::LineParser(std::vector<std::string> fields, std::vector<std::string>
   impl_->root.Index();
   for (const auto& key : impl_->root.keys) {
     if (key->field >= 0 || key->marks_request) {
-      impl_->flat_keys.Add(key->name, {key->field, key->marks_request});
+      impl_->flat.AddKey(key->name, {key->field, key->marks_request});
     }
   }
 }
@@ -288,7 +288,7 @@ void LineParser::Parse(std::string_view line, Record& out) {
   if (impl_->fast_path) {
     // Most lines are flat objects: a hand-written scan reads them in a fraction
     // of simdjson's instructions and hands anything unusual to the DOM parser.
-    const FlatResult flat = ParseFlatObject(line, start, impl_->flat_keys, out.fields.data());
+    const FlatResult flat = impl_->flat.Parse(line, start, out.fields.data());
     if (flat != FlatResult::kFallback) {
       out.kind = flat == FlatResult::kRequest ? LineKind::kRequest : LineKind::kEvent;
       ++impl_->fast_path_lines;
