@@ -203,18 +203,18 @@ bool FlatKeys::SameTail(const char* name, const Slot& slot) const {
 
 void FlatParser::SeenKey::Remember(const char* name, std::size_t name_size,
                                    const FlatKeys::Key* found) {
-  if (name_size > 16) {
+  if (name_size > kMaxSize) {
     size = kNone;
     return;
   }
-  char bytes[16] = {};
-  char ones[16] = {};
+  char bytes[kMaxSize] = {};
+  char ones[kMaxSize] = {};
   std::memcpy(bytes, name, name_size);
   std::memset(ones, 0xff, name_size);
-  lo = FlatKeys::Load64(bytes);
-  hi = FlatKeys::Load64(bytes + 8);
-  lo_mask = FlatKeys::Load64(ones);
-  hi_mask = FlatKeys::Load64(ones + 8);
+  for (int i = 0; i < 3; ++i) {
+    words[i] = FlatKeys::Load64(bytes + 8 * i);
+    masks[i] = FlatKeys::Load64(ones + 8 * i);
+  }
   size = name_size;
   key = found;
 }

@@ -11,8 +11,8 @@
 
 namespace lle {
 
-/// The wanted top-level keys for ParseFlatObject: the field each fills and
-/// whether it marks a request. Immutable once built; safe to read from any thread.
+/// The wanted top-level keys of a FlatParser: the field each fills and whether
+/// it marks a request. Owns copies of the names; Find is safe from any thread.
 class FlatKeys {
  public:
   struct Key {
@@ -90,18 +90,21 @@ class FlatParser {
 
  private:
   // Lines of one server repeat their keys in the same order: the key seen at
-  // the same position of an earlier line is checked with one masked 16-byte
-  // compare, which spares the string scan and the table lookup.
+  // the same position of an earlier line is checked with three masked 8-byte
+  // compares, which spares the string scan and the table lookup.
   struct SeenKey {
+    static constexpr std::size_t kMaxSize = 24;
     static constexpr std::size_t kNone = ~std::size_t{0};
-    std::uint64_t lo = 0, hi = 0, lo_mask = 0, hi_mask = 0;
-    std::size_t size = kNone;  // at most 16, or kNone
+    std::uint64_t words[3] = {}, masks[3] = {};
+    std::size_t size = kNone;  // at most kMaxSize, or kNone
     const FlatKeys::Key* key = nullptr;
 
     // Whether the key at `name` is this one: the same bytes, then its quote.
+    // Reads 24 bytes at `name`.
     bool Matches(const char* name, const char* end) const {
-      return size != kNone && (FlatKeys::Load64(name) & lo_mask) == lo &&
-             (FlatKeys::Load64(name + 8) & hi_mask) == hi &&
+      return size != kNone && (FlatKeys::Load64(name) & masks[0]) == words[0] &&
+             (FlatKeys::Load64(name + 8) & masks[1]) == words[1] &&
+             (FlatKeys::Load64(name + 16) & masks[2]) == words[2] &&
              end - name > static_cast<std::ptrdiff_t>(size) && name[size] == '"';
     }
     void Remember(const char* name, std::size_t name_size, const FlatKeys::Key* found);

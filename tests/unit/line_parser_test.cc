@@ -149,6 +149,8 @@ TEST_F(LineParserTest, DeepNestingIsRejectedNotCrashing) {
 class FastPathTest : public testing::Test {
  protected:
   static std::vector<std::string> Fields() {
+    // Strings, numbers, a nested parent, keys that prefix others, an empty
+    // key, keys of 17 and 31 bytes.
     return {"status",
             "total_time_ms",
             "input_tokens",
@@ -156,12 +158,13 @@ class FastPathTest : public testing::Test {
             "usage",
             "usage.prompt_tokens",
             "queue_time_ms",
-            "a_key_longer_than_sixteen_bytes",
             "input",
             "gpu_memory_mb",
             "x",
             "",
-            "output_tokens_x"};
+            "output_tokens_x",
+            "inference_time_ms",
+            "a_key_longer_than_sixteen_bytes"};
   }
   static std::vector<std::string> RequestKeys() {
     return {"status", "total_time_ms", "usage.completion_tokens",
@@ -356,6 +359,30 @@ TEST_F(FastPathTest, EdgeCasesAgreeWithDom) {
   const std::string request = kRequestLine;
   for (std::size_t n = 0; n <= request.size(); ++n) {
     EXPECT_TRUE(Agree(request.substr(0, n), request[n % request.size()]));
+  }
+}
+
+// The fast path remembers the keys of the last line by position: a line whose
+// keys differ from the last one's must still read as the DOM path reads it.
+TEST_F(FastPathTest, RememberedKeysAreCheckedNotTrusted) {
+  const std::string usual = R"({"status":"a","inference_time_ms":1,"input_tokens":2})";
+  const std::string others[] = {
+      R"({"statu":"a","inference_time_mss":1,"input_token":2})",
+      R"({"statusx":"a","inference_time_m":1,"input_tokens_":2})",
+      R"({"input_tokens":"a","status":1,"inference_time_ms":2})",
+      R"({"Status":"a","inference_time_mS":1,"input_tokenz":2})",
+      R"({"stat\u0075s":"a","inference_time_ms":1,"input_tokens":2})",
+      "{\"status\":\"a\",\"inference_time_ms\xc3\xa9\":1}",
+      "{\"status\":\"a\",\"inference_time_ms\t\":1}",
+      R"({"status")",
+      R"({"status)",
+      R"({"status":"a","inference_time_ms)",
+  };
+  for (const std::string& other : others) {
+    for (const char pad : {'"', '}'}) {
+      EXPECT_TRUE(Agree(usual, pad));
+      EXPECT_TRUE(Agree(other, pad));
+    }
   }
 }
 
