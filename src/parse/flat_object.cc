@@ -130,7 +130,8 @@ std::uint64_t ReadDigits(std::uint64_t value, const char* p, int count) {
     p += 1 + fraction;
   }
   if (p >= end) return nullptr;
-  double number = static_cast<double>(digits);
+  // Below 2^53: the signed conversion is exact and one instruction.
+  double number = static_cast<double>(static_cast<std::int64_t>(digits));
   if (fraction > 0) number /= kPowersOfTen[fraction];
   *value = negative ? -number : number;
   return p;
@@ -201,21 +202,22 @@ bool FlatKeys::SameTail(const char* name, const Slot& slot) const {
   return std::memcmp(name + 16, names_[slot.name].data() + 16, slot.size - 16) == 0;
 }
 
-void FlatParser::SeenKey::Remember(const char* name, std::size_t name_size,
+void FlatParser::SeenKey::Remember(const char* name, const char* name_end, const char* end,
                                    const FlatKeys::Key* found) {
-  if (name_size > kMaxSize) {
+  const auto pattern_size = static_cast<std::size_t>(name_end - name) + 2;
+  if (pattern_size > kMaxSize || end - name_end < 2 || name_end[1] != ':') {
     size = kNone;
     return;
   }
   char bytes[kMaxSize] = {};
   char ones[kMaxSize] = {};
-  std::memcpy(bytes, name, name_size);
-  std::memset(ones, 0xff, name_size);
+  std::memcpy(bytes, name, pattern_size);
+  std::memset(ones, 0xff, pattern_size);
   for (int i = 0; i < 3; ++i) {
     words[i] = FlatKeys::Load64(bytes + 8 * i);
     masks[i] = FlatKeys::Load64(ones + 8 * i);
   }
-  size = name_size;
+  size = pattern_size;
   key = found;
 }
 
@@ -227,20 +229,19 @@ FlatResult FlatParser::Parse(std::string_view line, std::size_t start, FieldValu
     for (std::size_t index = 0;; ++index) {
       if (!Consume(p, end, '"')) return FlatResult::kFallback;
       // A remembered key passed ScanString before, so its bytes need no check.
-      const char* name_end;
       const FlatKeys::Key* key;
       SeenKey* seen = index < kSeenKeys ? &seen_[index] : nullptr;
       if (seen != nullptr && seen->Matches(p, end)) {
-        name_end = p + seen->size;
         key = seen->key;
+        p += seen->size;
       } else {
-        name_end = ScanString(p, end);
+        const char* name_end = ScanString(p, end);
         if (name_end == nullptr) return FlatResult::kFallback;
         key = keys_.Find(p, name_end - p);
-        if (seen != nullptr) seen->Remember(p, name_end - p, key);
+        if (seen != nullptr) seen->Remember(p, name_end, end, key);
+        p = name_end + 1;
+        if (!Consume(p, end, ':')) return FlatResult::kFallback;
       }
-      p = name_end + 1;
-      if (!Consume(p, end, ':')) return FlatResult::kFallback;
       p = SkipSpace(p, end);
       if (p == end) return FlatResult::kFallback;
 
@@ -250,18 +251,19 @@ FlatResult FlatParser::Parse(std::string_view line, std::size_t start, FieldValu
         if (text_end == nullptr) return FlatResult::kFallback;
         value = {FieldState::kString, 0, std::string_view(p + 1, text_end - (p + 1))};
         p = text_end + 1;
-      } else if (*p == 't' || *p == 'f' || *p == 'n') {
+      } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+        double number;
+        p = ParseNumber(p, end, &number);
+        if (p == nullptr) return FlatResult::kFallback;
+        value = {FieldState::kNumber, number, {}};
+      } else {
+        // Literals; objects, arrays and anything invalid go to simdjson.
         const std::size_t size = *p == 'f' ? 5 : 4;
         if (!IsLiteral(p, end, *p == 't' ? "true" : *p == 'f' ? "false" : "null", size)) {
           return FlatResult::kFallback;
         }
-        value.state = FieldState::kWrongType;
+        value = {FieldState::kWrongType, 0, {}};
         p += size;
-      } else {
-        // Numbers; objects, arrays and anything invalid go to simdjson.
-        value.state = FieldState::kNumber;
-        p = ParseNumber(p, end, &value.number);
-        if (p == nullptr) return FlatResult::kFallback;
       }
       // Only now is the value known to end properly: `truex`, `01` and `1e5`
       // fail here.
@@ -269,7 +271,6 @@ FlatResult FlatParser::Parse(std::string_view line, std::size_t start, FieldValu
         p = SkipSpace(p, end);
         if (p == end || (*p != ',' && *p != '}')) return FlatResult::kFallback;
       }
-
       if (key != nullptr) {
         request |= key->marks_request;
         // A duplicate key overrides the earlier value, as in WalkDom.

@@ -90,24 +90,27 @@ class FlatParser {
 
  private:
   // Lines of one server repeat their keys in the same order: the key seen at
-  // the same position of an earlier line is checked with three masked 8-byte
-  // compares, which spares the string scan and the table lookup.
+  // the same position of an earlier line, with its closing quote and colon,
+  // is checked with three masked 8-byte compares. That spares the string
+  // scan, the table lookup and the colon's check.
   struct SeenKey {
     static constexpr std::size_t kMaxSize = 24;
     static constexpr std::size_t kNone = ~std::size_t{0};
     std::uint64_t words[3] = {}, masks[3] = {};
-    std::size_t size = kNone;  // at most kMaxSize, or kNone
+    std::size_t size = kNone;  // of `name":`, at most kMaxSize; or kNone
     const FlatKeys::Key* key = nullptr;
 
-    // Whether the key at `name` is this one: the same bytes, then its quote.
+    // Whether the line at `name` (before `end`) continues with `name":`.
     // Reads 24 bytes at `name`.
     bool Matches(const char* name, const char* end) const {
       return size != kNone && (FlatKeys::Load64(name) & masks[0]) == words[0] &&
              (FlatKeys::Load64(name + 8) & masks[1]) == words[1] &&
              (FlatKeys::Load64(name + 16) & masks[2]) == words[2] &&
-             end - name > static_cast<std::ptrdiff_t>(size) && name[size] == '"';
+             end - name >= static_cast<std::ptrdiff_t>(size);
     }
-    void Remember(const char* name, std::size_t name_size, const FlatKeys::Key* found);
+    // `name` to `name_end` is a key that passed ScanString.
+    void Remember(const char* name, const char* name_end, const char* end,
+                  const FlatKeys::Key* found);
   };
   static constexpr std::size_t kSeenKeys = 32;
 
