@@ -1,7 +1,6 @@
 #include "flat_object.h"
 
 #include <cstring>
-#include <utility>
 
 #if defined(__SSE2__)
 #include <immintrin.h>
@@ -90,13 +89,13 @@ constexpr std::uint64_t kIntPowersOfTen[] = {1,      10,      100,      1000,   
                                              100000, 1000000, 10000000, 100000000};
 constexpr int kMaxDigits = 15;
 
-// `value` followed by the 1 to 15 digits at `p`. Reads 8 bytes.
+// `value` followed by the 1 to 15 digits at `p`. Reads at least 8 bytes.
 std::uint64_t ReadDigits(std::uint64_t value, const char* p, int count) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   // Up to eight digits in three multiplies (simdjson's parse_eight_digits):
   // shifted to the top of the word, the bytes below become leading zeros.
   if (count <= 8) {
-    std::uint64_t word = (FlatKeys::Load64(p) << (8 * (8 - count))) & 0x0f0f0f0f0f0f0f0f;
+    std::uint64_t word = (Load64(p) << (8 * (8 - count))) & 0x0f0f0f0f0f0f0f0f;
     word = (word * 2561) >> 8;
     word = ((word & 0x00ff00ff00ff00ff) * 6553601) >> 16;
     word = ((word & 0x0000ffff0000ffff) * 42949672960001) >> 32;
@@ -214,8 +213,8 @@ void FlatParser::SeenKey::Remember(const char* name, const char* name_end, const
   std::memcpy(bytes, name, pattern_size);
   std::memset(ones, 0xff, pattern_size);
   for (int i = 0; i < 3; ++i) {
-    words[i] = FlatKeys::Load64(bytes + 8 * i);
-    masks[i] = FlatKeys::Load64(ones + 8 * i);
+    words[i] = Load64(bytes + 8 * i);
+    masks[i] = Load64(ones + 8 * i);
   }
   size = pattern_size;
   key = found;

@@ -11,6 +11,13 @@
 
 namespace lle {
 
+/// The 8 bytes at `p`, unaligned.
+inline std::uint64_t Load64(const char* p) {
+  std::uint64_t word;
+  std::memcpy(&word, p, sizeof(word));
+  return word;
+}
+
 /// The wanted top-level keys of a FlatParser: the field each fills and whether
 /// it marks a request. Owns copies of the names; Find is safe from any thread.
 class FlatKeys {
@@ -38,12 +45,6 @@ class FlatKeys {
       }
       if (slot.size == kEmpty) return nullptr;
     }
-  }
-
-  static std::uint64_t Load64(const char* p) {
-    std::uint64_t word;
-    std::memcpy(&word, p, sizeof(word));
-    return word;
   }
 
  private:
@@ -103,9 +104,9 @@ class FlatParser {
     // Whether the line at `name` (before `end`) continues with `name":`.
     // Reads 24 bytes at `name`.
     bool Matches(const char* name, const char* end) const {
-      return size != kNone && (FlatKeys::Load64(name) & masks[0]) == words[0] &&
-             (FlatKeys::Load64(name + 8) & masks[1]) == words[1] &&
-             (FlatKeys::Load64(name + 16) & masks[2]) == words[2] &&
+      return size != kNone && (Load64(name) & masks[0]) == words[0] &&
+             (Load64(name + 8) & masks[1]) == words[1] &&
+             (Load64(name + 16) & masks[2]) == words[2] &&
              end - name >= static_cast<std::ptrdiff_t>(size);
     }
     // `name` to `name_end` is a key that passed ScanString.
