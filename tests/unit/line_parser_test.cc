@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
@@ -189,9 +190,9 @@ class FastPathTest : public testing::Test {
       std::memcpy(&d_bits, &d.number, sizeof(d_bits));
       if (f.state != d.state || f_bits != d_bits || f.text != d.text) {
         return ::testing::AssertionFailure()
-               << "field " << Fields()[i] << " differs (fast " << int(f.state) << " " << f.number
-               << " '" << f.text << "', dom " << int(d.state) << " " << d.number << " '" << d.text
-               << "'): " << Escaped(line);
+               << "field " << Fields()[i] << " differs (fast " << static_cast<int>(f.state) << " "
+               << f.number << " '" << f.text << "', dom " << static_cast<int>(d.state) << " "
+               << d.number << " '" << d.text << "'): " << Escaped(line);
       }
     }
     return ::testing::AssertionSuccess();
