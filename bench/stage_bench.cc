@@ -298,10 +298,10 @@ BENCHMARK(BM_Framing)->Unit(benchmark::kMicrosecond);
 // ---------------------------------------------------------------------------
 // Parse: classification plus extraction of the preset's fields.
 
-void BM_Parse(benchmark::State& state, bool requests_only) {
+void BM_Parse(benchmark::State& state, bool requests_only, bool fast_path) {
   const Corpus& c = GetCorpus();
   const RuleSet rules = QwenPreset();
-  LineParser parser(rules.fields, rules.request_keys);
+  LineParser parser(rules.fields, rules.request_keys, fast_path);
   Record record;
   const std::vector<std::string_view>& lines = requests_only ? c.request_lines : c.lines;
   std::size_t wrong = 0;
@@ -316,8 +316,11 @@ void BM_Parse(benchmark::State& state, bool requests_only) {
   if (wrong != 0) state.SkipWithError("a line parsed as another kind than generated");
   SetThroughput(state, lines.size(), requests_only ? c.request_bytes : c.size);
 }
-BENCHMARK_CAPTURE(BM_Parse, mixed, false)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_Parse, requests_only, true)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Parse, mixed, false, true)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Parse, requests_only, true, true)->Unit(benchmark::kMicrosecond);
+// The DOM parser alone, the fast path's baseline.
+BENCHMARK_CAPTURE(BM_Parse, mixed_dom, false, false)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Parse, requests_only_dom, true, false)->Unit(benchmark::kMicrosecond);
 
 // ---------------------------------------------------------------------------
 // Text-line recognisers (parse/log_line.h), each run on every line of the
@@ -413,7 +416,7 @@ void BM_MapApply(benchmark::State& state) {
   // Distinct pre-parsed lines, so the buckets hit vary as in a real log. Enough
   // of them that the branch predictor cannot learn the cycle: with 256, a
   // binary bucket search looked faster than a branchless one, the reverse of
-  // BM_Pipeline. A Record's strings point into its parser: copied to stable storage.
+  // BM_Pipeline. A Record's strings point into its parser or line: copied to stable storage.
   constexpr std::size_t kRecords = 4096;  // a power of two
   LineParser parser(mapper.Rules().fields, mapper.Rules().request_keys);
   std::vector<Record> records(kRecords);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "flat_object.h"
 #include "llm_log_exporter/core/line.h"
 #include "number.h"
 
@@ -233,9 +234,9 @@ struct LineParser::Impl {
     return simdjson::SUCCESS;
   }
 
-  // The common case: the DOM parser validates the whole line in two SIMD
-  // passes and leaves a tape that is cheap to walk; measured about 40 % fewer
-  // instructions per line than walking every value with on-demand.
+  // What the flat path leaves: the DOM parser validates the whole line in two
+  // SIMD passes and leaves a tape that is cheap to walk; measured about 40 %
+  // fewer instructions per line than walking every value with on-demand.
   error_code ParseDom(std::string_view line, Record& out) {
     simdjson::dom::element doc;
     if (auto err = dom_parser.parse(line.data(), line.size(), false).get(doc)) return err;
@@ -248,20 +249,32 @@ struct LineParser::Impl {
   simdjson::dom::parser dom_parser;
   od::parser parser;
   Node root;
+  FlatParser flat;  // with the keys of `root`
+  bool fast_path = true;
+  std::size_t fast_path_lines = 0;
   std::size_t num_fields = 0;
 };
 
-LineParser::LineParser(std::vector<std::string> fields, std::vector<std::string> request_keys)
+LineParser::LineParser(std::vector<std::string> fields, std::vector<std::string> request_keys,
+                       bool fast_path)
     : impl_(std::make_unique<Impl>()) {
+  impl_->fast_path = fast_path;
   impl_->num_fields = fields.size() < kMaxFields ? fields.size() : kMaxFields;
   for (std::size_t i = 0; i < impl_->num_fields; ++i) {
     impl_->root.Add(fields[i]).field = static_cast<int>(i);
   }
   for (const std::string& path : request_keys) impl_->root.Add(path).marks_request = true;
   impl_->root.Index();
+  for (const auto& key : impl_->root.keys) {
+    if (key->field >= 0 || key->marks_request) {
+      impl_->flat.AddKey(key->name, {key->field, key->marks_request});
+    }
+  }
 }
 
 LineParser::~LineParser() = default;
+
+std::size_t LineParser::fast_path_lines() const { return impl_->fast_path_lines; }
 
 void LineParser::Parse(std::string_view line, Record& out) {
   for (std::size_t i = 0; i < impl_->num_fields; ++i) out.fields[i] = FieldValue{};
@@ -271,6 +284,17 @@ void LineParser::Parse(std::string_view line, Record& out) {
     out.kind = simdjson::validate_utf8(line.data(), line.size()) ? LineKind::kNotJson
                                                                  : LineKind::kInvalidUtf8;
     return;
+  }
+  if (impl_->fast_path) {
+    // Most lines are flat objects: a hand-written scan reads them in a fraction
+    // of simdjson's instructions and hands anything unusual to the DOM parser.
+    const FlatResult flat = impl_->flat.Parse(line, start, out.fields.data());
+    if (flat != FlatResult::kFallback) {
+      out.kind = flat == FlatResult::kRequest ? LineKind::kRequest : LineKind::kEvent;
+      ++impl_->fast_path_lines;
+      return;
+    }
+    for (std::size_t i = 0; i < impl_->num_fields; ++i) out.fields[i] = FieldValue{};
   }
   error_code err = impl_->ParseDom(line, out);
   if (err == simdjson::NUMBER_ERROR) {

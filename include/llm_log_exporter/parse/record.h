@@ -32,7 +32,8 @@ struct FieldValue {
 inline constexpr std::size_t kMaxFields = 32;
 
 /// A classified line and the values of the fields a LineParser was asked for,
-/// in the order asked. Views point into the parser and live until its next Parse.
+/// in the order asked. Views point into the parser or the line and live until
+/// the parser's next Parse or the line's end, whichever comes first.
 struct Record {
   LineKind kind = LineKind::kNotJson;
   std::array<FieldValue, kMaxFields> fields;
