@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "flat_object.h"
@@ -16,6 +18,8 @@ namespace od = simdjson::ondemand;
 using simdjson::error_code;
 
 static_assert(kLinePadding >= simdjson::SIMDJSON_PADDING);
+static_assert(std::is_trivially_copyable_v<FieldValue> && FieldState{} == FieldState::kMissing,
+              "Parse clears fields with memset");
 
 namespace {
 
@@ -277,7 +281,12 @@ LineParser::~LineParser() = default;
 std::size_t LineParser::fast_path_lines() const { return impl_->fast_path_lines; }
 
 void LineParser::Parse(std::string_view line, Record& out) {
-  for (std::size_t i = 0; i < impl_->num_fields; ++i) out.fields[i] = FieldValue{};
+  // All zero bits is FieldValue{} (kMissing, 0, an empty view): one memset
+  // instead of a store per member of every field.
+  const auto clear = [&] {
+    std::memset(static_cast<void*>(out.fields.data()), 0, impl_->num_fields * sizeof(FieldValue));
+  };
+  clear();
   std::size_t start = 0;
   while (start < line.size() && IsJsonSpace(line[start])) ++start;
   if (start == line.size() || line[start] != '{') {
@@ -294,17 +303,17 @@ void LineParser::Parse(std::string_view line, Record& out) {
       ++impl_->fast_path_lines;
       return;
     }
-    for (std::size_t i = 0; i < impl_->num_fields; ++i) out.fields[i] = FieldValue{};
+    clear();
   }
   error_code err = impl_->ParseDom(line, out);
   if (err == simdjson::NUMBER_ERROR) {
     // A number beyond what DOM parsing accepts (1e400, a huge integer) is still
     // valid JSON: the on-demand walk reads it as out of range or as a double.
-    for (std::size_t i = 0; i < impl_->num_fields; ++i) out.fields[i] = FieldValue{};
+    clear();
     err = impl_->ParseObject(line, out);
   }
   if (err == simdjson::SUCCESS) return;
-  for (std::size_t i = 0; i < impl_->num_fields; ++i) out.fields[i] = FieldValue{};
+  clear();
   out.kind = err == simdjson::UTF8_ERROR ? LineKind::kInvalidUtf8 : LineKind::kNotJson;
 }
 
