@@ -120,6 +120,10 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out) con
       FieldError(checked.field, kWrongType, out);
     }
   }
+  // The batch's size is kept in a local: stores into `out` could alias the
+  // record's doubles as far as the compiler knows, so it would reload
+  // out.size around every update.
+  std::size_t size = out.size;
   for (const RequestRule& r : request_rules_) {
     // x × 1 / 1 is x exactly: most rules have no scale, and skip the division.
     const auto scaled = [&r](double x) { return r.scaled ? x * r.scale / r.divide_by : x; };
@@ -133,7 +137,9 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out) con
       case ValueSource::kField:
         if (!number) continue;
         if (r.counter && value->number < 0) {  // a counter never goes down
+          out.size = size;
           FieldError(r.field, kNegative, out);
+          size = out.size;
           continue;
         }
         u.value = scaled(value->number);
@@ -170,8 +176,9 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out) con
       u.series = kDynamicSeries;
       u.labels = labels;
     }
-    out.Add(u);
+    if (size < kMaxUpdatesPerLine) out.items[size++] = u;
   }
+  out.size = size;
 }
 
 LogLevel Mapper::JsonLevel(const Record& record) const {

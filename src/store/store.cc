@@ -86,21 +86,17 @@ bool SameShape(const MetricSpec& a, const MetricSpec& b) {
   return true;
 }
 
-// How many of `bounds` (an even count) are below `value`: the histogram
+// How many of `bounds` (a multiple of four) are below `value`: the histogram
 // bucket, as `le` is inclusive. Comparing every bound without branches beats
 // a binary search (values are unpredictable, lists short), and SIMD does two
 // or four at a time.
 inline std::size_t BoundsBelow(const double* bounds, std::size_t n, double value) {
 #if defined(__AVX__)
-  const __m256d v4 = _mm256_set1_pd(value);
-  std::size_t below = 0, j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const __m256d lt = _mm256_cmp_pd(_mm256_loadu_pd(bounds + j), v4, _CMP_LT_OQ);
-    below += static_cast<std::size_t>(__builtin_popcount(_mm256_movemask_pd(lt)));
-  }
-  if (j < n) {  // two left
-    const __m128d lt = _mm_cmplt_pd(_mm_loadu_pd(bounds + j), _mm_set1_pd(value));
-    below += static_cast<std::size_t>(__builtin_popcount(_mm_movemask_pd(lt)));
+  const __m256d v = _mm256_set1_pd(value);
+  unsigned below = 0;
+  for (std::size_t j = 0; j < n; j += 4) {
+    const __m256d lt = _mm256_cmp_pd(_mm256_loadu_pd(bounds + j), v, _CMP_LT_OQ);
+    below += static_cast<unsigned>(__builtin_popcount(_mm256_movemask_pd(lt)));
   }
   return below;
 #elif defined(__SSE2__)
@@ -154,7 +150,7 @@ Store::Store(std::vector<MetricSpec> specs) {
     m->cells_per_series = CellsPerSeries(spec);
     if (spec.type == MetricType::kHistogram) {
       m->padded_bounds = spec.buckets;
-      m->padded_bounds.resize((spec.buckets.size() + 1) / 2 * 2,
+      m->padded_bounds.resize((spec.buckets.size() + 3) / 4 * 4,
                               std::numeric_limits<double>::infinity());
     }
     m->first_cell = num_cells_;
@@ -207,10 +203,22 @@ Shard::Shard(Store& store) : store_(store), cells_(store.num_cells_) {
     hot.num_bounds = static_cast<std::uint32_t>(m->padded_bounds.size());
     hot.cells_per_series = static_cast<std::uint32_t>(m->cells_per_series);
     hot.sum_cell = static_cast<std::uint32_t>(m->spec.buckets.size() + 1);
-    hot.type = m->spec.type;
-    hot.gauge_mode = m->spec.gauge_mode;
+    switch (m->spec.type) {
+      case MetricType::kCounter:
+        hot.kind = Hot::Kind::kCounter;
+        break;
+      case MetricType::kGauge:
+        hot.kind = m->spec.gauge_mode == GaugeMode::kSet   ? Hot::Kind::kGaugeSet
+                   : m->spec.gauge_mode == GaugeMode::kMax ? Hot::Kind::kGaugeMax
+                                                           : Hot::Kind::kGaugeAdd;
+        break;
+      case MetricType::kHistogram:
+        hot.kind = Hot::Kind::kHistogram;
+        break;
+    }
     hot_.push_back(hot);
   }
+  num_metrics_ = static_cast<std::uint32_t>(hot_.size());
 }
 
 std::size_t Shard::ResolveValue(Known& known, std::string_view value, bool* overflow) {
@@ -264,36 +272,33 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
     m.exists[series].store(true, std::memory_order_relaxed);
   }
   std::atomic<std::uint64_t>* cell = m.cells + series * m.cells_per_series;
-  switch (m.type) {
-    case MetricType::kCounter:
+  switch (m.kind) {
+    case Hot::Kind::kCounter:
       if (value >= 0) AddDouble(cell[0], value);  // also refuses NaN
+      return;
+    case Hot::Kind::kGaugeSet:
+      StoreDouble(cell[0], value);
       break;
-    case MetricType::kGauge: {
-      const bool set = cell[1].load(std::memory_order_relaxed) != 0;
-      switch (m.gauge_mode) {
-        case GaugeMode::kSet:
-          StoreDouble(cell[0], value);
-          break;
-        case GaugeMode::kMax:
-          if (!set || value > LoadDouble(cell[0])) StoreDouble(cell[0], value);
-          break;
-        case GaugeMode::kAdd:
-          StoreDouble(cell[0], (set ? LoadDouble(cell[0]) : 0) + value);
-          break;
+    case Hot::Kind::kGaugeMax:
+      if (cell[1].load(std::memory_order_relaxed) == 0 || value > LoadDouble(cell[0])) {
+        StoreDouble(cell[0], value);
       }
-      cell[1].store(stamp_, std::memory_order_relaxed);
       break;
-    }
-    case MetricType::kHistogram:
+    case Hot::Kind::kGaugeAdd:
+      StoreDouble(cell[0],
+                  (cell[1].load(std::memory_order_relaxed) != 0 ? LoadDouble(cell[0]) : 0) + value);
+      break;
+    case Hot::Kind::kHistogram:
       AddCount(cell[BoundsBelow(m.bounds, m.num_bounds, value)], 1);
       AddDouble(cell[m.sum_cell], value);
-      break;
+      return;
   }
+  cell[1].store(stamp_, std::memory_order_relaxed);  // gauges: when last set
 }
 
 void Shard::Apply(const Update* updates, std::size_t n) {
   for (const Update* update = updates; update != updates + n; ++update) {
-    if (update->metric >= hot_.size()) continue;
+    if (update->metric >= num_metrics_) continue;
     std::size_t series = 0;
     if (update->series == kDynamicSeries) {
       series = ResolveSeries(update->metric, update->labels);

@@ -50,21 +50,22 @@ class Shard {
     std::atomic<std::uint64_t>* cells;  // of series 0, in cells_
     std::atomic<bool>* exists;          // null: the one series exists from the start
     const std::uint32_t* initial_series;
-    const double* bounds;  // histograms: buckets padded with +Inf to an even count
+    const double* bounds;  // histograms: buckets padded with +Inf to a multiple of 4
     std::uint32_t num_initial;
     std::uint32_t cells_per_series;
     std::uint32_t num_bounds;   // padded
     std::uint32_t sum_cell;     // histograms: index of the sum among a series' cells
     std::uint32_t first_known;  // its labels' Known entries in known_
     std::uint32_t num_labels;
-    MetricType type;
-    GaugeMode gauge_mode;
+    enum class Kind : std::uint8_t { kCounter, kGaugeSet, kGaugeMax, kGaugeAdd, kHistogram };
+    Kind kind;  // type and gauge mode in one switch
   };
 
   Store& store_;
   std::uint64_t stamp_ = 1;
   std::vector<std::atomic<std::uint64_t>> cells_;  // counts, or doubles as bits
   std::vector<Hot> hot_;                           // per metric
+  std::uint32_t num_metrics_ = 0;                  // hot_.size()
   std::vector<Known> known_;                       // per label of each metric in turn
 };
 
@@ -97,7 +98,7 @@ class Store : public prometheus::Collectable {
     bool labelled = false;                        // else the one series exists from the start
     // Update::series (an index into the combinations of initial values) → series.
     std::vector<std::uint32_t> initial_series;
-    std::vector<double> padded_bounds;  // spec.buckets, then +Inf up to an even count
+    std::vector<double> padded_bounds;  // spec.buckets, then +Inf up to a multiple of 4
     std::size_t overflow_series = 0;    // index into the overflow counter's series
   };
   // The label values of series `s` of `m`; the caller holds mutex_ (tables grow under it).
