@@ -8,7 +8,8 @@
 #   LOG        input; default /tmp/qwen_1m.log, generated if absent with
 #              ../shared/bench/gen_logs.py --n 1000000 --seed 42.
 # env: RUNS=5 timed --once runs (after 1 warm-up), SCALE_RUNS=3 runs per size in
-#      the scaling test, SKIP_10M=1 to skip the 10x file.
+#      the scaling test, SKIP_10M=1 to skip the 10x file, COPIES=10 times LOG is
+#      fed for the sustained-load scrape latency.
 #
 # a. --once: median wall (bash $EPOCHREALTIME around the process; GNU time's %e
 #    has only 10 ms resolution) and CPU (GNU time %U+%S), largest peak RSS (%M).
@@ -16,7 +17,8 @@
 #    (bench/scrape_latency.py ingest), once with the default input buffer (a
 #    live pipe is never blocked: lines that find no room are dropped and
 #    counted) and once with a buffer larger than LOG (nothing can be dropped),
-#    each compared with --once output and the oracle.
+#    each compared with --once output and the oracle; then LOG fed COPIES times
+#    for a p99 over many scrapes under load.
 # c. freshness: 1 request line per ms for 3 s, scraped back to back
 #    (bench/scrape_latency.py freshness): how long until a line is counted.
 # d. scaling: --once on the first 10k, 100k, 1M lines and on LOG x 10: ns per
@@ -140,6 +142,13 @@ ingest B1 ""
 BIG=$(( BYTES + (64 << 20) )); (( BIG <= 1 << 30 )) || BIG=$((1 << 30))
 say "b. daemon, --input.buffer-bytes=$BIG"
 ingest B2 "--input.buffer-bytes=$BIG"
+# A run long enough for a p99 of many scrapes: LOG fed COPIES times.
+COPIES=${COPIES:-10}
+say "b. daemon, LOG x $COPIES (scrape latency under sustained load)"
+declare -A B3
+run_bg "$PY" "$REPO/bench/scrape_latency.py" ingest --exe "$EXE" --log "$LOG" \
+  --copies "$COPIES" > "$TMP/sustained.kv"
+read_kv B3 < "$TMP/sustained.kv"
 
 # --- c. freshness --------------------------------------------------------------
 say "c. freshness: 1000 lines/s for 3 s"
@@ -214,6 +223,7 @@ counts them all, dropped ones included); parsed = the same without the dropped.
 |---|---:|---:|---:|---:|---:|---:|---:|---|---|---|
 | default | ${B1[seconds]} | ${B1[lines_per_s]} | ${B1[parsed_lines_per_s]} | ${B1[dropped]} | ${B1[scrapes]} | ${B1[scrape_p50_ms]} / ${B1[scrape_p99_ms]} / ${B1[scrape_max_ms]} | ${B1[peak_rss_mib]} | ${B1[vs_once]} (${B1[vs_once_diffs]} of ${B1[vs_once_samples]} samples differ) | ${B1[oracle]} | ${B1[exit_code]} in ${B1[stop_seconds]} s |
 | $BIG B | ${B2[seconds]} | ${B2[lines_per_s]} | ${B2[parsed_lines_per_s]} | ${B2[dropped]} | ${B2[scrapes]} | ${B2[scrape_p50_ms]} / ${B2[scrape_p99_ms]} / ${B2[scrape_max_ms]} | ${B2[peak_rss_mib]} | ${B2[vs_once]} (${B2[vs_once_diffs]} of ${B2[vs_once_samples]} samples differ) | ${B2[oracle]} | ${B2[exit_code]} in ${B2[stop_seconds]} s |
+| default, LOG x $COPIES | ${B3[seconds]} | ${B3[lines_per_s]} | ${B3[parsed_lines_per_s]} | ${B3[dropped]} | ${B3[scrapes]} | ${B3[scrape_p50_ms]} / ${B3[scrape_p99_ms]} / ${B3[scrape_max_ms]} | ${B3[peak_rss_mib]} | n/a | n/a | ${B3[exit_code]} in ${B3[stop_seconds]} s |
 
 ### c. Freshness: 1 request line per ms for 3 s, scraped back to back
 

@@ -4,6 +4,7 @@
 usage:
   scrape_latency.py ingest --exe EXE --log LOG [--once-prom FILE] [--oracle ORACLE.py]
                            [--final-prom FILE] [--interval 0.1] [--timeout 300] [--daemon-args ARGS]
+                           [--copies N]
   scrape_latency.py freshness --exe EXE [--rate 1000] [--seconds 3] [--daemon-args ARGS]
   scrape_latency.py poll ...      (internal: the freshness poller process)
 
@@ -11,10 +12,13 @@ Prints its results as key=value lines on stdout (for run.sh) and progress on
 stderr. Standard library only; every loop is bounded in time.
 
 ingest:    `cat LOG` into the daemon's stdin as fast as the pipe takes it, while a
-           scraper gets /metrics every --interval s and times each scrape. The run
+           scraper gets /metrics every --interval s and times each scrape. Like
+           Prometheus, the scraper keeps one keep-alive connection, and is
+           connected (first scrape done) before the input starts. The run
            ends when llm_log_exporter_lines_total (all results summed) reaches the
            number of lines in LOG. Then the final exposition is compared with
-           `--once` output and, if given, the oracle.
+           `--once` output and, if given, the oracle. LLE_SCRAPES=1 logs every
+           scrape's latency.
 freshness: a writer puts one request line into the daemon's stdin every 1/rate s
            and records when; a separate poller process scrapes back to back and
            records (start, end, requests counted). Line i's visibility latency is
@@ -108,18 +112,24 @@ class Daemon:
         return code, time.monotonic() - t0
 
 
-def scrape(port, timeout=5.0):
-    """One GET /metrics on a new connection; returns the body as text."""
+def scrape(port, timeout=5.0, path="/metrics"):
+    """One GET `path` on a new connection; returns the body as text."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("GET", "/metrics")
+        conn.request("GET", path)
         resp = conn.getresponse()
         body = resp.read()
         if resp.status != 200:
-            raise RuntimeError("GET /metrics: HTTP %d" % resp.status)
+            raise RuntimeError("GET %s: HTTP %d" % (path, resp.status))
         return body.decode("utf-8")
     finally:
         conn.close()
+
+
+def warm_client(port):
+    """The first request of this process pays for http.client's lazy imports
+    (~3 ms): made untimed, on /-/healthy, so that no scrape is measured with it."""
+    scrape(port, path="/-/healthy")
 
 
 def samples(text):
@@ -179,7 +189,7 @@ def count_lines(path):
 # ---------------------------------------------------------------------------
 
 def cmd_ingest(a):
-    n = count_lines(a.log)
+    n = count_lines(a.log) * a.copies
     d = Daemon(a.exe, shlex.split(a.daemon_args))
     out = {"daemon_port": d.port}
     try:
@@ -188,23 +198,42 @@ def cmd_ingest(a):
         deadline = time.monotonic() + a.timeout
 
         def scraper():
-            # Fixed period, like Prometheus: the next scrape is due `interval`
-            # after the previous one was due, not after it ended.
+            # Like Prometheus: a fixed period (the next scrape is due `interval`
+            # after the previous one was due, not after it ended), on one
+            # keep-alive connection (opened anew only after an error).
             due = time.monotonic()
+            conn = None
             while not stop.is_set() and time.monotonic() < deadline:
                 t = time.monotonic()
                 try:
-                    scrape(d.port)
+                    if conn is None:
+                        conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=5.0)
+                    conn.request("GET", "/metrics")
+                    resp = conn.getresponse()
+                    resp.read()
+                    if resp.status != 200:
+                        raise RuntimeError("GET /metrics: HTTP %d" % resp.status)
                     latencies.append(time.monotonic() - t)
+                    connected.set()
                 except Exception as e:  # counted, reported; the run goes on
                     errors.append(str(e))
+                    if conn is not None:
+                        conn.close()
+                    conn = None
                 due += a.interval
                 stop.wait(max(0.0, due - time.monotonic()))
+            if conn is not None:
+                conn.close()
 
+        warm_client(d.port)
+        # As in production, the burst finds Prometheus connected already: the
+        # input starts once the first scrape is in.
+        connected = threading.Event()
         th = threading.Thread(target=scraper)
         th.start()
+        connected.wait(5)
         t0 = time.monotonic()
-        cat = subprocess.Popen(["cat", a.log], stdout=d.proc.stdin)
+        cat = subprocess.Popen(["cat"] + [a.log] * a.copies, stdout=d.proc.stdin)
         d.proc.stdin.close()  # the daemon's only writer is now cat: EOF when it ends
         try:
             cat.wait(max(1.0, deadline - time.monotonic()))
@@ -245,6 +274,8 @@ def cmd_ingest(a):
         })
         if errors:
             log("ingest: %d scrape errors, first: %s" % (len(errors), errors[0]))
+        if os.environ.get("LLE_SCRAPES"):
+            log("scrapes ms: " + " ".join("%.1f" % (1e3 * x) for x in latencies))
         if a.once_prom:
             with open(a.once_prom) as f:
                 total, diffs = compare_with_once(final, f.read())
@@ -350,6 +381,7 @@ def cmd_poll(a):
     recs = []
     deadline = time.monotonic() + a.seconds
     ready = False
+    warm_client(a.port)
     while time.monotonic() < deadline:
         s = time.monotonic()
         try:
@@ -384,6 +416,9 @@ def main():
     p.add_argument("--interval", type=float, default=0.1)
     p.add_argument("--timeout", type=float, default=300)
     p.add_argument("--daemon-args", default="", help="extra flags for the daemon")
+    p.add_argument("--copies", type=int, default=1,
+                   help="feed LOG this many times (a longer run: more scrapes under load);"
+                        " compare --once-prom and --oracle only with 1")
     p = sub.add_parser("freshness")
     p.add_argument("--exe", required=True)
     p.add_argument("--rate", type=float, default=1000)
