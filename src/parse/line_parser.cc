@@ -18,8 +18,7 @@ namespace od = simdjson::ondemand;
 using simdjson::error_code;
 
 static_assert(kLinePadding >= simdjson::SIMDJSON_PADDING);
-static_assert(std::is_trivially_copyable_v<FieldValue> && FieldState{} == FieldState::kMissing,
-              "Parse clears fields with memset");
+static_assert(std::is_trivially_copyable_v<FieldValue>, "Parse clears fields with memcpy");
 
 namespace {
 
@@ -281,10 +280,13 @@ LineParser::~LineParser() = default;
 std::size_t LineParser::fast_path_lines() const { return impl_->fast_path_lines; }
 
 void LineParser::Parse(std::string_view line, Record& out) {
-  // All zero bits is FieldValue{} (kMissing, 0, an empty view): one memset
-  // instead of a store per member of every field.
+  // Copied whole: one 32-byte store per field rather than one per member (or
+  // a memset call, whose start-up costs more than a dozen fields).
+  static constexpr FieldValue kMissing{};
   const auto clear = [&] {
-    std::memset(static_cast<void*>(out.fields.data()), 0, impl_->num_fields * sizeof(FieldValue));
+    for (std::size_t i = 0; i < impl_->num_fields; ++i) {
+      std::memcpy(static_cast<void*>(&out.fields[i]), &kMissing, sizeof kMissing);
+    }
   };
   clear();
   std::size_t start = 0;

@@ -1,8 +1,10 @@
 #include "llm_log_exporter/source/chunk_queue.h"
 
+#include <algorithm>
+
 namespace lle {
 
-ChunkQueue::ChunkQueue(std::size_t num_chunks) {
+ChunkQueue::ChunkQueue(std::size_t num_chunks) : refill_(std::max<std::size_t>(1, num_chunks / 4)) {
   for (std::size_t i = 0; i < num_chunks; ++i) {
     chunks_.push_back(std::make_unique<Chunk>());
     free_.push_back(chunks_.back().get());
@@ -23,14 +25,22 @@ Chunk* ChunkQueue::TryAcquire() {
 
 Chunk* ChunkQueue::Acquire() {
   std::unique_lock<std::mutex> lock(mutex_);
-  freed_.wait(lock, [this] { return !free_.empty() || closed_; });
+  if (free_.empty()) {
+    ++waiting_;
+    freed_.wait(lock, [this] { return free_.size() >= refill_ || closed_; });
+    --waiting_;
+  }
   return TakeFree();
 }
 
 Chunk* ChunkQueue::AcquireFor(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mutex_);
-  freed_.wait_for(lock, timeout, [this] { return !free_.empty() || closed_; });
-  return TakeFree();
+  if (free_.empty()) {
+    ++waiting_;
+    freed_.wait_for(lock, timeout, [this] { return free_.size() >= refill_ || closed_; });
+    --waiting_;
+  }
+  return TakeFree();  // after a timeout, whatever is free
 }
 
 void ChunkQueue::Push(Chunk* chunk) {
@@ -51,11 +61,13 @@ Chunk* ChunkQueue::Pop() {
 }
 
 void ChunkQueue::Release(Chunk* chunk) {
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     free_.push_back(chunk);
+    wake = waiting_ > 0 && free_.size() == refill_;
   }
-  freed_.notify_one();
+  if (wake) freed_.notify_one();
 }
 
 void ChunkQueue::Close() {

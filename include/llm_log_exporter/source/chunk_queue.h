@@ -28,9 +28,13 @@ class ChunkQueue {
 
   /// A free chunk, or nullptr if all are queued or being worked on.
   Chunk* TryAcquire();
-  /// Waits for a free chunk; nullptr once closed.
+  /// A free chunk; if there is none, waits until a quarter of the pool is
+  /// free (so that a reader faster than its workers wakes once per batch, not
+  /// per chunk: each wake-up is a futex call and a cross-CPU interrupt).
+  /// nullptr once closed.
   Chunk* Acquire();
-  /// Waits at most `timeout` for a free chunk; nullptr if none came or closed.
+  /// Acquire(), waiting at most `timeout`, then taking whatever is free:
+  /// nullptr if nothing is, or closed.
   Chunk* AcquireFor(std::chrono::milliseconds timeout);
   /// Hands a filled chunk to the workers.
   void Push(Chunk* chunk);
@@ -49,6 +53,8 @@ class ChunkQueue {
   std::vector<std::unique_ptr<Chunk>> chunks_;
   std::vector<Chunk*> free_;
   std::deque<Chunk*> queue_;
+  const std::size_t refill_;  // free chunks that end an acquirer's wait
+  std::size_t waiting_ = 0;   // acquirers waiting
   bool closed_ = false;
 };
 
