@@ -34,8 +34,17 @@ void Pipeline::Feed(std::string_view lines, std::uint64_t seq, double wall_secon
   self_shard_->SetStamp(seq);
   now_seconds_ = wall_seconds;
   framer_.Feed(lines, *this);
+  CountTallies();
   // The input paused here: a traceback whose exception line came is complete.
   if (generation_->mapper.wants_exceptions()) EndTraceback(tracker_.Flush());
+}
+
+void Pipeline::CountTallies() {
+  for (std::size_t r = 0; r < static_cast<std::size_t>(LineResult::kNumResults); ++r) {
+    if (tally_[r] == 0) continue;
+    self_shard_->Apply(self_.Line(source_, static_cast<LineResult>(r), tally_[r]));
+    tally_[r] = 0;
+  }
 }
 
 void Pipeline::OnTooLong() { Count(LineResult::kTooLong); }
@@ -109,6 +118,7 @@ void Pipeline::Finish() {
   std::shared_lock<ReloadGate> lock(exporter_.gate());
   if (exporter_.generation() != generation_) Follow(exporter_.generation());
   if (generation_->mapper.wants_exceptions()) EndTraceback(tracker_.Finish());
+  CountTallies();
 }
 
 }  // namespace lle

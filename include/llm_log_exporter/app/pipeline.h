@@ -19,7 +19,9 @@ namespace lle {
 /// One worker's path through the stages: chunks of whole lines → lines →
 /// records → updates → its own shards. Owns the framer, parser and scratch
 /// space; one per worker thread, not thread-safe. The Exporter must outlive it.
-class Pipeline : private LineSink {
+/// Cache-line aligned: it is written on every line, and another worker's
+/// object must not share a line with it.
+class alignas(64) Pipeline : private LineSink {
  public:
   Pipeline(Exporter& exporter, std::size_t source, std::size_t max_line_bytes);
 
@@ -38,7 +40,10 @@ class Pipeline : private LineSink {
   void OnTooLong() override;
   void ApplyBatch();
   void EndTraceback(const TracebackTracker::Result& result);
-  void Count(LineResult result) { self_shard_->Apply(self_.Line(source_, result)); }
+  // Lines are tallied per chunk and counted once at its end: a chunk is
+  // worked whole before anything else reads the tallies.
+  void Count(LineResult result) { ++tally_[static_cast<std::size_t>(result)]; }
+  void CountTallies();
   // Moves to the exporter's current generation (after a reload).
   void Follow(const std::shared_ptr<Generation>& generation);
 
@@ -53,6 +58,7 @@ class Pipeline : private LineSink {
   TracebackTracker tracker_;  // one per stream of lines: blocks span lines
   Record record_;
   UpdateBatch batch_;
+  std::uint64_t tally_[static_cast<std::size_t>(LineResult::kNumResults)] = {};
   std::uint64_t chunk_seq_ = 0;
   std::uint64_t line_in_chunk_ = 0;
   char prompt_buffer_[16];

@@ -20,8 +20,9 @@ struct LabelTable;  // one label's values in a Store (store.cc)
 
 /// The aggregates written by one thread: plain cells, no lock and no allocation
 /// per update. Owned by its Store; use from a single writer thread only (the
-/// store reads it concurrently at scrape time).
-class Shard {
+/// store reads it concurrently at scrape time). Cache-line aligned, so that
+/// writers of neighbouring shards do not share lines.
+class alignas(64) Shard {
  public:
   /// Applies updates in order. Never throws; updates to unknown metrics are ignored.
   void Apply(const Update* updates, std::size_t n);
