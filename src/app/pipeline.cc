@@ -20,6 +20,10 @@ void Pipeline::Follow(const std::shared_ptr<Generation>& generation) {
   shard_ = generation->store.AddShard();
   const RuleSet& rules = generation->mapper.Rules();
   parser_ = std::make_unique<LineParser>(rules.fields, rules.request_keys);
+  bound_.clear();
+  for (const std::uint32_t metric : generation->mapper.DirectMetrics()) {
+    bound_.push_back(metric == Mapper::kNoMetric ? BoundSeries{} : shard_->Bind(metric, 0));
+  }
 }
 
 void Pipeline::Feed(std::string_view lines, std::uint64_t seq, double wall_seconds) {
@@ -71,7 +75,9 @@ void Pipeline::OnLine(std::string_view line) {
   switch (record_.kind) {
     case LineKind::kRequest:
       Count(LineResult::kRequest);
-      mapper.Map(record_, now_seconds_, batch_);
+      direct_.fired = 0;
+      mapper.Map(record_, now_seconds_, batch_, &direct_);
+      shard_->Write(bound_.data(), direct_.value, direct_.fired);
       if (mapper.wants_system_prompt()) {
         prompt_hash_ = mapper.PromptHash(record_, prompt_buffer_);
         if (!prompt_hash_.empty()) {

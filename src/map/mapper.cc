@@ -106,7 +106,16 @@ bool Mapper::Matches(const MetricRule& rule, const Record& record) const {
   return true;
 }
 
-void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out) const {
+std::vector<std::uint32_t> Mapper::DirectMetrics() const {
+  std::vector<std::uint32_t> metrics;
+  for (const RequestRule& r : request_rules_) {
+    metrics.push_back(r.rule->labels.empty() ? r.metric : kNoMetric);
+  }
+  return metrics;
+}
+
+void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out,
+                 DirectValues* direct) const {
   // Each unusable field counts once per line, however many rules read it.
   for (const CheckedField& checked : checked_fields_) {
     const FieldState state = record.fields[checked.field].state;
@@ -124,7 +133,8 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out) con
   // record's doubles as far as the compiler knows, so it would reload
   // out.size around every update.
   std::size_t size = out.size;
-  for (const RequestRule& r : request_rules_) {
+  for (std::size_t k = 0; k < request_rules_.size(); ++k) {
+    const RequestRule& r = request_rules_[k];
     // x × 1 / 1 is x exactly: most rules have no scale, and skip the division.
     const auto scaled = [&r](double x) { return r.scaled ? x * r.scale / r.divide_by : x; };
     if (r.filtered && !Matches(*r.rule, record)) continue;
@@ -162,6 +172,11 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out) con
         break;
     }
     const std::vector<LabelSource>& label_sources = r.rule->labels;
+    if (direct != nullptr && label_sources.empty()) {
+      direct->value[k] = u.value;
+      direct->fired |= std::uint64_t{1} << k;
+      continue;
+    }
     if (!label_sources.empty()) {
       if (out.label_size + label_sources.size() > UpdateBatch::kMaxLabelValues) continue;
       std::string_view* labels = out.label_values + out.label_size;

@@ -195,27 +195,27 @@ Shard::Shard(Store& store) : store_(store), cells_(store.num_cells_) {
         known_.back().values.push_back(label->values[i]);
       }
     }
-    hot.cells = cells_.data() + m->first_cell;
+    hot.series0.cells = cells_.data() + m->first_cell;
+    hot.series0.bounds = m->padded_bounds.data();
+    hot.series0.num_bounds = static_cast<std::uint32_t>(m->padded_bounds.size());
+    hot.series0.sum_cell = static_cast<std::uint32_t>(m->spec.buckets.size() + 1);
+    switch (m->spec.type) {
+      case MetricType::kCounter:
+        hot.series0.kind = CellKind::kCounter;
+        break;
+      case MetricType::kGauge:
+        hot.series0.kind = m->spec.gauge_mode == GaugeMode::kSet   ? CellKind::kGaugeSet
+                           : m->spec.gauge_mode == GaugeMode::kMax ? CellKind::kGaugeMax
+                                                                   : CellKind::kGaugeAdd;
+        break;
+      case MetricType::kHistogram:
+        hot.series0.kind = CellKind::kHistogram;
+        break;
+    }
     hot.exists = m->labelled ? m->exists.get() : nullptr;
     hot.initial_series = m->initial_series.data();
     hot.num_initial = static_cast<std::uint32_t>(m->initial_series.size());
-    hot.bounds = m->padded_bounds.data();
-    hot.num_bounds = static_cast<std::uint32_t>(m->padded_bounds.size());
     hot.cells_per_series = static_cast<std::uint32_t>(m->cells_per_series);
-    hot.sum_cell = static_cast<std::uint32_t>(m->spec.buckets.size() + 1);
-    switch (m->spec.type) {
-      case MetricType::kCounter:
-        hot.kind = Hot::Kind::kCounter;
-        break;
-      case MetricType::kGauge:
-        hot.kind = m->spec.gauge_mode == GaugeMode::kSet   ? Hot::Kind::kGaugeSet
-                   : m->spec.gauge_mode == GaugeMode::kMax ? Hot::Kind::kGaugeMax
-                                                           : Hot::Kind::kGaugeAdd;
-        break;
-      case MetricType::kHistogram:
-        hot.kind = Hot::Kind::kHistogram;
-        break;
-    }
     hot_.push_back(hot);
   }
   num_metrics_ = static_cast<std::uint32_t>(hot_.size());
@@ -264,36 +264,42 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
   return series;
 }
 
-// Inlined into Apply, the hot path, which has looked the metric up already.
+// Inlined into the hot paths (Apply, Write).
+[[gnu::always_inline]] inline void Shard::WriteCells(const BoundSeries& series, double value) {
+  std::atomic<std::uint64_t>* cell = series.cells;
+  switch (series.kind) {
+    case CellKind::kCounter:
+      if (value >= 0) AddDouble(cell[0], value);  // also refuses NaN
+      return;
+    case CellKind::kGaugeSet:
+      StoreDouble(cell[0], value);
+      break;
+    case CellKind::kGaugeMax:
+      if (cell[1].load(std::memory_order_relaxed) == 0 || value > LoadDouble(cell[0])) {
+        StoreDouble(cell[0], value);
+      }
+      break;
+    case CellKind::kGaugeAdd:
+      StoreDouble(cell[0],
+                  (cell[1].load(std::memory_order_relaxed) != 0 ? LoadDouble(cell[0]) : 0) + value);
+      break;
+    case CellKind::kHistogram:
+      AddCount(cell[BoundsBelow(series.bounds, series.num_bounds, value)], 1);
+      AddDouble(cell[series.sum_cell], value);
+      return;
+  }
+  cell[1].store(stamp_, std::memory_order_relaxed);  // gauges: when last set
+}
+
 [[gnu::always_inline]] inline void Shard::Write(std::uint32_t metric, std::size_t series,
                                                 double value) {
   const Hot& m = hot_[metric];
   if (m.exists != nullptr && !m.exists[series].load(std::memory_order_relaxed)) {
     m.exists[series].store(true, std::memory_order_relaxed);
   }
-  std::atomic<std::uint64_t>* cell = m.cells + series * m.cells_per_series;
-  switch (m.kind) {
-    case Hot::Kind::kCounter:
-      if (value >= 0) AddDouble(cell[0], value);  // also refuses NaN
-      return;
-    case Hot::Kind::kGaugeSet:
-      StoreDouble(cell[0], value);
-      break;
-    case Hot::Kind::kGaugeMax:
-      if (cell[1].load(std::memory_order_relaxed) == 0 || value > LoadDouble(cell[0])) {
-        StoreDouble(cell[0], value);
-      }
-      break;
-    case Hot::Kind::kGaugeAdd:
-      StoreDouble(cell[0],
-                  (cell[1].load(std::memory_order_relaxed) != 0 ? LoadDouble(cell[0]) : 0) + value);
-      break;
-    case Hot::Kind::kHistogram:
-      AddCount(cell[BoundsBelow(m.bounds, m.num_bounds, value)], 1);
-      AddDouble(cell[m.sum_cell], value);
-      return;
-  }
-  cell[1].store(stamp_, std::memory_order_relaxed);  // gauges: when last set
+  BoundSeries target = m.series0;
+  target.cells += series * m.cells_per_series;
+  WriteCells(target, value);
 }
 
 void Shard::Apply(const Update* updates, std::size_t n) {
@@ -308,6 +314,22 @@ void Shard::Apply(const Update* updates, std::size_t n) {
       series = m.initial_series[update->series];
     }
     Write(update->metric, series, update->value);
+  }
+}
+
+BoundSeries Shard::Bind(std::uint32_t metric, std::uint32_t series) const {
+  if (metric >= num_metrics_ || series >= hot_[metric].num_initial) return {};
+  // An initial series exists from the start: writes need not mark it.
+  const Hot& m = hot_[metric];
+  BoundSeries bound = m.series0;
+  bound.cells += std::size_t{m.initial_series[series]} * m.cells_per_series;
+  return bound;
+}
+
+void Shard::Write(const BoundSeries* series, const double* values, std::uint64_t mask) {
+  for (; mask != 0; mask &= mask - 1) {
+    const int i = __builtin_ctzll(mask);
+    if (series[i].cells != nullptr) WriteCells(series[i], values[i]);
   }
 }
 

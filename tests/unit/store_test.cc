@@ -6,6 +6,8 @@
 #include <string>
 #include <thread>
 
+#include "llm_log_exporter/exposition/text_format.h"
+
 namespace lle {
 namespace {
 
@@ -51,6 +53,41 @@ std::map<std::string, double> CounterByLabel(const prometheus::MetricFamily& f) 
   std::map<std::string, double> out;
   for (const auto& m : f.metric) out[m.label.at(0).value] = m.counter.value;
   return out;
+}
+
+TEST(StoreTest, BoundWritesEqualApply) {
+  // Every kind of cell, including a histogram with more than four bounds and
+  // values on, between and past them; the two stores must show the same text.
+  std::vector<MetricSpec> specs = {Histogram({0.1, 0.3, 0.5, 1, 2.5, 5, 10}), Gauge()};
+  MetricSpec counter;
+  counter.name = "c_total";
+  specs.push_back(counter);
+  for (const GaugeMode mode : {GaugeMode::kMax, GaugeMode::kAdd}) {
+    MetricSpec g = Gauge();
+    g.name = mode == GaugeMode::kMax ? "g_max" : "g_add";
+    g.gauge_mode = mode;
+    specs.push_back(g);
+  }
+  Store applied(specs), written(specs);
+  Shard* a = applied.AddShard();
+  Shard* w = written.AddShard();
+  std::vector<BoundSeries> bound;
+  for (std::uint32_t m = 0; m < specs.size(); ++m) bound.push_back(w->Bind(m, 0));
+  bound.push_back(w->Bind(99, 0));  // unknown metric: ignored
+  bound.push_back(w->Bind(0, 1));   // unknown series: ignored
+  const double kValues[] = {0.1, 0.2, 0.3, 4.9, 5, 10, 11, -1, 0, 1e300};
+  for (const double v : kValues) {
+    double values[7];
+    for (std::uint32_t m = 0; m < 7; ++m) {
+      values[m] = v;
+      if (m < specs.size()) a->Apply({m, 0, v, {}});
+    }
+    w->Write(bound.data(), values, 0x7f);
+  }
+  w->Write(bound.data(), kValues, 0);  // no bit: nothing
+  EXPECT_EQ(SerializeText(written.Collect()), SerializeText(applied.Collect()));
+  EXPECT_NE(SerializeText(written.Collect()).find("h_bucket{le=\"5\"} 7\n"), std::string::npos)
+      << SerializeText(written.Collect());
 }
 
 TEST(StoreTest, HistogramBoundsAreInclusive) {

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "llm_log_exporter/app/exporter.h"
 #include "llm_log_exporter/app/self_metrics.h"
@@ -53,6 +54,8 @@ class alignas(64) Pipeline : private LineSink {
   Shard* self_shard_;
   std::shared_ptr<Generation> generation_;  // the rules this pipeline works with
   Shard* shard_ = nullptr;                  // in generation_'s store
+  std::vector<BoundSeries> bound_;          // per request rule: where its direct value goes
+  DirectValues direct_;
   std::unique_ptr<LineParser> parser_;
   LineFramer framer_;
   TracebackTracker tracker_;  // one per stream of lines: blocks span lines

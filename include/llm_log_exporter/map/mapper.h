@@ -34,6 +34,15 @@ struct UpdateBatch {
   }
 };
 
+/// The values of a line's request rules that have no labels, by request rule
+/// (Mapper::DirectMetrics): bit i of `fired` says value[i] is set. They go
+/// straight to their series (Shard::Write) instead of through Updates.
+struct DirectValues {
+  std::uint64_t fired = 0;
+  double value[kMaxRules];
+};
+static_assert(kMaxRules <= 64, "DirectValues::fired has a bit per rule");
+
 /// Turns a parsed request line into metric updates following a RuleSet, and
 /// counts unusable fields in llm_log_exporter_field_errors_total{field,reason}.
 /// Immutable after construction: safe to share between threads.
@@ -46,8 +55,15 @@ class Mapper {
   const std::vector<MetricSpec>& Specs() const { return specs_; }
   const RuleSet& Rules() const { return rules_; }
 
-  /// Appends the updates for one request line read at `now_seconds`.
-  void Map(const Record& record, double now_seconds, UpdateBatch& out) const;
+  /// Appends the updates for one request line read at `now_seconds`. With
+  /// `direct`, the rules without labels set their values there instead.
+  void Map(const Record& record, double now_seconds, UpdateBatch& out,
+           DirectValues* direct = nullptr) const;
+  /// Per request rule, in DirectValues order: the metric id its value goes
+  /// to (the metric's one series, or its first initial one), or kNoMetric if
+  /// it has labels and always makes an Update.
+  static constexpr std::uint32_t kNoMetric = ~std::uint32_t{0};
+  std::vector<std::uint32_t> DirectMetrics() const;
 
   /// Which non-request signals some rule reads (so the pipeline looks for them).
   bool wants_levels() const { return !level_rules_.empty(); }

@@ -18,6 +18,20 @@ namespace lle {
 class Store;
 struct LabelTable;  // one label's values in a Store (store.cc)
 
+/// How a series' cells take a value: a metric's type and gauge mode in one.
+enum class CellKind : std::uint8_t { kCounter, kGaugeSet, kGaugeMax, kGaugeAdd, kHistogram };
+
+/// One series of one metric in one Shard, resolved once (Shard::Bind) for a
+/// writer that updates it on every line. Plain data; null cells: writes are
+/// ignored.
+struct BoundSeries {
+  std::atomic<std::uint64_t>* cells = nullptr;
+  const double* bounds = nullptr;  // histograms: buckets padded with +Inf to a multiple of 4
+  std::uint32_t num_bounds = 0;    // padded
+  std::uint32_t sum_cell = 0;      // histograms: index of the sum among the cells
+  CellKind kind = CellKind::kCounter;
+};
+
 /// The aggregates written by one thread: plain cells, no lock and no allocation
 /// per update. Owned by its Store; use from a single writer thread only (the
 /// store reads it concurrently at scrape time). Cache-line aligned, so that
@@ -27,6 +41,13 @@ class alignas(64) Shard {
   /// Applies updates in order. Never throws; updates to unknown metrics are ignored.
   void Apply(const Update* updates, std::size_t n);
   void Apply(const Update& update) { Apply(&update, 1); }
+  /// Series `series` of `metric` (an index into its initial series, as in
+  /// Update::series), for Write; an unknown one ignores writes.
+  BoundSeries Bind(std::uint32_t metric, std::uint32_t series) const;
+  /// For each bit i of `mask`: what Apply does with value values[i] for the
+  /// series that series[i] is bound to. The hot path of request lines: no
+  /// lookup per write.
+  void Write(const BoundSeries* series, const double* values, std::uint64_t mask);
   /// Orders gauge writes across shards: the latest stamp wins at scrape (e.g. ns of wall time).
   void SetStamp(std::uint64_t stamp) { stamp_ = stamp; }
 
@@ -45,21 +66,18 @@ class alignas(64) Shard {
   std::size_t ResolveValue(Known& known, std::string_view value, bool* overflow);
   void Write(std::uint32_t metric, std::size_t series, double value);
 
+  void WriteCells(const BoundSeries& series, double value);
+
   // What Apply needs of one metric, packed and resolved to this shard's cells:
   // the hot path reads one of these instead of the store's metric and spec.
   struct Hot {
-    std::atomic<std::uint64_t>* cells;  // of series 0, in cells_
-    std::atomic<bool>* exists;          // null: the one series exists from the start
+    BoundSeries series0;        // its first series; the others follow
+    std::atomic<bool>* exists;  // null: the one series exists from the start
     const std::uint32_t* initial_series;
-    const double* bounds;  // histograms: buckets padded with +Inf to a multiple of 4
     std::uint32_t num_initial;
     std::uint32_t cells_per_series;
-    std::uint32_t num_bounds;   // padded
-    std::uint32_t sum_cell;     // histograms: index of the sum among a series' cells
     std::uint32_t first_known;  // its labels' Known entries in known_
     std::uint32_t num_labels;
-    enum class Kind : std::uint8_t { kCounter, kGaugeSet, kGaugeMax, kGaugeAdd, kHistogram };
-    Kind kind;  // type and gauge mode in one switch
   };
 
   Store& store_;
