@@ -103,10 +103,19 @@ ByteSource::Status ChunkReader::Run(std::string* error) {
     // One byte of slack for a '\r' before the '\n'; the worker's framer judges exactly.
     const std::size_t limit = options_.max_line_bytes + 1;
     if (last_nl == nullptr) {
-      if (cur->size > limit) {
+      // One line still coming; whole lines before it (kept back by the hook)
+      // are not part of it, and are sent if it turns out too long.
+      const char* held_end = static_cast<const char*>(memrchr(data, '\n', old_size));
+      const std::size_t line_start =
+          held_end != nullptr ? static_cast<std::size_t>(held_end + 1 - data) : 0;
+      if (cur->size - line_start > limit) {
         counters_.OnTooLong();
         skip_ = Skip::kTooLong;
-        cur->size = 0;
+        cur->size = line_start;
+        if (line_start > 0) {
+          Submit(cur);
+          cur = nullptr;
+        }
       }
       continue;
     }

@@ -181,5 +181,60 @@ TEST(ChunkReaderTest, OverLongLinesAreSkippedWithoutBufferingThemWhole) {
   EXPECT_LT(r.biggest_chunk, 4u * 5000);  // never held a 100 kB line
 }
 
+// A chunk_end hook that keeps back everything from the last line starting
+// with "hold" (as TracebackSafeEnd keeps an open traceback).
+std::size_t HoldFromLastHold(std::string_view lines) {
+  const std::size_t at = lines.rfind("\nhold");
+  return at == std::string_view::npos ? lines.size() : at + 1;
+}
+
+TEST(ChunkReaderTest, LinesKeptBackByTheHookOpenALaterChunkWhole) {
+  // Every block "hold…" + its 3 lines must end up in one chunk, whatever the reads.
+  std::string data;
+  for (int i = 0; i < 300; ++i) data += "free " + std::to_string(i) + "\nhold\n1\n2\n3\n";
+  ChunkReaderOptions options;
+  options.read_bytes = 50;  // a block straddles most reads
+  options.drop_when_full = false;
+  options.chunk_end = HoldFromLastHold;
+  Result r;
+  Feeder feeder(data);
+  FdSource source(feeder.fd());
+  ChunkQueue queue(4);
+  std::string error;
+  std::thread reader([&] {
+    r.status = ChunkReader(source, queue, options, r.counts).Run(&error);
+    queue.Close();
+  });
+  std::vector<std::string> chunks;
+  while (Chunk* c = queue.Pop()) {
+    chunks.emplace_back(c->bytes.data(), c->size);
+    queue.Release(c);
+  }
+  reader.join();
+  std::string kept;
+  for (const std::string& c : chunks) {
+    kept += c;
+    // A chunk never ends inside a block: after "hold", all of 1, 2, 3 follow.
+    for (std::size_t hold = c.find("hold\n"); hold != std::string::npos;
+         hold = c.find("hold\n", hold + 1)) {
+      EXPECT_EQ(c.compare(hold, 11, "hold\n1\n2\n3\n"), 0) << c;
+    }
+  }
+  EXPECT_EQ(kept, data);
+  EXPECT_GT(chunks.size(), 10u);
+}
+
+TEST(ChunkReaderTest, KeptBackLinesSurviveATooLongLineAfterThem) {
+  ChunkReaderOptions options;
+  options.read_bytes = 1000;
+  options.max_line_bytes = 3000;
+  options.drop_when_full = false;
+  options.chunk_end = HoldFromLastHold;
+  const std::string big(20000, 'x');
+  const Result r = ReadThrough("a\nhold\nb\n" + big + "\nc\n", options, 4, /*stalled=*/false);
+  EXPECT_EQ(r.kept, "a\nhold\nb\nc\n");
+  EXPECT_EQ(r.counts.too_long, 1);
+}
+
 }  // namespace
 }  // namespace lle
