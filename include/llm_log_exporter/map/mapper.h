@@ -50,6 +50,12 @@ class Mapper {
  public:
   /// Metric ids in updates are `first_metric` + index into `Specs()`.
   Mapper(RuleSet rules, std::uint32_t first_metric);
+  // Its flattened rules point into its own RuleSet: a move keeps them valid
+  // (the vectors' buffers move), a copy would not.
+  Mapper(const Mapper&) = delete;
+  Mapper& operator=(const Mapper&) = delete;
+  Mapper(Mapper&&) = default;
+  Mapper& operator=(Mapper&&) = default;
 
   /// The rule set's metrics followed by the field-error counter.
   const std::vector<MetricSpec>& Specs() const { return specs_; }
