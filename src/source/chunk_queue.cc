@@ -36,11 +36,11 @@ Chunk* ChunkQueue::Acquire() {
 Chunk* ChunkQueue::AcquireFor(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mutex_);
   if (free_.empty()) {
-    ++waiting_;
-    freed_.wait_for(lock, timeout, [this] { return free_.size() >= refill_ || closed_; });
-    --waiting_;
+    ++waiting_for_one_;
+    freed_.wait_for(lock, timeout, [this] { return !free_.empty() || closed_; });
+    --waiting_for_one_;
   }
-  return TakeFree();  // after a timeout, whatever is free
+  return TakeFree();
 }
 
 void ChunkQueue::Push(Chunk* chunk) {
@@ -65,9 +65,9 @@ void ChunkQueue::Release(Chunk* chunk) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     free_.push_back(chunk);
-    wake = waiting_ > 0 && free_.size() == refill_;
+    wake = waiting_for_one_ > 0 || (waiting_ > 0 && free_.size() == refill_);
   }
-  if (wake) freed_.notify_one();
+  if (wake) freed_.notify_all();
 }
 
 void ChunkQueue::Close() {

@@ -33,8 +33,8 @@ class ChunkQueue {
   /// per chunk: each wake-up is a futex call and a cross-CPU interrupt).
   /// nullptr once closed.
   Chunk* Acquire();
-  /// Acquire(), waiting at most `timeout`, then taking whatever is free:
-  /// nullptr if nothing is, or closed.
+  /// Waits at most `timeout` for one free chunk (a live input must not wait
+  /// for a batch); nullptr if none came, or closed.
   Chunk* AcquireFor(std::chrono::milliseconds timeout);
   /// Hands a filled chunk to the workers.
   void Push(Chunk* chunk);
@@ -53,8 +53,9 @@ class ChunkQueue {
   std::vector<std::unique_ptr<Chunk>> chunks_;
   std::vector<Chunk*> free_;
   std::deque<Chunk*> queue_;
-  const std::size_t refill_;  // free chunks that end an acquirer's wait
-  std::size_t waiting_ = 0;   // acquirers waiting
+  const std::size_t refill_;         // free chunks that end an acquirer's wait
+  std::size_t waiting_ = 0;          // Acquire() callers waiting for a batch
+  std::size_t waiting_for_one_ = 0;  // AcquireFor() callers waiting
   bool closed_ = false;
 };
 
