@@ -5,6 +5,8 @@
 #include <iterator>
 #include <sstream>
 
+#include "support/child_process.h"
+
 namespace lle::test {
 
 std::optional<double> MetricValue(const std::string& exposition, const std::string& series) {
@@ -33,6 +35,8 @@ double SumOfSamples(const std::string& exposition, const std::string& prefix) {
   return sum;
 }
 
+namespace {
+
 bool OnlyExpectedLintFindings(const std::string& promtool_output) {
   static const char* const kAccepted[] = {
       "qwen_request_duration_ms metric names should not contain abbreviated units",
@@ -46,6 +50,20 @@ bool OnlyExpectedLintFindings(const std::string& promtool_output) {
     }
   }
   return true;
+}
+
+}  // namespace
+
+::testing::AssertionResult PromtoolAccepts(const std::string& promtool,
+                                           const std::string& exposition) {
+  const RunResult check = Run({promtool, "check", "metrics"}, exposition);
+  const std::string output = check.out + check.err;
+  if (check.exit_code == 0 || (check.exit_code == 3 && OnlyExpectedLintFindings(output))) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "promtool exit " << check.exit_code << ":\n"
+                                       << output << "\nexposition:\n"
+                                       << exposition;
 }
 
 std::string LinesSeries(const std::string& source, const std::string& result) {

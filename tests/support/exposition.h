@@ -1,5 +1,7 @@
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <optional>
 #include <string>
 
@@ -17,10 +19,12 @@ double SumOfSamples(const std::string& exposition, const std::string& prefix);
 std::string LinesSeries(const std::string& source, const std::string& result);
 std::string RequestsSeries(const std::string& status);
 
-/// True if `promtool check metrics` printed nothing but the two lint findings
-/// that are accepted on purpose: the seed-compatible `_ms`/`_mb` names, kept so
-/// existing dashboards keep working (DESIGN.md §3); promtool then exits 3
-/// ("lint problems") rather than 1 (parse errors).
-bool OnlyExpectedLintFindings(const std::string& promtool_output);
+/// Runs `promtool check metrics` on `exposition`: success if it exits 0, or 3
+/// ("lint problems", not 1 for parse errors) with nothing but the two lint
+/// findings accepted on purpose: the seed-compatible `_ms`/`_mb` names, kept so
+/// existing dashboards keep working (DESIGN.md §3). A failure shows promtool's
+/// output and the exposition.
+::testing::AssertionResult PromtoolAccepts(const std::string& promtool,
+                                           const std::string& exposition);
 
 }  // namespace lle::test
