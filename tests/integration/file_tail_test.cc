@@ -46,6 +46,7 @@
 #include "support/daemon.h"
 #include "support/exposition.h"
 #include "support/http_client.h"
+#include "support/temp_dir.h"
 
 namespace lle::test {
 namespace {
@@ -78,30 +79,6 @@ std::string RequestLines(const std::string& status, int count) {
 }
 
 // --- Files -------------------------------------------------------------------
-
-// A fresh directory under $TMPDIR (or /tmp), removed with all it holds.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "lle_file_tail_XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 void WriteAll(int fd, const std::string& data) {
   std::size_t off = 0;

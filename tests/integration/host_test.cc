@@ -27,6 +27,7 @@
 #include "support/daemon.h"
 #include "support/exposition.h"
 #include "support/http_client.h"
+#include "support/temp_dir.h"
 
 namespace lle::test {
 namespace {
@@ -63,29 +64,6 @@ int CountLinesWith(const std::string& text, const std::string& needle) {
 bool Contains(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;
 }
-
-// A fresh directory, removed with its files at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/lle_host_test.XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    if (DIR* dir = opendir(path_.c_str())) {
-      while (const dirent* e = readdir(dir)) {
-        if (e->d_name[0] != '.') unlink((path_ + "/" + e->d_name).c_str());
-      }
-      closedir(dir);
-    }
-    rmdir(path_.c_str());
-  }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // Sets an environment variable for the daemons this test starts (they inherit it).
 class ScopedEnv {

@@ -37,6 +37,7 @@
 #include "support/daemon.h"
 #include "support/exposition.h"
 #include "support/http_client.h"
+#include "support/temp_dir.h"
 
 namespace lle::test {
 namespace {
@@ -312,31 +313,6 @@ class Connection {
   }
   int fd_;
   std::string pending_;  // received, not yet consumed
-};
-
-// A directory removed with its files when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    char name[] = "/tmp/lle_ingest_test.XXXXXX";
-    if (mkdtemp(name) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = name;
-  }
-  ~TempDir() {
-    for (const std::string& file : files_) unlink(file.c_str());
-    rmdir(path_.c_str());
-  }
-  std::string Write(const std::string& name, const std::string& content) {
-    const std::string file = path_ + "/" + name;
-    std::ofstream(file) << content;
-    files_.push_back(file);
-    return file;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-  std::vector<std::string> files_;
 };
 
 // --- 1. Body forms -----------------------------------------------------------
