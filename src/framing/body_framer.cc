@@ -11,11 +11,9 @@
 namespace lle {
 namespace {
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
+  while (!s.empty() && IsJsonSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsJsonSpace(s.back())) s.remove_suffix(1);
   return s;
 }
 
@@ -85,7 +83,7 @@ void SplitValues(std::string_view body, bool in_array, std::string& out) {
       }
       continue;
     }
-    if (depth == 0 && (IsSpace(c) || (in_array && c == ','))) {
+    if (depth == 0 && (IsJsonSpace(c) || (in_array && c == ','))) {
       if (start != std::string_view::npos && !in_array) {
         // A scalar or garbage between records ends at whitespace.
         AppendRecord(body.substr(start, i - start), out);

@@ -6,17 +6,14 @@
 #include <immintrin.h>
 #endif
 
+#include "llm_log_exporter/core/ascii.h"
+
 namespace lle {
 
 namespace {
 
-// Most bytes are above ' ': one compare rejects them.
-bool IsSpace(char c) {
-  return static_cast<unsigned char>(c) <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r');
-}
-
 const char* SkipSpace(const char* p, const char* end) {
-  while (p < end && IsSpace(*p)) ++p;
+  while (p < end && IsJsonSpace(*p)) ++p;
   return p;
 }
 

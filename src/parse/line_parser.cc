@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "flat_object.h"
+#include "llm_log_exporter/core/ascii.h"
 #include "llm_log_exporter/core/line.h"
 #include "number.h"
 
@@ -214,8 +215,6 @@ bool WalkDom(simdjson::dom::object object, const Node& node, Record& out) {
   }
   return request;
 }
-
-bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 }  // namespace
 

@@ -17,4 +17,10 @@ inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+/// JSON whitespace (RFC 8259): space, tab, line feed, carriage return. Most
+/// bytes are above ' ', and one compare rejects them.
+inline bool IsJsonSpace(char c) {
+  return static_cast<unsigned char>(c) <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r');
+}
+
 }  // namespace lle
