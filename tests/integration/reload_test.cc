@@ -18,6 +18,7 @@
 #include "support/daemon.h"
 #include "support/exposition.h"
 #include "support/http_client.h"
+#include "support/temp_dir.h"
 
 namespace lle::test {
 namespace {
@@ -52,17 +53,11 @@ constexpr char kOkLine[] = "{\"status\":\"ok\",\"ms\":50,\"tokens\":10}\n";
 
 class ReloadTest : public testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/lle_reload_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    config_ = (dir_ / "c.yaml").string();
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  void SetUp() override { config_ = dir_.File("c.yaml"); }
 
   // Replaces the config file whole (as editors and config management do).
   void WriteConfig(const std::string& text) {
-    const fs::path tmp = dir_ / "c.yaml.tmp";
+    const std::string tmp = dir_.File("c.yaml.tmp");
     std::ofstream(tmp) << text;
     fs::rename(tmp, config_);
   }
@@ -73,7 +68,7 @@ class ReloadTest : public testing::Test {
     return LaunchDaemon(kBinary, flags);
   }
 
-  fs::path dir_;
+  TempDir dir_;
   std::string config_;
 };
 

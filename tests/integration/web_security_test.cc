@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -31,6 +32,7 @@
 #include "support/child_process.h"
 #include "support/daemon.h"
 #include "support/http_client.h"
+#include "support/temp_dir.h"
 
 namespace lle::test {
 namespace {
@@ -44,12 +46,6 @@ constexpr char kOpenssl[] = LLE_OPENSSL;
 constexpr char kCurl[] = LLE_CURL;
 constexpr char kHtpasswd[] = LLE_HTPASSWD;
 
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out) throw std::runtime_error("cannot write " + path);
-}
-
 void MustRun(const std::vector<std::string>& argv) {
   const RunResult r = Run(argv, "");
   if (r.exit_code != 0) {
@@ -62,8 +58,9 @@ void MustRun(const std::vector<std::string>& argv) {
 // Keys, certificates and bcrypt hashes, made once for all tests in a
 // temporary directory (removed at the end).
 struct Pki {
-  std::string dir;
-  std::string ca_crt;  // signed the server's certificate; curl trusts it
+  std::unique_ptr<TempDir> temp;  // holds every file below
+  std::string dir;                // temp's path
+  std::string ca_crt;             // signed the server's certificate; curl trusts it
   std::string server_crt, server_key;
   std::string client_ca_crt;  // signed `client`: the web config trusts it
   std::string client_crt, client_key;
@@ -72,9 +69,8 @@ struct Pki {
   std::string bob_hash;                    // bcrypt of "hunter2"
 
   void Make() {
-    char tmpl[] = "/tmp/lle_web_security_XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir = tmpl;
+    temp = std::make_unique<TempDir>();
+    dir = temp->path();
     ca_crt = MakeCa("ca");
     client_ca_crt = MakeCa("client-ca");
     const std::string other_ca = MakeCa("other-ca");
@@ -164,14 +160,11 @@ CurlResult Curl(const Pki& pki, int port, const std::string& path,
 class WebSecurityTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { pki_.Make(); }
-  static void TearDownTestSuite() {
-    if (!pki_.dir.empty()) test::Run({"/bin/rm", "-rf", pki_.dir}, "");
-  }
+  static void TearDownTestSuite() { pki_.temp.reset(); }
 
   // Writes `yaml` as a web config file and starts the daemon with it.
   Daemon Start(const std::string& yaml, const std::vector<std::string>& flags = {}) {
-    const std::string path = pki_.dir + "/web" + std::to_string(++configs_) + ".yml";
-    WriteFile(path, yaml);
+    const std::string path = pki_.temp->Write("web" + std::to_string(++configs_) + ".yml", yaml);
     std::vector<std::string> all = {"--web.config.file=" + path};
     all.insert(all.end(), flags.begin(), flags.end());
     return LaunchDaemon(kBinary, all);
@@ -324,8 +317,7 @@ TEST_F(WebSecurityTest, MinVersionTls13RefusesATls12Client) {
 }
 
 TEST_F(WebSecurityTest, IngestBearerTokenTakesThePlaceOfBasicAuthOnIngestOnly) {
-  const std::string token_file = pki_.dir + "/token";
-  WriteFile(token_file, "s3cret-token\n");
+  const std::string token_file = pki_.temp->Write("token", "s3cret-token\n");
   Daemon d =
       Start(Tls() + Users(), {"--ingest.enable", "--ingest.bearer-token-file=" + token_file});
   const std::vector<std::string> post = {"-H", "Content-Type: application/x-ndjson",
@@ -353,8 +345,8 @@ TEST_F(WebSecurityTest, BasicAuthWithoutTlsOverPlainHttp) {
 }
 
 TEST_F(WebSecurityTest, BadWebConfigStopsTheStartWithOneLineAndExitCodeOne) {
-  const std::string garbage = pki_.dir + "/garbage.pem";
-  WriteFile(garbage, "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n");
+  const std::string garbage = pki_.temp->Write(
+      "garbage.pem", "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n");
   struct Case {
     std::string yaml;  // empty: the file does not exist
     std::string error;
@@ -374,8 +366,9 @@ TEST_F(WebSecurityTest, BadWebConfigStopsTheStartWithOneLineAndExitCodeOne) {
        "tls_server_config.client_ca_file '" + garbage + "': "},
   };
   for (std::size_t i = 0; i < cases.size(); ++i) {
-    const std::string path = pki_.dir + "/bad" + std::to_string(i) + ".yml";
-    if (!cases[i].yaml.empty()) WriteFile(path, cases[i].yaml);
+    const std::string name = "bad" + std::to_string(i) + ".yml";
+    const std::string path = pki_.temp->File(name);
+    if (!cases[i].yaml.empty()) pki_.temp->Write(name, cases[i].yaml);
     const RunResult r =
         test::Run({kBinary, "--web.listen-address=127.0.0.1:0", "--web.config.file=" + path}, "",
                   seconds(10));

@@ -9,10 +9,12 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "llm_log_exporter/exposition/basic_auth.h"
+#include "support/temp_dir.h"
 
 namespace lle {
 namespace {
@@ -26,21 +28,17 @@ constexpr char kHash2b[] = "$2b$04$0aS0KBl/N.oSb3D1MyGAc.FskN4vrhj2x6c5oueQBq1rX
 class WebConfigTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/lle_web_config_XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    for (const char* name : {"cert.pem", "key.pem", "ca.pem"}) {
-      std::ofstream(dir_ + "/" + name) << "not checked here\n";
-    }
-    std::ofstream(dir_ + "/empty.pem");
+    temp_ = std::make_unique<test::TempDir>();
+    dir_ = temp_->path();
+    for (const char* name : {"cert.pem", "key.pem", "ca.pem"})
+      temp_->Write(name, "not checked here\n");
+    temp_->Write("empty.pem", "");
   }
-  static void TearDownTestSuite() {
-    for (const char* name : {"cert.pem", "key.pem", "ca.pem", "empty.pem"}) {
-      unlink((dir_ + "/" + name).c_str());
-    }
-    rmdir(dir_.c_str());
-  }
-  static std::string dir_;
+  static void TearDownTestSuite() { temp_.reset(); }
+  static std::unique_ptr<test::TempDir> temp_;
+  static std::string dir_;  // temp_'s path
 };
+std::unique_ptr<test::TempDir> WebConfigTest::temp_;
 std::string WebConfigTest::dir_;
 
 struct ErrorCase {
