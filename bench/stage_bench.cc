@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <memory>
@@ -543,9 +544,9 @@ std::vector<Chunk> MakeChunks(const Corpus& c) {
     while (end < c.size && c.text[end - 1] != '\n') ++end;  // extend to a whole line
     Chunk chunk;
     chunk.size = end - off;
-    chunk.bytes.assign(c.text.begin() + static_cast<std::ptrdiff_t>(off),
-                       c.text.begin() + static_cast<std::ptrdiff_t>(end));
-    chunk.bytes.resize(chunk.size + kLinePadding, ' ');
+    chunk.bytes.resize(chunk.size + kLinePadding);
+    std::memcpy(chunk.bytes.data(), c.text.data() + off, chunk.size);
+    std::memset(chunk.bytes.data() + chunk.size, ' ', kLinePadding);
     chunk.seq = chunks.size() + 1;
     chunk.wall_seconds = 1.75e9;
     chunks.push_back(std::move(chunk));

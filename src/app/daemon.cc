@@ -52,7 +52,8 @@ class StreamIngest : private ReaderCounters {
       : exporter_(exporter),
         source_index_(source),
         source_(std::move(input)),
-        queue_(std::max<std::size_t>(2, options.input_buffer_bytes / ReadBytes(options))),
+        queue_(std::max<std::size_t>(2, options.input_buffer_bytes / ReadBytes(options)),
+               ReadBytes(options)),
         reader_shard_(exporter.self_store().AddShard()) {
     reader_options_.read_bytes = ReadBytes(options);
     reader_options_.max_line_bytes = options.max_line_bytes;

@@ -1,14 +1,67 @@
 #include "llm_log_exporter/source/chunk_queue.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 namespace lle {
 
-ChunkQueue::ChunkQueue(std::size_t num_chunks) : refill_(std::max<std::size_t>(1, num_chunks / 4)) {
+void ChunkBuffer::resize(std::size_t size) {
+  if (size <= size_) return;
+  if (data_ == slice_ && size <= slice_size_) {
+    size_ = size;
+    return;
+  }
+  auto grown = std::make_unique<char[]>(size);
+  if (size_ > 0) std::memcpy(grown.get(), data_, size_);
+  heap_ = std::move(grown);
+  data_ = heap_.get();
+  size_ = size;
+}
+
+void ChunkBuffer::Reset() {
+  heap_.reset();
+  data_ = slice_;
+  size_ = slice_size_;
+}
+
+namespace {
+constexpr std::size_t kHugePage = 2 * 1024 * 1024;
+}  // namespace
+
+ChunkQueue::ChunkQueue(std::size_t num_chunks, std::size_t chunk_bytes)
+    : refill_(std::max<std::size_t>(1, num_chunks / 4)) {
+  char* arena = nullptr;
+  if (chunk_bytes > 0) {
+    // One mapping, aligned to and advised for transparent huge pages: the
+    // first touch of a 4 KiB page costs a fault (about 13 us in a VM), which
+    // for a 4 MiB pool is 1,024 faults on the path of the first lines read.
+    // Huge pages make that two; without them (THP off) it is 4 KiB pages.
+    const std::size_t used = num_chunks * chunk_bytes;
+    arena_size_ = used + kHugePage;
+    arena_ = mmap(nullptr, arena_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (arena_ == MAP_FAILED) {
+      arena_ = nullptr;  // chunks take heap memory instead
+    } else {
+      const auto base = reinterpret_cast<std::uintptr_t>(arena_);
+      arena = reinterpret_cast<char*>((base + kHugePage - 1) & ~(kHugePage - 1));
+#ifdef MADV_HUGEPAGE
+      madvise(arena, used, MADV_HUGEPAGE);
+#endif
+    }
+  }
   for (std::size_t i = 0; i < num_chunks; ++i) {
     chunks_.push_back(std::make_unique<Chunk>());
+    if (arena != nullptr) chunks_.back()->bytes = ChunkBuffer(arena + i * chunk_bytes, chunk_bytes);
     free_.push_back(chunks_.back().get());
   }
+}
+
+ChunkQueue::~ChunkQueue() {
+  chunks_.clear();
+  if (arena_ != nullptr) munmap(arena_, arena_size_);
 }
 
 Chunk* ChunkQueue::TakeFree() {

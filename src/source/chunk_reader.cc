@@ -29,9 +29,7 @@ Chunk* ChunkReader::NextChunk() {
   if (chunk == nullptr) return nullptr;
   chunk->size = 0;
   // A chunk that once held a very long line gives the memory back.
-  if (chunk->bytes.size() > 4 * (options_.read_bytes + kLinePadding)) {
-    std::vector<char>().swap(chunk->bytes);
-  }
+  if (chunk->bytes.size() > 4 * (options_.read_bytes + kLinePadding)) chunk->bytes.Reset();
   return chunk;
 }
 

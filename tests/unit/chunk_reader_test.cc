@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "llm_log_exporter/core/line.h"
 #include "llm_log_exporter/source/fd_source.h"
 
 namespace lle {
@@ -87,7 +88,9 @@ Result ReadThrough(const std::string& data, const ChunkReaderOptions& options,
   Result result;
   Feeder feeder(data);
   FdSource source(feeder.fd());
-  ChunkQueue queue(num_chunks);
+  // Chunks in an arena, as the daemon has them: lines that straddle reads
+  // move them to heap memory and back.
+  ChunkQueue queue(num_chunks, options.read_bytes + kLinePadding);
   std::thread worker;
   if (!stalled) worker = std::thread([&] { Drain(queue, result); });
   std::string error;

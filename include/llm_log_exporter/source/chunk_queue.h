@@ -11,20 +11,52 @@
 
 namespace lle {
 
+/// A chunk's memory: a slice of its queue's arena, or heap memory once one
+/// line outgrew the slice. Owns the heap memory only. One user at a time.
+class ChunkBuffer {
+ public:
+  ChunkBuffer() = default;
+  ChunkBuffer(char* slice, std::size_t slice_size)
+      : slice_(slice), slice_size_(slice_size), data_(slice), size_(slice_size) {}
+
+  char* data() { return data_; }
+  const char* data() const { return data_; }
+  /// The capacity in use.
+  std::size_t size() const { return size_; }
+  char& operator[](std::size_t i) { return data_[i]; }
+  char operator[](std::size_t i) const { return data_[i]; }
+  /// At least `size` bytes, the first size() kept; new bytes are unspecified.
+  void resize(std::size_t size);
+  /// Back to the slice (or nothing), giving heap memory back; content is lost.
+  void Reset();
+
+ private:
+  char* slice_ = nullptr;
+  std::size_t slice_size_ = 0;
+  std::unique_ptr<char[]> heap_;
+  char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
 /// Whole lines (each ending in '\n') read from one source in one go, followed
 /// by kLinePadding readable bytes. Filled by a reader, framed by a worker.
 struct Chunk {
-  std::vector<char> bytes;  // size() is the capacity in use; data is [0, size)
+  ChunkBuffer bytes;  // data is [0, size)
   std::size_t size = 0;
   std::uint64_t seq = 0;    // read order: the later chunk's gauge values win
   double wall_seconds = 0;  // when it was read (Unix time)
 };
 
 /// A fixed pool of chunks passed from one reader to worker threads: the
-/// bound on input memory. Owns the chunks. Thread-safe.
+/// bound on input memory. Owns the chunks and their arena. Thread-safe.
 class ChunkQueue {
  public:
-  explicit ChunkQueue(std::size_t num_chunks);
+  /// `chunk_bytes` > 0: each chunk starts with that many bytes of one arena.
+  /// 0: chunks start empty and take heap memory as they are resized.
+  explicit ChunkQueue(std::size_t num_chunks, std::size_t chunk_bytes = 0);
+  ~ChunkQueue();
+  ChunkQueue(const ChunkQueue&) = delete;
+  ChunkQueue& operator=(const ChunkQueue&) = delete;
 
   /// A free chunk, or nullptr if all are queued or being worked on.
   Chunk* TryAcquire();
@@ -47,6 +79,8 @@ class ChunkQueue {
 
  private:
   Chunk* TakeFree();  // a free chunk or nullptr; mutex_ held
+  void* arena_ = nullptr;  // mmap()ed; see the constructor
+  std::size_t arena_size_ = 0;
   std::mutex mutex_;
   std::condition_variable filled_;
   std::condition_variable freed_;
