@@ -28,12 +28,23 @@ Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
     if (rule.divisor_field >= 0) use[rule.divisor_field] = Use::kNumber;
     const auto index = static_cast<std::uint32_t>(&rule - rules_.rules.data());
     switch (rule.signal) {
-      case Signal::kRequest:
-        request_rules_.push_back({&rule, first_metric_ + rule.metric, rule.source,
-                                  specs_.at(rule.metric).type == MetricType::kCounter,
-                                  !rule.conditions.empty(), rule.scale != 1 || rule.divide_by != 1,
-                                  rule.field, rule.divisor_field, rule.scale, rule.divide_by});
+      case Signal::kRequest: {
+        const RequestRule r{&rule,
+                            first_metric_ + rule.metric,
+                            static_cast<std::uint32_t>(request_rules_.size()),
+                            rule.source,
+                            specs_.at(rule.metric).type == MetricType::kCounter,
+                            !rule.conditions.empty(),
+                            rule.scale != 1 || rule.divide_by != 1,
+                            rule.field,
+                            rule.divisor_field,
+                            rule.scale,
+                            rule.divide_by};
+        const bool plain = r.source == ValueSource::kField && !r.filtered && rule.labels.empty();
+        request_rules_.insert(request_rules_.begin() + (plain ? num_plain_++ : request_rules_.size()),
+                              r);
         break;
+      }
       case Signal::kLogLevel:
         level_rules_.push_back(index);
         break;
@@ -107,9 +118,9 @@ bool Mapper::Matches(const MetricRule& rule, const Record& record) const {
 }
 
 std::vector<std::uint32_t> Mapper::DirectMetrics() const {
-  std::vector<std::uint32_t> metrics;
+  std::vector<std::uint32_t> metrics(request_rules_.size());
   for (const RequestRule& r : request_rules_) {
-    metrics.push_back(r.rule->labels.empty() ? r.metric : kNoMetric);
+    metrics[r.direct] = r.rule->labels.empty() ? r.metric : kNoMetric;
   }
   return metrics;
 }
@@ -133,7 +144,24 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out,
   // record's doubles as far as the compiler knows, so it would reload
   // out.size around every update.
   std::size_t size = out.size;
-  for (std::size_t k = 0; k < request_rules_.size(); ++k) {
+  std::size_t first = 0;
+  if (direct != nullptr) {
+    // The general loop below, for rules that need none of its cases.
+    for (; first < num_plain_; ++first) {
+      const RequestRule& r = request_rules_[first];
+      const FieldValue& value = record.fields[r.field];
+      if (value.state != FieldState::kNumber) continue;
+      if (r.counter && value.number < 0) {
+        out.size = size;
+        FieldError(r.field, kNegative, out);
+        size = out.size;
+        continue;
+      }
+      direct->value[r.direct] = r.scaled ? value.number * r.scale / r.divide_by : value.number;
+      direct->fired |= std::uint64_t{1} << r.direct;
+    }
+  }
+  for (std::size_t k = first; k < request_rules_.size(); ++k) {
     const RequestRule& r = request_rules_[k];
     // x × 1 / 1 is x exactly: most rules have no scale, and skip the division.
     const auto scaled = [&r](double x) { return r.scaled ? x * r.scale / r.divide_by : x; };
@@ -173,8 +201,8 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out,
     }
     const std::vector<LabelSource>& label_sources = r.rule->labels;
     if (direct != nullptr && label_sources.empty()) {
-      direct->value[k] = u.value;
-      direct->fired |= std::uint64_t{1} << k;
+      direct->value[r.direct] = u.value;
+      direct->fired |= std::uint64_t{1} << r.direct;
       continue;
     }
     if (!label_sources.empty()) {

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
+#include <utility>
+#include <vector>
 #include <string>
 
 #include "llm_log_exporter/config/config.h"
@@ -185,6 +188,41 @@ TEST(OneTwoFiveBucketsTest, EndsAtTheMax) {
   EXPECT_EQ(OneTwoFiveBuckets(100), (std::vector<double>{1, 2, 5, 10, 20, 50, 100}));
   EXPECT_EQ(OneTwoFiveBuckets(8192),
             (std::vector<double>{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 8192}));
+}
+
+// With DirectValues, rules without labels leave their values there instead of
+// in updates (the pipeline's path); together they must be the same updates.
+TEST_F(MapperTest, DirectValuesAndUpdatesTogetherEqualTheUpdatesAlone) {
+  const auto as_set = [](const UpdateBatch& batch) {
+    std::multiset<std::pair<std::uint32_t, double>> out;
+    for (std::size_t i = 0; i < batch.size; ++i) {
+      out.insert({batch.items[i].metric, batch.items[i].value});
+    }
+    return out;
+  };
+  const std::vector<std::uint32_t> direct_metrics = mapper_.DirectMetrics();
+  for (const double tokens : {320.0, -5.0, 0.0}) {
+    record_ = Record();
+    record_.fields[fields_.at("status")] = {FieldState::kString, 0, "error"};
+    Set("total_time_ms", 1876);
+    Set("inference_time_ms", 1756);
+    Set("input_tokens", 1240);
+    Set("output_tokens", tokens);
+    SetState("gpu_memory_mb", FieldState::kWrongType);
+    const auto expected = as_set(Map());
+
+    batch_.Clear();
+    DirectValues direct;
+    mapper_.Map(record_, 1700000000.5, batch_, &direct);
+    auto got = as_set(batch_);
+    for (std::size_t k = 0; k < direct_metrics.size(); ++k) {
+      if ((direct.fired >> k & 1) == 0) continue;
+      ASSERT_NE(direct_metrics[k], Mapper::kNoMetric) << k;
+      got.insert({direct_metrics[k], direct.value[k]});
+    }
+    EXPECT_GT(direct.fired, 0u);
+    EXPECT_EQ(got, expected) << "output_tokens " << tokens;
+  }
 }
 
 }  // namespace

@@ -104,6 +104,7 @@ class Mapper {
   struct RequestRule {
     const MetricRule* rule;
     std::uint32_t metric;  // in updates: first_metric_ + rule->metric
+    std::uint32_t direct;  // its index in DirectValues (the rule order)
     ValueSource source;
     bool counter;   // a negative value is refused
     bool filtered;  // has conditions
@@ -124,7 +125,10 @@ class Mapper {
   std::vector<MetricSpec> specs_;
   std::vector<std::uint32_t> checked_;  // per field: its index in field_errors' `field` label
   std::vector<CheckedField> checked_fields_;
+  // Plain rules first (a field's value, no filter, no labels: most rules),
+  // which with DirectValues take a loop of their own; then the others.
   std::vector<RequestRule> request_rules_;
+  std::size_t num_plain_ = 0;
   std::vector<std::uint32_t> level_rules_;  // indices into rules_.rules, by signal
   std::vector<std::uint32_t> exception_rules_;
   std::vector<std::uint32_t> stats_rules_;
