@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "support/child_process.h"
+#include "support/exposition.h"
 
 namespace lle::test {
 namespace {
@@ -50,6 +51,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kBinary[] = LLE_BINARY;
+constexpr char kSampleLog[] = LLE_SAMPLE_LOG;
 constexpr char kGoldenDir[] = LLE_GOLDEN_DIR;
 constexpr char kInputFile[] = "input.log";
 constexpr char kExpectedFile[] = "expected.prom";
@@ -412,6 +414,26 @@ TEST(GoldenCases, DiffShowsChangedLinesWithContext) {
                       "+\\ No newline at end of file\n"),
             std::string::npos)
       << diff;
+}
+
+// The sample log the profile-guided build trains on (bench/sample_log.cc) is
+// also the README's quick input: the exporter must take every line of it as
+// what it is, through the same binary.
+TEST(SampleLog, EveryLineIsCountedAndRequestsAreMostOfThem) {
+  constexpr int kLines = 20000;
+  const RunResult sample = test::Run({kSampleLog, std::to_string(kLines)}, "");
+  ASSERT_EQ(sample.exit_code, 0) << sample.err;
+  ASSERT_EQ(std::count(sample.out.begin(), sample.out.end(), '\n'), kLines);
+  const RunResult once = test::Run({kBinary, "--once"}, sample.out);
+  ASSERT_EQ(once.exit_code, 0) << once.err;
+  EXPECT_EQ(SumOfSamples(once.out, "llm_log_exporter_lines_total{"), kLines);
+  const std::optional<double> requests = MetricValue(once.out, LinesSeries("stdin", "request"));
+  ASSERT_TRUE(requests.has_value()) << once.out;
+  EXPECT_GT(*requests, 0.9 * kLines);
+  EXPECT_EQ(SumOfSamples(once.out, "qwen_requests_total{"), *requests);
+  // Its JSON events, and text lines and partial writes:
+  EXPECT_GT(MetricValue(once.out, LinesSeries("stdin", "event")).value_or(0), 0);
+  EXPECT_GT(MetricValue(once.out, LinesSeries("stdin", "not_json")).value_or(0), 0);
 }
 
 }  // namespace
