@@ -1,13 +1,10 @@
 #include "llm_log_exporter/exposition/basic_auth.h"
 
-#include <crypt.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-
 #include <memory>
 #include <utility>
 
 #include "llm_log_exporter/core/ascii.h"
+#include "openssl_api.h"
 
 namespace lle {
 namespace {
@@ -48,9 +45,9 @@ bool DecodeBase64(std::string_view in, std::string* out) {
   return true;
 }
 
-bool Sha256(std::string_view data, unsigned char* digest) {
+bool Sha256(const OpenSslApi& ssl, std::string_view data, unsigned char* digest) {
   unsigned int size = 0;
-  return EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr) == 1 &&
+  return ssl.EVP_Digest(data.data(), data.size(), digest, &size, ssl.EVP_sha256(), nullptr) == 1 &&
          size == 32;
 }
 
@@ -58,18 +55,19 @@ bool Sha256(std::string_view data, unsigned char* digest) {
 
 BasicAuth::BasicAuth(std::map<std::string, std::string> users) : users_(std::move(users)) {}
 
-bool BasicAuth::Verify(const std::string& user, const std::string& password) const {
+bool BasicAuth::Verify(const OpenSslApi& ssl, const std::string& user,
+                       const std::string& password) const {
   auto it = users_.find(user);
   // An unknown user costs a bcrypt run too, so timing does not tell which
   // user names exist.
   const std::string& hash = it != users_.end() ? it->second : users_.begin()->second;
   // crypt_data is ~32 KiB: on the heap, as HTTP worker stacks are small.
   auto data = std::make_unique<crypt_data>();
-  const char* result = crypt_r(password.c_str(), hash.c_str(), data.get());
+  const char* result = ssl.crypt_r(password.c_str(), hash.c_str(), data.get());
   if (result == nullptr || result[0] == '*') return false;
   const std::string_view computed(result);
   const bool match = computed.size() == hash.size() &&
-                     CRYPTO_memcmp(computed.data(), hash.data(), hash.size()) == 0;
+                     ssl.CRYPTO_memcmp(computed.data(), hash.data(), hash.size()) == 0;
   return match && it != users_.end();
 }
 
@@ -80,14 +78,20 @@ bool BasicAuth::Check(std::string_view header) {
       !EqualsIgnoreCase(header.substr(0, kScheme.size()), kScheme)) {
     return false;
   }
+  // Loaded by HttpServer::Start, which refuses to start without it.
+  std::string error;
+  const OpenSslApi* ssl = LoadOpenSslApi(&error);
+  if (ssl == nullptr) return false;
   Digest digest{};
-  if (!Sha256(header, digest.data())) return false;
+  if (!Sha256(*ssl, header, digest.data())) return false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     bool hit = false;
     // Every entry compared in constant time, and all of them, so the time
     // taken says nothing about which entry (if any) matched.
-    for (const Digest& d : verified_) hit |= CRYPTO_memcmp(d.data(), digest.data(), d.size()) == 0;
+    for (const Digest& d : verified_) {
+      hit |= ssl->CRYPTO_memcmp(d.data(), digest.data(), d.size()) == 0;
+    }
     if (hit) return true;
   }
   std::string decoded;
@@ -97,7 +101,7 @@ bool BasicAuth::Check(std::string_view header) {
   // bcrypt only reads a password up to its first NUL: refuse one that has it,
   // or "secret\0anything" would pass as "secret".
   if (decoded.find('\0') != std::string::npos) return false;
-  if (!Verify(decoded.substr(0, colon), decoded.substr(colon + 1))) return false;
+  if (!Verify(*ssl, decoded.substr(0, colon), decoded.substr(colon + 1))) return false;
   std::lock_guard<std::mutex> lock(mutex_);
   if (verified_.size() >= kMaxCachedHeaders) verified_.clear();
   verified_.push_back(digest);

@@ -5,9 +5,6 @@
 #include <dlfcn.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,6 +20,7 @@
 #include <vector>
 
 #include "connection_deadlines.h"
+#include "openssl_api.h"
 #include "llm_log_exporter/exposition/text_format.h"
 
 namespace lle {
@@ -86,12 +84,12 @@ std::string LoadOpenSsl3Compat() {
 // ask for one without checking who signed it (as Go's tls does).
 int AcceptAnyCertificate(int, X509_STORE_CTX*) { return 1; }
 
-std::string OpenSslError() {
-  const unsigned long code = ERR_get_error();
-  ERR_clear_error();
+std::string OpenSslError(const OpenSslApi& ssl) {
+  const unsigned long code = ssl.ERR_get_error();
+  ssl.ERR_clear_error();
   if (code == 0) return "unknown OpenSSL error";
   char text[256];
-  ERR_error_string_n(code, text, sizeof text);
+  ssl.ERR_error_string_n(code, text, sizeof text);
   return text;
 }
 
@@ -135,62 +133,65 @@ int HttpServer::InitTls(void* ssl_ctx, void* self) {
 bool HttpServer::ConfigureTls(void* ssl_ctx, std::string* error) {
   SSL_CTX* ctx = static_cast<SSL_CTX*>(ssl_ctx);
   const TlsServerConfig& tls = *options_.web.tls;
-  ERR_clear_error();
-  if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert_file.c_str()) != 1) {
-    *error = "tls_server_config.cert_file '" + tls.cert_file + "': " + OpenSslError();
+  const OpenSslApi* api = LoadOpenSslApi(error);  // Start() loaded it
+  if (api == nullptr) return false;
+  const OpenSslApi& ssl = *api;
+  ssl.ERR_clear_error();
+  if (ssl.SSL_CTX_use_certificate_chain_file(ctx, tls.cert_file.c_str()) != 1) {
+    *error = "tls_server_config.cert_file '" + tls.cert_file + "': " + OpenSslError(ssl);
     return false;
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    const bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+  if (ssl.SSL_CTX_use_PrivateKey_file(ctx, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    const bool mismatch = ERR_GET_REASON(ssl.ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
     *error = "tls_server_config.key_file '" + tls.key_file +
-             "': " + (mismatch ? "does not match the certificate of cert_file" : OpenSslError());
-    ERR_clear_error();
+             "': " + (mismatch ? "does not match the certificate of cert_file" : OpenSslError(ssl));
+    ssl.ERR_clear_error();
     return false;
   }
-  if (SSL_CTX_check_private_key(ctx) != 1) {
+  if (ssl.SSL_CTX_check_private_key(ctx) != 1) {
     *error = "tls_server_config.key_file '" + tls.key_file +
              "': does not match the certificate of cert_file";
     return false;
   }
   const int min = tls.min_version == TlsVersion::kTls13 ? TLS1_3_VERSION : TLS1_2_VERSION;
-  if (SSL_CTX_set_min_proto_version(ctx, min) != 1) {
-    *error = "tls_server_config.min_version: " + OpenSslError();
+  if (ssl.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, min, nullptr) != 1) {
+    *error = "tls_server_config.min_version: " + OpenSslError(ssl);
     return false;
   }
-  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+  ssl.SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
   // Sessions resumed with a client certificate need an id context.
   static const unsigned char kSessionContext[] = "llm_log_exporter";
-  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
+  ssl.SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
   if (!tls.client_ca_file.empty()) {
-    if (SSL_CTX_load_verify_locations(ctx, tls.client_ca_file.c_str(), nullptr) != 1) {
-      *error = "tls_server_config.client_ca_file '" + tls.client_ca_file + "': " + OpenSslError();
+    if (ssl.SSL_CTX_load_verify_locations(ctx, tls.client_ca_file.c_str(), nullptr) != 1) {
+      *error = "tls_server_config.client_ca_file '" + tls.client_ca_file + "': " + OpenSslError(ssl);
       return false;
     }
     // Tells clients which CAs we accept, so they pick the right certificate.
-    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(tls.client_ca_file.c_str());
+    STACK_OF(X509_NAME)* names = ssl.SSL_load_client_CA_file(tls.client_ca_file.c_str());
     if (names == nullptr) {
       *error =
           "tls_server_config.client_ca_file '" + tls.client_ca_file + "': no CA certificate in it";
       return false;
     }
-    SSL_CTX_set_client_CA_list(ctx, names);
+    ssl.SSL_CTX_set_client_CA_list(ctx, names);
   }
   switch (tls.client_auth) {
     case ClientAuth::kNoClientCert:
-      SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+      ssl.SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
       break;
     case ClientAuth::kRequestClientCert:
-      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, AcceptAnyCertificate);
+      ssl.SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, AcceptAnyCertificate);
       break;
     case ClientAuth::kRequireAnyClientCert:
-      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+      ssl.SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
                          AcceptAnyCertificate);
       break;
     case ClientAuth::kVerifyClientCertIfGiven:
-      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+      ssl.SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
       break;
     case ClientAuth::kRequireAndVerifyClientCert:
-      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+      ssl.SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
       break;
   }
   return true;
@@ -206,6 +207,13 @@ bool HttpServer::Start(std::string* error) {
     return false;
   }
   const bool tls = options_.web.tls.has_value();
+  if (tls || basic_auth_.enabled()) {
+    std::string why;
+    if (LoadOpenSslApi(&why) == nullptr) {
+      *error = std::string(tls ? "tls_server_config" : "basic_auth_users") + " needs OpenSSL: " + why;
+      return false;
+    }
+  }
   // Not fatal here: a civetweb built for OpenSSL 3 needs no help; if this one
   // does, mg_start2 fails below and the message says why.
   const std::string compat = tls ? LoadOpenSsl3Compat() : "";

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -342,6 +343,26 @@ TEST_F(WebSecurityTest, BasicAuthWithoutTlsOverPlainHttp) {
   EXPECT_EQ(HttpGet(d.port, "/metrics").status, 401);
   // "alice:secret"
   EXPECT_EQ(HttpGet(d.port, "/metrics", {{"Authorization", "Basic YWxpY2U6c2VjcmV0"}}).status, 200);
+}
+
+// OpenSSL and libcrypt are loaded only for TLS or basic auth: without them a
+// start-up skips a third of the dynamic loader's work (openssl_api.h).
+TEST_F(WebSecurityTest, TlsLibrariesAreLoadedOnlyWhenConfigured) {
+  const auto mapped = [](const Daemon& d) {
+    std::ifstream maps("/proc/" + std::to_string(d.process->pid()) + "/maps");
+    std::set<std::string> libraries;
+    std::string line;
+    while (std::getline(maps, line)) {
+      for (const char* name : {"libssl.so", "libcrypto.so", "libcrypt.so"}) {
+        if (line.find(name) != std::string::npos) libraries.insert(name);
+      }
+    }
+    return libraries;
+  };
+  const Daemon plain = LaunchDaemon(kBinary, {});
+  EXPECT_EQ(mapped(plain), std::set<std::string>{});
+  const Daemon users = Start(Users());
+  EXPECT_EQ(mapped(users), (std::set<std::string>{"libssl.so", "libcrypto.so", "libcrypt.so"}));
 }
 
 TEST_F(WebSecurityTest, BadWebConfigStopsTheStartWithOneLineAndExitCodeOne) {

@@ -9,6 +9,8 @@
 
 namespace lle {
 
+struct OpenSslApi;
+
 /// Checks `Authorization: Basic ...` headers against bcrypt hashes (verified
 /// with libxcrypt's crypt_r). Owns a small cache of SHA-256 digests of header
 /// values that verified, so a scraper's repeated header costs a hash, not a
@@ -25,7 +27,7 @@ class BasicAuth {
 
  private:
   using Digest = std::array<unsigned char, 32>;
-  bool Verify(const std::string& user, const std::string& password) const;
+  bool Verify(const OpenSslApi& ssl, const std::string& user, const std::string& password) const;
 
   std::map<std::string, std::string> users_;
   std::mutex mutex_;
