@@ -41,7 +41,6 @@ constexpr std::size_t kReadBytes = 256 * 1024;  // what FdSource reads at a time
 constexpr std::size_t kMaxLineBytes = 1 << 20;  // the daemon's default limit
 constexpr std::uint64_t kSeed = 42;
 
-
 struct Corpus {
   std::string text;                     // the lines, each ending in '\n', then kLinePadding bytes
   std::size_t size = 0;                 // bytes of lines, without the padding

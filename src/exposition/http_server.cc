@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "connection_deadlines.h"
-#include "openssl_api.h"
 #include "llm_log_exporter/exposition/text_format.h"
+#include "openssl_api.h"
 
 namespace lle {
 namespace {
@@ -164,7 +164,8 @@ bool HttpServer::ConfigureTls(void* ssl_ctx, std::string* error) {
   ssl.SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
   if (!tls.client_ca_file.empty()) {
     if (ssl.SSL_CTX_load_verify_locations(ctx, tls.client_ca_file.c_str(), nullptr) != 1) {
-      *error = "tls_server_config.client_ca_file '" + tls.client_ca_file + "': " + OpenSslError(ssl);
+      *error =
+          "tls_server_config.client_ca_file '" + tls.client_ca_file + "': " + OpenSslError(ssl);
       return false;
     }
     // Tells clients which CAs we accept, so they pick the right certificate.
@@ -185,7 +186,7 @@ bool HttpServer::ConfigureTls(void* ssl_ctx, std::string* error) {
       break;
     case ClientAuth::kRequireAnyClientCert:
       ssl.SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-                         AcceptAnyCertificate);
+                             AcceptAnyCertificate);
       break;
     case ClientAuth::kVerifyClientCertIfGiven:
       ssl.SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
@@ -210,7 +211,8 @@ bool HttpServer::Start(std::string* error) {
   if (tls || basic_auth_.enabled()) {
     std::string why;
     if (LoadOpenSslApi(&why) == nullptr) {
-      *error = std::string(tls ? "tls_server_config" : "basic_auth_users") + " needs OpenSSL: " + why;
+      *error =
+          std::string(tls ? "tls_server_config" : "basic_auth_users") + " needs OpenSSL: " + why;
       return false;
     }
   }

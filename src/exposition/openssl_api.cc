@@ -29,8 +29,8 @@ void* Open(const char* name, std::string* error) {
   void* library = dlopen(name, RTLD_NOW | RTLD_LOCAL);
   if (library == nullptr) {
     const char* why = dlerror();
-    *error = std::string("cannot load ") + name + " (Debian packages libssl3, libcrypt1): " +
-             (why != nullptr ? why : "unknown error");
+    *error = std::string("cannot load ") + name +
+             " (Debian packages libssl3, libcrypt1): " + (why != nullptr ? why : "unknown error");
   }
   return library;
 }

@@ -41,8 +41,8 @@ Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
                             rule.scale,
                             rule.divide_by};
         const bool plain = r.source == ValueSource::kField && !r.filtered && rule.labels.empty();
-        request_rules_.insert(request_rules_.begin() + (plain ? num_plain_++ : request_rules_.size()),
-                              r);
+        request_rules_.insert(
+            request_rules_.begin() + (plain ? num_plain_++ : request_rules_.size()), r);
         break;
       }
       case Signal::kLogLevel:
@@ -88,6 +88,16 @@ Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
 
 void Mapper::FieldError(int field, Reason reason, UpdateBatch& out) const {
   out.Add({field_errors_metric_, checked_[field] * kNumReasons + reason, 1, {}});
+}
+
+bool Mapper::HasValue(const RequestRule& r, const FieldValue& value, UpdateBatch& out,
+                      std::size_t* size) const {
+  if (value.state != FieldState::kNumber) return false;
+  if (!r.counter || value.number >= 0) return true;
+  out.size = *size;  // a counter never goes down: the value is a field error
+  FieldError(r.field, kNegative, out);
+  *size = out.size;
+  return false;
 }
 
 bool Mapper::Matches(const MetricRule& rule, const Record& record) const {
@@ -146,17 +156,11 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out,
   std::size_t size = out.size;
   std::size_t first = 0;
   if (direct != nullptr) {
-    // The general loop below, for rules that need none of its cases.
+    // Plain rules: the general loop's kField case without its other checks.
     for (; first < num_plain_; ++first) {
       const RequestRule& r = request_rules_[first];
       const FieldValue& value = record.fields[r.field];
-      if (value.state != FieldState::kNumber) continue;
-      if (r.counter && value.number < 0) {
-        out.size = size;
-        FieldError(r.field, kNegative, out);
-        size = out.size;
-        continue;
-      }
+      if (!HasValue(r, value, out, &size)) continue;
       direct->value[r.direct] = r.scaled ? value.number * r.scale / r.divide_by : value.number;
       direct->fired |= std::uint64_t{1} << r.direct;
     }
@@ -173,13 +177,7 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out,
       case ValueSource::kOne:
         break;
       case ValueSource::kField:
-        if (!number) continue;
-        if (r.counter && value->number < 0) {  // a counter never goes down
-          out.size = size;
-          FieldError(r.field, kNegative, out);
-          size = out.size;
-          continue;
-        }
+        if (value == nullptr || !HasValue(r, *value, out, &size)) continue;
         u.value = scaled(value->number);
         break;
       case ValueSource::kRatio: {

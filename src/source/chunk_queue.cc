@@ -14,7 +14,7 @@ void ChunkBuffer::resize(std::size_t size) {
     size_ = size;
     return;
   }
-  auto grown = std::make_unique<char[]>(size);
+  std::unique_ptr<char[]> grown(new char[size]);  // not zero-filled: overwritten by reads
   if (size_ > 0) std::memcpy(grown.get(), data_, size_);
   heap_ = std::move(grown);
   data_ = heap_.get();

@@ -34,9 +34,8 @@ Chunk* ChunkReader::NextChunk() {
 }
 
 std::size_t ChunkReader::Reserve(Chunk* chunk) {
-  // bytes.size() is the capacity in use; growing it once and keeping it avoids
-  // zero-filling on every read. A chunk holds read_bytes (the pool's bound on
-  // memory) and only grows while one line is longer than what is left of it.
+  // A chunk holds read_bytes (the pool's bound on memory: its slice of the
+  // arena) and only grows while one line is longer than what is left of it.
   std::size_t room =
       chunk->bytes.size() - std::min(chunk->bytes.size(), chunk->size + kLinePadding);
   if (room < ReadFloor()) {

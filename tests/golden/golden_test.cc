@@ -56,7 +56,7 @@ constexpr char kGoldenDir[] = LLE_GOLDEN_DIR;
 constexpr char kInputFile[] = "input.log";
 constexpr char kExpectedFile[] = "expected.prom";
 constexpr char kConfigFile[] = "config";  // optional: a config of the repository to run with
-constexpr char kFlagsFile[] = "flags";  // optional: more flags, one per line
+constexpr char kFlagsFile[] = "flags";    // optional: more flags, one per line
 constexpr char kRepoDir[] = LLE_REPO_DIR;
 constexpr char kShippedPreset[] = "config/qwen.yaml";
 constexpr char kUpdateEnv[] = "LLE_UPDATE_GOLDEN";
@@ -353,8 +353,7 @@ TEST_P(GoldenTest, SameWithTheShippedPresetFile) {
   ASSERT_TRUE(input.has_value());
   const RunResult builtin = ::lle::test::Run({kBinary, "--once"}, *input);
   const RunResult shipped = ::lle::test::Run(
-      {kBinary, "--once", "--config.file", (fs::path(kRepoDir) / kShippedPreset).string()},
-      *input);
+      {kBinary, "--once", "--config.file", (fs::path(kRepoDir) / kShippedPreset).string()}, *input);
   ASSERT_EQ(builtin.exit_code, 0) << builtin.err;
   ASSERT_EQ(shipped.exit_code, 0) << shipped.err;
   std::string ignored;
@@ -421,10 +420,10 @@ TEST(GoldenCases, DiffShowsChangedLinesWithContext) {
 // what it is, through the same binary.
 TEST(SampleLog, EveryLineIsCountedAndRequestsAreMostOfThem) {
   constexpr int kLines = 20000;
-  const RunResult sample = test::Run({kSampleLog, std::to_string(kLines)}, "");
+  const RunResult sample = ::lle::test::Run({kSampleLog, std::to_string(kLines)}, "");
   ASSERT_EQ(sample.exit_code, 0) << sample.err;
   ASSERT_EQ(std::count(sample.out.begin(), sample.out.end(), '\n'), kLines);
-  const RunResult once = test::Run({kBinary, "--once"}, sample.out);
+  const RunResult once = ::lle::test::Run({kBinary, "--once"}, sample.out);
   ASSERT_EQ(once.exit_code, 0) << once.err;
   EXPECT_EQ(SumOfSamples(once.out, "llm_log_exporter_lines_total{"), kLines);
   const std::optional<double> requests = MetricValue(once.out, LinesSeries("stdin", "request"));

@@ -4,9 +4,9 @@
 
 #include <map>
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
-#include <string>
 
 #include "llm_log_exporter/config/config.h"
 

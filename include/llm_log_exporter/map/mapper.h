@@ -114,6 +114,11 @@ class Mapper {
     double scale;
     double divide_by;
   };
+  // kField: whether `value` is the rule's value: a number, and not a negative
+  // one for a counter, which is counted as a field error (in `out`, whose
+  // size Map keeps in `*size`).
+  bool HasValue(const RequestRule& r, const FieldValue& value, UpdateBatch& out,
+                std::size_t* size) const;
   struct CheckedField {  // a field read as a value or label: errors are counted
     int field;
     Use use;

@@ -78,7 +78,7 @@ class ChunkQueue {
   void Close();
 
  private:
-  Chunk* TakeFree();  // a free chunk or nullptr; mutex_ held
+  Chunk* TakeFree();       // a free chunk or nullptr; mutex_ held
   void* arena_ = nullptr;  // mmap()ed; see the constructor
   std::size_t arena_size_ = 0;
   std::mutex mutex_;
