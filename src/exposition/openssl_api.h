@@ -12,7 +12,7 @@ namespace lle {
 
 /// The libssl, libcrypto and libcrypt functions the web server calls, loaded
 /// with dlopen() when TLS or basic auth is configured. Most deployments use
-/// neither, and linking the libraries cost every start-up about 4 ms (a third
+/// neither, and linking the libraries cost every start-up about 5 ms (40 %
 /// of the dynamic loader's work) and 150 page faults. Each member is named,
 /// and typed, after the function it points to. Immutable once loaded.
 struct OpenSslApi {

