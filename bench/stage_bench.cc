@@ -299,7 +299,6 @@ void BM_MapApply(benchmark::State& state) {
   std::int64_t bytes = 0;
   for (auto _ : state) {
     batch.Clear();
-    direct.fired = 0;
     mapper.Map(records[i], now, batch, &direct);
     shard->Write(bound.data(), direct.value, direct.fired);
     shard->Apply(batch.items, batch.size);

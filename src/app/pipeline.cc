@@ -75,7 +75,6 @@ void Pipeline::OnLine(std::string_view line) {
   switch (record_.kind) {
     case LineKind::kRequest:
       Count(LineResult::kRequest);
-      direct_.fired = 0;
       mapper.Map(record_, now_seconds_, batch_, &direct_);
       shard_->Write(bound_.data(), direct_.value, direct_.fired);
       if (mapper.wants_system_prompt()) {

@@ -154,21 +154,26 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out,
   // record's doubles as far as the compiler knows, so it would reload
   // out.size around every update.
   std::size_t size = out.size;
+  // x × 1 / 1 is x exactly: most rules have no scale, and skip the division.
+  const auto scaled = [](const RequestRule& r, double x) {
+    return r.scaled ? x * r.scale / r.divide_by : x;
+  };
+  const auto set_direct = [direct](const RequestRule& r, double x) {
+    direct->value[r.direct] = x;
+    direct->fired |= std::uint64_t{1} << r.direct;
+  };
   std::size_t first = 0;
   if (direct != nullptr) {
+    direct->fired = 0;
     // Plain rules: the general loop's kField case without its other checks.
     for (; first < num_plain_; ++first) {
       const RequestRule& r = request_rules_[first];
       const FieldValue& value = record.fields[r.field];
-      if (!HasValue(r, value, out, &size)) continue;
-      direct->value[r.direct] = r.scaled ? value.number * r.scale / r.divide_by : value.number;
-      direct->fired |= std::uint64_t{1} << r.direct;
+      if (HasValue(r, value, out, &size)) set_direct(r, scaled(r, value.number));
     }
   }
   for (std::size_t k = first; k < request_rules_.size(); ++k) {
     const RequestRule& r = request_rules_[k];
-    // x × 1 / 1 is x exactly: most rules have no scale, and skip the division.
-    const auto scaled = [&r](double x) { return r.scaled ? x * r.scale / r.divide_by : x; };
     if (r.filtered && !Matches(*r.rule, record)) continue;
     Update u{r.metric, 0, 1, nullptr};
     const FieldValue* value = r.field >= 0 ? &record.fields[r.field] : nullptr;
@@ -178,18 +183,18 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out,
         break;
       case ValueSource::kField:
         if (value == nullptr || !HasValue(r, *value, out, &size)) continue;
-        u.value = scaled(value->number);
+        u.value = scaled(r, value->number);
         break;
       case ValueSource::kRatio: {
         const FieldValue& divisor = record.fields[r.divisor_field];
         if (!number || divisor.state != FieldState::kNumber || !(divisor.number > 0)) continue;
-        u.value = scaled(value->number / divisor.number);
+        u.value = scaled(r, value->number / divisor.number);
         break;
       }
       case ValueSource::kSum: {
         const FieldValue& term = record.fields[r.divisor_field];
         if (!number || term.state != FieldState::kNumber) continue;
-        u.value = scaled(value->number + term.number);
+        u.value = scaled(r, value->number + term.number);
         if (r.counter && u.value < 0) continue;
         break;
       }
@@ -199,8 +204,7 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out,
     }
     const std::vector<LabelSource>& label_sources = r.rule->labels;
     if (direct != nullptr && label_sources.empty()) {
-      direct->value[r.direct] = u.value;
-      direct->fired |= std::uint64_t{1} << r.direct;
+      set_direct(r, u.value);
       continue;
     }
     if (!label_sources.empty()) {

@@ -62,7 +62,8 @@ class Mapper {
   const RuleSet& Rules() const { return rules_; }
 
   /// Appends the updates for one request line read at `now_seconds`. With
-  /// `direct`, the rules without labels set their values there instead.
+  /// `direct`, the rules without labels set their values there instead (its
+  /// bits from earlier lines cleared first).
   void Map(const Record& record, double now_seconds, UpdateBatch& out,
            DirectValues* direct = nullptr) const;
   /// Per request rule, in DirectValues order: the metric id its value goes
