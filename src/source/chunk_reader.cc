@@ -36,14 +36,11 @@ Chunk* ChunkReader::NextChunk() {
 std::size_t ChunkReader::Reserve(Chunk* chunk) {
   // A chunk holds read_bytes (the pool's bound on memory: its slice of the
   // arena) and only grows while one line is longer than what is left of it.
-  std::size_t room =
-      chunk->bytes.size() - std::min(chunk->bytes.size(), chunk->size + kLinePadding);
-  if (room < ReadFloor()) {
+  if (Room(*chunk) < ReadFloor()) {
     chunk->bytes.resize(std::max(options_.read_bytes, chunk->size + options_.read_bytes) +
                         kLinePadding);
-    room = chunk->bytes.size() - chunk->size - kLinePadding;
   }
-  return std::min(room, options_.read_bytes);
+  return std::min(Room(*chunk), options_.read_bytes);
 }
 
 void ChunkReader::Submit(Chunk* chunk) {
@@ -129,7 +126,7 @@ ByteSource::Status ChunkReader::Run(std::string* error) {
     std::size_t end = complete;
     if (options_.chunk_end && skip_ == Skip::kNone) end = options_.chunk_end({data, complete});
     if (end < complete && source_.WaitReady(options_.hold_for)) {
-      if (cur->bytes.size() - cur->size - kLinePadding >= ReadFloor()) continue;
+      if (Room(*cur) >= ReadFloor()) continue;
     } else {
       end = complete;
     }

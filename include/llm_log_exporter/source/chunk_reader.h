@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "llm_log_exporter/core/line.h"
 #include "llm_log_exporter/source/byte_source.h"
 #include "llm_log_exporter/source/chunk_queue.h"
 
@@ -67,6 +68,10 @@ class ChunkReader {
 
   Chunk* NextChunk();
   std::size_t Reserve(Chunk* chunk);  // room to read into, at least 1 byte
+  // Bytes a chunk can take before its padding.
+  static std::size_t Room(const Chunk& chunk) {
+    return chunk.bytes.size() - std::min(chunk.bytes.size(), chunk.size + kLinePadding);
+  }
   // Below this much room a chunk is full: it grows (for a long line) or is sent.
   std::size_t ReadFloor() const { return std::min<std::size_t>(options_.read_bytes, 4096); }
   void Submit(Chunk* chunk);
