@@ -218,7 +218,6 @@ Shard::Shard(Store& store) : store_(store), cells_(store.num_cells_) {
     hot.cells_per_series = static_cast<std::uint32_t>(m->cells_per_series);
     hot_.push_back(hot);
   }
-  num_metrics_ = static_cast<std::uint32_t>(hot_.size());
 }
 
 std::size_t Shard::ResolveValue(Known& known, std::string_view value, bool* overflow) {
@@ -304,7 +303,7 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
 
 void Shard::Apply(const Update* updates, std::size_t n) {
   for (const Update* update = updates; update != updates + n; ++update) {
-    if (update->metric >= num_metrics_) continue;
+    if (update->metric >= hot_.size()) continue;
     std::size_t series = 0;
     if (update->series == kDynamicSeries) {
       series = ResolveSeries(update->metric, update->labels);
@@ -318,7 +317,7 @@ void Shard::Apply(const Update* updates, std::size_t n) {
 }
 
 BoundSeries Shard::Bind(std::uint32_t metric, std::uint32_t series) const {
-  if (metric >= num_metrics_ || series >= hot_[metric].num_initial) return {};
+  if (metric >= hot_.size() || series >= hot_[metric].num_initial) return {};
   // An initial series exists from the start: writes need not mark it.
   const Hot& m = hot_[metric];
   BoundSeries bound = m.series0;

@@ -84,7 +84,6 @@ class alignas(64) Shard {
   std::uint64_t stamp_ = 1;
   std::vector<std::atomic<std::uint64_t>> cells_;  // counts, or doubles as bits
   std::vector<Hot> hot_;                           // per metric
-  std::uint32_t num_metrics_ = 0;                  // hot_.size()
   std::vector<Known> known_;                       // per label of each metric in turn
 };
 
