@@ -34,6 +34,7 @@
 #include "llm_log_exporter/source/chunk_queue.h"
 #include "llm_log_exporter/source/chunk_reader.h"
 #include "llm_log_exporter/source/fd_source.h"
+#include "llm_log_exporter/source/mapped_file.h"
 #include "llm_log_exporter/source/file_tailer.h"
 #include "llm_log_exporter/store/store.h"
 
@@ -67,10 +68,25 @@ class StreamIngest : private ReaderCounters {
     }
   }
 
+  /// If `fd` (the input's descriptor) is a regular file, Run() works its
+  /// whole lines mapped in memory before it reads the rest as a stream.
+  void MapIfFile(int fd, const Options& options) {
+    MappedFile::Options mapped;
+    mapped.chunk_bytes = ReadBytes(options);
+    mapped.max_line_bytes = options.max_line_bytes;
+    mapped.workers = pipelines_.size();
+    mapped.chunk_end = TracebackSafeEnd;
+    mapped.sequence = &exporter_.sequence();
+    mapped_ = MappedFile::Open(fd, std::move(mapped));
+    mapped_fd_ = fd;
+  }
+
   /// Reads until end of stream, Stop() or an error, and returns once every
   /// line read has been worked.
   ByteSource::Status Run(std::string* error) {
     LowerThreadPriority();
+    if (mapped_ != nullptr) WorkMapped();
+    if (stopped_) return ByteSource::Status::kStopped;
     std::vector<std::thread> workers;
     for (auto& pipeline : pipelines_) {
       workers.emplace_back([this, p = pipeline.get()] {
@@ -89,13 +105,39 @@ class StreamIngest : private ReaderCounters {
     return status;
   }
 
-  void Stop() { source_->Stop(); }
+  void Stop() {
+    stopped_ = true;
+    source_->Stop();
+  }
 
  private:
   // Ingest threads yield to the HTTP threads (a scrape is answered at once
   // even while a backlog is being parsed) and to the inference server itself.
   static void LowerThreadPriority() {
     setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kIngestNice);
+  }
+
+  // The mapped file's chunks, then the stream from where they end.
+  void WorkMapped() {
+    std::vector<std::thread> workers;
+    for (std::size_t w = 0; w < pipelines_.size(); ++w) {
+      workers.emplace_back([this, w, p = pipelines_[w].get()] {
+        LowerThreadPriority();
+        MappedFile::Chunk chunk;
+        while (!stopped_ && mapped_->Next(w, &chunk)) {
+          p->CountBytes(chunk.lines.size());
+          p->Feed(chunk.lines, chunk.seq, chunk.wall_seconds);
+        }
+      });
+    }
+    for (std::thread& t : workers) t.join();
+    if (MappedFile::truncated()) {
+      spdlog::warn(
+          "input: the file was cut shorter while being read; the rest of the lines being "
+          "worked then read as zero bytes (counted as result=\"not_json\" or \"too_long\")");
+    }
+    lseek(mapped_fd_, mapped_->offset(), SEEK_SET);
+    mapped_.reset();
   }
 
   // Reads of 1/16 of the buffer, at most 256 KiB: large enough for few
@@ -123,6 +165,9 @@ class StreamIngest : private ReaderCounters {
   Shard* reader_shard_;
   ChunkReaderOptions reader_options_;
   std::vector<std::unique_ptr<Pipeline>> pipelines_;
+  std::unique_ptr<MappedFile> mapped_;
+  int mapped_fd_ = -1;
+  std::atomic<bool> stopped_{false};
 };
 
 // The first line of `path`, trimmed; false with `*error` if unreadable or empty.
@@ -234,6 +279,7 @@ int RunOnce(const Options& options, int in_fd, std::FILE* out) {
   // A file or pipe we are asked to read whole: wait for workers rather than drop.
   StreamIngest ingest(exporter, kStdinSource, std::make_unique<FdSource>(in_fd), options,
                       /*drop_when_full=*/false, options.input_workers);
+  ingest.MapIfFile(in_fd, options);
   std::string error;
   if (ingest.Run(&error) == ByteSource::Status::kError) {
     std::fprintf(stderr, "llm_log_exporter: reading stdin: %s\n", error.c_str());
@@ -348,6 +394,7 @@ int RunDaemon(const Options& options) {
     inputs.push_back(std::make_unique<StreamIngest>(
         exporter, kStdinSource, std::make_unique<FdSource>(0), options,
         /*drop_when_full=*/true, options.input_workers));
+    inputs.back()->MapIfFile(0, options);
   } else {
     for (std::size_t i = 0; i < options.input_files.size(); ++i) {
       // A file's writer never waits for us: read at our pace, drop nothing.

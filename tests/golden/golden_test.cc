@@ -44,6 +44,7 @@
 
 #include "support/child_process.h"
 #include "support/exposition.h"
+#include "support/temp_dir.h"
 
 namespace lle::test {
 namespace {
@@ -362,6 +363,25 @@ TEST_P(GoldenTest, SameWithTheShippedPresetFile) {
   EXPECT_TRUE(a == b) << FormatDiff(a, b);
 }
 
+// With stdin a regular file (`--once < input.log`), whose lines are worked
+// mapped in memory, the output is the same as through a pipe.
+TEST_P(GoldenTest, SameWhenStdinIsTheFile) {
+  const fs::path dir = fs::path(kGoldenDir) / GetParam();
+  if (fs::exists(dir / kConfigFile) || fs::exists(dir / kFlagsFile)) {
+    GTEST_SKIP() << "the case has its own config or flags";
+  }
+  const std::optional<std::string> input = ReadFile(dir / kInputFile);
+  ASSERT_TRUE(input.has_value());
+  const RunResult piped = ::lle::test::Run({kBinary, "--once"}, *input);
+  const RunResult file = ::lle::test::RunWithStdinFile({kBinary, "--once"}, dir / kInputFile);
+  ASSERT_EQ(piped.exit_code, 0) << piped.err;
+  ASSERT_EQ(file.exit_code, 0) << file.err;
+  std::string ignored;
+  const std::string a = NormaliseTime(piped.out, nullptr, &ignored);
+  const std::string b = NormaliseTime(file.out, nullptr, &ignored);
+  EXPECT_TRUE(a == b) << FormatDiff(a, b);
+}
+
 // The test name is the case name; gtest accepts only [A-Za-z0-9_] in it.
 std::string CaseName(const ::testing::TestParamInfo<std::string>& param) {
   std::string name = param.param;
@@ -433,6 +453,35 @@ TEST(SampleLog, EveryLineIsCountedAndRequestsAreMostOfThem) {
   // Its JSON events, and text lines and partial writes:
   EXPECT_GT(MetricValue(once.out, LinesSeries("stdin", "event")).value_or(0), 0);
   EXPECT_GT(MetricValue(once.out, LinesSeries("stdin", "not_json")).value_or(0), 0);
+}
+
+// A file as stdin is worked in chunks mapped from it, then read on as a
+// stream from where they end: with small chunks (4 KiB, so over a thousand)
+// and one worker, the output is byte for byte that of a pipe, also for a last
+// line without '\n' and a line over the limit between the two.
+TEST(SampleLog, SameWhenStdinIsTheFile) {
+  const RunResult sample = ::lle::test::Run({kSampleLog, "20000"}, "");
+  ASSERT_EQ(sample.exit_code, 0) << sample.err;
+  const std::string too_long(5000, 'x');
+  const std::string input = sample.out + too_long + "\n" +
+                            "{\"status\":\"timeout\",\"total_time_ms\":30000}\n"
+                            "{\"status\":\"error\",\"total_time_ms\":7}";
+  TempDir dir;
+  const std::string path = dir.Write("input.log", input);
+  const std::vector<std::string> args = {kBinary, "--once", "--input.workers", "1",
+                                         "--input.buffer-bytes", "65536",
+                                         "--input.max-line-bytes", "4096"};
+  const RunResult piped = ::lle::test::Run(args, input);
+  const RunResult file = ::lle::test::RunWithStdinFile(args, path);
+  ASSERT_EQ(piped.exit_code, 0) << piped.err;
+  ASSERT_EQ(file.exit_code, 0) << file.err;
+  EXPECT_EQ(MetricValue(file.out, LinesSeries("stdin", "too_long")), 1);
+  EXPECT_EQ(MetricValue(file.out, "llm_log_exporter_bytes_total{source=\"stdin\"}"),
+            static_cast<double>(input.size()));
+  std::string ignored;
+  const std::string a = NormaliseTime(piped.out, nullptr, &ignored);
+  const std::string b = NormaliseTime(file.out, nullptr, &ignored);
+  EXPECT_TRUE(a == b) << FormatDiff(a, b);
 }
 
 }  // namespace

@@ -31,6 +31,7 @@
 #include "support/child_process.h"
 #include "support/exposition.h"
 #include "support/http_client.h"
+#include "support/temp_dir.h"
 
 namespace lle::test {
 namespace {
@@ -216,6 +217,27 @@ TEST(DaemonTest, KeepsServingAfterEndOfInput) {
 
   // Still serving, and still stoppable, after EOF.
   EXPECT_EQ(Scrape(daemon.port).status, 200);
+  EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(2)));
+}
+
+// `llm_log_exporter < FILE` as a service: the file is worked mapped in
+// memory, its last line without '\n' read as a stream, and then the daemon
+// serves as after the end of any input.
+TEST(DaemonTest, StdinFromAFileIsCountedWholeAndServedAfter) {
+  std::string input;
+  for (int i = 0; i < 3000; ++i) input += RequestLine(i % 3 == 0 ? "error" : "success", 100 + i);
+  input += "{\"status\":\"timeout\"}";
+  TempDir dir;
+  Daemon daemon = LaunchDaemon(kBinary, {}, "(metrics at", kDeadline, dir.Write("log", input));
+  const std::string log = daemon.process->ReadStderrUntil("end of input", kDeadline);
+  ASSERT_NE(log.find("end of input"), std::string::npos) << log;
+  const HttpResponse response = Scrape(daemon.port);
+  ASSERT_EQ(response.status, 200);
+  EXPECT_EQ(MetricValue(response.body, RequestsSeries("error")), 1000);
+  EXPECT_EQ(MetricValue(response.body, RequestsSeries("success")), 2000);
+  EXPECT_EQ(MetricValue(response.body, RequestsSeries("timeout")), 1);
+  EXPECT_EQ(MetricValue(response.body, "llm_log_exporter_bytes_total{source=\"stdin\"}"),
+            static_cast<double>(input.size()));
   EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(2)));
 }
 
@@ -405,9 +427,16 @@ TEST(DaemonTest, TracebacksAcrossChunkBoundariesCountOnceWhateverTheWorkers) {
     }
     log += "ValueError: prompt too long\n";
   }
-  for (const char* workers : {"1", "2", "3"}) {
-    const RunResult result =
-        RunBinary({"--once", "--input.workers", workers, "--input.buffer-bytes", "65536"}, log);
+  TempDir dir;
+  const std::string path = dir.Write("log", log);
+  for (const char* workers : {"1", "2", "3", "1 (file)", "2 (file)"}) {
+    // As a pipe, and as a file (worked mapped in memory, in chunks of 4 KiB).
+    const std::vector<std::string> argv = {kBinary, "--once", "--input.workers",
+                                           std::string(workers, 1), "--input.buffer-bytes",
+                                           "65536"};
+    const RunResult result = std::string(workers).size() > 1
+                                 ? RunWithStdinFile(argv, path, kDeadline)
+                                 : lle::test::Run(argv, log, kDeadline);
     ASSERT_EQ(result.exit_code, 0) << result.err;
     EXPECT_EQ(MetricValue(result.out, "qwen_exceptions_total{type=\"ValueError\"}"), kBlocks)
         << workers << " workers";

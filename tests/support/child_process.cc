@@ -35,14 +35,18 @@ bool ReadSome(int fd, std::string& out, int timeout_ms) {
 
 }  // namespace
 
-ChildProcess::ChildProcess(const std::vector<std::string>& argv) {
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& stdin_path) {
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe failed");
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  if (stdin_path.empty()) {
+    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 0, stdin_path.c_str(), O_RDONLY, 0);
+  }
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err[1], 2);
   std::vector<char*> args;
@@ -155,6 +159,17 @@ RunResult Run(const std::vector<std::string>& argv, const std::string& input,
   result.err = child.DrainStderr(timeout);
   result.exit_code = child.Wait(timeout);
   writer.join();
+  return result;
+}
+
+RunResult RunWithStdinFile(const std::vector<std::string>& argv, const std::string& stdin_path,
+                           std::chrono::milliseconds timeout) {
+  ChildProcess child(argv, stdin_path);
+  child.CloseStdin();  // the unused pipe
+  RunResult result;
+  result.out = child.DrainStdout(timeout);
+  result.err = child.DrainStderr(timeout);
+  result.exit_code = child.Wait(timeout);
   return result;
 }
 

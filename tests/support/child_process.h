@@ -12,8 +12,9 @@ namespace lle::test {
 /// and the process: the destructor kills (SIGKILL) and reaps it if still running.
 class ChildProcess {
  public:
-  /// Starts `argv[0]` (a path) with `argv`. Throws std::runtime_error on failure.
-  explicit ChildProcess(const std::vector<std::string>& argv);
+  /// Starts `argv[0]` (a path) with `argv`, its stdin a pipe, or the file
+  /// `stdin_path` if not empty. Throws std::runtime_error on failure.
+  explicit ChildProcess(const std::vector<std::string>& argv, const std::string& stdin_path = "");
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -55,5 +56,8 @@ struct RunResult {
 };
 RunResult Run(const std::vector<std::string>& argv, const std::string& input,
               std::chrono::milliseconds timeout = std::chrono::seconds(60));
+/// The same with the file `stdin_path` as stdin (a regular file, as in `< FILE`).
+RunResult RunWithStdinFile(const std::vector<std::string>& argv, const std::string& stdin_path,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 }  // namespace lle::test

@@ -12,11 +12,12 @@
 namespace lle::test {
 
 Daemon LaunchDaemon(const std::string& binary, const std::vector<std::string>& flags,
-                    const std::string& ready_marker, std::chrono::milliseconds timeout) {
+                    const std::string& ready_marker, std::chrono::milliseconds timeout,
+                    const std::string& stdin_path) {
   std::vector<std::string> argv = {binary, "--web.listen-address=127.0.0.1:0"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   Daemon daemon;
-  daemon.process = std::make_unique<ChildProcess>(argv);
+  daemon.process = std::make_unique<ChildProcess>(argv, stdin_path);
   daemon.log = daemon.process->ReadStderrUntil(ready_marker, timeout);
   const std::string marker = "listening on 127.0.0.1:";
   const std::size_t at = daemon.log.find(marker);

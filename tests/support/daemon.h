@@ -22,10 +22,12 @@ struct Daemon {
 
 /// Starts `binary` on 127.0.0.1:0 with `flags`, reads its stderr until
 /// `ready_marker` (which follows the `listening on` line) and the port it
-/// bound from that line. Throws (failing the test) if it does not start.
+/// bound from that line. Its stdin is a pipe, or the file `stdin_path` if
+/// not empty. Throws (failing the test) if it does not start.
 Daemon LaunchDaemon(const std::string& binary, const std::vector<std::string>& flags,
                     const std::string& ready_marker = "(metrics at",
-                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                    std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                    const std::string& stdin_path = "");
 
 /// Series (as printed, labels included) and the value each must have.
 using Expected = std::vector<std::pair<std::string, double>>;

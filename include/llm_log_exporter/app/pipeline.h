@@ -33,6 +33,8 @@ class alignas(64) Pipeline : private LineSink {
   /// Whole lines followed by kLinePadding readable bytes, received in order
   /// `seq` (the later wins for gauges) at Unix time `wall_seconds`.
   void Feed(std::string_view lines, std::uint64_t seq, double wall_seconds);
+  /// Counts `bytes` of input received (a stream reader counts its own).
+  void CountBytes(std::size_t bytes) { self_shard_->Apply(self_.Bytes(source_, bytes)); }
   /// End of input: a traceback still open counts now.
   void Finish();
 
