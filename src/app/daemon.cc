@@ -86,7 +86,10 @@ class StreamIngest : private ReaderCounters {
   ByteSource::Status Run(std::string* error) {
     LowerThreadPriority();
     if (mapped_ != nullptr) WorkMapped();
-    if (stopped_) return ByteSource::Status::kStopped;
+    if (stopped_) {
+      for (auto& pipeline : pipelines_) pipeline->Finish();
+      return ByteSource::Status::kStopped;
+    }
     std::vector<std::thread> workers;
     for (auto& pipeline : pipelines_) {
       workers.emplace_back([this, p = pipeline.get()] {
