@@ -197,11 +197,22 @@ TEST(DaemonTest, ServesHealthReadinessLandingPageAnd404And405) {
   EXPECT_EQ(Header(post, "allow"), "GET, HEAD");  // RFC 9110: a 405 lists what is allowed
 }
 
-TEST(DaemonTest, KeepsServingAfterEndOfInput) {
-  Daemon daemon = StartDaemon();
-  daemon.process->Write(RequestLine("success", 120) + RequestLine("error", 80) +
-                        "{\"status\":\"success\"}");  // last line without newline
-  daemon.process->CloseStdin();
+// Stdin as a pipe, or as a regular file (`llm_log_exporter < FILE`: worked
+// mapped in memory, its last line without '\n' then read as a stream).
+class EndOfInputTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(EndOfInputTest, KeepsServingAfterEndOfInput) {
+  std::string input;
+  for (int i = 0; i < 3000; ++i) input += RequestLine(i % 3 == 0 ? "error" : "success", 100 + i);
+  input += "{\"status\":\"success\"}";  // last line without newline
+  TempDir dir;
+  const bool file = GetParam();
+  Daemon daemon =
+      LaunchDaemon(kBinary, {}, "(metrics at", kDeadline, file ? dir.Write("log", input) : "");
+  if (!file) {
+    daemon.process->Write(input);
+    daemon.process->CloseStdin();
+  }
 
   const std::string log = daemon.process->ReadStderrUntil("end of input", kDeadline);
   ASSERT_NE(log.find("end of input"), std::string::npos) << log;
@@ -210,9 +221,11 @@ TEST(DaemonTest, KeepsServingAfterEndOfInput) {
   // already show the final counts (including the unterminated last line).
   const HttpResponse response = Scrape(daemon.port);
   ASSERT_EQ(response.status, 200);
-  EXPECT_EQ(MetricValue(response.body, RequestsSeries("success")), 2);
-  EXPECT_EQ(MetricValue(response.body, RequestsSeries("error")), 1);
-  EXPECT_EQ(MetricValue(response.body, Lines("request")), 3);
+  EXPECT_EQ(MetricValue(response.body, RequestsSeries("success")), 2001);
+  EXPECT_EQ(MetricValue(response.body, RequestsSeries("error")), 1000);
+  EXPECT_EQ(MetricValue(response.body, Lines("request")), 3001);
+  EXPECT_EQ(MetricValue(response.body, "llm_log_exporter_bytes_total{source=\"stdin\"}"),
+            static_cast<double>(input.size()));
   EXPECT_TRUE(WaitForStatus(daemon.port, "/-/ready", 200));
 
   // Still serving, and still stoppable, after EOF.
@@ -220,26 +233,10 @@ TEST(DaemonTest, KeepsServingAfterEndOfInput) {
   EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(2)));
 }
 
-// `llm_log_exporter < FILE` as a service: the file is worked mapped in
-// memory, its last line without '\n' read as a stream, and then the daemon
-// serves as after the end of any input.
-TEST(DaemonTest, StdinFromAFileIsCountedWholeAndServedAfter) {
-  std::string input;
-  for (int i = 0; i < 3000; ++i) input += RequestLine(i % 3 == 0 ? "error" : "success", 100 + i);
-  input += "{\"status\":\"timeout\"}";
-  TempDir dir;
-  Daemon daemon = LaunchDaemon(kBinary, {}, "(metrics at", kDeadline, dir.Write("log", input));
-  const std::string log = daemon.process->ReadStderrUntil("end of input", kDeadline);
-  ASSERT_NE(log.find("end of input"), std::string::npos) << log;
-  const HttpResponse response = Scrape(daemon.port);
-  ASSERT_EQ(response.status, 200);
-  EXPECT_EQ(MetricValue(response.body, RequestsSeries("error")), 1000);
-  EXPECT_EQ(MetricValue(response.body, RequestsSeries("success")), 2000);
-  EXPECT_EQ(MetricValue(response.body, RequestsSeries("timeout")), 1);
-  EXPECT_EQ(MetricValue(response.body, "llm_log_exporter_bytes_total{source=\"stdin\"}"),
-            static_cast<double>(input.size()));
-  EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(2)));
-}
+INSTANTIATE_TEST_SUITE_P(Stdin, EndOfInputTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param_info) {
+                           return param_info.param ? "File" : "Pipe";
+                         });
 
 class DaemonSignalTest : public ::testing::TestWithParam<int> {};
 
