@@ -34,8 +34,8 @@
 #include "llm_log_exporter/source/chunk_queue.h"
 #include "llm_log_exporter/source/chunk_reader.h"
 #include "llm_log_exporter/source/fd_source.h"
-#include "llm_log_exporter/source/mapped_file.h"
 #include "llm_log_exporter/source/file_tailer.h"
+#include "llm_log_exporter/source/mapped_file.h"
 #include "llm_log_exporter/store/store.h"
 
 namespace lle {

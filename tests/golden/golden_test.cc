@@ -468,9 +468,14 @@ TEST(SampleLog, SameWhenStdinIsTheFile) {
                             "{\"status\":\"error\",\"total_time_ms\":7}";
   TempDir dir;
   const std::string path = dir.Write("input.log", input);
-  const std::vector<std::string> args = {kBinary, "--once", "--input.workers", "1",
-                                         "--input.buffer-bytes", "65536",
-                                         "--input.max-line-bytes", "4096"};
+  const std::vector<std::string> args = {kBinary,
+                                         "--once",
+                                         "--input.workers",
+                                         "1",
+                                         "--input.buffer-bytes",
+                                         "65536",
+                                         "--input.max-line-bytes",
+                                         "4096"};
   const RunResult piped = ::lle::test::Run(args, input);
   const RunResult file = ::lle::test::RunWithStdinFile(args, path);
   ASSERT_EQ(piped.exit_code, 0) << piped.err;

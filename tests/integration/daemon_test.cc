@@ -428,9 +428,9 @@ TEST(DaemonTest, TracebacksAcrossChunkBoundariesCountOnceWhateverTheWorkers) {
   const std::string path = dir.Write("log", log);
   for (const char* workers : {"1", "2", "3", "1 (file)", "2 (file)"}) {
     // As a pipe, and as a file (worked mapped in memory, in chunks of 4 KiB).
-    const std::vector<std::string> argv = {kBinary, "--once", "--input.workers",
-                                           std::string(workers, 1), "--input.buffer-bytes",
-                                           "65536"};
+    const std::vector<std::string> argv = {
+        kBinary, "--once", "--input.workers", std::string(workers, 1), "--input.buffer-bytes",
+        "65536"};
     const RunResult result = std::string(workers).size() > 1
                                  ? RunWithStdinFile(argv, path, kDeadline)
                                  : lle::test::Run(argv, log, kDeadline);
