@@ -17,7 +17,7 @@ namespace {
 
 // Pages before the oldest chunk in use are given back in steps of this much:
 // each step is a system call and a TLB flush on the other workers' CPUs.
-constexpr std::size_t kGiveBackBytes = 4 * 1024 * 1024;
+constexpr std::size_t kGiveBackBytes = 1024 * 1024;
 
 // The one mapping whose lost pages the SIGBUS handler replaces.
 std::atomic<char*> g_begin{nullptr};

@@ -20,7 +20,7 @@ namespace lle {
 /// Owns the mapping, not the descriptor; Next() is thread-safe.
 ///
 /// Why: read(2) copies every byte once more (about 5 % of --once's time).
-/// Pages behind the oldest chunk still in use are given back every 4 MiB, so
+/// Pages behind the oldest chunk still in use are given back every 1 MiB, so
 /// resident memory stays near that plus the chunks in use, not the file's size.
 /// A file cut shorter while mapped (truncated under us) would raise SIGBUS on
 /// its lost pages: they read as zeros instead, and truncated() says so.
