@@ -1,19 +1,12 @@
 #include "llm_log_exporter/source/chunk_reader.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 
 #include "llm_log_exporter/core/line.h"
+#include "wall_seconds.h"
 
 namespace lle {
-namespace {
-
-double WallSeconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
 
 ChunkReader::ChunkReader(ByteSource& source, ChunkQueue& queue, ChunkReaderOptions options,
                          ReaderCounters& counters)

@@ -7,10 +7,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstring>
 
 #include "llm_log_exporter/core/line.h"
+#include "wall_seconds.h"
 
 namespace lle {
 namespace {
@@ -26,7 +26,7 @@ std::atomic<bool> g_truncated{false};
 std::atomic<std::size_t> g_page{4096};
 struct sigaction g_previous;
 
-void OnSigbus(int sig, siginfo_t* info, void* context) {
+void OnSigbus(int /*sig*/, siginfo_t* info, void* /*context*/) {
   char* const addr = static_cast<char*>(info->si_addr);
   char* const begin = g_begin.load();
   char* const end = g_end.load();
@@ -41,13 +41,7 @@ void OnSigbus(int sig, siginfo_t* info, void* context) {
     }
   }
   // Not ours: the previous action takes the fault when the load is retried.
-  (void)sig;
-  (void)context;
   sigaction(SIGBUS, &g_previous, nullptr);
-}
-
-double WallSeconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
