@@ -289,6 +289,20 @@ std::string FormatDiff(const std::string& expected, const std::string& actual) {
   return out.str();
 }
 
+// Both runs exited 0 and printed the same exposition, the read-time gauge aside.
+::testing::AssertionResult SameExposition(const RunResult& a, const RunResult& b) {
+  for (const RunResult* run : {&a, &b}) {
+    if (run->exit_code != 0) {
+      return ::testing::AssertionFailure() << "exit code " << run->exit_code << "\n" << run->err;
+    }
+  }
+  std::string ignored;
+  const std::string a_text = NormaliseTime(a.out, nullptr, &ignored);
+  const std::string b_text = NormaliseTime(b.out, nullptr, &ignored);
+  if (a_text == b_text) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << FormatDiff(a_text, b_text);
+}
+
 // --- The test ----------------------------------------------------------------
 
 class GoldenTest : public ::testing::TestWithParam<std::string> {};
@@ -355,12 +369,7 @@ TEST_P(GoldenTest, SameWithTheShippedPresetFile) {
   const RunResult builtin = ::lle::test::Run({kBinary, "--once"}, *input);
   const RunResult shipped = ::lle::test::Run(
       {kBinary, "--once", "--config.file", (fs::path(kRepoDir) / kShippedPreset).string()}, *input);
-  ASSERT_EQ(builtin.exit_code, 0) << builtin.err;
-  ASSERT_EQ(shipped.exit_code, 0) << shipped.err;
-  std::string ignored;
-  const std::string a = NormaliseTime(builtin.out, nullptr, &ignored);
-  const std::string b = NormaliseTime(shipped.out, nullptr, &ignored);
-  EXPECT_TRUE(a == b) << FormatDiff(a, b);
+  EXPECT_TRUE(SameExposition(builtin, shipped));
 }
 
 // With stdin a regular file (`--once < input.log`), whose lines are worked
@@ -374,12 +383,7 @@ TEST_P(GoldenTest, SameWhenStdinIsTheFile) {
   ASSERT_TRUE(input.has_value());
   const RunResult piped = ::lle::test::Run({kBinary, "--once"}, *input);
   const RunResult file = ::lle::test::RunWithStdinFile({kBinary, "--once"}, dir / kInputFile);
-  ASSERT_EQ(piped.exit_code, 0) << piped.err;
-  ASSERT_EQ(file.exit_code, 0) << file.err;
-  std::string ignored;
-  const std::string a = NormaliseTime(piped.out, nullptr, &ignored);
-  const std::string b = NormaliseTime(file.out, nullptr, &ignored);
-  EXPECT_TRUE(a == b) << FormatDiff(a, b);
+  EXPECT_TRUE(SameExposition(piped, file));
 }
 
 // The test name is the case name; gtest accepts only [A-Za-z0-9_] in it.
@@ -478,15 +482,10 @@ TEST(SampleLog, SameWhenStdinIsTheFile) {
                                          "4096"};
   const RunResult piped = ::lle::test::Run(args, input);
   const RunResult file = ::lle::test::RunWithStdinFile(args, path);
-  ASSERT_EQ(piped.exit_code, 0) << piped.err;
-  ASSERT_EQ(file.exit_code, 0) << file.err;
+  ASSERT_TRUE(SameExposition(piped, file));
   EXPECT_EQ(MetricValue(file.out, LinesSeries("stdin", "too_long")), 1);
   EXPECT_EQ(MetricValue(file.out, "llm_log_exporter_bytes_total{source=\"stdin\"}"),
             static_cast<double>(input.size()));
-  std::string ignored;
-  const std::string a = NormaliseTime(piped.out, nullptr, &ignored);
-  const std::string b = NormaliseTime(file.out, nullptr, &ignored);
-  EXPECT_TRUE(a == b) << FormatDiff(a, b);
 }
 
 }  // namespace
