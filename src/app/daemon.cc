@@ -70,13 +70,14 @@ class StreamIngest : private ReaderCounters {
 
   /// If `fd` (the input's descriptor) is a regular file, Run() works its
   /// whole lines mapped in memory before it reads the rest as a stream.
-  void MapIfFile(int fd, const Options& options) {
+  void MapIfFile(int fd) {
+    // Chunks as the stream reader would cut them.
     MappedFile::Options mapped;
-    mapped.chunk_bytes = ReadBytes(options);
-    mapped.max_line_bytes = options.max_line_bytes;
+    mapped.chunk_bytes = reader_options_.read_bytes;
+    mapped.max_line_bytes = reader_options_.max_line_bytes;
     mapped.workers = pipelines_.size();
-    mapped.chunk_end = TracebackSafeEnd;
-    mapped.sequence = &exporter_.sequence();
+    mapped.chunk_end = reader_options_.chunk_end;
+    mapped.sequence = reader_options_.sequence;
     mapped_ = MappedFile::Open(fd, std::move(mapped));
     mapped_fd_ = fd;
   }
@@ -282,7 +283,7 @@ int RunOnce(const Options& options, int in_fd, std::FILE* out) {
   // A file or pipe we are asked to read whole: wait for workers rather than drop.
   StreamIngest ingest(exporter, kStdinSource, std::make_unique<FdSource>(in_fd), options,
                       /*drop_when_full=*/false, options.input_workers);
-  ingest.MapIfFile(in_fd, options);
+  ingest.MapIfFile(in_fd);
   std::string error;
   if (ingest.Run(&error) == ByteSource::Status::kError) {
     std::fprintf(stderr, "llm_log_exporter: reading stdin: %s\n", error.c_str());
@@ -397,7 +398,7 @@ int RunDaemon(const Options& options) {
     inputs.push_back(std::make_unique<StreamIngest>(
         exporter, kStdinSource, std::make_unique<FdSource>(0), options,
         /*drop_when_full=*/true, options.input_workers));
-    inputs.back()->MapIfFile(0, options);
+    inputs.back()->MapIfFile(0);
   } else {
     for (std::size_t i = 0; i < options.input_files.size(); ++i) {
       // A file's writer never waits for us: read at our pace, drop nothing.
