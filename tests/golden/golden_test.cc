@@ -488,5 +488,55 @@ TEST(SampleLog, SameWhenStdinIsTheFile) {
             static_cast<double>(input.size()));
 }
 
+// config/qwen_seed.yaml is the preset's five seed series alone: on the sample
+// log its qwen_ samples are exactly the preset's samples of those five
+// families, line for line, and it has no other qwen_ family.
+TEST(SampleLog, SeedConfigGivesThePresetsSeedSeries) {
+  const RunResult sample = ::lle::test::Run({kSampleLog, "20000"}, "");
+  ASSERT_EQ(sample.exit_code, 0) << sample.err;
+  const RunResult preset = ::lle::test::Run({kBinary, "--once"}, sample.out);
+  const RunResult seed = ::lle::test::Run(
+      {kBinary, "--once", "--config.file", (fs::path(kRepoDir) / "config/qwen_seed.yaml").string()},
+      sample.out);
+  ASSERT_EQ(preset.exit_code, 0) << preset.err;
+  ASSERT_EQ(seed.exit_code, 0) << seed.err;
+  const std::vector<std::string> families = {"qwen_requests_total", "qwen_request_duration_ms",
+                                             "qwen_input_tokens", "qwen_output_tokens",
+                                             "qwen_gpu_memory_mb"};
+  // The sample lines (and # lines) of the seed families, in order; false for
+  // a qwen_ line of any other family.
+  const auto seed_lines = [&](const std::string& text, std::string* out) {
+    std::istringstream lines(text);
+    bool only_seed = true;
+    for (std::string line; std::getline(lines, line);) {
+      const std::size_t at = line.find("qwen_");
+      if (at == std::string::npos || (at != 0 && line[0] != '#')) continue;
+      const std::size_t end = line.find_first_of("{ ", at);
+      std::string name = line.substr(at, end - at);
+      for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+        const std::string s = suffix;
+        if (name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0 &&
+            std::find(families.begin(), families.end(), name) == families.end()) {
+          name.resize(name.size() - s.size());
+        }
+      }
+      if (std::find(families.begin(), families.end(), name) != families.end()) {
+        *out += line + "\n";
+      } else {
+        only_seed = false;
+      }
+    }
+    return only_seed;
+  };
+  std::string from_preset, from_seed;
+  EXPECT_FALSE(seed_lines(preset.out, &from_preset));  // the preset has more
+  EXPECT_TRUE(seed_lines(seed.out, &from_seed)) << seed.out;
+  // HELP and TYPE of each, then 3 statuses; 6, 7 and 7 buckets with _count
+  // and _sum; one gauge.
+  EXPECT_EQ(std::count(from_seed.begin(), from_seed.end(), '\n'),
+            5 * 2 + 3 + (6 + 2) + (7 + 2) + (7 + 2) + 1);
+  EXPECT_EQ(from_seed, from_preset) << FormatDiff(from_preset, from_seed);
+}
+
 }  // namespace
 }  // namespace lle::test
