@@ -37,6 +37,7 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <system_error>
@@ -60,6 +61,7 @@ constexpr char kConfigFile[] = "config";  // optional: a config of the repositor
 constexpr char kFlagsFile[] = "flags";    // optional: more flags, one per line
 constexpr char kRepoDir[] = LLE_REPO_DIR;
 constexpr char kShippedPreset[] = "config/qwen.yaml";
+constexpr char kSeedConfig[] = "config/qwen_seed.yaml";  // the preset's five seed series alone
 constexpr char kUpdateEnv[] = "LLE_UPDATE_GOLDEN";
 
 constexpr char kTimeSeries[] = "qwen_last_request_timestamp_seconds";
@@ -489,38 +491,36 @@ TEST(SampleLog, SameWhenStdinIsTheFile) {
 }
 
 // config/qwen_seed.yaml is the preset's five seed series alone: on the sample
-// log its qwen_ samples are exactly the preset's samples of those five
-// families, line for line, and it has no other qwen_ family.
+// log its qwen_ lines are exactly the preset's lines of those five families,
+// and it has no other qwen_ family.
 TEST(SampleLog, SeedConfigGivesThePresetsSeedSeries) {
   const RunResult sample = ::lle::test::Run({kSampleLog, "20000"}, "");
   ASSERT_EQ(sample.exit_code, 0) << sample.err;
   const RunResult preset = ::lle::test::Run({kBinary, "--once"}, sample.out);
   const RunResult seed = ::lle::test::Run(
-      {kBinary, "--once", "--config.file", (fs::path(kRepoDir) / "config/qwen_seed.yaml").string()},
+      {kBinary, "--once", "--config.file", (fs::path(kRepoDir) / kSeedConfig).string()},
       sample.out);
   ASSERT_EQ(preset.exit_code, 0) << preset.err;
   ASSERT_EQ(seed.exit_code, 0) << seed.err;
-  const std::vector<std::string> families = {"qwen_requests_total", "qwen_request_duration_ms",
-                                             "qwen_input_tokens", "qwen_output_tokens",
-                                             "qwen_gpu_memory_mb"};
-  // The sample lines (and # lines) of the seed families, in order; false for
-  // a qwen_ line of any other family.
+  const std::set<std::string> families = {"qwen_requests_total", "qwen_request_duration_ms",
+                                          "qwen_input_tokens", "qwen_output_tokens",
+                                          "qwen_gpu_memory_mb"};
+  // The HELP, TYPE and sample lines of the five families, in order; false if
+  // there is a qwen_ line of another family.
   const auto seed_lines = [&](const std::string& text, std::string* out) {
     std::istringstream lines(text);
     bool only_seed = true;
     for (std::string line; std::getline(lines, line);) {
-      const std::size_t at = line.find("qwen_");
-      if (at == std::string::npos || (at != 0 && line[0] != '#')) continue;
-      const std::size_t end = line.find_first_of("{ ", at);
-      std::string name = line.substr(at, end - at);
-      for (const char* suffix : {"_bucket", "_sum", "_count"}) {
-        const std::string s = suffix;
-        if (name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0 &&
-            std::find(families.begin(), families.end(), name) == families.end()) {
-          name.resize(name.size() - s.size());
+      const std::size_t at = line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0 ? 7 : 0;
+      if (line.compare(at, 5, "qwen_") != 0) continue;
+      std::string name = line.substr(at, line.find_first_of("{ ", at) - at);
+      for (const std::string suffix : {"_bucket", "_sum", "_count"}) {
+        if (families.count(name) == 0 && name.size() > suffix.size() &&
+            name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+          name.resize(name.size() - suffix.size());
         }
       }
-      if (std::find(families.begin(), families.end(), name) != families.end()) {
+      if (families.count(name) != 0) {
         *out += line + "\n";
       } else {
         only_seed = false;
@@ -531,7 +531,7 @@ TEST(SampleLog, SeedConfigGivesThePresetsSeedSeries) {
   std::string from_preset, from_seed;
   EXPECT_FALSE(seed_lines(preset.out, &from_preset));  // the preset has more
   EXPECT_TRUE(seed_lines(seed.out, &from_seed)) << seed.out;
-  // HELP and TYPE of each, then 3 statuses; 6, 7 and 7 buckets with _count
+  // HELP and TYPE of each; 3 statuses; 6, 7 and 7 buckets, each with _count
   // and _sum; one gauge.
   EXPECT_EQ(std::count(from_seed.begin(), from_seed.end(), '\n'),
             5 * 2 + 3 + (6 + 2) + (7 + 2) + (7 + 2) + 1);
