@@ -71,14 +71,7 @@ class StreamIngest : private ReaderCounters {
   /// If `fd` (the input's descriptor) is a regular file, Run() works its
   /// whole lines mapped in memory before it reads the rest as a stream.
   void MapIfFile(int fd) {
-    // Chunks as the stream reader would cut them.
-    MappedFile::Options mapped;
-    mapped.chunk_bytes = reader_options_.read_bytes;
-    mapped.max_line_bytes = reader_options_.max_line_bytes;
-    mapped.workers = pipelines_.size();
-    mapped.chunk_end = reader_options_.chunk_end;
-    mapped.sequence = reader_options_.sequence;
-    mapped_ = MappedFile::Open(fd, std::move(mapped));
+    mapped_ = MappedFile::Open(fd, reader_options_, pipelines_.size());
     mapped_fd_ = fd;
   }
 

@@ -46,7 +46,8 @@ void OnSigbus(int /*sig*/, siginfo_t* info, void* /*context*/) {
 
 }  // namespace
 
-std::unique_ptr<MappedFile> MappedFile::Open(int fd, Options options) {
+std::unique_ptr<MappedFile> MappedFile::Open(int fd, ChunkReaderOptions options,
+                                             std::size_t workers) {
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return nullptr;
   const off_t offset = lseek(fd, 0, SEEK_CUR);
@@ -91,20 +92,20 @@ std::unique_ptr<MappedFile> MappedFile::Open(int fd, Options options) {
   action.sa_flags = SA_SIGINFO | SA_NODEFER;
   sigemptyset(&action.sa_mask);
   sigaction(SIGBUS, &action, &g_previous);
-  return std::unique_ptr<MappedFile>(
-      new MappedFile(base, mapping_bytes, offset, skip,
-                     static_cast<std::size_t>(last_nl + 1 - (base + skip)), std::move(options)));
+  return std::unique_ptr<MappedFile>(new MappedFile(
+      base, mapping_bytes, offset, skip, static_cast<std::size_t>(last_nl + 1 - (base + skip)),
+      std::move(options), workers));
 }
 
 MappedFile::MappedFile(char* base, std::size_t mapping_bytes, off_t offset, std::size_t skip,
-                       std::size_t size, Options options)
+                       std::size_t size, ChunkReaderOptions options, std::size_t workers)
     : base_(base),
       mapping_bytes_(mapping_bytes),
       offset_(offset),
       skip_(skip),
       options_(std::move(options)),
       end_(size),
-      in_use_(std::max<std::size_t>(1, options_.workers), SIZE_MAX) {}
+      in_use_(std::max<std::size_t>(1, workers), SIZE_MAX) {}
 
 MappedFile::~MappedFile() {
   sigaction(SIGBUS, &g_previous, nullptr);
@@ -126,11 +127,11 @@ bool MappedFile::Next(std::size_t worker, Chunk* chunk) {
   const char* const data = base_ + skip_;
   const std::size_t begin = next_;
   std::size_t end = end_;
-  if (end - begin > options_.chunk_bytes) {
+  if (end - begin > options_.read_bytes) {
     // To the end of the line that crosses the chunk's size, if that line is
     // within the limit; else the chunk ends before it, and the stream reader
     // skips it (it does so without holding it whole).
-    const std::size_t from = begin + options_.chunk_bytes - 1;
+    const std::size_t from = begin + options_.read_bytes - 1;
     const std::size_t window = std::min(end - from, options_.max_line_bytes + 2);
     const char* nl = static_cast<const char*>(std::memchr(data + from, '\n', window));
     if (nl == nullptr) {

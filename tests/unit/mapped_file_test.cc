@@ -35,11 +35,10 @@ std::string Lines(int n) {
   return text;
 }
 
-MappedFile::Options SmallChunks(std::size_t workers = 1) {
-  MappedFile::Options options;
-  options.chunk_bytes = 4096;
+ChunkReaderOptions SmallChunks() {
+  ChunkReaderOptions options;
+  options.read_bytes = 4096;
   options.max_line_bytes = 1024;
-  options.workers = workers;
   return options;
 }
 
@@ -47,7 +46,7 @@ TEST(MappedFileTest, ChunksAreTheWholeLinesInOrder) {
   const std::string text = Lines(5000) + "a last line without newline";
   test::TempDir dir;
   OpenFile file(dir.Write("log", text));
-  auto mapped = MappedFile::Open(file.fd(), SmallChunks(2));
+  auto mapped = MappedFile::Open(file.fd(), SmallChunks(), 2);
   ASSERT_NE(mapped, nullptr);
   std::string seen;
   std::uint64_t last_seq = 0;
@@ -74,7 +73,7 @@ TEST(MappedFileTest, StartsAtTheDescriptorsOffset) {
   OpenFile file(dir.Write("log", text));
   const std::size_t start = text.find('\n', 5000) + 1;  // not on a page boundary
   ASSERT_EQ(lseek(file.fd(), static_cast<off_t>(start), SEEK_SET), static_cast<off_t>(start));
-  auto mapped = MappedFile::Open(file.fd(), SmallChunks());
+  auto mapped = MappedFile::Open(file.fd(), SmallChunks(), 1);
   ASSERT_NE(mapped, nullptr);
   std::string seen;
   MappedFile::Chunk chunk;
@@ -88,7 +87,7 @@ TEST(MappedFileTest, PaddingPastAFileThatEndsOnAPage) {
       std::string(static_cast<std::size_t>(sysconf(_SC_PAGESIZE)) - 1, 'x') + "\n";
   test::TempDir dir;
   OpenFile file(dir.Write("log", text));
-  auto mapped = MappedFile::Open(file.fd(), SmallChunks());
+  auto mapped = MappedFile::Open(file.fd(), SmallChunks(), 1);
   ASSERT_NE(mapped, nullptr);
   MappedFile::Chunk chunk;
   ASSERT_TRUE(mapped->Next(0, &chunk));
@@ -100,25 +99,25 @@ TEST(MappedFileTest, PaddingPastAFileThatEndsOnAPage) {
 TEST(MappedFileTest, OnlyRegularFilesWithAWholeLine) {
   int pipe_fds[2];
   ASSERT_EQ(pipe(pipe_fds), 0);
-  EXPECT_EQ(MappedFile::Open(pipe_fds[0], SmallChunks()), nullptr);
+  EXPECT_EQ(MappedFile::Open(pipe_fds[0], SmallChunks(), 1), nullptr);
   close(pipe_fds[0]);
   close(pipe_fds[1]);
   test::TempDir dir;
   OpenFile empty(dir.Write("empty", ""));
-  EXPECT_EQ(MappedFile::Open(empty.fd(), SmallChunks()), nullptr);
+  EXPECT_EQ(MappedFile::Open(empty.fd(), SmallChunks(), 1), nullptr);
   OpenFile partial(dir.Write("partial", "no newline yet"));
-  EXPECT_EQ(MappedFile::Open(partial.fd(), SmallChunks()), nullptr);
+  EXPECT_EQ(MappedFile::Open(partial.fd(), SmallChunks(), 1), nullptr);
 }
 
 TEST(MappedFileTest, OneAtATime) {
   test::TempDir dir;
   OpenFile a(dir.Write("a", Lines(10)));
   OpenFile b(dir.Write("b", Lines(10)));
-  auto first = MappedFile::Open(a.fd(), SmallChunks());
+  auto first = MappedFile::Open(a.fd(), SmallChunks(), 1);
   ASSERT_NE(first, nullptr);
-  EXPECT_EQ(MappedFile::Open(b.fd(), SmallChunks()), nullptr);
+  EXPECT_EQ(MappedFile::Open(b.fd(), SmallChunks(), 1), nullptr);
   first.reset();
-  EXPECT_NE(MappedFile::Open(b.fd(), SmallChunks()), nullptr);
+  EXPECT_NE(MappedFile::Open(b.fd(), SmallChunks(), 1), nullptr);
 }
 
 // A line over the limit is left to the stream reader, which skips it
@@ -128,7 +127,7 @@ TEST(MappedFileTest, EndsBeforeALineOverTheLimit) {
   const std::string text = head + std::string(5000, 'L') + "\n" + Lines(10);
   test::TempDir dir;
   OpenFile file(dir.Write("log", text));
-  auto mapped = MappedFile::Open(file.fd(), SmallChunks());
+  auto mapped = MappedFile::Open(file.fd(), SmallChunks(), 1);
   ASSERT_NE(mapped, nullptr);
   std::string seen;
   MappedFile::Chunk chunk;
@@ -141,10 +140,10 @@ TEST(MappedFileTest, ChunkEndHookKeepsLinesForTheNextChunk) {
   const std::string text = Lines(2000);
   test::TempDir dir;
   OpenFile file(dir.Write("log", text));
-  MappedFile::Options options = SmallChunks();
+  ChunkReaderOptions options = SmallChunks();
   // Ends each chunk after its first line.
   options.chunk_end = [](std::string_view lines) { return lines.find('\n') + 1; };
-  auto mapped = MappedFile::Open(file.fd(), options);
+  auto mapped = MappedFile::Open(file.fd(), options, 1);
   ASSERT_NE(mapped, nullptr);
   std::string seen;
   MappedFile::Chunk chunk;
@@ -163,7 +162,7 @@ TEST(MappedFileTest, AFileTruncatedWhileMappedReadsAsZeros) {
   const std::string text = Lines(20000);
   test::TempDir dir;
   OpenFile file(dir.Write("log", text));
-  auto mapped = MappedFile::Open(file.fd(), SmallChunks());
+  auto mapped = MappedFile::Open(file.fd(), SmallChunks(), 1);
   ASSERT_NE(mapped, nullptr);
   EXPECT_FALSE(MappedFile::truncated());
   MappedFile::Chunk chunk;

@@ -2,14 +2,14 @@
 
 #include <sys/types.h>
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string_view>
 #include <vector>
+
+#include "llm_log_exporter/source/chunk_reader.h"
 
 namespace lle {
 
@@ -26,26 +26,19 @@ namespace lle {
 /// its lost pages: they read as zeros instead, and truncated() says so.
 class MappedFile {
  public:
-  struct Options {
-    std::size_t chunk_bytes = 256 * 1024;  // a chunk ends at the first '\n' past this size
-    std::size_t max_line_bytes = 1024 * 1024;
-    std::size_t workers = 1;  // distinct `worker` values given to Next()
-    /// As ChunkReaderOptions::chunk_end: where a chunk of whole lines should
-    /// end (0 or its size: at its end).
-    std::function<std::size_t(std::string_view lines)> chunk_end;
-    /// As ChunkReaderOptions::sequence; null: chunks are numbered from 1.
-    std::atomic<std::uint64_t>* sequence = nullptr;
-  };
   struct Chunk {
     std::string_view lines;   // whole lines, each ending in '\n'
-    std::uint64_t seq = 0;    // from Options::sequence, in file order
+    std::uint64_t seq = 0;    // from the options' sequence, in file order
     double wall_seconds = 0;  // when it was handed out (Unix time)
   };
 
   /// The mapped input of `fd` from its offset, or nullptr if `fd` is not a
   /// regular file, has no whole line past its offset, or cannot be mapped
   /// (or another MappedFile is open): the caller then reads it as a stream.
-  static std::unique_ptr<MappedFile> Open(int fd, Options options);
+  /// Chunks are cut as a ChunkReader with `options` would cut them (read_bytes,
+  /// max_line_bytes, chunk_end, sequence; the rest is for live streams), for
+  /// `workers` distinct `worker` values given to Next().
+  static std::unique_ptr<MappedFile> Open(int fd, ChunkReaderOptions options, std::size_t workers);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -63,14 +56,14 @@ class MappedFile {
 
  private:
   MappedFile(char* base, std::size_t mapping_bytes, off_t offset, std::size_t skip,
-             std::size_t size, Options options);
+             std::size_t size, ChunkReaderOptions options, std::size_t workers);
   void GiveBack();  // mutex_ held
 
   char* const base_;                 // page-aligned; the file's data starts at base_ + skip_
   const std::size_t mapping_bytes_;  // with room for the padding after the file's end
   const off_t offset_;               // the descriptor's offset when opened: data starts there
   const std::size_t skip_;           // bytes before the data, in its first page
-  const Options options_;
+  const ChunkReaderOptions options_;
   std::mutex mutex_;
   std::size_t end_;       // into the data: the end of the whole lines handed out
   std::size_t next_ = 0;  // into the data: where the next chunk starts
