@@ -426,19 +426,22 @@ TEST(DaemonTest, TracebacksAcrossChunkBoundariesCountOnceWhateverTheWorkers) {
   }
   TempDir dir;
   const std::string path = dir.Write("log", log);
-  for (const char* workers : {"1", "2", "3", "1 (file)", "2 (file)"}) {
-    // As a pipe, and as a file (worked mapped in memory, in chunks of 4 KiB).
+  // As a pipe, and as a file (worked mapped in memory, in chunks of 4 KiB).
+  const struct {
+    const char* workers;
+    bool file;
+  } kRuns[] = {{"1", false}, {"2", false}, {"3", false}, {"1", true}, {"2", true}};
+  for (const auto& run : kRuns) {
     const std::vector<std::string> argv = {
-        kBinary, "--once", "--input.workers", std::string(workers, 1), "--input.buffer-bytes",
-        "65536"};
-    const RunResult result = std::string(workers).size() > 1
-                                 ? RunWithStdinFile(argv, path, kDeadline)
-                                 : lle::test::Run(argv, log, kDeadline);
-    ASSERT_EQ(result.exit_code, 0) << result.err;
+        kBinary, "--once", "--input.workers", run.workers, "--input.buffer-bytes", "65536"};
+    const RunResult result =
+        run.file ? RunWithStdinFile(argv, path, kDeadline) : lle::test::Run(argv, log, kDeadline);
+    const std::string what = std::string(run.workers) + " workers" + (run.file ? ", file" : "");
+    ASSERT_EQ(result.exit_code, 0) << what << "\n" << result.err;
     EXPECT_EQ(MetricValue(result.out, "qwen_exceptions_total{type=\"ValueError\"}"), kBlocks)
-        << workers << " workers";
-    EXPECT_EQ(result.out.find("type=\"truncated\""), std::string::npos) << workers << " workers";
-    EXPECT_EQ(result.out.find("type=\"KeyError\""), std::string::npos) << workers << " workers";
+        << what;
+    EXPECT_EQ(result.out.find("type=\"truncated\""), std::string::npos) << what;
+    EXPECT_EQ(result.out.find("type=\"KeyError\""), std::string::npos) << what;
     EXPECT_EQ(MetricValue(result.out, RequestsSeries("success")), kBlocks);
   }
 }

@@ -141,6 +141,19 @@ std::string ChildProcess::DrainStderr(std::chrono::milliseconds timeout) {
   return stderr_buf_;
 }
 
+namespace {
+
+// Its output and exit code, once it has ended.
+RunResult Collect(ChildProcess& child, std::chrono::milliseconds timeout) {
+  RunResult result;
+  result.out = child.DrainStdout(timeout);
+  result.err = child.DrainStderr(timeout);
+  result.exit_code = child.Wait(timeout);
+  return result;
+}
+
+}  // namespace
+
 RunResult Run(const std::vector<std::string>& argv, const std::string& input,
               std::chrono::milliseconds timeout) {
   ChildProcess child(argv);
@@ -154,10 +167,7 @@ RunResult Run(const std::vector<std::string>& argv, const std::string& input,
     }
     child.CloseStdin();
   });
-  RunResult result;
-  result.out = child.DrainStdout(timeout);
-  result.err = child.DrainStderr(timeout);
-  result.exit_code = child.Wait(timeout);
+  const RunResult result = Collect(child, timeout);
   writer.join();
   return result;
 }
@@ -166,11 +176,7 @@ RunResult RunWithStdinFile(const std::vector<std::string>& argv, const std::stri
                            std::chrono::milliseconds timeout) {
   ChildProcess child(argv, stdin_path);
   child.CloseStdin();  // the unused pipe
-  RunResult result;
-  result.out = child.DrainStdout(timeout);
-  result.err = child.DrainStderr(timeout);
-  result.exit_code = child.Wait(timeout);
-  return result;
+  return Collect(child, timeout);
 }
 
 }  // namespace lle::test
