@@ -27,7 +27,10 @@
 #include "llm_log_exporter/framing/line_framer.h"
 #include "llm_log_exporter/map/mapper.h"
 #include "llm_log_exporter/parse/line_parser.h"
-#include "llm_log_exporter/parse/log_line.h"
+#include "llm_log_exporter/parse/log_level.h"
+#include "llm_log_exporter/parse/sensitive.h"
+#include "llm_log_exporter/parse/traceback.h"
+#include "llm_log_exporter/parse/vllm_stats.h"
 #include "llm_log_exporter/parse/record.h"
 #include "llm_log_exporter/source/chunk_queue.h"
 #include "llm_log_exporter/store/store.h"
@@ -177,7 +180,7 @@ BENCHMARK_CAPTURE(BM_Parse, mixed_dom, false, false)->Unit(benchmark::kMicroseco
 BENCHMARK_CAPTURE(BM_Parse, requests_only_dom, true, false)->Unit(benchmark::kMicrosecond);
 
 // ---------------------------------------------------------------------------
-// Text-line recognisers (parse/log_line.h), each run on every line of the
+// Text-line recognisers (src/parse/), each run on every line of the
 // corpus: the cost one adds if the pipeline calls it for all lines. The
 // s_per_line counter is the time per line.
 

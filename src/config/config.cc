@@ -15,7 +15,10 @@
 
 #include "llm_log_exporter/core/read_file.h"
 #include "llm_log_exporter/map/mapper.h"
-#include "llm_log_exporter/parse/log_line.h"
+#include "llm_log_exporter/parse/log_level.h"
+#include "llm_log_exporter/parse/sensitive.h"
+#include "llm_log_exporter/parse/traceback.h"
+#include "llm_log_exporter/parse/vllm_stats.h"
 #include "llm_log_exporter/parse/record.h"
 
 namespace lle {

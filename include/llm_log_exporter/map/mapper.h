@@ -7,7 +7,10 @@
 
 #include "llm_log_exporter/core/metric_spec.h"
 #include "llm_log_exporter/map/metric_rules.h"
-#include "llm_log_exporter/parse/log_line.h"
+#include "llm_log_exporter/parse/log_level.h"
+#include "llm_log_exporter/parse/sensitive.h"
+#include "llm_log_exporter/parse/traceback.h"
+#include "llm_log_exporter/parse/vllm_stats.h"
 #include "llm_log_exporter/parse/record.h"
 
 namespace lle {

@@ -1,7 +1,10 @@
-// Table tests of the text-line recognisers (parse/log_line.h) on lines as
-// vLLM, uvicorn and Python print them.
+// Table tests of the text-line recognisers (parse/log_level.h, traceback.h,
+// sensitive.h, vllm_stats.h) on lines as vLLM, uvicorn and Python print them.
 
-#include "llm_log_exporter/parse/log_line.h"
+#include "llm_log_exporter/parse/log_level.h"
+#include "llm_log_exporter/parse/sensitive.h"
+#include "llm_log_exporter/parse/traceback.h"
+#include "llm_log_exporter/parse/vllm_stats.h"
 
 #include <gtest/gtest.h>
 
