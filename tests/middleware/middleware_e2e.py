@@ -39,6 +39,7 @@ import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 sys.path.insert(0, os.path.join(HERE, "..", "deploy"))
 from prometheus_e2e import Child, Deadline, NotYet, fail, http_get, wait_for  # noqa: E402
@@ -125,6 +126,7 @@ def start_app(python, repo, name, children, middleware, stdout):
         argv += ["--middleware", MIDDLEWARE]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.path.join(repo, "contrib")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.pop("PYTHONSTARTUP", None)
     child = Child(name, argv, stdin=subprocess.DEVNULL, stdout=stdout, env=env,
                   pass_fds=(sock.fileno(),))

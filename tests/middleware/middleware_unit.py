@@ -16,6 +16,8 @@ import sys
 import unittest
 
 ARGS = None
+# No __pycache__ in the source tree.
+sys.dont_write_bytecode = True
 
 
 def load():
