@@ -11,6 +11,10 @@
   by the pod's prometheus.io/* annotations, a Service and a ServiceMonitor;
 - a followed file (--input.file) is on a volume the server container writes
   it to, a token file on a mounted Secret;
+- a vLLM server container whose output the exporter follows loads the
+  request-line middleware: `--middleware module.Class` names a class of
+  contrib/module.py (imported here), and module.py is an item of a mounted
+  ConfigMap whose mount path is on the container's PYTHONPATH;
 - the Fluent Bit ConfigMap's `http` output names that Service, port, ingest
   path and token header, in a format the exporter takes, and its tail input
   matches the server's container log files;
@@ -28,6 +32,8 @@ import fnmatch
 import glob
 import gzip
 import http.client
+import importlib
+import inspect
 import json
 import os
 import re
@@ -84,6 +90,52 @@ def covering_mount(container, path):
         if path.startswith(m["mountPath"].rstrip("/") + "/"):
             return m
     return None
+
+
+def check_middleware(repo, exp):
+    """The server containers that write the exporter's followed file load the
+    middleware from contrib/ (docs/vllm-middleware.md)."""
+    followed = flag_value(exp.args, "--input.file")
+    if not followed:
+        return
+    pod = exp.pod["spec"]
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    for c in pod["containers"]:
+        if c is exp.container or "vllm" not in c.get("image", ""):
+            continue
+        words = " ".join(c.get("command", []) + c.get("args", [])).split()
+        if followed not in " ".join(words):
+            continue
+        where = "%s: container %s" % (os.path.basename(exp.path), c["name"])
+        names = [words[i + 1] for i, w in enumerate(words[:-1]) if w == "--middleware"]
+        names += [w.split("=", 1)[1] for w in words if w.startswith("--middleware=")]
+        if not names:
+            fail("%s writes %s but passes no --middleware: stock vLLM prints no request "
+                 "lines (docs/vllm-middleware.md)" % (where, followed))
+        module, _, cls = names[0].rpartition(".")
+        source = os.path.join(repo, "contrib", module + ".py")
+        if not module or not os.path.isfile(source):
+            fail("%s: --middleware %s: no contrib/%s.py" % (where, names[0], module))
+        sys.path.insert(0, os.path.join(repo, "contrib"))
+        sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+        try:
+            imported = getattr(importlib.import_module(module), cls, None)
+        finally:
+            sys.path.pop(0)
+        if not inspect.isclass(imported):
+            fail("%s: --middleware %s: contrib/%s.py has no class %s"
+                 % (where, names[0], module, cls))
+        env = {e["name"]: e.get("value", "") for e in c.get("env", [])}
+        path_dirs = [d.rstrip("/") for d in env.get("PYTHONPATH", "").split(":") if d]
+        mounts = [m for m in c.get("volumeMounts", []) if m["mountPath"].rstrip("/") in path_dirs
+                  and "configMap" in volumes.get(m["name"], {})]
+        items = [i["path"] for m in mounts for i in
+                 volumes[m["name"]]["configMap"].get("items", [{"path": module + ".py"}])]
+        if module + ".py" not in items:
+            fail("%s: %s.py is in no ConfigMap mounted on PYTHONPATH %s (mounts %s)"
+                 % (where, module, env.get("PYTHONPATH"), c.get("volumeMounts", [])))
+        print("  ok  %s: --middleware %s, %s.py from ConfigMap %s on PYTHONPATH"
+              % (where, names[0], module, volumes[mounts[0]["name"]]["configMap"]["name"]))
 
 
 def fluent_bit_sections(text):
@@ -369,6 +421,7 @@ def run(args, tmp, children):
     for exp in exporters:
         check_static(exp, known, port_default, uid)
         check_volumes(exp)
+        check_middleware(args.repo, exp)
     all_docs = [d for items in docs.values() for d in items]
     pairs = check_fluent_bit(all_docs, exporters)
     if not pairs:

@@ -195,16 +195,18 @@ def _die_with_parent():
 
 class Child:
     """A child process whose stderr is collected by a thread (so the pipe
-    never fills) and searched for a pattern."""
+    never fills) and searched for a pattern. Its stdout goes nowhere unless
+    given; other keyword arguments go to subprocess.Popen (env, pass_fds)."""
 
-    def __init__(self, name, argv, stdin=None, log_path=None):
+    def __init__(self, name, argv, stdin=None, log_path=None, stdout=subprocess.DEVNULL,
+                 **popen):
         self.name = name
         self.argv = argv
         self.lines = []
         self.lock = threading.Lock()
         self.proc = subprocess.Popen(
-            argv, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent, close_fds=True)
+            argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent, close_fds=True, **popen)
         self.log = open(log_path, "wb") if log_path else None
         self.thread = threading.Thread(target=self._drain, daemon=True)
         self.thread.start()
