@@ -30,7 +30,6 @@
 #include "llm_log_exporter/parse/log_level.h"
 #include "llm_log_exporter/parse/sensitive.h"
 #include "llm_log_exporter/parse/traceback.h"
-#include "llm_log_exporter/parse/vllm_stats.h"
 #include "llm_log_exporter/parse/record.h"
 #include "llm_log_exporter/source/chunk_queue.h"
 #include "llm_log_exporter/store/store.h"
@@ -203,18 +202,6 @@ void BM_ClassifyLevel(benchmark::State& state) {
 }
 BENCHMARK(BM_ClassifyLevel)->Unit(benchmark::kMicrosecond);
 
-void BM_ParseVllmStats(benchmark::State& state) {
-  const Corpus& c = GetCorpus();
-  VllmStats stats;
-  std::size_t found = 0;
-  for (auto _ : state) {
-    for (std::string_view line : c.lines) found += ParseVllmStats(line, &stats);
-  }
-  benchmark::DoNotOptimize(found);
-  if (found == 0) state.SkipWithError("no stats line in the corpus");
-  SetPerLine(state, c.lines.size(), c.size);
-}
-BENCHMARK(BM_ParseVllmStats)->Unit(benchmark::kMicrosecond);
 
 void BM_TracebackTracker(benchmark::State& state) {
   const Corpus& c = GetCorpus();

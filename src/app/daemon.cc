@@ -33,7 +33,6 @@
 #include "llm_log_exporter/parse/log_level.h"
 #include "llm_log_exporter/parse/sensitive.h"
 #include "llm_log_exporter/parse/traceback.h"
-#include "llm_log_exporter/parse/vllm_stats.h"
 #include "llm_log_exporter/source/chunk_queue.h"
 #include "llm_log_exporter/source/chunk_reader.h"
 #include "llm_log_exporter/source/fd_source.h"

@@ -20,6 +20,7 @@ void Pipeline::Follow(const std::shared_ptr<Generation>& generation) {
   shard_ = generation->store.AddShard();
   const RuleSet& rules = generation->mapper.Rules();
   parser_ = std::make_unique<LineParser>(rules.fields, rules.request_keys);
+  text_ = std::make_unique<TextMatcher>(&rules.text_rules);
   bound_.clear();
   for (const std::uint32_t metric : generation->mapper.DirectMetrics()) {
     bound_.push_back(metric == Mapper::kNoMetric ? BoundSeries{} : shard_->Bind(metric, 0));
@@ -72,6 +73,13 @@ void Pipeline::OnLine(std::string_view line) {
     if (const SensitiveKinds kinds = ScanSensitive(line)) mapper.MapSensitive(kinds, batch_);
   }
   parser_->Parse(line, record_);
+  if (record_.kind == LineKind::kRequest) {
+    for (const FieldConversion& c : mapper.Rules().request_conversions) {
+      ConvertJsonValue(c.conversion, c.scale, &record_.fields[c.field]);
+    }
+    // A health check's JSON access line, say, is no request.
+    if (!mapper.IsRequest(record_)) record_.kind = LineKind::kEvent;
+  }
   switch (record_.kind) {
     case LineKind::kRequest:
       Count(LineResult::kRequest);
@@ -87,24 +95,40 @@ void Pipeline::OnLine(std::string_view line) {
       if (mapper.wants_levels()) mapper.MapLevel(mapper.JsonLevel(record_), batch_);
       break;
     case LineKind::kEvent:
-      Count(LineResult::kEvent);
+      // TGI's --json-output `Success` event, say, is a request by a text rule.
+      Count(MatchText(line) ? LineResult::kRequest : LineResult::kEvent);
       if (mapper.wants_levels()) mapper.MapLevel(mapper.JsonLevel(record_), batch_);
       break;
     case LineKind::kNotJson:
-      Count(LineResult::kNotJson);
       // A traceback's lines are its exception, not log events of their own.
-      if (in_traceback) break;
-      if (mapper.wants_levels()) mapper.MapLevel(ClassifyLevel(line), batch_);
-      if (mapper.wants_stats()) {
-        VllmStats stats;
-        if (ParseVllmStats(line, &stats)) mapper.MapStats(stats, batch_);
+      if (in_traceback) {
+        Count(LineResult::kNotJson);
+        break;
       }
+      Count(MatchText(line) ? LineResult::kRequest : LineResult::kNotJson);
+      if (mapper.wants_levels()) mapper.MapLevel(ClassifyLevel(line), batch_);
       break;
     case LineKind::kInvalidUtf8:
       Count(LineResult::kInvalidUtf8);
       break;
   }
   ApplyBatch();
+}
+
+bool Pipeline::MatchText(std::string_view line) {
+  if (text_->empty()) return false;
+  const Mapper& mapper = generation_->mapper;
+  bool request = false;
+  text_->Match(line, text_record_, [&](const TextRule& rule) {
+    if (rule.record != kRequestRecord) {
+      mapper.Map(text_record_, rule.record, true, now_seconds_, batch_);
+      return;
+    }
+    request = true;
+    mapper.Map(text_record_, kRequestRecord, true, now_seconds_, batch_, &direct_);
+    shard_->Write(bound_.data(), direct_.value, direct_.fired);
+  });
+  return request;
 }
 
 void Pipeline::ApplyBatch() {

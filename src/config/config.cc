@@ -5,9 +5,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -16,10 +18,10 @@
 #include "llm_log_exporter/core/read_file.h"
 #include "llm_log_exporter/map/mapper.h"
 #include "llm_log_exporter/parse/log_level.h"
-#include "llm_log_exporter/parse/sensitive.h"
-#include "llm_log_exporter/parse/traceback.h"
-#include "llm_log_exporter/parse/vllm_stats.h"
 #include "llm_log_exporter/parse/record.h"
+#include "llm_log_exporter/parse/sensitive.h"
+#include "llm_log_exporter/parse/text_rule.h"
+#include "llm_log_exporter/parse/traceback.h"
 
 namespace lle {
 namespace {
@@ -146,7 +148,7 @@ class Builder {
 
   void Build(const YAML::Node& root) {
     if (!root.IsDefined() || root.IsNull()) r_.Fail(root, "", "the config is empty");
-    r_.CheckKeys(root, "", {"namespace", "requests", "metrics"});
+    r_.CheckKeys(root, "", {"namespace", "requests", "text", "metrics"});
     if (root["namespace"]) {
       prefix_ = r_.String(root["namespace"], "namespace");
       if (!prefix_.empty()) prefix_ += '_';
@@ -156,13 +158,34 @@ class Builder {
     out_.prefix = prefix_;
     const YAML::Node requests = root["requests"];
     if (!requests) r_.Fail(root, "requests", "missing: say which JSON lines are requests");
-    r_.CheckKeys(requests, "requests", {"keys"});
+    r_.CheckKeys(requests, "requests", {"keys", "fields", "match"});
     if (!requests["keys"]) r_.Fail(requests, "requests.keys", "missing");
     out_.request_keys = r_.Strings(requests["keys"], "requests.keys");
     if (out_.request_keys.empty()) r_.Fail(requests["keys"], "requests.keys", "must not be empty");
     for (std::size_t i = 0; i < out_.request_keys.size(); ++i) {
       CheckPath(requests["keys"][i], Reader::Index("requests.keys", i), out_.request_keys[i]);
     }
+    if (requests["fields"]) {
+      const YAML::Node fields = requests["fields"];
+      if (!fields.IsMap()) r_.Fail(fields, "requests.fields", "must map fields to conversions");
+      for (const auto& entry : fields) {
+        const std::string path = entry.first.Scalar();
+        const std::string fkey = "requests.fields." + path;
+        CheckPath(entry.first, fkey, path);
+        TextCapture capture;
+        Conversion(entry.second, fkey, &capture);
+        out_.request_conversions.push_back(
+            {FieldIndex(path, entry.first, fkey), capture.conversion, capture.scale});
+      }
+    }
+    if (requests["match"]) {
+      const YAML::Node match = requests["match"];
+      if (!match.IsSequence()) r_.Fail(match, "requests.match", "must be a list of conditions");
+      for (std::size_t i = 0; i < match.size(); ++i) {
+        out_.request_conditions.push_back(Match(match[i], Reader::Index("requests.match", i)));
+      }
+    }
+    if (root["text"]) TextRules(root["text"], "text");
     const YAML::Node metrics = root["metrics"];
     if (!metrics || !metrics.IsSequence() || metrics.size() == 0) {
       r_.Fail(metrics ? metrics : root, "metrics", "must be a non-empty list of metric rules");
@@ -173,6 +196,7 @@ class Builder {
     for (std::size_t i = 0; i < metrics.size(); ++i) {
       Metric(metrics[i], Reader::Index("metrics", i));
     }
+    CheckTextFieldsUsed();
   }
 
  private:
@@ -328,24 +352,236 @@ class Builder {
     return label;
   }
 
+  // --- Text rules -------------------------------------------------------------
+
+  void TextRules(const YAML::Node& list, const std::string& key) {
+    if (!list.IsSequence()) r_.Fail(list, key, "must be a list of text rules");
+    for (std::size_t i = 0; i < list.size(); ++i) TextRule(list[i], Reader::Index(key, i));
+  }
+
+  static bool IsIdentifier(const std::string& name) {
+    if (name.empty() || !(std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_')) {
+      return false;
+    }
+    return std::all_of(name.begin(), name.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    });
+  }
+
+  void TextRule(const YAML::Node& node, const std::string& key) {
+    r_.CheckKeys(node, key, {"name", "contains", "regex", "also", "fields", "set", "record"});
+    Require(node, key, {"name", "contains", "regex"});
+    lle::TextRule rule;
+    rule.name = r_.String(node["name"], key + ".name");
+    if (!IsIdentifier(rule.name)) {
+      r_.Fail(node["name"], key + ".name",
+              "\"" + rule.name + "\" is not a name ([A-Za-z_][A-Za-z0-9_]*)");
+    }
+    for (const lle::TextRule& other : out_.text_rules) {
+      if (other.name == rule.name) {
+        r_.Fail(node["name"], key + ".name", "text rule \"" + rule.name + "\" is defined twice");
+      }
+    }
+    rule.literal = r_.String(node["contains"], key + ".contains");
+    if (rule.literal.empty()) {
+      r_.Fail(node["contains"], key + ".contains",
+              "must not be empty: a literal every matching line holds, checked before the regex");
+    }
+    // The regexes and their named groups, in order: regex, then also[i].
+    std::vector<std::pair<const YAML::Node, std::string>> sources = {
+        {node["regex"], key + ".regex"}};
+    if (node["also"]) {
+      const YAML::Node also = node["also"];
+      if (!also.IsSequence() || also.size() == 0) {
+        r_.Fail(also, key + ".also", "must be a non-empty list of regexes");
+      }
+      for (std::size_t i = 0; i < also.size(); ++i) {
+        sources.emplace_back(also[i], Reader::Index(key + ".also", i));
+      }
+    }
+    struct Group {
+      std::string name;
+      std::uint32_t regex;
+      int number;
+      YAML::Node node;
+      std::string key;
+    };
+    std::vector<Group> groups;
+    for (const auto& [source, skey] : sources) {
+      const std::string pattern = r_.String(source, skey);
+      RE2::Options options;
+      options.set_log_errors(false);
+      auto re = std::make_shared<const RE2>(pattern, options);
+      if (!re->ok()) r_.Fail(source, skey, "bad regex: " + re->error());
+      const auto index = static_cast<std::uint32_t>(rule.regexes.size());
+      for (const auto& [name, number] : re->NamedCapturingGroups()) {
+        for (const Group& g : groups) {
+          if (g.name == name) r_.Fail(source, skey, "the group " + name + " is captured twice");
+        }
+        groups.push_back({name, index, number, source, skey});
+      }
+      rule.regexes.push_back(std::move(re));
+    }
+    const auto has_group = [&](const std::string& name) {
+      return std::any_of(groups.begin(), groups.end(),
+                         [&](const Group& g) { return g.name == name; });
+    };
+    const std::string record =
+        node["record"] ? r_.String(node["record"], key + ".record") : "request";
+    if (!IsIdentifier(record)) {
+      r_.Fail(node["record"], key + ".record", "\"" + record + "\" is not a name");
+    }
+    if (IsSignal(record)) {
+      r_.Fail(node["record"], key + ".record",
+              "\"" + record + "\" names a built-in source; choose another record name");
+    }
+    const auto kind = std::find(out_.records.begin(), out_.records.end(), record);
+    rule.record = static_cast<std::uint32_t>(kind - out_.records.begin());
+    if (kind == out_.records.end()) out_.records.push_back(record);
+    const YAML::Node fields = node["fields"];
+    if (fields && !fields.IsMap()) {
+      r_.Fail(fields, key + ".fields", "must map named groups to conversions");
+    }
+    if (fields) {
+      for (const auto& entry : fields) {
+        if (!has_group(entry.first.Scalar())) {
+          r_.Fail(entry.first, key + ".fields." + entry.first.Scalar(),
+                  "the regex has no group (?P<" + entry.first.Scalar() + ">...)");
+        }
+      }
+    }
+    for (const Group& g : groups) {
+      TextCapture capture;
+      capture.regex = g.regex;
+      capture.group = g.number;
+      capture.field = FieldIndex(g.name, g.node, g.key);
+      if (fields && fields[g.name]) Conversion(fields[g.name], key + ".fields." + g.name, &capture);
+      rule.captures.push_back(capture);
+      NoteTextField(capture.field, rule.record, g.node, g.key + ": (?P<" + g.name + ">)");
+    }
+    if (node["set"]) {
+      const YAML::Node set = node["set"];
+      if (!set.IsMap()) r_.Fail(set, key + ".set", "must map field names to values");
+      for (const auto& entry : set) {
+        const std::string name = entry.first.Scalar();
+        const std::string skey = key + ".set." + name;
+        if (!IsIdentifier(name)) r_.Fail(entry.first, skey, "\"" + name + "\" is not a name");
+        TextConstant constant;
+        constant.field = FieldIndex(name, entry.first, skey);
+        constant.text = r_.String(entry.second, skey);
+        constant.is_number =
+            entry.second.Tag() == "?" && Reader::ParseNumber(constant.text, &constant.number);
+        rule.constants.push_back(std::move(constant));
+        NoteTextField(rule.constants.back().field, rule.record, entry.first, skey);
+      }
+    }
+    out_.text_rules.push_back(std::move(rule));
+    text_nodes_.push_back(node["record"] ? node["record"] : node);
+  }
+
+  void Conversion(const YAML::Node& node, const std::string& key, TextCapture* capture) {
+    // yaml-cpp's Node assignment writes through to the node: pick, never assign.
+    const bool map = node.IsMap();
+    if (map) {
+      r_.CheckKeys(node, key, {"as", "scale"});
+      if (node["scale"]) {
+        capture->scale = r_.Number(node["scale"], key + ".scale");
+        if (capture->scale == 0) r_.Fail(node["scale"], key + ".scale", "must not be 0");
+      }
+    }
+    const std::string name = !map         ? r_.String(node, key)
+                             : node["as"] ? r_.String(node["as"], key + ".as")
+                                          : "string";
+    std::string names;
+    for (const ConversionInfo& c : TextConversions()) {
+      names += std::string(names.empty() ? "" : ", ") + std::string(c.name);
+      if (c.name != name) continue;
+      capture->conversion = c.conversion;
+      const bool number =
+          c.conversion != Conversion::kString && c.conversion != Conversion::kHttpStatus;
+      if (capture->scale != 1 && !number) {
+        r_.Fail(node["scale"], key + ".scale", "numbers only, not with " + name);
+      }
+      return;
+    }
+    r_.Fail(map && node["as"] ? node["as"] : node, map ? key + ".as" : key,
+            "\"" + name + "\" is not a conversion (" + names + ")");
+  }
+
+  // A field a text rule of record kind `record` produces, remembered to check
+  // that some metric rule of that kind reads it.
+  void NoteTextField(int field, std::uint32_t record, const YAML::Node& node,
+                     const std::string& key) {
+    text_fields_.push_back({field, record, node, key, false});
+  }
+
+  // A metric rule of record kind `record` reads `field`.
+  void NoteFieldRead(int field, std::uint32_t record, const YAML::Node& node,
+                     const std::string& key) {
+    if (field < 0) return;
+    bool produced = record == kRequestRecord;  // JSON request lines may carry any field
+    for (TextField& t : text_fields_) {
+      if (t.field == field && t.record == record) produced = t.used = true;
+    }
+    if (!produced) {
+      r_.Fail(node, key,
+              "no text rule of record \"" + out_.records[record] +
+                  "\" captures or sets the field \"" + out_.fields[field] + "\"");
+    }
+  }
+
+  void CheckTextFieldsUsed() {
+    for (std::size_t k = 1; k < out_.records.size(); ++k) {
+      const bool read = std::any_of(out_.rules.begin(), out_.rules.end(), [k](const MetricRule& r) {
+        return r.signal == Signal::kRecord && r.record == k;
+      });
+      if (read) continue;
+      for (std::size_t i = 0; i < out_.text_rules.size(); ++i) {
+        if (out_.text_rules[i].record != k) continue;
+        r_.Fail(text_nodes_[i], Reader::Index("text", i) + ".record",
+                "no metric rule reads from: " + out_.records[k]);
+      }
+    }
+    for (const TextField& t : text_fields_) {
+      if (!t.used) {
+        r_.Fail(t.node, t.key,
+                "the field \"" + out_.fields[t.field] +
+                    "\" is used by no metric rule from: " + out_.records[t.record]);
+      }
+    }
+  }
+
+  static bool IsSignal(const std::string& name) {
+    for (const char* s :
+         {"log_level", "exception", "sensitive", "system_prompt", "system_prompt_change"}) {
+      if (name == s) return true;
+    }
+    return false;
+  }
+
   Condition Match(const YAML::Node& node, const std::string& key) {
-    r_.CheckKeys(node, key, {"field", "equals", "not_equals", "exists", "regex"});
+    r_.CheckKeys(node, key, {"field", "equals", "not_equals", "exists", "regex", "not_regex"});
     Require(node, key, {"field"});
     Condition c;
     c.field = Field(node["field"], key + ".field");
     int ops = 0;
-    for (const char* op : {"equals", "not_equals", "exists", "regex"}) ops += node[op] ? 1 : 0;
-    if (ops != 1) r_.Fail(node, key, "needs exactly one of equals, not_equals, exists, regex");
+    for (const char* op : {"equals", "not_equals", "exists", "regex", "not_regex"}) {
+      ops += node[op] ? 1 : 0;
+    }
+    if (ops != 1) {
+      r_.Fail(node, key, "needs exactly one of equals, not_equals, exists, regex, not_regex");
+    }
     if (node["exists"]) {
       c.op = r_.Bool(node["exists"], key + ".exists") ? Condition::Op::kExists
                                                       : Condition::Op::kAbsent;
-    } else if (node["regex"]) {
-      c.op = Condition::Op::kRegex;
-      const std::string pattern = r_.String(node["regex"], key + ".regex");
+    } else if (node["regex"] || node["not_regex"]) {
+      const char* op = node["regex"] ? "regex" : "not_regex";
+      c.op = node["regex"] ? Condition::Op::kRegex : Condition::Op::kNotRegex;
+      const std::string pattern = r_.String(node[op], key + "." + op);
       RE2::Options options;
       options.set_log_errors(false);
       auto re = std::make_shared<const RE2>(pattern, options);
-      if (!re->ok()) r_.Fail(node["regex"], key + ".regex", "bad regex: " + re->error());
+      if (!re->ok()) r_.Fail(node[op], key + "." + op, "bad regex: " + re->error());
       c.regex = std::move(re);
     } else {
       const char* op = node["equals"] ? "equals" : "not_equals";
@@ -371,9 +607,7 @@ class Builder {
                 std::string("must be ") + name + " with from: " + from);
       }
     };
-    if (from != "vllm_stats" && node["value"]) {
-      r_.Fail(node["value"], key + ".value", "not with from: " + from);
-    }
+    if (node["value"]) r_.Fail(node["value"], key + ".value", "not with from: " + from);
     if (from == "log_level") {
       require_type(MetricType::kCounter, "counter");
       rule.signal = Signal::kLogLevel;
@@ -407,36 +641,6 @@ class Builder {
       }
       out_.prompt_hash_field = FieldIndex("system_prompt_hash", node["from"], key + ".from");
       out_.prompt_field = FieldIndex("system_prompt", node["from"], key + ".from");
-    } else if (from == "vllm_stats") {
-      require_type(MetricType::kGauge, "gauge");
-      rule.signal = Signal::kVllmStats;
-      if (!node["value"]) r_.Fail(node, key + ".value", "missing: which figure of the stats line");
-      static const std::pair<const char*, VllmStat> kStats[] = {
-          {"running", VllmStat::kRunning},
-          {"waiting", VllmStat::kWaiting},
-          {"swapped", VllmStat::kSwapped},
-          {"gpu_kv_cache_usage", VllmStat::kGpuKvCacheUsage},
-          {"cpu_kv_cache_usage", VllmStat::kCpuKvCacheUsage},
-          {"prefix_cache_hit", VllmStat::kPrefixCacheHit},
-          {"prompt_throughput", VllmStat::kPromptThroughput},
-          {"generation_throughput", VllmStat::kGenerationThroughput}};
-      const std::string stat = r_.String(node["value"], key + ".value");
-      std::string names;
-      bool found = false;
-      for (const auto& [name, value] : kStats) {
-        names += std::string(names.empty() ? "" : ", ") + name;
-        if (stat == name) {
-          rule.stat = value;
-          found = true;
-        }
-      }
-      if (!found)
-        r_.Fail(node["value"], key + ".value", "\"" + stat + "\" is not one of: " + names);
-    } else {
-      r_.Fail(node["from"], key + ".from",
-              "\"" + from +
-                  "\" is not a source (request, log_level, exception, vllm_stats, "
-                  "sensitive, system_prompt, system_prompt_change)");
     }
     if (!node["help"]) spec.help = "From " + from + " lines";
     rule.metric = Family(std::move(spec), node, key);
@@ -467,9 +671,14 @@ class Builder {
               "\"" + type + "\" is not a type (counter, gauge or histogram)");
     }
     if (node["help"]) spec.help = r_.String(node["help"], key + ".help");
-    if (node["from"] && r_.String(node["from"], key + ".from") != "request") {
-      SignalMetric(node, key, std::move(spec), std::move(rule));
-      return;
+    std::vector<std::uint32_t> kinds = {kRequestRecord};
+    if (node["from"]) {
+      const YAML::Node from = node["from"];
+      if (from.IsScalar() && IsSignal(from.Scalar())) {
+        SignalMetric(node, key, std::move(spec), std::move(rule));
+        return;
+      }
+      kinds = Kinds(from, key + ".from");
     }
     r_.CheckKeys(node, key,
                  {"name", "help", "type", "from", "value", "per", "plus", "read_time", "scale",
@@ -580,7 +789,65 @@ class Builder {
       }
     }
     rule.metric = Family(std::move(spec), node, key);
-    out_.rules.push_back(std::move(rule));
+    // One rule per record kind it reads; each field it reads must come with
+    // that kind's records.
+    const std::string fkey = key + (node["from"] ? ".from" : "");
+    const YAML::Node fnode = node["from"] ? node["from"] : node;
+    for (const std::uint32_t kind : kinds) {
+      rule.record = kind;
+      NoteFieldRead(rule.field, kind, fnode, fkey);
+      NoteFieldRead(rule.divisor_field, kind, fnode, fkey);
+      for (const LabelSource& label : rule.labels) NoteFieldRead(label.field, kind, fnode, fkey);
+      for (const lle::Condition& c : rule.conditions) NoteFieldRead(c.field, kind, fnode, fkey);
+      out_.rules.push_back(rule);
+    }
+    const auto request_rules =
+        std::count_if(out_.rules.begin(), out_.rules.end(), [](const MetricRule& r) {
+          return r.signal == Signal::kRecord && r.record == kRequestRecord;
+        });
+    if (out_.rules.size() > kMaxRules) {
+      r_.Fail(node, key, "more than " + std::to_string(kMaxRules) + " rules");
+    }
+    if (static_cast<std::size_t>(request_rules) > kMaxRequestRules) {
+      r_.Fail(node, key, "more than " + std::to_string(kMaxRequestRules) + " rules from: request");
+    }
+  }
+
+  // The record kinds a `from:` names: one, or a list.
+  std::vector<std::uint32_t> Kinds(const YAML::Node& from, const std::string& key) {
+    std::vector<YAML::Node> names;
+    if (from.IsSequence()) {
+      if (from.size() == 0) r_.Fail(from, key, "must not be empty");
+      for (std::size_t i = 0; i < from.size(); ++i) names.push_back(from[i]);
+    } else {
+      names.push_back(from);
+    }
+    std::vector<std::uint32_t> kinds;
+    for (const YAML::Node& n : names) {
+      const std::string name = r_.String(n, key);
+      const auto kind = std::find(out_.records.begin(), out_.records.end(), name);
+      if (kind == out_.records.end()) {
+        std::string records;
+        for (std::size_t i = 1; i < out_.records.size(); ++i) records += ", " + out_.records[i];
+        r_.Fail(
+            n, key,
+            "\"" + name +
+                "\" is not a source (request, log_level, exception, sensitive, system_prompt, "
+                "system_prompt_change" +
+                records + ")" +
+                (name == "vllm_stats"
+                     ? "; vLLM's stats line is read by the text rule vllm_stats of "
+                       "config/qwen.yaml: copy it into this config"
+                     : "") +
+                (IsSignal(name) && from.IsSequence() ? "; a list names record kinds only" : ""));
+      }
+      const auto index = static_cast<std::uint32_t>(kind - out_.records.begin());
+      if (std::find(kinds.begin(), kinds.end(), index) != kinds.end()) {
+        r_.Fail(n, key, "\"" + name + "\" is listed twice");
+      }
+      kinds.push_back(index);
+    }
+    return kinds;
   }
 
   // The family a rule feeds: several rules may feed one name if they agree on
@@ -619,9 +886,21 @@ class Builder {
     return static_cast<std::uint32_t>(out_.metrics.size() - 1);
   }
 
+  // A field a text rule produces (a named group or a `set`), and whether a
+  // metric rule of its record kind reads it.
+  struct TextField {
+    int field;
+    std::uint32_t record;
+    YAML::Node node;
+    std::string key;
+    bool used;
+  };
+
   const Reader& r_;
   RuleSet& out_;
   std::string prefix_;
+  std::vector<TextField> text_fields_;
+  std::vector<YAML::Node> text_nodes_;  // per text rule: where to point at in errors
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace lle {
@@ -19,19 +20,33 @@ bool Equals(const Condition& c, const FieldValue& v) {
 Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
     : rules_(std::move(rules)), first_metric_(first_metric) {
   specs_ = rules_.metrics;
-  std::vector<Use> use(rules_.fields.size(), Use::kFilter);
+  kinds_.resize(rules_.records.size());
+  // What each kind's rules read each field as.
+  std::vector<std::vector<Use>> use(kinds_.size(),
+                                    std::vector<Use>(rules_.fields.size(), Use::kFilter));
+  std::vector<std::vector<bool>> required(kinds_.size(),
+                                          std::vector<bool>(rules_.fields.size(), false));
+  std::vector<bool> checked(rules_.fields.size(), false);
   for (const MetricRule& rule : rules_.rules) {
-    for (const LabelSource& label : rule.labels) {
-      if (label.field >= 0 && use[label.field] == Use::kFilter) use[label.field] = Use::kLabel;
-    }
-    if (rule.field >= 0) use[rule.field] = Use::kNumber;
-    if (rule.divisor_field >= 0) use[rule.divisor_field] = Use::kNumber;
     const auto index = static_cast<std::uint32_t>(&rule - rules_.rules.data());
     switch (rule.signal) {
-      case Signal::kRequest: {
+      case Signal::kRecord: {
+        std::vector<Use>& u = use.at(rule.record);
+        for (const LabelSource& label : rule.labels) {
+          if (label.field >= 0 && u[label.field] == Use::kFilter) u[label.field] = Use::kLabel;
+        }
+        for (const int f : {rule.field, rule.divisor_field}) {
+          if (f < 0) continue;
+          u[f] = Use::kNumber;
+          const bool optional = std::any_of(
+              rule.conditions.begin(), rule.conditions.end(),
+              [f](const Condition& c) { return c.field == f && c.op == Condition::Op::kExists; });
+          if (!optional) required[rule.record][f] = true;
+        }
+        Kind& kind = kinds_[rule.record];
         const RequestRule r{&rule,
                             first_metric_ + rule.metric,
-                            static_cast<std::uint32_t>(request_rules_.size()),
+                            static_cast<std::uint32_t>(kind.rules.size()),
                             rule.source,
                             specs_.at(rule.metric).type == MetricType::kCounter,
                             !rule.conditions.empty(),
@@ -41,8 +56,7 @@ Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
                             rule.scale,
                             rule.divide_by};
         const bool plain = r.source == ValueSource::kField && !r.filtered && rule.labels.empty();
-        request_rules_.insert(
-            request_rules_.begin() + (plain ? num_plain_++ : request_rules_.size()), r);
+        kind.rules.insert(kind.rules.begin() + (plain ? kind.num_plain++ : kind.rules.size()), r);
         break;
       }
       case Signal::kLogLevel:
@@ -50,9 +64,6 @@ Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
         break;
       case Signal::kException:
         exception_rules_.push_back(index);
-        break;
-      case Signal::kVllmStats:
-        stats_rules_.push_back(index);
         break;
       case Signal::kSensitive:
         sensitive_rules_.push_back(index);
@@ -67,19 +78,24 @@ Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
   }
   // Only fields read as values or labels are checked: a field that only a
   // filter looks at may well be absent.
-  std::vector<std::string> checked;
+  for (std::size_t k = 0; k < kinds_.size(); ++k) {
+    for (std::size_t f = 0; f < rules_.fields.size(); ++f) {
+      if (use[k][f] == Use::kFilter) continue;
+      kinds_[k].checked.push_back({static_cast<int>(f), use[k][f], required[k][f]});
+      checked[f] = true;
+    }
+  }
+  std::vector<std::string> names;
   for (std::size_t f = 0; f < rules_.fields.size(); ++f) {
-    checked_.push_back(static_cast<std::uint32_t>(checked.size()));
-    if (use[f] == Use::kFilter) continue;
-    checked.push_back(rules_.fields[f]);
-    checked_fields_.push_back({static_cast<int>(f), use[f]});
+    checked_.push_back(static_cast<std::uint32_t>(names.size()));
+    if (checked[f]) names.push_back(rules_.fields[f]);
   }
   MetricSpec errors;
   errors.name = "llm_log_exporter_field_errors_total";
   errors.help = "Fields of request lines that could not be used, by field and reason";
   errors.type = MetricType::kCounter;
-  if (!checked.empty()) {
-    errors.labels = {FixedLabel("field", std::move(checked)),
+  if (!names.empty()) {
+    errors.labels = {FixedLabel("field", std::move(names)),
                      FixedLabel("reason", {std::begin(kReasonNames), std::end(kReasonNames)})};
   }
   field_errors_metric_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
@@ -100,8 +116,8 @@ bool Mapper::HasValue(const RequestRule& r, const FieldValue& value, UpdateBatch
   return false;
 }
 
-bool Mapper::Matches(const MetricRule& rule, const Record& record) const {
-  for (const Condition& c : rule.conditions) {
+bool Mapper::Matches(const std::vector<Condition>& conditions, const Record& record) {
+  for (const Condition& c : conditions) {
     const FieldValue& v = record.fields[c.field];
     bool ok = false;
     switch (c.op) {
@@ -118,8 +134,10 @@ bool Mapper::Matches(const MetricRule& rule, const Record& record) const {
         ok = v.state == FieldState::kMissing;
         break;
       case Condition::Op::kRegex:
+      case Condition::Op::kNotRegex:
         ok = v.state == FieldState::kString &&
              re2::RE2::FullMatch(re2::StringPiece(v.text.data(), v.text.size()), *c.regex);
+        if (c.op == Condition::Op::kNotRegex) ok = !ok;
         break;
     }
     if (!ok) return false;
@@ -128,21 +146,24 @@ bool Mapper::Matches(const MetricRule& rule, const Record& record) const {
 }
 
 std::vector<std::uint32_t> Mapper::DirectMetrics() const {
-  std::vector<std::uint32_t> metrics(request_rules_.size());
-  for (const RequestRule& r : request_rules_) {
+  const std::vector<RequestRule>& rules = kinds_[kRequestRecord].rules;
+  std::vector<std::uint32_t> metrics(rules.size());
+  for (const RequestRule& r : rules) {
     metrics[r.direct] = r.rule->labels.empty() ? r.metric : kNoMetric;
   }
   return metrics;
 }
 
-void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out,
-                 DirectValues* direct) const {
+void Mapper::Map(const Record& record, std::uint32_t kind_index, bool from_text, double now_seconds,
+                 UpdateBatch& out, DirectValues* direct) const {
+  const Kind& kind = kinds_[kind_index];
   // Each unusable field counts once per line, however many rules read it.
-  for (const CheckedField& checked : checked_fields_) {
+  for (const CheckedField& checked : kind.checked) {
     const FieldState state = record.fields[checked.field].state;
     if (state == FieldState::kMissing) {
-      // A missing label field takes the label's default, which the metric shows.
-      if (checked.use == Use::kNumber) FieldError(checked.field, kMissing, out);
+      // A missing label field takes the label's default, which the metric
+      // shows. A text line carries only what its rule captures.
+      if (checked.required && !from_text) FieldError(checked.field, kMissing, out);
     } else if (state == FieldState::kOutOfRange) {
       FieldError(checked.field, kOutOfRange, out);
     } else if (checked.use == Use::kNumber ? state != FieldState::kNumber
@@ -166,15 +187,15 @@ void Mapper::Map(const Record& record, double now_seconds, UpdateBatch& out,
   if (direct != nullptr) {
     direct->fired = 0;
     // Plain rules: the general loop's kField case without its other checks.
-    for (; first < num_plain_; ++first) {
-      const RequestRule& r = request_rules_[first];
+    for (; first < kind.num_plain; ++first) {
+      const RequestRule& r = kind.rules[first];
       const FieldValue& value = record.fields[r.field];
       if (HasValue(r, value, out, &size)) set_direct(r, scaled(r, value.number));
     }
   }
-  for (std::size_t k = first; k < request_rules_.size(); ++k) {
-    const RequestRule& r = request_rules_[k];
-    if (r.filtered && !Matches(*r.rule, record)) continue;
+  for (std::size_t k = first; k < kind.rules.size(); ++k) {
+    const RequestRule& r = kind.rules[k];
+    if (r.filtered && !Matches(r.rule->conditions, record)) continue;
     Update u{r.metric, 0, 1, nullptr};
     const FieldValue* value = r.field >= 0 ? &record.fields[r.field] : nullptr;
     const bool number = value != nullptr && value->state == FieldState::kNumber;
@@ -251,42 +272,6 @@ void Mapper::MapException(std::string_view type, UpdateBatch& out) const {
     std::string_view* label = out.label_values + out.label_size++;
     *label = type;
     out.Add({first_metric_ + rules_.rules[r].metric, kDynamicSeries, 1, label});
-  }
-}
-
-void Mapper::MapStats(const VllmStats& stats, UpdateBatch& out) const {
-  for (const std::uint32_t r : stats_rules_) {
-    const MetricRule& rule = rules_.rules[r];
-    const std::optional<double>* value = nullptr;
-    switch (rule.stat) {
-      case VllmStat::kRunning:
-        value = &stats.running;
-        break;
-      case VllmStat::kWaiting:
-        value = &stats.waiting;
-        break;
-      case VllmStat::kSwapped:
-        value = &stats.swapped;
-        break;
-      case VllmStat::kGpuKvCacheUsage:
-        value = &stats.gpu_kv_cache_usage_ratio;
-        break;
-      case VllmStat::kCpuKvCacheUsage:
-        value = &stats.cpu_kv_cache_usage_ratio;
-        break;
-      case VllmStat::kPrefixCacheHit:
-        value = &stats.prefix_cache_hit_ratio;
-        break;
-      case VllmStat::kPromptThroughput:
-        value = &stats.prompt_throughput;
-        break;
-      case VllmStat::kGenerationThroughput:
-        value = &stats.generation_throughput;
-        break;
-    }
-    if (value != nullptr && value->has_value()) {
-      out.Add({first_metric_ + rule.metric, 0, **value, nullptr});
-    }
   }
 }
 

@@ -339,12 +339,13 @@ TEST(DaemonTest, PromtoolAcceptsARealScrape) {
   log += "{\"status\":\"quo\\\"te\\\\back\\nslash\"}\n";  // a label value that needs escaping
   log += "{\"status\":\"success\",\"total_time_ms\":\"slow\",\"output_tokens\":null}\n";
   log += "{\"level\":\"error\",\"message\":\"CUDA out of memory\"}\n";
+  // A uvicorn access line: a request too, by the preset's text rule.
   log += "INFO:     127.0.0.1:51234 - \"POST /v1/chat/completions HTTP/1.1\" 200 OK\n";
   log += "{\"status\":\"trunc\n\n[1,2,3]\n";
   daemon.process->Write(log);
   std::string exposition;
   ASSERT_TRUE(WaitForMetrics(daemon.port,
-                             {{Lines("request"), 22}, {Lines("event"), 1}, {Lines("not_json"), 4}},
+                             {{Lines("request"), 23}, {Lines("event"), 1}, {Lines("not_json"), 3}},
                              &exposition));
 
   EXPECT_TRUE(PromtoolAccepts(kPromtool, exposition));

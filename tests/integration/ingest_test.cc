@@ -152,7 +152,7 @@ const std::vector<std::string>& ServerLines() {
       RequestLine("error", 3100),
       "{\"level\":\"warning\",\"message\":\"KV cache usage 95% {full}, [see] \\\"docs\\\"\"}",
       RequestLine("success", 1250),
-      "INFO:     127.0.0.1:51234 - \"POST /v1/chat/completions HTTP/1.1\" 200 OK",
+      "INFO:     127.0.0.1:51234 - \"GET /health HTTP/1.1\" 200 OK",
       RequestLine("timeout", 30000),
   };
   return lines;

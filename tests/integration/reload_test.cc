@@ -211,7 +211,7 @@ TEST_F(ReloadTest, CheckConfigSaysOkOrWhyNot) {
   EXPECT_NE(bad.err.find("metrics: must be a non-empty list"), std::string::npos) << bad.err;
   const RunResult builtin = ::lle::test::Run({kBinary, "--check-config"}, "");
   EXPECT_EQ(builtin.exit_code, 0);
-  EXPECT_EQ(builtin.out.rfind("built-in qwen preset: ok, 28 metrics", 0), 0u) << builtin.out;
+  EXPECT_EQ(builtin.out.rfind("built-in qwen preset: ok, 38 metrics", 0), 0u) << builtin.out;
 }
 
 }  // namespace

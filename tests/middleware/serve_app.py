@@ -33,7 +33,10 @@ def main():
             app.middleware("http")(imported)
         else:
             raise ValueError("Invalid middleware %s. Must be a function or a class." % middleware)
-    uvicorn.run(app, fd=args.fd, log_level="info", access_log=True, lifespan="off")
+    # As vLLM with --disable-uvicorn-access-log, as docs/vllm-middleware.md
+    # says to run it: the middleware's line replaces the access line, which
+    # the preset would count as the same request again.
+    uvicorn.run(app, fd=args.fd, log_level="info", access_log=False, lifespan="off")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,11 @@ std::string WithMetric(const std::string& metric) {
   return "requests: {keys: [status]}\nmetrics:\n" + metric;
 }
 
+// A valid config around one text rule (a flow mapping on one line) and one metric rule.
+std::string WithText(const std::string& text, const std::string& metric) {
+  return "requests: {keys: [status]}\ntext:\n  - " + text + "\nmetrics:\n  - " + metric + "\n";
+}
+
 struct BadCase {
   const char* name;
   std::string text;
@@ -35,7 +40,7 @@ const BadCase kBadCases[] = {
     {"NotYaml", "metrics: [", "c.yaml:1:1: not valid YAML: end of sequence flow not found"},
     {"TopLevelList", "- a", "c.yaml:1:1: must be a mapping"},
     {"UnknownTopKey", "requests: {keys: [a]}\nmetric: []",
-     "c.yaml:2:1: metric: unknown key (expected one of: namespace, requests, metrics)"},
+     "c.yaml:2:1: metric: unknown key (expected one of: namespace, requests, text, metrics)"},
     {"NoRequests", "metrics: []",
      "c.yaml:1:1: requests: missing: say which JSON lines are requests"},
     {"EmptyRequestKeys", "requests: {keys: []}\nmetrics: []",
@@ -140,23 +145,81 @@ const BadCase kBadCases[] = {
      "c.yaml:3:56: metrics[0].match[0].regex: bad regex: missing ): ("},
     {"TwoOps",
      WithMetric("  - {name: c, type: counter, match: [{field: a, equals: x, exists: true}]}"),
-     "c.yaml:3:38: metrics[0].match[0]: needs exactly one of equals, not_equals, exists, regex"},
+     "c.yaml:3:38: metrics[0].match[0]: needs exactly one of equals, not_equals, exists, regex, "
+     "not_regex"},
     {"ExistsNotBool",
      WithMetric("  - {name: c, type: counter, match: [{field: a, exists: maybe}]}"),
      "c.yaml:3:57: metrics[0].match[0].exists: must be true or false"},
     {"UnknownSource", WithMetric("  - {name: x, type: counter, from: syslog}"),
      "c.yaml:3:36: metrics[0].from: \"syslog\" is not a source (request, log_level, exception, "
-     "vllm_stats, sensitive, system_prompt, system_prompt_change)"},
+     "sensitive, system_prompt, system_prompt_change)"},
     {"LevelsAreCounted", WithMetric("  - {name: x, type: gauge, from: log_level}"),
      "c.yaml:3:21: metrics[0].type: must be counter with from: log_level"},
     {"LevelsTakeNoLabels",
      WithMetric("  - {name: x, type: counter, from: log_level, labels: [{name: a}]}"),
      "c.yaml:3:47: metrics[0].labels: unknown key (expected one of: name, help, type, from, "
      "value)"},
-    {"UnknownStat", WithMetric("  - {name: x, type: gauge, from: vllm_stats, value: queued}"),
-     "c.yaml:3:53: metrics[0].value: \"queued\" is not one of: running, waiting, swapped, "
-     "gpu_kv_cache_usage, cpu_kv_cache_usage, prefix_cache_hit, prompt_throughput, "
-     "generation_throughput"},
+    // vllm_stats was a built-in source; it is a text rule of the preset now.
+    {"VllmStatsIsATextRule", WithMetric("  - {name: x, type: gauge, from: vllm_stats, value: r}"),
+     "c.yaml:3:34: metrics[0].from: \"vllm_stats\" is not a source (request, log_level, "
+     "exception, sensitive, system_prompt, system_prompt_change); vLLM's stats line is read by "
+     "the text rule vllm_stats of config/qwen.yaml: copy it into this config"},
+    // Text rules.
+    {"TextWithoutLiteral",
+     WithText("{name: t, regex: 'n=(?P<n>[0-9]+)'}", "{name: c, type: counter, value: n}"),
+     "c.yaml:3:5: text[0].contains: missing"},
+    {"TextEmptyLiteral",
+     WithText("{name: t, contains: '', regex: 'n=(?P<n>[0-9]+)'}",
+              "{name: c, type: counter, value: n}"),
+     "c.yaml:3:25: text[0].contains: must not be empty: a literal every matching line holds, "
+     "checked before the regex"},
+    {"TextBadRegex",
+     WithText("{name: t, contains: n=, regex: 'n=(?P<n>[0-9]+'}",
+              "{name: c, type: counter, value: n}"),
+     "c.yaml:3:36: text[0].regex: bad regex: missing ): n=(?P<n>[0-9]+"},
+    {"TextCaptureUsedByNoMetric",
+     WithText(
+         "{name: t, contains: n=, regex: 'n=(?P<n>[0-9]+) m=(?P<m>[0-9]+)', fields: {n: number}}",
+         "{name: c, type: counter, value: n}"),
+     "c.yaml:3:36: text[0].regex: (?P<m>): the field \"m\" is used by no metric rule from: "
+     "request"},
+    {"TextUnknownConversion",
+     WithText("{name: t, contains: n=, regex: 'n=(?P<n>[0-9]+)', fields: {n: seconds}}",
+              "{name: c, type: counter, value: n}"),
+     "c.yaml:3:67: text[0].fields.n: \"seconds\" is not a conversion (string, number, "
+     "duration_ms, duration_s, percent, http_status, list_length)"},
+    {"TextFieldsNameNoGroup",
+     WithText("{name: t, contains: n=, regex: 'n=(?P<n>[0-9]+)', fields: {x: number}}",
+              "{name: c, type: counter, value: n}"),
+     "c.yaml:3:64: text[0].fields.x: the regex has no group (?P<x>...)"},
+    {"TextScaleOfAString",
+     WithText("{name: t, contains: n=, regex: 'n=(?P<n>[0-9]+)', fields: {n: {scale: 2}}}",
+              "{name: c, type: counter, labels: [{name: n, max_values: 2}]}"),
+     "c.yaml:3:75: text[0].fields.n.scale: numbers only, not with string"},
+    {"TextRecordNobodyReads",
+     WithText("{name: t, contains: n=, regex: 'n=(?P<n>[0-9]+)', record: stats}",
+              "{name: c, type: counter}"),
+     "c.yaml:3:63: text[0].record: no metric rule reads from: stats"},
+    {"TextRecordIsASignal",
+     WithText("{name: t, contains: n=, regex: 'n=(?P<n>[0-9]+)', record: exception}",
+              "{name: c, type: counter}"),
+     "c.yaml:3:63: text[0].record: \"exception\" names a built-in source; choose another record "
+     "name"},
+    {"TextTwice",
+     "requests: {keys: [a]}\ntext:\n  - {name: t, contains: x, regex: x}\n"
+     "  - {name: t, contains: y, regex: y}\nmetrics:\n  - {name: c, type: counter}\n",
+     "c.yaml:4:12: text[1].name: text rule \"t\" is defined twice"},
+    {"FieldNotCapturedForItsRecord",
+     WithText("{name: t, contains: n=, regex: 'n=(?P<n>[0-9]+)', record: stats}",
+              "{name: g, type: gauge, from: stats, value: other}"),
+     "c.yaml:5:34: metrics[0].from: no text rule of record \"stats\" captures or sets the field "
+     "\"other\""},
+    {"FromListNamesSignal",
+     WithText("{name: t, contains: n=, regex: 'n=(?P<n>[0-9]+)', record: stats}",
+              "{name: g, type: counter, from: [stats, log_level]}"),
+     "c.yaml:5:44: metrics[0].from: \"log_level\" is not a source (request, log_level, "
+     "exception, sensitive, system_prompt, system_prompt_change, stats); a list names record "
+     "kinds only"},
     {"NameNotString", WithMetric("  - {name: [x], type: counter}"),
      "c.yaml:3:12: metrics[0].name: must be a string"},
 };
@@ -166,18 +229,26 @@ INSTANTIATE_TEST_SUITE_P(Config, BadConfigTest, testing::ValuesIn(kBadCases),
                            return std::string(param.param.name);
                          });
 
-TEST(ConfigTest, AtMost64Rules) {
+TEST(ConfigTest, AtMost128RulesAnd64FromRequest) {
   std::string metrics;
-  for (int i = 0; i < 65; ++i) metrics += "  - {name: c" + std::to_string(i) + ", type: counter}\n";
+  for (int i = 0; i < 129; ++i) {
+    metrics += "  - {name: c" + std::to_string(i) + ", type: counter, from: log_level}\n";
+  }
   RuleSet rules;
   std::string error;
   EXPECT_FALSE(LoadConfigText(WithMetric(metrics), "c.yaml", &rules, &error));
-  EXPECT_EQ(error, "c.yaml:3:3: metrics: more than 64 rules");
+  EXPECT_EQ(error, "c.yaml:3:3: metrics: more than 128 rules");
+  metrics.clear();
+  for (int i = 0; i < 65; ++i) metrics += "  - {name: c" + std::to_string(i) + ", type: counter}\n";
+  EXPECT_FALSE(LoadConfigText(WithMetric(metrics), "c.yaml", &rules, &error));
+  EXPECT_EQ(error, "c.yaml:67:5: metrics[64]: more than 64 rules from: request");
 }
 
 TEST(ConfigTest, TheShippedPresetLoads) {
   const RuleSet rules = QwenPreset();
-  EXPECT_EQ(rules.metrics.size(), 28u);
+  EXPECT_EQ(rules.metrics.size(), 38u);
+  EXPECT_EQ(rules.records, (std::vector<std::string>{"request", "engine_stats", "request_details",
+                                                     "generated_tokens", "preemption"}));
   EXPECT_EQ(rules.request_keys, (std::vector<std::string>{"status", "total_time_ms"}));
 }
 

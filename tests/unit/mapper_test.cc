@@ -102,9 +102,9 @@ TEST_F(MapperTest, MissingFieldsAreNotObservedButCounted) {
   EXPECT_TRUE(Values("qwen_gpu_memory_mb").empty());
   EXPECT_TRUE(Values("qwen_time_per_output_token_seconds").empty());
   EXPECT_EQ(FieldErrors(),
-            (std::vector<std::string>{"input_tokens/missing", "output_tokens/missing",
-                                      "gpu_memory_mb/missing", "queue_time_ms/missing",
-                                      "inference_time_ms/missing"}));
+            (std::vector<std::string>{"output_tokens/missing", "input_tokens/missing",
+                                      "queue_time_ms/missing", "inference_time_ms/missing",
+                                      "gpu_memory_mb/missing"}));
   for (std::size_t i = 0; i < batch_.size; ++i) {
     if (batch_.items[i].metric == ids_.at("qwen_requests_total")) {
       EXPECT_EQ(batch_.items[i].labels[0], "unknown");
@@ -123,7 +123,7 @@ TEST_F(MapperTest, BadFieldsAreCountedOnceAndDoNotAffectOthers) {
   Map();
   // total_time_ms feeds two histograms but its error counts once.
   EXPECT_EQ(FieldErrors(),
-            (std::vector<std::string>{"total_time_ms/wrong_type", "input_tokens/out_of_range"}));
+            (std::vector<std::string>{"input_tokens/out_of_range", "total_time_ms/wrong_type"}));
   EXPECT_TRUE(Values("qwen_request_duration_ms").empty());
   EXPECT_EQ(Values("qwen_output_tokens"), std::vector<double>{0});
   // No per-token time without generated tokens.

@@ -4,7 +4,6 @@
 #include "llm_log_exporter/parse/log_level.h"
 #include "llm_log_exporter/parse/sensitive.h"
 #include "llm_log_exporter/parse/traceback.h"
-#include "llm_log_exporter/parse/vllm_stats.h"
 
 #include <gtest/gtest.h>
 
@@ -127,111 +126,6 @@ TEST(LogLevelNameTest, ClosedSet) {
   EXPECT_EQ(LogLevelName(LogLevel::kWarning), "warning");
   EXPECT_EQ(LogLevelName(LogLevel::kError), "error");
   EXPECT_EQ(LogLevelName(LogLevel::kCritical), "critical");
-}
-
-// --- vLLM stats ---------------------------------------------------------------
-
-TEST(ParseVllmStatsTest, V0WithSwappedAndCpuCache) {
-  // vLLM 0.4-0.6, engine/metrics.py.
-  VllmStats s;
-  ASSERT_TRUE(ParseVllmStats(
-      "INFO 04-05 10:23:45 metrics.py:455] Avg prompt throughput: 1520.3 tokens/s, Avg "
-      "generation throughput: 412.7 tokens/s, Running: 12 reqs, Swapped: 2 reqs, Pending: 5 "
-      "reqs, GPU KV cache usage: 41.2%, CPU KV cache usage: 3.5%.",
-      &s));
-  EXPECT_EQ(s.engine, std::nullopt);
-  EXPECT_EQ(s.prompt_throughput, 1520.3);
-  EXPECT_EQ(s.generation_throughput, 412.7);
-  EXPECT_EQ(s.running, 12);
-  EXPECT_EQ(s.swapped, 2);
-  EXPECT_EQ(s.waiting, 5);
-  EXPECT_EQ(s.gpu_kv_cache_usage_ratio, 41.2 / 100);
-  EXPECT_EQ(s.cpu_kv_cache_usage_ratio, 3.5 / 100);
-  EXPECT_EQ(s.prefix_cache_hit_ratio, std::nullopt);
-}
-
-TEST(ParseVllmStatsTest, V0FromLlmEngineWithoutFinalStop) {
-  // vLLM 0.2-0.3 logged it from llm_engine.py, without the final '.'.
-  VllmStats s;
-  ASSERT_TRUE(ParseVllmStats(
-      "INFO 01-18 10:23:45 llm_engine.py:706] Avg prompt throughput: 0.0 tokens/s, Avg "
-      "generation throughput: 35.9 tokens/s, Running: 1 reqs, Swapped: 0 reqs, Pending: 0 reqs, "
-      "GPU KV cache usage: 0.9%, CPU KV cache usage: 0.0%",
-      &s));
-  EXPECT_EQ(s.generation_throughput, 35.9);
-  EXPECT_EQ(s.running, 1);
-  EXPECT_EQ(s.gpu_kv_cache_usage_ratio, 0.9 / 100);
-  EXPECT_EQ(s.cpu_kv_cache_usage_ratio, 0);
-}
-
-TEST(ParseVllmStatsTest, EarlyV1WithoutCacheFields) {
-  // vLLM 0.7 (v1 engine): "Running: N reqs, Waiting: M reqs " and nothing more.
-  VllmStats s;
-  ASSERT_TRUE(ParseVllmStats(
-      "INFO 02-10 09:00:00 loggers.py:72] Avg prompt throughput: 250.0 tokens/s, Avg generation "
-      "throughput: 80.5 tokens/s, Running: 3 reqs, Waiting: 1 reqs ",
-      &s));
-  EXPECT_EQ(s.running, 3);
-  EXPECT_EQ(s.waiting, 1);
-  EXPECT_EQ(s.swapped, std::nullopt);
-  EXPECT_EQ(s.gpu_kv_cache_usage_ratio, std::nullopt);
-}
-
-TEST(ParseVllmStatsTest, V1WithPrefixCacheHitRate) {
-  VllmStats s;
-  ASSERT_TRUE(ParseVllmStats(
-      "INFO 04-05 10:23:45 [loggers.py:111] Avg prompt throughput: 0.0 tokens/s, Avg generation "
-      "throughput: 26.3 tokens/s, Running: 1 reqs, Waiting: 0 reqs, GPU KV cache usage: 0.3%, "
-      "Prefix cache hit rate: 57.1%",
-      &s));
-  EXPECT_EQ(s.engine, std::nullopt);
-  EXPECT_EQ(s.running, 1);
-  EXPECT_EQ(s.waiting, 0);
-  EXPECT_EQ(s.gpu_kv_cache_usage_ratio, 0.3 / 100);
-  EXPECT_EQ(s.prefix_cache_hit_ratio, 57.1 / 100);
-  EXPECT_EQ(s.cpu_kv_cache_usage_ratio, std::nullopt);
-}
-
-TEST(ParseVllmStatsTest, V1EngineLinesCarryTheEngineIndex) {
-  VllmStats s;
-  ASSERT_TRUE(ParseVllmStats(
-      "(APIServer pid=35049) INFO 09-19 15:38:32 [loggers.py:123] Engine 001: Avg prompt "
-      "throughput: 1.1 tokens/s, Avg generation throughput: 6.1 tokens/s, Running: 0 reqs, "
-      "Waiting: 0 reqs, GPU KV cache usage: 0.0%, Prefix cache hit rate: 0.0%",
-      &s));
-  EXPECT_EQ(s.engine, 1);
-  EXPECT_EQ(s.prompt_throughput, 1.1);
-  EXPECT_EQ(s.generation_throughput, 6.1);
-  EXPECT_EQ(s.running, 0);
-  EXPECT_EQ(s.gpu_kv_cache_usage_ratio, 0);
-}
-
-TEST(ParseVllmStatsTest, UnknownFieldsAndWrongUnitsAreSkipped) {
-  VllmStats s;
-  ASSERT_TRUE(ParseVllmStats(
-      "Avg prompt throughput: 10 tokens/s, Avg generation throughput: 5 tokens/s, Running: 2 "
-      "reqs, Preempted: 7 reqs, Waiting: 3 tokens, GPU KV cache usage: 12%, Prefix cache hit "
-      "rate: GPU: 0.00%",
-      &s));
-  EXPECT_EQ(s.running, 2);
-  EXPECT_EQ(s.waiting, std::nullopt);  // "tokens" is not its unit
-  EXPECT_EQ(s.gpu_kv_cache_usage_ratio, 0.12);
-  EXPECT_EQ(s.prefix_cache_hit_ratio, std::nullopt);
-}
-
-TEST(ParseVllmStatsTest, OtherLinesAreNotStats) {
-  VllmStats s;
-  s.running = 99;
-  for (const char* line : {
-           "INFO 04-05 10:23:45 metrics.py:471] Prefix cache hit rate: GPU: 12.50%, CPU: 0.00%",
-           "INFO:     127.0.0.1:5000 - \"POST /v1/chat/completions HTTP/1.1\" 200 OK",
-           "Avg prompt throughput: fast",
-           "Avg prompt throughput: -1.0 tokens/s, Running: 1 reqs",
-           "Avg prompt throughput: nan tokens/s",
-           "",
-       }) {
-    EXPECT_FALSE(ParseVllmStats(line, &s)) << line;
-  }
 }
 
 // --- Tracebacks ---------------------------------------------------------------
@@ -556,14 +450,12 @@ TEST(LogLineBoundsTest, EveryPrefixOfNearMatchesStaysInsideTheLine) {
   const std::string kLines[] = {
       "(APIServer pid=35049) \x1b[33mWARNING\x1b[0m 09-19 15:38:32 [loggers.py:123] x",
       "2024-04-05T10:23:45.123456+02:00 - vllm - ERROR - x",
-      "Engine 000: Avg prompt throughput: 1.5 tokens/s, Running: 2 reqs, GPU KV cache usage: 3%.",
       "Traceback (most recent call last):",
       "During handling of the above exception, another exception occurred:",
       "asyncio.exceptions.CancelledError: x",
       "key=sk-proj-0123456789abcdefghij mail=jane.doe@example.com Bearer abcdefghijklmnop",
       "-----BEGIN RSA PRIVATE KEY BLOCK-----",
   };
-  VllmStats stats;
   TracebackTracker tracker;
   for (const std::string& line : kLines) {
     for (std::size_t n = 0; n <= line.size(); ++n) {
@@ -572,7 +464,6 @@ TEST(LogLineBoundsTest, EveryPrefixOfNearMatchesStaysInsideTheLine) {
       const std::string_view view(copy.get(), n);
       ClassifyLevel(view);
       LevelFromName(view);
-      ParseVllmStats(view, &stats);
       ScanSensitive(view);
       tracker.Feed(view);
     }

@@ -11,10 +11,10 @@
 #include "llm_log_exporter/map/mapper.h"
 #include "llm_log_exporter/parse/line_parser.h"
 #include "llm_log_exporter/parse/log_level.h"
-#include "llm_log_exporter/parse/sensitive.h"
-#include "llm_log_exporter/parse/traceback.h"
-#include "llm_log_exporter/parse/vllm_stats.h"
 #include "llm_log_exporter/parse/record.h"
+#include "llm_log_exporter/parse/sensitive.h"
+#include "llm_log_exporter/parse/text_rule.h"
+#include "llm_log_exporter/parse/traceback.h"
 #include "llm_log_exporter/source/chunk_queue.h"
 #include "llm_log_exporter/store/store.h"
 
@@ -45,6 +45,9 @@ class alignas(64) Pipeline : private LineSink {
   void OnLine(std::string_view line) override;
   void OnTooLong() override;
   void ApplyBatch();
+  // Runs the text rules over a line that is no JSON request line; true if
+  // one of them made it a request.
+  bool MatchText(std::string_view line);
   void EndTraceback(const TracebackTracker::Result& result);
   // Lines are tallied per chunk and counted once at its end: a chunk is
   // worked whole before anything else reads the tallies.
@@ -62,6 +65,8 @@ class alignas(64) Pipeline : private LineSink {
   std::vector<BoundSeries> bound_;          // per request rule: where its direct value goes
   DirectValues direct_;
   std::unique_ptr<LineParser> parser_;
+  std::unique_ptr<TextMatcher> text_;  // over generation_'s text rules
+  Record text_record_;                 // a text rule's fields; all kMissing between lines
   LineFramer framer_;
   TracebackTracker tracker_;  // one per stream of lines: blocks span lines
   Record record_;

@@ -8,16 +8,18 @@
 #include "llm_log_exporter/core/metric_spec.h"
 #include "llm_log_exporter/map/metric_rules.h"
 #include "llm_log_exporter/parse/log_level.h"
+#include "llm_log_exporter/parse/record.h"
 #include "llm_log_exporter/parse/sensitive.h"
 #include "llm_log_exporter/parse/traceback.h"
-#include "llm_log_exporter/parse/vllm_stats.h"
-#include "llm_log_exporter/parse/record.h"
 
 namespace lle {
 
 /// Rules a RuleSet may have (the config loader refuses more), so that one
 /// line's updates always fit a batch.
-inline constexpr std::size_t kMaxRules = 64;
+inline constexpr std::size_t kMaxRules = 128;
+/// Rules of request records, the kind whose rules without labels write
+/// DirectValues (one bit each).
+inline constexpr std::size_t kMaxRequestRules = 64;
 /// Upper bound on the updates one line produces: per rule, one update (a
 /// sensitive-data rule: one per kind, 4) or a `negative` field error; one
 /// other field error per field.
@@ -37,17 +39,18 @@ struct UpdateBatch {
   }
 };
 
-/// The values of a line's request rules that have no labels, by request rule
+/// The values of a request record's rules that have no labels, by rule
 /// (Mapper::DirectMetrics): bit i of `fired` says value[i] is set. They go
 /// straight to their series (Shard::Write) instead of through Updates.
 struct DirectValues {
   std::uint64_t fired = 0;
-  double value[kMaxRules];
+  double value[kMaxRequestRules];
 };
-static_assert(kMaxRules <= 64, "DirectValues::fired has a bit per rule");
+static_assert(kMaxRequestRules <= 64, "DirectValues::fired has a bit per rule");
 
-/// Turns a parsed request line into metric updates following a RuleSet, and
-/// counts unusable fields in llm_log_exporter_field_errors_total{field,reason}.
+/// Turns records (a JSON request line, a text rule's match) into metric
+/// updates following a RuleSet, and counts unusable fields in
+/// llm_log_exporter_field_errors_total{field,reason}.
 /// Immutable after construction: safe to share between threads.
 class Mapper {
  public:
@@ -64,27 +67,38 @@ class Mapper {
   const std::vector<MetricSpec>& Specs() const { return specs_; }
   const RuleSet& Rules() const { return rules_; }
 
-  /// Appends the updates for one request line read at `now_seconds`. With
-  /// `direct`, the rules without labels set their values there instead (its
-  /// bits from earlier lines cleared first).
+  /// Appends the updates of the rules `from:` record kind `kind` (an index
+  /// into RuleSet::records) for one record read at `now_seconds`. A JSON line
+  /// (`from_text` false) counts its missing value fields as errors; a text
+  /// rule's match has only the fields its rule captures, and does not. With
+  /// `direct` (request records only), the rules without labels set their
+  /// values there instead (its bits from earlier records cleared first).
+  void Map(const Record& record, std::uint32_t kind, bool from_text, double now_seconds,
+           UpdateBatch& out, DirectValues* direct = nullptr) const;
+  /// A JSON request line.
   void Map(const Record& record, double now_seconds, UpdateBatch& out,
-           DirectValues* direct = nullptr) const;
-  /// Per request rule, in DirectValues order: the metric id its value goes
-  /// to (the metric's one series, or its first initial one), or kNoMetric if
-  /// it has labels and always makes an Update.
+           DirectValues* direct = nullptr) const {
+    Map(record, kRequestRecord, false, now_seconds, out, direct);
+  }
+  /// Per rule of request records, in DirectValues order: the metric id its
+  /// value goes to (the metric's one series, or its first initial one), or
+  /// kNoMetric if it has labels and always makes an Update.
   static constexpr std::uint32_t kNoMetric = ~std::uint32_t{0};
   std::vector<std::uint32_t> DirectMetrics() const;
+
+  /// Whether a JSON line with a request key passes `requests.match`.
+  bool IsRequest(const Record& record) const {
+    return rules_.request_conditions.empty() || Matches(rules_.request_conditions, record);
+  }
 
   /// Which non-request signals some rule reads (so the pipeline looks for them).
   bool wants_levels() const { return !level_rules_.empty(); }
   bool wants_exceptions() const { return !exception_rules_.empty(); }
-  bool wants_stats() const { return !stats_rules_.empty(); }
   bool wants_sensitive() const { return !sensitive_rules_.empty(); }
   /// The level a JSON line names in one of RuleSet::level_fields, if any.
   LogLevel JsonLevel(const Record& record) const;
   void MapLevel(LogLevel level, UpdateBatch& out) const;
   void MapException(std::string_view type, UpdateBatch& out) const;
-  void MapStats(const VllmStats& stats, UpdateBatch& out) const;
   void MapSensitive(SensitiveKinds kinds, UpdateBatch& out) const;
   bool wants_system_prompt() const {
     return !prompt_rules_.empty() || !prompt_change_rules_.empty();
@@ -101,7 +115,7 @@ class Mapper {
   enum Reason : std::uint32_t { kMissing, kWrongType, kOutOfRange, kNegative, kNumReasons };
   enum class Use : std::uint8_t { kFilter, kNumber, kLabel };  // what a field must hold
   void FieldError(int field, Reason reason, UpdateBatch& out) const;
-  bool Matches(const MetricRule& rule, const Record& record) const;
+  static bool Matches(const std::vector<Condition>& conditions, const Record& record);
 
   // A request rule flattened for the per-line loop, which would otherwise chase
   // the MetricRule's vectors for every rule of every line.
@@ -126,21 +140,27 @@ class Mapper {
   struct CheckedField {  // a field read as a value or label: errors are counted
     int field;
     Use use;
+    // Its absence is an error: some rule reads the value without a
+    // `match: {field: ..., exists: true}` that makes it optional.
+    bool required;
+  };
+  // The rules of one record kind. Plain rules first (a field's value, no
+  // filter, no labels: most rules), which with DirectValues take a loop of
+  // their own; then the others.
+  struct Kind {
+    std::vector<RequestRule> rules;
+    std::size_t num_plain = 0;
+    std::vector<CheckedField> checked;
   };
 
   RuleSet rules_;
   std::uint32_t first_metric_;
   std::uint32_t field_errors_metric_;
   std::vector<MetricSpec> specs_;
-  std::vector<std::uint32_t> checked_;  // per field: its index in field_errors' `field` label
-  std::vector<CheckedField> checked_fields_;
-  // Plain rules first (a field's value, no filter, no labels: most rules),
-  // which with DirectValues take a loop of their own; then the others.
-  std::vector<RequestRule> request_rules_;
-  std::size_t num_plain_ = 0;
+  std::vector<std::uint32_t> checked_;      // per field: its index in field_errors' `field` label
+  std::vector<Kind> kinds_;                 // by RuleSet::records index
   std::vector<std::uint32_t> level_rules_;  // indices into rules_.rules, by signal
   std::vector<std::uint32_t> exception_rules_;
-  std::vector<std::uint32_t> stats_rules_;
   std::vector<std::uint32_t> sensitive_rules_;
   std::vector<std::uint32_t> prompt_rules_;
   std::vector<std::uint32_t> prompt_change_rules_;

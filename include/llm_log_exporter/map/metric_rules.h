@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "llm_log_exporter/core/metric_spec.h"
+#include "llm_log_exporter/parse/text_rule.h"
 
 namespace re2 {
 class RE2;
@@ -15,13 +16,15 @@ namespace lle {
 
 /// A test a request line must pass for a rule to apply.
 struct Condition {
-  enum class Op : std::uint8_t { kEquals, kNotEquals, kExists, kAbsent, kRegex };
+  enum class Op : std::uint8_t { kEquals, kNotEquals, kExists, kAbsent, kRegex, kNotRegex };
   int field = -1;  // index into RuleSet::fields
   Op op = Op::kExists;
   std::string text;         // kEquals/kNotEquals against a string field
   bool has_number = false;  // kEquals/kNotEquals against a number field
   double number = 0;
-  std::shared_ptr<const re2::RE2> regex;  // kRegex: the whole string must match
+  /// kRegex: a string field whose whole text matches; kNotRegex: anything else
+  /// (absent, not a string, or not matching).
+  std::shared_ptr<const re2::RE2> regex;
 };
 
 /// Where a rule's value comes from.
@@ -35,26 +38,17 @@ enum class ValueSource : std::uint8_t {
 
 /// Which lines a rule looks at.
 enum class Signal : std::uint8_t {
-  kRequest,             // JSON request lines (fields, filters, labels as configured)
+  kRecord,              // records (fields, filters, labels as configured): see MetricRule::record
   kLogLevel,            // any line with a log level: counter with label `level`
   kException,           // each Python traceback, once: counter with label `type`
-  kVllmStats,           // vLLM's periodic stats lines: a gauge per `stat`
   kSensitive,           // lines that look like they carry secrets: counter with label `kind`
   kSystemPrompt,        // gauge 1 with label `hash`: the system prompt in use
   kSystemPromptChange,  // counter: the system prompt changed
 };
 
-/// The figures of vLLM's stats line a kVllmStats rule can read.
-enum class VllmStat : std::uint8_t {
-  kRunning,
-  kWaiting,
-  kSwapped,
-  kGpuKvCacheUsage,
-  kCpuKvCacheUsage,
-  kPrefixCacheHit,
-  kPromptThroughput,
-  kGenerationThroughput,
-};
+/// RuleSet::records[kRequestRecord]: JSON request lines, and the text lines
+/// of rules with `record: request`.
+inline constexpr std::uint32_t kRequestRecord = 0;
 
 /// Where one label's value comes from: a string field, else `default_value`.
 struct LabelSource {
@@ -62,11 +56,11 @@ struct LabelSource {
   std::string default_value = "unknown";
 };
 
-/// How a request line updates one metric.
+/// How a record (or a signal) updates one metric.
 struct MetricRule {
   std::uint32_t metric = 0;  // index into RuleSet::metrics
-  Signal signal = Signal::kRequest;
-  VllmStat stat = VllmStat::kRunning;  // kVllmStats
+  Signal signal = Signal::kRecord;
+  std::uint32_t record = kRequestRecord;  // kRecord: index into RuleSet::records
   ValueSource source = ValueSource::kOne;
   int field = -1;          // kField, kRatio
   int divisor_field = -1;  // kRatio: the divisor; kSum: the second term
@@ -79,12 +73,22 @@ struct MetricRule {
 };
 
 /// A complete mapping from log lines to metrics: the fields to extract (paths,
-/// `a.b` for nested objects), which keys make a line a request, the metric
-/// families and the rules that feed them. An immutable value once built.
+/// `a.b` for nested objects; a text rule's named groups), which keys make a
+/// JSON line a request, the text rules, the metric families and the rules
+/// that feed them. An immutable value once built.
 struct RuleSet {
   std::string prefix;  // of the metric names: the config's namespace and "_"
   std::vector<std::string> fields;
   std::vector<std::string> request_keys;
+  /// Conversions of JSON request lines' fields (`requests.fields`).
+  std::vector<FieldConversion> request_conversions;
+  /// A JSON line with a request key is a request only if these all hold
+  /// (`requests.match`); else it is an event.
+  std::vector<Condition> request_conditions;
+  /// Kinds of records metric rules read (`from:`): "request" first, then the
+  /// other `record:` names of text rules.
+  std::vector<std::string> records = {"request"};
+  std::vector<TextRule> text_rules;
   /// Fields that may name a JSON line's log level (kLogLevel rules), in RuleSet::fields.
   std::vector<int> level_fields;
   /// system_prompt_hash and system_prompt (kSystemPrompt* rules), or -1.

@@ -29,7 +29,7 @@ struct FieldValue {
   std::string_view text;
 };
 
-inline constexpr std::size_t kMaxFields = 32;
+inline constexpr std::size_t kMaxFields = 64;
 
 /// A classified line and the values of the fields a LineParser was asked for,
 /// in the order asked. Views point into the parser or the line and live until

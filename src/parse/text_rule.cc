@@ -1,0 +1,276 @@
+#include "llm_log_exporter/parse/text_rule.h"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+#include "text_chars.h"
+
+namespace lle {
+namespace {
+
+// A decimal number at the start of `s`: [+-]?digits[.digits]([eE][+-]?digits)?
+// or [+-]?.digits. Returns its length (0: none); `*value` gets it, infinite
+// when beyond double range.
+std::size_t DecimalPrefix(std::string_view s, double* value) {
+  std::size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  const std::size_t int_start = i;
+  while (i < s.size() && IsDigit(s[i])) ++i;
+  bool digits = i > int_start;
+  if (i < s.size() && s[i] == '.') {
+    const std::size_t frac_start = ++i;
+    while (i < s.size() && IsDigit(s[i])) ++i;
+    digits = digits || i > frac_start;
+  }
+  if (!digits) return 0;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    std::size_t j = i + 1;
+    if (j < s.size() && (s[j] == '+' || s[j] == '-')) ++j;
+    const std::size_t exp_start = j;
+    while (j < s.size() && IsDigit(s[j])) ++j;
+    if (j > exp_start) i = j;
+  }
+  // from_chars takes no leading '+'.
+  const std::size_t skip = s[0] == '+' ? 1 : 0;
+  const auto [end, ec] = std::from_chars(s.data() + skip, s.data() + i, *value);
+  if (ec == std::errc::result_out_of_range) {
+    *value = HUGE_VAL;
+  } else if (ec != std::errc() || end != s.data() + i) {
+    return 0;
+  }
+  return i;
+}
+
+void SetNumber(double value, double scale, FieldValue* out) {
+  value *= scale;
+  if (!std::isfinite(value)) {
+    out->state = FieldState::kOutOfRange;
+    return;
+  }
+  out->state = FieldState::kNumber;
+  out->number = value;
+}
+
+// Units of a duration, longest spelling first where one is a prefix of another.
+struct Unit {
+  std::string_view name;
+  double ms;  // one of it, in milliseconds: multiply by it if >= 1, else divide by 1/ms
+};
+constexpr Unit kUnits[] = {
+    {"ns", 1e-6},
+    {"us", 1e-3},
+    {"\xc2\xb5s", 1e-3} /* µ U+00B5 (Go, Rust) */,
+    {"\xce\xbcs", 1e-3} /* μ U+03BC (Go) */,
+    {"ms", 1},
+    {"s", 1000},
+    {"m", 60000},
+    {"h", 3600000},
+};
+
+// Go's time.Duration.String() (`1h2m3.5s`, `8m44s`, `28.205µs`, `0s`) and
+// Rust's Debug of Duration (`611.286748ms`, `1.000000001s`, `100ns`): one or
+// more number+unit terms. Total in ms; false if `text` is not one.
+bool ParseDurationMs(std::string_view text, double* ms) {
+  if (text == "0") {
+    *ms = 0;
+    return true;
+  }
+  double total = 0;
+  bool negative = false;
+  if (!text.empty() && text[0] == '-') {
+    negative = true;
+    text.remove_prefix(1);
+  }
+  if (text.empty()) return false;
+  while (!text.empty()) {
+    if (!(IsDigit(text[0]) || text[0] == '.')) return false;
+    double value = 0;
+    const std::size_t n = DecimalPrefix(text, &value);
+    if (n == 0) return false;
+    text.remove_prefix(n);
+    const Unit* unit = nullptr;
+    for (const Unit& u : kUnits) {
+      if (text.substr(0, u.name.size()) != u.name) continue;
+      // "m" must not take the "m" of "ms"; "ms" is listed before "m".
+      unit = &u;
+      break;
+    }
+    if (unit == nullptr) return false;
+    text.remove_prefix(unit->name.size());
+    // Division by a power of ten is correctly rounded: 754.5µs is exactly the
+    // double nearest 0.7545 ms, where 754.5 × 0.001 need not be.
+    total += unit->ms >= 1 ? value * unit->ms : value / (1 / unit->ms);
+  }
+  *ms = negative ? -total : total;
+  return true;
+}
+
+const char* HttpStatusName(std::string_view code) {
+  if (code.size() != 3 || !IsDigit(code[0]) || !IsDigit(code[1]) || !IsDigit(code[2]) ||
+      code[0] < '1' || code[0] > '5') {
+    return nullptr;
+  }
+  if (code[0] == '2') return "success";
+  if (code == "408" || code == "504") return "timeout";
+  return "error";
+}
+
+}  // namespace
+
+const std::vector<ConversionInfo>& TextConversions() {
+  static const std::vector<ConversionInfo> kConversions = {
+      {"string", Conversion::kString, "the captured text (the default)"},
+      {"number", Conversion::kNumber, "a decimal number: 12, -3.5, 1e3"},
+      {"duration_ms", Conversion::kDurationMs,
+       "a Go or Rust duration (611.286748ms, 754.5µs, 1m2.5s, 0s) in milliseconds"},
+      {"duration_s", Conversion::kDurationS, "the same in seconds"},
+      {"percent", Conversion::kPercent, "7.4% (or 7.4) as the ratio 0.074"},
+      {"http_status", Conversion::kHttpStatus,
+       "an HTTP code as the status success (2xx), timeout (408, 504) or error"},
+      {"list_length", Conversion::kListLength,
+       "the number of items of [a, b, c]; None is no value"},
+  };
+  return kConversions;
+}
+
+void Convert(Conversion conversion, double scale, std::string_view text, FieldValue* out) {
+  out->text = {};
+  out->number = 0;
+  out->state = FieldState::kWrongType;
+  switch (conversion) {
+    case Conversion::kString:
+      out->state = FieldState::kString;
+      out->text = text;
+      return;
+    case Conversion::kNumber: {
+      double value = 0;
+      if (!text.empty() && DecimalPrefix(text, &value) == text.size()) SetNumber(value, scale, out);
+      return;
+    }
+    case Conversion::kDurationMs:
+    case Conversion::kDurationS: {
+      double ms = 0;
+      if (!ParseDurationMs(text, &ms)) return;
+      SetNumber(conversion == Conversion::kDurationS ? ms / 1000 : ms, scale, out);
+      return;
+    }
+    case Conversion::kPercent: {
+      if (!text.empty() && text.back() == '%') text.remove_suffix(1);
+      while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+      double value = 0;
+      if (!text.empty() && DecimalPrefix(text, &value) == text.size()) {
+        SetNumber(value / 100, scale, out);
+      }
+      return;
+    }
+    case Conversion::kHttpStatus:
+      if (const char* name = HttpStatusName(text)) {
+        out->state = FieldState::kString;
+        out->text = name;
+      }
+      return;
+    case Conversion::kListLength: {
+      if (text.size() < 2 || text.front() != '[' || text.back() != ']') {
+        out->state = FieldState::kMissing;
+        return;
+      }
+      const std::string_view inside = text.substr(1, text.size() - 2);
+      const bool blank = std::all_of(inside.begin(), inside.end(), [](char c) { return c == ' '; });
+      const auto commas = static_cast<double>(std::count(inside.begin(), inside.end(), ','));
+      SetNumber(blank ? 0 : commas + 1, scale, out);
+      return;
+    }
+  }
+}
+
+void ConvertJsonValue(Conversion conversion, double scale, FieldValue* value) {
+  if (value->state == FieldState::kString) {
+    if (conversion == Conversion::kHttpStatus && HttpStatusName(value->text) == nullptr) return;
+    Convert(conversion, scale, value->text, value);
+  } else if (value->state == FieldState::kNumber) {
+    if (conversion == Conversion::kHttpStatus) {
+      const double n = value->number;
+      if (n >= 100 && n <= 599 && n == std::floor(n)) {
+        const char digits[3] = {static_cast<char>('0' + static_cast<int>(n) / 100),
+                                static_cast<char>('0' + static_cast<int>(n) / 10 % 10),
+                                static_cast<char>('0' + static_cast<int>(n) % 10)};
+        value->state = FieldState::kString;
+        value->text = HttpStatusName(std::string_view(digits, 3));
+      } else {
+        value->state = FieldState::kWrongType;
+      }
+    } else if (conversion != Conversion::kString) {
+      SetNumber(value->number, scale, value);
+    }
+  }
+}
+
+TextMatcher::TextMatcher(const std::vector<TextRule>* rules) : rules_(rules) {
+  int most = 0;
+  for (const TextRule& rule : *rules_) {
+    for (const TextCapture& c : rule.captures) most = std::max(most, c.group);
+  }
+  groups_ = std::make_unique<re2::StringPiece[]>(static_cast<std::size_t>(most) + 1);
+  for (std::size_t i = 0; i < rules_->size(); ++i) {
+    std::size_t first = 0;
+    while ((*rules_)[first].literal != (*rules_)[i].literal) ++first;
+    first_.push_back(first);
+  }
+  found_.assign(rules_->size(), false);
+}
+
+bool TextMatcher::HasLiteral(std::size_t i, std::string_view line) {
+  // Match visits the rules in order, so the first rule with this literal
+  // has searched it in this line already.
+  const std::size_t first = first_[i];
+  if (first == i) {
+    const std::string& literal = (*rules_)[i].literal;
+    found_[i] = line.size() >= literal.size() &&
+                memmem(line.data(), line.size(), literal.data(), literal.size()) != nullptr;
+  }
+  return found_[first];
+}
+
+TextMatcher::~TextMatcher() = default;
+
+bool TextMatcher::Fill(const TextRule& rule, std::string_view line, Record& record) {
+  const re2::StringPiece text(line.data(), line.size());
+  auto capture = rule.captures.begin();
+  for (std::size_t r = 0; r < rule.regexes.size(); ++r) {
+    int groups = 0;
+    for (auto c = capture; c != rule.captures.end() && c->regex == r; ++c) {
+      groups = std::max(groups, c->group);
+    }
+    const bool matched = rule.regexes[r]->Match(text, 0, line.size(), re2::RE2::UNANCHORED,
+                                                groups_.get(), groups + 1);
+    if (r == 0) {
+      if (!matched) return false;
+      // Constants first: a capture of the same field overrides them.
+      for (const TextConstant& k : rule.constants) {
+        FieldValue& v = record.fields[k.field];
+        v.state = k.is_number ? FieldState::kNumber : FieldState::kString;
+        v.number = k.number;
+        v.text = k.text;
+      }
+    }
+    for (; capture != rule.captures.end() && capture->regex == r; ++capture) {
+      const re2::StringPiece& piece = groups_[capture->group];
+      // A group that took no part in the match (an optional one) is no value.
+      if (!matched || piece.data() == nullptr) continue;
+      Convert(capture->conversion, capture->scale, std::string_view(piece.data(), piece.size()),
+              &record.fields[capture->field]);
+    }
+  }
+  return true;
+}
+
+void TextMatcher::Clear(const TextRule& rule, Record& record) {
+  for (const TextCapture& c : rule.captures) record.fields[c.field] = FieldValue{};
+  for (const TextConstant& k : rule.constants) record.fields[k.field] = FieldValue{};
+}
+
+}  // namespace lle
