@@ -5,7 +5,7 @@ Run by ctest (tests/e2e/CMakeLists.txt), one entry per case; by hand:
 
     python3 tests/e2e/prometheus_scrape_e2e.py --case huge-number \
         --exporter build/llm_log_exporter --prometheus /usr/bin/prometheus \
-        --promtool /usr/bin/promtool --repo .
+        --promtool /usr/bin/promtool --repo . --openssl /usr/bin/openssl
 
 Cases (issue 17):
 
@@ -14,6 +14,15 @@ huge-number  A request line with output_tokens 1.7976931348623157e308 (the
              range, and Prometheus dropped every scrape. Checks that `up`
              stays 1 over three scrapes and that Prometheus stores exactly
              that double.
+mtls         Prometheus scraping over mutual TLS, TLS 1.2 and TLS 1.3 (pinned
+             with min_version/max_version), against daemons with
+             client_auth_type RequireAndVerifyClientCert and
+             VerifyClientCertIfGiven. Certificates are made with the openssl
+             CLI in the temporary directory. Scrapes with a client certificate
+             must be up and return the daemon's series; scrapes without one
+             must be up for VerifyClientCertIfGiven and down for
+             RequireAndVerifyClientCert; a TLS 1.2-only scrape of a TLS 1.3-only
+             daemon must be down (the version pinning works).
 
 Standard library only; the helpers (processes, polling with a deadline,
 clean-up on every exit path) are those of prometheus_e2e.py. Nothing sleeps a
@@ -25,7 +34,7 @@ import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # importing the helpers leaves no __pycache__ in the source tree
-from prometheus_e2e import (Deadline, Child, OVERALL_TIMEOUT_S, fail, http_get, main,
+from prometheus_e2e import (Deadline, Child, NotYet, OVERALL_TIMEOUT_S, fail, http_get, main,
                             start_prometheus, wait_for)
 
 SCRAPE_INTERVAL = "1s"
@@ -110,11 +119,111 @@ def run_huge_number(args, tmp, children):
         print("  ok  %s = %r" % (expr, got), flush=True)
 
 
-CASES = {"huge-number": run_huge_number}
+# --------------------------------------------------------------- mtls
+
+def make_pki(openssl, directory):
+    """A CA for the server, one for clients; server and client certificates."""
+    def run(*argv):
+        r = subprocess.run([openssl] + list(argv), capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            fail("openssl %s failed:\n%s" % (" ".join(argv), r.stderr))
+
+    def path(name):
+        return os.path.join(directory, name)
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for ca in ("ca", "client-ca"):
+        run("req", "-x509", *ec, "-keyout", path(ca + ".key"), "-out", path(ca + ".crt"),
+            "-days", "2", "-subj", "/CN=lle test " + ca)
+    for leaf, ca, extension in (("server", "ca", "subjectAltName=IP:127.0.0.1"),
+                                ("client", "client-ca", "extendedKeyUsage=clientAuth")):
+        run("req", *ec, "-keyout", path(leaf + ".key"), "-out", path(leaf + ".csr"),
+            "-subj", "/CN=" + leaf, "-addext", extension)
+        run("x509", "-req", "-in", path(leaf + ".csr"), "-CA", path(ca + ".crt"),
+            "-CAkey", path(ca + ".key"), "-set_serial", "1", "-days", "2",
+            "-out", path(leaf + ".crt"), "-copy_extensions", "copy")
+    return path
+
+
+def run_mtls(args, tmp, children):
+    deadline = Deadline(OVERALL_TIMEOUT_S)
+    if not os.access(args.openssl or "", os.X_OK):
+        fail("--openssl %r is not an executable (apt-get install openssl, then re-run cmake)"
+             % args.openssl)
+    pki = make_pki(args.openssl, tmp)
+
+    def daemon(name, client_auth, min_version):
+        config = os.path.join(tmp, name + ".yml")
+        with open(config, "w") as f:
+            f.write("tls_server_config:\n"
+                    "  cert_file: %s\n  key_file: %s\n"
+                    "  client_auth_type: %s\n  client_ca_file: %s\n  min_version: %s\n"
+                    % (pki("server.crt"), pki("server.key"), client_auth, pki("client-ca.crt"),
+                       min_version))
+        return start_daemon(args, children, deadline, ["--web.config.file=" + config])
+
+    daemons = {
+        "require": daemon("require", "RequireAndVerifyClientCert", "TLS12"),
+        "if_given": daemon("if_given", "VerifyClientCertIfGiven", "TLS12"),
+        "tls13_only": daemon("tls13_only", "RequireAndVerifyClientCert", "TLS13"),
+    }
+
+    def tls(version, cert=True):
+        lines = ["scheme: https", "tls_config:", "  ca_file: " + pki("ca.crt")]
+        if cert:
+            lines += ["  cert_file: " + pki("client.crt"), "  key_file: " + pki("client.key")]
+        return lines + ["  min_version: " + version, "  max_version: " + version]
+
+    # (job, daemon, TLS version, with a client certificate, expected health)
+    jobs = [
+        ("require_tls12", "require", "TLS12", True, "up"),
+        ("require_tls13", "require", "TLS13", True, "up"),
+        ("if_given_tls12", "if_given", "TLS12", True, "up"),
+        ("if_given_tls13", "if_given", "TLS13", True, "up"),
+        ("if_given_no_cert_tls12", "if_given", "TLS12", False, "up"),
+        ("if_given_no_cert_tls13", "if_given", "TLS13", False, "up"),
+        ("require_no_cert_tls12", "require", "TLS12", False, "down"),
+        ("require_no_cert_tls13", "require", "TLS13", False, "down"),
+        ("tls13_only_tls12", "tls13_only", "TLS12", True, "down"),
+    ]
+    write_prometheus_config(tmp, [(job, daemons[d][1], tls(version, cert))
+                                  for job, d, version, cert, _ in jobs])
+    watched = [child for child, _ in daemons.values()]
+    api, prom = start_prometheus(args, tmp, deadline, children, watched)
+    watched.append(prom)
+
+    def all_scraped_as_expected():
+        targets = scraped_targets(api)
+        waiting, wrong = [], []
+        for job, _, _, _, want in jobs:
+            t = targets.get(job)
+            if t is None:
+                waiting.append(job + " (not scraped yet)")
+            elif t["health"] != want or (want == "down" and not t["lastError"]):
+                wrong.append("job %s: target %s, expected %s: %s"
+                             % (job, t["health"], want, t["lastError"] or "no error"))
+            elif want == "up" and not api.query('llm_log_exporter_build_info{job="%s"}' % job):
+                waiting.append(job + " (no llm_log_exporter_build_info yet)")
+        if waiting:
+            raise NotYet(", ".join(waiting))
+        if wrong:
+            fail("\n  ".join(["Prometheus scraped some jobs other than expected:"] + wrong))
+        return targets
+
+    targets = wait_for(deadline, "every job to be scraped", all_scraped_as_expected, watched)
+    for job, d, version, cert, want in jobs:
+        t = targets[job]
+        print("  ok  %-24s %-10s %s %-9s -> %s%s"
+              % (job, d, version, "cert" if cert else "no cert", t["health"],
+                 "" if want == "up" else " (%s)" % t["lastError"]), flush=True)
+
+
+CASES = {"huge-number": run_huge_number, "mtls": run_mtls}
 
 
 def add_arguments(ap):
     ap.add_argument("--case", required=True, choices=sorted(CASES))
+    ap.add_argument("--openssl", help="path of the openssl CLI (case mtls)")
 
 
 if __name__ == "__main__":
