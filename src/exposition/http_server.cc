@@ -158,7 +158,18 @@ bool HttpServer::ConfigureTls(void* ssl_ctx, std::string* error) {
     *error = "tls_server_config.min_version: " + OpenSslError(ssl);
     return false;
   }
-  ssl.SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+  // civetweb 1.15, built for OpenSSL 1.1, set option bits by their 1.1 numbers
+  // before calling us, and OpenSSL 3 gave several of those bits new meanings:
+  // its SSL_OP_ALL (0x80000BFF) now holds SSL_OP_NO_EXTENDED_MASTER_SECRET
+  // (TLS 1.2 without extended master secret), SSL_OP_DISABLE_TLSEXT_CA_NAMES
+  // (an empty certificate_authorities list in the CertificateRequest, invalid
+  // in TLS 1.3: Go clients, Prometheus among them, fail with "tls: unexpected
+  // message"), SSL_OP_ENABLE_KTLS, SSL_OP_ALLOW_CLIENT_RENEGOTIATION and more.
+  // So the options are set here whole: OpenSSL 3's defaults for a new context
+  // (no compression, middlebox compatibility) plus what civetweb meant.
+  ssl.SSL_CTX_clear_options(ctx, ~std::uint64_t{0});
+  ssl.SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_ENABLE_MIDDLEBOX_COMPAT |
+                                   SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
   // Sessions resumed with a client certificate need an id context.
   static const unsigned char kSessionContext[] = "llm_log_exporter";
   ssl.SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);

@@ -48,7 +48,7 @@ bool Load(OpenSslApi* api, std::string* error) {
          LLE_RESOLVE(ssl, SSL_CTX_use_certificate_chain_file) &&
          LLE_RESOLVE(ssl, SSL_CTX_use_PrivateKey_file) &&
          LLE_RESOLVE(ssl, SSL_CTX_check_private_key) && LLE_RESOLVE(ssl, SSL_CTX_ctrl) &&
-         LLE_RESOLVE(ssl, SSL_CTX_set_options) &&
+         LLE_RESOLVE(ssl, SSL_CTX_set_options) && LLE_RESOLVE(ssl, SSL_CTX_clear_options) &&
          LLE_RESOLVE(ssl, SSL_CTX_set_session_id_context) &&
          LLE_RESOLVE(ssl, SSL_CTX_load_verify_locations) &&
          LLE_RESOLVE(ssl, SSL_load_client_CA_file) &&

@@ -28,6 +28,7 @@ struct OpenSslApi {
   decltype(&::SSL_CTX_check_private_key) SSL_CTX_check_private_key;
   decltype(&::SSL_CTX_ctrl) SSL_CTX_ctrl;  // SSL_CTX_set_min_proto_version is a macro over it
   decltype(&::SSL_CTX_set_options) SSL_CTX_set_options;
+  decltype(&::SSL_CTX_clear_options) SSL_CTX_clear_options;
   decltype(&::SSL_CTX_set_session_id_context) SSL_CTX_set_session_id_context;
   decltype(&::SSL_CTX_load_verify_locations) SSL_CTX_load_verify_locations;
   decltype(&::SSL_load_client_CA_file) SSL_load_client_CA_file;

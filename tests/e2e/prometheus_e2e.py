@@ -280,6 +280,7 @@ def http_get(url, timeout=5.0):
 
 class PromAPI:
     def __init__(self, port):
+        self.port = port
         self.base = "http://127.0.0.1:%d" % port
 
     def get(self, path, **params):
@@ -504,6 +505,41 @@ def parse_exposition(text):
     return out
 
 
+def start_prometheus(args, tmp, deadline, children, watched):
+    """Checks tmp/prometheus.yml with promtool, starts Prometheus on it on a
+    free 127.0.0.1 port (appended to children) and waits until it is ready,
+    failing at once if one of `watched` exits. Returns (PromAPI, Child)."""
+    config = os.path.join(tmp, "prometheus.yml")
+    check = subprocess.run([args.promtool, "check", "config", config],
+                           capture_output=True, text=True, timeout=max(1.0, deadline.left()))
+    if check.returncode != 0:
+        with open(config) as f:
+            fail("promtool check config on the generated configuration:\n%s%s\n%s"
+                 % (check.stdout, check.stderr, f.read()))
+    for attempt in range(3):  # the free port may be taken between probe and bind
+        port = free_port()
+        prom = Child("prometheus", [
+            args.prometheus,
+            "--config.file=" + config,
+            "--storage.tsdb.path=" + os.path.join(tmp, "data"),
+            "--web.listen-address=127.0.0.1:%d" % port,
+            "--log.level=info"], log_path=os.path.join(tmp, "prometheus.log"))
+        children.append(prom)
+
+        def ready():
+            if not prom.running():
+                return "exited"
+            return http_get("http://127.0.0.1:%d/-/ready" % port)[0] == 200
+
+        state = wait_for(deadline, "Prometheus /-/ready on 127.0.0.1:%d" % port, ready, watched)
+        if state is True:
+            return PromAPI(port), prom
+        if prom.find("address already in use") and attempt < 2:
+            print("port %d was taken; retrying" % port, flush=True)
+            continue
+        fail("Prometheus exited with code %s" % prom.proc.returncode)
+
+
 def run(args, tmp, children):
     deadline = Deadline(OVERALL_TIMEOUT_S)
     c = Checks()
@@ -551,36 +587,8 @@ def run(args, tmp, children):
     with open(os.path.join(tmp, "prometheus.yml"), "w") as f:
         f.write(config)
     shutil.copy(alerts_path, os.path.join(tmp, "alerts.yml"))
-    check = subprocess.run([args.promtool, "check", "config", os.path.join(tmp, "prometheus.yml")],
-                           capture_output=True, text=True, timeout=max(1.0, deadline.left()))
-    if check.returncode != 0:
-        fail("promtool check config on the generated configuration:\n%s%s\n%s"
-             % (check.stdout, check.stderr, config))
-    prom = None
-    for attempt in range(3):  # the free port may be taken between probe and bind
-        port = free_port()
-        prom = Child("prometheus", [
-            args.prometheus,
-            "--config.file=" + os.path.join(tmp, "prometheus.yml"),
-            "--storage.tsdb.path=" + os.path.join(tmp, "data"),
-            "--web.listen-address=127.0.0.1:%d" % port,
-            "--log.level=info"], log_path=os.path.join(tmp, "prometheus.log"))
-        children.append(prom)
-
-        def ready():
-            if not prom.running():
-                return "exited"
-            return http_get("http://127.0.0.1:%d/-/ready" % port)[0] == 200
-
-        state = wait_for(deadline, "Prometheus /-/ready on 127.0.0.1:%d" % port, ready, [exporter])
-        if state is True:
-            break
-        if prom.find("address already in use") and attempt < 2:
-            print("port %d was taken; retrying" % port, flush=True)
-            continue
-        fail("Prometheus exited with code %s" % prom.proc.returncode)
-    api = PromAPI(port)
-    print("prometheus ready on 127.0.0.1:%d" % port, flush=True)
+    api, prom = start_prometheus(args, tmp, deadline, children, [exporter])
+    print("prometheus ready on 127.0.0.1:%d" % api.port, flush=True)
 
     up_expr = 'up{job="%s"}' % JOB
     wait_for(deadline, "3 successful scrapes of the daemon",
@@ -785,13 +793,18 @@ def run(args, tmp, children):
     print("elapsed: %.1f s" % (OVERALL_TIMEOUT_S - deadline.left()), flush=True)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(run_test=run, description=__doc__, add_arguments=None):
+    """Runs run_test(args, tmp, children) with a temporary directory and stops
+    the children it started on every exit path. Also the main of the focused
+    scrape tests (prometheus_scrape_e2e.py), which add their own arguments."""
+    ap = argparse.ArgumentParser(description=description.split("\n")[0])
     ap.add_argument("--exporter", required=True, help="path of llm_log_exporter")
     ap.add_argument("--prometheus", required=True, help="path of the prometheus server")
     ap.add_argument("--promtool", required=True, help="path of promtool (checks the generated config)")
     ap.add_argument("--repo", required=True, help="repository root (deploy/ is read from it)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    if add_arguments:
+        add_arguments(ap)
     args = ap.parse_args()
     for path in (args.exporter, args.prometheus, args.promtool):
         if not os.access(path, os.X_OK):
@@ -811,7 +824,7 @@ def main():
         version = subprocess.run([args.prometheus, "--version"], capture_output=True,
                                  text=True, timeout=10)
         print("prometheus: %s" % (version.stdout + version.stderr).split("\n")[0], flush=True)
-        run(args, tmp, children)
+        run_test(args, tmp, children)
         ok = True
     except TestFailure as e:
         print("\nFAIL: %s" % e, flush=True)

@@ -66,8 +66,8 @@ constexpr char kUpdateEnv[] = "LLE_UPDATE_GOLDEN";
 
 constexpr char kTimeSeries[] = "qwen_last_request_timestamp_seconds";
 constexpr char kTimePlaceholder[] = "<TIME>";
-// Slack around the run for the time check: the value is printed to 16 digits
-// (about a microsecond), and the system clock may be stepped during a run.
+// Slack around the run for the time check: the system clock may be stepped
+// during a run.
 constexpr double kTimeSlackSeconds = 2;
 
 constexpr std::size_t kDiffContext = 3;           // unchanged lines shown around a change

@@ -306,6 +306,33 @@ TEST_F(WebSecurityTest, VerifyClientCertIfGivenAllowsNoneButNotAnUntrustedOne) {
       0);
 }
 
+// What Go's crypto/tls, and so Prometheus, needs of a server that asks for
+// client certificates (issue 17): a TLS 1.3 CertificateRequest whose
+// certificate_authorities list is not empty (Go fails "tls: unexpected
+// message" on an empty one), and TLS 1.2 with extended master secret. civetweb's
+// OpenSSL 1.1 option bits turned off both. openssl s_client shows them.
+TEST_F(WebSecurityTest, CertificateRequestNamesTheClientCaAndTls12HasExtendedMasterSecret) {
+  for (const std::string auth : {"RequireAndVerifyClientCert", "VerifyClientCertIfGiven"}) {
+    Daemon d = Start(
+        Tls("  client_ca_file: " + pki_.client_ca_crt + "\n  client_auth_type: " + auth + "\n"));
+    for (const std::string version : {"-tls1_2", "-tls1_3"}) {
+      const RunResult r = test::Run(
+          {kOpenssl, "s_client", version, "-connect", "127.0.0.1:" + std::to_string(d.port),
+           "-CAfile", pki_.ca_crt, "-cert", pki_.client_crt, "-key", pki_.client_key},
+          "", seconds(10));
+      const std::string what = auth + " " + version + ":\n" + r.out + r.err;
+      EXPECT_EQ(r.exit_code, 0) << what;
+      EXPECT_NE(r.out.find("Verify return code: 0 (ok)"), std::string::npos) << what;
+      EXPECT_NE(r.out.find("Acceptable client certificate CA names\nCN = lle test client-ca\n"),
+                std::string::npos)
+          << what;
+      if (version == "-tls1_2") {
+        EXPECT_NE(r.out.find("Extended master secret: yes"), std::string::npos) << what;
+      }
+    }
+  }
+}
+
 TEST_F(WebSecurityTest, MinVersionTls13RefusesATls12Client) {
   Daemon d = Start(Tls("  min_version: TLS13\n"));
   const CurlResult old = Curl(pki_, d.port, "/metrics", {"--tlsv1.2", "--tls-max", "1.2"});
