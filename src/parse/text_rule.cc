@@ -13,9 +13,11 @@ namespace lle {
 namespace {
 
 // A decimal number at the start of `s`: [+-]?digits[.digits]([eE][+-]?digits)?
-// or [+-]?.digits. Returns its length (0: none); `*value` gets it, infinite
-// when beyond double range.
-std::size_t DecimalPrefix(std::string_view s, double* value) {
+// or [+-]?.digits, times 10^shift. Returns its length (0: none); `*value`
+// gets the double nearest the decimal value (read with the exponent shifted,
+// not multiplied: "41.2" shifted by -2 is the double nearest 0.412, where
+// 41.2 / 100 is not), infinite when beyond double range.
+std::size_t DecimalPrefix(std::string_view s, double* value, int shift = 0) {
   std::size_t i = 0;
   if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
   const std::size_t int_start = i;
@@ -27,22 +29,46 @@ std::size_t DecimalPrefix(std::string_view s, double* value) {
     digits = digits || i > frac_start;
   }
   if (!digits) return 0;
+  const std::size_t mantissa_end = i;
+  long exponent = 0;
   if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
     std::size_t j = i + 1;
     if (j < s.size() && (s[j] == '+' || s[j] == '-')) ++j;
     const std::size_t exp_start = j;
-    while (j < s.size() && IsDigit(s[j])) ++j;
-    if (j > exp_start) i = j;
+    while (j < s.size() && IsDigit(s[j]) && j - exp_start < 6) ++j;
+    if (j > exp_start) {
+      const std::size_t sign = s[i + 1] == '-' ? 1 : 0;
+      std::from_chars(s.data() + exp_start, s.data() + j, exponent);
+      if (sign) exponent = -exponent;
+      i = j;
+    }
   }
-  // from_chars takes no leading '+'.
+  // "<mantissa>e<exponent + shift>", without a leading '+' (from_chars takes none).
   const std::size_t skip = s[0] == '+' ? 1 : 0;
-  const auto [end, ec] = std::from_chars(s.data() + skip, s.data() + i, *value);
+  char buffer[96];
+  const std::size_t mantissa = mantissa_end - skip;
+  if (mantissa + 12 > sizeof buffer) return 0;
+  std::memcpy(buffer, s.data() + skip, mantissa);
+  std::size_t size = mantissa;
+  buffer[size++] = 'e';
+  size = static_cast<std::size_t>(
+      std::to_chars(buffer + size, buffer + sizeof buffer, exponent + shift).ptr - buffer);
+  const auto [end, ec] = std::from_chars(buffer, buffer + size, *value);
   if (ec == std::errc::result_out_of_range) {
-    *value = HUGE_VAL;
-  } else if (ec != std::errc() || end != s.data() + i) {
+    // Too small underflows to 0 (fine); too large is out of range.
+    *value = exponent + shift > 0 ? HUGE_VAL : 0;
+  } else if (ec != std::errc() || end != buffer + size) {
     return 0;
   }
   return i;
+}
+
+// 10^n for a scale that is one (1000, 0.001), else 0.
+int PowerOfTen(double scale) {
+  for (int n = -9; n <= 9; ++n) {
+    if (scale == std::pow(10.0, n) || (n < 0 && scale == 1 / std::pow(10.0, -n))) return n;
+  }
+  return 0;
 }
 
 void SetNumber(double value, double scale, FieldValue* out) {
@@ -55,31 +81,43 @@ void SetNumber(double value, double scale, FieldValue* out) {
   out->number = value;
 }
 
+// A decimal number that is all of `text`, times 10^shift, times `scale`
+// (a power of ten shifts the exponent too).
+void SetDecimal(std::string_view text, int shift, double scale, FieldValue* out) {
+  const int scale_shift = PowerOfTen(scale);
+  if (scale_shift != 0 || scale == 1) {
+    shift += scale_shift;
+    scale = 1;
+  }
+  double value = 0;
+  if (!text.empty() && DecimalPrefix(text, &value, shift) == text.size())
+    SetNumber(value, scale, out);
+}
+
 // Units of a duration, longest spelling first where one is a prefix of another.
 struct Unit {
   std::string_view name;
-  double ms;  // one of it, in milliseconds: multiply by it if >= 1, else divide by 1/ms
+  int ms_shift;      // 10^ms_shift ms each, if `ms_factor` is 0
+  double ms_factor;  // else this many ms each
 };
 constexpr Unit kUnits[] = {
-    {"ns", 1e-6},
-    {"us", 1e-3},
-    {"\xc2\xb5s", 1e-3} /* µ U+00B5 (Go, Rust) */,
-    {"\xce\xbcs", 1e-3} /* μ U+03BC (Go) */,
-    {"ms", 1},
-    {"s", 1000},
-    {"m", 60000},
-    {"h", 3600000},
+    {"ns", -6, 0},
+    {"us", -3, 0},
+    {"\xc2\xb5s", -3, 0} /* µ U+00B5 (Go, Rust) */,
+    {"\xce\xbcs", -3, 0} /* μ U+03BC (Go) */,
+    {"ms", 0, 0},
+    {"s", 3, 0},
+    {"m", 0, 60000},
+    {"h", 0, 3600000},
 };
 
 // Go's time.Duration.String() (`1h2m3.5s`, `8m44s`, `28.205µs`, `0s`) and
 // Rust's Debug of Duration (`611.286748ms`, `1.000000001s`, `100ns`): one or
-// more number+unit terms. Total in ms; false if `text` is not one.
-bool ParseDurationMs(std::string_view text, double* ms) {
-  if (text == "0") {
-    *ms = 0;
-    return true;
-  }
-  double total = 0;
+// more number+unit terms. Total in units of 10^shift ms (0: ms, 3: s); false if
+// `text` is not one.
+bool ParseDuration(std::string_view text, int shift, double* total) {
+  *total = 0;
+  if (text == "0") return true;
   bool negative = false;
   if (!text.empty() && text[0] == '-') {
     negative = true;
@@ -88,24 +126,29 @@ bool ParseDurationMs(std::string_view text, double* ms) {
   if (text.empty()) return false;
   while (!text.empty()) {
     if (!(IsDigit(text[0]) || text[0] == '.')) return false;
-    double value = 0;
-    const std::size_t n = DecimalPrefix(text, &value);
-    if (n == 0) return false;
+    std::size_t n = 0;
+    while (n < text.size() && (IsDigit(text[n]) || text[n] == '.')) ++n;
+    const std::string_view number = text.substr(0, n);
     text.remove_prefix(n);
     const Unit* unit = nullptr;
     for (const Unit& u : kUnits) {
+      // "ms" is listed before "m", so "m" never takes the "m" of "ms".
       if (text.substr(0, u.name.size()) != u.name) continue;
-      // "m" must not take the "m" of "ms"; "ms" is listed before "m".
       unit = &u;
       break;
     }
     if (unit == nullptr) return false;
     text.remove_prefix(unit->name.size());
-    // Division by a power of ten is correctly rounded: 754.5µs is exactly the
-    // double nearest 0.7545 ms, where 754.5 × 0.001 need not be.
-    total += unit->ms >= 1 ? value * unit->ms : value / (1 / unit->ms);
+    double value = 0;
+    if (unit->ms_factor == 0) {
+      if (DecimalPrefix(number, &value, unit->ms_shift - shift) != number.size()) return false;
+    } else {
+      if (DecimalPrefix(number, &value, -shift) != number.size()) return false;
+      value *= unit->ms_factor;
+    }
+    *total += value;
   }
-  *ms = negative ? -total : total;
+  if (negative) *total = -*total;
   return true;
 }
 
@@ -146,27 +189,22 @@ void Convert(Conversion conversion, double scale, std::string_view text, FieldVa
       out->state = FieldState::kString;
       out->text = text;
       return;
-    case Conversion::kNumber: {
-      double value = 0;
-      if (!text.empty() && DecimalPrefix(text, &value) == text.size()) SetNumber(value, scale, out);
+    case Conversion::kNumber:
+      SetDecimal(text, 0, scale, out);
       return;
-    }
     case Conversion::kDurationMs:
     case Conversion::kDurationS: {
-      double ms = 0;
-      if (!ParseDurationMs(text, &ms)) return;
-      SetNumber(conversion == Conversion::kDurationS ? ms / 1000 : ms, scale, out);
-      return;
-    }
-    case Conversion::kPercent: {
-      if (!text.empty() && text.back() == '%') text.remove_suffix(1);
-      while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
       double value = 0;
-      if (!text.empty() && DecimalPrefix(text, &value) == text.size()) {
-        SetNumber(value / 100, scale, out);
+      if (ParseDuration(text, conversion == Conversion::kDurationS ? 3 : 0, &value)) {
+        SetNumber(value, scale, out);
       }
       return;
     }
+    case Conversion::kPercent:
+      if (!text.empty() && text.back() == '%') text.remove_suffix(1);
+      while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+      SetDecimal(text, -2, scale, out);
+      return;
     case Conversion::kHttpStatus:
       if (const char* name = HttpStatusName(text)) {
         out->state = FieldState::kString;

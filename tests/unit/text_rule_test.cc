@@ -1,0 +1,230 @@
+// Text rules (parse/text_rule.h): the conversions on what servers really print,
+// and the matcher's literal guard, regexes and fields.
+
+#include "llm_log_exporter/parse/text_rule.h"
+
+#include <gtest/gtest.h>
+#include <re2/re2.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace lle {
+namespace {
+
+FieldValue Converted(Conversion conversion, std::string_view text, double scale = 1) {
+  FieldValue v;
+  Convert(conversion, scale, text, &v);
+  return v;
+}
+
+double Number(Conversion conversion, std::string_view text, double scale = 1) {
+  const FieldValue v = Converted(conversion, text, scale);
+  EXPECT_EQ(v.state, FieldState::kNumber) << text;
+  return v.number;
+}
+
+TEST(ConvertTest, DurationsAsGoAndRustPrintThem) {
+  // Rust's Debug of Duration (TGI's span fields).
+  EXPECT_EQ(Number(Conversion::kDurationMs, "611.286748ms"), 611.286748);
+  EXPECT_EQ(Number(Conversion::kDurationMs, "754.5\u00b5s"), 0.7545);
+  EXPECT_EQ(Number(Conversion::kDurationMs, "127.337\u00b5s"), 0.127337);
+  EXPECT_EQ(Number(Conversion::kDurationMs, "2.520979735s"), 2520.979735);
+  EXPECT_EQ(Number(Conversion::kDurationMs, "100ns"), 0.0001);
+  // Go's time.Duration (Ollama's GIN lines): µ as U+00B5 or U+03BC, m and h terms.
+  EXPECT_EQ(Number(Conversion::kDurationMs, "35.684791792s"), 35684.791792);
+  EXPECT_EQ(Number(Conversion::kDurationMs, "28.205\u03bcs"), 0.028205);
+  EXPECT_EQ(Number(Conversion::kDurationMs, "70us"), 0.07);
+  EXPECT_EQ(Number(Conversion::kDurationMs, "8m44s"), 524000);
+  EXPECT_EQ(Number(Conversion::kDurationMs, "1m2.5s"), 62500);
+  EXPECT_EQ(Number(Conversion::kDurationMs, "1h2m3s"), 3723000);
+  EXPECT_EQ(Number(Conversion::kDurationMs, "0s"), 0);
+  EXPECT_EQ(Number(Conversion::kDurationMs, "0"), 0);
+  EXPECT_EQ(Number(Conversion::kDurationMs, "-1.5s"), -1500);
+  // In seconds: the nearest double to the decimal, not a product.
+  EXPECT_EQ(Number(Conversion::kDurationS, "611.286748ms"), 0.611286748);
+  EXPECT_EQ(Number(Conversion::kDurationS, "300ms"), 0.3);
+  EXPECT_EQ(Number(Conversion::kDurationS, "8m44s"), 524);
+  for (const char* bad : {"", "ms", "12", "1.5", "5 ms", "1.2.3s", "1d", "s5", "-", "1s2"}) {
+    EXPECT_EQ(Converted(Conversion::kDurationMs, bad).state, FieldState::kWrongType) << bad;
+  }
+}
+
+TEST(ConvertTest, PercentagesAreTheNearestRatio) {
+  EXPECT_EQ(Number(Conversion::kPercent, "41.2%"), 0.412);
+  EXPECT_EQ(Number(Conversion::kPercent, "7.4%"), 0.074);
+  EXPECT_EQ(Number(Conversion::kPercent, "84.5"), 0.845);
+  EXPECT_EQ(Number(Conversion::kPercent, "0.0%"), 0);
+  EXPECT_EQ(Converted(Conversion::kPercent, "%").state, FieldState::kWrongType);
+  EXPECT_EQ(Converted(Conversion::kPercent, "high").state, FieldState::kWrongType);
+}
+
+TEST(ConvertTest, NumbersAndScales) {
+  EXPECT_EQ(Number(Conversion::kNumber, "12"), 12);
+  EXPECT_EQ(Number(Conversion::kNumber, "-3.5"), -3.5);
+  EXPECT_EQ(Number(Conversion::kNumber, "+.5"), 0.5);
+  EXPECT_EQ(Number(Conversion::kNumber, "1e3"), 1000);
+  // A power-of-ten scale shifts the decimal exponent: SGLang's seconds in ms.
+  EXPECT_EQ(Number(Conversion::kNumber, "1201.9242150001228", 1000), 1201924.2150001228);
+  EXPECT_EQ(Number(Conversion::kNumber, "0.0021", 1000), 2.1);
+  EXPECT_EQ(Number(Conversion::kNumber, "3", 2.5), 7.5);
+  for (const char* bad : {"", "inf", "nan", "0x10", "1,000", "12 ", "-", "."}) {
+    EXPECT_EQ(Converted(Conversion::kNumber, bad).state, FieldState::kWrongType) << bad;
+  }
+  EXPECT_EQ(Converted(Conversion::kNumber, "1e400").state, FieldState::kOutOfRange);
+  EXPECT_EQ(Number(Conversion::kNumber, "1e-400"), 0);
+}
+
+TEST(ConvertTest, HttpCodesBecomeTheDesignsStatus) {
+  EXPECT_EQ(Converted(Conversion::kHttpStatus, "200").text, "success");
+  EXPECT_EQ(Converted(Conversion::kHttpStatus, "201").text, "success");
+  EXPECT_EQ(Converted(Conversion::kHttpStatus, "408").text, "timeout");
+  EXPECT_EQ(Converted(Conversion::kHttpStatus, "504").text, "timeout");
+  EXPECT_EQ(Converted(Conversion::kHttpStatus, "404").text, "error");
+  EXPECT_EQ(Converted(Conversion::kHttpStatus, "500").text, "error");
+  EXPECT_EQ(Converted(Conversion::kHttpStatus, "302").text, "error");
+  for (const char* bad : {"20", "2000", "OK", "600", "099"}) {
+    EXPECT_EQ(Converted(Conversion::kHttpStatus, bad).state, FieldState::kWrongType) << bad;
+  }
+}
+
+TEST(ConvertTest, ListLengths) {
+  EXPECT_EQ(Number(Conversion::kListLength, "[105988]"), 1);
+  EXPECT_EQ(Number(Conversion::kListLength, "[9707, 0, 2585, 646]"), 4);
+  EXPECT_EQ(Number(Conversion::kListLength, "[]"), 0);
+  EXPECT_EQ(Converted(Conversion::kListLength, "None").state, FieldState::kMissing);
+}
+
+TEST(ConvertTest, JsonValues) {
+  FieldValue code{FieldState::kNumber, 503, {}};
+  ConvertJsonValue(Conversion::kHttpStatus, 1, &code);
+  EXPECT_EQ(code.state, FieldState::kString);
+  EXPECT_EQ(code.text, "error");
+  FieldValue word{FieldState::kString, 0, "success"};  // the original design's status
+  ConvertJsonValue(Conversion::kHttpStatus, 1, &word);
+  EXPECT_EQ(word.text, "success");
+  FieldValue odd{FieldState::kNumber, 200.5, {}};
+  ConvertJsonValue(Conversion::kHttpStatus, 1, &odd);
+  EXPECT_EQ(odd.state, FieldState::kWrongType);
+  FieldValue duration{FieldState::kString, 0, "2.5s"};  // TGI --json-output
+  ConvertJsonValue(Conversion::kDurationMs, 1, &duration);
+  EXPECT_EQ(duration.state, FieldState::kNumber);
+  EXPECT_EQ(duration.number, 2500);
+}
+
+// A rule from patterns, its named groups numbered as the config would.
+class TextMatcherTest : public ::testing::Test {
+ protected:
+  TextRule& Add(std::string name, std::string literal, std::vector<std::string> patterns,
+                std::vector<std::pair<std::string, Conversion>> captures) {
+    TextRule rule;
+    rule.name = std::move(name);
+    rule.literal = std::move(literal);
+    for (const std::string& p : patterns) {
+      rule.regexes.push_back(std::make_shared<const re2::RE2>(p));
+      EXPECT_TRUE(rule.regexes.back()->ok()) << p;
+    }
+    for (std::uint32_t r = 0; r < rule.regexes.size(); ++r) {
+      for (const auto& [group_name, group] : rule.regexes[r]->NamedCapturingGroups()) {
+        TextCapture c;
+        c.regex = r;
+        c.group = group;
+        c.field = Field(group_name);
+        for (const auto& [n, conversion] : captures) {
+          if (n == group_name) c.conversion = conversion;
+        }
+        rule.captures.push_back(c);
+      }
+    }
+    rules_.push_back(std::move(rule));
+    return rules_.back();
+  }
+  int Field(const std::string& name) {
+    for (std::size_t i = 0; i < fields_.size(); ++i) {
+      if (fields_[i] == name) return static_cast<int>(i);
+    }
+    fields_.push_back(name);
+    return static_cast<int>(fields_.size() - 1);
+  }
+  // Each match: rule name, then name=value of its fields.
+  std::vector<std::string> Match(std::string_view line) {
+    TextMatcher matcher(&rules_);
+    std::vector<std::string> out;
+    matcher.Match(line, record_, [&](const TextRule& rule) {
+      std::string m = rule.name;
+      for (std::size_t f = 0; f < fields_.size(); ++f) {
+        const FieldValue& v = record_.fields[f];
+        if (v.state == FieldState::kString) m += " " + fields_[f] + "=" + std::string(v.text);
+        if (v.state == FieldState::kNumber) {
+          m += " " + fields_[f] + "=" + std::to_string(v.number);
+        }
+        if (v.state == FieldState::kWrongType) m += " " + fields_[f] + "=!";
+      }
+      out.push_back(m);
+    });
+    for (const FieldValue& v : record_.fields) EXPECT_EQ(v.state, FieldState::kMissing);
+    return out;
+  }
+
+  std::vector<TextRule> rules_;
+  std::vector<std::string> fields_;
+  Record record_;
+};
+
+TEST_F(TextMatcherTest, TheFirstRegexMustMatchTheOthersAddWhatTheyFind) {
+  Add("stats", "Avg prompt throughput: ",
+      {"Avg prompt throughput: (?P<p>[0-9.]+) tokens/s", "Running: (?P<r>[0-9]+) reqs",
+       "Waiting: (?P<w>[0-9]+) reqs"},
+      {{"p", Conversion::kNumber}, {"r", Conversion::kNumber}, {"w", Conversion::kNumber}});
+  EXPECT_EQ(Match("INFO [loggers.py:80] Avg prompt throughput: 13.5 tokens/s, Running: 2 reqs"),
+            std::vector<std::string>{"stats p=13.500000 r=2.000000"});
+  // Fields in another order are found too.
+  EXPECT_EQ(Match("Waiting: 4 reqs, Avg prompt throughput: 1 tokens/s"),
+            std::vector<std::string>{"stats p=1.000000 w=4.000000"});
+  // The literal is there, the first regex does not match: nothing.
+  EXPECT_TRUE(Match("Avg prompt throughput: fast, Running: 2 reqs").empty());
+  EXPECT_TRUE(Match("Running: 2 reqs").empty());
+}
+
+TEST_F(TextMatcherTest, ConstantsAreDefaultsThatACaptureOverrides) {
+  TextRule& rule =
+      Add("finish", " finished", {"session [0-9]+ finished(, status (?P<status>\\w+))?"}, {});
+  rule.constants.push_back({Field("status"), "success", false, 0});
+  EXPECT_EQ(Match("session 1 finished"), std::vector<std::string>{"finish status=success"});
+  EXPECT_EQ(Match("session 1 finished, status error"),
+            std::vector<std::string>{"finish status=error"});
+}
+
+TEST_F(TextMatcherTest, RulesSharingALiteralAllMatchInOrder) {
+  Add("whole", "Generated response ", {"Generated response \\S+: .*ids: (?P<n>\\[[0-9, ]*\\])"},
+      {{"n", Conversion::kListLength}});
+  Add("delta", "Generated response ",
+      {"Generated response \\S+ \\(streaming delta\\): .*ids: (?P<n>\\[[0-9, ]*\\])"},
+      {{"n", Conversion::kListLength}});
+  EXPECT_EQ(Match("Generated response chatcmpl-1: output: 'x', ids: [1, 2, 3]"),
+            std::vector<std::string>{"whole n=3.000000"});
+  EXPECT_EQ(Match("Generated response chatcmpl-1 (streaming delta): output: 'y', ids: [7]"),
+            std::vector<std::string>{"delta n=1.000000"});
+  EXPECT_TRUE(Match("Received request chatcmpl-1: ids: [1]").empty());
+}
+
+TEST_F(TextMatcherTest, AConversionThatFailsIsAWrongType) {
+  Add("gin", "[GIN] ", {"\\[GIN\\] .* \\| *(?P<t>[^ |]+) \\|"}, {{"t", Conversion::kDurationMs}});
+  EXPECT_EQ(Match("[GIN] 2025/02/10 - 11:20:29 | 200 | 35.684791792s |"),
+            std::vector<std::string>{"gin t=35684.791792"});
+  EXPECT_EQ(Match("[GIN] 2025/02/10 - 11:20:29 | 200 | forever |"),
+            std::vector<std::string>{"gin t=!"});
+}
+
+TEST_F(TextMatcherTest, ALongLineThatMatchesNothingIsCheap) {
+  // Linear in the line: the literal is searched once, the regex never runs.
+  Add("a", "needle", {"needle (?P<n>[0-9]+)"}, {{"n", Conversion::kNumber}});
+  const std::string line(1 << 20, 'x');
+  EXPECT_TRUE(Match(line).empty());
+  EXPECT_EQ(Match(line + "needle 5"), std::vector<std::string>{"a n=5.000000"});
+}
+
+}  // namespace
+}  // namespace lle
