@@ -127,7 +127,7 @@ double CounterSum(const std::vector<prometheus::MetricFamily>& families, const s
 
 class CountingSink : public LineSink {
  public:
-  void OnLine(std::string_view line) override {
+  void OnLine(std::string_view line, bool /*cr*/) override {
     ++lines;
     bytes += line.size();
   }

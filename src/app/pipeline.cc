@@ -54,8 +54,11 @@ void Pipeline::CountTallies() {
 
 void Pipeline::OnTooLong() { Count(LineResult::kTooLong); }
 
-void Pipeline::OnLine(std::string_view line) {
+void Pipeline::OnLine(std::string_view raw, bool cr) {
   const Mapper& mapper = generation_->mapper;
+  // The line as the server wrote it: no ANSI codes, no deployment wrapper
+  // (docker compose, journald, ...), for every stage below.
+  const std::string_view line = Unwrap(raw, unwrap_scratch_);
   // Orders gauge writes line by line, also across workers: the chunk's place
   // in the input, then the line's in the chunk.
   const std::uint64_t stamp =
@@ -65,7 +68,7 @@ void Pipeline::OnLine(std::string_view line) {
   // Text signals first: a traceback is followed across every line, JSON too.
   bool in_traceback = false;
   if (mapper.wants_exceptions()) {
-    const TracebackTracker::Result traceback = tracker_.Feed(line);
+    const TracebackTracker::Result traceback = tracker_.Feed(line, cr);
     if (traceback.finished) mapper.MapException(traceback.type, batch_);
     in_traceback = traceback.in_block;
   }

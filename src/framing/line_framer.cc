@@ -10,12 +10,13 @@ namespace lle {
 LineFramer::LineFramer(std::size_t max_line_bytes) : max_line_bytes_(max_line_bytes) {}
 
 void LineFramer::Emit(std::string_view line, LineSink& sink) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  const bool cr = !line.empty() && line.back() == '\r';
+  if (cr) line.remove_suffix(1);
   if (line.size() > max_line_bytes_) {
     sink.OnTooLong();
     return;
   }
-  sink.OnLine(line);
+  sink.OnLine(line, cr);
 }
 
 void LineFramer::Carry(std::string_view part, LineSink& sink) {

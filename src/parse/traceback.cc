@@ -1,7 +1,10 @@
 #include "llm_log_exporter/parse/traceback.h"
 
+#include <algorithm>
 #include <cstring>
+#include <string>
 
+#include "llm_log_exporter/parse/line_header.h"
 #include "llm_log_exporter/parse/log_level.h"
 #include "text_chars.h"
 
@@ -13,6 +16,7 @@ constexpr std::string_view kDuringHandling =
     "During handling of the above exception, another exception occurred:";
 constexpr std::string_view kDirectCause =
     "The above exception was the direct cause of the following exception:";
+constexpr std::string_view kFrameStart = "  File \"";
 
 bool IsBlank(std::string_view s) {
   for (char c : s) {
@@ -61,7 +65,7 @@ std::string_view ExceptionHead(std::string_view rest) {
 
 }  // namespace
 
-bool TracebackTracker::TryStart(std::string_view line) {
+bool TracebackTracker::TryStart(std::string_view line, bool cr) {
   if (!EndsWith(line, kTracebackHeader)) return false;
   const std::string_view prefix = line.substr(0, line.size() - kTracebackHeader.size());
   // Exception groups print "  + Exception Group Traceback ...", then "  | "
@@ -72,6 +76,10 @@ bool TracebackTracker::TryStart(std::string_view line) {
   state_ = State::kFrames;
   type_size_ = 0;
   type_other_ = false;
+  // A record's lines that end in '\r' are followed as one record; not with an
+  // empty prefix, where a CRLF file would make every line look like one.
+  record_ = cr && prefix_size_ > 0;
+  first_line_ = true;
   return true;
 }
 
@@ -82,6 +90,10 @@ void TracebackTracker::SetType(std::string_view head) {
   type_size_ = head.size();
 }
 
+std::string_view TracebackTracker::Type() const {
+  return type_other_ ? kOther : std::string_view(type_, type_size_);
+}
+
 TracebackTracker::Result TracebackTracker::Done(std::string_view type) {
   state_ = State::kIdle;
   Result result;
@@ -90,62 +102,92 @@ TracebackTracker::Result TracebackTracker::Done(std::string_view type) {
   return result;
 }
 
-TracebackTracker::Result TracebackTracker::Feed(std::string_view line) {
-  if (state_ == State::kIdle) {
-    Result result;
-    result.in_block = TryStart(line);
+TracebackTracker::Result TracebackTracker::Continue(bool cr) {
+  if (record_ && !cr) {
+    // The record's last line: nothing more can belong to the block.
+    Result result = Done(state_ == State::kException ? Type() : kTruncated);
+    result.in_block = true;
     return result;
   }
-  const bool has_prefix =
-      line.size() >= prefix_size_ && std::memcmp(line.data(), prefix_, prefix_size_) == 0;
-  const std::string_view rest = has_prefix ? line.substr(prefix_size_) : std::string_view();
-  Result continued;
-  continued.in_block = true;
+  Result result;
+  result.in_block = true;
+  return result;
+}
+
+TracebackTracker::Result TracebackTracker::Feed(std::string_view line, bool cr) {
+  if (state_ == State::kIdle) {
+    Result result;
+    result.in_block = result.started = TryStart(line, cr);
+    return result;
+  }
+  const std::string_view prefix(prefix_, prefix_size_);
+  bool has_prefix = line.size() >= prefix_size_ && std::memcmp(line.data(), prefix_, prefix_size_) == 0;
+  // A blank line of a record is its header, whose trailing space pastes lose.
+  if (!has_prefix && line.size() < prefix_size_ && prefix.compare(0, line.size(), line) == 0 &&
+      IsBlank(prefix.substr(line.size()))) {
+    has_prefix = true;
+  }
+  std::string_view rest = has_prefix ? line.substr(std::min(prefix_size_, line.size())) : std::string_view();
+  // SGLang: `[ts TP7] Scheduler hit an exception: Traceback ...`, then bare lines.
+  if (first_line_ && !has_prefix && line.compare(0, kFrameStart.size(), kFrameStart) == 0) {
+    prefix_size_ = 0;
+    record_ = false;
+    has_prefix = true;
+    rest = line;
+  }
+  first_line_ = false;
   std::string_view done_type = kTruncated;
   if (has_prefix) {
     switch (state_) {
       case State::kFrames: {
-        if (!rest.empty() && IsSpace(rest[0])) return continued;  // frame, code, caret
+        if (!rest.empty() && IsSpace(rest[0])) return Continue(cr);  // frame, code, caret
         if (rest == kTracebackHeader) break;  // a new block: this one never ended
         const std::string_view head = ExceptionHead(rest);
-        // A log line's level word is no exception name ("INFO:     ...").
-        if (!head.empty() && ClassifyLevel(rest) == LogLevel::kNone) {
+        // In a record, the first line after the frames is the exception,
+        // whatever it looks like; elsewhere a log line's level word is no
+        // exception name ("INFO:     ...").
+        if (record_ || (!head.empty() && ClassifyLevel(rest) == LogLevel::kNone)) {
           SetType(head);
           state_ = State::kException;
-          return continued;
+          return Continue(cr);
         }
         break;
       }
       case State::kException:
-        if (IsBlank(rest)) return continued;
+        if (IsBlank(rest)) return Continue(cr);
         if (rest == kDuringHandling || rest == kDirectCause) {
           state_ = State::kChained;
-          return continued;
+          return Continue(cr);
         }
-        done_type = type_other_ ? kOther : std::string_view(type_, type_size_);
+        // More lines of the message (pydantic's ValidationError, CUDA hints):
+        // in a record, all of them; without CRs, those with the block's
+        // prefix, up to a new traceback.
+        if (record_ || (prefix_size_ > 0 && rest != kTracebackHeader)) return Continue(cr);
+        done_type = Type();
         break;
       case State::kChained:
-        if (IsBlank(rest)) return continued;
+        if (IsBlank(rest)) return Continue(cr);
         if (rest == kTracebackHeader) {
           state_ = State::kFrames;
-          return continued;
+          return Continue(cr);
         }
         break;
       case State::kIdle:
         break;
     }
   } else if (state_ == State::kException) {
-    done_type = type_other_ ? kOther : std::string_view(type_, type_size_);
+    done_type = Type();
   }
   // This line is not part of the block: it ends, and the line is looked at afresh.
   Result result = Done(done_type);
-  result.in_block = TryStart(line);
+  result.in_block = result.started = TryStart(line, cr);
   return result;
 }
 
 TracebackTracker::Result TracebackTracker::Flush() {
-  if (state_ != State::kException) return {};
-  return Done(type_other_ ? kOther : std::string_view(type_, type_size_));
+  // A record whose lines end in CR is complete only with its last line.
+  if (state_ != State::kException || record_) return {};
+  return Done(Type());
 }
 
 TracebackTracker::Result TracebackTracker::Finish() {
@@ -153,7 +195,7 @@ TracebackTracker::Result TracebackTracker::Finish() {
     case State::kIdle:
       return {};
     case State::kException:
-      return Flush();
+      return Done(Type());
     case State::kFrames:
     case State::kChained:
       break;
@@ -177,17 +219,18 @@ std::size_t TracebackSafeEnd(std::string_view lines) {
   const char* const line_end = static_cast<const char*>(
       memrchr(from, '\n', static_cast<std::size_t>(p - kTracebackHeader.size() - from)));
   const char* line = line_end != nullptr ? line_end + 1 : from;
-  // Follow the blocks from there as a worker would; note where the open one began.
+  // Follow the blocks from there as a worker would (Pipeline::OnLine: the
+  // line unwrapped, its CR told); note where the open one began.
   TracebackTracker tracker;
+  std::string scratch;
   const char* open = nullptr;
   while (line < end) {
     const char* nl =
         static_cast<const char*>(std::memchr(line, '\n', static_cast<std::size_t>(end - line)));
     std::string_view text(line, static_cast<std::size_t>(nl - line));
-    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-    const bool was_open = tracker.in_block();
-    const TracebackTracker::Result result = tracker.Feed(text);
-    if (result.in_block && (!was_open || result.finished)) open = line;
+    const bool cr = !text.empty() && text.back() == '\r';
+    if (cr) text.remove_suffix(1);
+    if (tracker.Feed(Unwrap(text, scratch), cr).started) open = line;
     line = nl + 1;
   }
   // Even a block whose exception line came stays open: a chained one may follow.

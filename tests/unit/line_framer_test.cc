@@ -10,10 +10,14 @@
 namespace lle {
 namespace {
 
-// Records lines; "<too long>" marks a dropped line so order is checked too.
+// Records lines; "<too long>" marks a dropped line so order is checked too, and
+// "<cr>" after a line that the sink was told ended in "\r\n".
 struct Collect : LineSink {
   std::vector<std::string> lines;
-  void OnLine(std::string_view line) override { lines.emplace_back(line); }
+  void OnLine(std::string_view line, bool cr) override {
+    lines.emplace_back(line);
+    if (cr) lines.back() += "<cr>";
+  }
   void OnTooLong() override { lines.emplace_back("<too long>"); }
 };
 
@@ -37,7 +41,7 @@ std::vector<std::string> Frame(const std::string& data, std::vector<std::size_t>
 
 TEST(LineFramerTest, SplitsAtEveryByteLikeInOnePiece) {
   const std::string data = "first line\r\n{\"status\":\"success\"}\n\nlast without newline";
-  const std::vector<std::string> want = {"first line", "{\"status\":\"success\"}", "",
+  const std::vector<std::string> want = {"first line<cr>", "{\"status\":\"success\"}", "",
                                          "last without newline"};
   EXPECT_EQ(Frame(data, {}), want);
   for (std::size_t i = 0; i <= data.size(); ++i) {
@@ -57,11 +61,12 @@ TEST(LineFramerTest, LineEndings) {
       {"", {}},
       {"\n", {""}},
       {"a\nb\n", {"a", "b"}},
-      {"a\r\nb\r\n", {"a", "b"}},
-      {"a\r\r\n", {"a\r"}},  // only the '\r' of "\r\n" is stripped
-      {"a\rb\n", {"a\rb"}},  // a lone '\r' is not a line end
+      {"a\r\nb\r\n", {"a<cr>", "b<cr>"}},
+      {"a\r\r\n", {"a\r<cr>"}},  // only the '\r' of "\r\n" is stripped
+      {"a\rb\n", {"a\rb"}},       // a lone '\r' is not a line end
+      {"a\r\nb\n", {"a<cr>", "b"}},  // vLLM's record: CR on all lines but the last
       {"no newline", {"no newline"}},
-      {"crlf at eof\r", {"crlf at eof"}},
+      {"crlf at eof\r", {"crlf at eof<cr>"}},
   };
   for (const Case& c : cases) EXPECT_EQ(Frame(c.data, {}), c.want) << c.data;
 }
@@ -76,8 +81,9 @@ TEST(LineFramerTest, OverLongLinesAreDroppedAndCountedOnce) {
 }
 
 TEST(LineFramerTest, LimitIsInclusiveAndExcludesLineEnd) {
-  EXPECT_EQ(Frame("12345\r\n123456\n", {3}, 5), (std::vector<std::string>{"12345", "<too long>"}));
-  EXPECT_EQ(Frame("12345\r\n", {6}, 5), (std::vector<std::string>{"12345"}));
+  EXPECT_EQ(Frame("12345\r\n123456\n", {3}, 5),
+            (std::vector<std::string>{"12345<cr>", "<too long>"}));
+  EXPECT_EQ(Frame("12345\r\n", {6}, 5), (std::vector<std::string>{"12345<cr>"}));
 }
 
 TEST(LineFramerTest, CarriedLineKeepsPaddingReadable) {
@@ -85,7 +91,7 @@ TEST(LineFramerTest, CarriedLineKeepsPaddingReadable) {
   // which must keep kLinePadding bytes allocated after it (ASan checks reads).
   struct ReadPadding : LineSink {
     int lines = 0;
-    void OnLine(std::string_view line) override {
+    void OnLine(std::string_view line, bool /*cr*/) override {
       volatile char sum = 0;
       for (std::size_t i = 0; i < kLinePadding; ++i) sum = sum + line.data()[line.size() + i];
       ++lines;

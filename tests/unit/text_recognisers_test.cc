@@ -1,6 +1,10 @@
-// Table tests of the text-line recognisers (parse/log_level.h, traceback.h,
-// sensitive.h, vllm_stats.h) on lines as vLLM, uvicorn and Python print them.
+// Table tests of the text-line recognisers (parse/line_header.h, log_level.h,
+// traceback.h, sensitive.h) on lines as vLLM, uvicorn, Python
+// and the other servers print them. Lines said to be real are copied from
+// public bug reports (ESC and CR bytes written as escapes).
 
+#include "llm_log_exporter/core/line.h"
+#include "llm_log_exporter/parse/line_header.h"
 #include "llm_log_exporter/parse/log_level.h"
 #include "llm_log_exporter/parse/sensitive.h"
 #include "llm_log_exporter/parse/traceback.h"
@@ -89,6 +93,288 @@ TEST(ClassifyLevelTest, TextLinesOfVllmUvicornAndPython) {
   };
   for (const LevelCase& c : kCases) {
     EXPECT_EQ(ClassifyLevel(c.line), c.level) << c.line;
+  }
+}
+
+// Lines as the servers print them, verbatim from public bug reports (issue or
+// file named), ESC bytes written as \x1b.
+TEST(ClassifyLevelTest, RealServerHeaders) {
+  const LevelCase kCases[] = {
+      // vLLM 0.13 colours its process prefix also into a file (nohup ... >
+      // prefill.log), and interleaved workers put several on one line.
+      {"\x1b[0;36m(EngineCore_DP0 pid=481282)\x1b[0;0m ERROR 03-16 00:55:10 [core.py:868] "
+       "EngineCore encountered a fatal error.",
+       LogLevel::kError},
+      {"\x1b[0;36m(Worker_TP2 pid=481418)\x1b[0;0m \x1b[0;36m(Worker_TP5 pid=481421)\x1b[0;0m "
+       "\x1b[0;36m(Worker_TP7 pid=481423)\x1b[0;0m INFO 03-16 00:55:10 "
+       "[multiproc_executor.py:709] Parent process exited, terminating worker",
+       LogLevel::kInfo},
+      {"(Worker_TP3 pid=481419) (Worker_TP6 pid=481422) INFO 03-16 00:55:10 "
+       "[multiproc_executor.py:709] Parent process exited, terminating worker",
+       LogLevel::kInfo},
+      {"\x1b[0;36m(APIServer pid=480795)\x1b[0;0m INFO:     10.254.5.122:45440 - \"POST "
+       "/v1/completions HTTP/1.1\" 500 Internal Server Error",
+       LogLevel::kInfo},
+      // TGI colours level, timestamp and spans by default, also into a pipe
+      // (huggingface/text-generation-inference#3050, CloudWatch's #033 as ESC).
+      {"\x1b[2m2025-03-12T09:36:06.501161Z\x1b[0m \x1b[31mERROR\x1b[0m "
+       "\x1b[1msagemaker_compatibility\x1b[0m\x1b[2m:\x1b[0m\x1b[1mcompat_generate\x1b[0m"
+       "\x1b[1m{\x1b[0m\x1b[3mdefault_return_full_text\x1b[0m\x1b[2m=\x1b[0mtrue "
+       "\x1b[3mcompute_type\x1b[0m\x1b[2m=\x1b[0mExtension(ComputeType(\"4-nvidia-a10g\"))"
+       "\x1b[1m}\x1b[0m\x1b[2m:\x1b[0m\x1b[1mgenerate\x1b[0m\x1b[2m:\x1b[0m "
+       "\x1b[2mtext_generation_router::infer\x1b[0m\x1b[2m:\x1b[0m "
+       "\x1b[2mrouter/src/infer/mod.rs\x1b[0m\x1b[2m:\x1b[0m\x1b[2m246:\x1b[0m Incomplete "
+       "generation",
+       LogLevel::kError},
+      // Ollama (Go slog, logfmt): mattcurf/ollama-intel-gpu#22, ollama/ollama#6408, a user's
+      // notes quoting Ollama's server.log.
+      {"time=2025-01-19T17:58:17.608+08:00 level=ERROR source=sched.go:455 msg=\"error loading "
+       "llama server\" error=\"llama runner process has terminated: exit status 2\"",
+       LogLevel::kError},
+      {"time=2024-08-19T14:09:56.520+08:00 level=INFO source=images.go:782 msg=\"total blobs: 0\"",
+       LogLevel::kInfo},
+      {"time=2025-01-04T16:00:37.950+01:00 level=WARN source=runner.go:129 msg=\"truncating input "
+       "prompt\" limit=2048 prompt=2084 keep=5 new=2048",
+       LogLevel::kWarning},
+      // llama.cpp: `[pid] m.ss.mmm.uuu L ` (ggml-org/llama.cpp#23269, #25121, a user's notes).
+      {"[42027] 1.37.495.377 I slot print_timing: id  0 | task 388 | ", LogLevel::kInfo},
+      {"[42027] 1.37.508.190 W srv   prompt_save:  - saving prompt with length 218, total state "
+       "size = 67.075 MiB (draft: 0.000 MiB)",
+       LogLevel::kWarning},
+      {"0.08.500.798 I srv    load_model: for more info see "
+       "https://github.com/ggml-org/llama.cpp/pull/16391",
+       LogLevel::kInfo},
+      {"[57762] 0.55.117.435 E srv  llama_server: exiting due to model loading error",
+       LogLevel::kError},
+      {"0.46.902.034 E srv    send_error: task id = 0, error: request (481560 tokens) exceeds the "
+       "available context size (95744 tokens), try increasing it",
+       LogLevel::kError},
+      // `D `: from common/log.cpp's format ("%d.%02d.%03d.%03d " then "D "), not a real line.
+      {"0.00.012.345 D srv  update_slots: run slots completed", LogLevel::kDebug},
+      // LMDeploy: TurboMind's C++ lines (lmdeploy.log, InternLM/lmdeploy issues), Python's.
+      {"[TM][WARNING] [SegMgr] prefix caching is disabled", LogLevel::kWarning},
+      {"[TM][INFO] [SeqMgr][CachePrompt] ID 90, cached blocks 35, tokens 2292", LogLevel::kInfo},
+      {"[TM][ERROR] CUDA runtime error: an illegal memory access was encountered "
+       "/opt/lmdeploy/src/turbomind/core/stream.h:27",
+       LogLevel::kError},
+      {"2025-07-07 09:01:18,519 - lmdeploy - ERROR - async_engine.py:791 - session 1 finished, "
+       "reason \"error\"",
+       LogLevel::kError},
+      // SGLang: `[ts] ` or `[ts TP0] `, then uvicorn's level (sgl-project/sglang#4045).
+      {"[2025-03-03 17:53:04] INFO:     10.27.1.1:65179 - \"POST /v1/chat/completions HTTP/1.1\" "
+       "200 OK",
+       LogLevel::kInfo},
+      // No level.
+      {"[2026-04-08 14:05:21 TP0] Decode batch, #running-req: 5, #token: 20800, token usage: "
+       "0.29, cuda graph: True, gen throughput (token/s): 144.95, #queue-req: 0",
+       LogLevel::kNone},
+      {"[42027] prompt eval time =     789.03 ms /    27 tokens (   29.22 ms per token,    34.22 "
+       "tokens per second)",
+       LogLevel::kNone},
+      {"qb-prod-gpu1415:481420:481420 [4] NCCL INFO comm 0x3db5a550 rank 4 nranks 8 cudaDev 4 "
+       "busId 9b000 - Destroy COMPLETE",
+       LogLevel::kNone},
+      {"[GIN] 2024/07/21 - 15:52:40 | 200 |      6.2826ms |       127.0.0.1 | GET      "
+       "\"/api/tags\"",
+       LogLevel::kNone},
+      {"HINT:    Please open http://0.0.0.0:23333 in a browser for detailed api usage!!!",
+       LogLevel::kNone},
+      {"slot print_timing: id  0 | task 0 |", LogLevel::kNone},
+      // Near misses of the new forms.
+      {"loglevel=error x", LogLevel::kNone},        // `level` not at a token start
+      {"level=verbose x", LogLevel::kNone},         // not a logfmt level
+      {"level=errors x", LogLevel::kNone},          // a longer word
+      {"msg=x level=\"warning\" y", LogLevel::kWarning},
+      {"1.37.495.377 X srv", LogLevel::kNone},      // no level letter
+      {"1.37.495 I srv", LogLevel::kNone},          // not llama.cpp's time
+      {"[42027] I srv", LogLevel::kNone},           // no time: "I" may be a word
+      {"[TM][NOTICE] x", LogLevel::kNone},
+      {"[2025-03-03 17:53:04] not a level", LogLevel::kNone},
+  };
+  for (const LevelCase& c : kCases) {
+    EXPECT_EQ(ClassifyLevel(c.line), c.level) << c.line;
+  }
+}
+
+// --- Line headers (Unwrap) -------------------------------------------------------
+
+struct UnwrapCase {
+  std::string line;
+  std::string want;  // the line as the server wrote it
+};
+
+std::string UnwrapCopy(const std::string& line) {
+  std::string scratch;
+  return std::string(Unwrap(line, scratch));
+}
+
+TEST(UnwrapTest, DeploymentWrappersAreSkipped) {
+  const UnwrapCase kCases[] = {
+      // docker compose, v2 (`svc-N  | `, sgl-project/sglang#12076) and as llama-stack's
+      // docs show it (`[svc] | `, tgi.log block 07).
+      {"sglang-1  | [2025-10-29 11:26:03] SIGQUIT received. signum=None, frame=None. It usually "
+       "means one child failed.",
+       "[2025-10-29 11:26:03] SIGQUIT received. signum=None, frame=None. It usually means one "
+       "child failed."},
+      {"[text-generation-inference] | 2024-10-15T18:56:33.810448Z  WARN "
+       "text_generation_router::server: router/src/server.rs:1960: Invalid hostname, defaulting "
+       "to 0.0.0.0",
+       "2024-10-15T18:56:33.810448Z  WARN text_generation_router::server: "
+       "router/src/server.rs:1960: Invalid hostname, defaulting to 0.0.0.0"},
+      {"sglang-1  |   File \"/usr/lib/python3.12/asyncio/runners.py\", line 195, in run",
+       "  File \"/usr/lib/python3.12/asyncio/runners.py\", line 195, in run"},
+      // Coloured service names (compose on a terminal).
+      {"\x1b[36mvllm-1  |\x1b[0m INFO 01-22 18:25:07 engine.py:267] Added request "
+       "chatcmpl-b5a928b306044e3e882031ea6ec83d54.",
+       "INFO 01-22 18:25:07 engine.py:267] Added request "
+       "chatcmpl-b5a928b306044e3e882031ea6ec83d54."},
+      // `docker logs -t` (zhaohb/ollama_ov#4) and Docker Desktop's local time
+      // (mattcurf/ollama-intel-gpu#22).
+      {"2025-04-01T08:18:00.513604000Z time=2025-04-01T08:18:00.513Z level=INFO source=gpu.go:377 "
+       "msg=\"no compatible GPUs were discovered\"",
+       "time=2025-04-01T08:18:00.513Z level=INFO source=gpu.go:377 msg=\"no compatible GPUs were "
+       "discovered\""},
+      {"2025-01-19 19:58:17 time=2025-01-19T17:58:17.608+08:00 level=ERROR source=sched.go:455 "
+       "msg=\"error loading llama server\" error=\"llama runner process has terminated: exit "
+       "status 2\"",
+       "time=2025-01-19T17:58:17.608+08:00 level=ERROR source=sched.go:455 msg=\"error loading "
+       "llama server\" error=\"llama runner process has terminated: exit status 2\""},
+      {"2025-01-19 19:47:08 [GIN] 2025/01/19 - 17:47:08 | 500 |  5.257673085s |      172.22.0.3 "
+       "| POST     \"/api/chat\"",
+       "[GIN] 2025/01/19 - 17:47:08 | 500 |  5.257673085s |      172.22.0.3 | POST     "
+       "\"/api/chat\""},
+      // journald (ex3ndr/llama-coder#3; a paste without the host; a localized month, as
+      // French systems print it, with a message of ollama.log).
+      {"Dec 08 19:56:13 gpt-gpu.stratus.lab ollama[1808]: {\"timestamp\":1702086973,\"level\":"
+       "\"INFO\",\"function\":\"log_server_request\"}",
+       "{\"timestamp\":1702086973,\"level\":\"INFO\",\"function\":\"log_server_request\"}"},
+      {"Nov 02 22:57:57 ollama[1011]: time=2025-11-02T22:57:57.174Z level=WARN "
+       "source=runner.go:159 msg=\"truncating input prompt\" limit=4096 prompt=7268 keep=4 "
+       "new=4096",
+       "time=2025-11-02T22:57:57.174Z level=WARN source=runner.go:159 msg=\"truncating input "
+       "prompt\" limit=4096 prompt=7268 keep=4 new=4096"},
+      {"janv. 19 17:58:17 gpu-host ollama[25973]: time=2025-01-19T17:58:17.608+08:00 "
+       "level=ERROR source=sched.go:455 msg=\"error loading llama server\"",
+       "time=2025-01-19T17:58:17.608+08:00 level=ERROR source=sched.go:455 msg=\"error loading "
+       "llama server\""},
+      {"d\xc3\xa9" "c. 08 19:56:14 gpt-gpu.stratus.lab ollama[1066]: llama_print_timings:       "
+       "total time =     280.78 ms",
+       "llama_print_timings:       total time =     280.78 ms"},
+      {"2023-12-08T19:56:13+0100 gpt-gpu.stratus.lab ollama[1066]: [GIN] 2023/12/08 - 19:56:13 "
+       "| 200 |     453.235\xc2\xb5s |   192.168.99.20 | GET      \"/api/tags\"",
+       "[GIN] 2023/12/08 - 19:56:13 | 200 |     453.235\xc2\xb5s |   192.168.99.20 | GET      "
+       "\"/api/tags\""},
+      // The CRI format of Kubernetes node files (/var/log/pods/...).
+      {"2016-10-06T00:17:09.669794202Z stdout F INFO:     127.0.0.1:34636 - \"GET /health "
+       "HTTP/1.1\" 200 OK",
+       "INFO:     127.0.0.1:34636 - \"GET /health HTTP/1.1\" 200 OK"},
+      {"2016-10-06T00:17:09.669794202Z stderr P Traceback (most recent call last):",
+       "Traceback (most recent call last):"},
+      // Nested: compose around `docker logs -t`-style stamps.
+      {"vllm-1  | 2024-10-15T18:56:33.810397000Z {\"status\":\"success\"}",
+       "{\"status\":\"success\"}"},
+  };
+  for (const UnwrapCase& c : kCases) {
+    EXPECT_EQ(UnwrapCopy(c.line), c.want) << c.line;
+  }
+}
+
+TEST(UnwrapTest, ServersOwnHeadersAreKept) {
+  const std::string kLines[] = {
+      "2025-07-07 09:01:18,519 - lmdeploy - ERROR - async_engine.py:791 - session 1 finished, "
+      "reason \"error\"",
+      "2024-02-14T06:49:24.783316Z  INFO download: text_generation_launcher: Starting download "
+      "process.",
+      "INFO 01-17 03:11:25 async_llm_engine.py:134] Aborted request "
+      "0e89f1d2d94c4a039f868222c100cc8a.",
+      "INFO:     127.0.0.1:34636 - \"GET /health HTTP/1.1\" 200 OK",
+      "(APIServer pid=1) INFO:     172.28.0.1:32828 - \"GET /v1/models HTTP/1.1\" 200 OK",
+      "[GIN] 2024/07/21 - 15:52:40 | 200 |      6.2826ms |       127.0.0.1 | GET      "
+      "\"/api/tags\"",
+      "[2026-04-08 14:05:21 TP0] Decode batch, #running-req: 5, #token: 20800, token usage: 0.29",
+      "[42027] 1.37.495.377 I slot print_timing: id  0 | task 388 | ",
+      "[TM][WARNING] [SegMgr] prefix caching is disabled",
+      "2024/08/19 14:09:56 routes.go:1123: INFO server config env=\"map[]\"",
+      "{\"timestamp\":\"2025-04-05T10:23:45Z\",\"request_id\":\"req_1\",\"status\":\"success\"}",
+      "Loading safetensors checkpoint shards: 100% Completed | 4/4 [00:02<00:00,  1.71it/s]",
+      "slot print_timing: id  0 | task 0 |",
+      "qb-prod-gpu1415:481420:481420 [4] NCCL INFO comm 0x3db5a550 rank 4 nranks 8",
+      "ERROR    | x",  // a level word, no service name
+      // Timestamps a server's own header needs: `name - LEVEL` after it, two spaces (TGI).
+      "2025-04-05 10:23:45 vllm.engine - ERROR - engine died",
+      "2024-04-05T10:23:45.123456Z  WARN text_generation_router: queue is full",
+      "",
+  };
+  for (const std::string& line : kLines) {
+    EXPECT_EQ(UnwrapCopy(line), line) << line;
+  }
+}
+
+TEST(UnwrapTest, AnsiCodesAnywhereAreRemoved) {
+  const UnwrapCase kCases[] = {
+      {"\x1b[0;36m(EngineCore_DP0 pid=481282)\x1b[0;0m ERROR 03-16 00:55:10 [core.py:868] x",
+       "(EngineCore_DP0 pid=481282) ERROR 03-16 00:55:10 [core.py:868] x"},
+      {"\x1b[32mINFO\x1b[0m 04-05 10:23:45 \x1b[90m[api_server.py:1024]\x1b[0m Starting",
+       "INFO 04-05 10:23:45 [api_server.py:1024] Starting"},
+      {"a\x1b]0;title\x07" "b\x1b]8;;http://x\x1b\\c\x1b(Bd\x1b=e", "abcde"},  // OSC, nF
+      {"cut\x1b[0;3", "cut"},                                    // cut off by the line end
+      {"\x1b", ""},
+      {"x\x1b[?25hy", "xy"},  // private parameters
+  };
+  for (const UnwrapCase& c : kCases) {
+    EXPECT_EQ(UnwrapCopy(c.line), c.want) << c.line;
+  }
+}
+
+TEST(UnwrapTest, CleanLinesAreNotCopiedAndPaddingStaysReadable) {
+  std::string scratch;
+  const std::string clean = "INFO 01-17 03:11:25 async_llm_engine.py:134] Aborted request x.";
+  const std::string_view same = Unwrap(clean, scratch);
+  EXPECT_EQ(same.data(), clean.data());
+  EXPECT_EQ(same.size(), clean.size());
+  EXPECT_TRUE(scratch.empty());
+  // A wrapper is skipped in place: a suffix of the line.
+  const std::string wrapped = "vllm-1  | " + clean;
+  const std::string_view suffix = Unwrap(wrapped, scratch);
+  EXPECT_EQ(suffix.data(), wrapped.data() + 10);
+  EXPECT_EQ(suffix, clean);
+  EXPECT_TRUE(scratch.empty());
+  // A line with ESC bytes is copied, with kLinePadding bytes after it (ASan
+  // checks the reads in the sanitizer build).
+  const std::string coloured = "\x1b[36mvllm-1  |\x1b[0m {\"status\":\"success\"}";
+  const std::string_view copy = Unwrap(coloured, scratch);
+  EXPECT_EQ(copy, "{\"status\":\"success\"}");
+  ASSERT_GE(scratch.size(), static_cast<std::size_t>(copy.data() - scratch.data()) + copy.size() +
+                                kLinePadding);
+  volatile char sum = 0;
+  for (std::size_t i = 0; i < kLinePadding; ++i) sum = sum + copy.data()[copy.size() + i];
+}
+
+TEST(UnwrapTest, LevelsBehindWrappers) {
+  const LevelCase kCases[] = {
+      {"[text-generation-inference] | 2024-10-15T18:56:33.810448Z  WARN "
+       "text_generation_router::server: router/src/server.rs:1960: Invalid hostname, defaulting "
+       "to 0.0.0.0",
+       LogLevel::kWarning},
+      {"Aug 30 09:03:23 ollama[3013710]: time=2025-08-30T09:03:23.843-05:00 level=WARN "
+       "source=gpu.go:605 msg=\"unknown error initializing cuda driver library\"",
+       LogLevel::kWarning},
+      {"2025-01-19 19:58:17 time=2025-01-19T17:58:17.608+08:00 level=ERROR source=sched.go:455 "
+       "msg=\"error loading llama server\"",
+       LogLevel::kError},
+      {"2016-10-06T00:17:09.669794202Z stdout F \x1b[0;36m(APIServer pid=480795)\x1b[0;0m INFO:  "
+       "   Shutting down",
+       LogLevel::kInfo},
+      {"vllm-1  | \x1b[0;36m(EngineCore_DP0 pid=481282)\x1b[0;0m ERROR 03-16 00:55:10 "
+       "[core.py:868] EngineCore encountered a fatal error.",
+       LogLevel::kError},
+      {"Dec 08 19:56:14 gpt-gpu.stratus.lab ollama[1066]: llama_print_timings:        eval time "
+       "=       0.00 ms /     1 runs",
+       LogLevel::kNone},
+  };
+  for (const LevelCase& c : kCases) {
+    std::string scratch;
+    EXPECT_EQ(ClassifyLevel(Unwrap(c.line, scratch)), c.level) << c.line;
   }
 }
 
@@ -316,6 +602,269 @@ TEST(TracebackTrackerTest, VllmPrefixedTracebackFollowsItsPrefix) {
   EXPECT_EQ(cut.processed, (Lines{stats, h + "ValueError: x"}));
 }
 
+// vllm.log block 11 (mistralai/mistral-vibe#70, vLLM ~0.12): one record,
+// logger.exception("Error in preprocessing prompt inputs"), its header on
+// every line; a chained pydantic ValidationError → ValueError whose messages
+// span 4 lines. As vLLM writes it: CR on every line of the record but the last,
+// blank lines are the header and its space (the paste lost both).
+std::string VllmBlock11() {
+  const std::string h = "(APIServer pid=1) ERROR 12-10 21:02:16 [serving_chat.py:259] ";
+  return h + "Error in preprocessing prompt inputs\r\n" +
+         h + "Traceback (most recent call last):\r\n" +
+         h + "  File \"/usr/local/lib/python3.12/dist-packages/vllm/entrypoints/chat_utils.py\", line 1811, in apply_mistral_chat_template\r\n" +
+         h + "    return tokenizer.apply_chat_template(\r\n" +
+         h + "           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\r\n" +
+         h + "  File \"/usr/local/lib/python3.12/dist-packages/vllm/tokenizers/mistral.py\", line 436, in apply_chat_template\r\n" +
+         h + "    return self.transformers_tokenizer.apply_chat_template(\r\n" +
+         h + "           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\r\n" +
+         h + "  File \"/usr/local/lib/python3.12/dist-packages/transformers/tokenization_mistral_common.py\", line 1504, in apply_chat_template\r\n" +
+         h + "    chat_request = ChatCompletionRequest.from_openai(\r\n" +
+         h + "                   ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\r\n" +
+         h + "  File \"/usr/local/lib/python3.12/dist-packages/mistral_common/protocol/instruct/request.py\", line 185, in from_openai\r\n" +
+         h + "    converted_messages: list[ChatMessage] = convert_openai_messages(messages)\r\n" +
+         h + "                                            ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\r\n" +
+         h + "  File \"/usr/local/lib/python3.12/dist-packages/mistral_common/protocol/instruct/converters.py\", line 31, in convert_openai_messages\r\n" +
+         h + "    message = AssistantMessage.from_openai(openai_message)\r\n" +
+         h + "              ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\r\n" +
+         h + "  File \"/usr/local/lib/python3.12/dist-packages/mistral_common/protocol/instruct/messages.py\", line 226, in from_openai\r\n" +
+         h + "    tools_calls.append(ToolCall.from_openai(openai_tool_call))\r\n" +
+         h + "                       ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\r\n" +
+         h + "  File \"/usr/local/lib/python3.12/dist-packages/mistral_common/protocol/instruct/tool_calls.py\", line 168, in from_openai\r\n" +
+         h + "    return cls.model_validate(tool_call)\r\n" +
+         h + "           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\r\n" +
+         h + "  File \"/usr/local/lib/python3.12/dist-packages/pydantic/main.py\", line 716, in model_validate\r\n" +
+         h + "    return cls.__pydantic_validator__.validate_python(\r\n" +
+         h + "           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\r\n" +
+         h + "pydantic_core._pydantic_core.ValidationError: 1 validation error for ToolCall\r\n" +
+         h + "index\r\n" +
+         h + "  Extra inputs are not permitted [type=extra_forbidden, input_value=0, input_type=int]\r\n" +
+         h + "    For further information visit https://errors.pydantic.dev/2.12/v/extra_forbidden\r\n" +
+         h + "\r\n" +
+         h + "The above exception was the direct cause of the following exception:\r\n" +
+         h + "\r\n" +
+         h + "Traceback (most recent call last):\r\n" +
+         h + "  File \"/usr/local/lib/python3.12/dist-packages/vllm/entrypoints/openai/serving_chat.py\", line 237, in create_chat_completion\r\n" +
+         h + "    ) = await self._preprocess_chat(\r\n" +
+         h + "        ^^^^^^^^^^^^^^^^^^^^^^^^^^^^\r\n" +
+         h + "  File \"/usr/local/lib/python3.12/dist-packages/vllm/entrypoints/openai/serving_engine.py\", line 1132, in _preprocess_chat\r\n" +
+         h + "    request_prompt = await self._apply_mistral_chat_template_async(\r\n" +
+         h + "                     ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\r\n" +
+         h + "  File \"/usr/lib/python3.12/concurrent/futures/thread.py\", line 59, in run\r\n" +
+         h + "    result = self.fn(*self.args, **self.kwargs)\r\n" +
+         h + "             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\r\n" +
+         h + "  File \"/usr/local/lib/python3.12/dist-packages/vllm/entrypoints/chat_utils.py\", line 1831, in apply_mistral_chat_template\r\n" +
+         h + "    raise ValueError(str(e)) from e\r\n" +
+         h + "ValueError: 1 validation error for ToolCall\r\n" +
+         h + "index\r\n" +
+         h + "  Extra inputs are not permitted [type=extra_forbidden, input_value=0, input_type=int]\r\n" +
+         h + "    For further information visit https://errors.pydantic.dev/2.12/v/extra_forbidden\n" +
+         "(APIServer pid=1) INFO:     172.28.0.1:32828 - \"GET /v1/models HTTP/1.1\" 200 OK\n";
+}
+
+// vllm.log block 25 (vllm:v0.13.0, `nohup vllm serve ... > prefill.log`): the
+// process prefix is coloured also into a file; two records, each with its CRs.
+std::string VllmBlock25() {
+  const std::string e = "\x1b[0;36m(EngineCore_DP0 pid=481282)\x1b[0;0m ERROR 03-16 00:55:10 [core.py:868] ";
+  const std::string a = "\x1b[0;36m(APIServer pid=480795)\x1b[0;0m ERROR 03-16 00:55:10 [async_llm.py:538] ";
+  return
+      e + "EngineCore encountered a fatal error.\r\n" +
+      e + "Traceback (most recent call last):\r\n" +
+      e + "  File \"/usr/local/lib/python3.12/dist-packages/vllm/v1/executor/multiproc_executor.py\", line 336, in get_response\r\n" +
+      e + "    status, result = mq.dequeue(\r\n" +
+      e + "                     ^^^^^^^^^^^\r\n" +
+      e + "  File \"/usr/local/lib/python3.12/dist-packages/vllm/distributed/device_communicators/shm_broadcast.py\", line 616, in dequeue\r\n" +
+      e + "    with self.acquire_read(timeout, cancel, indefinite) as buf:\r\n" +
+      e + "         ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\r\n" +
+      e + "  File \"/usr/lib/python3.12/contextlib.py\", line 137, in __enter__\r\n" +
+      e + "    return next(self.gen)\r\n" +
+      e + "           ^^^^^^^^^^^^^^\r\n" +
+      e + "  File \"/usr/local/lib/python3.12/dist-packages/vllm/distributed/device_communicators/shm_broadcast.py\", line 536, in acquire_read\r\n" +
+      e + "    raise TimeoutError\r\n" +
+      e + "TimeoutError\r\n" +
+      e + "\r\n" +
+      e + "The above exception was the direct cause of the following exception:\r\n" +
+      e + "\r\n" +
+      e + "Traceback (most recent call last):\r\n" +
+      e + "  File \"/usr/local/lib/python3.12/dist-packages/vllm/v1/engine/core.py\", line 859, in run_engine_core\r\n" +
+      e + "    engine_core.run_busy_loop()\r\n" +
+      e + "  File \"/usr/local/lib/python3.12/dist-packages/vllm/v1/engine/core.py\", line 886, in run_busy_loop\r\n" +
+      e + "    self._process_engine_step()\r\n" +
+      e + "  File \"/usr/local/lib/python3.12/dist-packages/vllm/v1/engine/core.py\", line 919, in _process_engine_step\r\n" +
+      e + "    outputs, model_executed = self.step_fn()\r\n" +
+      e + "                              ^^^^^^^^^^^^^^\r\n" +
+      e + "  File \"/usr/local/lib/python3.12/dist-packages/vllm/v1/engine/core.py\", line 351, in step\r\n" +
+      e + "    model_output = future.result()\r\n" +
+      e + "                   ^^^^^^^^^^^^^^^\r\n" +
+      e + "  File \"/usr/local/lib/python3.12/dist-packages/vllm/v1/executor/multiproc_executor.py\", line 80, in result\r\n" +
+      e + "    return super().result()\r\n" +
+      e + "           ^^^^^^^^^^^^^^^^\r\n" +
+      e + "  File \"/usr/lib/python3.12/concurrent/futures/_base.py\", line 449, in result\r\n" +
+      e + "    return self.__get_result()\r\n" +
+      e + "           ^^^^^^^^^^^^^^^^^^^\r\n" +
+      e + "  File \"/usr/lib/python3.12/concurrent/futures/_base.py\", line 401, in __get_result\r\n" +
+      e + "    raise self._exception\r\n" +
+      e + "  File \"/usr/local/lib/python3.12/dist-packages/vllm/v1/executor/multiproc_executor.py\", line 84, in wait_for_response\r\n" +
+      e + "    response = self.aggregate(get_response())\r\n" +
+      e + "                              ^^^^^^^^^^^^^^\r\n" +
+      e + "  File \"/usr/local/lib/python3.12/dist-packages/vllm/v1/executor/multiproc_executor.py\", line 340, in get_response\r\n" +
+      e + "    raise TimeoutError(f\"RPC call to {method} timed out.\") from e\r\n" +
+      e + "TimeoutError: RPC call to execute_model timed out.\n" +
+      a + "AsyncLLM output_handler failed.\r\n" +
+      a + "Traceback (most recent call last):\r\n" +
+      a + "  File \"/usr/local/lib/python3.12/dist-packages/vllm/v1/engine/async_llm.py\", line 490, in output_handler\r\n" +
+      a + "    outputs = await engine_core.get_output_async()\r\n" +
+      a + "              ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\r\n" +
+      a + "  File \"/usr/local/lib/python3.12/dist-packages/vllm/v1/engine/core_client.py\", line 895, in get_output_async\r\n" +
+      a + "    raise self._format_exception(outputs) from None\r\n" +
+      a + "vllm.v1.engine.exceptions.EngineDeadError: EngineCore encountered an issue. See stack trace (above) for the root cause.\n" +
+      "\x1b[0;36m(APIServer pid=480795)\x1b[0;0m INFO:     10.254.5.122:45440 - \"POST "
+      "/v1/completions HTTP/1.1\" 500 Internal Server Error\n";
+}
+
+// Feeds `text` as the pipeline does: cut at '\n', the '\r' before it stripped
+// and told (LineFramer), deployment wrappers and ANSI codes removed (Unwrap).
+Trace TrackText(const std::string& text, bool flush_at_end = false) {
+  std::vector<std::string> lines;
+  std::vector<bool> crs;
+  std::size_t begin = 0;
+  while (begin < text.size()) {
+    std::size_t end = text.find('\n', begin);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(begin, end - begin);
+    crs.push_back(!line.empty() && line.back() == '\r');
+    if (crs.back()) line.pop_back();
+    lines.push_back(line);
+    begin = end + 1;
+  }
+  TracebackTracker tracker;
+  Trace trace;
+  std::string scratch;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string_view line = Unwrap(lines[i], scratch);
+    const TracebackTracker::Result r = tracker.Feed(line, crs[i]);
+    if (r.finished) trace.types.emplace_back(r.type);
+    if (!r.in_block) trace.processed.emplace_back(line);
+  }
+  const TracebackTracker::Result end = flush_at_end ? tracker.Flush() : tracker.Finish();
+  if (end.finished) trace.types.emplace_back(end.type);
+  return trace;
+}
+
+// As pastes show them: no CRs, and no trailing space on the blank lines.
+std::string WithoutCrs(std::string text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r') continue;
+    if (text[i] == ' ' && i + 2 < text.size() && text[i + 1] == '\r' && text[i + 2] == '\n') {
+      continue;
+    }
+    out += text[i];
+  }
+  return out;
+}
+
+TEST(TracebackTrackerTest, VllmRecordCountsOnceUnderItsLastException) {
+  const std::string h = "(APIServer pid=1) ERROR 12-10 21:02:16 [serving_chat.py:259] ";
+  const Lines want_processed = {
+      h + "Error in preprocessing prompt inputs",
+      "(APIServer pid=1) INFO:     172.28.0.1:32828 - \"GET /v1/models HTTP/1.1\" 200 OK"};
+  const std::string with_crs = VllmBlock11();
+  const std::string pasted = WithoutCrs(with_crs);
+  ASSERT_EQ(pasted.find('\r'), std::string::npos);
+  ASSERT_NE(pasted.find("[serving_chat.py:259]\n"), std::string::npos);  // a bare blank line
+  for (const std::string* text : {&with_crs, &pasted}) {
+    const Trace t = TrackText(*text);
+    EXPECT_EQ(t.types, Lines{"ValueError"}) << (text == &pasted ? "pasted" : "with CRs");
+    EXPECT_EQ(t.processed, want_processed) << (text == &pasted ? "pasted" : "with CRs");
+  }
+}
+
+TEST(TracebackTrackerTest, VllmRecordEndsWithItsLastLineAndNotBefore) {
+  // Without the line after it: the record's last line (no CR) ends the block
+  // at once, an idle input before it does not.
+  std::string record = VllmBlock11();
+  record.resize(record.find("(APIServer pid=1) INFO:"));
+  EXPECT_EQ(TrackText(record, /*flush_at_end=*/true).types, Lines{"ValueError"});
+  const std::size_t exception_line = record.find("ValueError: 1 validation error");
+  const std::string up_to_exception = record.substr(0, record.find('\n', exception_line) + 1);
+  EXPECT_TRUE(TrackText(up_to_exception, /*flush_at_end=*/true).types.empty());
+  // Without CRs there is no telling: the idle input ends it (as before).
+  EXPECT_EQ(TrackText(WithoutCrs(up_to_exception), /*flush_at_end=*/true).types,
+            Lines{"ValueError"});
+}
+
+TEST(TracebackTrackerTest, VllmColouredChainedRecordsOfTwoProcesses) {
+  const Lines want_processed = {
+      "(EngineCore_DP0 pid=481282) ERROR 03-16 00:55:10 [core.py:868] EngineCore encountered a "
+      "fatal error.",
+      "(APIServer pid=480795) ERROR 03-16 00:55:10 [async_llm.py:538] AsyncLLM output_handler "
+      "failed.",
+      "(APIServer pid=480795) INFO:     10.254.5.122:45440 - \"POST /v1/completions HTTP/1.1\" "
+      "500 Internal Server Error"};
+  const std::string with_crs = VllmBlock25();
+  for (const std::string& text : {with_crs, WithoutCrs(with_crs)}) {
+    const Trace t = TrackText(text);
+    EXPECT_EQ(t.types, (Lines{"TimeoutError", "vllm.v1.engine.exceptions.EngineDeadError"}));
+    EXPECT_EQ(t.processed, want_processed);
+  }
+}
+
+TEST(TracebackTrackerTest, CrlfFilesAreNoRecords) {
+  // A raw traceback (no prefix) in a file with CRLF line ends: every line has
+  // a CR, which says nothing about records; the block ends as without CRs.
+  const Trace t = TrackText(
+      "Traceback (most recent call last):\r\n  File \"/app/server.py\", line 10, in handle\r\n"
+      "    return cache[key]\r\nKeyError: 'prompt'\r\n\r\n"
+      "During handling of the above exception, another exception occurred:\r\n\r\n"
+      "Traceback (most recent call last):\r\n  File \"/app/server.py\", line 12, in handle\r\n"
+      "ValueError: no prompt\r\n"
+      "INFO:     127.0.0.1:5000 - \"POST /v1/completions HTTP/1.1\" 500 Internal Server Error\r\n");
+  EXPECT_EQ(t.types, Lines{"ValueError"});
+  EXPECT_EQ(t.processed, Lines{"INFO:     127.0.0.1:5000 - \"POST /v1/completions HTTP/1.1\" 500 "
+                               "Internal Server Error"});
+}
+
+TEST(TracebackTrackerTest, SglangPrefixesOnlyTheFirstLine) {
+  // SGLang's scheduler logs `Scheduler hit an exception: ` + the traceback as
+  // one record whose later lines have no header. Lines from
+  // sgl-project/sglang#5212 (start) and #8974 (end).
+  const std::string block =
+      "[2025-04-09 17:19:56 TP5] Scheduler hit an exception: Traceback (most recent call last):\n"
+      "  File \"/sgl-workspace/sglang/python/sglang/srt/managers/scheduler.py\", line 2045, in "
+      "run_scheduler_process\n"
+      "    scheduler.event_loop_normal()\n"
+      "  File \"/usr/local/lib/python3.10/dist-packages/torch/utils/_contextlib.py\", line 116, in "
+      "decorate_context\n"
+      "    return func(*args, **kwargs)\n"
+      "  File \"/sgl-workspace/sglang/python/sglang/srt/distributed/device_communicators/"
+      "pynccl_wrapper.py\", line 350, in NCCL_CHECK\n"
+      "    raise RuntimeError(f\"NCCL error: {error_str}\")\n"
+      "RuntimeError: NCCL error: unhandled system error (run with NCCL_DEBUG=INFO for details)\n"
+      "[2025-08-08 09:09:09] Received sigquit from a child process. It usually means the child "
+      "failed.\n";
+  const Lines want_processed = {
+      "[2025-08-08 09:09:09] Received sigquit from a child process. It usually means the child "
+      "failed."};
+  Trace t = TrackText(block);
+  EXPECT_EQ(t.types, Lines{"RuntimeError"});
+  EXPECT_EQ(t.processed, want_processed);
+  // The same behind docker compose's prefix.
+  std::string composed;
+  for (std::size_t b = 0, e; b < block.size(); b = e + 1) {
+    e = block.find('\n', b);
+    composed += "sglang-1  | " + block.substr(b, e - b + 1);
+  }
+  t = TrackText(composed);
+  EXPECT_EQ(t.types, Lines{"RuntimeError"});
+  EXPECT_EQ(t.processed, want_processed);
+  // Only a frame right after the first line drops the prefix.
+  EXPECT_EQ(TrackText("[2025-04-09 17:19:56 TP5] Scheduler hit an exception: Traceback (most "
+                      "recent call last):\n[2025-04-09 17:19:57 TP0] Decode batch, #running-req: "
+                      "5\n  File \"a.py\", line 1, in f\nRuntimeError: x\n")
+                .types,
+            Lines{"truncated"});
+}
+
 TEST(TracebackTrackerTest, ExceptionGroupsAreNotFollowed) {
   const Trace t = Track({"  + Exception Group Traceback (most recent call last):",
                          "  |   File \"a.py\", line 1, in <module>",
@@ -367,6 +916,30 @@ TEST(TracebackSafeEndTest, EndsBeforeABlockStillOpenAndKeepsChainsWhole) {
   // A block that began before the window is not looked for.
   const std::string old_block = frames + std::string(kTracebackWindow, ' ') + "\n";
   EXPECT_EQ(TracebackSafeEnd(old_block), old_block.size());
+}
+
+TEST(TracebackSafeEndTest, FollowsRecordsAndWrappersAsTheWorkerDoes) {
+  const std::string before = "{\"status\":\"success\"}\nINFO: ok\n";
+  const std::string record = VllmBlock11();
+  const std::string record_only = record.substr(0, record.find("(APIServer pid=1) INFO:"));
+  // The record's first line is no part of the block: it starts at its second.
+  const std::size_t block_start = before.size() + record_only.find('\n') + 1;
+  // Cut inside the record, after its exception line: the rest must come with it.
+  const std::size_t exception_line = record_only.find("ValueError: 1 validation error");
+  const std::string cut = before + record_only.substr(0, record_only.find('\n', exception_line) + 1);
+  EXPECT_EQ(TracebackSafeEnd(cut), block_start);
+  // The record's last line came: nothing can follow it, all of it goes.
+  EXPECT_EQ(TracebackSafeEnd(before + record_only), before.size() + record_only.size());
+  // Without CRs a chain may still follow: kept open (as any block).
+  const std::string pasted = WithoutCrs(record_only);
+  EXPECT_EQ(TracebackSafeEnd(before + pasted), before.size() + pasted.find('\n') + 1);
+  // Behind docker compose's prefix and colour codes, cut in the frames.
+  const std::string wrapped =
+      "\x1b[36msglang-1  |\x1b[0m [2025-04-09 17:19:56 TP5] Scheduler hit an exception: "
+      "Traceback (most recent call last):\n"
+      "\x1b[36msglang-1  |\x1b[0m   File \"/sgl-workspace/sglang/python/sglang/srt/managers/"
+      "scheduler.py\", line 2045, in run_scheduler_process\n";
+  EXPECT_EQ(TracebackSafeEnd(before + wrapped), before.size());
 }
 
 // --- Sensitive data -------------------------------------------------------------
@@ -455,7 +1028,17 @@ TEST(LogLineBoundsTest, EveryPrefixOfNearMatchesStaysInsideTheLine) {
       "asyncio.exceptions.CancelledError: x",
       "key=sk-proj-0123456789abcdefghij mail=jane.doe@example.com Bearer abcdefghijklmnop",
       "-----BEGIN RSA PRIVATE KEY BLOCK-----",
+      "time=2025-01-19T17:58:17.608+08:00 level=\"ERROR\" source=sched.go:455",
+      "[42027] 1.37.495.377 I slot print_timing: id  0",
+      "[TM][WARNING] x",
+      "[2025-03-03 17:53:04] INFO: x",
+      "2016-10-06T00:17:09.669794202Z stdout F x",
+      "janv. 19 17:58:17 gpu-host ollama[25973]: x",
+      "2023-12-08T19:56:13+01:00 host ollama[1066]: x",
+      "[svc-1]   | 2025-04-01T08:18:00.513604000Z 2025-01-19 19:58:17 x",
+      "\x1b[2m2025-03-12T09:36:06.501161Z\x1b[0m \x1b[31mERROR\x1b[0m \x1b]0;t\x1b\\\x1b(B",
   };
+  std::string scratch;
   TracebackTracker tracker;
   for (const std::string& line : kLines) {
     for (std::size_t n = 0; n <= line.size(); ++n) {
@@ -463,9 +1046,11 @@ TEST(LogLineBoundsTest, EveryPrefixOfNearMatchesStaysInsideTheLine) {
       std::memcpy(copy.get(), line.data(), n);
       const std::string_view view(copy.get(), n);
       ClassifyLevel(view);
+      ClassifyLevel(StripAnsi(view, scratch));
+      SkipWrappers(StripAnsi(view, scratch));
       LevelFromName(view);
       ScanSensitive(view);
-      tracker.Feed(view);
+      tracker.Feed(view, n % 2 == 0);
     }
   }
   tracker.Finish();

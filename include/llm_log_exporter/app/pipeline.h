@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "llm_log_exporter/app/self_metrics.h"
 #include "llm_log_exporter/framing/line_framer.h"
 #include "llm_log_exporter/map/mapper.h"
+#include "llm_log_exporter/parse/line_header.h"
 #include "llm_log_exporter/parse/line_parser.h"
 #include "llm_log_exporter/parse/log_level.h"
 #include "llm_log_exporter/parse/record.h"
@@ -42,7 +44,7 @@ class alignas(64) Pipeline : private LineSink {
   void Finish();
 
  private:
-  void OnLine(std::string_view line) override;
+  void OnLine(std::string_view line, bool cr) override;
   void OnTooLong() override;
   void ApplyBatch();
   // Runs the text rules over a line that is no JSON request line; true if
@@ -70,6 +72,7 @@ class alignas(64) Pipeline : private LineSink {
   LineFramer framer_;
   TracebackTracker tracker_;  // one per stream of lines: blocks span lines
   Record record_;
+  std::string unwrap_scratch_;  // a line without its ANSI codes (Unwrap)
   UpdateBatch batch_;
   std::uint64_t tally_[static_cast<std::size_t>(LineResult::kNumResults)] = {};
   std::uint64_t chunk_seq_ = 0;

@@ -11,8 +11,10 @@ class LineSink {
  public:
   virtual ~LineSink() = default;
   /// `line` has no '\n' and no trailing '\r', and is followed by kLinePadding
-  /// readable bytes; it is valid only during the call.
-  virtual void OnLine(std::string_view line) = 0;
+  /// readable bytes; it is valid only during the call. `cr`: the line ended in
+  /// "\r\n" (the '\r' stripped); vLLM ends every line of a multi-line record
+  /// but the last so, which tells that the record continues.
+  virtual void OnLine(std::string_view line, bool cr) = 0;
   /// A line longer than the limit was dropped (once per such line).
   virtual void OnTooLong() = 0;
 };

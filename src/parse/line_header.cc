@@ -1,0 +1,261 @@
+#include "llm_log_exporter/parse/line_header.h"
+
+#include <cstring>
+
+#include "llm_log_exporter/core/line.h"
+#include "text_chars.h"
+
+namespace lle {
+namespace {
+
+constexpr char kEsc = '\x1b';
+
+// The end of the escape sequence that starts at s[i] (an ESC): CSI `ESC [`
+// parameter bytes 0x30-0x3F, intermediate bytes 0x20-0x2F, one final byte
+// 0x40-0x7E; OSC `ESC ]` ... BEL or `ESC \`; else ESC, intermediate bytes
+// 0x20-0x2F and a final byte (`ESC ( B`, `ESC =`). A
+// sequence cut off by the end of the line runs to it.
+std::size_t EscapeEnd(std::string_view s, std::size_t i) {
+  const std::size_t n = s.size();
+  if (i + 1 >= n) return n;
+  const char kind = s[i + 1];
+  std::size_t j = i + 2;
+  if (kind == '[') {
+    while (j < n && s[j] >= 0x30 && s[j] <= 0x3f) ++j;
+    while (j < n && s[j] >= 0x20 && s[j] <= 0x2f) ++j;
+    if (j < n && s[j] >= 0x40 && s[j] <= 0x7e) ++j;
+    return j;
+  }
+  if (kind == ']') {
+    for (; j < n; ++j) {
+      if (s[j] == '\a') return j + 1;
+      if (s[j] == kEsc && j + 1 < n && s[j + 1] == '\\') return j + 2;
+    }
+    return n;
+  }
+  // nF escapes (`ESC ( B`): intermediate bytes, then one final byte.
+  j = i + 1;
+  while (j < n && s[j] >= 0x20 && s[j] <= 0x2f) ++j;
+  if (j < n && s[j] >= 0x30 && s[j] <= 0x7e) ++j;
+  return j;
+}
+
+bool DigitsAt(std::string_view s, std::size_t p, std::size_t n) {
+  if (p + n > s.size()) return false;
+  for (std::size_t i = p; i < p + n; ++i) {
+    if (!IsDigit(s[i])) return false;
+  }
+  return true;
+}
+
+// hh:mm:ss at p.
+bool ClockAt(std::string_view s, std::size_t p) {
+  return DigitsAt(s, p, 2) && p + 8 <= s.size() && s[p + 2] == ':' && DigitsAt(s, p + 3, 2) &&
+         s[p + 5] == ':' && DigitsAt(s, p + 6, 2);
+}
+
+// `YYYY-MM-DD` then `sep` then `hh:mm:ss`, optionally `.fraction` (any length
+// when `fraction` is set) and a zone (`Z`, `+hh:mm`, `+hhmm`) when `zone` is
+// set. Returns the position after it, or `p`.
+std::size_t StampAt(std::string_view s, std::size_t p, char sep, bool zone) {
+  if (!DigitsAt(s, p, 4) || p + 19 > s.size() || s[p + 4] != '-' || !DigitsAt(s, p + 5, 2) ||
+      s[p + 7] != '-' || !DigitsAt(s, p + 8, 2) || s[p + 10] != sep || !ClockAt(s, p + 11)) {
+    return p;
+  }
+  std::size_t q = p + 19;
+  if (!zone) return q;
+  if (q < s.size() && s[q] == '.') {
+    const std::size_t f = ++q;
+    while (q < s.size() && IsDigit(s[q])) ++q;
+    if (q == f) return p;
+  }
+  if (q < s.size() && s[q] == 'Z') return q + 1;
+  if (q < s.size() && (s[q] == '+' || s[q] == '-') && DigitsAt(s, q + 1, 2)) {
+    q += 3;
+    if (q < s.size() && s[q] == ':') ++q;
+    return DigitsAt(s, q, 2) ? q + 2 : p;
+  }
+  return p;
+}
+
+// A token of non-space bytes at p, at most `max` long: its end, or p.
+std::size_t TokenEnd(std::string_view s, std::size_t p, std::size_t max) {
+  std::size_t q = p;
+  while (q < s.size() && q - p < max && s[q] != ' ' && s[q] != '\t') ++q;
+  return q < s.size() && q - p == max ? p : q;
+}
+
+// A timestamp wrapper's end, if it is one: exactly one space after it, then
+// something that is no separator and no `name - ` header of the server's own
+// (`%(asctime)s %(name)s - %(levelname)s`), which needs its timestamp.
+std::size_t AfterStamp(std::string_view s, std::size_t p, std::size_t q) {
+  if (q == p || q + 1 >= s.size() || s[q] != ' ') return p;
+  const char next = s[q + 1];
+  if (next == ' ' || next == '\t' || next == '-' || next == '|' || next == ',') return p;
+  const std::size_t token_end = TokenEnd(s, q + 1, 256);
+  if (s.compare(token_end, 3, " - ") == 0) return p;
+  return q + 1;
+}
+
+// The CRI container log format (Kubernetes node files, /var/log/pods):
+// `2016-10-06T00:17:09.669794202Z stdout F `.
+std::size_t SkipCri(std::string_view s, std::size_t p) {
+  std::size_t q = StampAt(s, p, 'T', true);
+  if (q == p || q >= s.size() || s[q] != ' ') return p;
+  ++q;
+  if (s.compare(q, 7, "stdout ") != 0 && s.compare(q, 7, "stderr ") != 0) return p;
+  q += 7;
+  if (q + 1 >= s.size() || (s[q] != 'F' && s[q] != 'P') || s[q + 1] != ' ') return p;
+  return q + 2;
+}
+
+// `docker logs -t` (RFC 3339, nine fraction digits), `kubectl logs
+// --timestamps`, Docker Desktop's `YYYY-MM-DD hh:mm:ss `.
+std::size_t SkipStamp(std::string_view s, std::size_t p) {
+  std::size_t q = StampAt(s, p, 'T', true);
+  if (q == p) q = StampAt(s, p, ' ', false);
+  return AfterStamp(s, p, q);
+}
+
+// `host ident: ` or `host ident[pid]: ` at p (after a journald/syslog stamp).
+std::size_t SkipHostAndIdent(std::string_view s, std::size_t p, bool need_pid) {
+  const std::size_t host_end = TokenEnd(s, p, 256);
+  if (host_end == p || host_end >= s.size() || s[host_end] != ' ') return 0;
+  const std::size_t ident = host_end + 1;
+  const std::size_t ident_end = TokenEnd(s, ident, 128);
+  if (ident_end < ident + 2 || s[ident_end - 1] != ':') return 0;
+  if (need_pid && (ident_end < ident + 5 || s[ident_end - 2] != ']')) return 0;
+  if (ident_end == s.size()) return ident_end;
+  return s[ident_end] == ' ' ? ident_end + 1 : 0;
+}
+
+// `ident[pid]: ` at p, or 0.
+std::size_t SkipIdentWithPid(std::string_view s, std::size_t p) {
+  const std::size_t end = TokenEnd(s, p, 128);
+  if (end < p + 5 || s[end - 1] != ':' || s[end - 2] != ']' || !IsDigit(s[end - 3])) return 0;
+  if (s.substr(p, end - p).find('[') == std::string_view::npos) return 0;
+  if (end == s.size()) return end;
+  return s[end] == ' ' ? end + 1 : 0;
+}
+
+// journald's default `short` format (as syslog): `Dec 08 19:56:13 host
+// ollama[1066]: `, the month in the locale's abbreviation (`janv.`, `févr.`,
+// `Mär`), the day maybe space-padded; `short-precise` adds microseconds;
+// `short-iso` is `2023-12-08T19:56:13+0100 host ollama[1066]: `.
+std::size_t SkipJournald(std::string_view s, std::size_t p) {
+  std::size_t q = p;
+  if (q < s.size() && IsDigit(s[q])) {
+    q = StampAt(s, p, 'T', true);
+    if (q == p || q >= s.size() || s[q] != ' ') return p;
+    const std::size_t end = SkipHostAndIdent(s, q + 1, true);
+    return end == 0 ? p : end;
+  }
+  // The month: letters, UTF-8 bytes and a final '.', 2 to 8 bytes.
+  while (q < s.size() && q - p < 9 &&
+         (IsAlpha(s[q]) || static_cast<unsigned char>(s[q]) >= 0x80 || s[q] == '.')) {
+    ++q;
+  }
+  if (q - p < 2 || q - p > 8 || q >= s.size() || s[q] != ' ') return p;
+  ++q;
+  if (q < s.size() && s[q] == ' ') ++q;
+  const std::size_t day = q;
+  while (q < s.size() && q - day < 2 && IsDigit(s[q])) ++q;
+  if (q == day || q >= s.size() || s[q] != ' ' || !ClockAt(s, q + 1)) return p;
+  q += 9;
+  if (q < s.size() && s[q] == '.') {
+    ++q;
+    while (q < s.size() && IsDigit(s[q])) ++q;
+  }
+  if (q >= s.size() || s[q] != ' ') return p;
+  std::size_t end = SkipHostAndIdent(s, q + 1, false);
+  // Pastes often drop the host: `Nov 02 22:57:57 ollama[1011]: `.
+  if (end == 0) end = SkipIdentWithPid(s, q + 1);
+  return end == 0 ? p : end;
+}
+
+bool IsNameChar(char c) { return IsAlnum(c) || c == '_' || c == '-' || c == '.'; }
+
+// docker compose: `vllm-1  | ` (the service name padded to the longest one),
+// `[text-generation-inference] | `. A name in capitals only is a level word
+// (`INFO     | ...`), not a service.
+std::size_t SkipCompose(std::string_view s, std::size_t p) {
+  std::size_t q = p;
+  const bool bracket = q < s.size() && s[q] == '[';
+  if (bracket) ++q;
+  const std::size_t name = q;
+  bool lower_or_digit = false;
+  while (q < s.size() && q - name < 128 && IsNameChar(s[q])) {
+    lower_or_digit = lower_or_digit || !IsUpper(s[q]);
+    ++q;
+  }
+  if (q == name || !lower_or_digit) return p;
+  if (bracket) {
+    if (q >= s.size() || s[q] != ']') return p;
+    ++q;
+  }
+  const std::size_t spaces = q;
+  while (q < s.size() && q - spaces < 128 && s[q] == ' ') ++q;
+  if (q == spaces || q >= s.size() || s[q] != '|') return p;
+  ++q;
+  if (q == s.size()) return q;
+  return s[q] == ' ' ? q + 1 : p;
+}
+
+}  // namespace
+
+std::string_view StripAnsi(std::string_view line, std::string& scratch) {
+  const void* esc = std::memchr(line.data(), kEsc, line.size());
+  if (esc == nullptr) return line;
+  scratch.resize(line.size() + kLinePadding);
+  char* const out = scratch.data();
+  std::size_t n = static_cast<std::size_t>(static_cast<const char*>(esc) - line.data());
+  std::memcpy(out, line.data(), n);
+  std::size_t i = n;
+  while (i < line.size()) {
+    if (line[i] == kEsc) {
+      i = EscapeEnd(line, i);
+      continue;
+    }
+    // Copy up to the next ESC in one go.
+    const void* next = std::memchr(line.data() + i, kEsc, line.size() - i);
+    const std::size_t stop =
+        next == nullptr ? line.size() : static_cast<std::size_t>(static_cast<const char*>(next) - line.data());
+    std::memcpy(out + n, line.data() + i, stop - i);
+    n += stop - i;
+    i = stop;
+  }
+  return std::string_view(out, n);
+}
+
+std::size_t SkipWrappers(std::string_view line) {
+  using Skip = std::size_t (*)(std::string_view, std::size_t);
+  // CRI before the plain stamp (which would leave `stdout F`), journald's
+  // short-iso before it too (its stamp has a zone).
+  static constexpr Skip kWrappers[] = {SkipCri, SkipJournald, SkipCompose, SkipStamp};
+  constexpr std::size_t kCount = sizeof(kWrappers) / sizeof(kWrappers[0]);
+  bool used[kCount] = {};
+  std::size_t p = 0;
+  for (std::size_t layer = 0; layer < kCount; ++layer) {
+    std::size_t q = p;
+    for (std::size_t w = 0; w < kCount && q == p; ++w) {
+      if (used[w]) continue;
+      q = kWrappers[w](line, p);
+      used[w] = q != p;
+    }
+    if (q == p) break;
+    p = q;
+  }
+  return p;
+}
+
+std::string_view Unwrap(std::string_view line, std::string& scratch) {
+  const std::string_view clean = StripAnsi(line, scratch);
+  // Every wrapper starts with a digit, a letter or '['.
+  if (clean.empty() || !(IsAlnum(clean[0]) || clean[0] == '[' ||
+                         static_cast<unsigned char>(clean[0]) >= 0x80)) {
+    return clean;
+  }
+  return clean.substr(SkipWrappers(clean));
+}
+
+}  // namespace lle
