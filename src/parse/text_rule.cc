@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "literal_set.h"
 #include "text_chars.h"
 
 namespace lle {
@@ -65,8 +66,10 @@ std::size_t DecimalPrefix(std::string_view s, double* value, int shift = 0) {
 
 // 10^n for a scale that is one (1000, 0.001), else 0.
 int PowerOfTen(double scale) {
-  for (int n = -9; n <= 9; ++n) {
-    if (scale == std::pow(10.0, n) || (n < 0 && scale == 1 / std::pow(10.0, -n))) return n;
+  static constexpr double kPowers[] = {1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+  for (int n = 1; n <= 9; ++n) {
+    if (scale == kPowers[n - 1]) return n;
+    if (scale == 1 / kPowers[n - 1] || scale * kPowers[n - 1] == 1) return -n;
   }
   return 0;
 }
@@ -164,6 +167,53 @@ const char* HttpStatusName(std::string_view code) {
 
 }  // namespace
 
+std::string RegexLiteralPrefix(std::string_view pattern) {
+  // A top-level alternative makes the first branch's text no prefix.
+  int depth = 0;
+  bool in_class = false;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\') {
+      ++i;
+    } else if (in_class) {
+      if (c == ']') in_class = false;
+    } else if (c == '[') {
+      in_class = true;
+      if (i + 1 < pattern.size() && pattern[i + 1] == ']') ++i;  // []...] holds ']'
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')') {
+      --depth;
+    } else if (c == '|' && depth == 0) {
+      return {};
+    }
+  }
+  std::string prefix;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    char literal = 0;
+    std::size_t next = i + 1;
+    if (c == '\\') {
+      // Escaped punctuation is the character; \d, \b, \Q ... are operators.
+      if (i + 1 >= pattern.size() || IsAlnum(pattern[i + 1]) ||
+          static_cast<unsigned char>(pattern[i + 1]) >= 0x80) {
+        break;
+      }
+      literal = pattern[i + 1];
+      next = i + 2;
+    } else if (std::strchr(".^$|?*+()[]{}", c) != nullptr) {
+      break;
+    } else {
+      literal = c;
+    }
+    // A quantifier makes its character optional or repeated.
+    if (next < pattern.size() && std::strchr("?*+{", pattern[next]) != nullptr) break;
+    prefix += literal;
+    i = next - 1;
+  }
+  return prefix;
+}
+
 const std::vector<ConversionInfo>& TextConversions() {
   static const std::vector<ConversionInfo> kConversions = {
       {"string", Conversion::kString, "the captured text (the default)"},
@@ -249,42 +299,58 @@ void ConvertJsonValue(Conversion conversion, double scale, FieldValue* value) {
 
 TextMatcher::TextMatcher(const std::vector<TextRule>* rules) : rules_(rules) {
   int most = 0;
+  std::vector<std::string> literals;
   for (const TextRule& rule : *rules_) {
     for (const TextCapture& c : rule.captures) most = std::max(most, c.group);
+    auto it = std::find(literals.begin(), literals.end(), rule.literal);
+    literal_.push_back(static_cast<std::size_t>(it - literals.begin()));
+    if (it == literals.end()) literals.push_back(rule.literal);
   }
+  many_literals_ = literals.size() > 64;
+  literals_ = std::make_unique<LiteralSet>(std::move(literals));
   groups_ = std::make_unique<re2::StringPiece[]>(static_cast<std::size_t>(most) + 1);
-  for (std::size_t i = 0; i < rules_->size(); ++i) {
-    std::size_t first = 0;
-    while ((*rules_)[first].literal != (*rules_)[i].literal) ++first;
-    first_.push_back(first);
-  }
-  found_.assign(rules_->size(), false);
-}
-
-bool TextMatcher::HasLiteral(std::size_t i, std::string_view line) {
-  // Match visits the rules in order, so the first rule with this literal
-  // has searched it in this line already.
-  const std::size_t first = first_[i];
-  if (first == i) {
-    const std::string& literal = (*rules_)[i].literal;
-    found_[i] = line.size() >= literal.size() &&
-                memmem(line.data(), line.size(), literal.data(), literal.size()) != nullptr;
-  }
-  return found_[first];
 }
 
 TextMatcher::~TextMatcher() = default;
 
-bool TextMatcher::Fill(const TextRule& rule, std::string_view line, Record& record) {
+std::uint64_t TextMatcher::FindLiterals(std::string_view line) const {
+  return literals_->Find(line);
+}
+
+bool TextMatcher::HasLiteral(std::size_t rule, std::uint64_t found, std::string_view line) const {
+  return literals_->Has(literal_[rule], found, line);
+}
+
+bool TextMatcher::Search(const TextRegex& regex, std::string_view line, int groups) {
   const re2::StringPiece text(line.data(), line.size());
+  std::size_t from = 0;
+  if (!regex.prefix.empty()) {
+    // Where the prefix occurs, a match can start; near misses are retried a
+    // few times, then one unanchored search over the rest keeps a long line
+    // full of them linear.
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      const void* at =
+          memmem(line.data() + from, line.size() - from, regex.prefix.data(), regex.prefix.size());
+      if (at == nullptr) return false;
+      const auto pos = static_cast<std::size_t>(static_cast<const char*>(at) - line.data());
+      if (regex.re->Match(text, pos, line.size(), re2::RE2::ANCHOR_START, groups_.get(),
+                          groups + 1)) {
+        return true;
+      }
+      from = pos + 1;
+    }
+  }
+  return regex.re->Match(text, from, line.size(), re2::RE2::UNANCHORED, groups_.get(), groups + 1);
+}
+
+bool TextMatcher::Fill(const TextRule& rule, std::string_view line, Record& record) {
   auto capture = rule.captures.begin();
   for (std::size_t r = 0; r < rule.regexes.size(); ++r) {
     int groups = 0;
     for (auto c = capture; c != rule.captures.end() && c->regex == r; ++c) {
       groups = std::max(groups, c->group);
     }
-    const bool matched = rule.regexes[r]->Match(text, 0, line.size(), re2::RE2::UNANCHORED,
-                                                groups_.get(), groups + 1);
+    const bool matched = Search(rule.regexes[r], line, groups);
     if (r == 0) {
       if (!matched) return false;
       // Constants first: a capture of the same field overrides them.

@@ -114,6 +114,44 @@ TEST(ConvertTest, JsonValues) {
   EXPECT_EQ(duration.number, 2500);
 }
 
+TEST(RegexLiteralPrefixTest, TheTextEveryMatchStartsWith) {
+  EXPECT_EQ(RegexLiteralPrefix(R"X("POST (?P<path>/v1/\S+))X"), "\"POST ");
+  EXPECT_EQ(RegexLiteralPrefix(R"X(total_time="(?P<t>[^"]+)")X"), "total_time=\"");
+  EXPECT_EQ(RegexLiteralPrefix(R"(\[GIN\] [0-9/]+)"), "[GIN] ");
+  EXPECT_EQ(RegexLiteralPrefix(R"(Engine \(running/waiting\): (?P<r>[0-9]+))"),
+            "Engine (running/waiting): ");
+  EXPECT_EQ(RegexLiteralPrefix("abc?d"), "ab");  // c is optional
+  EXPECT_EQ(RegexLiteralPrefix("ab{2}"), "a");
+  EXPECT_EQ(RegexLiteralPrefix(R"(ab\d)"), "ab");  // \d is a class
+  EXPECT_EQ(RegexLiteralPrefix("abc|abd"), "");    // top-level alternative
+  EXPECT_EQ(RegexLiteralPrefix("ab(c|d)"), "ab");  // a nested one is fine
+  EXPECT_EQ(RegexLiteralPrefix("a[|]b"), "a");
+  EXPECT_EQ(RegexLiteralPrefix("(?i)abc"), "");
+  EXPECT_EQ(RegexLiteralPrefix("^abc"), "");
+  EXPECT_EQ(RegexLiteralPrefix(".*abc"), "");
+  EXPECT_EQ(RegexLiteralPrefix(""), "");
+}
+
+TEST(RegexLiteralPrefixTest, AnchoredAtThePrefixFindsWhatASearchFinds) {
+  // Near misses before the match, more of them than the anchored tries.
+  const std::string pattern = R"(id=(?P<n>[0-9]+);)";
+  std::vector<TextRule> rules(1);
+  rules[0].name = "r";
+  rules[0].literal = "id=";
+  rules[0].regexes.push_back({std::make_shared<const re2::RE2>(pattern), "id="});
+  rules[0].captures.push_back({0, 1, 0, Conversion::kNumber, 1});
+  TextMatcher matcher(&rules);
+  for (int misses : {0, 1, 7, 8, 9, 100}) {
+    std::string line;
+    for (int i = 0; i < misses; ++i) line += "id=x ";
+    line += "id=42; id=7;";
+    Record record;
+    std::vector<double> seen;
+    matcher.Match(line, record, [&](const TextRule&) { seen.push_back(record.fields[0].number); });
+    EXPECT_EQ(seen, std::vector<double>{42}) << misses;
+  }
+}
+
 // A rule from patterns, its named groups numbered as the config would.
 class TextMatcherTest : public ::testing::Test {
  protected:
@@ -123,11 +161,11 @@ class TextMatcherTest : public ::testing::Test {
     rule.name = std::move(name);
     rule.literal = std::move(literal);
     for (const std::string& p : patterns) {
-      rule.regexes.push_back(std::make_shared<const re2::RE2>(p));
-      EXPECT_TRUE(rule.regexes.back()->ok()) << p;
+      rule.regexes.push_back({std::make_shared<const re2::RE2>(p), RegexLiteralPrefix(p)});
+      EXPECT_TRUE(rule.regexes.back().re->ok()) << p;
     }
     for (std::uint32_t r = 0; r < rule.regexes.size(); ++r) {
-      for (const auto& [group_name, group] : rule.regexes[r]->NamedCapturingGroups()) {
+      for (const auto& [group_name, group] : rule.regexes[r].re->NamedCapturingGroups()) {
         TextCapture c;
         c.regex = r;
         c.group = group;

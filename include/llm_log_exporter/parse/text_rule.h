@@ -16,6 +16,8 @@ class StringPiece;
 
 namespace lle {
 
+class LiteralSet;
+
 // Text rules: named fields extracted from a text line by an RE2 regex, behind
 // a literal that must occur in the line (checked first, so a line that
 // matches no rule costs one memmem per rule), then converted from what servers
@@ -79,6 +81,22 @@ struct TextConstant {
   double number = 0;
 };
 
+/// One regex of a text rule.
+struct TextRegex {
+  std::shared_ptr<const re2::RE2> re;
+  /// Text every match starts with (RegexLiteralPrefix), or empty. The regex
+  /// is then tried anchored where it occurs, which lets RE2 take its one-pass
+  /// matcher (at most 4 groups) instead of an unanchored search: 2-3 times
+  /// faster on the servers' lines.
+  std::string prefix;
+};
+
+/// The literal text every match of `pattern` begins with: its leading
+/// characters up to the first regex operator (escaped punctuation counts as
+/// the character; a character a quantifier follows does not). Empty when the
+/// pattern starts with an operator, a flag group or has a top-level `|`.
+std::string RegexLiteralPrefix(std::string_view pattern);
+
 /// A compiled text rule. An immutable value, shared between threads.
 struct TextRule {
   std::string name;
@@ -86,7 +104,7 @@ struct TextRule {
   /// Searched anywhere in the line: the first must match for the rule to
   /// fire; each later one (`also:`) adds its groups where it matches too, so
   /// fields printed in any order (key=value lists) need no single regex.
-  std::vector<std::shared_ptr<const re2::RE2>> regexes;
+  std::vector<TextRegex> regexes;
   std::vector<TextCapture> captures;    // by regex, then group
   std::vector<TextConstant> constants;  // set first; a capture of the same field wins
   /// Which metric rules its matches feed: 0 for request lines (`record:
@@ -112,24 +130,29 @@ class TextMatcher {
   /// on_match returns.
   template <typename OnMatch>
   void Match(std::string_view line, Record& record, OnMatch&& on_match) {
+    const std::uint64_t found = FindLiterals(line);
+    if (found == 0 && !many_literals_) return;
     for (std::size_t i = 0; i < rules_->size(); ++i) {
       const TextRule& rule = (*rules_)[i];
-      if (!HasLiteral(i, line) || !Fill(rule, line, record)) continue;
+      if (!HasLiteral(i, found, line) || !Fill(rule, line, record)) continue;
       on_match(rule);
       Clear(rule, record);
     }
   }
 
  private:
-  // Whether rule i's literal occurs in `line`; rules that share a literal
-  // search it once per line.
-  bool HasLiteral(std::size_t i, std::string_view line);
+  // The rules' distinct literals found in `line` (LiteralSet::Find).
+  std::uint64_t FindLiterals(std::string_view line) const;
+  bool HasLiteral(std::size_t rule, std::uint64_t found, std::string_view line) const;
   bool Fill(const TextRule& rule, std::string_view line, Record& record);
+  // Searches `regex` in `line`, its first `groups` groups into groups_.
+  bool Search(const TextRegex& regex, std::string_view line, int groups);
   static void Clear(const TextRule& rule, Record& record);
 
   const std::vector<TextRule>* rules_;
-  std::vector<std::size_t> first_;  // per rule: the first rule with the same literal
-  std::vector<bool> found_;         // per first rule: its literal occurs in the current line
+  std::unique_ptr<LiteralSet> literals_;        // the rules' distinct literals
+  std::vector<std::size_t> literal_;            // per rule: its literal's index in literals_
+  bool many_literals_ = false;                  // over 64: some are searched one by one
   std::unique_ptr<re2::StringPiece[]> groups_;  // scratch for the largest rule's groups
 };
 

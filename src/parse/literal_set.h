@@ -1,0 +1,35 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lle {
+
+/// Which of a set of literals occur in a line, in one pass over it instead of
+/// one memmem per literal: each position's 4 bytes are hashed into a table of
+/// the literals' first 4 bytes, and only a hit is compared in full. Literals
+/// shorter than 4 bytes, and those beyond the 64th, are searched with memmem.
+/// Immutable after construction: safe to share between threads.
+class LiteralSet {
+ public:
+  explicit LiteralSet(std::vector<std::string> literals);
+
+  /// Bit i (i < 64): literal i occurs in `line`.
+  std::uint64_t Find(std::string_view line) const;
+  /// Literal i occurs in `line`, given Find's result for it.
+  bool Has(std::size_t i, std::uint64_t found, std::string_view line) const;
+
+ private:
+  static constexpr int kHashBits = 12;
+  static std::uint32_t Hash(std::uint32_t word) { return (word * 0x9E3779B1u) >> (32 - kHashBits); }
+
+  std::vector<std::string> literals_;
+  std::array<std::uint64_t, std::size_t{1} << kHashBits> table_{};  // hash → literals starting so
+  std::uint64_t short_ = 0;                                         // literals under 4 bytes
+};
+
+}  // namespace lle
