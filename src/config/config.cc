@@ -369,7 +369,8 @@ class Builder {
   }
 
   void TextRule(const YAML::Node& node, const std::string& key) {
-    r_.CheckKeys(node, key, {"name", "contains", "regex", "also", "fields", "set", "record"});
+    r_.CheckKeys(node, key,
+                 {"name", "contains", "regex", "also", "fields", "set", "compute", "record"});
     Require(node, key, {"name", "contains", "regex"});
     lle::TextRule rule;
     rule.name = r_.String(node["name"], key + ".name");
@@ -473,6 +474,36 @@ class Builder {
             entry.second.Tag() == "?" && Reader::ParseNumber(constant.text, &constant.number);
         rule.constants.push_back(std::move(constant));
         NoteTextField(rule.constants.back().field, rule.record, entry.first, skey);
+      }
+    }
+    if (node["compute"]) {
+      const YAML::Node compute = node["compute"];
+      if (!compute.IsMap()) r_.Fail(compute, key + ".compute", "must map field names to formulas");
+      for (const auto& entry : compute) {
+        const std::string name = entry.first.Scalar();
+        const std::string ckey = key + ".compute." + name;
+        if (!IsIdentifier(name)) r_.Fail(entry.first, ckey, "\"" + name + "\" is not a name");
+        r_.CheckKeys(entry.second, ckey, {"divide", "round"});
+        Require(entry.second, ckey, {"divide"});
+        const YAML::Node divide = entry.second["divide"];
+        if (!divide.IsSequence() || divide.size() != 2) {
+          r_.Fail(divide, ckey + ".divide", "must be [dividend, divisor], two fields of this rule");
+        }
+        TextQuotient q;
+        int* const operands[] = {&q.dividend, &q.divisor};
+        for (std::size_t i = 0; i < 2; ++i) {
+          const std::string operand = r_.String(divide[i], Reader::Index(ckey + ".divide", i));
+          if (!has_group(operand)) {
+            r_.Fail(divide[i], Reader::Index(ckey + ".divide", i),
+                    "the rule captures no field \"" + operand + "\"");
+          }
+          *operands[i] = FieldIndex(operand, divide[i], ckey);
+        }
+        if (entry.second["round"]) q.round = r_.Bool(entry.second["round"], ckey + ".round");
+        if (has_group(name)) r_.Fail(entry.first, ckey, "the rule captures this field already");
+        q.field = FieldIndex(name, entry.first, ckey);
+        rule.quotients.push_back(q);
+        NoteTextField(q.field, rule.record, entry.first, ckey);
       }
     }
     out_.text_rules.push_back(std::move(rule));

@@ -369,10 +369,20 @@ bool TextMatcher::Fill(const TextRule& rule, std::string_view line, Record& reco
               &record.fields[capture->field]);
     }
   }
+  for (const TextQuotient& q : rule.quotients) {
+    const FieldValue& a = record.fields[q.dividend];
+    const FieldValue& b = record.fields[q.divisor];
+    if (a.state != FieldState::kNumber || b.state != FieldState::kNumber || !(b.number > 0)) {
+      continue;
+    }
+    const double quotient = a.number / b.number;
+    SetNumber(q.round ? std::nearbyint(quotient) : quotient, 1, &record.fields[q.field]);
+  }
   return true;
 }
 
 void TextMatcher::Clear(const TextRule& rule, Record& record) {
+  for (const TextQuotient& q : rule.quotients) record.fields[q.field] = FieldValue{};
   for (const TextCapture& c : rule.captures) record.fields[c.field] = FieldValue{};
   for (const TextConstant& k : rule.constants) record.fields[k.field] = FieldValue{};
 }

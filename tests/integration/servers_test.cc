@@ -145,6 +145,9 @@ const std::vector<ServerCase>& Cases() {
         {"qwen_request_duration_ms_count", 3},
         {"qwen_request_queue_duration_seconds_sum", 0.000127337 + 0.00007 + 0.00007},
         {"qwen_request_validation_duration_seconds_count", 3},
+        // inference_time / time_per_token, rounded: 14, 100, 100.
+        {"qwen_generation_tokens_total", 14 + 100 + 100},
+        {"qwen_request_generation_tokens_count", 3},
         {"qwen_time_per_output_token_seconds_count", 3},
         {"qwen_log_events_total{level=\"info\"}", 3},
         {"llm_log_exporter_lines_total{source=\"stdin\",result=\"request\"}", 3}}},

@@ -205,6 +205,11 @@ const BadCase kBadCases[] = {
               "{name: c, type: counter}"),
      "c.yaml:3:63: text[0].record: \"exception\" names a built-in source; choose another record "
      "name"},
+    {"TextComputeFromAFieldItDoesNotCapture",
+     WithText("{name: t, contains: n=, regex: 'n=(?P<n>[0-9]+)', fields: {n: number}, compute: {q: "
+              "{divide: [n, m]}}}",
+              "{name: c, type: counter, value: q}"),
+     "c.yaml:3:102: text[0].compute.q.divide[1]: the rule captures no field \"m\""},
     {"TextTwice",
      "requests: {keys: [a]}\ntext:\n  - {name: t, contains: x, regex: x}\n"
      "  - {name: t, contains: y, regex: y}\nmetrics:\n  - {name: c, type: counter}\n",

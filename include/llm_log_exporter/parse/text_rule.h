@@ -81,6 +81,17 @@ struct TextConstant {
   double number = 0;
 };
 
+/// A field a text rule computes from two of its own: `dividend / divisor`
+/// (when both are numbers and the divisor is > 0), rounded to a whole
+/// number if asked. TGI logs inference_time and time_per_token (their integer
+/// quotient): the generated tokens are their ratio, rounded.
+struct TextQuotient {
+  int field = -1;
+  int dividend = -1;
+  int divisor = -1;
+  bool round = false;
+};
+
 /// One regex of a text rule.
 struct TextRegex {
   std::shared_ptr<const re2::RE2> re;
@@ -107,6 +118,7 @@ struct TextRule {
   std::vector<TextRegex> regexes;
   std::vector<TextCapture> captures;    // by regex, then group
   std::vector<TextConstant> constants;  // set first; a capture of the same field wins
+  std::vector<TextQuotient> quotients;  // computed last, from the captures
   /// Which metric rules its matches feed: 0 for request lines (`record:
   /// request`, the default), else the index of its record name.
   std::uint32_t record = 0;
