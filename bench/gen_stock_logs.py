@@ -398,6 +398,8 @@ def gen_tgi(args, rng, out, exp):
             exp.add("requests_success")
             exp.add("latency_ms_count")
             exp.add("latency_ns_sum", total)
+            # The preset reads them back as inference_time / time_per_token, rounded.
+            exp.add("generation_tokens", tokens)
 
 
 def main():

@@ -591,20 +591,27 @@ class Builder {
   }
 
   Condition Match(const YAML::Node& node, const std::string& key) {
-    r_.CheckKeys(node, key, {"field", "equals", "not_equals", "exists", "regex", "not_regex"});
+    r_.CheckKeys(node, key,
+                 {"field", "equals", "not_equals", "exists", "regex", "not_regex", "in", "not_in"});
     Require(node, key, {"field"});
     Condition c;
     c.field = Field(node["field"], key + ".field");
     int ops = 0;
-    for (const char* op : {"equals", "not_equals", "exists", "regex", "not_regex"}) {
+    for (const char* op : {"equals", "not_equals", "exists", "regex", "not_regex", "in", "not_in"}) {
       ops += node[op] ? 1 : 0;
     }
     if (ops != 1) {
-      r_.Fail(node, key, "needs exactly one of equals, not_equals, exists, regex, not_regex");
+      r_.Fail(node, key,
+              "needs exactly one of equals, not_equals, exists, regex, not_regex, in, not_in");
     }
     if (node["exists"]) {
       c.op = r_.Bool(node["exists"], key + ".exists") ? Condition::Op::kExists
                                                       : Condition::Op::kAbsent;
+    } else if (node["in"] || node["not_in"]) {
+      const char* op = node["in"] ? "in" : "not_in";
+      c.op = node["in"] ? Condition::Op::kIn : Condition::Op::kNotIn;
+      c.strings = r_.Strings(node[op], key + "." + op);
+      if (c.strings.empty()) r_.Fail(node[op], key + "." + op, "must not be empty");
     } else if (node["regex"] || node["not_regex"]) {
       const char* op = node["regex"] ? "regex" : "not_regex";
       c.op = node["regex"] ? Condition::Op::kRegex : Condition::Op::kNotRegex;

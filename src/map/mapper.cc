@@ -139,6 +139,12 @@ bool Mapper::Matches(const std::vector<Condition>& conditions, const Record& rec
              re2::RE2::FullMatch(re2::StringPiece(v.text.data(), v.text.size()), *c.regex);
         if (c.op == Condition::Op::kNotRegex) ok = !ok;
         break;
+      case Condition::Op::kIn:
+      case Condition::Op::kNotIn:
+        ok = v.state == FieldState::kString &&
+             std::find(c.strings.begin(), c.strings.end(), v.text) != c.strings.end();
+        if (c.op == Condition::Op::kNotIn) ok = !ok;
+        break;
     }
     if (!ok) return false;
   }

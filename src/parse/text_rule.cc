@@ -321,36 +321,36 @@ bool TextMatcher::HasLiteral(std::size_t rule, std::uint64_t found, std::string_
   return literals_->Has(literal_[rule], found, line);
 }
 
-bool TextMatcher::Search(const TextRegex& regex, std::string_view line, int groups) {
+bool TextMatcher::Search(const re2::RE2& re, const std::string& prefix, std::string_view line,
+                         int groups) {
   const re2::StringPiece text(line.data(), line.size());
   std::size_t from = 0;
-  if (!regex.prefix.empty()) {
+  if (!prefix.empty()) {
     // Where the prefix occurs, a match can start; near misses are retried a
     // few times, then one unanchored search over the rest keeps a long line
     // full of them linear.
     for (int attempt = 0; attempt < 8; ++attempt) {
-      const void* at =
-          memmem(line.data() + from, line.size() - from, regex.prefix.data(), regex.prefix.size());
+      const void* at = memmem(line.data() + from, line.size() - from, prefix.data(), prefix.size());
       if (at == nullptr) return false;
       const auto pos = static_cast<std::size_t>(static_cast<const char*>(at) - line.data());
-      if (regex.re->Match(text, pos, line.size(), re2::RE2::ANCHOR_START, groups_.get(),
-                          groups + 1)) {
+      if (re.Match(text, pos, line.size(), re2::RE2::ANCHOR_START, groups_.get(), groups + 1)) {
         return true;
       }
       from = pos + 1;
     }
   }
-  return regex.re->Match(text, from, line.size(), re2::RE2::UNANCHORED, groups_.get(), groups + 1);
+  return re.Match(text, from, line.size(), re2::RE2::UNANCHORED, groups_.get(), groups + 1);
 }
 
-bool TextMatcher::Fill(const TextRule& rule, std::string_view line, Record& record) {
+bool TextMatcher::Fill(std::size_t index, std::string_view line, Record& record) {
+  const TextRule& rule = (*rules_)[index];
   auto capture = rule.captures.begin();
   for (std::size_t r = 0; r < rule.regexes.size(); ++r) {
     int groups = 0;
     for (auto c = capture; c != rule.captures.end() && c->regex == r; ++c) {
       groups = std::max(groups, c->group);
     }
-    const bool matched = Search(rule.regexes[r], line, groups);
+    const bool matched = Search(*rule.regexes[r].re, rule.regexes[r].prefix, line, groups);
     if (r == 0) {
       if (!matched) return false;
       // Constants first: a capture of the same field overrides them.

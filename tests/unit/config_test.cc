@@ -146,7 +146,7 @@ const BadCase kBadCases[] = {
     {"TwoOps",
      WithMetric("  - {name: c, type: counter, match: [{field: a, equals: x, exists: true}]}"),
      "c.yaml:3:38: metrics[0].match[0]: needs exactly one of equals, not_equals, exists, regex, "
-     "not_regex"},
+     "not_regex, in, not_in"},
     {"ExistsNotBool",
      WithMetric("  - {name: c, type: counter, match: [{field: a, exists: maybe}]}"),
      "c.yaml:3:57: metrics[0].match[0].exists: must be true or false"},

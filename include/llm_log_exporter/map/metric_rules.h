@@ -16,7 +16,16 @@ namespace lle {
 
 /// A test a request line must pass for a rule to apply.
 struct Condition {
-  enum class Op : std::uint8_t { kEquals, kNotEquals, kExists, kAbsent, kRegex, kNotRegex };
+  enum class Op : std::uint8_t {
+    kEquals,
+    kNotEquals,
+    kExists,
+    kAbsent,
+    kRegex,
+    kNotRegex,
+    kIn,
+    kNotIn
+  };
   int field = -1;  // index into RuleSet::fields
   Op op = Op::kExists;
   std::string text;         // kEquals/kNotEquals against a string field
@@ -25,6 +34,9 @@ struct Condition {
   /// kRegex: a string field whose whole text matches; kNotRegex: anything else
   /// (absent, not a string, or not matching).
   std::shared_ptr<const re2::RE2> regex;
+  /// kIn: a string field equal to one of these; kNotIn: anything else. A few
+  /// compares, where a regex costs a search (the preset's health-check routes).
+  std::vector<std::string> strings;
 };
 
 /// Where a rule's value comes from.

@@ -146,7 +146,7 @@ class TextMatcher {
     if (found == 0 && !many_literals_) return;
     for (std::size_t i = 0; i < rules_->size(); ++i) {
       const TextRule& rule = (*rules_)[i];
-      if (!HasLiteral(i, found, line) || !Fill(rule, line, record)) continue;
+      if (!HasLiteral(i, found, line) || !Fill(i, line, record)) continue;
       on_match(rule);
       Clear(rule, record);
     }
@@ -156,9 +156,9 @@ class TextMatcher {
   // The rules' distinct literals found in `line` (LiteralSet::Find).
   std::uint64_t FindLiterals(std::string_view line) const;
   bool HasLiteral(std::size_t rule, std::uint64_t found, std::string_view line) const;
-  bool Fill(const TextRule& rule, std::string_view line, Record& record);
+  bool Fill(std::size_t rule, std::string_view line, Record& record);
   // Searches `regex` in `line`, its first `groups` groups into groups_.
-  bool Search(const TextRegex& regex, std::string_view line, int groups);
+  bool Search(const re2::RE2& re, const std::string& prefix, std::string_view line, int groups);
   static void Clear(const TextRule& rule, Record& record);
 
   const std::vector<TextRule>* rules_;
