@@ -249,6 +249,9 @@ std::size_t SkipWrappers(std::string_view line) {
 }
 
 std::string_view Unwrap(std::string_view line, std::string& scratch) {
+  // A JSON line (the request lines, most of a JSON log) has no wrapper, and
+  // a raw ESC inside it is invalid JSON anyway: spare it the scan.
+  if (!line.empty() && line[0] == '{') return line;
   const std::string_view clean = StripAnsi(line, scratch);
   // Every wrapper starts with a digit, a letter or '['.
   if (clean.empty() || !(IsAlnum(clean[0]) || clean[0] == '[' ||
