@@ -612,6 +612,9 @@ class Builder {
       c.op = node["in"] ? Condition::Op::kIn : Condition::Op::kNotIn;
       c.strings = r_.Strings(node[op], key + "." + op);
       if (c.strings.empty()) r_.Fail(node[op], key + "." + op, "must not be empty");
+      for (const std::string& v : c.strings) {
+        c.string_lengths |= std::uint64_t{1} << std::min<std::size_t>(v.size(), 63);
+      }
     } else if (node["regex"] || node["not_regex"]) {
       const char* op = node["regex"] ? "regex" : "not_regex";
       c.op = node["regex"] ? Condition::Op::kRegex : Condition::Op::kNotRegex;

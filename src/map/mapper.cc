@@ -142,6 +142,7 @@ bool Mapper::Matches(const std::vector<Condition>& conditions, const Record& rec
       case Condition::Op::kIn:
       case Condition::Op::kNotIn:
         ok = v.state == FieldState::kString &&
+             (c.string_lengths >> std::min<std::size_t>(v.text.size(), 63) & 1) != 0 &&
              std::find(c.strings.begin(), c.strings.end(), v.text) != c.strings.end();
         if (c.op == Condition::Op::kNotIn) ok = !ok;
         break;

@@ -37,6 +37,9 @@ struct Condition {
   /// kIn: a string field equal to one of these; kNotIn: anything else. A few
   /// compares, where a regex costs a search (the preset's health-check routes).
   std::vector<std::string> strings;
+  /// Bit n: some string is n bytes long (bit 63: 63 or more), so most values
+  /// are told apart from the list by their length alone.
+  std::uint64_t string_lengths = 0;
 };
 
 /// Where a rule's value comes from.
