@@ -173,7 +173,7 @@ class Builder {
         const std::string fkey = "requests.fields." + path;
         CheckPath(entry.first, fkey, path);
         TextCapture capture;
-        Conversion(entry.second, fkey, &capture);
+        ReadConversion(entry.second, fkey, &capture);
         out_.request_conversions.push_back(
             {FieldIndex(path, entry.first, fkey), capture.conversion, capture.scale});
       }
@@ -356,7 +356,7 @@ class Builder {
 
   void TextRules(const YAML::Node& list, const std::string& key) {
     if (!list.IsSequence()) r_.Fail(list, key, "must be a list of text rules");
-    for (std::size_t i = 0; i < list.size(); ++i) TextRule(list[i], Reader::Index(key, i));
+    for (std::size_t i = 0; i < list.size(); ++i) ReadTextRule(list[i], Reader::Index(key, i));
   }
 
   static bool IsIdentifier(const std::string& name) {
@@ -368,7 +368,7 @@ class Builder {
     });
   }
 
-  void TextRule(const YAML::Node& node, const std::string& key) {
+  void ReadTextRule(const YAML::Node& node, const std::string& key) {
     r_.CheckKeys(node, key,
                  {"name", "contains", "regex", "also", "fields", "set", "compute", "record"});
     Require(node, key, {"name", "contains", "regex"});
@@ -456,7 +456,8 @@ class Builder {
       capture.regex = g.regex;
       capture.group = g.number;
       capture.field = FieldIndex(g.name, g.node, g.key);
-      if (fields && fields[g.name]) Conversion(fields[g.name], key + ".fields." + g.name, &capture);
+      if (fields && fields[g.name])
+        ReadConversion(fields[g.name], key + ".fields." + g.name, &capture);
       rule.captures.push_back(capture);
       NoteTextField(capture.field, rule.record, g.node, g.key + ": (?P<" + g.name + ">)");
     }
@@ -510,7 +511,7 @@ class Builder {
     text_nodes_.push_back(node["record"] ? node["record"] : node);
   }
 
-  void Conversion(const YAML::Node& node, const std::string& key, TextCapture* capture) {
+  void ReadConversion(const YAML::Node& node, const std::string& key, TextCapture* capture) {
     // yaml-cpp's Node assignment writes through to the node: pick, never assign.
     const bool map = node.IsMap();
     if (map) {
@@ -597,7 +598,8 @@ class Builder {
     Condition c;
     c.field = Field(node["field"], key + ".field");
     int ops = 0;
-    for (const char* op : {"equals", "not_equals", "exists", "regex", "not_regex", "in", "not_in"}) {
+    for (const char* op :
+         {"equals", "not_equals", "exists", "regex", "not_regex", "in", "not_in"}) {
       ops += node[op] ? 1 : 0;
     }
     if (ops != 1) {
