@@ -25,6 +25,13 @@ namespace {
 // bloat every scrape.
 constexpr std::size_t kMaxLabelValueBytes = 128;
 
+// A control byte (NUL, ESC, DEL, ...) in a label value would reach whoever
+// reads /metrics in a terminal: such a value goes to the overflow series.
+bool HasControlByte(std::string_view value) {
+  return std::any_of(value.begin(), value.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
 double ToDouble(std::uint64_t bits) {
   double d;
   std::memcpy(&d, &bits, sizeof d);
@@ -126,7 +133,7 @@ Store::Store(std::vector<MetricSpec> specs) {
     overflow.name = "llm_log_exporter_label_overflow_total";
     overflow.help =
         "Label values sent to the overflow value: not allowed, over the label's cap of "
-        "distinct values, or longer than 128 bytes";
+        "distinct values, longer than 128 bytes, or holding control characters";
     overflow.labels = {FixedLabel("metric", std::move(dynamic))};
     overflow_metric_ = specs.size();
     specs.push_back(std::move(overflow));
@@ -229,7 +236,8 @@ std::size_t Shard::ResolveValue(Known& known, std::string_view value, bool* over
   const std::size_t overflow_index = known.radix - 1;
   // The overflow value names the overflow series itself, never a second one.
   if (value == l.spec.overflow) return overflow_index;
-  if (value.size() <= kMaxLabelValueBytes && known.values.size() < overflow_index) {
+  if (value.size() <= kMaxLabelValueBytes && known.values.size() < overflow_index &&
+      !HasControlByte(value)) {
     // Slow path, once per new value per shard: learn what other shards added, or add it.
     std::lock_guard<std::mutex> lock(store_.mutex_);
     const std::size_t size = l.size.load(std::memory_order_relaxed);

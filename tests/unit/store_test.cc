@@ -152,6 +152,24 @@ TEST(StoreTest, LabelCapSendsTheRestToOtherAndCountsThem) {
             (std::map<std::string, double>{{"requests_total", 3}}));
 }
 
+// A log line's NUL, ESC or DEL never reaches /metrics (a terminal that shows
+// the page would run the escape): the value counts as the overflow value.
+TEST(StoreTest, LabelValuesWithControlBytesGoToOther) {
+  Store store({Status(8)});
+  Shard* shard = store.AddShard();
+  for (const std::string& v :
+       {std::string("\x1b[2Jok"), std::string("a\0b", 3), std::string("tab\there"),
+        std::string("del\x7f"), std::string("caf\xc3\xa9")}) {
+    shard->Apply(Labelled(0, 1, {v}));
+  }
+  const auto all = store.Collect();
+  EXPECT_EQ(CounterByLabel(Family(all, "requests_total")),
+            (std::map<std::string, double>{
+                {"success", 0}, {"error", 0}, {"caf\xc3\xa9", 1}, {"other", 4}}));
+  EXPECT_EQ(CounterByLabel(Family(all, "llm_log_exporter_label_overflow_total")),
+            (std::map<std::string, double>{{"requests_total", 4}}));
+}
+
 TEST(StoreTest, CountersRefuseNegativeAndIgnoreUnknownMetrics) {
   Store store({Status(4)});
   Shard* shard = store.AddShard();
