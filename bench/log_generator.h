@@ -14,7 +14,7 @@
 
 namespace lle {
 
-/// Lines shaped like ../shared/bench/gen_logs.py output: 93 % request lines in
+/// A realistic request log: 93 % request lines in
 /// the seed's format, 3 % JSON events, 4 % non-JSON lines. Deterministic for a
 /// given seed and libstdc++. Not thread-safe.
 class LogGenerator {

@@ -6,10 +6,12 @@
 #   BUILD_DIR  holds llm_log_exporter (relative to the current directory, else to
 #              the repository root).
 #   LOG        input; default /tmp/qwen_1m.log, generated if absent with
-#              ../shared/bench/gen_logs.py --n 1000000 --seed 42.
+#              BUILD_DIR/lle_sample_log 1000000 42 (the repository's own
+#              generator of request lines, events and text lines).
 # env: RUNS=5 timed --once runs (after 1 warm-up), SCALE_RUNS=3 runs per size in
 #      the scaling test, SKIP_10M=1 to skip the 10x file, COPIES=10 times LOG is
-#      fed for the sustained-load scrape latency.
+#      fed for the sustained-load scrape latency, ORACLE=path of an independent
+#      checker script to compare the daemon's figures with (optional).
 #
 # a. --once: median wall (bash $EPOCHREALTIME around the process; GNU time's %e
 #    has only 10 ms resolution) and CPU (GNU time %U+%S), largest peak RSS (%M).
@@ -32,7 +34,6 @@ say() { echo "# $*" >&2; }
 [[ $# -le 2 ]] || usage
 [[ ${1:-} == -h || ${1:-} == --help ]] && usage
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SHARED=$REPO/../shared/bench
 PY=/usr/bin/python3
 BUILD=${1:-build}
 [[ -d $BUILD ]] || BUILD=$REPO/$BUILD
@@ -49,14 +50,13 @@ if [[ $# -ge 2 ]]; then
 else
   LOG=/tmp/qwen_1m.log
   if [[ ! -f $LOG ]]; then
-    [[ -f $SHARED/gen_logs.py ]] ||
-      die "$LOG is absent and $SHARED/gen_logs.py is not there to generate it; pass a LOG"
-    say "generating $LOG (gen_logs.py --n 1000000 --seed 42, ~15 s)"
-    "$PY" "$SHARED/gen_logs.py" --n 1000000 --seed 42 > "$LOG.tmp" && mv "$LOG.tmp" "$LOG"
+    GEN=$(cd "$BUILD" && pwd)/lle_sample_log
+    [[ -x $GEN ]] || die "$LOG is absent and $GEN is not built to generate it; pass a LOG"
+    say "generating $LOG (lle_sample_log 1000000 42)"
+    "$GEN" 1000000 42 > "$LOG.tmp" && mv "$LOG.tmp" "$LOG"
   fi
 fi
-ORACLE=
-[[ -f $SHARED/oracle.py ]] && ORACLE=$SHARED/oracle.py
+ORACLE=${ORACLE:-}
 
 TMP=$(mktemp -d /tmp/lle_bench.XXXXXX)
 cleanup() {

@@ -6,6 +6,7 @@
                                                rewritten to this prefix
     share/doc/llm_log_exporter/README.md, LICENSE
     share/doc/llm_log_exporter/llm_log_exporter-help.txt   = `--help` output
+    share/doc/llm_log_exporter/docs/...        every page of docs/
     share/doc/llm_log_exporter/deploy/...      every file of deploy/, unchanged
     share/doc/llm_log_exporter/config/...      every file of config/ (example
                                                configs), unchanged
@@ -39,7 +40,8 @@ def expected_layout(repo, binary, prefix):
         DOC + "/LICENSE": read(os.path.join(repo, "LICENSE")),
         DOC + "/llm_log_exporter-help.txt": help_text,
     }
-    for sub, dest in (("deploy", DOC + "/deploy"), ("config", DOC + "/config")):
+    for sub, dest in (("docs", DOC + "/docs"), ("deploy", DOC + "/deploy"),
+                      ("config", DOC + "/config")):
         root = os.path.join(repo, sub)
         if os.path.isdir(root):
             for rel in files_under(root):

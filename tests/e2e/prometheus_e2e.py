@@ -57,7 +57,7 @@ POLL_S = 0.1
 RATE_INTERVAL = "5m"
 JOB = "llm_log_exporter"
 
-# qwen_request_duration_seconds buckets (README, "Metrics").
+# qwen_request_duration_seconds buckets (docs/metrics.md).
 DURATION_BUCKETS = [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60,
                     120, 240, 480, 960, 1920, 7680]
 MAX_LINE_BYTES = 4096
@@ -785,7 +785,7 @@ def run(args, tmp, children):
                  "{result=%s}" % a["labels"]["result"] if "result" in a["labels"] else "",
                  a["state"], a["value"]), flush=True)
 
-    # 8. The daemon exits 0 on SIGTERM (README, "Lifecycle").
+    # 8. The daemon exits 0 on SIGTERM (docs/deployment.md).
     code = exporter.stop()
     if code != 0:
         fail("the daemon exited with code %s on SIGTERM, expected 0" % code)
