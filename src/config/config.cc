@@ -459,6 +459,7 @@ class Builder {
       if (fields && fields[g.name])
         ReadConversion(fields[g.name], key + ".fields." + g.name, &capture);
       rule.captures.push_back(capture);
+      rule.regexes[g.regex].groups = std::max(rule.regexes[g.regex].groups, g.number);
       NoteTextField(capture.field, rule.record, g.node, g.key + ": (?P<" + g.name + ">)");
     }
     if (node["set"]) {

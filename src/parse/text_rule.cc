@@ -87,7 +87,8 @@ void SetNumber(double value, double scale, FieldValue* out) {
 // A decimal number that is all of `text`, times 10^shift, times `scale`
 // (a power of ten shifts the exponent too).
 void SetDecimal(std::string_view text, int shift, double scale, FieldValue* out) {
-  const int scale_shift = PowerOfTen(scale);
+  // Most captures have no scale: no lookup for them.
+  const int scale_shift = scale == 1 ? 0 : PowerOfTen(scale);
   if (scale_shift != 0 || scale == 1) {
     shift += scale_shift;
     scale = 1;
@@ -301,7 +302,7 @@ TextMatcher::TextMatcher(const std::vector<TextRule>* rules) : rules_(rules) {
   int most = 0;
   std::vector<std::string> literals;
   for (const TextRule& rule : *rules_) {
-    for (const TextCapture& c : rule.captures) most = std::max(most, c.group);
+    for (const TextRegex& regex : rule.regexes) most = std::max(most, regex.groups);
     auto it = std::find(literals.begin(), literals.end(), rule.literal);
     literal_.push_back(static_cast<std::size_t>(it - literals.begin()));
     if (it == literals.end()) literals.push_back(rule.literal);
@@ -346,11 +347,8 @@ bool TextMatcher::Fill(std::size_t index, std::string_view line, Record& record)
   const TextRule& rule = (*rules_)[index];
   auto capture = rule.captures.begin();
   for (std::size_t r = 0; r < rule.regexes.size(); ++r) {
-    int groups = 0;
-    for (auto c = capture; c != rule.captures.end() && c->regex == r; ++c) {
-      groups = std::max(groups, c->group);
-    }
-    const bool matched = Search(*rule.regexes[r].re, rule.regexes[r].prefix, line, groups);
+    const TextRegex& regex = rule.regexes[r];
+    const bool matched = Search(*regex.re, regex.prefix, line, regex.groups);
     if (r == 0) {
       if (!matched) return false;
       // Constants first: a capture of the same field overrides them.

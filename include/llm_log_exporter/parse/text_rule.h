@@ -100,6 +100,8 @@ struct TextRegex {
   /// matcher (at most 4 groups) instead of an unanchored search: 2-3 times
   /// faster on the servers' lines.
   std::string prefix;
+  /// The highest group number a capture reads: what a match must fill.
+  int groups = 0;
 };
 
 /// The literal text every match of `pattern` begins with: its leading
