@@ -8,6 +8,7 @@
 #include "llm_log_exporter/parse/cpu_check.h"
 
 int main(int argc, char** argv) {
+  lle::PrepareProcess();
   std::string missing;
   if (!lle::CpuSupportsParser(&missing)) {
     std::fprintf(stderr,

@@ -263,6 +263,19 @@ int CheckConfig(const Options& options, std::FILE* out) {
   return 0;
 }
 
+void PrepareProcess() {
+  // A descriptor 0, 1 or 2 left closed by the caller (`<&-`) would be taken
+  // by the next open(), an eventfd say, and read or written as if it were
+  // stdin or stdout: keep them taken by /dev/null instead.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    // open() takes the lowest free descriptor: this one, those below are open.
+    if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0) return;
+  }
+  // A reader that hangs up (`--once | head`, a scraper) is a write error, not death.
+  signal(SIGPIPE, SIG_IGN);
+}
+
 void SetupLogging(const std::string& level) {
   auto logger = std::make_shared<spdlog::logger>("llm_log_exporter",
                                                  std::make_shared<spdlog::sinks::stderr_sink_mt>());
@@ -274,7 +287,8 @@ void SetupLogging(const std::string& level) {
 int RunOnce(const Options& options, int in_fd, std::FILE* out) {
   RuleSet rules;
   if (!LoadStartRules(options, &rules)) return 1;
-  Exporter exporter(std::move(rules), /*http_ingest=*/false);
+  // Exact sums: the same input prints the same bytes however the workers split it.
+  Exporter exporter(std::move(rules), /*http_ingest=*/false, {}, SumMode::kExact);
   // A file or pipe we are asked to read whole: wait for workers rather than drop.
   StreamIngest ingest(exporter, kStdinSource, std::make_unique<FdSource>(in_fd), options,
                       /*drop_when_full=*/false, options.input_workers);
@@ -300,7 +314,6 @@ int RunDaemon(const Options& options) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);  // a scraper hanging up must not kill us
 
   RuleSet rules;
   if (!LoadStartRules(options, &rules)) return 1;

@@ -26,28 +26,41 @@ ReloadGate::ReloadGate() {
 
 ReloadGate::~ReloadGate() { pthread_rwlock_destroy(&lock_); }
 
-bool PromptTracker::Observe(std::string_view hash, std::uint64_t stamp) {
+std::uint64_t PromptTracker::EndChunk(std::uint64_t seq, std::string_view first,
+                                      std::string_view last) {
+  constexpr std::size_t kMaxWaiting = 4096;
   std::lock_guard<std::mutex> lock(mutex_);
-  if (stamp < last_stamp_ || hash == last_) return false;
-  const bool changed = !last_.empty();
-  last_.assign(hash);
-  last_stamp_ = stamp;
-  return changed;
+  if (seq < next_) return 0;  // given up on: too late to place
+  waiting_[seq] = Ends{std::string(first), std::string(last)};
+  std::uint64_t changes = 0;
+  while (!waiting_.empty() &&
+         (waiting_.begin()->first == next_ || waiting_.size() > kMaxWaiting)) {
+    const auto it = waiting_.begin();
+    if (!it->second.first.empty()) {
+      if (!last_.empty() && last_ != it->second.first) ++changes;
+      last_ = std::move(it->second.last);
+    }
+    next_ = it->first + 1;
+    waiting_.erase(it);
+  }
+  return changes;
 }
 
-Exporter::Exporter(RuleSet rules, bool http_ingest, const std::vector<std::string>& files)
-    : generation_(std::make_shared<Generation>(std::move(rules))),
+Exporter::Exporter(RuleSet rules, bool http_ingest, const std::vector<std::string>& files,
+                   SumMode sums)
+    : generation_(std::make_shared<Generation>(std::move(rules), sums)),
       self_(Sources(http_ingest, files), 0, LLE_VERSION, http_ingest),
       self_store_(self_.Specs()),
       control_(self_store_.AddShard()),
-      first_file_(http_ingest ? 2 : 1) {
+      first_file_(http_ingest ? 2 : 1),
+      sums_(sums) {
   control_->Apply(self_.BuildInfo());
   control_->Apply(self_.LastReload(true));
 }
 
 void Exporter::Reload(RuleSet rules) {
   // Built outside the gate: ingest goes on meanwhile.
-  auto next = std::make_shared<Generation>(std::move(rules));
+  auto next = std::make_shared<Generation>(std::move(rules), sums_);
   std::lock_guard<ReloadGate> lock(gate_);
   // No chunk is being worked now, and the next one starts on `next`.
   next->store.Absorb(generation_->store);

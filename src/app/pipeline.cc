@@ -40,6 +40,7 @@ void Pipeline::Feed(std::string_view lines, std::uint64_t seq, double wall_secon
   now_seconds_ = wall_seconds;
   framer_.Feed(lines, *this);
   CountTallies();
+  EndPrompts(seq);
   // The input paused here: a traceback whose exception line came is complete.
   if (generation_->mapper.wants_exceptions()) EndTraceback(tracker_.Flush());
 }
@@ -91,8 +92,12 @@ void Pipeline::OnLine(std::string_view raw, bool cr) {
       if (mapper.wants_system_prompt()) {
         prompt_hash_ = mapper.PromptHash(record_, prompt_buffer_);
         if (!prompt_hash_.empty()) {
-          mapper.MapSystemPrompt(prompt_hash_, exporter_.prompts().Observe(prompt_hash_, stamp),
-                                 batch_);
+          mapper.MapSystemPrompt(prompt_hash_, batch_);
+          if (first_prompt_.empty()) first_prompt_.assign(prompt_hash_);
+          if (prompt_hash_ != last_prompt_) {
+            if (!last_prompt_.empty()) ++prompt_changes_;
+            last_prompt_.assign(prompt_hash_);
+          }
         }
       }
       if (mapper.wants_levels()) mapper.MapLevel(mapper.JsonLevel(record_), batch_);
@@ -132,6 +137,19 @@ bool Pipeline::MatchText(std::string_view line) {
     shard_->Write(bound_.data(), direct_.value, direct_.fired);
   });
   return request;
+}
+
+void Pipeline::EndPrompts(std::uint64_t seq) {
+  // Every chunk reports, so that the tracker can place the next ones.
+  const std::uint64_t changes =
+      prompt_changes_ + exporter_.prompts().EndChunk(seq, first_prompt_, last_prompt_);
+  first_prompt_.clear();
+  last_prompt_.clear();
+  prompt_changes_ = 0;
+  if (changes == 0) return;
+  batch_.Clear();
+  generation_->mapper.MapPromptChanges(changes, batch_);
+  ApplyBatch();
 }
 
 void Pipeline::ApplyBatch() {

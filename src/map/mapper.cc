@@ -312,13 +312,15 @@ std::string_view Mapper::PromptHash(const Record& record, char (&buffer)[16]) co
   return {buffer, sizeof buffer};
 }
 
-void Mapper::MapSystemPrompt(const std::string_view& hash, bool changed, UpdateBatch& out) const {
+void Mapper::MapSystemPrompt(const std::string_view& hash, UpdateBatch& out) const {
   for (const std::uint32_t r : prompt_rules_) {
     out.Add({first_metric_ + rules_.rules[r].metric, kDynamicSeries, 1, &hash});
   }
-  if (!changed) return;
+}
+
+void Mapper::MapPromptChanges(std::uint64_t changes, UpdateBatch& out) const {
   for (const std::uint32_t r : prompt_change_rules_) {
-    out.Add({first_metric_ + rules_.rules[r].metric, 0, 1, nullptr});
+    out.Add({first_metric_ + rules_.rules[r].metric, 0, static_cast<double>(changes), nullptr});
   }
 }
 

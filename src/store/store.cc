@@ -1,6 +1,7 @@
 #include "llm_log_exporter/store/store.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #if defined(__SSE2__)
 #include <immintrin.h>
@@ -58,16 +59,71 @@ void AddCount(std::atomic<std::uint64_t>& cell, std::uint64_t n) {
   cell.store(cell.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
-std::size_t CellsPerSeries(const MetricSpec& spec) {
+// The cell of a series holding the double that a sum of values adds to
+// (counter value, `add` gauge value, histogram sum), or 0 if none.
+std::size_t SumCell(const MetricSpec& spec) {
   switch (spec.type) {
     case MetricType::kCounter:
-      return 1;  // value
+      return 0;
     case MetricType::kGauge:
-      return 2;  // value, stamp of the last write (0: never set)
+      return spec.gauge_mode == GaugeMode::kAdd ? 0 : SIZE_MAX;
     case MetricType::kHistogram:
-      return spec.buckets.size() + 2;  // one count per bucket, +Inf, sum
+      return spec.buckets.size() + 1;
   }
-  return 1;
+  return SIZE_MAX;
+}
+
+// Counter: value. Gauge: value, stamp of the last write (0: never set).
+// Histogram: one count per bucket, +Inf, sum. With SumMode::kExact, a series
+// that adds up values ends with the low and high words of its exact part,
+// and its double holds only the values that the exact part cannot.
+std::size_t CellsPerSeries(const MetricSpec& spec, SumMode sums) {
+  const std::size_t plain = spec.type == MetricType::kCounter ? 1
+                            : spec.type == MetricType::kGauge ? 2
+                                                              : spec.buckets.size() + 2;
+  return plain + (sums == SumMode::kExact && SumCell(spec) != SIZE_MAX ? 2 : 0);
+}
+
+// Exact sums: two's complement integers in units of 2^-80 (GCC and Clang).
+__extension__ typedef __int128 Fixed;
+__extension__ typedef unsigned __int128 UFixed;
+
+Fixed LoadFixed(const std::atomic<std::uint64_t>* cells) {
+  return static_cast<Fixed>(
+      static_cast<UFixed>(cells[1].load(std::memory_order_relaxed)) << 64 |
+      cells[0].load(std::memory_order_relaxed));
+}
+
+// Adds `value` to the exact sum in cells[0..1], or returns false if it has
+// bits outside [2^-80, 2^126) (too small, too large, not finite) or the sum
+// would overflow. Branches little: this runs for every value --once adds.
+[[gnu::always_inline]] inline bool AddExact(std::atomic<std::uint64_t>* cells, double value) {
+  const std::uint64_t bits = ToBits(value);
+  // value = mantissa * 2^(exponent - 1075) = (mantissa << shift) * 2^-80.
+  const int shift = static_cast<int>(bits >> 52 & 0x7ff) - 995;
+  const std::uint64_t mantissa = (bits & ((std::uint64_t{1} << 52) - 1)) | std::uint64_t{1} << 52;
+  UFixed fixed;
+  if (shift >= 0 && shift <= 73) {  // 53 + 73 bits: below 2^126
+    fixed = static_cast<UFixed>(mantissa) << shift;
+  } else if (shift < 0 && shift >= -52 && mantissa << (64 + shift) == 0) {
+    fixed = mantissa >> -shift;
+  } else {
+    return bits << 1 == 0;  // zero adds nothing; anything else does not fit
+  }
+  if (bits >> 63 != 0) fixed = -fixed;
+  Fixed sum;
+  if (__builtin_add_overflow(LoadFixed(cells), static_cast<Fixed>(fixed), &sum)) return false;
+  cells[0].store(static_cast<std::uint64_t>(sum), std::memory_order_relaxed);
+  cells[1].store(static_cast<std::uint64_t>(static_cast<UFixed>(sum) >> 64),
+                 std::memory_order_relaxed);
+  return true;
+}
+
+// Adds `value` to a sum: to its exact part if `exact` (else null) can take
+// it, else to its double in `cell`.
+[[gnu::always_inline]] inline void AddToSum(std::atomic<std::uint64_t>& cell,
+                                            std::atomic<std::uint64_t>* exact, double value) {
+  if (exact == nullptr || !AddExact(exact, value)) AddDouble(cell, value);
 }
 
 prometheus::MetricType ToPrometheus(MetricType type) {
@@ -123,7 +179,7 @@ inline std::size_t BoundsBelow(const double* bounds, std::size_t n, double value
 
 }  // namespace
 
-Store::Store(std::vector<MetricSpec> specs) {
+Store::Store(std::vector<MetricSpec> specs, SumMode sums) : sums_(sums) {
   std::vector<std::string> dynamic;
   for (const MetricSpec& spec : specs) {
     if (spec.dynamic && !spec.labels.empty()) dynamic.push_back(spec.name);
@@ -154,7 +210,7 @@ Store::Store(std::vector<MetricSpec> specs) {
       initial *= label_spec.values.size();
       m->labels.push_back(std::move(label));
     }
-    m->cells_per_series = CellsPerSeries(spec);
+    m->cells_per_series = CellsPerSeries(spec, sums);
     if (spec.type == MetricType::kHistogram) {
       m->padded_bounds = spec.buckets;
       m->padded_bounds.resize((spec.buckets.size() + 3) / 4 * 4,
@@ -206,6 +262,9 @@ Shard::Shard(Store& store) : store_(store), cells_(store.num_cells_) {
     hot.series0.bounds = m->padded_bounds.data();
     hot.series0.num_bounds = static_cast<std::uint32_t>(m->padded_bounds.size());
     hot.series0.sum_cell = static_cast<std::uint32_t>(m->spec.buckets.size() + 1);
+    if (store.sums_ == SumMode::kExact && SumCell(m->spec) != SIZE_MAX) {
+      hot.series0.exact_cell = static_cast<std::uint32_t>(m->cells_per_series - 2);
+    }
     switch (m->spec.type) {
       case MetricType::kCounter:
         hot.series0.kind = CellKind::kCounter;
@@ -265,8 +324,8 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
     series = series * known.radix + ResolveValue(known, labels[l], &overflow);
   }
   if (overflow && store_.overflow_metric_ != SIZE_MAX) {
-    const Store::Metric& counter = *store_.metrics_[store_.overflow_metric_];
-    AddDouble(cells_[counter.first_cell + store_.metrics_[metric]->overflow_series], 1);
+    Write(static_cast<std::uint32_t>(store_.overflow_metric_),
+          store_.metrics_[metric]->overflow_series, 1);
   }
   return series;
 }
@@ -276,7 +335,8 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
   std::atomic<std::uint64_t>* cell = series.cells;
   switch (series.kind) {
     case CellKind::kCounter:
-      if (value >= 0) AddDouble(cell[0], value);  // also refuses NaN
+      if (!(value >= 0)) return;  // also refuses NaN
+      AddToSum(cell[0], series.exact_cell != 0 ? cell + series.exact_cell : nullptr, value);
       return;
     case CellKind::kGaugeSet:
       StoreDouble(cell[0], value);
@@ -287,12 +347,13 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
       }
       break;
     case CellKind::kGaugeAdd:
-      StoreDouble(cell[0],
-                  (cell[1].load(std::memory_order_relaxed) != 0 ? LoadDouble(cell[0]) : 0) + value);
+      if (cell[1].load(std::memory_order_relaxed) == 0) StoreDouble(cell[0], 0);
+      AddToSum(cell[0], series.exact_cell != 0 ? cell + series.exact_cell : nullptr, value);
       break;
     case CellKind::kHistogram:
       AddCount(cell[BoundsBelow(series.bounds, series.num_bounds, value)], 1);
-      AddDouble(cell[series.sum_cell], value);
+      AddToSum(cell[series.sum_cell], series.exact_cell != 0 ? cell + series.exact_cell : nullptr,
+               value);
       return;
   }
   cell[1].store(stamp_, std::memory_order_relaxed);  // gauges: when last set
@@ -370,7 +431,30 @@ bool Store::GaugeValue(const Metric& m, std::size_t s, double* value, std::uint6
     *stamp = std::max(*stamp, shard_stamp);
     set = true;
   }
+  if (set && m.spec.gauge_mode == GaugeMode::kAdd) *value = Sum(m, s, 0);
   return set;
+}
+
+double Store::Sum(const Metric& m, std::size_t s, std::size_t i) const {
+  const std::size_t first = m.first_cell + s * m.cells_per_series;
+  double sum = 0;  // the values that no exact part could take
+  for (const auto& shard : shards_) sum += LoadDouble(shard->cells_[first + i]);
+  if (sums_ != SumMode::kExact) return sum;
+  Fixed fixed = 0;
+  for (const auto& shard : shards_) {
+    if (__builtin_add_overflow(fixed, LoadFixed(&shard->cells_[first + m.cells_per_series - 2]),
+                               &fixed)) {
+      // Over 2^47 in all: the shards' exact parts, rounded one by one.
+      for (const auto& other : shards_) {
+        sum += std::ldexp(static_cast<double>(
+                              LoadFixed(&other->cells_[first + m.cells_per_series - 2])),
+                          -80);
+      }
+      return sum;
+    }
+  }
+  // Rounded once, to nearest; scaling by a power of two is exact.
+  return std::ldexp(static_cast<double>(fixed), -80) + sum;
 }
 
 std::vector<std::string_view> Store::SeriesLabels(const Metric& m, std::size_t s) {
@@ -414,9 +498,7 @@ std::vector<prometheus::MetricFamily> Store::Collect() const {
       prometheus::ClientMetric metric;
       switch (m.spec.type) {
         case MetricType::kCounter:
-          for (const auto& shard : shards_) {
-            metric.counter.value += LoadDouble(shard->cells_[m.first_cell + s]);
-          }
+          metric.counter.value = Sum(m, s, 0);
           break;
         case MetricType::kGauge: {
           std::uint64_t stamp = 0;
@@ -432,10 +514,7 @@ std::vector<prometheus::MetricFamily> Store::Collect() const {
                 {cumulative, i < b.size() ? b[i] : std::numeric_limits<double>::infinity()});
           }
           metric.histogram.sample_count = cumulative;  // equals +Inf by construction
-          for (const auto& shard : shards_) {
-            metric.histogram.sample_sum +=
-                LoadDouble(shard->cells_[m.first_cell + s * m.cells_per_series + b.size() + 1]);
-          }
+          metric.histogram.sample_sum = Sum(m, s, b.size() + 1);
           break;
         }
       }
@@ -445,6 +524,15 @@ std::vector<prometheus::MetricFamily> Store::Collect() const {
       }
       family.metric.push_back(std::move(metric));
     }
+    // By label values, as Go's client orders them: the order then does not
+    // depend on which shard met a value first.
+    std::sort(family.metric.begin(), family.metric.end(),
+              [](const prometheus::ClientMetric& a, const prometheus::ClientMetric& b) {
+                return std::lexicographical_compare(
+                    a.label.begin(), a.label.end(), b.label.begin(), b.label.end(),
+                    [](const prometheus::ClientMetric::Label& x,
+                       const prometheus::ClientMetric::Label& y) { return x.value < y.value; });
+              });
     out.push_back(std::move(family));
   }
   return out;
@@ -487,9 +575,7 @@ void Store::Absorb(const Store& old) {
       switch (m.spec.type) {
         case MetricType::kCounter:
           m.exists[series].store(true, std::memory_order_relaxed);
-          for (const auto& shard : old.shards_) {
-            AddDouble(cell[0], LoadDouble(shard->cells_[from->first_cell + s]));
-          }
+          base.Write(static_cast<std::uint32_t>(mi), series, old.Sum(*from, s, 0));
           break;
         case MetricType::kGauge: {
           double value = 0;
@@ -504,11 +590,9 @@ void Store::Absorb(const Store& old) {
           m.exists[series].store(true, std::memory_order_relaxed);
           const std::size_t n = m.spec.buckets.size();
           for (std::size_t i = 0; i <= n; ++i) AddCount(cell[i], old.Cell(*from, s, i));
-          for (const auto& shard : old.shards_) {
-            AddDouble(
-                cell[n + 1],
-                LoadDouble(shard->cells_[from->first_cell + s * from->cells_per_series + n + 1]));
-          }
+          const double sum = old.Sum(*from, s, n + 1);
+          AddToSum(cell[n + 1], sums_ == SumMode::kExact ? cell + m.cells_per_series - 2 : nullptr,
+                   sum);
           break;
         }
       }

@@ -11,15 +11,21 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
+#include <random>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -445,6 +451,108 @@ TEST(DaemonTest, TracebacksAcrossChunkBoundariesCountOnceWhateverTheWorkers) {
     EXPECT_EQ(result.out.find("type=\"KeyError\""), std::string::npos) << what;
     EXPECT_EQ(MetricValue(result.out, RequestsSeries("success")), kBlocks);
   }
+}
+
+// Request lines with decimal durations (sums of such doubles depend on the
+// order of addition) and one of two system prompts at random, and how many
+// times the prompt changes from one line to the next.
+std::string DecimalRequestLines(int n, int* prompt_changes) {
+  std::mt19937 random(7);
+  std::string log;
+  int last = -1;
+  *prompt_changes = 0;
+  for (int i = 0; i < n; ++i) {
+    const int prompt = static_cast<int>(random() % 2);
+    if (last != -1 && prompt != last) ++*prompt_changes;
+    last = prompt;
+    log += "{\"status\":\"success\",\"total_time_ms\":" + std::to_string(random() % 100000) + "." +
+           std::to_string(random() % 1000) + ",\"queue_time_ms\":0." +
+           std::to_string(100 + random() % 900) + ",\"input_tokens\":" +
+           std::to_string(random() % 4096) + ",\"output_tokens\":17,\"system_prompt\":\"prompt " +
+           std::to_string(prompt) + "\"}\n";
+  }
+  return log;
+}
+
+TEST(DaemonTest, OnceOutputIsTheSameBytesWhateverTheWorkersAndReads) {
+  int prompt_changes = 0;
+  const std::string log = DecimalRequestLines(20000, &prompt_changes);
+  TempDir dir;
+  const std::string path = dir.Write("log", log);
+  // The one series that says when the lines were read, not what they hold.
+  const auto without_time = [](const std::string& exposition) {
+    return WithoutLinesStartingWith(exposition, "qwen_last_request_timestamp_seconds ");
+  };
+  std::string first;
+  const struct {
+    const char* workers;
+    bool file;
+  } kRuns[] = {{"1", false}, {"2", false}, {"3", false}, {"2", false},
+               {"1", true},  {"2", true},  {"4", true},  {"2", true}};
+  for (const auto& run : kRuns) {
+    // Small reads (4 KiB) cut the input into hundreds of chunks.
+    const std::vector<std::string> argv = {
+        kBinary, "--once", "--input.workers", run.workers, "--input.buffer-bytes", "65536"};
+    const RunResult result =
+        run.file ? RunWithStdinFile(argv, path, kDeadline) : lle::test::Run(argv, log, kDeadline);
+    const std::string what = std::string(run.workers) + " workers" + (run.file ? ", file" : "");
+    ASSERT_EQ(result.exit_code, 0) << what << "\n" << result.err;
+    EXPECT_EQ(MetricValue(result.out, "qwen_system_prompt_changes_total"), prompt_changes)
+        << what;
+    if (first.empty()) {
+      first = without_time(result.out);
+      EXPECT_NE(first.find("qwen_request_duration_ms_sum "), std::string::npos);
+    } else {
+      EXPECT_EQ(without_time(result.out), first) << what;
+    }
+  }
+}
+
+TEST(DaemonTest, OnceWithStdinClosedReadsNothingAndExits0) {
+  // `<&-`: descriptor 0 is closed, and must not become the next thing opened.
+  const RunResult result =
+      lle::test::Run({"/bin/sh", "-c", std::string("exec ") + kBinary + " --once <&-"}, "",
+                     kDeadline);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(MetricValue(result.out, RequestsSeries("success")), 0);
+}
+
+TEST(DaemonTest, OnceIntoAPipeNobodyReadsIsAWriteErrorNotSigpipe) {
+  // As `--once < log | true`: the reader is gone before the exposition is
+  // written. SIGPIPE at its default action, as a shell leaves it.
+  TempDir dir;
+  const std::string log = dir.Write("log", RequestLine("success", 5));
+  const std::string err = dir.File("err");
+  int out[2];
+  ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+  close(out[0]);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, log.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT, 0600);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attr, &pipe_signal);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+  std::string binary = kBinary, once = "--once";
+  char* argv[] = {binary.data(), once.data(), nullptr};
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, kBinary, &actions, &attr, argv, environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  close(out[1]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  std::ifstream stderr_file(err);
+  const std::string text((std::istreambuf_iterator<char>(stderr_file)),
+                         std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "llm_log_exporter: writing stdout: Broken pipe\n");
 }
 
 TEST(DaemonTest, OnceOpensNoPort) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <thread>
 
@@ -218,6 +219,60 @@ TEST(StoreTest, GaugeModesMaxAndAddMergeAcrossShards) {
   const auto all = store.Collect();
   EXPECT_EQ(Family(all, "max").metric.at(0).gauge.value, 3);
   EXPECT_EQ(Family(all, "add").metric.at(0).gauge.value, -3);
+}
+
+// The totals of a counter, an `add` gauge and a histogram sum after `values`
+// were dealt round-robin over `shards` shards, as text.
+std::string DealtTotals(const std::vector<double>& values, std::size_t shards, SumMode sums) {
+  MetricSpec counter;
+  counter.name = "c";
+  MetricSpec add = Gauge();
+  add.gauge_mode = GaugeMode::kAdd;
+  Store store({counter, add, Histogram({1, 10})}, sums);
+  std::vector<Shard*> all;
+  for (std::size_t i = 0; i < shards; ++i) all.push_back(store.AddShard());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    for (std::uint32_t metric = 0; metric < 3; ++metric) {
+      all[i % shards]->Apply({metric, 0, values[i], {}});
+    }
+  }
+  return SerializeText(store.Collect());
+}
+
+TEST(StoreTest, ExactSumsDoNotDependOnHowValuesAreSplit) {
+  std::vector<double> values;
+  for (int i = 0; i < 1000; ++i) values.push_back(0.1 * i + 1e-3 * (i % 7) + 1234.567);
+  const std::string one = DealtTotals(values, 1, SumMode::kExact);
+  for (std::size_t shards : {2, 3, 7}) {
+    EXPECT_EQ(DealtTotals(values, shards, SumMode::kExact), one) << shards << " shards";
+  }
+  // The same values as doubles do depend on it (else this test proves nothing).
+  EXPECT_NE(DealtTotals(values, 3, SumMode::kFast), DealtTotals(values, 1, SumMode::kFast));
+}
+
+TEST(StoreTest, ExactSumsFallBackToDoublesForValuesTheyCannotHold) {
+  // Too small (bits below 2^-80), too large (2^126 and up), and not finite.
+  for (double odd : {1e-30, 1e40, std::numeric_limits<double>::infinity()}) {
+    const std::vector<double> values = {2.5, odd, 4.0};
+    const std::string exact = DealtTotals(values, 2, SumMode::kExact);
+    EXPECT_EQ(exact, DealtTotals(values, 2, SumMode::kFast)) << odd;
+  }
+  // Negative values in an `add` gauge are exact too.
+  const std::string text = DealtTotals({5.25, -7.5, 0.125}, 2, SumMode::kExact);
+  EXPECT_NE(text.find("g -2.125\n"), std::string::npos) << text;
+}
+
+TEST(StoreTest, SeriesAreOrderedByLabelValuesWhicheverShardMetThemFirst) {
+  Store store({Status(8)});
+  Shard* a = store.AddShard();
+  a->Apply(Labelled(0, 1, {"timeout"}));
+  a->Apply(Labelled(0, 1, {"aborted"}));
+  a->Apply(Labelled(0, 1, {"error"}));
+  const auto all = store.Collect();
+  const auto& metrics = Family(all, "requests_total").metric;
+  std::vector<std::string> order;
+  for (const auto& m : metrics) order.push_back(m.label.at(0).value);
+  EXPECT_EQ(order, (std::vector<std::string>{"aborted", "error", "success", "timeout"}));
 }
 
 TEST(StoreTest, TwoLabelsEachWithItsOwnCap) {

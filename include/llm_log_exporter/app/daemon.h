@@ -6,6 +6,10 @@
 
 namespace lle {
 
+/// First thing in main: descriptors 0-2 open (on /dev/null if the caller
+/// closed them), SIGPIPE ignored (a closed reader is a write error).
+void PrepareProcess();
+
 /// Sets up the exporter's own log (spdlog to stderr) at `level`.
 void SetupLogging(const std::string& level);
 

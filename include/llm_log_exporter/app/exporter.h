@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,7 +26,8 @@ enum SourceIndex : std::size_t { kStdinSource = 0, kHttpSource = 1 };
 /// The rules in force and the store of their metrics, replaced whole by a
 /// reload. Immutable but for the store, which is thread-safe.
 struct Generation {
-  explicit Generation(RuleSet rules) : mapper(std::move(rules), 0), store(mapper.Specs()) {}
+  Generation(RuleSet rules, SumMode sums)
+      : mapper(std::move(rules), 0), store(mapper.Specs(), sums) {}
   Mapper mapper;
   Store store;
 };
@@ -47,18 +49,29 @@ class ReloadGate {
   pthread_rwlock_t lock_;
 };
 
-/// The system prompt seen last, in input order, so that a change is counted
-/// once however many workers see lines with the new prompt. Thread-safe.
+/// Counts changes of the system prompt in input order, however workers
+/// share the chunks: a pipeline counts the changes inside a chunk itself
+/// and reports the prompts the chunk begins and ends with here, where a
+/// change between chunks is counted once both sides are known. The count
+/// thus does not depend on the number of workers. Thread-safe.
 class PromptTracker {
  public:
-  /// `hash` was seen on a line read at `stamp`: true if it replaces another.
-  /// A line older than the latest seen changes nothing.
-  bool Observe(std::string_view hash, std::uint64_t stamp);
+  /// Chunk `seq` (of the exporter's sequence: every chunk of every source
+  /// reports once, with or without prompts) began with prompt `first` and
+  /// ended with `last` (both empty: it had none). Returns the changes between
+  /// chunks that this settles, to be counted now. Should a chunk never
+  /// report, its place is given up once 4,096 later ones wait.
+  std::uint64_t EndChunk(std::uint64_t seq, std::string_view first, std::string_view last);
 
  private:
+  struct Ends {
+    std::string first;
+    std::string last;
+  };
   std::mutex mutex_;
-  std::string last_;
-  std::uint64_t last_stamp_ = 0;
+  std::uint64_t next_ = 1;                // the first chunk not settled yet
+  std::map<std::uint64_t, Ends> waiting_;  // chunks that ended after it
+  std::string last_;                      // the prompt in use after settled chunks
 };
 
 /// What every source shares: the current Generation of rules and metrics, the
@@ -68,8 +81,10 @@ class PromptTracker {
 class Exporter {
  public:
   /// Sources: stdin, then `http` with `http_ingest`, then each followed file
-  /// by its path; each has its own series in the self-metrics.
-  Exporter(RuleSet rules, bool http_ingest, const std::vector<std::string>& files = {});
+  /// by its path; each has its own series in the self-metrics. `sums`: how
+  /// the rules' metrics add up values (SumMode::kExact for --once).
+  Exporter(RuleSet rules, bool http_ingest, const std::vector<std::string>& files = {},
+           SumMode sums = SumMode::kFast);
 
   /// The source index of the i-th followed file.
   std::size_t FileSource(std::size_t i) const { return first_file_ + i; }
@@ -102,6 +117,7 @@ class Exporter {
   std::atomic<std::uint64_t> sequence_{0};
   PromptTracker prompts_;
   std::size_t first_file_ = 1;
+  SumMode sums_;
 };
 
 }  // namespace lle

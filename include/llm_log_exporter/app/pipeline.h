@@ -55,6 +55,8 @@ class alignas(64) Pipeline : private LineSink {
   // worked whole before anything else reads the tallies.
   void Count(LineResult result) { ++tally_[static_cast<std::size_t>(result)]; }
   void CountTallies();
+  // Reports the chunk's system prompts and counts the changes they settle.
+  void EndPrompts(std::uint64_t seq);
   // Moves to the exporter's current generation (after a reload).
   void Follow(const std::shared_ptr<Generation>& generation);
 
@@ -79,6 +81,11 @@ class alignas(64) Pipeline : private LineSink {
   std::uint64_t line_in_chunk_ = 0;
   char prompt_buffer_[16];
   std::string_view prompt_hash_;  // of the line being worked, until its updates are applied
+  // The system prompts the chunk being worked began and ends with so far
+  // (empty: none yet), for the exporter's PromptTracker.
+  std::string first_prompt_;
+  std::string last_prompt_;
+  std::uint64_t prompt_changes_ = 0;  // inside the chunk, not yet counted
   double now_seconds_ = 0;        // wall time at which the chunk being framed was read
 };
 

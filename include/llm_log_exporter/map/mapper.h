@@ -107,9 +107,10 @@ class Mapper {
   /// else a hash (FNV-1a, 16 hex digits written to `buffer`) of `system_prompt`,
   /// whose text is never kept. Empty if the line has neither as a string.
   std::string_view PromptHash(const Record& record, char (&buffer)[16]) const;
-  /// `hash` is in use; `changed`: it differs from the one before it.
-  /// `hash` must stay valid until the updates are applied.
-  void MapSystemPrompt(const std::string_view& hash, bool changed, UpdateBatch& out) const;
+  /// `hash` is in use. `hash` must stay valid until the updates are applied.
+  void MapSystemPrompt(const std::string_view& hash, UpdateBatch& out) const;
+  /// The system prompt changed `changes` times (> 0).
+  void MapPromptChanges(std::uint64_t changes, UpdateBatch& out) const;
 
  private:
   enum Reason : std::uint32_t { kMissing, kWrongType, kOutOfRange, kNegative, kNumReasons };

@@ -18,6 +18,16 @@ namespace lle {
 class Store;
 struct LabelTable;  // one label's values in a Store (store.cc)
 
+/// How a Store adds up values (counters, `add` gauges, histogram sums).
+/// kFast: in one double per shard, merged at scrape; the last digits of a
+/// total then depend on which shard added which value. kExact: in a 128-bit
+/// fixed-point number (units of 2^-80) per shard instead, so that the merged
+/// total is the same whatever the split and rounded once: `--once` output is
+/// byte-for-byte reproducible. It holds every value from 2^-28 up to 2^47
+/// with a full 53-bit mantissa (integers and short decimals well beyond);
+/// a value it cannot hold goes to the double beside it.
+enum class SumMode : std::uint8_t { kFast, kExact };
+
 /// How a series' cells take a value: a metric's type and gauge mode in one.
 enum class CellKind : std::uint8_t { kCounter, kGaugeSet, kGaugeMax, kGaugeAdd, kHistogram };
 
@@ -29,6 +39,7 @@ struct BoundSeries {
   const double* bounds = nullptr;  // histograms: buckets padded with +Inf to a multiple of 4
   std::uint32_t num_bounds = 0;    // padded
   std::uint32_t sum_cell = 0;      // histograms: index of the sum among the cells
+  std::uint32_t exact_cell = 0;    // SumMode::kExact: the exact part's 2 cells (0: none)
   CellKind kind = CellKind::kCounter;
 };
 
@@ -92,7 +103,7 @@ class alignas(64) Shard {
 /// llm_log_exporter_label_overflow_total{metric}. Thread-safe.
 class Store : public prometheus::Collectable {
  public:
-  explicit Store(std::vector<MetricSpec> specs);
+  explicit Store(std::vector<MetricSpec> specs, SumMode sums = SumMode::kFast);
   ~Store() override;
 
   /// A new writer's shard, owned by the store.
@@ -126,10 +137,14 @@ class Store : public prometheus::Collectable {
                  std::size_t* out);
   std::uint64_t Cell(const Metric& m, std::size_t s, std::size_t i) const;  // merged
   bool GaugeValue(const Metric& m, std::size_t s, double* value, std::uint64_t* stamp) const;
+  // Cell `i` of series `s` of `m` (a sum of doubles) merged over the shards:
+  // from the exact sums when the store keeps them and every one is exact.
+  double Sum(const Metric& m, std::size_t s, std::size_t i) const;
 
   std::vector<std::unique_ptr<Metric>> metrics_;
   std::size_t num_cells_ = 0;
   std::size_t overflow_metric_ = SIZE_MAX;  // index of the overflow counter, if any
+  SumMode sums_;
   mutable std::mutex mutex_;                // guards shards_ and appends to label tables
   std::vector<std::unique_ptr<Shard>> shards_;
 };
