@@ -13,7 +13,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,6 +24,7 @@
 #include "llm_log_exporter/app/pipeline.h"
 #include "llm_log_exporter/app/self_metrics.h"
 #include "llm_log_exporter/config/config.h"
+#include "llm_log_exporter/core/read_file.h"
 #include "llm_log_exporter/exposition/http_server.h"
 #include "llm_log_exporter/exposition/text_format.h"
 #include "llm_log_exporter/exposition/web_config.h"
@@ -169,14 +169,35 @@ class StreamIngest : private ReaderCounters {
   std::atomic<bool> stopped_{false};
 };
 
+// Logs a followed file's state once per change and keeps its
+// llm_log_exporter_input_file_readable gauge. Its first call (the tailer's
+// first look) logs only a file that cannot be read yet.
+FileStateCallback FileStateReporter(Exporter& exporter, std::size_t file, const std::string& path) {
+  // Written by the tailer's constructor, then by its reader thread only.
+  Shard* shard = exporter.self_store().AddShard();
+  return [&exporter, shard, file, path, first = true](FileState state,
+                                                      const std::string& reason) mutable {
+    shard->Apply(exporter.self().FileReadable(file, state == FileState::kOpen));
+    switch (state) {
+      case FileState::kOpen:
+        if (!first) spdlog::info("{}: opened, reading it from its start", path);
+        break;
+      case FileState::kMissing:
+        spdlog::info("waiting for {} to appear", path);
+        break;
+      case FileState::kUnreadable:
+        spdlog::warn("{}: cannot be read: {}; retrying until it can", path, reason);
+        break;
+    }
+    first = false;
+  };
+}
+
 // The first line of `path`, trimmed; false with `*error` if unreadable or empty.
 bool ReadToken(const std::string& path, std::string* token, std::string* error) {
-  std::ifstream in(path);
-  if (!in) {
-    *error = std::strerror(errno);
-    return false;
-  }
-  std::getline(in, *token);
+  std::string text;
+  if (!ReadWholeFile(path, kMaxSecretFileBytes, &text, error)) return false;
+  *token = text.substr(0, text.find('\n'));
   while (!token->empty() && std::isspace(static_cast<unsigned char>(token->back()))) {
     token->pop_back();
   }
@@ -400,7 +421,8 @@ int RunDaemon(const Options& options) {
       // One worker each: files are written at log rates.
       inputs.push_back(std::make_unique<StreamIngest>(
           exporter, exporter.FileSource(i),
-          std::make_unique<FileTailer>(options.input_files[i], options.input_from_beginning),
+          std::make_unique<FileTailer>(options.input_files[i], options.input_from_beginning,
+                                       FileStateReporter(exporter, i, options.input_files[i])),
           options, /*drop_when_full=*/false, 1));
     }
   }

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -126,6 +128,31 @@ TEST_F(ReloadTest, AFailedReloadKeepsTheOldConfigServing) {
       WaitForMetrics(d.port, {{"llm_log_exporter_config_reloads_total{outcome=\"success\"}", 1},
                               {"llm_log_exporter_config_last_reload_successful", 1},
                               {"t_tokens_total", 20}}));
+}
+
+// A config name that is a FIFO (or a device, or a huge file) is refused
+// unread: before, the reload blocked in open() for ever, and SIGTERM with it.
+TEST_F(ReloadTest, AConfigThatIsNotARegularFileFailsTheReloadAtOnce) {
+  WriteConfig(kConfigA);
+  Daemon d = Launch();
+  ASSERT_EQ(unlink(config_.c_str()), 0);
+  ASSERT_EQ(mkfifo(config_.c_str(), 0600), 0);
+  d.process->Signal(SIGHUP);
+  const std::string log = d.process->ReadStderrUntil("reload failed", kDeadline);
+  EXPECT_NE(log.find("SIGHUP: reload failed, the previous config stays in force: " + config_ +
+                     ": not a regular file\n"),
+            std::string::npos)
+      << log;
+  d.process->Write(kOkLine);
+  ASSERT_TRUE(
+      WaitForMetrics(d.port, {{"llm_log_exporter_config_reloads_total{outcome=\"failure\"}", 1},
+                              {"llm_log_exporter_config_last_reload_successful", 0},
+                              {"t_tokens_total", 10}}));
+  EXPECT_TRUE(StopsCleanlyWithin(*d.process, SIGTERM, std::chrono::seconds(5)));
+  // At start too: one line, exit 1.
+  const RunResult start = ::lle::test::Run({kBinary, "--config.file", config_}, "");
+  EXPECT_EQ(start.exit_code, 1);
+  EXPECT_EQ(start.err, "llm_log_exporter: --config.file: " + config_ + ": not a regular file\n");
 }
 
 TEST_F(ReloadTest, HttpReloadOnlyWithLifecycleAndOnlyByPost) {
