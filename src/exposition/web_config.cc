@@ -65,7 +65,8 @@ std::string ReadablePath(const YAML::Node& node, const std::string& key,
   if (path[0] != '/' && !base_dir.empty()) path = base_dir + "/" + path;
   // Read here, so that a FIFO or device is refused rather than handed to OpenSSL.
   std::string text, error;
-  if (!ReadWholeFile(path, kMaxSecretFileBytes, &text, &error)) Fail(key, "'" + path + "': " + error);
+  if (!ReadWholeFile(path, kMaxSecretFileBytes, &text, &error))
+    Fail(key, "'" + path + "': " + error);
   if (text.empty()) Fail(key, "'" + path + "': the file is empty");
   return path;
 }

@@ -282,8 +282,8 @@ TEST(FileTailTest, FileMissingAtStartIsReadFromItsStartOnceCreated) {
   // The reader has looked for the file and not found it: whatever the file
   // holds when it appears is new.
   ASSERT_TRUE(WaitForTailersWaiting(daemon, 1));
-  EXPECT_TRUE(WaitForMetrics(daemon.port,
-                             {{LinesSeries(path, "request"), 0}, {Readable(path), 0}}));
+  EXPECT_TRUE(
+      WaitForMetrics(daemon.port, {{LinesSeries(path, "request"), 0}, {Readable(path), 0}}));
 
   const std::string created = RequestLines("success", 4);
   AppendToFile(path, created);  // created and written in one go

@@ -354,9 +354,7 @@ TEST(ConfigTest, AFileThatIsNotARegularFileOrTooLargeIsRefusedUnread) {
   EXPECT_EQ(error, big + ": larger than 16777216 bytes");
   // At the cap, it is read (and parsed: all blanks is an empty config).
   ASSERT_EQ(truncate(big.c_str(), 0), 0);
-  {
-    std::ofstream(big) << std::string(kMaxConfigFileBytes, '\n');
-  }
+  { std::ofstream(big) << std::string(kMaxConfigFileBytes, '\n'); }
   EXPECT_FALSE(LoadConfigFile(big, &rules, &error));
   EXPECT_EQ(error, big + ": the config is empty");
 }
