@@ -15,8 +15,10 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "llm_log_exporter/app/exporter.h"
@@ -208,14 +210,62 @@ bool ReadToken(const std::string& path, std::string* token, std::string* error) 
   return true;
 }
 
-// The rules of --config.file, else the built-in preset; false with `*error`.
+// "1.5 MiB", or "0.9 KiB" for a small store.
+std::string MiB(std::size_t bytes) {
+  const double kib = static_cast<double>(bytes) / 1024;
+  return kib < 1024 ? fmt::format("{:.1f} KiB", kib) : fmt::format("{:.1f} MiB", kib / 1024);
+}
+
+// Shards of the rules' store: one per writer the options make (input workers
+// or followed files, HTTP ingest pipelines), and one more for a reload.
+std::size_t StoreShards(const Options& options) {
+  return (options.input_files.empty() ? options.input_workers : options.input_files.size()) +
+         (options.ingest_enable ? HttpIngest::kPipelines : 0) + 1;
+}
+
+// Whether the store of `metrics` fits --store.max-bytes at its largest; else
+// false with `*error` naming the largest metrics.
+bool FitsStoreBudget(const std::vector<MetricSpec>& metrics, const Options& options,
+                     std::string* error) {
+  const std::size_t shards = StoreShards(options);
+  std::vector<std::pair<std::size_t, const MetricSpec*>> sizes;
+  std::size_t total = 0;
+  for (const MetricSpec& spec : metrics) {
+    sizes.emplace_back(Store::MaxBytes(spec, shards), &spec);
+    total += sizes.back().first;
+  }
+  if (total <= options.store_max_bytes) return true;
+  std::stable_sort(sizes.begin(), sizes.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::string largest;
+  for (std::size_t i = 0; i < sizes.size() && i < 3; ++i) {
+    largest += (i == 0 ? "" : ", ") + sizes[i].second->name + " " + MiB(sizes[i].first);
+  }
+  *error = fmt::format(
+      "its metrics could take {} ({} writer copies of every series the label caps allow), over "
+      "--store.max-bytes={} ({}); largest: {}{}: lower their max_values or buckets, or raise "
+      "--store.max-bytes",
+      MiB(total), shards, options.store_max_bytes, MiB(options.store_max_bytes), largest,
+      sizes.size() > 3 ? ", ..." : "");
+  return false;
+}
+
+// The rules of --config.file, else the built-in preset, if their store fits
+// the budget; false with `*error`.
 bool LoadRules(const Options& options, RuleSet* rules, std::string* error) {
+  RuleSet loaded;
   if (options.config_file.empty()) {
-    *rules = QwenPreset();
-  } else if (!LoadConfigFile(options.config_file, rules, error)) {
+    loaded = QwenPreset();
+  } else if (!LoadConfigFile(options.config_file, &loaded, error)) {
     return false;
   }
-  if (options.audit_sensitive) AddSensitiveAudit(rules);
+  if (options.audit_sensitive) AddSensitiveAudit(&loaded);
+  if (!FitsStoreBudget(loaded.metrics, options, error)) {
+    *error = (options.config_file.empty() ? "built-in qwen preset" : options.config_file) + ": " +
+             *error;
+    return false;
+  }
+  *rules = std::move(loaded);
   return true;
 }
 
@@ -238,8 +288,15 @@ class Reloader {
     std::lock_guard<std::mutex> lock(mutex_);
     RuleSet rules;
     std::string error;
-    const bool ok = LoadRules(options_, &rules, &error);
-    if (ok) exporter_.Reload(std::move(rules));
+    bool ok = false;
+    try {
+      ok = LoadRules(options_, &rules, &error);
+      if (ok) exporter_.Reload(std::move(rules));
+    } catch (const std::bad_alloc&) {
+      // Exporter::Reload changes nothing then: the old rules and store go on.
+      ok = false;
+      error = "out of memory while building the new rules and metric store";
+    }
     exporter_.CountReload(ok);
     if (ok) {
       spdlog::info("{}: reloaded {}", trigger,
@@ -272,9 +329,14 @@ int CheckConfig(const Options& options, std::FILE* out) {
     std::fprintf(out, "%s: ok\n", options.web_config_file.c_str());
   }
   const char* types[] = {"counter", "gauge", "histogram"};
-  std::fprintf(out, "%s: ok, %zu metrics from %zu rules reading %zu fields\n",
+  std::size_t store = 0;
+  for (const MetricSpec& spec : rules.metrics) store += Store::MaxBytes(spec, StoreShards(options));
+  std::fprintf(out,
+               "%s: ok, %zu metrics from %zu rules reading %zu fields; store at most %s "
+               "(--store.max-bytes: %s)\n",
                options.config_file.empty() ? "built-in qwen preset" : options.config_file.c_str(),
-               rules.metrics.size(), rules.rules.size(), rules.fields.size());
+               rules.metrics.size(), rules.rules.size(), rules.fields.size(), MiB(store).c_str(),
+               MiB(options.store_max_bytes).c_str());
   for (const MetricSpec& spec : rules.metrics) {
     std::string labels;
     for (const LabelSpec& label : spec.labels) labels += (labels.empty() ? "" : ",") + label.name;

@@ -46,8 +46,9 @@ Exporter::Exporter(RuleSet rules, bool http_ingest, const std::vector<std::strin
 }
 
 void Exporter::Reload(RuleSet rules) {
-  // Built outside the gate: ingest goes on meanwhile.
-  auto next = std::make_shared<Generation>(std::move(rules));
+  // Built outside the gate: ingest goes on meanwhile. A shard for each
+  // writer and one for Absorb.
+  auto next = std::make_shared<Generation>(std::move(rules), writers_ + 1);
   std::lock_guard<ReloadGate> lock(gate_);
   // No chunk is being worked now, and the next one starts on `next`.
   next->store.Absorb(generation_->store);

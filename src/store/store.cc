@@ -70,6 +70,11 @@ std::size_t CellsPerSeries(const MetricSpec& spec) {
   return 1;
 }
 
+// Values a label's table holds: its cap (or its initial values), and the overflow value.
+std::size_t Radix(const LabelSpec& label) {
+  return std::max(label.max_values, label.values.size()) + 1;
+}
+
 prometheus::MetricType ToPrometheus(MetricType type) {
   switch (type) {
     case MetricType::kCounter:
@@ -123,7 +128,7 @@ inline std::size_t BoundsBelow(const double* bounds, std::size_t n, double value
 
 }  // namespace
 
-Store::Store(std::vector<MetricSpec> specs) {
+Store::Store(std::vector<MetricSpec> specs, std::size_t shards) {
   std::vector<std::string> dynamic;
   for (const MetricSpec& spec : specs) {
     if (spec.dynamic && !spec.labels.empty()) dynamic.push_back(spec.name);
@@ -146,7 +151,7 @@ Store::Store(std::vector<MetricSpec> specs) {
     for (const LabelSpec& label_spec : spec.labels) {
       auto label = std::make_unique<LabelTable>();
       label->spec = label_spec;
-      label->radix = std::max(label_spec.max_values, label_spec.values.size()) + 1;
+      label->radix = Radix(label_spec);
       label->values = label_spec.values;
       label->values.reserve(label->radix - 1);
       label->size.store(label->values.size());
@@ -180,13 +185,35 @@ Store::Store(std::vector<MetricSpec> specs) {
     m->spec = std::move(spec);
     metrics_.push_back(std::move(m));
   }
+  std::lock_guard<std::mutex> lock(mutex_);
+  while (spare_.size() < shards) spare_.push_back(std::unique_ptr<Shard>(new Shard(*this)));
 }
 
 Store::~Store() = default;
 
+std::size_t Store::MaxBytes(const MetricSpec& spec, std::size_t shards) {
+  std::size_t series = 1;
+  std::size_t label_bytes = 0;
+  for (const LabelSpec& label : spec.labels) {
+    series *= Radix(label);
+    // Per value: the table's string and its heap copy, and each shard's view of it.
+    label_bytes += (Radix(label) - 1) * (sizeof(std::string) + kMaxLabelValueBytes + 1 +
+                                         shards * sizeof(std::string_view));
+  }
+  // Per series: its `exists` flag, and its cells in each shard.
+  return series * (sizeof(std::atomic<bool>) +
+                   shards * CellsPerSeries(spec) * sizeof(std::atomic<std::uint64_t>)) +
+         label_bytes;
+}
+
 Shard* Store::AddShard() {
   std::lock_guard<std::mutex> lock(mutex_);
-  shards_.push_back(std::unique_ptr<Shard>(new Shard(*this)));
+  if (spare_.empty()) {
+    shards_.push_back(std::unique_ptr<Shard>(new Shard(*this)));
+  } else {
+    shards_.push_back(std::move(spare_.back()));
+    spare_.pop_back();
+  }
   return shards_.back().get();
 }
 
