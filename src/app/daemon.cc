@@ -13,11 +13,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "llm_log_exporter/app/exporter.h"
@@ -25,6 +26,7 @@
 #include "llm_log_exporter/app/pipeline.h"
 #include "llm_log_exporter/app/self_metrics.h"
 #include "llm_log_exporter/config/config.h"
+#include "llm_log_exporter/core/read_file.h"
 #include "llm_log_exporter/exposition/http_server.h"
 #include "llm_log_exporter/exposition/text_format.h"
 #include "llm_log_exporter/exposition/web_config.h"
@@ -169,14 +171,35 @@ class StreamIngest : private ReaderCounters {
   std::atomic<bool> stopped_{false};
 };
 
+// Logs a followed file's state once per change and keeps its
+// llm_log_exporter_input_file_readable gauge. Its first call (the tailer's
+// first look) logs only a file that cannot be read yet.
+FileStateCallback FileStateReporter(Exporter& exporter, std::size_t file, const std::string& path) {
+  // Written by the tailer's constructor, then by its reader thread only.
+  Shard* shard = exporter.self_store().AddShard();
+  return [&exporter, shard, file, path, first = true](FileState state,
+                                                      const std::string& reason) mutable {
+    shard->Apply(exporter.self().FileReadable(file, state == FileState::kOpen));
+    switch (state) {
+      case FileState::kOpen:
+        if (!first) spdlog::info("{}: opened, reading it from its start", path);
+        break;
+      case FileState::kMissing:
+        spdlog::info("waiting for {} to appear", path);
+        break;
+      case FileState::kUnreadable:
+        spdlog::warn("{}: cannot be read: {}; retrying until it can", path, reason);
+        break;
+    }
+    first = false;
+  };
+}
+
 // The first line of `path`, trimmed; false with `*error` if unreadable or empty.
 bool ReadToken(const std::string& path, std::string* token, std::string* error) {
-  std::ifstream in(path);
-  if (!in) {
-    *error = std::strerror(errno);
-    return false;
-  }
-  std::getline(in, *token);
+  std::string text;
+  if (!ReadWholeFile(path, kMaxSecretFileBytes, &text, error)) return false;
+  *token = text.substr(0, text.find('\n'));
   while (!token->empty() && std::isspace(static_cast<unsigned char>(token->back()))) {
     token->pop_back();
   }
@@ -187,14 +210,68 @@ bool ReadToken(const std::string& path, std::string* token, std::string* error) 
   return true;
 }
 
-// The rules of --config.file, else the built-in preset; false with `*error`.
+// "1.5 MiB", or "0.9 KiB" for a small store.
+std::string MiB(std::size_t bytes) {
+  const double kib = static_cast<double>(bytes) / 1024;
+  return kib < 1024 ? fmt::format("{:.1f} KiB", kib) : fmt::format("{:.1f} MiB", kib / 1024);
+}
+
+// Shards of the rules' store: one per writer the options make (input workers
+// or followed files, HTTP ingest pipelines), and one more for a reload.
+std::size_t StoreShards(const Options& options) {
+  return (options.input_files.empty() ? options.input_workers : options.input_files.size()) +
+         (options.ingest_enable ? HttpIngest::kPipelines : 0) + 1;
+}
+
+// How the rules' store adds up values: exactly for --once, whose output must
+// be the same bytes however the workers split the input.
+SumMode StoreSums(const Options& options) {
+  return options.once ? SumMode::kExact : SumMode::kFast;
+}
+
+// Whether the store of `metrics` fits --store.max-bytes at its largest; else
+// false with `*error` naming the largest metrics.
+bool FitsStoreBudget(const std::vector<MetricSpec>& metrics, const Options& options,
+                     std::string* error) {
+  const std::size_t shards = StoreShards(options);
+  std::vector<std::pair<std::size_t, const MetricSpec*>> sizes;
+  std::size_t total = 0;
+  for (const MetricSpec& spec : metrics) {
+    sizes.emplace_back(Store::MaxBytes(spec, shards, StoreSums(options)), &spec);
+    total += sizes.back().first;
+  }
+  if (total <= options.store_max_bytes) return true;
+  std::stable_sort(sizes.begin(), sizes.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::string largest;
+  for (std::size_t i = 0; i < sizes.size() && i < 3; ++i) {
+    largest += (i == 0 ? "" : ", ") + sizes[i].second->name + " " + MiB(sizes[i].first);
+  }
+  *error = fmt::format(
+      "its metrics could take {} ({} writer copies of every series the label caps allow), over "
+      "--store.max-bytes={} ({}); largest: {}{}: lower their max_values or buckets, or raise "
+      "--store.max-bytes",
+      MiB(total), shards, options.store_max_bytes, MiB(options.store_max_bytes), largest,
+      sizes.size() > 3 ? ", ..." : "");
+  return false;
+}
+
+// The rules of --config.file, else the built-in preset, if their store fits
+// the budget; false with `*error`.
 bool LoadRules(const Options& options, RuleSet* rules, std::string* error) {
+  RuleSet loaded;
   if (options.config_file.empty()) {
-    *rules = QwenPreset();
-  } else if (!LoadConfigFile(options.config_file, rules, error)) {
+    loaded = QwenPreset();
+  } else if (!LoadConfigFile(options.config_file, &loaded, error)) {
     return false;
   }
-  if (options.audit_sensitive) AddSensitiveAudit(rules);
+  if (options.audit_sensitive) AddSensitiveAudit(&loaded);
+  if (!FitsStoreBudget(loaded.metrics, options, error)) {
+    *error = (options.config_file.empty() ? "built-in qwen preset" : options.config_file) + ": " +
+             *error;
+    return false;
+  }
+  *rules = std::move(loaded);
   return true;
 }
 
@@ -217,8 +294,15 @@ class Reloader {
     std::lock_guard<std::mutex> lock(mutex_);
     RuleSet rules;
     std::string error;
-    const bool ok = LoadRules(options_, &rules, &error);
-    if (ok) exporter_.Reload(std::move(rules));
+    bool ok = false;
+    try {
+      ok = LoadRules(options_, &rules, &error);
+      if (ok) exporter_.Reload(std::move(rules));
+    } catch (const std::bad_alloc&) {
+      // Exporter::Reload changes nothing then: the old rules and store go on.
+      ok = false;
+      error = "out of memory while building the new rules and metric store";
+    }
     exporter_.CountReload(ok);
     if (ok) {
       spdlog::info("{}: reloaded {}", trigger,
@@ -251,9 +335,16 @@ int CheckConfig(const Options& options, std::FILE* out) {
     std::fprintf(out, "%s: ok\n", options.web_config_file.c_str());
   }
   const char* types[] = {"counter", "gauge", "histogram"};
-  std::fprintf(out, "%s: ok, %zu metrics from %zu rules reading %zu fields\n",
+  std::size_t store = 0;
+  for (const MetricSpec& spec : rules.metrics) {
+    store += Store::MaxBytes(spec, StoreShards(options), StoreSums(options));
+  }
+  std::fprintf(out,
+               "%s: ok, %zu metrics from %zu rules reading %zu fields; store at most %s "
+               "(--store.max-bytes: %s)\n",
                options.config_file.empty() ? "built-in qwen preset" : options.config_file.c_str(),
-               rules.metrics.size(), rules.rules.size(), rules.fields.size());
+               rules.metrics.size(), rules.rules.size(), rules.fields.size(), MiB(store).c_str(),
+               MiB(options.store_max_bytes).c_str());
   for (const MetricSpec& spec : rules.metrics) {
     std::string labels;
     for (const LabelSpec& label : spec.labels) labels += (labels.empty() ? "" : ",") + label.name;
@@ -287,8 +378,7 @@ void SetupLogging(const std::string& level) {
 int RunOnce(const Options& options, int in_fd, std::FILE* out) {
   RuleSet rules;
   if (!LoadStartRules(options, &rules)) return 1;
-  // Exact sums: the same input prints the same bytes however the workers split it.
-  Exporter exporter(std::move(rules), /*http_ingest=*/false, {}, SumMode::kExact);
+  Exporter exporter(std::move(rules), /*http_ingest=*/false, {}, StoreSums(options));
   // A file or pipe we are asked to read whole: wait for workers rather than drop.
   StreamIngest ingest(exporter, kStdinSource, std::make_unique<FdSource>(in_fd), options,
                       /*drop_when_full=*/false, options.input_workers);
@@ -413,7 +503,8 @@ int RunDaemon(const Options& options) {
       // One worker each: files are written at log rates.
       inputs.push_back(std::make_unique<StreamIngest>(
           exporter, exporter.FileSource(i),
-          std::make_unique<FileTailer>(options.input_files[i], options.input_from_beginning),
+          std::make_unique<FileTailer>(options.input_files[i], options.input_from_beginning,
+                                       FileStateReporter(exporter, i, options.input_files[i])),
           options, /*drop_when_full=*/false, 1));
     }
   }

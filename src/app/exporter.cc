@@ -33,8 +33,7 @@ std::uint64_t PromptTracker::EndChunk(std::uint64_t seq, std::string_view first,
   if (seq < next_) return 0;  // given up on: too late to place
   waiting_[seq] = Ends{std::string(first), std::string(last)};
   std::uint64_t changes = 0;
-  while (!waiting_.empty() &&
-         (waiting_.begin()->first == next_ || waiting_.size() > kMaxWaiting)) {
+  while (!waiting_.empty() && (waiting_.begin()->first == next_ || waiting_.size() > kMaxWaiting)) {
     const auto it = waiting_.begin();
     if (!it->second.first.empty()) {
       if (!last_.empty() && last_ != it->second.first) ++changes;
@@ -59,8 +58,9 @@ Exporter::Exporter(RuleSet rules, bool http_ingest, const std::vector<std::strin
 }
 
 void Exporter::Reload(RuleSet rules) {
-  // Built outside the gate: ingest goes on meanwhile.
-  auto next = std::make_shared<Generation>(std::move(rules), sums_);
+  // Built outside the gate: ingest goes on meanwhile. A shard for each
+  // writer and one for Absorb.
+  auto next = std::make_shared<Generation>(std::move(rules), sums_, writers_ + 1);
   std::lock_guard<ReloadGate> lock(gate_);
   // No chunk is being worked now, and the next one starts on `next`.
   next->store.Absorb(generation_->store);

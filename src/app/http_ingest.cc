@@ -15,8 +15,6 @@
 namespace lle {
 namespace {
 
-// Concurrent ingest requests; more get 429. Leaves civetweb workers for scrapes.
-constexpr std::size_t kPipelines = 2;
 // Largest per-thread scratch buffer kept between requests.
 constexpr std::size_t kKeptBufferBytes = 4 * 1024 * 1024;
 

@@ -76,6 +76,13 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
                  "YAML (or JSON) file mapping log fields to metrics (see config/); without "
                  "it the built-in qwen preset (config/qwen.yaml) is used. Reloaded on SIGHUP "
                  "and POST /-/reload");
+  app.add_option("--store.max-bytes", out->store_max_bytes,
+                 "Largest memory the config's metrics may take once every series its label "
+                 "caps allow exists, in every writer's copy (input workers, followed files, "
+                 "HTTP ingest); a bigger config is refused at start, reload and "
+                 "--check-config. A reload holds the old store too: allow twice this")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1} << 20, std::size_t{1} << 40));
   app.add_flag("--check-config", out->check_config,
                "Validate --config.file (or the built-in preset), print the metrics it "
                "defines and exit: 0 if valid, 1 if not; opens no port");

@@ -11,6 +11,7 @@ Pipeline::Pipeline(Exporter& exporter, std::size_t source, std::size_t max_line_
       source_(source),
       self_shard_(exporter.self_store().AddShard()),
       framer_(max_line_bytes) {
+  exporter.AddWriter();
   std::shared_lock<ReloadGate> lock(exporter.gate());
   Follow(exporter.generation());
 }

@@ -17,6 +17,8 @@ static_assert(sizeof kResultNames / sizeof kResultNames[0] ==
 SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::uint32_t first_metric,
                          std::string version, bool http_ingest)
     : first_metric_(first_metric) {
+  // The followed files: the sources after stdin (and http).
+  std::vector<std::string> files(sources.begin() + (http_ingest ? 2 : 1), sources.end());
   MetricSpec lines;
   lines.name = "llm_log_exporter_lines_total";
   lines.help = "Lines received, by source and by what they were (each line counts once)";
@@ -50,6 +52,21 @@ SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::uint32_t first_m
     ingest.labels = {FixedLabel("code", std::move(codes))};
     specs_.push_back(std::move(ingest));
   }
+  if (!files.empty()) {
+    MetricSpec readable;
+    readable.name = "llm_log_exporter_input_file_readable";
+    readable.help =
+        "1 while the followed file is open and read, 0 while it is missing or cannot be opened "
+        "(the log says why)";
+    readable.type = MetricType::kGauge;
+    readable.labels = {FixedLabel("source", std::move(files))};
+    file_readable_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
+    specs_.push_back(std::move(readable));
+  }
+}
+
+Update SelfMetrics::FileReadable(std::size_t file, bool readable) const {
+  return {file_readable_, static_cast<std::uint32_t>(file), readable ? 1.0 : 0.0, {}};
 }
 
 Update SelfMetrics::IngestRequest(int code) const {

@@ -979,7 +979,7 @@ bool LoadConfigText(const std::string& text, const std::string& name, RuleSet* o
 
 bool LoadConfigFile(const std::string& path, RuleSet* out, std::string* error) {
   std::string text;
-  if (!ReadWholeFile(path, &text, error)) {
+  if (!ReadWholeFile(path, kMaxConfigFileBytes, &text, error)) {
     *error = path + ": " + *error;
     return false;
   }

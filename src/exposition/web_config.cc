@@ -1,11 +1,7 @@
 #include "llm_log_exporter/exposition/web_config.h"
 
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <functional>
 #include <set>
 #include <sstream>
@@ -67,11 +63,11 @@ std::string ReadablePath(const YAML::Node& node, const std::string& key,
   std::string path = Scalar(node, key);
   if (path.empty()) Fail(key, "is empty");
   if (path[0] != '/' && !base_dir.empty()) path = base_dir + "/" + path;
-  if (access(path.c_str(), R_OK) != 0) Fail(key, "'" + path + "': " + std::strerror(errno));
-  std::ifstream probe(path);  // access() passes directories; reading them fails
-  if (!probe || probe.peek() == std::char_traits<char>::eof()) {
-    Fail(key, "'" + path + "': not a readable non-empty file");
-  }
+  // Read here, so that a FIFO or device is refused rather than handed to OpenSSL.
+  std::string text, error;
+  if (!ReadWholeFile(path, kMaxSecretFileBytes, &text, &error))
+    Fail(key, "'" + path + "': " + error);
+  if (text.empty()) Fail(key, "'" + path + "': the file is empty");
   return path;
 }
 
@@ -272,7 +268,7 @@ bool ParseWebConfig(const std::string& text, const std::string& base_dir, WebCon
 
 bool LoadWebConfig(const std::string& path, WebConfig* out, std::string* error) {
   std::string text;
-  if (!ReadWholeFile(path, &text, error)) return false;
+  if (!ReadWholeFile(path, kMaxConfigFileBytes, &text, error)) return false;
   const std::size_t slash = path.rfind('/');
   const std::string base_dir = slash == std::string::npos ? "." : path.substr(0, slash);
   return ParseWebConfig(text, base_dir.empty() ? "/" : base_dir, out, error);

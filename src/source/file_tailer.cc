@@ -14,10 +14,11 @@
 
 namespace lle {
 
-FileTailer::FileTailer(std::string path, bool from_beginning,
+FileTailer::FileTailer(std::string path, bool from_beginning, FileStateCallback on_state,
                        std::chrono::milliseconds poll_interval)
     : path_(std::move(path)),
       from_beginning_(from_beginning),
+      on_state_(std::move(on_state)),
       poll_interval_(poll_interval),
       wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       inotify_fd_(inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) {
@@ -53,14 +54,31 @@ void FileTailer::CloseFile() {
   fd_ = -1;
 }
 
+void FileTailer::Report(FileState state, std::string reason) {
+  if (reported_ && state == state_ && reason == reason_) return;
+  reported_ = true;
+  state_ = state;
+  reason_ = std::move(reason);
+  if (on_state_) on_state_(state_, reason_);
+}
+
 bool FileTailer::Open(bool at_end) {
-  const int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+  // O_NONBLOCK: opening a FIFO would wait for a writer (it is refused below).
+  const int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    const int error = errno;
+    Report(error == ENOENT ? FileState::kMissing : FileState::kUnreadable,
+           error == ENOENT ? "" : std::strerror(error));
+    return false;
+  }
   struct stat st;
-  if (fstat(fd, &st) != 0) {
+  const bool stat_ok = fstat(fd, &st) == 0;
+  if (!stat_ok || !S_ISREG(st.st_mode)) {
+    Report(FileState::kUnreadable, stat_ok ? "not a regular file" : std::strerror(errno));
     close(fd);
     return false;
   }
+  Report(FileState::kOpen, "");
   fd_ = fd;
   dev_ = st.st_dev;
   ino_ = st.st_ino;

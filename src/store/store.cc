@@ -89,9 +89,8 @@ __extension__ typedef __int128 Fixed;
 __extension__ typedef unsigned __int128 UFixed;
 
 Fixed LoadFixed(const std::atomic<std::uint64_t>* cells) {
-  return static_cast<Fixed>(
-      static_cast<UFixed>(cells[1].load(std::memory_order_relaxed)) << 64 |
-      cells[0].load(std::memory_order_relaxed));
+  return static_cast<Fixed>(static_cast<UFixed>(cells[1].load(std::memory_order_relaxed)) << 64 |
+                            cells[0].load(std::memory_order_relaxed));
 }
 
 // Adds `value` to the exact sum in cells[0..1], or returns false if it has
@@ -124,6 +123,11 @@ Fixed LoadFixed(const std::atomic<std::uint64_t>* cells) {
 [[gnu::always_inline]] inline void AddToSum(std::atomic<std::uint64_t>& cell,
                                             std::atomic<std::uint64_t>* exact, double value) {
   if (exact == nullptr || !AddExact(exact, value)) AddDouble(cell, value);
+}
+
+// Values a label's table holds: its cap (or its initial values), and the overflow value.
+std::size_t Radix(const LabelSpec& label) {
+  return std::max(label.max_values, label.values.size()) + 1;
 }
 
 prometheus::MetricType ToPrometheus(MetricType type) {
@@ -179,7 +183,7 @@ inline std::size_t BoundsBelow(const double* bounds, std::size_t n, double value
 
 }  // namespace
 
-Store::Store(std::vector<MetricSpec> specs, SumMode sums) : sums_(sums) {
+Store::Store(std::vector<MetricSpec> specs, SumMode sums, std::size_t shards) : sums_(sums) {
   std::vector<std::string> dynamic;
   for (const MetricSpec& spec : specs) {
     if (spec.dynamic && !spec.labels.empty()) dynamic.push_back(spec.name);
@@ -202,7 +206,7 @@ Store::Store(std::vector<MetricSpec> specs, SumMode sums) : sums_(sums) {
     for (const LabelSpec& label_spec : spec.labels) {
       auto label = std::make_unique<LabelTable>();
       label->spec = label_spec;
-      label->radix = std::max(label_spec.max_values, label_spec.values.size()) + 1;
+      label->radix = Radix(label_spec);
       label->values = label_spec.values;
       label->values.reserve(label->radix - 1);
       label->size.store(label->values.size());
@@ -236,13 +240,35 @@ Store::Store(std::vector<MetricSpec> specs, SumMode sums) : sums_(sums) {
     m->spec = std::move(spec);
     metrics_.push_back(std::move(m));
   }
+  std::lock_guard<std::mutex> lock(mutex_);
+  while (spare_.size() < shards) spare_.push_back(std::unique_ptr<Shard>(new Shard(*this)));
 }
 
 Store::~Store() = default;
 
+std::size_t Store::MaxBytes(const MetricSpec& spec, std::size_t shards, SumMode sums) {
+  std::size_t series = 1;
+  std::size_t label_bytes = 0;
+  for (const LabelSpec& label : spec.labels) {
+    series *= Radix(label);
+    // Per value: the table's string and its heap copy, and each shard's view of it.
+    label_bytes += (Radix(label) - 1) * (sizeof(std::string) + kMaxLabelValueBytes + 1 +
+                                         shards * sizeof(std::string_view));
+  }
+  // Per series: its `exists` flag, and its cells in each shard.
+  return series * (sizeof(std::atomic<bool>) +
+                   shards * CellsPerSeries(spec, sums) * sizeof(std::atomic<std::uint64_t>)) +
+         label_bytes;
+}
+
 Shard* Store::AddShard() {
   std::lock_guard<std::mutex> lock(mutex_);
-  shards_.push_back(std::unique_ptr<Shard>(new Shard(*this)));
+  if (spare_.empty()) {
+    shards_.push_back(std::unique_ptr<Shard>(new Shard(*this)));
+  } else {
+    shards_.push_back(std::move(spare_.back()));
+    spare_.pop_back();
+  }
   return shards_.back().get();
 }
 
@@ -446,9 +472,8 @@ double Store::Sum(const Metric& m, std::size_t s, std::size_t i) const {
                                &fixed)) {
       // Over 2^47 in all: the shards' exact parts, rounded one by one.
       for (const auto& other : shards_) {
-        sum += std::ldexp(static_cast<double>(
-                              LoadFixed(&other->cells_[first + m.cells_per_series - 2])),
-                          -80);
+        sum += std::ldexp(
+            static_cast<double>(LoadFixed(&other->cells_[first + m.cells_per_series - 2])), -80);
       }
       return sum;
     }

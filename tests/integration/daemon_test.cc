@@ -9,13 +9,13 @@
 #include "support/daemon.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/wait.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -467,9 +467,9 @@ std::string DecimalRequestLines(int n, int* prompt_changes) {
     last = prompt;
     log += "{\"status\":\"success\",\"total_time_ms\":" + std::to_string(random() % 100000) + "." +
            std::to_string(random() % 1000) + ",\"queue_time_ms\":0." +
-           std::to_string(100 + random() % 900) + ",\"input_tokens\":" +
-           std::to_string(random() % 4096) + ",\"output_tokens\":17,\"system_prompt\":\"prompt " +
-           std::to_string(prompt) + "\"}\n";
+           std::to_string(100 + random() % 900) +
+           ",\"input_tokens\":" + std::to_string(random() % 4096) +
+           ",\"output_tokens\":17,\"system_prompt\":\"prompt " + std::to_string(prompt) + "\"}\n";
   }
   return log;
 }
@@ -497,8 +497,7 @@ TEST(DaemonTest, OnceOutputIsTheSameBytesWhateverTheWorkersAndReads) {
         run.file ? RunWithStdinFile(argv, path, kDeadline) : lle::test::Run(argv, log, kDeadline);
     const std::string what = std::string(run.workers) + " workers" + (run.file ? ", file" : "");
     ASSERT_EQ(result.exit_code, 0) << what << "\n" << result.err;
-    EXPECT_EQ(MetricValue(result.out, "qwen_system_prompt_changes_total"), prompt_changes)
-        << what;
+    EXPECT_EQ(MetricValue(result.out, "qwen_system_prompt_changes_total"), prompt_changes) << what;
     if (first.empty()) {
       first = without_time(result.out);
       EXPECT_NE(first.find("qwen_request_duration_ms_sum "), std::string::npos);
@@ -510,9 +509,8 @@ TEST(DaemonTest, OnceOutputIsTheSameBytesWhateverTheWorkersAndReads) {
 
 TEST(DaemonTest, OnceWithStdinClosedReadsNothingAndExits0) {
   // `<&-`: descriptor 0 is closed, and must not become the next thing opened.
-  const RunResult result =
-      lle::test::Run({"/bin/sh", "-c", std::string("exec ") + kBinary + " --once <&-"}, "",
-                     kDeadline);
+  const RunResult result = lle::test::Run(
+      {"/bin/sh", "-c", std::string("exec ") + kBinary + " --once <&-"}, "", kDeadline);
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(MetricValue(result.out, RequestsSeries("success")), 0);
 }

@@ -65,6 +65,10 @@ std::string Bytes(const std::string& source) {
   return "llm_log_exporter_bytes_total{source=\"" + source + "\"}";
 }
 
+std::string Readable(const std::string& source) {
+  return "llm_log_exporter_input_file_readable{source=\"" + source + "\"}";
+}
+
 // --- Log lines ---------------------------------------------------------------
 
 std::string RequestLine(const std::string& status, int total_time_ms = 250) {
@@ -273,10 +277,13 @@ TEST(FileTailTest, FileMissingAtStartIsReadFromItsStartOnceCreated) {
   TempDir dir;
   const std::string path = dir.File("app.log");
   Daemon daemon = StartDaemon({path});
+  EXPECT_NE(daemon.log.find(" waiting for " + path + " to appear\n"), std::string::npos)
+      << daemon.log;
   // The reader has looked for the file and not found it: whatever the file
   // holds when it appears is new.
   ASSERT_TRUE(WaitForTailersWaiting(daemon, 1));
-  EXPECT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries(path, "request"), 0}}));
+  EXPECT_TRUE(
+      WaitForMetrics(daemon.port, {{LinesSeries(path, "request"), 0}, {Readable(path), 0}}));
 
   const std::string created = RequestLines("success", 4);
   AppendToFile(path, created);  // created and written in one go
@@ -285,7 +292,56 @@ TEST(FileTailTest, FileMissingAtStartIsReadFromItsStartOnceCreated) {
                         {LinesSeries(path, "request"), 4},
                         {RequestsSeries("success"), 4},
                         {Bytes(path), static_cast<double>(created.size())},
+                        {Readable(path), 1},
                     });
+  ExpectStdinUnread(daemon);
+  EXPECT_NE(daemon.process->ReadStderrUntil(path + ": opened", kDeadline)
+                .find(" " + path + ": opened, reading it from its start\n"),
+            std::string::npos);
+}
+
+// A name that exists but cannot be opened is not silent: one line per change
+// of the reason (not one per retry), llm_log_exporter_input_file_readable 0;
+// once fixed, it is read from its start. Tests run as root, whom permissions
+// do not stop: a symlink loop (ELOOP) and a directory stand for them.
+TEST(FileTailTest, AFileThatCannotBeOpenedIsLoggedAndShownUntilItCan) {
+  TempDir dir;
+  const std::string path = dir.File("app.log");
+  ASSERT_EQ(symlink("app.log", path.c_str()), 0) << std::strerror(errno);  // points at itself
+  Daemon daemon = StartDaemon({path});
+  const std::string loop =
+      " " + path + ": cannot be read: Too many levels of symbolic links; retrying until it can\n";
+  EXPECT_NE(daemon.log.find(loop), std::string::npos) << daemon.log;
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Readable(path), 0}}));
+  ASSERT_TRUE(WaitForTailersWaiting(daemon, 1));  // and retried at least once more
+
+  ASSERT_EQ(unlink(path.c_str()), 0) << std::strerror(errno);
+  ASSERT_EQ(mkdir(path.c_str(), 0700), 0) << std::strerror(errno);
+  const std::string not_regular = " " + path + ": cannot be read: not a regular file;";
+  std::string log = daemon.process->ReadStderrUntil(not_regular, kDeadline);
+  ASSERT_NE(log.find(not_regular), std::string::npos) << log;
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Readable(path), 0}}));
+  ASSERT_TRUE(WaitForTailersWaiting(daemon, 1));
+
+  ASSERT_EQ(rmdir(path.c_str()), 0) << std::strerror(errno);
+  const std::string lines = RequestLines("success", 3);
+  AppendToFile(path, lines);
+  ExpectFinalCounts(daemon, 1,
+                    {
+                        {LinesSeries(path, "request"), 3},
+                        {RequestsSeries("success"), 3},
+                        {Bytes(path), static_cast<double>(lines.size())},
+                        {Readable(path), 1},
+                    });
+  log = daemon.process->ReadStderrUntil(path + ": opened", kDeadline);
+  EXPECT_NE(log.find(" " + path + ": opened, reading it from its start\n"), std::string::npos)
+      << log;
+  std::size_t warnings = 0;
+  for (std::size_t at = log.find(": cannot be read: "); at != std::string::npos;
+       at = log.find(": cannot be read: ", at + 1)) {
+    ++warnings;
+  }
+  EXPECT_EQ(warnings, 2u) << log;
   ExpectStdinUnread(daemon);
 }
 

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -48,6 +50,19 @@ metrics:
   - {name: latency_ms, type: histogram, value: ms, buckets: [100, 200]}
   - {name: errors_total, type: counter, match: [{field: status, not_equals: ok}]}
 )";
+
+// 64 histograms of 200 buckets with `labels`. Issue 17, item 5: with a label
+// of up to 10,000 values, each writer's copy of the store is 1 GB.
+std::string HugeConfig(const std::string& labels = "[{name: status, max_values: 10000}]") {
+  std::string text = "namespace: t\nrequests: {keys: [status, code]}\nmetrics:\n";
+  for (int i = 0; i < 64; ++i) {
+    text += "  - {name: h" + std::to_string(i) +
+            ", type: histogram, value: ms, buckets: {linear: {start: 1, width: 1, count: 200}}, "
+            "labels: " +
+            labels + "}\n";
+  }
+  return text;
+}
 
 constexpr char kOkLine[] = "{\"status\":\"ok\",\"ms\":50,\"tokens\":10}\n";
 
@@ -128,6 +143,104 @@ TEST_F(ReloadTest, AFailedReloadKeepsTheOldConfigServing) {
                               {"t_tokens_total", 20}}));
 }
 
+// A config name that is a FIFO (or a device, or a huge file) is refused
+// unread: before, the reload blocked in open() for ever, and SIGTERM with it.
+TEST_F(ReloadTest, AConfigThatIsNotARegularFileFailsTheReloadAtOnce) {
+  WriteConfig(kConfigA);
+  Daemon d = Launch();
+  ASSERT_EQ(unlink(config_.c_str()), 0);
+  ASSERT_EQ(mkfifo(config_.c_str(), 0600), 0);
+  d.process->Signal(SIGHUP);
+  const std::string log = d.process->ReadStderrUntil("reload failed", kDeadline);
+  EXPECT_NE(log.find("SIGHUP: reload failed, the previous config stays in force: " + config_ +
+                     ": not a regular file\n"),
+            std::string::npos)
+      << log;
+  d.process->Write(kOkLine);
+  ASSERT_TRUE(
+      WaitForMetrics(d.port, {{"llm_log_exporter_config_reloads_total{outcome=\"failure\"}", 1},
+                              {"llm_log_exporter_config_last_reload_successful", 0},
+                              {"t_tokens_total", 10}}));
+  EXPECT_TRUE(StopsCleanlyWithin(*d.process, SIGTERM, std::chrono::seconds(5)));
+  // At start too: one line, exit 1.
+  const RunResult start = ::lle::test::Run({kBinary, "--config.file", config_}, "");
+  EXPECT_EQ(start.exit_code, 1);
+  EXPECT_EQ(start.err, "llm_log_exporter: --config.file: " + config_ + ": not a regular file\n");
+}
+
+// The store's worst case is estimated from the config and refused over
+// --store.max-bytes: by --check-config, at start and on reload, with one line
+// naming the largest metrics.
+TEST_F(ReloadTest, AConfigWhoseStoreIsOverTheBudgetIsRefused) {
+  WriteConfig(HugeConfig());
+  const std::string why =
+      ": its metrics could take 3087.5 MiB (3 writer copies of every series the label caps "
+      "allow), over --store.max-bytes=33554432 (32.0 MiB); largest: t_h0 48.2 MiB, t_h1 48.2 "
+      "MiB, t_h2 48.2 MiB, ...: lower their max_values or buckets, or raise --store.max-bytes\n";
+  const RunResult check =
+      ::lle::test::Run({kBinary, "--check-config", "--config.file", config_}, "");
+  EXPECT_EQ(check.exit_code, 1);
+  EXPECT_EQ(check.out, "");
+  EXPECT_EQ(check.err, "llm_log_exporter: --config.file: " + config_ + why);
+  const RunResult start = ::lle::test::Run({kBinary, "--config.file", config_}, "");
+  EXPECT_EQ(start.exit_code, 1);
+  EXPECT_EQ(start.err, "llm_log_exporter: --config.file: " + config_ + why);
+
+  WriteConfig(kConfigA);
+  Daemon d = Launch();
+  d.process->Write(kOkLine);
+  ASSERT_TRUE(WaitForMetrics(d.port, {{"t_tokens_total", 10}}));
+  WriteConfig(HugeConfig());
+  d.process->Signal(SIGHUP);
+  const std::string log = d.process->ReadStderrUntil("reload failed", kDeadline);
+  EXPECT_NE(log.find("SIGHUP: reload failed, the previous config stays in force: " + config_ + why),
+            std::string::npos)
+      << log;
+  d.process->Write(kOkLine);
+  ASSERT_TRUE(
+      WaitForMetrics(d.port, {{"llm_log_exporter_config_reloads_total{outcome=\"failure\"}", 1},
+                              {"llm_log_exporter_config_last_reload_successful", 0},
+                              {"t_tokens_total", 20}}));
+}
+
+// Past the budget (raised to its maximum), a reload that runs out of memory
+// fails like any bad reload: the daemon, the old config and its counts stay.
+// The daemon runs under an address-space limit (ulimit -v) that its normal
+// work fits in and one copy of the huge store does not.
+TEST_F(ReloadTest, AReloadThatRunsOutOfMemoryKeepsTheOldConfig) {
+  WriteConfig(kConfigA);
+  ChildProcess process({"/bin/sh", "-c", "ulimit -v 2097152 && exec \"$@\"", "sh", kBinary,
+                        "--web.listen-address=127.0.0.1:0", "--config.file", config_,
+                        "--store.max-bytes=1099511627776"});
+  const std::string started = process.ReadStderrUntil("(metrics at", kDeadline);
+  const std::string marker = "listening on 127.0.0.1:";
+  ASSERT_NE(started.find(marker), std::string::npos) << started;
+  const int port = std::atoi(started.c_str() + started.find(marker) + marker.size());
+  process.Write(kOkLine);
+  ASSERT_TRUE(WaitForMetrics(port, {{"t_tokens_total", 10}}));
+  // 100,000 series per metric: 10 GB a copy, which no allocation under the limit gets.
+  WriteConfig(HugeConfig("[{name: status, max_values: 9999}, {name: code, max_values: 9}]"));
+  process.Signal(SIGHUP);
+  const std::string log = process.ReadStderrUntil("reload failed", kDeadline);
+  EXPECT_NE(log.find("SIGHUP: reload failed, the previous config stays in force: out of memory "
+                     "while building the new rules and metric store\n"),
+            std::string::npos)
+      << log;
+  process.Write(kOkLine);
+  ASSERT_TRUE(
+      WaitForMetrics(port, {{"llm_log_exporter_config_reloads_total{outcome=\"failure\"}", 1},
+                            {"llm_log_exporter_config_last_reload_successful", 0},
+                            {"t_tokens_total", 20},
+                            {"t_requests_total{status=\"ok\"}", 2}}));
+  // Fixed, the next reload succeeds.
+  WriteConfig(kConfigA);
+  process.Signal(SIGHUP);
+  ASSERT_TRUE(WaitForMetrics(
+      port,
+      {{"llm_log_exporter_config_reloads_total{outcome=\"success\"}", 1}, {"t_tokens_total", 20}}));
+  EXPECT_TRUE(StopsCleanlyWithin(process, SIGTERM, std::chrono::seconds(5)));
+}
+
 TEST_F(ReloadTest, HttpReloadOnlyWithLifecycleAndOnlyByPost) {
   WriteConfig(kConfigA);
   {
@@ -200,7 +313,8 @@ TEST_F(ReloadTest, CheckConfigSaysOkOrWhyNot) {
   const RunResult ok = ::lle::test::Run({kBinary, "--check-config", "--config.file", config_}, "");
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(ok.out, config_ +
-                        ": ok, 3 metrics from 3 rules reading 2 fields\n"
+                        ": ok, 3 metrics from 3 rules reading 2 fields; store at most 1.1 KiB "
+                        "(--store.max-bytes: 32.0 MiB)\n"
                         "  counter t_requests_total{status}\n"
                         "  histogram t_latency_ms\n"
                         "  counter t_errors_total\n");

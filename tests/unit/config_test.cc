@@ -1,9 +1,15 @@
 #include "llm_log_exporter/config/config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <string>
+
+#include "llm_log_exporter/core/read_file.h"
+#include "support/temp_dir.h"
 
 namespace lle {
 namespace {
@@ -323,6 +329,34 @@ TEST(ConfigTest, AnUnreadableFileIsNamed) {
   std::string error;
   EXPECT_FALSE(LoadConfigFile("/nonexistent/c.yaml", &rules, &error));
   EXPECT_EQ(error, "/nonexistent/c.yaml: No such file or directory");
+}
+
+// Only a regular file of at most 16 MiB is read: a FIFO would block the
+// reload (and SIGTERM after it), a device or a huge file would fill memory.
+TEST(ConfigTest, AFileThatIsNotARegularFileOrTooLargeIsRefusedUnread) {
+  test::TempDir dir;
+  const std::string fifo = dir.File("fifo.yaml");
+  const std::string directory = dir.File("dir.yaml");
+  const std::string big = dir.Write("big.yaml", "");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  ASSERT_EQ(mkdir(directory.c_str(), 0700), 0);
+  ASSERT_EQ(truncate(big.c_str(), kMaxConfigFileBytes + 1), 0);  // sparse: no disk used
+  ASSERT_EQ(symlink(fifo.c_str(), dir.File("link.yaml").c_str()), 0);
+  RuleSet rules;
+  std::string error;
+  EXPECT_FALSE(LoadConfigFile(fifo, &rules, &error));
+  EXPECT_EQ(error, fifo + ": not a regular file");
+  EXPECT_FALSE(LoadConfigFile(dir.File("link.yaml"), &rules, &error));
+  EXPECT_EQ(error, dir.File("link.yaml") + ": not a regular file");
+  EXPECT_FALSE(LoadConfigFile(directory, &rules, &error));
+  EXPECT_EQ(error, directory + ": not a regular file");
+  EXPECT_FALSE(LoadConfigFile(big, &rules, &error));
+  EXPECT_EQ(error, big + ": larger than 16777216 bytes");
+  // At the cap, it is read (and parsed: all blanks is an empty config).
+  ASSERT_EQ(truncate(big.c_str(), 0), 0);
+  { std::ofstream(big) << std::string(kMaxConfigFileBytes, '\n'); }
+  EXPECT_FALSE(LoadConfigFile(big, &rules, &error));
+  EXPECT_EQ(error, big + ": the config is empty");
 }
 
 }  // namespace

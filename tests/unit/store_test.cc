@@ -56,6 +56,31 @@ std::map<std::string, double> CounterByLabel(const prometheus::MetricFamily& f) 
   return out;
 }
 
+// The budget's estimate: every series the caps allow (the overflow value
+// included) in every shard, and every label value at its longest.
+TEST(StoreTest, MaxBytesCountsEverySeriesInEveryShard) {
+  MetricSpec h = Histogram({1, 2, 3});  // 3 buckets, +Inf and the sum: 5 cells
+  EXPECT_EQ(Store::MaxBytes(h, 2), 1 + 2 * 5 * 8u);
+  h.labels = {{"status", {"success", "error"}, 9, "other"}};  // 10 values with "other"
+  const std::size_t per_value = sizeof(std::string) + 129 + 2 * sizeof(std::string_view);
+  EXPECT_EQ(Store::MaxBytes(h, 2), 10 * (1 + 2 * 5 * 8u) + 9 * per_value);
+  EXPECT_EQ(Store::MaxBytes(Gauge(), 3), 1 + 3 * 2 * 8u);
+}
+
+// Shards asked for up front are allocated by the constructor and handed out
+// first: a writer's AddShard then allocates nothing.
+TEST(StoreTest, ShardsAllocatedUpFrontAreHandedOutFirst) {
+  Store store({Status(4)}, SumMode::kFast, 2);
+  Shard* a = store.AddShard();
+  Shard* b = store.AddShard();
+  Shard* c = store.AddShard();  // allocated now
+  EXPECT_NE(a, b);
+  EXPECT_NE(b, c);
+  a->Apply(Labelled(0, 1, {"success"}));
+  c->Apply(Labelled(0, 2, {"success"}));
+  EXPECT_EQ(CounterByLabel(Family(store.Collect(), "requests_total"))["success"], 3);
+}
+
 TEST(StoreTest, BoundWritesEqualApply) {
   // Every kind of cell, including a histogram with more than four bounds and
   // values on, between and past them; the two stores must show the same text.

@@ -5,6 +5,7 @@
 #include "llm_log_exporter/exposition/web_config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -33,6 +34,10 @@ class WebConfigTest : public ::testing::Test {
     for (const char* name : {"cert.pem", "key.pem", "ca.pem"})
       temp_->Write(name, "not checked here\n");
     temp_->Write("empty.pem", "");
+    // Never read whole: a FIFO (would block), a directory, a file over the cap.
+    EXPECT_EQ(mkfifo(temp_->File("fifo.pem").c_str(), 0600), 0);
+    EXPECT_EQ(mkdir(temp_->File("dir.pem").c_str(), 0700), 0);
+    EXPECT_EQ(truncate(temp_->Write("big.pem", "").c_str(), (1 << 20) + 1), 0);
   }
   static void TearDownTestSuite() { temp_.reset(); }
   static std::unique_ptr<test::TempDir> temp_;
@@ -62,7 +67,13 @@ TEST_F(WebConfigTest, RejectsEachMistakeWithOneLineNamingTheKey) {
       {"tls_server_config:\n  cert_file: nope.pem\n  key_file: key.pem",
        "tls_server_config.cert_file: '$DIR/nope.pem': No such file or directory"},
       {"tls_server_config:\n  cert_file: empty.pem\n  key_file: key.pem",
-       "tls_server_config.cert_file: '$DIR/empty.pem': not a readable non-empty file"},
+       "tls_server_config.cert_file: '$DIR/empty.pem': the file is empty"},
+      {"tls_server_config:\n  cert_file: cert.pem\n  key_file: fifo.pem",
+       "tls_server_config.key_file: '$DIR/fifo.pem': not a regular file"},
+      {"tls_server_config:\n  cert_file: dir.pem\n  key_file: key.pem",
+       "tls_server_config.cert_file: '$DIR/dir.pem': not a regular file"},
+      {"tls_server_config:\n  cert_file: big.pem\n  key_file: key.pem",
+       "tls_server_config.cert_file: '$DIR/big.pem': larger than 1048576 bytes"},
       {"tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  min_version: TLS11",
        "tls_server_config.min_version: 'TLS11' is not supported (TLS12 or TLS13)"},
       {"tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  client_auth_type: Yes",

@@ -26,8 +26,9 @@ enum SourceIndex : std::size_t { kStdinSource = 0, kHttpSource = 1 };
 /// The rules in force and the store of their metrics, replaced whole by a
 /// reload. Immutable but for the store, which is thread-safe.
 struct Generation {
-  Generation(RuleSet rules, SumMode sums)
-      : mapper(std::move(rules), 0), store(mapper.Specs(), sums) {}
+  /// `shards`: the store's writer shards to allocate now (see Store).
+  Generation(RuleSet rules, SumMode sums, std::size_t shards = 0)
+      : mapper(std::move(rules), 0), store(mapper.Specs(), sums, shards) {}
   Mapper mapper;
   Store store;
 };
@@ -69,9 +70,9 @@ class PromptTracker {
     std::string last;
   };
   std::mutex mutex_;
-  std::uint64_t next_ = 1;                // the first chunk not settled yet
+  std::uint64_t next_ = 1;                 // the first chunk not settled yet
   std::map<std::uint64_t, Ends> waiting_;  // chunks that ended after it
-  std::string last_;                      // the prompt in use after settled chunks
+  std::string last_;                       // the prompt in use after settled chunks
 };
 
 /// What every source shares: the current Generation of rules and metrics, the
@@ -95,8 +96,12 @@ class Exporter {
 
   /// Puts `rules` in force: series of metrics it keeps (same name, type,
   /// labels and buckets) keep their values, others start at 0 or disappear.
-  /// Waits for chunks being worked; no line is lost or counted twice.
+  /// Waits for chunks being worked; no line is lost or counted twice. The new
+  /// store's shards are all allocated here: if memory runs out, this throws
+  /// std::bad_alloc and the old rules stay in force, untouched.
   void Reload(RuleSet rules);
+  /// Counts a writer of the rules' store (a Pipeline), for Reload to allocate its shard.
+  void AddWriter() { ++writers_; }
   /// Counts a reload's outcome in the self-metrics.
   void CountReload(bool success);
 
@@ -115,6 +120,7 @@ class Exporter {
   Store self_store_;
   Shard* control_;  // build info and reloads, written under gate_ held whole
   std::atomic<std::uint64_t> sequence_{0};
+  std::atomic<std::size_t> writers_{0};
   PromptTracker prompts_;
   std::size_t first_file_ = 1;
   SumMode sums_;

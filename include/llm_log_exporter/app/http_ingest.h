@@ -25,6 +25,10 @@ class HttpIngest {
 
   HttpReply Handle(const IngestRequest& request);
 
+  /// Concurrent ingest requests (one pipeline each); more get 429. Leaves
+  /// civetweb workers for scrapes.
+  static constexpr std::size_t kPipelines = 2;
+
  private:
   HttpReply Reply(int status, std::string body = {}, std::string extra_headers = {});
   std::unique_ptr<Pipeline> TakePipeline();

@@ -26,6 +26,7 @@ struct Options {
   std::size_t ingest_max_body_bytes = 16 * 1024 * 1024;
   std::string ingest_bearer_token_file;
   std::string config_file;  // empty: the built-in preset
+  std::size_t store_max_bytes = std::size_t{32} << 20;
   bool check_config = false;
   bool web_enable_lifecycle = false;
   bool audit_sensitive = false;

@@ -86,7 +86,7 @@ class alignas(64) Pipeline : private LineSink {
   std::string first_prompt_;
   std::string last_prompt_;
   std::uint64_t prompt_changes_ = 0;  // inside the chunk, not yet counted
-  double now_seconds_ = 0;        // wall time at which the chunk being framed was read
+  double now_seconds_ = 0;            // wall time at which the chunk being framed was read
 };
 
 }  // namespace lle

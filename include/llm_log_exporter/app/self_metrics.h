@@ -24,8 +24,10 @@ enum class LineResult : std::uint32_t {
 /// the updates that feed them. Immutable: safe to share between threads.
 class SelfMetrics {
  public:
-  /// `sources`: the `source` label values; metric ids start at `first_metric`.
-  /// With `http_ingest`, also llm_log_exporter_http_ingest_requests_total{code}.
+  /// `sources`: the `source` label values (stdin, then http with
+  /// `http_ingest`, then the followed files); metric ids start at `first_metric`.
+  /// With `http_ingest`, also llm_log_exporter_http_ingest_requests_total{code};
+  /// with files, also llm_log_exporter_input_file_readable{source}.
   SelfMetrics(std::vector<std::string> sources, std::uint32_t first_metric, std::string version,
               bool http_ingest = false);
 
@@ -40,12 +42,15 @@ class SelfMetrics {
   }
   /// An answer of the HTTP ingest endpoint (codes outside kIngestCodes are ignored).
   Update IngestRequest(int code) const;
+  /// Whether the `file`-th followed file is open and read (a gauge).
+  Update FileReadable(std::size_t file, bool readable) const;
 
   static constexpr int kIngestCodes[] = {200, 204, 400, 401, 405, 408, 413, 415, 429, 500};
 
  private:
   enum : std::uint32_t { kLines, kBytes, kBuildInfo, kReloads, kLastReload, kIngestRequests };
   std::uint32_t first_metric_;
+  std::uint32_t file_readable_ = UINT32_MAX;  // its metric id, if there are files
   std::vector<MetricSpec> specs_;
 };
 

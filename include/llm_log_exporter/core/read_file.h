@@ -1,29 +1,71 @@
 #pragma once
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
+#include <utility>
 
 namespace lle {
 
-/// Reads the whole of `path` into `*text`; false with `*error` = the reason
-/// (strerror) if it cannot be opened or read. For config files, not for logs.
-inline bool ReadWholeFile(const std::string& path, std::string* text, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+/// Caps on the files the daemon reads whole: a config (--config.file,
+/// --web.config.file) and a secret or certificate (a token file, TLS files).
+inline constexpr std::size_t kMaxConfigFileBytes = std::size_t{16} << 20;
+inline constexpr std::size_t kMaxSecretFileBytes = std::size_t{1} << 20;
+
+/// Reads the whole of `path` into `*text` if it is a regular file (after
+/// symlinks) of at most `max_bytes`; false with `*error` = one line why not:
+/// strerror, "not a regular file" or "larger than N bytes". Never blocks on a
+/// FIFO, never reads a device. For config and secret files, not for logs.
+inline bool ReadWholeFile(const std::string& path, std::size_t max_bytes, std::string* text,
+                          std::string* error) {
+  // O_NONBLOCK: opening a FIFO for reading would wait for a writer.
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
     *error = std::strerror(errno);
     return false;
   }
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (in.bad()) {
+  struct stat st;
+  bool ok = fstat(fd, &st) == 0;
+  if (!ok) {
     *error = std::strerror(errno);
-    return false;
+  } else if (!S_ISREG(st.st_mode)) {
+    ok = false;
+    *error = "not a regular file";
   }
-  *text = std::move(out).str();
-  return true;
+  std::string out;
+  // st_size is a hint (it may grow while read, /proc says 0): read at most one byte more.
+  if (ok && static_cast<std::size_t>(st.st_size) <= max_bytes) {
+    out.resize(static_cast<std::size_t>(st.st_size) + 1);
+    std::size_t size = 0;
+    for (;;) {
+      if (size == out.size()) {
+        if (size > max_bytes) break;
+        out.resize(std::min(max_bytes + 1, out.size() * 2 + 4096));
+      }
+      const ssize_t n = read(fd, out.data() + size, out.size() - size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        ok = false;
+        *error = std::strerror(errno);
+      }
+      if (n <= 0) break;
+      size += static_cast<std::size_t>(n);
+    }
+    out.resize(size);
+  }
+  close(fd);
+  if (ok && (static_cast<std::size_t>(st.st_size) > max_bytes || out.size() > max_bytes)) {
+    ok = false;
+    *error = "larger than " + std::to_string(max_bytes) + " bytes";
+  }
+  if (ok) *text = std::move(out);
+  return ok;
 }
 
 }  // namespace lle

@@ -103,10 +103,19 @@ class alignas(64) Shard {
 /// llm_log_exporter_label_overflow_total{metric}. Thread-safe.
 class Store : public prometheus::Collectable {
  public:
-  explicit Store(std::vector<MetricSpec> specs, SumMode sums = SumMode::kFast);
+  /// `shards`: writers' shards allocated now rather than by AddShard, so that
+  /// a store too large for memory throws std::bad_alloc here, not in a writer.
+  explicit Store(std::vector<MetricSpec> specs, SumMode sums = SumMode::kFast,
+                 std::size_t shards = 0);
   ~Store() override;
 
-  /// A new writer's shard, owned by the store.
+  /// The most memory a store can take for `spec` with `shards` writer shards:
+  /// every series its label caps allow, in each shard, and each label at its
+  /// cap of values of the longest length. For a budget checked before a store is built.
+  static std::size_t MaxBytes(const MetricSpec& spec, std::size_t shards,
+                              SumMode sums = SumMode::kFast);
+
+  /// A new writer's shard (one allocated up front, while any is left), owned by the store.
   Shard* AddShard();
   /// The merged state of every shard, one family per spec plus the overflow counter.
   std::vector<prometheus::MetricFamily> Collect() const override;
@@ -145,8 +154,9 @@ class Store : public prometheus::Collectable {
   std::size_t num_cells_ = 0;
   std::size_t overflow_metric_ = SIZE_MAX;  // index of the overflow counter, if any
   SumMode sums_;
-  mutable std::mutex mutex_;                // guards shards_ and appends to label tables
+  mutable std::mutex mutex_;  // guards shards_, spare_ and appends to label tables
   std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<std::unique_ptr<Shard>> spare_;  // allocated up front, not yet handed out
 };
 
 }  // namespace lle
