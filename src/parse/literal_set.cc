@@ -1,5 +1,7 @@
 #include "literal_set.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -20,13 +22,25 @@ bool Contains(std::string_view line, const std::string& literal) {
 }  // namespace
 
 LiteralSet::LiteralSet(std::vector<std::string> literals) : literals_(std::move(literals)) {
+  constexpr std::size_t kMaxStride = 8;
+  std::size_t shortest = SIZE_MAX;
+  for (std::size_t i = 0; i < literals_.size() && i < 64; ++i) {
+    if (literals_[i].size() >= 4) shortest = std::min(shortest, literals_[i].size());
+  }
+  stride_ = shortest == SIZE_MAX ? 1 : std::min(shortest - 3, kMaxStride);
+  heads_.resize(literals_.size());
   for (std::size_t i = 0; i < literals_.size() && i < 64; ++i) {
     const std::uint64_t bit = std::uint64_t{1} << i;
-    if (literals_[i].size() < 4) {
+    const std::string& literal = literals_[i];
+    if (literal.size() < 4) {
       short_ |= bit;
-    } else {
-      table_[Hash(Load32(literals_[i].data()))] |= bit;
+      continue;
     }
+    heads_[i] = Load32(literal.data());
+    // An occurrence at q covers the positions q .. q + size - 4 (at least
+    // stride_ of them), so the first position looked at from q is q + j for
+    // some j < stride_.
+    for (std::size_t j = 0; j < stride_; ++j) table_[Hash(Load32(literal.data() + j))] |= bit;
   }
 }
 
@@ -34,14 +48,19 @@ std::uint64_t LiteralSet::Find(std::string_view line) const {
   std::uint64_t found = 0;
   const char* const data = line.data();
   const std::size_t n = line.size();
-  for (std::size_t p = 0; p + 4 <= n; ++p) {
+  for (std::size_t p = 0; p + 4 <= n; p += stride_) {
     std::uint64_t candidates = table_[Hash(Load32(data + p))] & ~found;
     while (candidates != 0) {
       const int i = __builtin_ctzll(candidates);
       candidates &= candidates - 1;
       const std::string& literal = literals_[static_cast<std::size_t>(i)];
-      if (literal.size() <= n - p && std::memcmp(data + p, literal.data(), literal.size()) == 0) {
-        found |= std::uint64_t{1} << i;
+      for (std::size_t j = 0; j < stride_ && j <= p; ++j) {
+        const std::size_t q = p - j;
+        if (literal.size() <= n - q && Load32(data + q) == heads_[static_cast<std::size_t>(i)] &&
+            std::memcmp(data + q, literal.data(), literal.size()) == 0) {
+          found |= std::uint64_t{1} << i;
+          break;
+        }
       }
     }
   }

@@ -10,8 +10,11 @@
 namespace lle {
 
 /// Which of a set of literals occur in a line, in one pass over it instead of
-/// one memmem per literal: each position's 4 bytes are hashed into a table of
-/// the literals' first 4 bytes, and only a hit is compared in full. Literals
+/// one memmem per literal. Only every `stride`-th position of the line is
+/// looked at (stride = the shortest literal's length - 3, at most 8): its 4
+/// bytes are hashed into a table of every 4 bytes that start within the first
+/// `stride` bytes of a literal, so that any occurrence of a literal shows at
+/// one of the positions looked at; only a hit is compared in full. Literals
 /// shorter than 4 bytes, and those beyond the 64th, are searched with memmem.
 /// Immutable after construction: safe to share between threads.
 class LiteralSet {
@@ -28,8 +31,11 @@ class LiteralSet {
   static std::uint32_t Hash(std::uint32_t word) { return (word * 0x9E3779B1u) >> (32 - kHashBits); }
 
   std::vector<std::string> literals_;
-  std::array<std::uint64_t, std::size_t{1} << kHashBits> table_{};  // hash → literals starting so
-  std::uint64_t short_ = 0;                                         // literals under 4 bytes
+  std::vector<std::uint32_t> heads_;  // each literal's first 4 bytes (if it has 4)
+  // 4 bytes' hash → the literals that have them at an offset under stride_.
+  std::array<std::uint64_t, std::size_t{1} << kHashBits> table_{};
+  std::uint64_t short_ = 0;  // literals under 4 bytes
+  std::size_t stride_ = 1;
 };
 
 }  // namespace lle

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -225,6 +226,43 @@ TEST_F(TextMatcherTest, TheFirstRegexMustMatchTheOthersAddWhatTheyFind) {
   // The literal is there, the first regex does not match: nothing.
   EXPECT_TRUE(Match("Avg prompt throughput: fast, Running: 2 reqs").empty());
   EXPECT_TRUE(Match("Running: 2 reqs").empty());
+}
+
+TEST_F(TextMatcherTest, LiteralsAreFoundWhereverTheyStartAsASearchWouldFindThem) {
+  // The literal scan looks at every stride-th position only (here the
+  // shortest literal of 4+ bytes, 5, gives a stride of 2; then 6 gives 3):
+  // every literal must still be found at every offset, near both ends, and
+  // overlapping others. A rule with an empty regex fires when its literal occurs.
+  const std::vector<std::string> literals = {"ab",         "abcab",       "bcabc",
+                                             "cab ca",     "aaaaaa",      ": Success",
+                                             "Avg prompt", "abcabcabcab", "bbbbbbbbbbbbbbbbbbbbb"};
+  for (const bool without_short : {false, true}) {
+    rules_.clear();
+    for (const std::string& literal : literals) {
+      if (without_short && literal.size() < 6) continue;
+      Add(literal, literal, {""}, {});
+    }
+    std::mt19937 random(without_short ? 2 : 1);
+    const std::string alphabet = "abc :Sucesvgprmot";
+    for (int round = 0; round < 3000; ++round) {
+      std::string line;
+      const std::size_t size = random() % 40;
+      while (line.size() < size) {
+        // Pieces of literals, so that near misses and overlaps are common.
+        if (random() % 3 == 0) {
+          const std::string& l = literals[random() % literals.size()];
+          line += l.substr(random() % l.size(), 1 + random() % l.size());
+        } else {
+          line += alphabet[random() % alphabet.size()];
+        }
+      }
+      std::vector<std::string> expected;
+      for (const TextRule& rule : rules_) {
+        if (line.find(rule.literal) != std::string::npos) expected.push_back(rule.name);
+      }
+      EXPECT_EQ(Match(line), expected) << '"' << line << '"';
+    }
+  }
 }
 
 TEST_F(TextMatcherTest, ConstantsAreDefaultsThatACaptureOverrides) {
