@@ -46,27 +46,45 @@ LiteralSet::LiteralSet(std::vector<std::string> literals) : literals_(std::move(
 
 std::uint64_t LiteralSet::Find(std::string_view line) const {
   std::uint64_t found = 0;
-  const char* const data = line.data();
-  const std::size_t n = line.size();
-  for (std::size_t p = 0; p + 4 <= n; p += stride_) {
-    std::uint64_t candidates = table_[Hash(Load32(data + p))] & ~found;
-    while (candidates != 0) {
-      const int i = __builtin_ctzll(candidates);
-      candidates &= candidates - 1;
-      const std::string& literal = literals_[static_cast<std::size_t>(i)];
-      for (std::size_t j = 0; j < stride_ && j <= p; ++j) {
-        const std::size_t q = p - j;
-        if (literal.size() <= n - q && Load32(data + q) == heads_[static_cast<std::size_t>(i)] &&
-            std::memcmp(data + q, literal.data(), literal.size()) == 0) {
-          found |= std::uint64_t{1} << i;
-          break;
-        }
+  if (line.size() >= 4) {
+    // The hot loop: one hash and one table load per position looked at;
+    // candidates (rare) are checked out of line.
+    const char* const begin = line.data();
+    const char* const last = begin + line.size() - 4;
+    const std::uint64_t* const table = table_.data();
+    const std::size_t stride = stride_;
+    std::uint64_t wanted = ~std::uint64_t{0};
+    for (const char* p = begin; p <= last; p += stride) {
+      const std::uint64_t candidates = table[Hash(Load32(p))] & wanted;
+      if (__builtin_expect(candidates != 0, 0)) {
+        found |= Confirm(candidates, line, static_cast<std::size_t>(p - begin));
+        wanted = ~found;
       }
     }
   }
   for (std::uint64_t rest = short_; rest != 0; rest &= rest - 1) {
     const int i = __builtin_ctzll(rest);
     if (Contains(line, literals_[static_cast<std::size_t>(i)])) found |= std::uint64_t{1} << i;
+  }
+  return found;
+}
+
+std::uint64_t LiteralSet::Confirm(std::uint64_t candidates, std::string_view line,
+                                  std::size_t p) const {
+  std::uint64_t found = 0;
+  const char* const data = line.data();
+  const std::size_t n = line.size();
+  for (; candidates != 0; candidates &= candidates - 1) {
+    const auto i = static_cast<std::size_t>(__builtin_ctzll(candidates));
+    const std::string& literal = literals_[i];
+    for (std::size_t j = 0; j < stride_ && j <= p; ++j) {
+      const std::size_t q = p - j;
+      if (literal.size() <= n - q && Load32(data + q) == heads_[i] &&
+          std::memcmp(data + q, literal.data(), literal.size()) == 0) {
+        found |= std::uint64_t{1} << i;
+        break;
+      }
+    }
   }
   return found;
 }

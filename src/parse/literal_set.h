@@ -28,6 +28,9 @@ class LiteralSet {
 
  private:
   static constexpr int kHashBits = 12;
+  // Which of `candidates` occur in `line` at position p - j, j < stride_.
+  [[gnu::noinline]] std::uint64_t Confirm(std::uint64_t candidates, std::string_view line,
+                                          std::size_t p) const;
   static std::uint32_t Hash(std::uint32_t word) { return (word * 0x9E3779B1u) >> (32 - kHashBits); }
 
   std::vector<std::string> literals_;
