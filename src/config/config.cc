@@ -421,7 +421,7 @@ class Builder {
         }
         groups.push_back({name, index, number, source, skey});
       }
-      rule.regexes.push_back({std::move(re), RegexLiteralPrefix(pattern)});
+      rule.regexes.push_back(MakeTextRegex(std::move(re), pattern));
     }
     const auto has_group = [&](const std::string& name) {
       return std::any_of(groups.begin(), groups.end(),

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "literal_set.h"
+#include "regex_plan.h"
 #include "text_chars.h"
 
 namespace lle {
@@ -298,6 +299,19 @@ void ConvertJsonValue(Conversion conversion, double scale, FieldValue* value) {
   }
 }
 
+TextRegex MakeTextRegex(std::shared_ptr<const re2::RE2> re, std::string_view pattern) {
+  TextRegex out;
+  out.prefix = RegexLiteralPrefix(pattern);
+  out.plan = RegexPlan::Of(pattern);
+  // A plan must see the groups RE2 sees, and begin where the prefix search finds.
+  if (out.plan != nullptr &&
+      (out.plan->num_groups() != re->NumberOfCapturingGroups() || out.prefix.empty())) {
+    out.plan = nullptr;
+  }
+  out.re = std::move(re);
+  return out;
+}
+
 TextMatcher::TextMatcher(const std::vector<TextRule>* rules) : rules_(rules) {
   int most = 0;
   std::vector<std::string> literals;
@@ -322,9 +336,9 @@ bool TextMatcher::HasLiteral(std::size_t rule, std::uint64_t found, std::string_
   return literals_->Has(literal_[rule], found, line);
 }
 
-bool TextMatcher::Search(const re2::RE2& re, const std::string& prefix, std::string_view line,
-                         int groups) {
+bool TextMatcher::Search(const TextRegex& regex, std::string_view line) {
   const re2::StringPiece text(line.data(), line.size());
+  const std::string& prefix = regex.prefix;
   std::size_t from = 0;
   if (!prefix.empty()) {
     // Where the prefix occurs, a match can start; near misses are retried a
@@ -334,13 +348,16 @@ bool TextMatcher::Search(const re2::RE2& re, const std::string& prefix, std::str
       const void* at = memmem(line.data() + from, line.size() - from, prefix.data(), prefix.size());
       if (at == nullptr) return false;
       const auto pos = static_cast<std::size_t>(static_cast<const char*>(at) - line.data());
-      if (re.Match(text, pos, line.size(), re2::RE2::ANCHOR_START, groups_.get(), groups + 1)) {
+      if (regex.plan != nullptr ? regex.plan->MatchAt(line, pos, groups_.get(), regex.groups)
+                                : regex.re->Match(text, pos, line.size(), re2::RE2::ANCHOR_START,
+                                                  groups_.get(), regex.groups + 1)) {
         return true;
       }
       from = pos + 1;
     }
   }
-  return re.Match(text, from, line.size(), re2::RE2::UNANCHORED, groups_.get(), groups + 1);
+  return regex.re->Match(text, from, line.size(), re2::RE2::UNANCHORED, groups_.get(),
+                         regex.groups + 1);
 }
 
 bool TextMatcher::Fill(std::size_t index, std::string_view line, Record& record) {
@@ -348,7 +365,7 @@ bool TextMatcher::Fill(std::size_t index, std::string_view line, Record& record)
   auto capture = rule.captures.begin();
   for (std::size_t r = 0; r < rule.regexes.size(); ++r) {
     const TextRegex& regex = rule.regexes[r];
-    const bool matched = Search(*regex.re, regex.prefix, line, regex.groups);
+    const bool matched = Search(regex, line);
     if (r == 0) {
       if (!matched) return false;
       // Constants first: a capture of the same field overrides them.

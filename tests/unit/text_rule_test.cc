@@ -162,8 +162,9 @@ class TextMatcherTest : public ::testing::Test {
     rule.name = std::move(name);
     rule.literal = std::move(literal);
     for (const std::string& p : patterns) {
-      rule.regexes.push_back({std::make_shared<const re2::RE2>(p), RegexLiteralPrefix(p)});
+      rule.regexes.push_back(MakeTextRegex(std::make_shared<const re2::RE2>(p), p));
       EXPECT_TRUE(rule.regexes.back().re->ok()) << p;
+      if (!plans_) rule.regexes.back().plan = nullptr;
     }
     for (std::uint32_t r = 0; r < rule.regexes.size(); ++r) {
       for (const auto& [group_name, group] : rule.regexes[r].re->NamedCapturingGroups()) {
@@ -211,6 +212,7 @@ class TextMatcherTest : public ::testing::Test {
   std::vector<TextRule> rules_;
   std::vector<std::string> fields_;
   Record record_;
+  bool plans_ = true;  // false: every regex through RE2
 };
 
 TEST_F(TextMatcherTest, TheFirstRegexMustMatchTheOthersAddWhatTheyFind) {
@@ -263,6 +265,103 @@ TEST_F(TextMatcherTest, LiteralsAreFoundWhereverTheyStartAsASearchWouldFindThem)
       EXPECT_EQ(Match(line), expected) << '"' << line << '"';
     }
   }
+}
+
+TEST(RegexPlanTest, SimpleShapesHaveAPlanOthersDoNot) {
+  const auto plan = [](const std::string& p) {
+    return MakeTextRegex(std::make_shared<const re2::RE2>(p), p).plan != nullptr;
+  };
+  for (const char* p :
+       {R"re(total_time="(?P<t>[^"]+)" validation_time="(?P<v>[^"]+)" )re",
+        "Running: (?P<r>[0-9]+) reqs", "GPU KV cache usage: (?P<u>[0-9.]+%)",
+        R"re(Sequence group \S+ is preempted by)re",
+        R"re("finish_reason": \{"type": "(?P<f>[a-z_]+)")re", "#queue-req: (?P<w>[0-9]+)",
+        "\"e2e_latency\": (?P<t>[0-9.e-]+)", "x=(?P<a>[^ ]*)"}) {
+    EXPECT_TRUE(plan(p)) << p;
+  }
+  for (const char* p :
+       {R"re(Generated response \S+: output: )re",  // \S+ takes the ':' too: RE2 backtracks
+        "(?:Pending|Waiting): (?P<w>[0-9]+) reqs", "Running: (?P<r>[0-9]+)?", "a|b",
+        "(?P<x>[0-9]+) reqs",  // no leading literal
+        "total time += +(?P<t>[0-9.]+)", "x=.*y", "(?i)abc", "a(?P<x>(?P<y>b))", "a$", "ab{2}",
+        "x=(?P<a>[0-9]+)(?P<b>[0-9]+)", "\xc2\xb5s=(?P<a>[0-9]+)", "x=(?P<a>[^\\d]+)", "a[]b]+"}) {
+    EXPECT_FALSE(plan(p)) << p;
+  }
+}
+
+TEST_F(TextMatcherTest, PlansMatchWhatRe2Matches) {
+  // The preset's shapes, on lines made of their pieces: near misses, runs
+  // cut short, empty runs, delimiters missing, UTF-8.
+  const std::vector<std::string> patterns = {
+      R"re(total_time="(?P<a>[^"]+)" validation_time="(?P<b>[^"]*)" q="(?P<c>[^"]+)" )re",
+      "Running: (?P<r>[0-9]+) reqs",
+      "usage: (?P<u>[0-9.]+%)",
+      R"re(group \S+ is (?P<w>\w+) by)re",
+      R"re("type": "(?P<f>[a-z_]+)")re",
+      R"re(e2e: (?P<e>[0-9.e-]+))re",
+      R"re(\[GIN\] (?P<s>[^|]+)\| (?P<d>\S*))re"};
+  const std::vector<std::string> pieces = {"total_time=\"",
+                                           "\" validation_time=\"",
+                                           "\" q=\"",
+                                           "\" ",
+                                           "Running: ",
+                                           " reqs",
+                                           "usage: ",
+                                           "%",
+                                           "group ",
+                                           " is ",
+                                           " by",
+                                           "\"type\": \"",
+                                           "e2e: ",
+                                           "[GIN] ",
+                                           "| ",
+                                           "12",
+                                           "3.5",
+                                           "e-3",
+                                           "ab_c",
+                                           "x",
+                                           " ",
+                                           "\"",
+                                           "µs",
+                                           "é",
+                                           "|",
+                                           "\t",
+                                           ":",
+                                           "-",
+                                           "."};
+  std::mt19937 random(3);
+  std::vector<std::string> lines;
+  for (int i = 0; i < 4000; ++i) {
+    std::string line;
+    const std::size_t n = random() % 14;
+    for (std::size_t k = 0; k < n; ++k) line += pieces[random() % pieces.size()];
+    lines.push_back(line);
+  }
+  std::vector<std::vector<std::string>> by_plan;
+  for (const bool plans : {true, false}) {
+    plans_ = plans;
+    rules_.clear();
+    for (std::size_t i = 0; i < patterns.size(); ++i) {
+      const std::string name = "r" + std::to_string(i);
+      Add(name, RegexLiteralPrefix(patterns[i]), {patterns[i]}, {});
+      // Group names are unique per rule, not across rules: keep fields apart.
+      for (TextCapture& c : rules_.back().captures) {
+        c.field = Field(name + "." + fields_[static_cast<std::size_t>(c.field)]);
+      }
+      EXPECT_EQ(rules_.back().regexes[0].plan != nullptr, plans) << patterns[i];
+    }
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      const std::vector<std::string> matches = Match(lines[i]);
+      if (plans) {
+        by_plan.push_back(matches);
+      } else {
+        EXPECT_EQ(by_plan[i], matches) << '"' << lines[i] << '"';
+      }
+    }
+  }
+  std::size_t matched = 0;
+  for (const auto& m : by_plan) matched += m.empty() ? 0 : 1;
+  EXPECT_GT(matched, 200u);  // the lines do exercise the rules
 }
 
 TEST_F(TextMatcherTest, ConstantsAreDefaultsThatACaptureOverrides) {

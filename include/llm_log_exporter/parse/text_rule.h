@@ -92,6 +92,8 @@ struct TextQuotient {
   bool round = false;
 };
 
+class RegexPlan;
+
 /// One regex of a text rule.
 struct TextRegex {
   std::shared_ptr<const re2::RE2> re;
@@ -102,7 +104,13 @@ struct TextRegex {
   std::string prefix;
   /// The highest group number a capture reads: what a match must fill.
   int groups = 0;
+  /// The regex matched without RE2 when its shape allows (src/parse/regex_plan.h),
+  /// else null.
+  std::shared_ptr<const RegexPlan> plan;
 };
+
+/// The TextRegex of `re`, compiled from `pattern`: its literal prefix and plan.
+TextRegex MakeTextRegex(std::shared_ptr<const re2::RE2> re, std::string_view pattern);
 
 /// The literal text every match of `pattern` begins with: its leading
 /// characters up to the first regex operator (escaped punctuation counts as
@@ -160,7 +168,7 @@ class TextMatcher {
   bool HasLiteral(std::size_t rule, std::uint64_t found, std::string_view line) const;
   bool Fill(std::size_t rule, std::string_view line, Record& record);
   // Searches `regex` in `line`, its first `groups` groups into groups_.
-  bool Search(const re2::RE2& re, const std::string& prefix, std::string_view line, int groups);
+  bool Search(const TextRegex& regex, std::string_view line);
   static void Clear(const TextRule& rule, Record& record);
 
   const std::vector<TextRule>* rules_;
