@@ -41,7 +41,7 @@ class SelfMetrics {
   /// An answer of the HTTP ingest endpoint (codes outside kIngestCodes are ignored).
   Update IngestRequest(int code) const;
 
-  static constexpr int kIngestCodes[] = {200, 204, 400, 401, 405, 408, 413, 415, 429, 500};
+  static constexpr int kIngestCodes[] = {200, 204, 400, 401, 405, 408, 413, 415, 417, 429, 500, 503};
 
  private:
   enum : std::uint32_t { kLines, kBytes, kBuildInfo, kReloads, kLastReload, kIngestRequests };
