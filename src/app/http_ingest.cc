@@ -170,7 +170,8 @@ HttpIngest::Grow HttpIngest::Reserve(Slot& slot, std::string& buffer, std::size_
   if (size <= buffer.capacity()) return Grow::kOk;
   // Geometric growth, as std::string would, but never past what may be needed.
   const std::size_t want = std::max(size, std::min(2 * buffer.capacity(), max_body_bytes_ + kReadBytes));
-  const std::size_t more = want - buffer.capacity();
+  // Until reserve() has copied it over, the old buffer is there too.
+  const std::size_t more = want;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (slot.charged + more > budget_bytes_) return Grow::kTooLarge;
