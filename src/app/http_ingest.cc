@@ -93,9 +93,9 @@ bool BearerMatches(std::string_view header, std::string_view token) {
 
 struct HttpIngest::Slot {
   std::unique_ptr<Pipeline> pipeline;
-  std::string body;     // as received
-  std::string decoded;  // gunzipped
-  std::string lines;    // framed, for the pipeline
+  std::string body;         // as received
+  std::string decoded;      // gunzipped
+  std::string lines;        // framed, for the pipeline
   std::size_t charged = 0;  // bytes of the budget these buffers hold
 };
 
@@ -169,7 +169,8 @@ void HttpIngest::Recharge(Slot& slot) {
 HttpIngest::Grow HttpIngest::Reserve(Slot& slot, std::string& buffer, std::size_t size) {
   if (size <= buffer.capacity()) return Grow::kOk;
   // Geometric growth, as std::string would, but never past what may be needed.
-  const std::size_t want = std::max(size, std::min(2 * buffer.capacity(), max_body_bytes_ + kReadBytes));
+  const std::size_t want =
+      std::max(size, std::min(2 * buffer.capacity(), max_body_bytes_ + kReadBytes));
   // Until reserve() has copied it over, the old buffer is there too.
   const std::size_t more = want;
   {
@@ -202,7 +203,8 @@ HttpReply HttpIngest::Handle(const IngestRequest& request, const BodyReader& rea
   if (!gzip && !encoding.empty() && !EqualsIgnoreCase(encoding, "identity")) {
     return Reply(415, "Content-Encoding must be gzip or none");
   }
-  if (request.content_length > 0 && static_cast<std::size_t>(request.content_length) > max_body_bytes_) {
+  if (request.content_length > 0 &&
+      static_cast<std::size_t>(request.content_length) > max_body_bytes_) {
     return Reply(413, "body over --ingest.max-body-bytes");  // before reading a byte of it
   }
   std::unique_ptr<Slot> slot = TakeSlot();
@@ -236,8 +238,9 @@ HttpReply HttpIngest::Work(Slot& slot, BodyFormat format, bool gzip, const Inges
     body.resize(size + static_cast<std::size_t>(std::max(n, 0L)));
     if (n < 0) {
       // Not all of it came (in time): Fluent Bit retries a 408.
-      return Reply(408, "body not received whole, or too slowly (--web.body-timeout-ms, "
-                        "--web.body-min-bytes-per-second); send it again");
+      return Reply(408,
+                   "body not received whole, or too slowly (--web.body-timeout-ms, "
+                   "--web.body-min-bytes-per-second); send it again");
     }
     if (n == 0) break;
     if (body.size() > max_body_bytes_) return Reply(413, "body over --ingest.max-body-bytes");

@@ -43,8 +43,8 @@ class ConnectionDeadlines {
 
  private:
   struct Entry {
-    std::string peer;  // "addr:port"
-    int fd;            // -1 until armed
+    std::string peer;                                // "addr:port"
+    int fd;                                          // -1 until armed
     std::chrono::steady_clock::time_point deadline;  // of the body; max() if none
   };
   void Run();

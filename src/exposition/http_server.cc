@@ -32,8 +32,9 @@ namespace {
 // first message is the cause, later ones are generic.
 thread_local std::string first_log_message;
 
-// While connections wait for a worker, how long one may hold a worker
-// without a whole request head (a client sends its head in one go).
+// While connections wait in the listen backlog, how long one that holds a
+// worker without a request in progress may go without receiving a byte (a
+// client sends its request head in one go).
 constexpr std::chrono::milliseconds kHeadGraceUnderLoad(20);
 constexpr std::size_t kDiscardBytes = 16 * 1024;
 
@@ -149,7 +150,8 @@ HttpServer::HttpServer(HttpServerOptions options, Gatherer gather)
       gather_(std::move(gather)),
       basic_auth_(options_.web.basic_auth_users),
       deadlines_(std::make_unique<ConnectionDeadlines>(kHeadGraceUnderLoad)),
-      ingest_workers_(std::max(1, options_.max_connections - std::max(1, options_.max_connections / 4))) {
+      ingest_workers_(
+          std::max(1, options_.max_connections - std::max(1, options_.max_connections / 4))) {
   for (const auto& [name, value] : options_.web.headers) {
     common_headers_ += name + ": " + value + "\r\n";
   }
@@ -304,24 +306,13 @@ bool HttpServer::Start(std::string* error) {
   // Room in the kernel for a burst of connections: a full backlog drops SYNs,
   // and the client retries only after 1 s, 3 s, 7 s...
   const std::string backlog = "4096";  // the kernel caps it at net.core.somaxconn
-  const char* config[] = {"listening_ports",
-                          ports.c_str(),
-                          "num_threads",
-                          threads.c_str(),
-                          "connection_queue",
-                          threads.c_str(),
-                          "request_timeout_ms",
-                          timeout.c_str(),
-                          "enable_keep_alive",
-                          "yes",
-                          "tcp_nodelay",
+  const char* config[] = {"listening_ports", ports.c_str(), "num_threads", threads.c_str(),
+                          "connection_queue", threads.c_str(), "request_timeout_ms",
+                          timeout.c_str(), "enable_keep_alive", "yes", "tcp_nodelay",
                           "1",  // answers go out at once
-                          "listen_backlog",
-                          backlog.c_str(),
+                          "listen_backlog", backlog.c_str(),
                           // The raw path: civetweb's decoding cuts "/metrics%00" to "/metrics".
-                          "decode_url",
-                          "no",
-                          nullptr};
+                          "decode_url", "no", nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = LogCivetweb;
   if (tls) callbacks.init_ssl = &HttpServer::InitTls;
@@ -423,10 +414,10 @@ int HttpServer::HandleRequest(mg_connection* conn) {
   }
   if (content_lengths > 1 || transfer_encodings > 1 ||
       (content_lengths > 0 && transfer_encodings > 0)) {
-    LogRefusal(std::string("refused a request with ambiguous framing (") +
-               (content_lengths > 1 ? "Content-Length twice"
-                                    : "Content-Length and Transfer-Encoding") +
-               ") from " + info->remote_addr);
+    LogRefusal(
+        std::string("refused a request with ambiguous framing (") +
+        (content_lengths > 1 ? "Content-Length twice" : "Content-Length and Transfer-Encoding") +
+        ") from " + info->remote_addr);
     return refuse(400, "Bad Request",
                   "Content-Length and Transfer-Encoding must not be repeated or combined\n");
   }
@@ -528,16 +519,16 @@ int HttpServer::ServeIngest(mg_connection* conn, bool head) {
     }
   }
   // Workers kept for scrapes: ingest never holds all of them.
-  struct Slot {
+  struct Release {
     std::atomic<int>& active;
-    ~Slot() { active.fetch_sub(1); }
+    ~Release() { active.fetch_sub(1); }
   };
   if (ingest_active_.fetch_add(1) >= ingest_workers_) {
     ingest_active_.fetch_sub(1);
     LogRefusal("ingest: all the workers it may use are busy; answering 503");
     return refuse(503, "Service Unavailable", "ingest busy, retry\n", "Retry-After: 1\r\n");
   }
-  const Slot slot{ingest_active_};
+  const Release release{ingest_active_};
   IngestRequest request;
   request.method = info->request_method ? info->request_method : "";
   auto header = [conn](const char* name) {
@@ -603,10 +594,10 @@ int HttpServer::ServeIngest(mg_connection* conn, bool head) {
   // the answer and may send again on this connection; but not when the
   // client waits for 100 Continue (it sends nothing), nor past the size limit.
   bool keep = state == kEnded;
-  const bool discard = state == kReading && !reply.close && (!expect_continue || asked) &&
-                       (request.content_length < 0 ||
-                        static_cast<std::size_t>(request.content_length) <=
-                            options_.ingest_max_body_bytes + received);
+  const bool discard =
+      state == kReading && !reply.close && (!expect_continue || asked) &&
+      (request.content_length < 0 || static_cast<std::size_t>(request.content_length) <=
+                                         options_.ingest_max_body_bytes + received);
   const char* reason = reply.status < 300 ? "OK" : "Error";
   if (!keep && !discard) {
     Refuse(conn, reply.status, reason, reply.body, head, reply.extra_headers);

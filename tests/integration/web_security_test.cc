@@ -509,8 +509,9 @@ TEST(HardeningTest, SlowIngestBodyIsCutOnceBelowTheMinimumRate) {
   Daemon d = LaunchDaemon(kBinary, {"--ingest.enable", "--web.body-timeout-ms=10000"});
   RawConnection conn(d.port);
   ASSERT_TRUE(conn.connected());
-  ASSERT_TRUE(conn.Send("POST /api/v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                        "application/x-ndjson\r\nContent-Length: 100000\r\n\r\n"));
+  ASSERT_TRUE(
+      conn.Send("POST /api/v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                "application/x-ndjson\r\nContent-Length: 100000\r\n\r\n"));
   const auto open = Trickle(conn, std::string(200, 'x'), milliseconds(200), seconds(15));
   ASSERT_TRUE(open.has_value()) << "still open after 15 s";
   EXPECT_GE(*open, milliseconds(900));
@@ -538,8 +539,8 @@ TEST(HardeningTest, SlowIngestBodyWithoutMinimumRateIsCutAtTheBodyTimeout) {
 TEST(HardeningTest, BodyOnAPathThatTakesNoneIsRefusedAtOnceAndNotWaitedFor) {
   Daemon d = LaunchDaemon(kBinary, {"--ingest.enable"});  // body timeout: 30 s
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"POST /metrics", "405"}, {"POST /-/healthy", "405"}, {"POST /nowhere", "405"},
-      {"POST /-/reload", "413"}, {"GET /metrics", "413"},   {"GET /", "413"}};
+      {"POST /metrics", "405"},  {"POST /-/healthy", "405"}, {"POST /nowhere", "405"},
+      {"POST /-/reload", "413"}, {"GET /metrics", "413"},    {"GET /", "413"}};
   for (const auto& [request, status] : cases) {
     const std::string& path = request;
     RawConnection conn(d.port);
@@ -606,8 +607,7 @@ milliseconds SlowestScrapeWhileTrickling(const std::vector<std::string>& flags, 
   while (Clock::now() < until) {
     const auto start = Clock::now();
     if (HttpGet(d.port, "/metrics").status != 200) ++*failed;
-    slowest = std::max(slowest,
-                       std::chrono::duration_cast<milliseconds>(Clock::now() - start));
+    slowest = std::max(slowest, std::chrono::duration_cast<milliseconds>(Clock::now() - start));
   }
   return slowest;
 }
@@ -684,14 +684,16 @@ TEST(HardeningTest, AmbiguousBodyFramingIs400AndClosed) {
   for (const std::string& framing :
        {std::string("Content-Length: 3\r\nContent-Length: 3\r\n\r\n{}\n"),
         std::string("Content-Length: 3\r\ncontent-length: 30\r\n\r\n{}\n"),
-        std::string("Content-Length: 8\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{}\n\r\n0\r\n\r\n"),
-        std::string("Transfer-Encoding: chunked\r\nContent-Length: 8\r\n\r\n3\r\n{}\n\r\n0\r\n\r\n"),
         std::string(
-            "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{}\n\r\n0\r\n\r\n")}) {
+            "Content-Length: 8\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{}\n\r\n0\r\n\r\n"),
+        std::string(
+            "Transfer-Encoding: chunked\r\nContent-Length: 8\r\n\r\n3\r\n{}\n\r\n0\r\n\r\n"),
+        std::string("Transfer-Encoding: chunked\r\nTransfer-Encoding: "
+                    "chunked\r\n\r\n3\r\n{}\n\r\n0\r\n\r\n")}) {
     for (const std::string path : {"/api/v1/logs", "/metrics"}) {
-      const std::string answer = Exchange(
-          d.port, "POST " + path + " HTTP/1.1\r\nHost: x\r\n" + ndjson + framing +
-                      "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+      const std::string answer =
+          Exchange(d.port, "POST " + path + " HTTP/1.1\r\nHost: x\r\n" + ndjson + framing +
+                               "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
       EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0u) << framing << answer;
       // Closed: the request smuggled behind it is never served.
       EXPECT_EQ(answer.find("HTTP/1.1 200"), std::string::npos) << framing << answer;
@@ -708,10 +710,9 @@ TEST(HardeningTest, OnlyTheExactTelemetryPathServesMetrics) {
   // Percent escapes are decoded, as Go's net/http does; nothing else is
   // cleaned (Go redirects `//metrics` and `/./metrics`: 404 here).
   const std::vector<std::pair<std::string, int>> cases = {
-      {"/metrics", 200},         {"/metrics?x=1", 200},  {"/%6detrics", 200},
-      {"/metrics%00", 404},      {"//metrics", 404},     {"/metrics/", 404},
-      {"/./metrics", 404},       {"/x/../metrics", 404}, {"/metrics%2f", 404},
-      {"/metrics%00.txt", 404},  {"/METRICS", 404},      {"/%zzmetrics", 400},
+      {"/metrics", 200},    {"/metrics?x=1", 200},    {"/%6detrics", 200}, {"/metrics%00", 404},
+      {"//metrics", 404},   {"/metrics/", 404},       {"/./metrics", 404}, {"/x/../metrics", 404},
+      {"/metrics%2f", 404}, {"/metrics%00.txt", 404}, {"/METRICS", 404},   {"/%zzmetrics", 400},
       {"/metrics%", 400},
   };
   for (const auto& [path, status] : cases) {
@@ -724,8 +725,9 @@ TEST(HardeningTest, OnlyTheExactTelemetryPathServesMetrics) {
 // `curl` POSTing the file `body` to the ingest path of `port` with `args`;
 // the status it got, or -(its exit code) if it got none.
 int CurlPost(int port, const std::string& body, const std::vector<std::string>& args = {}) {
-  std::vector<std::string> argv = {kCurl, "-sS", "-o", "/dev/null", "-w", "%{http_code}",
-                                   "-H",  "Content-Type: application/x-ndjson"};
+  std::vector<std::string> argv = {
+      kCurl, "-sS",          "-o", "/dev/null",
+      "-w",  "%{http_code}", "-H", "Content-Type: application/x-ndjson"};
   argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back("--data-binary");
   argv.push_back("@" + body);
@@ -738,7 +740,8 @@ int CurlPost(int port, const std::string& body, const std::vector<std::string>& 
 TEST(HardeningTest, CurlBodyOverOneMebibyteGetsItsContinueAndIs204EveryTime) {
   TempDir dir;
   std::string lines;
-  while (lines.size() < 2u << 20) lines += "{\"status\":\"success\",\"pad\":\"" + std::string(200, 'p') + "\"}\n";
+  while (lines.size() < 2u << 20)
+    lines += "{\"status\":\"success\",\"pad\":\"" + std::string(200, 'p') + "\"}\n";
   const std::string body = dir.Write("body.ndjson", lines);
   Daemon d = LaunchDaemon(kBinary, {"--ingest.enable"});
   // curl sends `Expect: 100-continue` for a body over 1 MiB and waits 1 s for
@@ -795,8 +798,9 @@ TEST(HardeningTest, ExpectContinueIsAnsweredOnlyForAnAcceptableRequest) {
     }
   }
   // Any other expectation: 417.
-  EXPECT_EQ(Exchange(d.port, "POST /api/v1/logs HTTP/1.1\r\nHost: x\r\nExpect: x\r\n"
-                             "Content-Length: 3\r\n\r\n{}\n")
+  EXPECT_EQ(Exchange(d.port,
+                     "POST /api/v1/logs HTTP/1.1\r\nHost: x\r\nExpect: x\r\n"
+                     "Content-Length: 3\r\n\r\n{}\n")
                 .rfind("HTTP/1.1 417", 0),
             0u);
 }
