@@ -35,6 +35,7 @@ struct IngestRequest {
 /// the count read, 0 at the end of the body, -1 if the body did not arrive
 /// whole (cut for being too slow, see HttpServerOptions, or the client went
 /// away). The first call answers `100 Continue` if the client asked for it.
+/// Valid only during the `ingest` call it is passed to, on that thread.
 using BodyReader = std::function<long(char* data, std::size_t size)>;
 
 struct HttpReply {
