@@ -701,10 +701,12 @@ TEST(IngestTest, ParallelGzipBombsStayWithinTheMemoryBudgetAndRefusalsSayRetry) 
   const long after = RssBytes(daemon.process->pid());
   std::printf("[          ] RSS before %ld MiB, peak %ld MiB, after %ld MiB\n", before / kMiB,
               peak / kMiB, after / kMiB);
+#if !defined(__SANITIZE_ADDRESS__)  // ASan keeps freed memory in quarantine
   // The budget (64 MiB) plus the daemon's own: far from the 256Mi limit.
   EXPECT_LT(peak, before + 64 * kMiB + 48 * kMiB);
   // And given back: only the buffers kept for reuse stay.
   EXPECT_LT(after, before + 32 * kMiB);
+#endif
   EXPECT_EQ(Post(daemon.port, "text/plain", Joined(ServerLines(), "\n")).status, 204);
   EXPECT_TRUE(MetricsNow(daemon.port, ServerLinesCounted()));
 }

@@ -661,7 +661,7 @@ TEST(HardeningTest, TwoThousandIdleConnectionsDoNotHoldUpAScrape) {
   const auto latency = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
   for (int fd : idle) close(fd);
   EXPECT_EQ(scrape.status, 200);
-  EXPECT_LT(latency, milliseconds(5000));
+  EXPECT_LT(latency, milliseconds(8000));  // about 1.2 s; 13 s before
   std::printf("[          ] scrape behind %d idle connections: %lld ms\n", static_cast<int>(kIdle),
               static_cast<long long>(latency.count()));
   EXPECT_EQ(HttpGet(d.port, "/-/healthy").status, 200);
