@@ -2,8 +2,8 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <linux/tcp.h>  // tcp_info with tcpi_bytes_received
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -19,6 +19,8 @@ namespace lle {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+constexpr std::uint8_t kTcpEstablished = 1;  // tcpi_state
 
 // How often the listen backlog is looked at (one getsockopt).
 constexpr std::chrono::milliseconds kRecheck(10);
@@ -157,10 +159,11 @@ bool ConnectionDeadlines::Crowded() {
   return getsockopt(listener_, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && info.tcpi_unacked > 0;
 }
 
-int ConnectionDeadlines::CutIdle() {
+int ConnectionDeadlines::CutIdle(Clock::time_point now) {
   std::vector<std::string> busy;
   for (const auto& [key, entry] : requests_) busy.push_back(entry.peer);
   const auto grace_ms = static_cast<std::uint32_t>(grace_.count());
+  std::map<int, Quiet> seen;
   int cut = 0;
   ForEachSocketOnPort(port_, [&](int fd, const sockaddr_storage& peer, bool connected) {
     if (!connected) return false;
@@ -169,15 +172,34 @@ int ConnectionDeadlines::CutIdle() {
     socklen_t len = sizeof info;
     if (ioctl(fd, FIONREAD, &unread) != 0 || unread > 0 ||
         getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
-        info.tcpi_state != TCP_ESTABLISHED || info.tcpi_last_data_recv < grace_ms) {
+        info.tcpi_state != kTcpEstablished || info.tcpi_last_data_recv < grace_ms) {
       return false;  // a request waits in it, or bytes came just now
     }
-    // Before the first byte, tcpi_last_data_recv counts from the handshake.
-    if (std::find(busy.begin(), busy.end(), PeerKey(peer)) != busy.end()) return false;
-    shutdown(fd, SHUT_RDWR);
-    ++cut;
+    const std::string key = PeerKey(peer);
+    if (std::find(busy.begin(), busy.end(), key) != busy.end()) return false;
+    // Never sent a byte since its handshake, `grace` ago: idle for sure.
+    bool idle = info.tcpi_bytes_received == 0;
+    if (!idle) {
+      // It did send: its worker may be reading it, or (TLS) answering it.
+      // Idle only if nothing moved either way over two looks `grace` apart.
+      const Quiet now_seen{key, info.tcpi_bytes_received, info.tcpi_bytes_acked, now};
+      const auto before = quiet_.find(fd);
+      if (before != quiet_.end() && before->second.peer == key &&
+          before->second.received == now_seen.received && before->second.acked == now_seen.acked) {
+        idle = now - before->second.since >= grace_;
+        seen.emplace(fd, before->second);
+      } else {
+        seen.emplace(fd, now_seen);
+      }
+    }
+    if (idle) {
+      shutdown(fd, SHUT_RDWR);
+      seen.erase(fd);
+      ++cut;
+    }
     return false;
   });
+  quiet_ = std::move(seen);
   idle_cuts_ += cut;
   return cut;
 }
@@ -202,8 +224,10 @@ void ConnectionDeadlines::Run() {
     }
     // While connections queue, look again soon after each cut: the workers
     // freed take the next ones.
-    if (Crowded()) {
-      const int cut = CutIdle();
+    if (!Crowded()) {
+      quiet_.clear();
+    } else {
+      const int cut = CutIdle(now);
       if (cut > 0) {
         next = now + std::chrono::milliseconds(1);
         unlogged += cut;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
@@ -18,7 +19,10 @@ namespace lle {
 ///   accepted connection that is not in a request, has nothing unread and has
 ///   received nothing for `grace` (idle, between keep-alive requests, or
 ///   trickling its request head or TLS handshake), found by the kernel's view
-///   of the sockets (TCP_INFO), checked every few milliseconds.
+///   of the sockets (TCP_INFO), checked every few milliseconds. One that has
+///   sent something must also have had no byte move either way over two looks
+///   `grace` apart: its worker may be reading its head or answering its TLS
+///   handshake.
 /// Owns one timer thread. Thread-safe. End a request's entry before its socket
 /// can be closed, so a descriptor is never cut for a deadline after its reuse
 /// by another connection (both happen under one mutex).
@@ -51,7 +55,7 @@ class ConnectionDeadlines {
   // Connections wait in the listen backlog. Called under mutex_.
   bool Crowded();
   // Cuts idle connections (see the class comment); how many. Under mutex_.
-  int CutIdle();
+  int CutIdle(std::chrono::steady_clock::time_point now);
 
   const std::chrono::milliseconds grace_;
   int port_ = 0;       // guarded by mutex_, like everything below
@@ -59,6 +63,15 @@ class ConnectionDeadlines {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::map<const void*, Entry> requests_;
+  // Connections that sent bytes once but seemed idle at the last look: since
+  // when nothing has moved on them (by descriptor; rebuilt at each look).
+  struct Quiet {
+    std::string peer;
+    std::uint64_t received;
+    std::uint64_t acked;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::map<int, Quiet> quiet_;
   long idle_cuts_ = 0;
   bool stop_ = false;
   std::thread thread_;  // last: starts once the members above exist
