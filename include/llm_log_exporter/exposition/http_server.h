@@ -69,9 +69,10 @@ struct HttpServerOptions {
   /// Connections served at once: one civetweb worker each, for the whole
   /// connection (keep-alive included). Further connections wait in a queue of
   /// the same length, then in the kernel's listen backlog, until a worker frees.
-  /// While some wait in the kernel's backlog, a connection that holds a worker
-  /// without a request in progress and has received nothing for 20 ms (idle,
-  /// between keep-alive requests, or trickling its head) is closed. At most
+  /// While some wait in the kernel's backlog (4096 deep), a connection that
+  /// holds a worker without a request in progress and has received nothing
+  /// for 20 ms (idle, between keep-alive requests, or trickling its head or
+  /// TLS handshake) is closed (see ConnectionDeadlines). At most
   /// max_connections - max(1, max_connections / 4) workers serve the ingest
   /// path at once: the rest stay free for scrapes.
   int max_connections = 8;
