@@ -423,6 +423,7 @@ int RunDaemon(const Options& options) {
   http.telemetry_path = options.telemetry_path;
   http.max_connections = options.web_max_connections;
   http.body_timeout_ms = options.web_body_timeout_ms;
+  http.body_min_bytes_per_second = options.web_body_min_bytes_per_second;
   if (!options.web_config_file.empty()) {
     std::string error;
     if (!LoadWebConfig(options.web_config_file, &http.web, &error)) {
@@ -446,7 +447,10 @@ int RunDaemon(const Options& options) {
     ingest_endpoint = std::make_unique<HttpIngest>(exporter, options, std::move(token));
     http.ingest_path = options.ingest_path;
     http.ingest_max_body_bytes = options.ingest_max_body_bytes;
-    http.ingest = [&ingest_endpoint](const IngestRequest& r) { return ingest_endpoint->Handle(r); };
+    http.ingest = [&ingest_endpoint](const IngestRequest& r, const BodyReader& read) {
+      return ingest_endpoint->Handle(r, read);
+    };
+    http.ingest_refused = [&ingest_endpoint](int status) { ingest_endpoint->CountRefused(status); };
   }
   // Host metrics are the daemon's only: --once describes a log, and its
   // output must depend on the log alone (golden files compare it exactly).

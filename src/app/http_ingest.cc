@@ -1,7 +1,9 @@
 #include "llm_log_exporter/app/http_ingest.h"
 
+#include <malloc.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstring>
@@ -15,14 +17,21 @@
 namespace lle {
 namespace {
 
-// Largest per-thread scratch buffer kept between requests.
+// Concurrent ingest requests (HttpIngest::kPipelines); more wait up to
+// kSlotWait, then get 429.
+constexpr std::chrono::milliseconds kSlotWait(250);
+// Largest buffer a slot keeps between requests (a fresh one costs a page
+// fault per 4 KiB, more than parsing it); larger ones are freed.
 constexpr std::size_t kKeptBufferBytes = 4 * 1024 * 1024;
+constexpr std::size_t kReadBytes = 64 * 1024;
 
-enum class Inflate { kOk, kTooLarge, kCorrupt };
+enum class Inflate { kOk, kTooLarge, kOverBudget, kCorrupt };
 
 // gunzips `in` into `out`, stopping as soon as the output passes `limit` so a
-// small "gzip bomb" never expands in memory.
-Inflate Gunzip(std::string_view in, std::size_t limit, std::string& out) {
+// small "gzip bomb" never expands in memory; `grow(size)` makes room for
+// `size` bytes in `out` (false: over the memory budget, with `why` set).
+template <typename GrowFn>
+Inflate Gunzip(std::string_view in, std::size_t limit, std::string& out, GrowFn grow) {
   z_stream zs{};
   if (inflateInit2(&zs, 15 + 32) != Z_OK) return Inflate::kCorrupt;  // gzip or zlib header
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
@@ -46,6 +55,11 @@ Inflate Gunzip(std::string_view in, std::size_t limit, std::string& out) {
     const std::size_t n = buf.size() - zs.avail_out;
     if (out.size() + n > limit) {
       result = Inflate::kTooLarge;
+      break;
+    }
+    const Inflate room = grow(out.size() + n);
+    if (room != Inflate::kOk) {
+      result = room;
       break;
     }
     out.append(buf.data(), n);
@@ -77,96 +91,202 @@ bool BearerMatches(std::string_view header, std::string_view token) {
 
 }  // namespace
 
+struct HttpIngest::Slot {
+  std::unique_ptr<Pipeline> pipeline;
+  std::string body;         // as received
+  std::string decoded;      // gunzipped
+  std::string lines;        // framed, for the pipeline
+  std::size_t charged = 0;  // bytes of the budget these buffers hold
+};
+
 HttpIngest::HttpIngest(Exporter& exporter, const Options& options, std::string bearer_token)
     : exporter_(exporter),
       bearer_token_(std::move(bearer_token)),
       max_body_bytes_(options.ingest_max_body_bytes),
+      budget_bytes_(options.ingest_memory_budget_bytes),
       control_(exporter.self_store().AddShard()) {
   for (std::size_t i = 0; i < kPipelines; ++i) {
-    idle_.push_back(std::make_unique<Pipeline>(exporter, kHttpSource, options.max_line_bytes));
+    auto slot = std::make_unique<Slot>();
+    slot->pipeline = std::make_unique<Pipeline>(exporter, kHttpSource, options.max_line_bytes);
+    idle_.push_back(std::move(slot));
   }
 }
 
+HttpIngest::~HttpIngest() = default;
+
 HttpReply HttpIngest::Reply(int status, std::string body, std::string extra_headers) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    control_->Apply(exporter_.self().IngestRequest(status));
-  }
+  CountRefused(status);
   if (!body.empty()) body += "\n";
   return {status, std::move(body), std::move(extra_headers)};
 }
 
-std::unique_ptr<Pipeline> HttpIngest::TakePipeline() {
+void HttpIngest::CountRefused(int status) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (idle_.empty()) return nullptr;
-  auto p = std::move(idle_.back());
+  control_->Apply(exporter_.self().IngestRequest(status));
+}
+
+std::size_t HttpIngest::memory_in_use() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return charged_;
+}
+
+std::unique_ptr<HttpIngest::Slot> HttpIngest::TakeSlot() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (!slot_freed_.wait_for(lock, kSlotWait, [this] { return !idle_.empty(); })) return nullptr;
+  auto slot = std::move(idle_.back());
   idle_.pop_back();
-  return p;
+  return slot;
 }
 
-void HttpIngest::ReturnPipeline(std::unique_ptr<Pipeline> pipeline) {
+void HttpIngest::ReturnSlot(std::unique_ptr<Slot> slot) {
+  // Every path ends here: what a request grew past the kept size goes back.
+  bool freed = false;
+  for (std::string* buffer : {&slot->body, &slot->decoded, &slot->lines}) {
+    buffer->clear();
+    if (buffer->capacity() > kKeptBufferBytes) {
+      std::string().swap(*buffer);
+      freed = true;
+    }
+  }
+  Recharge(*slot);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    idle_.push_back(std::move(slot));
+  }
+  slot_freed_.notify_one();
+  // glibc keeps freed heap pages (and raises its mmap threshold after a large
+  // free): hand them back, so RSS falls after a burst of large bodies.
+  if (freed) malloc_trim(0);
+}
+
+void HttpIngest::Recharge(Slot& slot) {
+  const std::size_t held = slot.body.capacity() + slot.decoded.capacity() + slot.lines.capacity();
   std::lock_guard<std::mutex> lock(mutex_);
-  idle_.push_back(std::move(pipeline));
+  charged_ = charged_ - slot.charged + held;
+  slot.charged = held;
 }
 
-HttpReply HttpIngest::Handle(const IngestRequest& request) {
+HttpIngest::Grow HttpIngest::Reserve(Slot& slot, std::string& buffer, std::size_t size) {
+  if (size <= buffer.capacity()) return Grow::kOk;
+  // Geometric growth, as std::string would, but never past what may be needed.
+  const std::size_t want =
+      std::max(size, std::min(2 * buffer.capacity(), max_body_bytes_ + kReadBytes));
+  // Until reserve() has copied it over, the old buffer is there too.
+  const std::size_t more = want;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (slot.charged + more > budget_bytes_) return Grow::kTooLarge;
+    if (charged_ + more > budget_bytes_) return Grow::kOverBudget;
+    charged_ += more;
+    slot.charged += more;
+  }
+  buffer.reserve(want);
+  Recharge(slot);
+  return Grow::kOk;
+}
+
+HttpReply HttpIngest::Handle(const IngestRequest& request, const BodyReader& read) {
   if (request.method != "POST" && request.method != "PUT") {
     return Reply(405, "use POST or PUT", "Allow: POST, PUT\r\n");
   }
   if (!bearer_token_.empty() && !BearerMatches(request.authorization, bearer_token_)) {
-    return Reply(401, "missing or wrong bearer token", "WWW-Authenticate: Bearer\r\n");
-  }
-  if (request.body_incomplete) {
-    // Not all of it came (in time): Fluent Bit retries a 408.
-    return Reply(408, "body not received whole within --web.body-timeout-ms; send it again");
-  }
-  if (request.body_too_large) {
-    return Reply(413, "body over --ingest.max-body-bytes");
+    HttpReply reply = Reply(401, "missing or wrong bearer token", "WWW-Authenticate: Bearer\r\n");
+    reply.close = true;  // its body is not worth reading
+    return reply;
   }
   BodyFormat format;
   if (!FormatForContentType(request.content_type, &format)) {
     return Reply(415, "Content-Type must be application/json, application/x-ndjson or text/plain");
   }
-  // Reused per server thread, like the body buffer (see HttpServer::ServeIngest).
-  thread_local std::string decoded;
-  thread_local std::string lines;
-  decoded.clear();
-  lines.clear();
-  std::string_view body = request.body;
   const std::string_view encoding = request.content_encoding;
-  if (EqualsIgnoreCase(encoding, "gzip") || EqualsIgnoreCase(encoding, "x-gzip")) {
-    switch (Gunzip(request.body, max_body_bytes_, decoded)) {
-      case Inflate::kOk:
-        body = decoded;
-        break;
-      case Inflate::kTooLarge:
-        return Reply(413, "decompressed body over --ingest.max-body-bytes");
-      case Inflate::kCorrupt:
-        return Reply(400, "body is not valid gzip");
-    }
-  } else if (!encoding.empty() && !EqualsIgnoreCase(encoding, "identity")) {
+  const bool gzip = EqualsIgnoreCase(encoding, "gzip") || EqualsIgnoreCase(encoding, "x-gzip");
+  if (!gzip && !encoding.empty() && !EqualsIgnoreCase(encoding, "identity")) {
     return Reply(415, "Content-Encoding must be gzip or none");
   }
-  std::string error;
-  if (!FrameBody(format, body, lines, &error)) return Reply(400, error);
-  std::unique_ptr<Pipeline> pipeline = TakePipeline();
-  if (pipeline == nullptr) {
+  if (request.content_length > 0 &&
+      static_cast<std::size_t>(request.content_length) > max_body_bytes_) {
+    return Reply(413, "body over --ingest.max-body-bytes");  // before reading a byte of it
+  }
+  std::unique_ptr<Slot> slot = TakeSlot();
+  if (slot == nullptr) {
     // Busy: Fluent Bit retries a 429 later, so nothing is lost.
     return Reply(429, "ingest busy, retry", "Retry-After: 1\r\n");
   }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    control_->Apply(exporter_.self().Bytes(kHttpSource, request.body.size()));
+  HttpReply reply = Work(*slot, format, gzip, request, read);
+  ReturnSlot(std::move(slot));
+  return reply;
+}
+
+HttpReply HttpIngest::Work(Slot& slot, BodyFormat format, bool gzip, const IngestRequest& request,
+                           const BodyReader& read) {
+  auto refuse = [this](Grow why) {
+    return why == Grow::kTooLarge
+               ? Reply(413, "body needs more than --ingest.memory-budget-bytes")
+               : Reply(503, "ingest memory budget in use, retry", "Retry-After: 1\r\n");
+  };
+  std::string& body = slot.body;
+  if (request.content_length > 0) {
+    const Grow room = Reserve(slot, body, static_cast<std::size_t>(request.content_length));
+    if (room != Grow::kOk) return refuse(room);
   }
+  for (;;) {
+    const std::size_t size = body.size();
+    const Grow room = Reserve(slot, body, size + kReadBytes);
+    if (room != Grow::kOk) return refuse(room);
+    body.resize(size + kReadBytes);
+    const long n = read(body.data() + size, kReadBytes);
+    body.resize(size + static_cast<std::size_t>(std::max(n, 0L)));
+    if (n < 0) {
+      // Not all of it came (in time): Fluent Bit retries a 408.
+      return Reply(408,
+                   "body not received whole, or too slowly (--web.body-timeout-ms, "
+                   "--web.body-min-bytes-per-second); send it again");
+    }
+    if (n == 0) break;
+    if (body.size() > max_body_bytes_) return Reply(413, "body over --ingest.max-body-bytes");
+  }
+  std::string_view text = body;
+  if (gzip) {
+    auto grow = [&](std::size_t size) {
+      switch (Reserve(slot, slot.decoded, size)) {
+        case Grow::kOk:
+          return Inflate::kOk;
+        case Grow::kTooLarge:
+          return Inflate::kTooLarge;
+        case Grow::kOverBudget:
+          break;
+      }
+      return Inflate::kOverBudget;
+    };
+    switch (Gunzip(body, max_body_bytes_, slot.decoded, grow)) {
+      case Inflate::kOk:
+        text = slot.decoded;
+        break;
+      case Inflate::kTooLarge:
+        return Reply(413, "decompressed body over --ingest.max-body-bytes");
+      case Inflate::kOverBudget:
+        return refuse(Grow::kOverBudget);
+      case Inflate::kCorrupt:
+        return Reply(400, "body is not valid gzip");
+    }
+  }
+  // Framed lines are about as long as the text (a newline per record more).
+  const Grow room = Reserve(slot, slot.lines, text.size() + text.size() / 32 + kLinePadding + 1);
+  if (room != Grow::kOk) return refuse(room);
+  std::string error;
+  if (!FrameBody(format, text, slot.lines, &error)) return Reply(400, error);
+  std::string& lines = slot.lines;
   const std::size_t size = lines.size();
   lines.append(kLinePadding, '\0');
+  Recharge(slot);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    control_->Apply(exporter_.self().Bytes(kHttpSource, body.size()));
+  }
   const double now =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  pipeline->Feed(std::string_view(lines.data(), size), exporter_.sequence().fetch_add(1) + 1, now);
-  ReturnPipeline(std::move(pipeline));
-  for (std::string* buffer : {&decoded, &lines}) {
-    if (buffer->capacity() > kKeptBufferBytes) std::string().swap(*buffer);
-  }
+  slot.pipeline->Feed(std::string_view(lines.data(), size), exporter_.sequence().fetch_add(1) + 1,
+                      now);
   return Reply(204);
 }
 

@@ -33,6 +33,11 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
                  "has 1 s); then the connection is closed (408 on the ingest path)")
       ->capture_default_str()
       ->check(CLI::Range(100, 3600000));
+  app.add_option("--web.body-min-bytes-per-second", out->web_body_min_bytes_per_second,
+                 "After its first second, a request body must arrive at least this fast on "
+                 "average, else it is cut like one over --web.body-timeout-ms; 0: no minimum")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30));
   app.add_option("--input.max-line-bytes", out->max_line_bytes,
                  "Longer lines are dropped without being buffered and counted as "
                  "result=\"too_long\"")
@@ -69,6 +74,12 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
                  "Largest ingest body, also after gzip decoding; larger ones get 413")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30));
+  app.add_option("--ingest.memory-budget-bytes", out->ingest_memory_budget_bytes,
+                 "Memory for ingest bodies being read, decoded and framed, all requests "
+                 "together; a request that would go over gets 503 with Retry-After (413 if "
+                 "it could not fit alone)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1} << 20, std::size_t{1} << 40));
   app.add_option("--ingest.bearer-token-file", out->ingest_bearer_token_file,
                  "File holding a token that ingest requests must send as "
                  "`Authorization: Bearer TOKEN` (else 401)");

@@ -2,15 +2,97 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <linux/tcp.h>  // tcp_info with tcpi_bytes_received
 #include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
 
 namespace lle {
+namespace {
 
-ConnectionDeadlines::ConnectionDeadlines() : thread_([this] { Run(); }) {}
+using Clock = std::chrono::steady_clock;
+
+constexpr std::uint8_t kTcpEstablished = 1;  // tcpi_state
+
+// How often the listen backlog is looked at (one getsockopt).
+constexpr std::chrono::milliseconds kRecheck(10);
+
+int LocalPort(const sockaddr_storage& addr) {
+  if (addr.ss_family == AF_INET) {
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
+  }
+  if (addr.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
+  }
+  return -1;
+}
+
+// Calls `visit(fd, local, peer, connected)` for each TCP socket of this
+// process whose local port is `port`; stops when it returns true.
+template <typename Visit>
+void ForEachSocketOnPort(int port, Visit visit) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return;
+  const int own = dirfd(dir);
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+    const int fd = std::atoi(entry->d_name);
+    if (fd == own) continue;
+    sockaddr_storage local{};
+    socklen_t local_len = sizeof local;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
+        LocalPort(local) != port) {
+      continue;  // not a socket, or not one of ours
+    }
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof peer;
+    const bool connected = getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) == 0;
+    if (visit(fd, peer, connected)) break;
+  }
+  closedir(dir);
+}
+
+// The peer of a connection as bytes (address, then port), or "" if unknown.
+std::string PeerKey(const sockaddr_storage& peer) {
+  std::string key;
+  if (peer.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&peer);
+    key.assign(reinterpret_cast<const char*>(&in->sin_addr), sizeof in->sin_addr);
+    key.append(reinterpret_cast<const char*>(&in->sin_port), sizeof in->sin_port);
+  } else if (peer.ss_family == AF_INET6) {
+    const auto* in = reinterpret_cast<const sockaddr_in6*>(&peer);
+    key.assign(reinterpret_cast<const char*>(&in->sin6_addr), sizeof in->sin6_addr);
+    key.append(reinterpret_cast<const char*>(&in->sin6_port), sizeof in->sin6_port);
+  }
+  return key;
+}
+
+std::string PeerKey(const char* addr, int port) {
+  sockaddr_storage peer{};
+  auto* in = reinterpret_cast<sockaddr_in*>(&peer);
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(&peer);
+  if (inet_pton(AF_INET, addr, &in->sin_addr) == 1) {
+    peer.ss_family = AF_INET;
+    in->sin_port = htons(static_cast<std::uint16_t>(port));
+  } else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+    peer.ss_family = AF_INET6;
+    in6->sin6_port = htons(static_cast<std::uint16_t>(port));
+  }
+  return PeerKey(peer);
+}
+
+}  // namespace
+
+ConnectionDeadlines::ConnectionDeadlines(std::chrono::milliseconds grace)
+    : grace_(grace), thread_([this] { Run(); }) {}
 
 ConnectionDeadlines::~ConnectionDeadlines() {
   {
@@ -21,34 +103,141 @@ ConnectionDeadlines::~ConnectionDeadlines() {
   thread_.join();
 }
 
-void ConnectionDeadlines::Arm(const void* key, int fd,
-                              std::chrono::steady_clock::time_point deadline) {
+void ConnectionDeadlines::Listen(int port) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    armed_[key] = Entry{fd, deadline};
+    port_ = port;
+    listener_ = -1;
   }
   wake_.notify_all();
 }
 
-void ConnectionDeadlines::Disarm(const void* key) {
+void ConnectionDeadlines::BeginRequest(const void* key, const char* remote_addr, int remote_port) {
   std::lock_guard<std::mutex> lock(mutex_);
-  armed_.erase(key);
+  requests_[key] = Entry{PeerKey(remote_addr, remote_port), -1, Clock::time_point::max()};
+}
+
+void ConnectionDeadlines::Arm(const void* key, int fd, Clock::time_point deadline) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = requests_.find(key);
+    if (it == requests_.end()) return;
+    it->second.fd = fd;
+    it->second.deadline = deadline;
+  }
+  wake_.notify_all();
+}
+
+void ConnectionDeadlines::End(const void* key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  requests_.erase(key);
+}
+
+long ConnectionDeadlines::idle_cuts() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return idle_cuts_;
+}
+
+bool ConnectionDeadlines::Crowded() {
+  if (port_ == 0) return false;
+  if (listener_ < 0) {
+    ForEachSocketOnPort(port_, [this](int fd, const sockaddr_storage&, bool connected) {
+      int listening = 0;
+      socklen_t len = sizeof listening;
+      if (connected || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
+          listening == 0) {
+        return false;
+      }
+      listener_ = fd;  // civetweb keeps it open until the server stops
+      return true;
+    });
+    if (listener_ < 0) return false;
+  }
+  // For a listening socket, tcpi_unacked is the length of its accept queue.
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  return getsockopt(listener_, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && info.tcpi_unacked > 0;
+}
+
+int ConnectionDeadlines::CutIdle(Clock::time_point now) {
+  std::vector<std::string> busy;
+  for (const auto& [key, entry] : requests_) busy.push_back(entry.peer);
+  const auto grace_ms = static_cast<std::uint32_t>(grace_.count());
+  std::map<int, Quiet> seen;
+  int cut = 0;
+  ForEachSocketOnPort(port_, [&](int fd, const sockaddr_storage& peer, bool connected) {
+    if (!connected) return false;
+    int unread = 0;
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (ioctl(fd, FIONREAD, &unread) != 0 || unread > 0 ||
+        getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+        info.tcpi_state != kTcpEstablished || info.tcpi_last_data_recv < grace_ms) {
+      return false;  // a request waits in it, or bytes came just now
+    }
+    const std::string key = PeerKey(peer);
+    if (std::find(busy.begin(), busy.end(), key) != busy.end()) return false;
+    // Never sent a byte since its handshake, `grace` ago: idle for sure.
+    bool idle = info.tcpi_bytes_received == 0;
+    if (!idle) {
+      // It did send: its worker may be reading it, or (TLS) answering it.
+      // Idle only if nothing moved either way over two looks `grace` apart.
+      const Quiet now_seen{key, info.tcpi_bytes_received, info.tcpi_bytes_acked, now};
+      const auto before = quiet_.find(fd);
+      if (before != quiet_.end() && before->second.peer == key &&
+          before->second.received == now_seen.received && before->second.acked == now_seen.acked) {
+        idle = now - before->second.since >= grace_;
+        seen.emplace(fd, before->second);
+      } else {
+        seen.emplace(fd, now_seen);
+      }
+    }
+    if (idle) {
+      shutdown(fd, SHUT_RDWR);
+      seen.erase(fd);
+      ++cut;
+    }
+    return false;
+  });
+  quiet_ = std::move(seen);
+  idle_cuts_ += cut;
+  return cut;
 }
 
 void ConnectionDeadlines::Run() {
+  Clock::time_point logged = Clock::now() - std::chrono::hours(1);
+  long unlogged = 0;  // cuts since the last log line
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stop_) {
-    const auto now = std::chrono::steady_clock::now();
-    auto next = now + std::chrono::hours(1);
-    for (auto it = armed_.begin(); it != armed_.end();) {
-      if (it->second.deadline <= now) {
-        // Reads then see end of stream: the handler answers (408) and civetweb
-        // closes the connection instead of draining the rest of the body.
-        shutdown(it->second.fd, SHUT_RD);
-        it = armed_.erase(it);
-      } else {
-        if (it->second.deadline < next) next = it->second.deadline;
-        ++it;
+    const auto now = Clock::now();
+    auto next = now + kRecheck;
+    for (auto& [key, entry] : requests_) {
+      if (entry.fd < 0) continue;
+      if (entry.deadline <= now) {
+        // Reads then see end of stream: the handler answers (408) and the
+        // connection is closed instead of draining the rest of the body.
+        shutdown(entry.fd, SHUT_RD);
+        entry.deadline = Clock::time_point::max();
+      } else if (entry.deadline < next) {
+        next = entry.deadline;
+      }
+    }
+    // While connections queue, look again soon after each cut: the workers
+    // freed take the next ones.
+    if (!Crowded()) {
+      quiet_.clear();
+    } else {
+      const int cut = CutIdle(now);
+      if (cut > 0) {
+        next = now + std::chrono::milliseconds(1);
+        unlogged += cut;
+        if (now - logged >= std::chrono::seconds(10)) {
+          spdlog::warn(
+              "http: connections wait for a worker (--web.max-connections): closed {} idle ones",
+              unlogged);
+          logged = now;
+          unlogged = 0;
+        }
       }
     }
     wake_.wait_until(lock, next);
@@ -60,38 +249,19 @@ int FindConnectionSocket(int local_port, const char* remote_addr, int remote_por
   in_addr want4{};
   const bool v4 = inet_pton(AF_INET, remote_addr, &want4) == 1;
   if (!v4 && inet_pton(AF_INET6, remote_addr, &want6) != 1) return -1;
-  DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) return -1;
   int found = -1;
-  while (dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
-    const int fd = std::atoi(entry->d_name);
-    sockaddr_storage local{};
-    sockaddr_storage peer{};
-    socklen_t local_len = sizeof local;
-    socklen_t peer_len = sizeof peer;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
-        getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) {
-      continue;  // not a socket, or not connected (the listener)
-    }
+  ForEachSocketOnPort(local_port, [&](int fd, const sockaddr_storage& peer, bool connected) {
+    if (!connected || LocalPort(peer) != remote_port) return false;
     bool match = false;
-    if (v4 && peer.ss_family == AF_INET && local.ss_family == AF_INET) {
-      const auto* p = reinterpret_cast<const sockaddr_in*>(&peer);
-      const auto* l = reinterpret_cast<const sockaddr_in*>(&local);
-      match = ntohs(l->sin_port) == local_port && ntohs(p->sin_port) == remote_port &&
-              p->sin_addr.s_addr == want4.s_addr;
-    } else if (!v4 && peer.ss_family == AF_INET6 && local.ss_family == AF_INET6) {
-      const auto* p = reinterpret_cast<const sockaddr_in6*>(&peer);
-      const auto* l = reinterpret_cast<const sockaddr_in6*>(&local);
-      match = ntohs(l->sin6_port) == local_port && ntohs(p->sin6_port) == remote_port &&
-              std::memcmp(&p->sin6_addr, &want6, sizeof want6) == 0;
+    if (v4 && peer.ss_family == AF_INET) {
+      match = reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr.s_addr == want4.s_addr;
+    } else if (!v4 && peer.ss_family == AF_INET6) {
+      match = std::memcmp(&reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_addr, &want6,
+                          sizeof want6) == 0;
     }
-    if (match) {
-      found = fd;
-      break;
-    }
-  }
-  closedir(dir);
+    if (match) found = fd;
+    return match;
+  });
   return found;
 }
 

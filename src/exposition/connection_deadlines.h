@@ -2,39 +2,77 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <map>
 #include <mutex>
+#include <string>
 #include <thread>
 
 namespace lle {
 
-/// Cuts the reading side of a connection (shutdown(SHUT_RD)) that is still
-/// armed at its deadline, so a client that trickles a request body can hold a
-/// worker no longer than that: civetweb bounds each read and the request head,
-/// but not a body that keeps arriving a byte at a time. Owns one timer thread.
-/// Thread-safe. Disarm before the socket can be closed, so the fd is never cut
-/// after reuse by another connection (both happen under one mutex).
+/// Watches the connections civetweb's workers hold and cuts (shutdown()) the
+/// ones that hold a worker for nothing, which civetweb alone would let wait:
+/// - a request body still being read at its deadline (civetweb bounds each
+///   read and the request head, but not a body that keeps arriving a byte at
+///   a time): shutdown(SHUT_RD), so the handler sees the body end and answers;
+/// - while connections wait in the kernel's listen backlog for a worker: every
+///   accepted connection that is not in a request, has nothing unread and has
+///   received nothing for `grace` (idle, between keep-alive requests, or
+///   trickling its request head or TLS handshake), found by the kernel's view
+///   of the sockets (TCP_INFO), checked every few milliseconds. One that has
+///   sent something must also have had no byte move either way over two looks
+///   `grace` apart: its worker may be reading its head or answering its TLS
+///   handshake.
+/// Owns one timer thread. Thread-safe. End a request's entry before its socket
+/// can be closed, so a descriptor is never cut for a deadline after its reuse
+/// by another connection (both happen under one mutex).
 class ConnectionDeadlines {
  public:
-  ConnectionDeadlines();
+  ConnectionDeadlines(std::chrono::milliseconds grace);
   ~ConnectionDeadlines();
   ConnectionDeadlines(const ConnectionDeadlines&) = delete;
   ConnectionDeadlines& operator=(const ConnectionDeadlines&) = delete;
 
-  /// (Re)arms the deadline of connection `key`, whose socket is `fd`.
+  /// The server's listening port, once bound: nothing is cut for crowding before.
+  void Listen(int port);
+  /// Connection `key`, from `remote_addr` (text) : `remote_port`, is in a
+  /// request: never cut as idle until End.
+  void BeginRequest(const void* key, const char* remote_addr, int remote_port);
+  /// (Re)arms the body deadline of the request of `key`, whose socket is `fd`.
   void Arm(const void* key, int fd, std::chrono::steady_clock::time_point deadline);
-  void Disarm(const void* key);
+  /// The request is answered (or the connection closes).
+  void End(const void* key);
+  /// Connections cut while the backlog was not empty, since start.
+  long idle_cuts() const;
 
  private:
   struct Entry {
-    int fd;
-    std::chrono::steady_clock::time_point deadline;
+    std::string peer;                                // "addr:port"
+    int fd;                                          // -1 until armed
+    std::chrono::steady_clock::time_point deadline;  // of the body; max() if none
   };
   void Run();
+  // Connections wait in the listen backlog. Called under mutex_.
+  bool Crowded();
+  // Cuts idle connections (see the class comment); how many. Under mutex_.
+  int CutIdle(std::chrono::steady_clock::time_point now);
 
-  std::mutex mutex_;
+  const std::chrono::milliseconds grace_;
+  int port_ = 0;       // guarded by mutex_, like everything below
+  int listener_ = -1;  // found lazily
+  mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::map<const void*, Entry> armed_;
+  std::map<const void*, Entry> requests_;
+  // Connections that sent bytes once but seemed idle at the last look: since
+  // when nothing has moved on them (by descriptor; rebuilt at each look).
+  struct Quiet {
+    std::string peer;
+    std::uint64_t received;
+    std::uint64_t acked;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::map<int, Quiet> quiet_;
+  long idle_cuts_ = 0;
   bool stop_ = false;
   std::thread thread_;  // last: starts once the members above exist
 };

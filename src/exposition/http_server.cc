@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -31,8 +32,57 @@ namespace {
 // first message is the cause, later ones are generic.
 thread_local std::string first_log_message;
 
-constexpr std::size_t kReadBytes = 64 * 1024;
-constexpr std::size_t kKeptBufferBytes = 4 * 1024 * 1024;
+// While connections wait in the listen backlog, how long one that holds a
+// worker without a request in progress may go without receiving a byte (a
+// client sends its request head in one go).
+constexpr std::chrono::milliseconds kHeadGraceUnderLoad(20);
+constexpr std::size_t kDiscardBytes = 16 * 1024;
+
+// Logs a refusal at warning level at most once per 10 s (a hostile client
+// must not flood the log), with the count of those not logged.
+void LogRefusal(const std::string& what) {
+  static std::mutex mutex;
+  static std::chrono::steady_clock::time_point last;
+  static long unlogged = 0;
+  std::lock_guard<std::mutex> lock(mutex);
+  const auto now = std::chrono::steady_clock::now();
+  if (last != std::chrono::steady_clock::time_point() && now - last < std::chrono::seconds(10)) {
+    ++unlogged;
+    return;
+  }
+  if (unlogged > 0) {
+    spdlog::warn("http: {} ({} more refusals in the last 10 s not logged)", what, unlogged);
+  } else {
+    spdlog::warn("http: {}", what);
+  }
+  last = now;
+  unlogged = 0;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The path as Go's net/http sees it (percent escapes decoded, nothing else
+// cleaned); false if an escape is malformed.
+bool DecodePath(std::string_view raw, std::string* out) {
+  out->clear();
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] != '%') {
+      out->push_back(raw[i]);
+      continue;
+    }
+    const int hi = i + 1 < raw.size() ? HexValue(raw[i + 1]) : -1;
+    const int lo = i + 2 < raw.size() ? HexValue(raw[i + 2]) : -1;
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
 
 int LogCivetweb(const mg_connection*, const char* message) {
   if (first_log_message.empty()) first_log_message = message;
@@ -99,7 +149,9 @@ HttpServer::HttpServer(HttpServerOptions options, Gatherer gather)
     : options_(std::move(options)),
       gather_(std::move(gather)),
       basic_auth_(options_.web.basic_auth_users),
-      deadlines_(std::make_unique<ConnectionDeadlines>()) {
+      deadlines_(std::make_unique<ConnectionDeadlines>(kHeadGraceUnderLoad)),
+      ingest_workers_(
+          std::max(1, options_.max_connections - std::max(1, options_.max_connections / 4))) {
   for (const auto& [name, value] : options_.web.headers) {
     common_headers_ += name + ": " + value + "\r\n";
   }
@@ -117,11 +169,26 @@ void HttpServer::Send(mg_connection* conn, int code, const char* reason, const c
   mg_write(conn, out.data(), out.size());
 }
 
+int HttpServer::Refuse(mg_connection* conn, int code, const char* reason, std::string_view body,
+                       bool head, const std::string& extra_headers) {
+  // civetweb would read the rest of the body (however slowly it comes) to
+  // keep the connection: closing it instead frees the worker now.
+  mg_disable_connection_keep_alive(conn);
+  Send(conn, code, reason, "text/plain", body, head, extra_headers + "Connection: close\r\n");
+  return code;
+}
+
 void HttpServer::EndRequest(const mg_connection* conn, int) {
-  // Called after civetweb has drained what the handler left of the body, and
-  // (connection_close) before it closes the socket: never later than either.
+  // Called after the handler (and any drain civetweb does), before the next
+  // request head is awaited.
   auto* self = static_cast<HttpServer*>(mg_get_user_data(mg_get_context(conn)));
-  self->deadlines_->Disarm(conn);
+  self->deadlines_->End(conn);
+}
+
+void HttpServer::CloseConnection(const mg_connection* conn) {
+  // Before civetweb closes the socket: never later.
+  auto* self = static_cast<HttpServer*>(mg_get_user_data(mg_get_context(conn)));
+  self->deadlines_->End(conn);
 }
 
 int HttpServer::InitTls(void* ssl_ctx, void* self) {
@@ -236,24 +303,21 @@ bool HttpServer::Start(std::string* error) {
   const std::string ports = options_.address.ToCivetweb() + (tls ? "s" : "");
   const std::string threads = std::to_string(options_.max_connections);
   const std::string timeout = std::to_string(options_.request_timeout_ms);
-  const char* config[] = {"listening_ports",
-                          ports.c_str(),
-                          "num_threads",
-                          threads.c_str(),
-                          "connection_queue",
-                          threads.c_str(),
-                          "request_timeout_ms",
-                          timeout.c_str(),
-                          "enable_keep_alive",
-                          "yes",
-                          "tcp_nodelay",
+  // Room in the kernel for a burst of connections: a full backlog drops SYNs,
+  // and the client retries only after 1 s, 3 s, 7 s...
+  const std::string backlog = "4096";  // the kernel caps it at net.core.somaxconn
+  const char* config[] = {"listening_ports", ports.c_str(), "num_threads", threads.c_str(),
+                          "connection_queue", threads.c_str(), "request_timeout_ms",
+                          timeout.c_str(), "enable_keep_alive", "yes", "tcp_nodelay",
                           "1",  // answers go out at once
-                          nullptr};
+                          "listen_backlog", backlog.c_str(),
+                          // The raw path: civetweb's decoding cuts "/metrics%00" to "/metrics".
+                          "decode_url", "no", nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = LogCivetweb;
   if (tls) callbacks.init_ssl = &HttpServer::InitTls;
   callbacks.end_request = &HttpServer::EndRequest;
-  callbacks.connection_close = [](const mg_connection* conn) { EndRequest(conn, 0); };
+  callbacks.connection_close = &HttpServer::CloseConnection;
   mg_init_data init{};
   init.callbacks = &callbacks;
   init.user_data = this;
@@ -280,7 +344,8 @@ bool HttpServer::Start(std::string* error) {
     return false;
   }
   mg_server_port bound[4]{};
-  if (mg_get_server_ports(ctx_, 4, bound) > 0) port_ = bound[0].port;
+  if (mg_get_server_ports(ctx_, 4, bound) > 0) port_.store(bound[0].port);
+  deadlines_->Listen(port_.load());
   mg_set_request_handler(ctx_, "/", &HttpServer::Handle, this);
   return true;
 }
@@ -298,7 +363,7 @@ void HttpServer::Stop() {
       if (fd < 0) return;
       sockaddr_in addr{};
       addr.sin_family = AF_INET;
-      addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+      addr.sin_port = htons(static_cast<std::uint16_t>(port_.load()));
       inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
       connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
       close(fd);
@@ -324,37 +389,65 @@ int HttpServer::Handle(mg_connection* conn, void* self) {
 
 int HttpServer::HandleRequest(mg_connection* conn) {
   const mg_request_info* info = mg_get_request_info(conn);
+  deadlines_->BeginRequest(conn, info->remote_addr, info->remote_port);
   const std::string_view method = info->request_method ? info->request_method : "";
-  const std::string_view uri = info->local_uri ? info->local_uri : "";
   const bool head = method == "HEAD";
-  // A request with a body: the handler, or civetweb after it, reads it all,
-  // however slowly it comes, unless a deadline cuts it (disarmed in EndRequest).
-  if (info->content_length > 0 || mg_get_header(conn, "Transfer-Encoding") != nullptr) {
-    const int fd = FindConnectionSocket(port_, info->remote_addr, info->remote_port);
-    if (fd >= 0) {
-      deadlines_->Arm(
-          conn, fd,
-          std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.body_timeout_ms));
-    }
-  }
+  std::string uri;
+  const bool path_ok = DecodePath(info->local_uri_raw ? info->local_uri_raw : "", &uri);
   // With --ingest.path=/ only writes go to ingest: GET / stays the landing page.
   const bool write = method == "POST" || method == "PUT";
-  const bool ingest = !options_.ingest_path.empty() && uri == options_.ingest_path &&
+  const bool ingest = path_ok && !options_.ingest_path.empty() && uri == options_.ingest_path &&
                       (write || options_.ingest_path != "/");
+  // Refusals on the ingest path are counted by the endpoint.
+  auto refuse = [&](int code, const char* reason, std::string_view body) {
+    if (ingest && options_.ingest_refused) options_.ingest_refused(code);
+    return Refuse(conn, code, reason, body, head);
+  };
+  // Framing that a proxy in front may read differently (request smuggling):
+  // refused, as Go's net/http does.
+  int content_lengths = 0;
+  int transfer_encodings = 0;
+  for (int i = 0; i < info->num_headers; ++i) {
+    const char* name = info->http_headers[i].name;
+    content_lengths += mg_strcasecmp(name, "Content-Length") == 0 ? 1 : 0;
+    transfer_encodings += mg_strcasecmp(name, "Transfer-Encoding") == 0 ? 1 : 0;
+  }
+  if (content_lengths > 1 || transfer_encodings > 1 ||
+      (content_lengths > 0 && transfer_encodings > 0)) {
+    LogRefusal(
+        std::string("refused a request with ambiguous framing (") +
+        (content_lengths > 1 ? "Content-Length twice" : "Content-Length and Transfer-Encoding") +
+        ") from " + info->remote_addr);
+    return refuse(400, "Bad Request",
+                  "Content-Length and Transfer-Encoding must not be repeated or combined\n");
+  }
+  if (!path_ok) return refuse(400, "Bad Request", "malformed percent escape in the path\n");
+  const char* expect = mg_get_header(conn, "Expect");
+  if (expect != nullptr && mg_strcasecmp(expect, "100-continue") != 0) {
+    return refuse(417, "Expectation Failed", "only Expect: 100-continue\n");
+  }
+  const bool has_body = transfer_encodings > 0 || info->content_length > 0;
+  if (ingest) return ServeIngest(conn, head);
+  // No other path reads a body: one sent anyway is not waited for.
+  if (has_body) {
+    LogRefusal(std::string("refused a request body on a path that takes none, from ") +
+               info->remote_addr);
+    if (method != "GET" && !head && uri != "/-/reload") {
+      return Refuse(conn, 405, "Method Not Allowed", "only GET and HEAD\n", head,
+                    "Allow: GET, HEAD\r\n");
+    }
+    return Refuse(conn, 413, "Payload Too Large", "this path takes no request body\n", head);
+  }
   // Basic auth guards every path. Ingest with its own bearer token is the one
   // exception: one Authorization header cannot carry both, and the token
   // already guards it (see HttpServerOptions::ingest_has_own_auth).
-  if (basic_auth_.enabled() && !(ingest && options_.ingest_has_own_auth)) {
+  if (basic_auth_.enabled()) {
     const char* authorization = mg_get_header(conn, "Authorization");
     if (!basic_auth_.Check(authorization != nullptr ? authorization : "")) {
       Send(conn, 401, "Unauthorized", "text/plain", "Unauthorized\n", head,
            "WWW-Authenticate: Basic realm=\"llm_log_exporter\", charset=\"UTF-8\"\r\n");
       return 401;
     }
-  }
-  if (ingest) {
-    ServeIngest(conn);
-    return 200;
   }
   if (uri == "/-/reload") {
     // As Prometheus does: POST or PUT only, and only when enabled.
@@ -410,8 +503,32 @@ int HttpServer::HandleRequest(mg_connection* conn) {
   return 404;
 }
 
-void HttpServer::ServeIngest(mg_connection* conn) {
+int HttpServer::ServeIngest(mg_connection* conn, bool head) {
   const mg_request_info* info = mg_get_request_info(conn);
+  // Refusals made here, before the endpoint sees the request, are counted by it.
+  auto refuse = [&](int code, const char* reason, std::string_view body,
+                    const std::string& extra_headers = {}) {
+    if (options_.ingest_refused) options_.ingest_refused(code);
+    return Refuse(conn, code, reason, body, head, extra_headers);
+  };
+  if (basic_auth_.enabled() && !options_.ingest_has_own_auth) {
+    const char* authorization = mg_get_header(conn, "Authorization");
+    if (!basic_auth_.Check(authorization != nullptr ? authorization : "")) {
+      return refuse(401, "Unauthorized", "Unauthorized\n",
+                    "WWW-Authenticate: Basic realm=\"llm_log_exporter\", charset=\"UTF-8\"\r\n");
+    }
+  }
+  // Workers kept for scrapes: ingest never holds all of them.
+  struct Release {
+    std::atomic<int>& active;
+    ~Release() { active.fetch_sub(1); }
+  };
+  if (ingest_active_.fetch_add(1) >= ingest_workers_) {
+    ingest_active_.fetch_sub(1);
+    LogRefusal("ingest: all the workers it may use are busy; answering 503");
+    return refuse(503, "Service Unavailable", "ingest busy, retry\n", "Retry-After: 1\r\n");
+  }
+  const Release release{ingest_active_};
   IngestRequest request;
   request.method = info->request_method ? info->request_method : "";
   auto header = [conn](const char* name) {
@@ -421,40 +538,84 @@ void HttpServer::ServeIngest(mg_connection* conn) {
   request.content_type = header("Content-Type");
   request.content_encoding = header("Content-Encoding");
   request.authorization = header("Authorization");
-  const std::size_t limit = options_.ingest_max_body_bytes;
-  // Reused per server thread: a fresh buffer per request cost a page fault per
-  // 4 KiB of body (large allocations come from mmap), more than parsing it.
-  thread_local std::string body;
-  body.clear();
-  if (info->content_length > 0 && static_cast<std::size_t>(info->content_length) > limit) {
-    request.body_too_large = true;  // refused before reading a byte of it
-  } else {
-    std::size_t size = 0;
+  const bool chunked = mg_get_header(conn, "Transfer-Encoding") != nullptr;
+  request.content_length = chunked ? -1 : std::max(0LL, info->content_length);
+  const bool expect_continue = mg_get_header(conn, "Expect") != nullptr;  // checked: 100-continue
+
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  std::size_t received = 0;
+  bool asked = false;  // 100 Continue sent, or not needed
+  enum { kReading, kEnded, kFailed } state = request.content_length == 0 ? kEnded : kReading;
+  // The body must keep up with the minimum rate after a first request timeout,
+  // and be whole within the body timeout.
+  auto deadline = [&] {
+    std::chrono::milliseconds allowed(options_.body_timeout_ms);
+    if (options_.body_min_bytes_per_second > 0) {
+      allowed = std::min(allowed, std::chrono::milliseconds(
+                                      options_.request_timeout_ms +
+                                      static_cast<long long>(received * 1000 /
+                                                             options_.body_min_bytes_per_second)));
+    }
+    return start + allowed;
+  };
+  int fd = -2;  // the socket, looked for on the first read (-1: not found)
+  const BodyReader read = [&](char* data, std::size_t size) -> long {
+    if (state != kReading) return state == kEnded ? 0 : -1;
+    if (expect_continue && !asked) {
+      static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      mg_write(conn, kContinue, sizeof kContinue - 1);
+    }
+    asked = true;
     for (;;) {
-      if (body.size() < size + kReadBytes) body.resize(size + kReadBytes);
-      const int n = mg_read(conn, body.data() + size, kReadBytes);
-      if (n < 0) request.body_incomplete = true;  // connection error or cut
-      if (n <= 0) break;
-      size += static_cast<std::size_t>(n);
-      if (size > limit) {
-        request.body_too_large = true;
-        size = 0;
-        break;
+      const Clock::time_point until = deadline();
+      if (Clock::now() >= until) break;
+      if (fd == -2) fd = FindConnectionSocket(port_.load(), info->remote_addr, info->remote_port);
+      if (fd >= 0) deadlines_->Arm(conn, fd, until);  // cuts a read that waits past it
+      const int n = mg_read(conn, data, std::min<std::size_t>(size, 1 << 30));
+      if (n > 0) {
+        received += static_cast<std::size_t>(n);
+        return n;
+      }
+      if (n < 0) break;
+      // 0: the end of the body, or (with a length still owed) a read that
+      // waited request_timeout_ms for nothing: wait on, within the deadline.
+      if (request.content_length < 0 ||
+          received >= static_cast<std::size_t>(request.content_length)) {
+        state = kEnded;
+        return 0;
       }
     }
-    body.resize(size);
-    if (info->content_length > 0 && !request.body_too_large &&
-        size < static_cast<std::size_t>(info->content_length)) {
-      request.body_incomplete = true;
-    }
-  }
-  request.body = body;
-  const HttpReply reply = options_.ingest(request);
-  // Keep a buffer for the next request, but not one that a rare huge body grew.
-  if (body.capacity() > kKeptBufferBytes) std::string().swap(body);
+    state = kFailed;
+    return -1;
+  };
+  HttpReply reply = options_.ingest(request, read);
+  // What the endpoint left of the body: read and dropped, so the client sees
+  // the answer and may send again on this connection; but not when the
+  // client waits for 100 Continue (it sends nothing), nor past the size limit.
+  bool keep = state == kEnded;
+  const bool discard =
+      state == kReading && !reply.close && (!expect_continue || asked) &&
+      (request.content_length < 0 || static_cast<std::size_t>(request.content_length) <=
+                                         options_.ingest_max_body_bytes + received);
   const char* reason = reply.status < 300 ? "OK" : "Error";
-  Send(conn, reply.status, reason, "text/plain; charset=utf-8", reply.body,
-       request.method == "HEAD", reply.extra_headers);
+  if (!keep && !discard) {
+    Refuse(conn, reply.status, reason, reply.body, head, reply.extra_headers);
+    return reply.status;
+  }
+  Send(conn, reply.status, reason, "text/plain; charset=utf-8", reply.body, head,
+       reply.extra_headers);
+  if (discard) {
+    static thread_local char sink[kDiscardBytes];
+    std::size_t dropped = 0;
+    long n = 0;
+    while (dropped <= options_.ingest_max_body_bytes && (n = read(sink, sizeof sink)) > 0) {
+      dropped += static_cast<std::size_t>(n);
+    }
+    keep = state == kEnded;
+  }
+  if (!keep) mg_disable_connection_keep_alive(conn);
+  return reply.status;
 }
 
 void HttpServer::ServeMetrics(mg_connection* conn, bool head) {

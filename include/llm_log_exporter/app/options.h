@@ -15,6 +15,7 @@ struct Options {
   std::string web_config_file;  // empty: plain HTTP, no auth
   int web_max_connections = 8;
   int web_body_timeout_ms = 30000;
+  std::size_t web_body_min_bytes_per_second = 16 * 1024;
   std::size_t max_line_bytes = 1024 * 1024;
   std::size_t input_buffer_bytes = 4 * 1024 * 1024;
   std::size_t input_workers = 2;
@@ -24,6 +25,7 @@ struct Options {
   bool ingest_enable = false;
   std::string ingest_path = "/api/v1/logs";
   std::size_t ingest_max_body_bytes = 16 * 1024 * 1024;
+  std::size_t ingest_memory_budget_bytes = 64 * 1024 * 1024;
   std::string ingest_bearer_token_file;
   std::string config_file;  // empty: the built-in preset
   std::size_t store_max_bytes = std::size_t{32} << 20;

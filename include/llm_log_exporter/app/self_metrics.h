@@ -45,7 +45,7 @@ class SelfMetrics {
   /// Whether the `file`-th followed file is open and read (a gauge).
   Update FileReadable(std::size_t file, bool readable) const;
 
-  static constexpr int kIngestCodes[] = {200, 204, 400, 401, 405, 408, 413, 415, 429, 500};
+  static constexpr int kIngestCodes[] = {200, 204, 400, 401, 405, 408, 413, 415, 417, 429, 500, 503};
 
  private:
   enum : std::uint32_t { kLines, kBytes, kBuildInfo, kReloads, kLastReload, kIngestRequests };

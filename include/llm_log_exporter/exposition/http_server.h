@@ -20,32 +20,47 @@ namespace lle {
 
 class ConnectionDeadlines;
 
-/// A request to the ingest path, body read (up to the limit).
+/// The head of a request to the ingest path; its body is read through a
+/// BodyReader, so the endpoint can refuse it before a byte is read.
 struct IngestRequest {
   std::string method;
   std::string content_type;
   std::string content_encoding;
   std::string authorization;
-  std::string_view body;        // valid during the handler call
-  bool body_too_large = false;  // over max_body_bytes: `body` is empty
-  /// The body did not arrive whole (within body_timeout_ms): `body` is partial.
-  bool body_incomplete = false;
+  /// Declared by Content-Length; -1 when the body is chunked.
+  long long content_length = 0;
 };
+
+/// Reads the next bytes of the request body into `data` (at most `size`):
+/// the count read, 0 at the end of the body, -1 if the body did not arrive
+/// whole (cut for being too slow, see HttpServerOptions, or the client went
+/// away). The first call answers `100 Continue` if the client asked for it.
+/// Valid only during the `ingest` call it is passed to, on that thread.
+using BodyReader = std::function<long(char* data, std::size_t size)>;
 
 struct HttpReply {
   int status = 204;
   std::string body;
   std::string extra_headers;  // "Name: value\r\n" each
+  /// Close the connection without reading the rest of the body (e.g. a
+  /// client without credentials).
+  bool close = false;
 };
 
 struct HttpServerOptions {
   ListenAddress address;
   std::string telemetry_path = "/metrics";
   /// Empty: no ingest endpoint. Otherwise every request to this path goes to
-  /// `ingest` (on a server thread, so it must be thread-safe).
+  /// `ingest` (on a server thread, so it must be thread-safe), which reads the
+  /// body it wants through the reader. What it leaves unread is read and
+  /// discarded up to `ingest_max_body_bytes` (so the client sees the answer
+  /// and the connection stays open), beyond that the connection is closed.
   std::string ingest_path;
   std::size_t ingest_max_body_bytes = 16 * 1024 * 1024;
-  std::function<HttpReply(const IngestRequest&)> ingest;
+  std::function<HttpReply(const IngestRequest&, const BodyReader&)> ingest;
+  /// Told the status of each ingest request the server refuses itself
+  /// (framing, basic auth, no worker free for ingest), for its counters.
+  std::function<void(int status)> ingest_refused;
   /// Set: POST /-/reload calls it (on a server thread); else /-/reload answers 403.
   std::function<HttpReply()> reload;
   /// The ingest handler checks its own credential (a bearer token): basic auth
@@ -54,6 +69,12 @@ struct HttpServerOptions {
   /// Connections served at once: one civetweb worker each, for the whole
   /// connection (keep-alive included). Further connections wait in a queue of
   /// the same length, then in the kernel's listen backlog, until a worker frees.
+  /// While some wait in the kernel's backlog (4096 deep), a connection that
+  /// holds a worker without a request in progress and has received nothing
+  /// for 20 ms (idle, between keep-alive requests, or trickling its head or
+  /// TLS handshake) is closed (see ConnectionDeadlines). At most
+  /// max_connections - max(1, max_connections / 4) workers serve the ingest
+  /// path at once: the rest stay free for scrapes.
   int max_connections = 8;
   // Per network read or write, and for the whole request head. civetweb checks
   // for shutdown between waits of at most this long, so it also bounds how long
@@ -63,6 +84,11 @@ struct HttpServerOptions {
   /// head, but not a body that trickles in); then reading ends and the
   /// connection is closed after the answer (408 on the ingest path).
   int body_timeout_ms = 30000;
+  /// And the body must come at least this fast on average after its first
+  /// request_timeout_ms: a body trickled in is cut as soon as it falls behind
+  /// (0: no minimum). Only the ingest path reads bodies: on every other path a
+  /// request with a body is answered at once and its connection closed.
+  std::size_t body_min_bytes_per_second = 16 * 1024;
   /// TLS, basic auth and extra headers (--web.config.file); applies to every path.
   WebConfig web;
 };
@@ -83,7 +109,7 @@ class HttpServer {
   /// Binds and starts serving; false with `*error` set (e.g. port in use).
   bool Start(std::string* error);
   /// The bound port (useful with port 0); 0 before Start.
-  int port() const { return port_; }
+  int port() const { return port_.load(); }
   /// /-/ready answers 200 once set, 503 before.
   void SetReady(bool ready) { ready_.store(ready); }
   /// Stops accepting and waits for running handlers. Idempotent.
@@ -93,12 +119,16 @@ class HttpServer {
   static int Handle(mg_connection* conn, void* self);
   static int InitTls(void* ssl_ctx, void* self);
   static void EndRequest(const mg_connection* conn, int status);
+  static void CloseConnection(const mg_connection* conn);
   bool ConfigureTls(void* ssl_ctx, std::string* error);
   int HandleRequest(mg_connection* conn);
   void Send(mg_connection* conn, int code, const char* reason, const char* content_type,
             std::string_view body, bool head, const std::string& extra_headers = {});
   void ServeMetrics(mg_connection* conn, bool head);
-  void ServeIngest(mg_connection* conn);
+  int ServeIngest(mg_connection* conn, bool head);
+  /// Refuses a request whose body will not be read, and closes the connection.
+  int Refuse(mg_connection* conn, int code, const char* reason, std::string_view body, bool head,
+             const std::string& extra_headers = {});
 
   HttpServerOptions options_;
   Gatherer gather_;
@@ -106,8 +136,10 @@ class HttpServer {
   std::string common_headers_;  // web config headers, "Name: value\r\n" each
   std::string tls_error_;       // set by ConfigureTls during Start
   std::unique_ptr<ConnectionDeadlines> deadlines_;
+  const int ingest_workers_;  // workers that may serve ingest at once
+  std::atomic<int> ingest_active_{0};
   mg_context* ctx_ = nullptr;
-  int port_ = 0;
+  std::atomic<int> port_{0};
   std::atomic<bool> ready_{false};
 };
 
