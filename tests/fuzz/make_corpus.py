@@ -68,6 +68,15 @@ def main():
         for j, piece in enumerate(pieces(data)[:2]):
             write("pipeline_fuzz", bytes([(i * 7 + j) & 0x1f]) + piece)
 
+    for setup, edge in [
+            (0, b'{"status":"success","output_tokens":1.7976931348623157e308}\n'
+                b'{"status":"success","output_tokens":1.7976931348623157e308}\n'),
+            (0x10, b'{"status":"er\\u0000r\\u001b[31m","request_id":"a","model":"\xc3\xa9"}\n'
+                   b'Traceback (most recent call last):\n  File "x.py", line 1, in f\n'
+                   b'ValueError: boom\nINFO done\n'),
+            (1, b"x" * 100 + b"\n" + b'{"request_id":"a","status":"success"}\n')]:
+        write("pipeline_fuzz", bytes([setup]) + edge)
+
     # body_framer: bodies as Fluent Bit's http output sends them.
     records = [{"date": 1712310225.1 + i, "log": line.decode("utf-8", "replace")}
                for i, line in enumerate(lines_by_case["server_vllm"].splitlines()[:5])]
@@ -84,7 +93,7 @@ def main():
         write("body_framer_fuzz", bytes([content_type]) + body)
         write("body_framer_fuzz", bytes([content_type | 0x08]) + body)          # also gzip
         write("body_framer_fuzz", bytes([content_type | 0x18]) + body)          # two members
-        write("body_framer_fuzz", bytes([content_type | 0x20]) + gzip.compress(body))
+        write("body_framer_fuzz", bytes([content_type | 0x20]) + gzip.compress(body, mtime=0))
     write("body_framer_fuzz", bytes([0x4b]) + json.dumps(records * 4).encode())  # small limit
 
     # config: the shipped configs, one with lines after "#--".

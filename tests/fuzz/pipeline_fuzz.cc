@@ -16,6 +16,9 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -113,7 +116,59 @@ void CheckLabels(const std::vector<prometheus::MetricFamily>& families,
   }
 }
 
+// One sample line of the text format: NAME[{L="V",...}] VALUE, with label
+// values escaped (\\, \", \n only) and a value Prometheus' ParseFloat takes
+// (no overflow: 1.797693134862316e+308 took a target down, issue 17 item 1).
+bool ValidSample(std::string_view line) {
+  std::size_t i = 0;
+  const auto name_char = [](char c, bool first) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+           (!first && c >= '0' && c <= '9');
+  };
+  if (i == line.size() || !name_char(line[i], true)) return false;
+  while (i < line.size() && name_char(line[i], false)) ++i;
+  if (i < line.size() && line[i] == '{') {
+    ++i;
+    while (i < line.size() && line[i] != '}') {
+      if (!name_char(line[i], true)) return false;
+      while (i < line.size() && name_char(line[i], false)) ++i;
+      if (line.substr(i, 2) != "=\"") return false;
+      i += 2;
+      for (;;) {
+        if (i >= line.size()) return false;
+        if (line[i] == '"') break;
+        if (line[i] == '\\') {
+          if (i + 1 >= line.size() || (line[i + 1] != '\\' && line[i + 1] != '"' &&
+                                       line[i + 1] != 'n')) {
+            return false;
+          }
+          ++i;
+        }
+        ++i;
+      }
+      ++i;  // the closing quote
+      if (i < line.size() && line[i] == ',') ++i;
+    }
+    if (i == line.size()) return false;
+    ++i;  // '}'
+  }
+  if (i == line.size() || line[i] != ' ') return false;
+  const std::string value(line.substr(i + 1));
+  if (value == "+Inf" || value == "-Inf" || value == "NaN") return true;
+  if (value.empty() || value.find_first_not_of("0123456789+-.eE") != std::string::npos) {
+    return false;
+  }
+  errno = 0;
+  char* end = nullptr;
+  const double d = std::strtod(value.c_str(), &end);
+  return end == value.c_str() + value.size() && !(errno == ERANGE && std::isinf(d));
+}
+
 void CheckExposition(const std::string& text) {
+  for (const std::string_view line : lle::fuzz::SplitLines(text)) {
+    if (line.empty() || line[0] == '#') continue;
+    if (!ValidSample(line)) Fail("an exposition line Prometheus cannot parse", line);
+  }
   std::size_t at = 0;
   if (lle::fuzz::HasControlByte(text, &at)) {
     const std::size_t line_start = text.rfind('\n', at);

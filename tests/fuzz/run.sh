@@ -49,11 +49,15 @@ for t in "${targets[@]}"; do
   cp -r "$here/corpus/$t/." "$work/corpus/"
   seeds=$(ls "$work/corpus" | wc -l)
   echo "=== $t: ${seconds}s, $seeds seeds, -max_len=$(max_len "$t"), in $work"
+  dict=()
+  case $t in
+    line_parser_fuzz | pipeline_fuzz | body_framer_fuzz) dict=(-dict="$here/json.dict") ;;
+  esac
   status=0
   # -timeout: one input taking over 10 s is a hang; -rss_limit_mb: libFuzzer's
   # default 2 GB, said out loud. stdin is /dev/null: nothing may wait on it.
   (cd "$work" && "$bin" -max_total_time="$seconds" -max_len="$(max_len "$t")" -timeout=10 \
-     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" \
+     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/" "${dict[@]}" "$work/corpus" \
      </dev/null >"$work/fuzz.log" 2>&1) || status=$?
   stats=$(grep -E "^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)" \
             "$work/fuzz.log" | sed 's/^stat:://; s/  */ /g' | tr '\n' ' ' || true)
