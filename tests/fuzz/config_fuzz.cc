@@ -6,8 +6,8 @@
 // its text rules run over those lines and eight real server lines (from
 // tests/golden/server_*/input.log, read from the source tree), and its line
 // parser over the same lines. Checks: loading never throws or crashes and a
-// refusal says why; a loaded rule set is coherent (field indices in range);
-// every string value a rule fills views the line, the rule or a static status
+// refusal says why in one printable line; a loaded rule set is coherent
+// (field indices in range); every string value a rule fills views the line, the rule or a static status
 // name (http_status); a match leaves the record clear again.
 
 #include <re2/re2.h>
@@ -95,6 +95,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string error;
   if (!lle::LoadConfigText(config, "fuzz.yaml", &rules, &error)) {
     Check(!error.empty(), "a config refused without a reason");
+    std::size_t at = 0;
+    Check(!lle::fuzz::HasControlByte(error + "\n", &at) && error.find('\n') == std::string::npos,
+          "a refusal that is not one printable line", error);
     return 0;
   }
   Check(rules.fields.size() <= lle::kMaxFields, "more fields than a record holds");
