@@ -32,7 +32,7 @@ function(lle_pgo)
     endforeach()
     return()
   endif()
-  if(NOT LLE_PGO OR NOT CMAKE_BUILD_TYPE STREQUAL "Release" OR LLE_SANITIZE
+  if(NOT LLE_PGO OR NOT CMAKE_BUILD_TYPE STREQUAL "Release" OR LLE_SANITIZE OR LLE_TSAN OR LLE_FUZZ
      OR NOT CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
     return()
   endif()

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "llm_log_exporter/core/ascii.h"
 #include "llm_log_exporter/core/read_file.h"
 #include "llm_log_exporter/map/mapper.h"
 #include "llm_log_exporter/parse/log_level.h"
@@ -962,15 +963,18 @@ bool LoadConfigText(const std::string& text, const std::string& name, RuleSet* o
       message << name;
       if (!e.mark.is_null()) message << ':' << e.mark.line + 1 << ':' << e.mark.column + 1;
       message << ": not valid YAML: " << e.msg;
-      *error = message.str();
+      *error = EscapeControlBytes(message.str());
       return false;
     }
     Builder(reader, &rules).Build(root);
   } catch (const ConfigError& e) {
-    *error = e.message;
+    // Keys and values are quoted as written: a control byte in them must not
+    // split the one-line message or reach a terminal (found by
+    // tests/fuzz/config_fuzz).
+    *error = EscapeControlBytes(e.message);
     return false;
   } catch (const YAML::Exception& e) {
-    *error = name + ": " + e.msg;
+    *error = EscapeControlBytes(name + ": " + e.msg);
     return false;
   }
   *out = std::move(rules);

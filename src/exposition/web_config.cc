@@ -252,14 +252,16 @@ bool ParseWebConfig(const std::string& text, const std::string& base_dir, WebCon
     const YAML::Node root = YAML::Load(text);
     ParseRoot(root, base_dir, &config);
   } catch (const ConfigError& e) {
-    *error = e.message;
+    // Keys and values are quoted as written: a control byte in them must not
+    // split the one-line message (found by tests/fuzz/web_config_fuzz).
+    *error = EscapeControlBytes(e.message);
     return false;
   } catch (const YAML::Exception& e) {
     // e.what() carries "yaml-cpp: error at line L, column C: reason".
     std::string what = e.what();
     const std::string prefix = "yaml-cpp: ";
     if (what.rfind(prefix, 0) == 0) what.erase(0, prefix.size());
-    *error = "not valid YAML: " + what;
+    *error = EscapeControlBytes("not valid YAML: " + what);
     return false;
   }
   *out = std::move(config);

@@ -36,7 +36,8 @@ from deploy_support import (apt_known_packages, cmake_install, default_port, fai
 # Installed by .ci/run for tests and benchmarks only, never by the build of
 # the binary; anything else .ci/run installs must be in the build stage.
 TEST_ONLY = {"python3", "python3-yaml", "libgtest-dev", "libbenchmark-dev", "prometheus",
-             "systemd", "openssl", "curl", "apache2-utils", "python3-fastapi", "python3-uvicorn"}
+             "systemd", "openssl", "curl", "apache2-utils", "python3-fastapi", "python3-uvicorn",
+             "clang", "libclang-rt-14-dev"}
 # find_package() names that need no package of their own.
 NO_PACKAGE = {"Threads", "PkgConfig"}
 # Sanitizer runtimes appear in ldd only for an -DLLE_SANITIZE=ON build.

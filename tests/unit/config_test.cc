@@ -47,6 +47,11 @@ const BadCase kBadCases[] = {
     {"TopLevelList", "- a", "c.yaml:1:1: must be a mapping"},
     {"UnknownTopKey", "requests: {keys: [a]}\nmetric: []",
      "c.yaml:2:1: metric: unknown key (expected one of: namespace, requests, text, metrics)"},
+    // A control byte in a key is escaped: the message stays one line and puts
+    // no terminal escape on stderr (found by tests/fuzz/config_fuzz).
+    {"ControlBytesInKey", "requests: {keys: [a]}\n\"m\\x1b[31m\\nx\": []",
+     "c.yaml:2:1: m\\x1b[31m\\x0ax: unknown key (expected one of: namespace, requests, text, "
+     "metrics)"},
     {"NoRequests", "metrics: []",
      "c.yaml:1:1: requests: missing: say which JSON lines are requests"},
     {"EmptyRequestKeys", "requests: {keys: []}\nmetrics: []",

@@ -110,6 +110,9 @@ TEST_F(WebConfigTest, RejectsEachMistakeWithOneLineNamingTheKey) {
        "tls_server_config.cert_file: must be a string"},
       {"basic_auth_users: {alice: 'x'",
        "not valid YAML: error at line 1, column 1: end of map flow not found"},
+      // A control byte in a key is escaped: the message stays one line
+      // (found by tests/fuzz/web_config_fuzz).
+      {"\"a\\x0ab\\x1b[31m\": 1", "a\\x0ab\\x1b[31m: unknown key"},
   };
   for (const ErrorCase& c : cases) {
     WebConfig config;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cctype>
+#include <string>
 #include <string_view>
 
 namespace lle {
@@ -21,6 +22,25 @@ inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 /// bytes are above ' ', and one compare rejects them.
 inline bool IsJsonSpace(char c) {
   return static_cast<unsigned char>(c) <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r');
+}
+
+/// `text` with each control byte (below 0x20, and DEL) written as \xNN, so a
+/// message quoting user input (a config key, a path) stays one printable line.
+inline std::string EscapeControlBytes(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == 0x7f) {
+      out += "\\x";
+      out += kHex[b >> 4];
+      out += kHex[b & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 }  // namespace lle
