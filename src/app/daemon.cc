@@ -67,6 +67,10 @@ class StreamIngest : private ReaderCounters {
     reader_options_.sequence = &exporter.sequence();
     // Workers follow tracebacks chunk by chunk: a block must not straddle two.
     reader_options_.chunk_end = TracebackSafeEnd;
+    // A live stream sends a held-back block when the input pauses (freshness);
+    // --once waits for the rest instead, so that a writer's pauses never
+    // split a block and the output depends on the input alone.
+    if (options.once) reader_options_.hold_for = std::chrono::hours(24);
     for (std::size_t i = 0; i < workers; ++i) {
       pipelines_.push_back(std::make_unique<Pipeline>(exporter, source, options.max_line_bytes));
     }

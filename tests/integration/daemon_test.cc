@@ -507,6 +507,25 @@ TEST(DaemonTest, OnceOutputIsTheSameBytesWhateverTheWorkersAndReads) {
   }
 }
 
+TEST(DaemonTest, OnceKeepsATracebackWholeWhenItsWriterPausesInside) {
+  // A live stream sends what it holds when the input pauses (freshness);
+  // --once must wait for the rest of the block instead, whatever the pause.
+  // The pause is the behaviour under test, not a wait for the binary.
+  ChildProcess child({kBinary, "--once", "--input.workers", "2"});
+  const int kBlocks = 4;
+  for (int i = 0; i < kBlocks; ++i) {
+    child.Write(RequestLine("success", 10 + i) + "Traceback (most recent call last):\n" +
+                "  File \"/srv/engine.py\", line 7, in step\n");
+    std::this_thread::sleep_for(milliseconds(100));  // the server is still printing
+    child.Write("    raise ValueError(prompt)\nValueError: prompt too long\n");
+  }
+  child.CloseStdin();
+  const std::string out = child.DrainStdout(kDeadline);
+  ASSERT_EQ(child.Wait(kDeadline), 0) << child.DrainStderr();
+  EXPECT_EQ(MetricValue(out, "qwen_exceptions_total{type=\"ValueError\"}"), kBlocks);
+  EXPECT_EQ(out.find("type=\"truncated\""), std::string::npos) << out;
+}
+
 TEST(DaemonTest, OnceWithStdinClosedReadsNothingAndExits0) {
   // `<&-`: descriptor 0 is closed, and must not become the next thing opened.
   const RunResult result = lle::test::Run(
