@@ -6,6 +6,13 @@ if(LLE_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+# Tests that measure memory (RSS, an address-space limit) cannot under a
+# sanitizer, which maps terabytes of shadow and keeps freed memory for a while:
+# they check what they can and say so.
+if(LLE_SANITIZE OR LLE_TSAN)
+  add_compile_definitions(LLE_SANITIZED_BUILD=1)
+endif()
+
 # -DLLE_TSAN=ON: ThreadSanitizer for every target of this project (the shards,
 # the reload gate, the chunk queue, the HTTP ingest pool). Debian's libraries
 # (civetweb, prometheus-cpp, ...) are not instrumented; their own races are not

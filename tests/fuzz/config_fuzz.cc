@@ -7,8 +7,8 @@
 // tests/golden/server_*/input.log, read from the source tree), and its line
 // parser over the same lines. Checks: loading never throws or crashes and a
 // refusal says why in one printable line; a loaded rule set is coherent
-// (field indices in range); every string value a rule fills views the line, the rule or a static status
-// name (http_status); a match leaves the record clear again.
+// (field indices in range); every string value a rule fills views the line, the rule or a static
+// status name (http_status); a match leaves the record clear again.
 
 #include <re2/re2.h>
 
@@ -42,7 +42,8 @@ const std::vector<std::string>& ServerLines() {
       std::string error;
       const std::string path =
           std::string(LLE_FUZZ_REPO_DIR) + "/tests/golden/server_" + server + "/input.log";
-      if (!lle::ReadWholeFile(path, &text, &error)) Fail("cannot read", path + ": " + error);
+      if (!lle::ReadWholeFile(path, lle::kMaxConfigFileBytes, &text, &error))
+        Fail("cannot read", path + ": " + error);
       for (const std::string_view line : lle::fuzz::SplitLines(text)) out.emplace_back(line);
     }
     return out;

@@ -139,7 +139,7 @@ TEST(RegexLiteralPrefixTest, AnchoredAtThePrefixFindsWhatASearchFinds) {
   std::vector<TextRule> rules(1);
   rules[0].name = "r";
   rules[0].literal = "id=";
-  rules[0].regexes.push_back({std::make_shared<const re2::RE2>(pattern), "id=", 1});
+  rules[0].regexes.push_back({std::make_shared<const re2::RE2>(pattern), "id=", 1, nullptr});
   rules[0].captures.push_back({0, 1, 0, Conversion::kNumber, 1});
   TextMatcher matcher(&rules);
   for (int misses : {0, 1, 7, 8, 9, 100}) {
