@@ -414,6 +414,20 @@ TEST(DaemonTest, OncePrintsTheExpositionAndExits0) {
   EXPECT_EQ(MetricValue(result.out, "qwen_request_duration_ms_bucket{le=\"5000\"}"), 3);
 }
 
+// A --once run with --input.workers `workers`, reading its input 4 KiB at a
+// time (hundreds of chunks): `log` from a pipe, or the file at `path` (the
+// same bytes, worked mapped in memory).
+struct OnceRun {
+  const char* workers;
+  bool file;
+  std::string Name() const { return std::string(workers) + " workers" + (file ? ", file" : ""); }
+};
+RunResult RunOnceInSmallReads(const OnceRun& run, const std::string& log, const std::string& path) {
+  const std::vector<std::string> argv = {
+      kBinary, "--once", "--input.workers", run.workers, "--input.buffer-bytes", "65536"};
+  return run.file ? RunWithStdinFile(argv, path, kDeadline) : lle::test::Run(argv, log, kDeadline);
+}
+
 TEST(DaemonTest, TracebacksAcrossChunkBoundariesCountOnceWhateverTheWorkers) {
   // Small reads (a 64 KiB buffer reads 4 KiB at a time) cut the input between
   // the lines of many blocks; each block must still reach one worker whole.
@@ -434,16 +448,10 @@ TEST(DaemonTest, TracebacksAcrossChunkBoundariesCountOnceWhateverTheWorkers) {
   TempDir dir;
   const std::string path = dir.Write("log", log);
   // As a pipe, and as a file (worked mapped in memory, in chunks of 4 KiB).
-  const struct {
-    const char* workers;
-    bool file;
-  } kRuns[] = {{"1", false}, {"2", false}, {"3", false}, {"1", true}, {"2", true}};
-  for (const auto& run : kRuns) {
-    const std::vector<std::string> argv = {
-        kBinary, "--once", "--input.workers", run.workers, "--input.buffer-bytes", "65536"};
-    const RunResult result =
-        run.file ? RunWithStdinFile(argv, path, kDeadline) : lle::test::Run(argv, log, kDeadline);
-    const std::string what = std::string(run.workers) + " workers" + (run.file ? ", file" : "");
+  for (const OnceRun& run :
+       std::vector<OnceRun>{{"1", false}, {"2", false}, {"3", false}, {"1", true}, {"2", true}}) {
+    const RunResult result = RunOnceInSmallReads(run, log, path);
+    const std::string what = run.Name();
     ASSERT_EQ(result.exit_code, 0) << what << "\n" << result.err;
     EXPECT_EQ(MetricValue(result.out, "qwen_exceptions_total{type=\"ValueError\"}"), kBlocks)
         << what;
@@ -484,18 +492,16 @@ TEST(DaemonTest, OnceOutputIsTheSameBytesWhateverTheWorkersAndReads) {
     return WithoutLinesStartingWith(exposition, "qwen_last_request_timestamp_seconds ");
   };
   std::string first;
-  const struct {
-    const char* workers;
-    bool file;
-  } kRuns[] = {{"1", false}, {"2", false}, {"3", false}, {"2", false},
-               {"1", true},  {"2", true},  {"4", true},  {"2", true}};
-  for (const auto& run : kRuns) {
-    // Small reads (4 KiB) cut the input into hundreds of chunks.
-    const std::vector<std::string> argv = {
-        kBinary, "--once", "--input.workers", run.workers, "--input.buffer-bytes", "65536"};
-    const RunResult result =
-        run.file ? RunWithStdinFile(argv, path, kDeadline) : lle::test::Run(argv, log, kDeadline);
-    const std::string what = std::string(run.workers) + " workers" + (run.file ? ", file" : "");
+  for (const OnceRun& run : std::vector<OnceRun>{{"1", false},
+                                                 {"2", false},
+                                                 {"3", false},
+                                                 {"2", false},
+                                                 {"1", true},
+                                                 {"2", true},
+                                                 {"4", true},
+                                                 {"2", true}}) {
+    const RunResult result = RunOnceInSmallReads(run, log, path);
+    const std::string what = run.Name();
     ASSERT_EQ(result.exit_code, 0) << what << "\n" << result.err;
     EXPECT_EQ(MetricValue(result.out, "qwen_system_prompt_changes_total"), prompt_changes) << what;
     if (first.empty()) {
