@@ -59,18 +59,10 @@ void AddCount(std::atomic<std::uint64_t>& cell, std::uint64_t n) {
   cell.store(cell.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
-// The cell of a series holding the double that a sum of values adds to
-// (counter value, `add` gauge value, histogram sum), or 0 if none.
-std::size_t SumCell(const MetricSpec& spec) {
-  switch (spec.type) {
-    case MetricType::kCounter:
-      return 0;
-    case MetricType::kGauge:
-      return spec.gauge_mode == GaugeMode::kAdd ? 0 : SIZE_MAX;
-    case MetricType::kHistogram:
-      return spec.buckets.size() + 1;
-  }
-  return SIZE_MAX;
+// Whether a metric's series add up values: counters, `add` gauges and
+// histograms (their sum) do.
+bool AddsUp(const MetricSpec& spec) {
+  return spec.type != MetricType::kGauge || spec.gauge_mode == GaugeMode::kAdd;
 }
 
 // Counter: value. Gauge: value, stamp of the last write (0: never set).
@@ -81,7 +73,7 @@ std::size_t CellsPerSeries(const MetricSpec& spec, SumMode sums) {
   const std::size_t plain = spec.type == MetricType::kCounter ? 1
                             : spec.type == MetricType::kGauge ? 2
                                                               : spec.buckets.size() + 2;
-  return plain + (sums == SumMode::kExact && SumCell(spec) != SIZE_MAX ? 2 : 0);
+  return plain + (sums == SumMode::kExact && AddsUp(spec) ? 2 : 0);
 }
 
 // Exact sums: two's complement integers in units of 2^-80 (GCC and Clang).
@@ -288,7 +280,7 @@ Shard::Shard(Store& store) : store_(store), cells_(store.num_cells_) {
     hot.series0.bounds = m->padded_bounds.data();
     hot.series0.num_bounds = static_cast<std::uint32_t>(m->padded_bounds.size());
     hot.series0.sum_cell = static_cast<std::uint32_t>(m->spec.buckets.size() + 1);
-    if (store.sums_ == SumMode::kExact && SumCell(m->spec) != SIZE_MAX) {
+    if (store.sums_ == SumMode::kExact && AddsUp(m->spec)) {
       hot.series0.exact_cell = static_cast<std::uint32_t>(m->cells_per_series - 2);
     }
     switch (m->spec.type) {
