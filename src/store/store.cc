@@ -110,11 +110,17 @@ Fixed LoadFixed(const std::atomic<std::uint64_t>* cells) {
   return true;
 }
 
-// Adds `value` to a sum: to its exact part if `exact` (else null) can take
-// it, else to its double in `cell`.
+// Adds `value` to a sum: whole numbers under 2^52 (token counts, most
+// durations in ms) to its double in `cell`, where they add up exactly in any
+// order; others to its exact part if `exact` (else null) can take them, else
+// to the double too.
 [[gnu::always_inline]] inline void AddToSum(std::atomic<std::uint64_t>& cell,
                                             std::atomic<std::uint64_t>* exact, double value) {
-  if (exact == nullptr || !AddExact(exact, value)) AddDouble(cell, value);
+  if (exact != nullptr && !(std::fabs(value) < 0x1p52 &&
+                            value == static_cast<double>(static_cast<std::int64_t>(value)))) {
+    if (AddExact(exact, value)) return;
+  }
+  AddDouble(cell, value);
 }
 
 // Values a label's table holds: its cap (or its initial values), and the overflow value.
@@ -455,9 +461,11 @@ bool Store::GaugeValue(const Metric& m, std::size_t s, double* value, std::uint6
 
 double Store::Sum(const Metric& m, std::size_t s, std::size_t i) const {
   const std::size_t first = m.first_cell + s * m.cells_per_series;
-  double sum = 0;  // the values that no exact part could take
+  double sum = 0;  // whole numbers, and values that no exact part could take
   for (const auto& shard : shards_) sum += LoadDouble(shard->cells_[first + i]);
   if (sums_ != SumMode::kExact) return sum;
+  // Whole numbers only (as a rule): one more exact part, so the total is rounded once.
+  const bool whole = std::fabs(sum) < 0x1p46 && sum == std::trunc(sum);
   Fixed fixed = 0;
   for (const auto& shard : shards_) {
     if (__builtin_add_overflow(fixed, LoadFixed(&shard->cells_[first + m.cells_per_series - 2]),
@@ -469,6 +477,11 @@ double Store::Sum(const Metric& m, std::size_t s, std::size_t i) const {
       }
       return sum;
     }
+  }
+  if (whole && !__builtin_add_overflow(
+                   fixed, static_cast<Fixed>(static_cast<std::int64_t>(sum)) * (Fixed{1} << 80),
+                   &fixed)) {
+    sum = 0;
   }
   // Rounded once, to nearest; scaling by a power of two is exact.
   return std::ldexp(static_cast<double>(fixed), -80) + sum;

@@ -24,8 +24,9 @@ struct LabelTable;  // one label's values in a Store (store.cc)
 /// fixed-point number (units of 2^-80) per shard instead, so that the merged
 /// total is the same whatever the split and rounded once: `--once` output is
 /// byte-for-byte reproducible. It holds every value from 2^-28 up to 2^47
-/// with a full 53-bit mantissa (integers and short decimals well beyond);
-/// a value it cannot hold goes to the double beside it.
+/// with a full 53-bit mantissa (short decimals well beyond); whole numbers
+/// under 2^52, and values it cannot hold, go to the double beside it (whole
+/// numbers add up exactly there, in any order, while the total stays under 2^53).
 enum class SumMode : std::uint8_t { kFast, kExact };
 
 /// How a series' cells take a value: a metric's type and gauge mode in one.
