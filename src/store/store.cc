@@ -9,6 +9,8 @@
 #include <limits>
 #include <utility>
 
+#include "llm_log_exporter/core/ascii.h"
+
 namespace lle {
 
 struct LabelTable {
@@ -29,8 +31,7 @@ constexpr std::size_t kMaxLabelValueBytes = 128;
 // A control byte (NUL, ESC, DEL, ...) in a label value would reach whoever
 // reads /metrics in a terminal: such a value goes to the overflow series.
 bool HasControlByte(std::string_view value) {
-  return std::any_of(value.begin(), value.end(),
-                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+  return std::any_of(value.begin(), value.end(), IsControlByte);
 }
 
 double ToDouble(std::uint64_t bits) {
@@ -478,9 +479,9 @@ double Store::Sum(const Metric& m, std::size_t s, std::size_t i) const {
       return sum;
     }
   }
-  if (whole && !__builtin_add_overflow(
-                   fixed, static_cast<Fixed>(static_cast<std::int64_t>(sum)) * (Fixed{1} << 80),
-                   &fixed)) {
+  if (whole &&
+      !__builtin_add_overflow(
+          fixed, static_cast<Fixed>(static_cast<std::int64_t>(sum)) * (Fixed{1} << 80), &fixed)) {
     sum = 0;
   }
   // Rounded once, to nearest; scaling by a power of two is exact.

@@ -24,15 +24,20 @@ inline bool IsJsonSpace(char c) {
   return static_cast<unsigned char>(c) <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r');
 }
 
-/// `text` with each control byte (below 0x20, and DEL) written as \xNN, so a
+/// A control byte: below 0x20 (NUL, ESC, ...) or DEL.
+inline bool IsControlByte(char c) {
+  return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f;
+}
+
+/// `text` with each control byte (IsControlByte) written as \xNN, so a
 /// message quoting user input (a config key, a path) stays one printable line.
 inline std::string EscapeControlBytes(std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(text.size());
   for (const char c : text) {
-    const auto b = static_cast<unsigned char>(c);
-    if (b < 0x20 || b == 0x7f) {
+    if (IsControlByte(c)) {
+      const auto b = static_cast<unsigned char>(c);
       out += "\\x";
       out += kHex[b >> 4];
       out += kHex[b & 15];
