@@ -2,11 +2,14 @@
 #
 # The per-line path is branchy (JSON scanning, rule dispatch, bucket search),
 # and GCC lays it out far better knowing which branches a real log takes: the
-# whole `--once` run is about 10 % faster (README "Performance"). So a Release
+# whole `--once` run is about 10 % faster (docs/performance.md). So a Release
 # build first builds an instrumented exporter in <build>/pgo/build (this same
 # project, configured with LLE_PGO_GENERATE), runs it on lle_sample_log's
-# output, and compiles the pipeline's libraries with the profile it wrote.
-# Functions the training never ran are optimized as without a profile.
+# output (JSON request lines) and on the real servers' lines of the golden
+# tests (tests/golden/server_*: stock vLLM, TGI, SGLang, ... text), and
+# compiles the pipeline's libraries with the profile it wrote. A path the
+# training never takes is laid out as cold (out-of-line calls, code for
+# size): trained on JSON only, the text rules ran 20-40 % slower.
 #
 # -DLLE_PGO=OFF skips all of it; other build types, Clang and sanitizer builds
 # never use it. The profile is rebuilt whenever the instrumented build changes,
@@ -15,6 +18,8 @@
 option(LLE_PGO "Release builds with GCC: optimize with a profile of a training run" ON)
 set(LLE_PGO_GENERATE "" CACHE PATH "Internal (the instrumented build): write the profile here")
 set(LLE_PGO_TRAINING_LINES 200000 CACHE STRING "Lines of lle_sample_log the training run reads")
+set(LLE_PGO_TRAINING_TEXT_COPIES 300 CACHE STRING
+    "Times the training run reads the golden tests' server lines")
 
 # Compiles `targets` instrumented (LLE_PGO_GENERATE) or with the profile, as
 # this build calls for; nothing otherwise.
@@ -57,15 +62,19 @@ function(lle_pgo)
     BUILD_BYPRODUCTS ${instrumented}
     INSTALL_COMMAND "")
   set(stamp ${dir}/profile.stamp)
+  file(GLOB text_files ${CMAKE_SOURCE_DIR}/tests/golden/server_*/input.log)
+  set(quoted ${text_files})
+  list(TRANSFORM quoted REPLACE "(.+)" "'\\1'")
+  list(JOIN quoted " " text)
   add_custom_command(
     OUTPUT ${stamp}
     COMMAND ${CMAKE_COMMAND} -E rm -rf ${dir}/profile
     # A build host that cannot run the binary (e.g. no AVX2 for LLE_SIMD=haswell)
     # still builds it, without a profile.
-    COMMAND sh -c "'$<TARGET_FILE:lle_sample_log>' ${LLE_PGO_TRAINING_LINES} | '${instrumented}' --once > /dev/null || { echo 'lle_pgo: the training run failed; building without a profile' >&2; rm -rf '${dir}/profile'; }"
+    COMMAND sh -c "{ '$<TARGET_FILE:lle_sample_log>' ${LLE_PGO_TRAINING_LINES} | '${instrumented}' --once > /dev/null && for i in $(seq ${LLE_PGO_TRAINING_TEXT_COPIES}); do cat ${text}; done | '${instrumented}' --once > /dev/null; } || { echo 'lle_pgo: the training run failed; building without a profile' >&2; rm -rf '${dir}/profile'; }"
     COMMAND ${CMAKE_COMMAND} -E touch ${stamp}
-    DEPENDS lle_pgo_instrumented ${instrumented} lle_sample_log
-    COMMENT "Training run for profile-guided optimization (${LLE_PGO_TRAINING_LINES} lines)"
+    DEPENDS lle_pgo_instrumented ${instrumented} lle_sample_log ${text_files}
+    COMMENT "Training runs for profile-guided optimization (${LLE_PGO_TRAINING_LINES} JSON lines, server lines x ${LLE_PGO_TRAINING_TEXT_COPIES})"
     VERBATIM)
   add_custom_target(lle_pgo_profile DEPENDS ${stamp})
   foreach(t ${targets})

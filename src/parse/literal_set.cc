@@ -5,6 +5,8 @@
 #include <cstring>
 #include <utility>
 
+#include "find_bytes.h"
+
 namespace lle {
 namespace {
 
@@ -15,8 +17,7 @@ std::uint32_t Load32(const char* p) {
 }
 
 bool Contains(std::string_view line, const std::string& literal) {
-  return line.size() >= literal.size() &&
-         memmem(line.data(), line.size(), literal.data(), literal.size()) != nullptr;
+  return FindBytes(line, literal) != std::string_view::npos;
 }
 
 }  // namespace

@@ -5,14 +5,48 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
+#include "find_bytes.h"
 #include "literal_set.h"
 #include "regex_plan.h"
 #include "text_chars.h"
 
 namespace lle {
 namespace {
+
+// `mantissa` ([+-]?digits[.digits], or [+-]?.digits) times 10^exponent, when
+// that is exact the cheap way (Clinger): at most 19 significant digits whose
+// integer is at most 2^53, and a power of ten that is itself a double (at
+// most 10^22), so that one multiplication or division rounds once. Most
+// numbers servers print (durations, throughputs) take this path.
+bool FastDecimal(std::string_view mantissa, long exponent, double* value) {
+  static constexpr double kPowers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  std::size_t i = 0;
+  const bool negative = mantissa[0] == '-';
+  if (mantissa[0] == '-' || mantissa[0] == '+') ++i;
+  std::uint64_t digits = 0;
+  int significant = 0;
+  for (; i < mantissa.size(); ++i) {
+    const char c = mantissa[i];
+    if (c == '.') {
+      exponent -= static_cast<long>(mantissa.size() - i - 1);
+      continue;
+    }
+    if (significant > 0 || c != '0') ++significant;
+    digits = digits * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (significant > 19 || digits > (std::uint64_t{1} << 53) || exponent < -22 || exponent > 22) {
+    return false;
+  }
+  const double m = static_cast<double>(digits);
+  const double v = exponent >= 0 ? m * kPowers[exponent] : m / kPowers[-exponent];
+  *value = negative ? -v : v;
+  return true;
+}
 
 // A decimal number at the start of `s`: [+-]?digits[.digits]([eE][+-]?digits)?
 // or [+-]?.digits, times 10^shift. Returns its length (0: none); `*value`
@@ -45,6 +79,7 @@ std::size_t DecimalPrefix(std::string_view s, double* value, int shift = 0) {
       i = j;
     }
   }
+  if (FastDecimal(s.substr(0, mantissa_end), exponent + shift, value)) return i;
   // "<mantissa>e<exponent + shift>", without a leading '+' (from_chars takes none).
   const std::size_t skip = s[0] == '+' ? 1 : 0;
   char buffer[96];
@@ -135,10 +170,11 @@ bool ParseDuration(std::string_view text, int shift, double* total) {
     while (n < text.size() && (IsDigit(text[n]) || text[n] == '.')) ++n;
     const std::string_view number = text.substr(0, n);
     text.remove_prefix(n);
+    if (text.empty()) return false;
     const Unit* unit = nullptr;
     for (const Unit& u : kUnits) {
       // "ms" is listed before "m", so "m" never takes the "m" of "ms".
-      if (text.substr(0, u.name.size()) != u.name) continue;
+      if (text[0] != u.name[0] || text.substr(0, u.name.size()) != u.name) continue;
       unit = &u;
       break;
     }
@@ -345,9 +381,9 @@ bool TextMatcher::Search(const TextRegex& regex, std::string_view line) {
     // few times, then one unanchored search over the rest keeps a long line
     // full of them linear.
     for (int attempt = 0; attempt < 8; ++attempt) {
-      const void* at = memmem(line.data() + from, line.size() - from, prefix.data(), prefix.size());
-      if (at == nullptr) return false;
-      const auto pos = static_cast<std::size_t>(static_cast<const char*>(at) - line.data());
+      const std::size_t at = FindBytes(line.substr(from), prefix);
+      if (at == std::string_view::npos) return false;
+      const std::size_t pos = from + at;
       if (regex.plan != nullptr ? regex.plan->MatchAt(line, pos, groups_.get(), regex.groups)
                                 : regex.re->Match(text, pos, line.size(), re2::RE2::ANCHOR_START,
                                                   groups_.get(), regex.groups + 1)) {

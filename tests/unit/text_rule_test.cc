@@ -7,10 +7,13 @@
 #include <re2/re2.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "find_bytes.h"
 
 namespace lle {
 namespace {
@@ -78,6 +81,40 @@ TEST(ConvertTest, NumbersAndScales) {
   EXPECT_EQ(Number(Conversion::kNumber, "1e-400"), 0);
 }
 
+TEST(ConvertTest, NumbersAreTheNearestDoubleOnEveryPath) {
+  // Short mantissas take a cheap exact path, long ones or far exponents the
+  // general one: both must give the double nearest the decimal (strtod's).
+  std::mt19937_64 random(7);
+  const auto digits = [&](int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += static_cast<char>('0' + random() % 10);
+    return out;
+  };
+  for (int i = 0; i < 20000; ++i) {
+    const std::string whole = digits(static_cast<int>(random() % 21));
+    const std::string fraction = digits(static_cast<int>(random() % 21));
+    if (whole.empty() && fraction.empty()) continue;
+    std::string text = (random() % 4 == 0 ? "-" : "") + whole;
+    if (!fraction.empty() || random() % 2 == 0) text += "." + fraction;
+    if (text == "." || text == "-.") continue;
+    const int exponent = static_cast<int>(random() % 61) - 30;
+    if (random() % 3 == 0) text += "e" + std::to_string(exponent);
+    const int shift = static_cast<int>(random() % 5) * 3 - 6;  // scales 1e-6 .. 1e6
+    const double scale = std::pow(10.0, shift);
+    const std::string shifted = "(" + text + ")e" + std::to_string(shift);
+    // strtod of the same decimal with the exponent shifted.
+    std::string expected_text = text;
+    long e = shift;
+    if (const auto at = expected_text.find('e'); at != std::string::npos) {
+      e += std::stol(expected_text.substr(at + 1));
+      expected_text.resize(at);
+    }
+    expected_text += "e" + std::to_string(e);
+    const double expected = std::strtod(expected_text.c_str(), nullptr);
+    EXPECT_EQ(Number(Conversion::kNumber, text, scale), expected) << shifted;
+  }
+}
+
 TEST(ConvertTest, HttpCodesBecomeTheDesignsStatus) {
   EXPECT_EQ(Converted(Conversion::kHttpStatus, "200").text, "success");
   EXPECT_EQ(Converted(Conversion::kHttpStatus, "201").text, "success");
@@ -113,6 +150,33 @@ TEST(ConvertTest, JsonValues) {
   ConvertJsonValue(Conversion::kDurationMs, 1, &duration);
   EXPECT_EQ(duration.state, FieldState::kNumber);
   EXPECT_EQ(duration.number, 2500);
+}
+
+TEST(FindBytesTest, FindsWhatStringViewFindFinds) {
+  // Every length around the 16-byte steps, needles of 1 to 20 bytes, near
+  // misses (first and last byte right, middle wrong) and matches at both ends.
+  std::mt19937 random(3);
+  for (int round = 0; round < 20000; ++round) {
+    const std::string alphabet = round % 2 ? "ab" : "abcdefgh\"=";
+    std::string needle;
+    const std::size_t m = 1 + random() % 20;
+    while (needle.size() < m) needle += alphabet[random() % alphabet.size()];
+    std::string haystack;
+    const std::size_t n = random() % 80;
+    while (haystack.size() < n) {
+      if (random() % 8 == 0) {
+        std::string piece = needle;
+        if (random() % 2 && piece.size() > 2) piece[1 + random() % (piece.size() - 2)] ^= 1;
+        haystack += piece;
+      } else {
+        haystack += alphabet[random() % alphabet.size()];
+      }
+    }
+    EXPECT_EQ(FindBytes(haystack, needle), std::string_view(haystack).find(needle))
+        << '"' << haystack << "\" / \"" << needle << '"';
+  }
+  EXPECT_EQ(FindBytes("abc", ""), 0u);
+  EXPECT_EQ(FindBytes("", "a"), std::string_view::npos);
 }
 
 TEST(RegexLiteralPrefixTest, TheTextEveryMatchStartsWith) {
