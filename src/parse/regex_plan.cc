@@ -86,40 +86,176 @@ bool IsQuantifier(std::string_view pattern, std::size_t i) {
   return i < pattern.size() && std::strchr("*+?{", pattern[i]) != nullptr;
 }
 
+// The index of the ')' that closes the group opened at pattern[i], or npos.
+std::size_t GroupEnd(std::string_view pattern, std::size_t i) {
+  int depth = 0;
+  for (; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\') {
+      ++i;
+    } else if (c == '[') {
+      // A class: ']' first (or after '^') is a member, not its end.
+      std::size_t j = i + 1;
+      if (j < pattern.size() && pattern[j] == '^') ++j;
+      if (j < pattern.size() && pattern[j] == ']') ++j;
+      while (j < pattern.size() && pattern[j] != ']') j += pattern[j] == '\\' ? 2 : 1;
+      i = j;
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')' && --depth == 0) {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// The texts `pattern` (a group's contents) matches, in RE2's order of
+// preference, if it is made of literal text, `|` and `(?:...)` of the same
+// only; false otherwise, for an empty text, or past 64 texts.
+bool LiteralTexts(std::string_view pattern, std::vector<std::string>* out) {
+  constexpr std::size_t kMaxTexts = 64;
+  out->clear();
+  std::vector<std::string> current(1);  // the texts of the alternative being read
+  std::size_t i = 0;
+  for (;;) {
+    if (i == pattern.size() || pattern[i] == '|') {
+      out->insert(out->end(), current.begin(), current.end());
+      if (out->size() > kMaxTexts) return false;
+      if (i == pattern.size()) break;
+      current.assign(1, std::string());
+      ++i;
+      continue;
+    }
+    const char c = pattern[i];
+    std::vector<std::string> piece;
+    if (c == '(') {
+      const std::size_t close = GroupEnd(pattern, i);
+      if (pattern.substr(i, 3) != "(?:" || close == std::string_view::npos ||
+          !LiteralTexts(pattern.substr(i + 3, close - i - 3), &piece)) {
+        return false;
+      }
+      i = close + 1;
+    } else if (c == '\\') {
+      if (i + 1 >= pattern.size() || !IsAsciiPunct(pattern[i + 1])) return false;
+      piece.assign(1, std::string(1, pattern[i + 1]));
+      i += 2;
+    } else {
+      if (c == '\0' || std::strchr(".*+?^${}[]()", c) != nullptr ||
+          static_cast<unsigned char>(c) >= 0x80) {
+        return false;
+      }
+      piece.assign(1, std::string(1, c));
+      ++i;
+    }
+    if (IsQuantifier(pattern, i)) return false;
+    std::vector<std::string> longer;
+    for (const std::string& a : current) {
+      for (const std::string& b : piece) longer.push_back(a + b);
+    }
+    if (longer.size() > kMaxTexts) return false;
+    current = std::move(longer);
+  }
+  for (const std::string& text : *out) {
+    if (text.empty()) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::unique_ptr<const RegexPlan> RegexPlan::Of(std::string_view pattern) {
+  constexpr std::size_t npos = std::string_view::npos;
+  // Alternations and optional groups are retried: a few only.
+  constexpr int kMaxChoices = 4;
   auto plan = std::unique_ptr<RegexPlan>(new RegexPlan());
   std::vector<Step>& steps = plan->steps_;
-  const auto add_literal = [&steps](char c) {
-    if (steps.empty() || steps.back().kind != Step::kLiteral) steps.emplace_back(Step::kLiteral);
+  // Steps before `sealed` end at a group's edge: text after it is a step of its own.
+  std::size_t sealed = 0;
+  const auto add_literal = [&steps, &sealed](char c) {
+    if (steps.size() <= sealed || steps.back().kind != Step::kLiteral) {
+      steps.emplace_back(Step::kLiteral);
+    }
     steps.back().literal += c;
   };
-  int open = 0;  // the group being read, 0 if none
+  const auto add_group_step = [&steps](Step::Kind kind, int group) {
+    steps.emplace_back(kind);
+    steps.back().group = group;
+  };
+  struct Open {
+    std::size_t optional;  // its kOptional step, or npos
+    int group;             // its group number, or 0
+  };
+  std::vector<Open> open;
+  int choices = 0;
   for (std::size_t i = 0; i < pattern.size();) {
     const char c = pattern[i];
-    ByteClass run{};
+    ByteClass in_class{};
+    if (c == '(' || c == ')') sealed = steps.size();
     if (c == '(') {
-      const std::size_t name_end = pattern.find('>', i);
-      if (open != 0 || pattern.substr(i, 4) != "(?P<" || name_end == std::string_view::npos) {
-        return nullptr;
+      const std::size_t close = GroupEnd(pattern, i);
+      const bool named = pattern.substr(i, 4) == "(?P<";
+      if (close == npos || (!named && pattern.substr(i, 3) != "(?:")) return nullptr;
+      std::size_t body = i + 3;
+      int group = 0;
+      if (named) {
+        body = pattern.find('>', i) + 1;
+        if (body == 0 || body > close) return nullptr;
+        group = ++plan->num_groups_;
       }
-      open = ++plan->num_groups_;
-      steps.emplace_back(Step::kOpen);
-      steps.back().group = open;
-      i = name_end + 1;
+      const bool optional = close + 1 < pattern.size() && pattern[close + 1] == '?';
+      if (IsQuantifier(pattern, close + 1) && (!optional || IsQuantifier(pattern, close + 2))) {
+        return nullptr;  // repeated, or lazy
+      }
+      const std::string_view contents = pattern.substr(body, close - body);
+      std::vector<std::string> texts;
+      if (!optional && contents.find_first_of("|(") != npos && LiteralTexts(contents, &texts)) {
+        if (++choices > kMaxChoices) return nullptr;
+        if (named) add_group_step(Step::kOpen, group);
+        steps.emplace_back(Step::kOneOf);
+        steps.back().alternatives = std::move(texts);
+        if (named) add_group_step(Step::kClose, group);
+        i = close + 1;
+        continue;
+      }
+      Open o{npos, group};
+      if (optional) {
+        if (++choices > kMaxChoices) return nullptr;
+        o.optional = steps.size();
+        steps.emplace_back(Step::kOptional);
+      }
+      if (named) add_group_step(Step::kOpen, group);
+      open.push_back(o);
+      i = body;
       continue;
     }
     if (c == ')') {
-      if (open == 0) return nullptr;
-      steps.emplace_back(Step::kClose);
-      steps.back().group = open;
-      open = 0;
+      if (open.empty()) return nullptr;
+      const Open o = open.back();
+      open.pop_back();
+      if (o.group != 0) add_group_step(Step::kClose, o.group);
+      ++i;
+      if (o.optional != npos) {
+        Step& optional = steps[o.optional];
+        optional.end = steps.size();
+        // It must start with literal text (a group's start aside).
+        std::size_t first = o.optional + 1;
+        while (first < optional.end && steps[first].kind == Step::kOpen) ++first;
+        if (first == optional.end || steps[first].kind != Step::kLiteral) return nullptr;
+        for (std::size_t k = o.optional + 1; k < optional.end; ++k) {
+          if (steps[k].kind == Step::kOpen) optional.groups.push_back(steps[k].group);
+        }
+        ++i;  // its '?'
+      }
+      continue;
+    }
+    if (c == '$') {
+      if (i + 1 != pattern.size() || !open.empty()) return nullptr;
+      steps.emplace_back(Step::kEnd);
       ++i;
       continue;
     }
     if (c == '[') {
-      if (!BracketClass(pattern, &i, &run)) return nullptr;
+      if (!BracketClass(pattern, &i, &in_class)) return nullptr;
     } else if (c == '\\') {
       if (i + 1 >= pattern.size()) return nullptr;
       const char e = pattern[i + 1];
@@ -129,7 +265,7 @@ std::unique_ptr<const RegexPlan> RegexPlan::Of(std::string_view pattern) {
         if (IsQuantifier(pattern, i)) return nullptr;
         continue;
       }
-      if (!PerlClass(e, &run)) return nullptr;
+      if (!PerlClass(e, &in_class)) return nullptr;
       i += 2;
     } else {
       if (std::strchr(".*+?|^${}", c) != nullptr || static_cast<unsigned char>(c) >= 0x80) {
@@ -140,50 +276,86 @@ std::unique_ptr<const RegexPlan> RegexPlan::Of(std::string_view pattern) {
       if (IsQuantifier(pattern, i)) return nullptr;
       continue;
     }
-    // A class: a run of it, greedy.
-    if (i >= pattern.size() || (pattern[i] != '+' && pattern[i] != '*')) return nullptr;
-    Step step(Step::kRun);
-    step.in_class = run;
-    step.at_least_one = pattern[i] == '+';
-    ++i;
-    if (IsQuantifier(pattern, i)) return nullptr;  // lazy, possessive or doubled
-    int outside = 0;
-    for (int b = 0; b < 256; ++b) {
-      if (!run[b]) {
-        step.stop = b;
-        ++outside;
+    // A class: one byte of it, or a greedy run.
+    if (i < pattern.size() && (pattern[i] == '+' || pattern[i] == '*')) {
+      Step step(Step::kRun);
+      step.in_class = in_class;
+      step.at_least_one = pattern[i] == '+';
+      ++i;
+      if (IsQuantifier(pattern, i)) return nullptr;  // lazy, possessive or doubled
+      int outside = 0;
+      for (int b = 0; b < 256; ++b) {
+        if (!in_class[b]) {
+          step.stop = b;
+          ++outside;
+        }
       }
+      if (outside != 1) step.stop = -1;
+      steps.push_back(step);
+    } else {
+      if (IsQuantifier(pattern, i)) return nullptr;
+      steps.emplace_back(Step::kByte);
+      steps.back().in_class = in_class;
     }
-    if (outside != 1) step.stop = -1;
-    steps.push_back(step);
   }
-  if (open != 0 || steps.empty() || steps.front().kind != Step::kLiteral) return nullptr;
-  // Each run must end where the text after it begins: at the end, or before
-  // a literal whose first byte it does not take.
+  if (!open.empty() || steps.empty() || steps.front().kind != Step::kLiteral) return nullptr;
+  // A run never gives bytes back: what follows it cannot begin with a byte it takes.
   for (std::size_t s = 0; s < steps.size(); ++s) {
     if (steps[s].kind != Step::kRun) continue;
-    std::size_t next = s + 1;
-    while (next < steps.size() &&
-           (steps[next].kind == Step::kOpen || steps[next].kind == Step::kClose)) {
-      ++next;
-    }
-    if (next == steps.size()) continue;
-    if (steps[next].kind != Step::kLiteral ||
-        steps[s].in_class[static_cast<unsigned char>(steps[next].literal[0])]) {
-      return nullptr;
+    bool end = false;
+    ByteClass after{};
+    plan->FirstBytes(s + 1, &after, &end);
+    for (int b = 0; b < 256; ++b) {
+      if (after[b] && steps[s].in_class[b]) return nullptr;
     }
   }
   return plan;
 }
 
+void RegexPlan::FirstBytes(std::size_t s, std::array<bool, 256>* out, bool* end) const {
+  for (; s < steps_.size(); ++s) {
+    const Step& step = steps_[s];
+    switch (step.kind) {
+      case Step::kLiteral:
+        (*out)[static_cast<unsigned char>(step.literal[0])] = true;
+        return;
+      case Step::kByte:
+      case Step::kRun:
+        for (int b = 0; b < 256; ++b) (*out)[b] = (*out)[b] || step.in_class[b];
+        if (step.kind == Step::kByte || step.at_least_one) return;
+        break;
+      case Step::kOneOf:
+        for (const std::string& text : step.alternatives) {
+          (*out)[static_cast<unsigned char>(text[0])] = true;
+        }
+        return;
+      case Step::kOptional:
+        FirstBytes(s + 1, out, end);  // with it (and what follows)
+        s = step.end - 1;             // and without
+        break;
+      case Step::kOpen:
+      case Step::kClose:
+        break;
+      case Step::kEnd:
+        *end = true;
+        return;
+    }
+  }
+  *end = true;
+}
+
 bool RegexPlan::MatchAt(std::string_view text, std::size_t pos, re2::StringPiece* groups,
                         int num_groups) const {
+  for (int g = 1; g <= num_groups; ++g) groups[g] = re2::StringPiece();
+  return MatchFrom(0, text, pos, pos, groups, num_groups);
+}
+
+bool RegexPlan::MatchFrom(std::size_t s, std::string_view text, std::size_t p, std::size_t start,
+                          re2::StringPiece* groups, int num_groups) const {
   const char* const data = text.data();
   const std::size_t size = text.size();
-  std::size_t p = pos;
-  std::size_t opened = 0;
-  for (int g = 1; g <= num_groups; ++g) groups[g] = re2::StringPiece();
-  for (const Step& step : steps_) {
+  for (; s < steps_.size(); ++s) {
+    const Step& step = steps_[s];
     switch (step.kind) {
       case Step::kLiteral:
         if (step.literal.size() > size - p ||
@@ -205,16 +377,41 @@ bool RegexPlan::MatchAt(std::string_view text, std::size_t pos, re2::StringPiece
         p = end;
         break;
       }
+      case Step::kByte:
+        if (p == size || !step.in_class[static_cast<unsigned char>(data[p])]) return false;
+        ++p;
+        break;
+      case Step::kOneOf:
+        for (const std::string& alternative : step.alternatives) {
+          if (alternative.size() <= size - p &&
+              std::memcmp(data + p, alternative.data(), alternative.size()) == 0 &&
+              MatchFrom(s + 1, text, p + alternative.size(), start, groups, num_groups)) {
+            return true;
+          }
+        }
+        return false;
+      case Step::kOptional:
+        if (MatchFrom(s + 1, text, p, start, groups, num_groups)) return true;
+        for (const int g : step.groups) {
+          if (g <= num_groups) groups[g] = re2::StringPiece();
+        }
+        s = step.end - 1;
+        break;
       case Step::kOpen:
-        opened = p;
+        if (step.group <= num_groups) groups[step.group] = re2::StringPiece(data + p, 0);
         break;
       case Step::kClose:
-        if (step.group <= num_groups)
-          groups[step.group] = re2::StringPiece(data + opened, p - opened);
+        if (step.group <= num_groups) {
+          const char* const opened = groups[step.group].data();
+          groups[step.group] = re2::StringPiece(opened, static_cast<std::size_t>(data + p - opened));
+        }
+        break;
+      case Step::kEnd:
+        if (p != size) return false;
         break;
     }
   }
-  if (num_groups >= 0) groups[0] = re2::StringPiece(data + pos, p - pos);
+  if (num_groups >= 0) groups[0] = re2::StringPiece(data + start, p - start);
   return true;
 }
 

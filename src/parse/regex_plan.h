@@ -13,14 +13,17 @@
 namespace lle {
 
 /// A regex of the shape most server-log rules have, matched without RE2:
-/// literal text, runs of one ASCII byte class (`[^"]+`, `[0-9.]+`, `\S+`,
-/// `[a-z_]*`) and named groups around them (not nested), where each run is
-/// followed by the end or by text whose first byte the run cannot take. A
-/// match at a given start is then the only one possible, and one forward
-/// scan finds it: the same match and groups as RE2's on valid UTF-8 (the
-/// text rules' input), several times faster. Anything else (alternation,
-/// optional parts, anchors, `.`, repeated literals, non-ASCII) has no plan.
-/// Immutable: safe to share between threads.
+/// literal text; runs of one ASCII byte class (`[^"]+`, `[0-9.]+`, `\S+`,
+/// `[a-z_]*`), each followed by the end or by text whose first byte it cannot
+/// take (so a greedy run never has to give bytes back); single bytes of a
+/// class (`[1-5]`); alternations of literal text (`(?:chat/completions|
+/// completions)`, nested too); optional groups `(?:...)?` that start with
+/// literal text; named groups around any of these (nested too); `$` at the
+/// end. Only an alternation or an optional group is ever retried, in RE2's
+/// order (leftmost-first): the same match and groups as RE2's on valid UTF-8
+/// (the text rules' input), several times faster. Anything else (`.`,
+/// counted or lazy repeats, anchors elsewhere, non-ASCII, case folding) has
+/// no plan. Immutable: safe to share between threads.
 class RegexPlan {
  public:
   /// The plan of `pattern`, or null if it has not that shape or does not
@@ -37,15 +40,34 @@ class RegexPlan {
 
  private:
   struct Step {
-    enum Kind : std::uint8_t { kLiteral, kRun, kOpen, kClose };
+    enum Kind : std::uint8_t {
+      kLiteral,   // `literal`
+      kRun,       // bytes of `in_class`, as many as there are (at least one if `at_least_one`)
+      kByte,      // one byte of `in_class`
+      kOneOf,     // the first of `alternatives` after which the rest matches
+      kOptional,  // the steps up to `end` if the rest then matches, else none
+      kOpen,      // group `group` starts
+      kClose,     // group `group` ends
+      kEnd,       // the end of the text
+    };
     explicit Step(Kind k) : kind(k) {}
     Kind kind;
-    std::string literal;               // kLiteral
-    std::array<bool, 256> in_class{};  // kRun: the bytes it takes
-    int stop = -1;                     // kRun: the one byte it does not take, if so
-    bool at_least_one = false;         // kRun: `+` rather than `*`
-    int group = 0;                     // kOpen, kClose
+    std::string literal;
+    std::array<bool, 256> in_class{};
+    int stop = -1;                          // kRun: the one byte it does not take, if so
+    bool at_least_one = false;              // kRun: `+` rather than `*`
+    int group = 0;                          // kOpen, kClose
+    std::vector<std::string> alternatives;  // kOneOf, in the pattern's order
+    std::size_t end = 0;                    // kOptional: the index of the step after it
+    std::vector<int> groups;                // kOptional: the groups inside, unset when skipped
   };
+  // Matches steps_[s..] at text[p..]; `start` is where the match began.
+  bool MatchFrom(std::size_t s, std::string_view text, std::size_t p, std::size_t start,
+                 re2::StringPiece* groups, int num_groups) const;
+  // Adds to *out the bytes text matched by steps_[s..] can begin with; sets
+  // *end if that text can be empty.
+  void FirstBytes(std::size_t s, std::array<bool, 256>* out, bool* end) const;
+
   std::vector<Step> steps_;
   int num_groups_ = 0;
 };

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -340,14 +341,18 @@ TEST(RegexPlanTest, SimpleShapesHaveAPlanOthersDoNot) {
         "Running: (?P<r>[0-9]+) reqs", "GPU KV cache usage: (?P<u>[0-9.]+%)",
         R"re(Sequence group \S+ is preempted by)re",
         R"re("finish_reason": \{"type": "(?P<f>[a-z_]+)")re", "#queue-req: (?P<w>[0-9]+)",
-        "\"e2e_latency\": (?P<t>[0-9.e-]+)", "x=(?P<a>[^ ]*)"}) {
+        "\"e2e_latency\": (?P<t>[0-9.e-]+)", "x=(?P<a>[^ ]*)", "a(?P<x>(?P<y>b))", "a$",
+        // The uvicorn access line: alternations, an optional query, single bytes.
+        R"re("POST (?P<path>/v1/(?:chat/completions|completions)|/generate)(?:\?[^ "]*)? HTTP/1\.[01]" (?P<status>(?P<code>[1-5][0-9][0-9])))re",
+        "x(?P<a>ab|a)b", "x(?:y(?P<a>[0-9]+))? z"}) {
     EXPECT_TRUE(plan(p)) << p;
   }
   for (const char* p :
        {R"re(Generated response \S+: output: )re",  // \S+ takes the ':' too: RE2 backtracks
         "(?:Pending|Waiting): (?P<w>[0-9]+) reqs", "Running: (?P<r>[0-9]+)?", "a|b",
         "(?P<x>[0-9]+) reqs",  // no leading literal
-        "total time += +(?P<t>[0-9.]+)", "x=.*y", "(?i)abc", "a(?P<x>(?P<y>b))", "a$", "ab{2}",
+        "total time += +(?P<t>[0-9.]+)", "x=.*y", "(?i)abc", "ab{2}", "x(?:a|b)*", "x(?:a|b)??", "x(?:a|[0-9])",
+        "x(?:[0-9]+)? ", "a$b", "x(?:a|)",
         "x=(?P<a>[0-9]+)(?P<b>[0-9]+)", "\xc2\xb5s=(?P<a>[0-9]+)", "x=(?P<a>[^\\d]+)", "a[]b]+"}) {
     EXPECT_FALSE(plan(p)) << p;
   }
@@ -363,7 +368,13 @@ TEST_F(TextMatcherTest, PlansMatchWhatRe2Matches) {
       R"re(group \S+ is (?P<w>\w+) by)re",
       R"re("type": "(?P<f>[a-z_]+)")re",
       R"re(e2e: (?P<e>[0-9.e-]+))re",
-      R"re(\[GIN\] (?P<s>[^|]+)\| (?P<d>\S*))re"};
+      R"re(\[GIN\] (?P<s>[^|]+)\| (?P<d>\S*))re",
+      // Alternations (retried in order), optional groups, single bytes, nesting, `$`.
+      R"re("POST (?P<p>/v1/(?:chat/completions|completions|c)|/gen)(?:\?[^ "]*)? HTTP/1\.[01]" (?P<s>(?P<c>[1-5][0-9][0-9])))re",
+      "xa(?P<a>bc|b)c",
+      "k(?:y(?P<n>[0-9]+))? z",
+      "q(?:y(?P<n>[0-9]*)z)?y",  // a group set, then its optional given up
+      "end: (?P<f>[a-z_]+)$"};
   const std::vector<std::string> pieces = {"total_time=\"",
                                            "\" validation_time=\"",
                                            "\" q=\"",
@@ -392,13 +403,73 @@ TEST_F(TextMatcherTest, PlansMatchWhatRe2Matches) {
                                            "\t",
                                            ":",
                                            "-",
-                                           "."};
+                                           ".",
+                                           "\"POST ",
+                                           "/v1/",
+                                           "chat/completions",
+                                           "completions",
+                                           "c",
+                                           "/gen",
+                                           "?",
+                                           "a=1",
+                                           " HTTP/1.",
+                                           "0",
+                                           "200",
+                                           "600",
+                                           "\" ",
+                                           "xa",
+                                           "bc",
+                                           "b",
+                                           "k",
+                                           "y",
+                                           " z",
+                                           "q",
+                                           "z",
+                                           "end: ",
+                                           "stop"};
+  // Half the lines: a line one pattern matches, with up to two pieces
+  // replaced, dropped or added; the rest: pieces at random.
+  const std::vector<std::vector<std::string>> matching = {
+      {"\"POST ", "/v1/", "chat/completions", "?", "a=1", " HTTP/1.", "0", "\" ", "200"},
+      {"\"POST ", "/v1/", "c", " HTTP/1.", "0", "\" ", "200"},
+      {"\"POST ", "/gen", " HTTP/1.", "0", "\" ", "200"},
+      {"xa", "bc", "c"},
+      {"xa", "b", "c"},
+      {"k", "y", "12", " z"},
+      {"k", " z"},
+      {"q", "y", "12", "z", "y"},
+      {"q", "y", "y"},
+      {"end: ", "stop"},
+      {"Running: ", "12", " reqs"},
+      {"usage: ", "3.5", "%"},
+      {"group ", "ab_c", " is ", "x", " by"},
+      {"\"type\": \"", "ab_c", "\""},
+      {"total_time=\"", "3.5", "\" validation_time=\"", "x", "\" q=\"", "12", "\" "}};
   std::mt19937 random(3);
   std::vector<std::string> lines;
-  for (int i = 0; i < 4000; ++i) {
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<std::string> parts;
+    if (i % 2 == 0) {
+      parts = matching[random() % matching.size()];
+      for (std::size_t edits = random() % 3; edits > 0; --edits) {
+        const std::size_t at = random() % (parts.size() + 1);
+        const std::string& piece = pieces[random() % pieces.size()];
+        switch (random() % 3) {
+          case 0:
+            if (at < parts.size()) parts[at] = piece;
+            break;
+          case 1:
+            if (at < parts.size()) parts.erase(parts.begin() + static_cast<std::ptrdiff_t>(at));
+            break;
+          default:
+            parts.insert(parts.begin() + static_cast<std::ptrdiff_t>(at), piece);
+        }
+      }
+    } else {
+      for (std::size_t k = random() % 14; k > 0; --k) parts.push_back(pieces[random() % pieces.size()]);
+    }
     std::string line;
-    const std::size_t n = random() % 14;
-    for (std::size_t k = 0; k < n; ++k) line += pieces[random() % pieces.size()];
+    for (const std::string& part : parts) line += part;
     lines.push_back(line);
   }
   std::vector<std::vector<std::string>> by_plan;
@@ -423,9 +494,14 @@ TEST_F(TextMatcherTest, PlansMatchWhatRe2Matches) {
       }
     }
   }
-  std::size_t matched = 0;
-  for (const auto& m : by_plan) matched += m.empty() ? 0 : 1;
-  EXPECT_GT(matched, 200u);  // the lines do exercise the rules
+  // The lines do exercise every rule.
+  std::map<std::string, int> matches_by_rule;
+  for (const auto& matches : by_plan) {
+    for (const std::string& m : matches) ++matches_by_rule[m.substr(0, m.find(' '))];
+  }
+  for (std::size_t i = 0; i < patterns.size(); ++i) {
+    EXPECT_GT(matches_by_rule["r" + std::to_string(i)], 50) << patterns[i];
+  }
 }
 
 TEST_F(TextMatcherTest, ConstantsAreDefaultsThatACaptureOverrides) {
