@@ -103,14 +103,14 @@ time_run() {
   fi
   t1=$EPOCHREALTIME
   read -r _ u s m < "$TMP/time"
-  echo "$(calc %.4f "$t1 - $t0") $(calc %.2f "$u + $s") $m"
+  echo "$(calc %.3f "$t1 - $t0") $(calc %.2f "$u + $s") $m"
 }
 
 # The first run of each writes the output that is checked (and warms the page
 # cache); the timed runs follow.
 declare -A WALL CPU RSS
 for k in "${KEYS[@]}"; do
-  say "$k: 1 + $RUNS runs"
+  say "$k: the checked run"
   time_run "$k" "$TMP/$k.prom" > /dev/null
 done
 
@@ -174,6 +174,7 @@ sys.exit(1 if bad else 0)
 EOF
 
 for k in "${KEYS[@]}"; do
+  say "$k: $RUNS timed runs"
   : > "$TMP/runs"
   for ((i = 0; i < RUNS; i++)); do time_run "$k" /dev/null >> "$TMP/runs"; done
   WALL[$k]=$(cut -d' ' -f1 "$TMP/runs" | median)
