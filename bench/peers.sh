@@ -20,7 +20,7 @@
 #   mtail -one_shot -progs bench/peers            the same five metrics in mtail
 # Figures: median wall (bash $EPOCHREALTIME around the process) and CPU (GNU
 # time %U+%S) seconds, largest peak RSS (%M), lines/s, and how many times
-# faster each exporter run is than each peer (peer wall / exporter wall).
+# faster each exporter run is than each peer (peer / exporter, wall and CPU).
 #
 # Check (exit 1 on a mismatch): the five metrics of the seed config, the Python
 # exporter and mtail are equal (requests per status, bucket counts, counts,
@@ -187,12 +187,13 @@ lps() {  # lines/s, as 6.25 M or 162 k
   awk -v n="$NL" -v w="$1" 'BEGIN {r = n / w; if (r >= 1e6) printf "%.2f M", r / 1e6;
                                    else printf "%.0f k", r / 1e3}'
 }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.1f×", a / b; else print "n/a"}'; }
 ROWS=""
 for k in "${KEYS[@]}"; do
   by_default="" by_seed=""
   if [[ $k == python || $k == mtail ]]; then
-    by_default="$(calc %.1f "${WALL[$k]} / ${WALL[default]}")×"
-    by_seed="$(calc %.1f "${WALL[$k]} / ${WALL[seed]}")×"
+    by_default="$(ratio "${WALL[$k]}" "${WALL[default]}") / $(ratio "${CPU[$k]}" "${CPU[default]}")"
+    by_seed="$(ratio "${WALL[$k]}" "${WALL[seed]}") / $(ratio "${CPU[$k]}" "${CPU[seed]}")"
   fi
   ROWS+="| ${LABEL[$k]} | ${WALL[$k]} | ${CPU[$k]} | ${RSS[$k]} | $(lps "${WALL[$k]}") | $by_default | $by_seed |"$'\n'
 done
@@ -204,13 +205,15 @@ cat <<EOF
 
 Machine: $(nproc) CPUs, $CPU_MODEL, $(uname -sr); $(date -u '+%Y-%m-%d %H:%M UTC');
 load average before / after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg).
-Exporter: \`$EXE\`, git $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?');
+Exporter: \`$EXE\` ($("$EXE" --version 2>&1 | head -1)); scripts at git $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?');
 $("$PY" -c 'import prometheus_client, sys; print("Python %d.%d.%d, prometheus_client" % sys.version_info[:3])') $(dpkg-query -W -f '${Version}' python3-prometheus-client 2>/dev/null || echo '?');
 mtail $("$MTAIL" --version 2>&1 | awk 'NR == 1 {print $3}').
 Input: \`lle_sample_log $LINES $SEED\`, $NL lines, $BYTES bytes (page cache).
 Check: $(cat "$TMP/check.txt"); all outputs agree.
 
 Median of $RUNS runs (after one checked run):
+
+"Faster by" = the peer's median over the exporter's, wall / CPU seconds.
 
 | command | wall s | CPU s | peak RSS MiB | lines/s | default preset faster by | seed config faster by |
 |---|---:|---:|---:|---:|---:|---:|
