@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """The original Python exporter, re-implemented from its design for the
 comparison in bench/peers.sh (docs/performance.md).
 
@@ -18,7 +18,11 @@ import json
 import signal
 import sys
 
-from prometheus_client import Counter, Gauge, Histogram, generate_latest, start_http_server
+try:
+    from prometheus_client import Counter, Gauge, Histogram, generate_latest, start_http_server
+except ImportError:
+    sys.exit("original_exporter.py: no prometheus_client for %s (Debian: apt-get install "
+             "python3-prometheus-client)" % sys.executable)
 
 REQUESTS = Counter("qwen_requests_total", "Total number of requests", ["status"])
 DURATION = Histogram("qwen_request_duration_ms", "Request duration in milliseconds",
