@@ -10,8 +10,8 @@
 #              generator of request lines, events and text lines).
 # env: RUNS=5 timed --once runs (after 1 warm-up), SCALE_RUNS=3 runs per size in
 #      the scaling test, SKIP_10M=1 to skip the 10x file, COPIES=10 times LOG is
-#      fed for the sustained-load scrape latency, ORACLE=path of an independent
-#      checker script to compare the daemon's figures with (optional).
+#      fed for the sustained-load scrape latency. (--once output is compared
+#      with the original Python exporter's and mtail's by bench/peers.sh.)
 #
 # a. --once: median wall (bash $EPOCHREALTIME around the process; GNU time's %e
 #    has only 10 ms resolution) and CPU (GNU time %U+%S), largest peak RSS (%M).
@@ -19,7 +19,7 @@
 #    (bench/scrape_latency.py ingest), once with the default input buffer (a
 #    live pipe is never blocked: lines that find no room are dropped and
 #    counted) and once with a buffer larger than LOG (nothing can be dropped),
-#    each compared with --once output and the oracle; then LOG fed COPIES times
+#    each compared with --once output; then LOG fed COPIES times
 #    for a p99 over many scrapes under load.
 # c. freshness: 1 request line per ms for 3 s, scraped back to back
 #    (bench/scrape_latency.py freshness): how long until a line is counted.
@@ -56,7 +56,6 @@ else
     "$GEN" 1000000 42 > "$LOG.tmp" && mv "$LOG.tmp" "$LOG"
   fi
 fi
-ORACLE=${ORACLE:-}
 
 TMP=$(mktemp -d /tmp/lle_bench.XXXXXX)
 cleanup() {
@@ -124,15 +123,11 @@ A_LPS=$(calc %.0f "$NL / $A_WALL")
 A_MBS=$(calc %.0f "$BYTES / 1e6 / $A_WALL")
 
 # --- b. daemon: ingest while scraped -----------------------------------------
-# shellcheck disable=SC2034  # the array is written through the nameref
 ingest() {  # $1: name of the result array, $2: extra daemon flags
-  local -n res=$1
   local args=(ingest --exe "$EXE" --log "$LOG" --once-prom "$TMP/once.prom"
               "--daemon-args=$2")
-  [[ -n $ORACLE ]] && args+=(--oracle "$ORACLE")
   run_bg "$PY" "$REPO/bench/scrape_latency.py" "${args[@]}" > "$TMP/ingest.kv"
   read_kv "$1" < "$TMP/ingest.kv"
-  [[ -n $ORACLE ]] || res["oracle"]="n/a (no oracle.py)"
 }
 declare -A B1 B2
 say "b. daemon, default input buffer"
@@ -219,11 +214,11 @@ Input: \`$LOG\`, $NL lines, $BYTES bytes (page cache).
 lines/s = lines / (time from the start of \`cat\` until llm_log_exporter_lines_total
 counts them all, dropped ones included); parsed = the same without the dropped.
 
-| input buffer | seconds | lines/s | parsed lines/s | dropped | scrapes | scrape p50 / p99 / max ms | peak RSS MiB | final vs --once | oracle (strict) | exit on SIGTERM |
-|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|
-| default | ${B1[seconds]} | ${B1[lines_per_s]} | ${B1[parsed_lines_per_s]} | ${B1[dropped]} | ${B1[scrapes]} | ${B1[scrape_p50_ms]} / ${B1[scrape_p99_ms]} / ${B1[scrape_max_ms]} | ${B1[peak_rss_mib]} | ${B1[vs_once]} (${B1[vs_once_diffs]} of ${B1[vs_once_samples]} samples differ) | ${B1[oracle]} | ${B1[exit_code]} in ${B1[stop_seconds]} s |
-| $BIG B | ${B2[seconds]} | ${B2[lines_per_s]} | ${B2[parsed_lines_per_s]} | ${B2[dropped]} | ${B2[scrapes]} | ${B2[scrape_p50_ms]} / ${B2[scrape_p99_ms]} / ${B2[scrape_max_ms]} | ${B2[peak_rss_mib]} | ${B2[vs_once]} (${B2[vs_once_diffs]} of ${B2[vs_once_samples]} samples differ) | ${B2[oracle]} | ${B2[exit_code]} in ${B2[stop_seconds]} s |
-| default, LOG x $COPIES | ${B3[seconds]} | ${B3[lines_per_s]} | ${B3[parsed_lines_per_s]} | ${B3[dropped]} | ${B3[scrapes]} | ${B3[scrape_p50_ms]} / ${B3[scrape_p99_ms]} / ${B3[scrape_max_ms]} | ${B3[peak_rss_mib]} | n/a | n/a | ${B3[exit_code]} in ${B3[stop_seconds]} s |
+| input buffer | seconds | lines/s | parsed lines/s | dropped | scrapes | scrape p50 / p99 / max ms | peak RSS MiB | final vs --once | exit on SIGTERM |
+|---|---:|---:|---:|---:|---:|---:|---:|---|---|
+| default | ${B1[seconds]} | ${B1[lines_per_s]} | ${B1[parsed_lines_per_s]} | ${B1[dropped]} | ${B1[scrapes]} | ${B1[scrape_p50_ms]} / ${B1[scrape_p99_ms]} / ${B1[scrape_max_ms]} | ${B1[peak_rss_mib]} | ${B1[vs_once]} (${B1[vs_once_diffs]} of ${B1[vs_once_samples]} samples differ) | ${B1[exit_code]} in ${B1[stop_seconds]} s |
+| $BIG B | ${B2[seconds]} | ${B2[lines_per_s]} | ${B2[parsed_lines_per_s]} | ${B2[dropped]} | ${B2[scrapes]} | ${B2[scrape_p50_ms]} / ${B2[scrape_p99_ms]} / ${B2[scrape_max_ms]} | ${B2[peak_rss_mib]} | ${B2[vs_once]} (${B2[vs_once_diffs]} of ${B2[vs_once_samples]} samples differ) | ${B2[exit_code]} in ${B2[stop_seconds]} s |
+| default, LOG x $COPIES | ${B3[seconds]} | ${B3[lines_per_s]} | ${B3[parsed_lines_per_s]} | ${B3[dropped]} | ${B3[scrapes]} | ${B3[scrape_p50_ms]} / ${B3[scrape_p99_ms]} / ${B3[scrape_max_ms]} | ${B3[peak_rss_mib]} | n/a | ${B3[exit_code]} in ${B3[stop_seconds]} s |
 
 ### c. Freshness: 1 request line per ms for 3 s, scraped back to back
 

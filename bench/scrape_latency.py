@@ -2,7 +2,7 @@
 """Daemon-mode measurements of llm_log_exporter over real HTTP on 127.0.0.1.
 
 usage:
-  scrape_latency.py ingest --exe EXE --log LOG [--once-prom FILE] [--oracle ORACLE.py]
+  scrape_latency.py ingest --exe EXE --log LOG [--once-prom FILE]
                            [--final-prom FILE] [--interval 0.1] [--timeout 300] [--daemon-args ARGS]
                            [--copies N]
   scrape_latency.py freshness --exe EXE [--rate 1000] [--seconds 3] [--daemon-args ARGS]
@@ -17,8 +17,8 @@ ingest:    `cat LOG` into the daemon's stdin as fast as the pipe takes it, while
            connected (first scrape done) before the input starts. The run
            ends when llm_log_exporter_lines_total (all results summed) reaches the
            number of lines in LOG. Then the final exposition is compared with
-           `--once` output and, if given, the oracle. LLE_SCRAPES=1 logs every
-           scrape's latency.
+           `--once` output (which bench/peers.sh compares with the original
+           Python exporter and mtail). LLE_SCRAPES=1 logs every scrape's latency.
 freshness: a writer puts one request line into the daemon's stdin every 1/rate s
            and records when; a separate poller process scrapes back to back and
            records (start, end, requests counted). Line i's visibility latency is
@@ -284,15 +284,6 @@ def cmd_ingest(a):
             out["vs_once_diffs"] = len(diffs)
             for line in diffs[:5]:
                 log("vs --once: " + line)
-        if a.oracle:
-            r = subprocess.run([PY, a.oracle, a.log, "http://127.0.0.1:%d/metrics" % d.port,
-                                "--semantics", "strict", "-q"],
-                               capture_output=True, text=True, timeout=300)
-            verdict = {0: "MATCH", 1: "FAIL"}.get(r.returncode, "ERROR(%d)" % r.returncode)
-            out["oracle"] = verdict
-            if r.returncode != 0:
-                for line in (r.stdout + r.stderr).splitlines()[:5]:
-                    log("oracle: " + line)
         out["peak_rss_mib"] = "%.1f" % d.peak_rss_mib()
     finally:
         code, secs = d.stop()
@@ -411,14 +402,13 @@ def main():
     p.add_argument("--exe", required=True)
     p.add_argument("--log", required=True)
     p.add_argument("--once-prom")
-    p.add_argument("--oracle")
     p.add_argument("--final-prom")
     p.add_argument("--interval", type=float, default=0.1)
     p.add_argument("--timeout", type=float, default=300)
     p.add_argument("--daemon-args", default="", help="extra flags for the daemon")
     p.add_argument("--copies", type=int, default=1,
                    help="feed LOG this many times (a longer run: more scrapes under load);"
-                        " compare --once-prom and --oracle only with 1")
+                        " compare with --once-prom only with 1")
     p = sub.add_parser("freshness")
     p.add_argument("--exe", required=True)
     p.add_argument("--rate", type=float, default=1000)
