@@ -16,34 +16,17 @@
 namespace lle {
 namespace {
 
-// `mantissa` ([+-]?digits[.digits], or [+-]?.digits) times 10^exponent, when
-// that is exact the cheap way (Clinger): at most 19 significant digits whose
-// integer is at most 2^53, and a power of ten that is itself a double (at
-// most 10^22), so that one multiplication or division rounds once. Most
-// numbers servers print (durations, throughputs) take this path.
-bool FastDecimal(std::string_view mantissa, long exponent, double* value) {
+// m times 10^exponent when that is exact the cheap way (Clinger): m at most
+// 2^53 and a power of ten that is itself a double (at most 10^22), so that
+// one multiplication or division rounds once. Most numbers servers print
+// (durations, throughputs) take this path.
+bool FastDecimal(std::uint64_t m, long exponent, bool negative, double* value) {
   static constexpr double kPowers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-  std::size_t i = 0;
-  const bool negative = mantissa[0] == '-';
-  if (mantissa[0] == '-' || mantissa[0] == '+') ++i;
-  std::uint64_t digits = 0;
-  int significant = 0;
-  for (; i < mantissa.size(); ++i) {
-    const char c = mantissa[i];
-    if (c == '.') {
-      exponent -= static_cast<long>(mantissa.size() - i - 1);
-      continue;
-    }
-    if (significant > 0 || c != '0') ++significant;
-    digits = digits * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  if (significant > 19 || digits > (std::uint64_t{1} << 53) || exponent < -22 || exponent > 22) {
-    return false;
-  }
-  const double m = static_cast<double>(digits);
-  const double v = exponent >= 0 ? m * kPowers[exponent] : m / kPowers[-exponent];
+  if (m > (std::uint64_t{1} << 53) || exponent < -22 || exponent > 22) return false;
+  const double d = static_cast<double>(m);
+  const double v = exponent >= 0 ? d * kPowers[exponent] : d / kPowers[-exponent];
   *value = negative ? -v : v;
   return true;
 }
@@ -55,13 +38,24 @@ bool FastDecimal(std::string_view mantissa, long exponent, double* value) {
 // 41.2 / 100 is not), infinite when beyond double range.
 std::size_t DecimalPrefix(std::string_view s, double* value, int shift = 0) {
   std::size_t i = 0;
+  const bool negative = i < s.size() && s[i] == '-';
   if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  // The digits as an integer while they fit (19 significant digits), and
+  // the power of ten that scales it.
+  std::uint64_t m = 0;
+  int significant = 0;
+  long scale = 0;
+  const auto digit = [&](char c) {
+    if (significant > 0 || c != '0') ++significant;
+    m = m * 10 + static_cast<std::uint64_t>(c - '0');
+  };
   const std::size_t int_start = i;
-  while (i < s.size() && IsDigit(s[i])) ++i;
+  for (; i < s.size() && IsDigit(s[i]); ++i) digit(s[i]);
   bool digits = i > int_start;
   if (i < s.size() && s[i] == '.') {
     const std::size_t frac_start = ++i;
-    while (i < s.size() && IsDigit(s[i])) ++i;
+    for (; i < s.size() && IsDigit(s[i]); ++i) digit(s[i]);
+    scale = -static_cast<long>(i - frac_start);
     digits = digits || i > frac_start;
   }
   if (!digits) return 0;
@@ -79,7 +73,7 @@ std::size_t DecimalPrefix(std::string_view s, double* value, int shift = 0) {
       i = j;
     }
   }
-  if (FastDecimal(s.substr(0, mantissa_end), exponent + shift, value)) return i;
+  if (significant <= 19 && FastDecimal(m, scale + exponent + shift, negative, value)) return i;
   // "<mantissa>e<exponent + shift>", without a leading '+' (from_chars takes none).
   const std::size_t skip = s[0] == '+' ? 1 : 0;
   char buffer[96];
