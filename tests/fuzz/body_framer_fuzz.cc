@@ -125,10 +125,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string error;
   bool framed = false;
   if (known_type) {
-    framed = lle::FrameBody(format, body, lines, &error);
+    lle::BodyError reason = lle::BodyError::kNumErrors;
+    framed = lle::FrameBody(format, body, lines, {}, &reason, &error) == lle::Framed::kOk;
     Check(lines.empty() || lines.back() == '\n', "FrameBody left a partial line", lines);
     if (format == lle::BodyFormat::kLines) Check(framed, "the lines format refused a body", error);
-    if (!framed) Check(!error.empty(), "FrameBody refused a body without saying why");
+    if (!framed) {
+      Check(!error.empty(), "FrameBody refused a body without saying why");
+      Check(reason < lle::BodyError::kNumErrors, "FrameBody refused a body without a reason");
+    }
   }
   const auto expected_lines = static_cast<double>(std::count(lines.begin(), lines.end(), '\n'));
 

@@ -57,6 +57,9 @@ std::string HttpLines(const std::string& result) { return LinesSeries("http", re
 std::string Answers(int code) {
   return "llm_log_exporter_http_ingest_requests_total{code=\"" + std::to_string(code) + "\"}";
 }
+std::string Unreadable(const std::string& reason) {
+  return "llm_log_exporter_http_ingest_unreadable_bodies_total{reason=\"" + reason + "\"}";
+}
 constexpr char kHttpBytes[] = "llm_log_exporter_bytes_total{source=\"http\"}";
 
 // --- Daemon ------------------------------------------------------------------
@@ -475,10 +478,9 @@ TEST(IngestTest, OneKeepAliveConnectionCarriesManyBodies) {
   const std::string array = JsonArray(Records(ParsedRecord));
   const std::map<std::string, std::string> kNdjson = {{"Content-Type", "application/x-ndjson"}};
   EXPECT_EQ(connection.Exchange("POST", kIngestPath, kNdjson, ndjson).status, 204);
-  EXPECT_EQ(
-      connection.Exchange("POST", kIngestPath, {{"Content-Type", "application/msgpack"}}, ndjson)
-          .status,
-      415);
+  EXPECT_EQ(connection.Exchange("POST", kIngestPath, {{"Content-Type", "application/xml"}}, ndjson)
+                .status,
+            415);
   EXPECT_EQ(connection.Exchange("POST", kIngestPath, {{"Content-Type", "application/json"}}, array)
                 .status,
             204);
@@ -545,6 +547,7 @@ TEST(IngestTest, CorruptGzipIs400AndCountsNothing) {
     EXPECT_EQ(response.status, 400) << response.body;
   }
   EXPECT_TRUE(MetricsNow(daemon.port, {{Answers(400), 4},
+                                       {Unreadable("gzip"), 4},
                                        {Answers(204), 0},
                                        {kHttpBytes, 0},
                                        {HttpLines("not_json"), 0},
@@ -770,7 +773,7 @@ TEST(IngestTest, EmptyBearerTokenFileExits1WithOneLine) {
 TEST(IngestTest, UnknownContentTypeIs415AndUnreadableJsonIs400) {
   Daemon daemon = StartDaemon({kEnable});
   const std::string lines = Joined(ServerLines(), "\n");
-  EXPECT_EQ(Post(daemon.port, "application/msgpack", lines).status, 415);
+  EXPECT_EQ(Post(daemon.port, "application/xml", lines).status, 415);
   EXPECT_EQ(Post(daemon.port, "text/plain", lines, {{"Content-Encoding", "br"}}).status, 415);
   for (const std::string& body :
        std::vector<std::string>{"hello", "hello\n" + RequestLine("success", 1), "42", "\"x\""}) {
@@ -779,6 +782,8 @@ TEST(IngestTest, UnknownContentTypeIs415AndUnreadableJsonIs400) {
   }
   EXPECT_TRUE(MetricsNow(daemon.port, {{Answers(415), 2},
                                        {Answers(400), 4},
+                                       {Unreadable("json"), 4},
+                                       {Unreadable("gzip"), 0},
                                        {Answers(204), 0},
                                        {kHttpBytes, 0},
                                        {HttpLines("request"), 0},

@@ -9,7 +9,8 @@ namespace {
 
 std::string Frame(BodyFormat format, const std::string& body) {
   std::string out, error;
-  EXPECT_TRUE(FrameBody(format, body, out, &error)) << error;
+  BodyError reason = BodyError::kNumErrors;
+  EXPECT_EQ(FrameBody(format, body, out, {}, &reason, &error), Framed::kOk) << error;
   return out;
 }
 
@@ -25,7 +26,8 @@ TEST(BodyFramerTest, ContentTypes) {
       {"application/x-ndjson", true, BodyFormat::kLines},
       {"text/plain", true, BodyFormat::kLines},
       {"", true, BodyFormat::kLines},
-      {"application/msgpack", false, BodyFormat::kLines},
+      {"application/msgpack", true, BodyFormat::kMsgpack},
+      {"application/vnd.msgpack", false, BodyFormat::kLines},
       {"application/x-www-form-urlencoded", false, BodyFormat::kLines},
   };
   for (const Case& c : cases) {
@@ -97,7 +99,10 @@ TEST(BodyFramerTest, EmptyBodiesAreFine) {
 TEST(BodyFramerTest, JsonBodiesThatCanNeverParseAreRefused) {
   for (const std::string body : {"hello", "42", "\"str\"", "null"}) {
     std::string out, error;
-    EXPECT_FALSE(FrameBody(BodyFormat::kRecords, body, out, &error)) << body;
+    BodyError reason = BodyError::kNumErrors;
+    EXPECT_EQ(FrameBody(BodyFormat::kRecords, body, out, {}, &reason, &error), Framed::kUnreadable)
+        << body;
+    EXPECT_EQ(reason, BodyError::kJson);
     EXPECT_FALSE(error.empty());
   }
 }
