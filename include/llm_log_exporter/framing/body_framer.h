@@ -21,9 +21,9 @@ enum class BodyFormat {
 /// Why an ingest body can never be read: answered 400 and counted by this
 /// reason (llm_log_exporter_http_ingest_unreadable_bodies_total).
 enum class BodyError : std::uint32_t {
-  kGzip,  // not valid in its Content-Encoding
-  kZstd,
-  kSnappy,
+  kGzip,               // not valid gzip (Content-Encoding gzip)
+  kZstd,               // not valid zstd
+  kSnappy,             // not a valid snappy block
   kJson,               // application/json that is neither an array nor records
   kMsgpackTruncated,   // ends inside a value
   kMsgpackInvalid,     // a byte msgpack does not define (0xc1)
