@@ -1,7 +1,6 @@
 #include "llm_log_exporter/app/http_ingest.h"
 
 #include <malloc.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cctype>
@@ -13,6 +12,7 @@
 #include "llm_log_exporter/core/ascii.h"
 #include "llm_log_exporter/core/line.h"
 #include "llm_log_exporter/framing/body_framer.h"
+#include "llm_log_exporter/framing/content_coding.h"
 
 namespace lle {
 namespace {
@@ -24,53 +24,6 @@ constexpr std::chrono::milliseconds kSlotWait(250);
 // fault per 4 KiB, more than parsing it); larger ones are freed.
 constexpr std::size_t kKeptBufferBytes = 4 * 1024 * 1024;
 constexpr std::size_t kReadBytes = 64 * 1024;
-
-enum class Inflate { kOk, kTooLarge, kOverBudget, kCorrupt };
-
-// gunzips `in` into `out`, stopping as soon as the output passes `limit` so a
-// small "gzip bomb" never expands in memory; `grow(size)` makes room for
-// `size` bytes in `out` (false: over the memory budget, with `why` set).
-template <typename GrowFn>
-Inflate Gunzip(std::string_view in, std::size_t limit, std::string& out, GrowFn grow) {
-  z_stream zs{};
-  if (inflateInit2(&zs, 15 + 32) != Z_OK) return Inflate::kCorrupt;  // gzip or zlib header
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  std::vector<char> buf(64 * 1024);  // on the heap: HTTP worker threads have small stacks
-  int rc = Z_OK;
-  Inflate result = Inflate::kOk;
-  for (;;) {
-    if (rc == Z_STREAM_END) {
-      // gzip allows several members one after another (RFC 1952): read them all.
-      if (zs.avail_in == 0) break;
-      inflateReset(&zs);
-    }
-    zs.next_out = reinterpret_cast<Bytef*>(buf.data());
-    zs.avail_out = static_cast<uInt>(buf.size());
-    rc = inflate(&zs, Z_NO_FLUSH);
-    if (rc != Z_OK && rc != Z_STREAM_END) {
-      result = Inflate::kCorrupt;
-      break;
-    }
-    const std::size_t n = buf.size() - zs.avail_out;
-    if (out.size() + n > limit) {
-      result = Inflate::kTooLarge;
-      break;
-    }
-    const Inflate room = grow(out.size() + n);
-    if (room != Inflate::kOk) {
-      result = room;
-      break;
-    }
-    out.append(buf.data(), n);
-    if (rc == Z_OK && zs.avail_in == 0 && n == 0) {
-      result = Inflate::kCorrupt;  // truncated stream
-      break;
-    }
-  }
-  inflateEnd(&zs);
-  return result;
-}
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -94,7 +47,7 @@ bool BearerMatches(std::string_view header, std::string_view token) {
 struct HttpIngest::Slot {
   std::unique_ptr<Pipeline> pipeline;
   std::string body;         // as received
-  std::string decoded;      // gunzipped
+  std::string decoded;      // decompressed
   std::string lines;        // framed, for the pipeline
   std::size_t charged = 0;  // bytes of the budget these buffers hold
 };
@@ -118,6 +71,14 @@ HttpReply HttpIngest::Reply(int status, std::string body, std::string extra_head
   CountRefused(status);
   if (!body.empty()) body += "\n";
   return {status, std::move(body), std::move(extra_headers)};
+}
+
+HttpReply HttpIngest::Unreadable(BodyError reason, std::string why) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    control_->Apply(exporter_.self().IngestUnreadable(reason));
+  }
+  return Reply(400, std::move(why));
 }
 
 void HttpIngest::CountRefused(int status) {
@@ -196,12 +157,13 @@ HttpReply HttpIngest::Handle(const IngestRequest& request, const BodyReader& rea
   }
   BodyFormat format;
   if (!FormatForContentType(request.content_type, &format)) {
-    return Reply(415, "Content-Type must be application/json, application/x-ndjson or text/plain");
+    return Reply(415,
+                 "Content-Type must be application/json, application/x-ndjson, "
+                 "application/msgpack or text/plain");
   }
-  const std::string_view encoding = request.content_encoding;
-  const bool gzip = EqualsIgnoreCase(encoding, "gzip") || EqualsIgnoreCase(encoding, "x-gzip");
-  if (!gzip && !encoding.empty() && !EqualsIgnoreCase(encoding, "identity")) {
-    return Reply(415, "Content-Encoding must be gzip or none");
+  ContentCoding coding;
+  if (!CodingForContentEncoding(request.content_encoding, &coding)) {
+    return Reply(415, "Content-Encoding must be gzip, zstd, snappy or none");
   }
   if (request.content_length > 0 &&
       static_cast<std::size_t>(request.content_length) > max_body_bytes_) {
@@ -212,13 +174,13 @@ HttpReply HttpIngest::Handle(const IngestRequest& request, const BodyReader& rea
     // Busy: Fluent Bit retries a 429 later, so nothing is lost.
     return Reply(429, "ingest busy, retry", "Retry-After: 1\r\n");
   }
-  HttpReply reply = Work(*slot, format, gzip, request, read);
+  HttpReply reply = Work(*slot, format, coding, request, read);
   ReturnSlot(std::move(slot));
   return reply;
 }
 
-HttpReply HttpIngest::Work(Slot& slot, BodyFormat format, bool gzip, const IngestRequest& request,
-                           const BodyReader& read) {
+HttpReply HttpIngest::Work(Slot& slot, BodyFormat format, ContentCoding coding,
+                           const IngestRequest& request, const BodyReader& read) {
   auto refuse = [this](Grow why) {
     return why == Grow::kTooLarge
                ? Reply(413, "body needs more than --ingest.memory-budget-bytes")
@@ -245,36 +207,54 @@ HttpReply HttpIngest::Work(Slot& slot, BodyFormat format, bool gzip, const Inges
     if (n == 0) break;
     if (body.size() > max_body_bytes_) return Reply(413, "body over --ingest.max-body-bytes");
   }
-  std::string_view text = body;
-  if (gzip) {
-    auto grow = [&](std::size_t size) {
-      switch (Reserve(slot, slot.decoded, size)) {
-        case Grow::kOk:
-          return Inflate::kOk;
-        case Grow::kTooLarge:
-          return Inflate::kTooLarge;
-        case Grow::kOverBudget:
-          break;
-      }
-      return Inflate::kOverBudget;
+  // Each buffer grows only as the budget allows: why it did not, for the answer.
+  Grow refused = Grow::kOk;
+  auto room_in = [this, &slot, &refused](std::string& buffer) {
+    return [this, &slot, &refused, target = &buffer](std::size_t size) {
+      refused = Reserve(slot, *target, size);
+      return refused == Grow::kOk;
     };
-    switch (Gunzip(body, max_body_bytes_, slot.decoded, grow)) {
-      case Inflate::kOk:
+  };
+  std::string_view text = body;
+  if (coding != ContentCoding::kIdentity) {
+    switch (DecodeBody(coding, body, max_body_bytes_, slot.decoded, room_in(slot.decoded))) {
+      case Decoded::kOk:
         text = slot.decoded;
         break;
-      case Inflate::kTooLarge:
+      case Decoded::kTooLarge:
         return Reply(413, "decompressed body over --ingest.max-body-bytes");
-      case Inflate::kOverBudget:
-        return refuse(Grow::kOverBudget);
-      case Inflate::kCorrupt:
-        return Reply(400, "body is not valid gzip");
+      case Decoded::kNoRoom:
+        return refuse(refused);
+      case Decoded::kCorrupt:
+        switch (coding) {
+          case ContentCoding::kZstd:
+            return Unreadable(BodyError::kZstd, "body is not valid zstd");
+          case ContentCoding::kSnappy:
+            return Unreadable(BodyError::kSnappy, "body is not a valid snappy block");
+          default:
+            return Unreadable(BodyError::kGzip, "body is not valid gzip");
+        }
     }
   }
-  // Framed lines are about as long as the text (a newline per record more).
+  // Framed text and JSON are about as long as the body (a newline per record
+  // more); msgpack asks for room record by record.
   const Grow room = Reserve(slot, slot.lines, text.size() + text.size() / 32 + kLinePadding + 1);
   if (room != Grow::kOk) return refuse(room);
+  BodyError reason = BodyError::kNumErrors;
   std::string error;
-  if (!FrameBody(format, text, slot.lines, &error)) return Reply(400, error);
+  switch (FrameBody(format, text, slot.lines, room_in(slot.lines), &reason, &error)) {
+    case Framed::kOk:
+      break;
+    case Framed::kUnreadable:
+      return Unreadable(reason, std::move(error));
+    case Framed::kNoRoom:
+      return refuse(refused);
+  }
+  // Room for the padding (msgpack asked room for its records only).
+  if (slot.lines.size() + kLinePadding > slot.lines.capacity()) {
+    const Grow padding = Reserve(slot, slot.lines, slot.lines.size() + kLinePadding);
+    if (padding != Grow::kOk) return refuse(padding);
+  }
   std::string& lines = slot.lines;
   const std::size_t size = lines.size();
   lines.append(kLinePadding, '\0');

@@ -71,7 +71,7 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
                  "Path of the HTTP ingest endpoint (POST or PUT)")
       ->capture_default_str();
   app.add_option("--ingest.max-body-bytes", out->ingest_max_body_bytes,
-                 "Largest ingest body, also after gzip decoding; larger ones get 413")
+                 "Largest ingest body, also once decompressed; larger ones get 413")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30));
   app.add_option("--ingest.memory-budget-bytes", out->ingest_memory_budget_bytes,

@@ -51,6 +51,16 @@ SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::uint32_t first_m
     for (int code : kIngestCodes) codes.push_back(std::to_string(code));
     ingest.labels = {FixedLabel("code", std::move(codes))};
     specs_.push_back(std::move(ingest));
+    MetricSpec unreadable;
+    unreadable.name = "llm_log_exporter_http_ingest_unreadable_bodies_total";
+    unreadable.help =
+        "Bodies the HTTP ingest endpoint answered 400 because they can never be read, by reason";
+    std::vector<std::string> reasons;
+    for (std::uint32_t i = 0; i < static_cast<std::uint32_t>(BodyError::kNumErrors); ++i) {
+      reasons.emplace_back(BodyErrorName(static_cast<BodyError>(i)));
+    }
+    unreadable.labels = {FixedLabel("reason", std::move(reasons))};
+    specs_.push_back(std::move(unreadable));
   }
   if (!files.empty()) {
     MetricSpec readable;

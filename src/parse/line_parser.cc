@@ -23,9 +23,6 @@ static_assert(std::is_trivially_copyable_v<FieldValue>, "Parse clears fields wit
 
 namespace {
 
-// Python's json module gives up near this depth too; simdjson's own limit is higher.
-constexpr int kMaxDepth = 512;
-
 error_code ValidateValue(od::value& value, int depth);
 
 // Wanted keys of one object level: a field, a request marker, and/or a parent
@@ -89,7 +86,7 @@ error_code ValidateObject(od::object object, int depth) {
 }
 
 error_code ValidateArray(od::array array, int depth) {
-  if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
+  if (depth > kMaxJsonDepth) return simdjson::DEPTH_ERROR;
   for (auto element_result : array) {
     od::value element;
     if (auto err = std::move(element_result).get(element)) return err;
@@ -156,7 +153,7 @@ error_code ValidateValue(od::value& value, int depth) {
 }
 
 error_code WalkObject(od::object object, const Node* node, int depth, Record* out, bool* request) {
-  if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
+  if (depth > kMaxJsonDepth) return simdjson::DEPTH_ERROR;
   for (auto field_result : object) {
     od::field field;
     if (auto err = std::move(field_result).get(field)) return err;

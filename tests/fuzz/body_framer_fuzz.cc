@@ -2,10 +2,11 @@
 // body_framer.h) and the ingest handler around it (gzip, limits, pipelines).
 //
 // The first input byte picks the Content-Type (every one FormatForContentType
-// reads, and one it refuses), whether the body is also sent gzip-compressed
-// (one member, or two members one after another), whether the rest of the
-// input is itself sent as a gzip body (any bytes: corrupt streams), and a
-// small decompressed-size limit. Checks:
+// reads, msgpack when its top bit is set, and one it refuses), whether the
+// body is also sent gzip-compressed (one member, or two members one after
+// another), whether the rest of the input is itself sent as a gzip, zstd and
+// snappy body (any bytes: corrupt streams), and a small decompressed-size
+// limit. Checks:
 // - FrameBody's output is whole lines (empty or ending in '\n'); the lines
 //   format never refuses a body;
 // - HttpIngest answers 204 for what FrameBody reads, 400 for what it
@@ -87,11 +88,11 @@ struct Answer {
 };
 
 Answer Send(lle::Exporter& exporter, lle::HttpIngest& ingest, const char* content_type,
-            std::string_view body, bool gzip) {
+            std::string_view body, const char* coding) {
   lle::IngestRequest request;
   request.method = "POST";
   request.content_type = content_type;
-  request.content_encoding = gzip ? "gzip" : "";
+  request.content_encoding = coding;
   request.content_length = static_cast<long long>(body.size());
   // The body as the HTTP server hands it over: in reads of at most `size`.
   std::size_t offset = 0;
@@ -112,7 +113,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::uint8_t setup = data[0];
   const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
-  const char* content_type = kContentTypes[setup & 7];
+  const char* content_type = (setup & 0x80) != 0 ? "application/msgpack" : kContentTypes[setup & 7];
   const bool compressed = (setup & 0x08) != 0;
   const bool two_members = (setup & 0x10) != 0;
   const bool raw_gzip = (setup & 0x20) != 0;
@@ -125,10 +126,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string error;
   bool framed = false;
   if (known_type) {
-    framed = lle::FrameBody(format, body, lines, &error);
+    lle::BodyError reason = lle::BodyError::kNumErrors;
+    framed = lle::FrameBody(format, body, lines, {}, &reason, &error) == lle::Framed::kOk;
     Check(lines.empty() || lines.back() == '\n', "FrameBody left a partial line", lines);
     if (format == lle::BodyFormat::kLines) Check(framed, "the lines format refused a body", error);
-    if (!framed) Check(!error.empty(), "FrameBody refused a body without saying why");
+    if (!framed) {
+      Check(!error.empty(), "FrameBody refused a body without saying why");
+      Check(reason < lle::BodyError::kNumErrors, "FrameBody refused a body without a reason");
+    }
   }
   const auto expected_lines = static_cast<double>(std::count(lines.begin(), lines.end(), '\n'));
 
@@ -154,7 +159,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int expected = !known_type ? 415 : framed ? 204 : 400;
   const bool over_limit = body.size() > limit;
   if (!over_limit) {  // the HTTP layer refuses a larger plain body before the handler
-    const Answer plain = Send(exporter, ingest, content_type, body, false);
+    const Answer plain = Send(exporter, ingest, content_type, body, "");
     if (plain.status != expected) {
       Fail("unexpected status for a plain body",
            std::to_string(plain.status) + " against " + std::to_string(expected));
@@ -165,7 +170,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (compressed && known_type) {
     std::string gz = GzipMember(body.substr(0, two_members ? body.size() / 2 : body.size()));
     if (two_members) gz += GzipMember(body.substr(body.size() / 2));
-    const Answer zipped = Send(exporter, ingest, content_type, gz, true);
+    const Answer zipped = Send(exporter, ingest, content_type, gz, "gzip");
     // The limit holds for the body as sent (gzip headers can make it larger
     // than the text) and once decompressed.
     const int want = over_limit || gz.size() > limit ? 413 : expected;
@@ -177,10 +182,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           "a gzip body's lines counted other than FrameBody cut them");
   }
   if (raw_gzip) {
-    // Any bytes as a gzip body: an answer, never a crash or a hang.
-    const Answer any = Send(exporter, ingest, content_type, body, true);
-    Check(any.status == 204 || any.status == 400 || any.status == 413 || any.status == 415,
-          "unexpected status for arbitrary gzip bytes");
+    // Any bytes as a compressed body: an answer, never a crash or a hang.
+    for (const char* coding : {"gzip", "zstd", "snappy"}) {
+      const Answer any = Send(exporter, ingest, content_type, body, coding);
+      Check(any.status == 204 || any.status == 400 || any.status == 413 || any.status == 415,
+            "unexpected status for arbitrary compressed bytes", coding);
+    }
   }
   return 0;
 }

@@ -9,11 +9,37 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 OUT = os.path.join(HERE, "corpus")
 MAX = 4096
+
+
+def msgpack(v):
+    """`v` (dict, list, str, int, float, bool, None) as msgpack, smallest forms."""
+    if isinstance(v, dict):
+        head = bytes([0x80 | len(v)]) if len(v) < 16 else b"\xde" + len(v).to_bytes(2, "big")
+        return head + b"".join(msgpack(k) + msgpack(x) for k, x in v.items())
+    if isinstance(v, list):
+        head = bytes([0x90 | len(v)]) if len(v) < 16 else b"\xdc" + len(v).to_bytes(2, "big")
+        return head + b"".join(msgpack(x) for x in v)
+    if isinstance(v, str):
+        b = v.encode()
+        if len(b) < 32:
+            return bytes([0xa0 | len(b)]) + b
+        return (b"\xd9" + bytes([len(b)]) if len(b) < 256 else b"\xda" + len(b).to_bytes(2, "big")) + b
+    if v is None or isinstance(v, bool):
+        return {None: b"\xc0", False: b"\xc2", True: b"\xc3"}[v]
+    if isinstance(v, int):
+        return bytes([v]) if 0 <= v < 128 else b"\xd3" + v.to_bytes(8, "big", signed=True)
+    return b"\xcb" + struct.pack(">d", v)
+
+
+def fluent_bit_record(body):
+    """A record as Fluent Bit 2.1+ writes it: [[EventTime, {}], body]."""
+    return b"\x92\x92\xd7\x00" + struct.pack(">II", 1712310225, 123) + b"\x80" + msgpack(body)
 
 
 def golden_inputs():
@@ -81,15 +107,20 @@ def main():
     records = [{"date": 1712310225.1 + i, "log": line.decode("utf-8", "replace")}
                for i, line in enumerate(lines_by_case["server_vllm"].splitlines()[:5])]
     plain = [json.loads(l) for l in lines_by_case["seed_example"].splitlines()[:3]]
-    bodies = {
-        3: json.dumps(records).encode(),                                   # format json
-        2: b"\n".join(json.dumps(r).encode() for r in plain) + b"\n",     # json_lines as ndjson
-        5: b"".join(json.dumps(r).encode() for r in records),             # json_stream
-        1: lines_by_case["server_tgi"][:2048],                             # text/plain
-        4: json.dumps(plain, indent=2).encode(),
-        0: b'{"log":"a\\nb\\r\\n"}\n{"log":5}\nplain\n',
-    }
-    for content_type, body in bodies.items():
+    gelf = b"".join(b'{"version":"1.1", "short_message":%s, "_stream":"stdout"}\n'
+                    % json.dumps(r["log"]).encode() for r in records)
+    bodies = [
+        (3, json.dumps(records).encode()),                                 # format json
+        (2, b"\n".join(json.dumps(r).encode() for r in plain) + b"\n"),   # json_lines as ndjson
+        (5, b"".join(json.dumps(r).encode() for r in records)),           # json_stream
+        (1, lines_by_case["server_tgi"][:2048]),                           # text/plain
+        (4, json.dumps(plain, indent=2).encode()),
+        (0, b'{"log":"a\\nb\\r\\n"}\n{"log":5}\nplain\n'),
+        (3, gelf),                                                         # format gelf
+        (0x80, b"".join(fluent_bit_record(r) for r in records)),          # format msgpack
+        (0x80, b"".join(fluent_bit_record(r) for r in plain)),            # parsed upstream
+    ]
+    for content_type, body in bodies:
         write("body_framer_fuzz", bytes([content_type]) + body)
         write("body_framer_fuzz", bytes([content_type | 0x08]) + body)          # also gzip
         write("body_framer_fuzz", bytes([content_type | 0x18]) + body)          # two members

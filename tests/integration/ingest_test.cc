@@ -11,20 +11,25 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <snappy.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -56,6 +61,9 @@ constexpr char kEnable[] = "--ingest.enable";
 std::string HttpLines(const std::string& result) { return LinesSeries("http", result); }
 std::string Answers(int code) {
   return "llm_log_exporter_http_ingest_requests_total{code=\"" + std::to_string(code) + "\"}";
+}
+std::string Unreadable(const std::string& reason) {
+  return "llm_log_exporter_http_ingest_unreadable_bodies_total{reason=\"" + reason + "\"}";
 }
 constexpr char kHttpBytes[] = "llm_log_exporter_bytes_total{source=\"http\"}";
 
@@ -315,6 +323,236 @@ class Connection {
   std::string pending_;  // received, not yet consumed
 };
 
+// --- Fluent Bit's msgpack, gelf, zstd and snappy -------------------------------
+//
+// The bytes below follow fluent/fluent-bit at d55459d (2026-08-21):
+// - plugins/out_http/http.c: compose_payload() sends a msgpack chunk as it
+//   is (its records one after another), http_request() sets Content-Type
+//   application/msgpack (http.h FLB_HTTP_MIME_MSGPACK), application/json for
+//   json, json_stream and gelf, application/x-ndjson for json_lines, and
+//   Content-Encoding gzip, snappy or zstd (src/flb_http_client.c
+//   flb_http_set_content_encoding_*); compose_payload_gelf() ends each GELF
+//   record with "\n".
+// - plugins/out_http/http_conf.c: `format` unset was msgpack before 3.0
+//   (commit 1e2bb3e6, "out_http: default the output format to JSON"); an
+//   unknown value still is.
+// - src/flb_log_event_encoder.c flb_log_event_encoder_emit_record(): a record
+//   is fixarray 2, fixarray 2, fixext 8 type 0 (seconds, nanoseconds, both
+//   big-endian: src/flb_time.c FLB_TIME_ETFMT_V1_FIXEXT), the metadata map,
+//   the body map; before 2.1, [timestamp, map]. src/flb_log_event_decoder.c
+//   also takes an integer or float timestamp, and marks groups with the
+//   EventTime seconds 0xffffffff (start) and 0xfffffffe (end).
+// - src/flb_pack_gelf.c flb_msgpack_to_gelf(): {"version":"1.1" first, then
+//   each key as , "key": in the record's order, the Gelf_Short_Message_Key
+//   renamed short_message, Gelf_Full_Message_Key full_message, other keys
+//   prefixed _, then "timestamp" as %li.%03lu when the record has none.
+// - src/flb_zstd.c flb_zstd_compress(): ZSTD_compress() at level 1, one frame;
+//   src/flb_snappy.c flb_snappy_compress(): snappy_compress(), one raw block
+//   (not the framed stream).
+
+// msgpack as msgpack-c's packer (Fluent Bit's) writes each value: its
+// smallest form.
+class Msgpack {
+ public:
+  Msgpack& Array(std::uint32_t n) { return Head(n, 0x90, 0xdc, 0xdd); }
+  Msgpack& Map(std::uint32_t n) { return Head(n, 0x80, 0xde, 0xdf); }
+  Msgpack& Str(const std::string& s) {
+    const std::size_t n = s.size();
+    if (n < 32) {
+      Byte(0xa0 | n);
+    } else if (n < 256) {
+      Byte(0xd9).Be(n, 1);
+    } else if (n < 65536) {
+      Byte(0xda).Be(n, 2);
+    } else {
+      Byte(0xdb).Be(n, 4);
+    }
+    bytes_ += s;
+    return *this;
+  }
+  Msgpack& Bin(const std::string& s) {
+    Byte(0xc4).Be(s.size(), 1);  // short ones only
+    bytes_ += s;
+    return *this;
+  }
+  Msgpack& Uint(std::uint64_t v) {
+    if (v < 128) return Byte(v);
+    if (v < 256) return Byte(0xcc).Be(v, 1);
+    if (v < 65536) return Byte(0xcd).Be(v, 2);
+    if (v < (1ULL << 32)) return Byte(0xce).Be(v, 4);
+    return Byte(0xcf).Be(v, 8);
+  }
+  Msgpack& Int(std::int64_t v) {
+    if (v >= 0) return Uint(static_cast<std::uint64_t>(v));
+    const auto bits = static_cast<std::uint64_t>(v);
+    if (v >= -32) return Byte(bits & 0xff);
+    if (v >= -128) return Byte(0xd0).Be(bits, 1);
+    if (v >= -32768) return Byte(0xd1).Be(bits, 2);
+    if (v >= INT32_MIN) return Byte(0xd2).Be(bits, 4);
+    return Byte(0xd3).Be(bits, 8);
+  }
+  Msgpack& Double(double v) {
+    std::uint64_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    return Byte(0xcb).Be(bits, 8);
+  }
+  Msgpack& Bool(bool v) { return Byte(v ? 0xc3 : 0xc2); }
+  Msgpack& Nil() { return Byte(0xc0); }
+  Msgpack& EventTime(std::uint32_t secs, std::uint32_t nanos) {
+    return Byte(0xd7).Byte(0).Be(secs, 4).Be(nanos, 4);
+  }
+  // A JSON value as Fluent Bit's JSON parser packs it (a parser upstream).
+  Msgpack& Json(const nlohmann::ordered_json& j) {
+    switch (j.type()) {
+      case nlohmann::ordered_json::value_t::object:
+        Map(static_cast<std::uint32_t>(j.size()));
+        for (const auto& [key, value] : j.items()) Str(key).Json(value);
+        return *this;
+      case nlohmann::ordered_json::value_t::array:
+        Array(static_cast<std::uint32_t>(j.size()));
+        for (const auto& value : j) Json(value);
+        return *this;
+      case nlohmann::ordered_json::value_t::string:
+        return Str(j.get<std::string>());
+      case nlohmann::ordered_json::value_t::number_unsigned:
+        return Uint(j.get<std::uint64_t>());
+      case nlohmann::ordered_json::value_t::number_integer:
+        return Int(j.get<std::int64_t>());
+      case nlohmann::ordered_json::value_t::number_float:
+        return Double(j.get<double>());
+      case nlohmann::ordered_json::value_t::boolean:
+        return Bool(j.get<bool>());
+      default:
+        return Nil();
+    }
+  }
+  Msgpack& Raw(const std::string& bytes) {
+    bytes_ += bytes;
+    return *this;
+  }
+  const std::string& bytes() const { return bytes_; }
+
+ private:
+  Msgpack& Byte(std::uint64_t b) {
+    bytes_.push_back(static_cast<char>(b & 0xff));
+    return *this;
+  }
+  Msgpack& Be(std::uint64_t v, int size) {
+    for (int i = size - 1; i >= 0; --i) Byte(v >> (8 * i));
+    return *this;
+  }
+  Msgpack& Head(std::uint32_t n, int fix, int head16, int head32) {
+    if (n < 16) return Byte(fix | n);
+    if (n < 65536) return Byte(head16).Be(n, 2);
+    return Byte(head32).Be(n, 4);
+  }
+  std::string bytes_;
+};
+
+// How a record's timestamp is written.
+enum class Stamp {
+  kV2,       // Fluent Bit >= 2.1: [[EventTime, {}], map]
+  kV1,       // before: [EventTime, map]
+  kInteger,  // [seconds, map]
+  kFloat,    // [seconds.fraction, map]
+};
+
+// One record with `body` (a msgpack map) as its map.
+std::string MsgpackRecord(const Msgpack& body, Stamp stamp = Stamp::kV2) {
+  Msgpack record;
+  record.Array(2);
+  switch (stamp) {
+    case Stamp::kV2:
+      record.Array(2).EventTime(1700000000, 123456789).Map(0);
+      break;
+    case Stamp::kV1:
+      record.EventTime(1700000000, 123456789);
+      break;
+    case Stamp::kInteger:
+      record.Uint(1700000000);
+      break;
+    case Stamp::kFloat:
+      record.Double(1700000000.123456);
+      break;
+  }
+  return record.Raw(body.bytes()).bytes();
+}
+
+// The map Fluent Bit's tail input makes of a container's stdout line (docker
+// parser): the line, with its newline, under "log".
+Msgpack TailMap(const std::string& line) {
+  return Msgpack()
+      .Map(3)
+      .Str("log")
+      .Str(line + "\n")
+      .Str("stream")
+      .Str("stdout")
+      .Str("time")
+      .Str("2023-11-14T22:13:20.123456789Z");
+}
+
+// The map after a JSON parser upstream: the line's own fields; a line the
+// parser could not read stays under "log".
+Msgpack ParsedMap(const std::string& line) {
+  if (line.empty() || line[0] != '{') return TailMap(line);
+  return Msgpack().Json(nlohmann::ordered_json::parse(line));
+}
+
+template <typename F>
+std::string MsgpackRecords(F make, Stamp stamp = Stamp::kV2) {
+  std::string out;
+  for (const std::string& line : ServerLines()) out += MsgpackRecord(make(line), stamp);
+  return out;
+}
+
+// Group start and end markers (OpenTelemetry inputs) around the records.
+std::string InGroup(const std::string& records) {
+  const auto marker = [](std::uint32_t secs, const Msgpack& map) {
+    return Msgpack().Array(2).Array(2).EventTime(secs, 0).Map(0).Raw(map.bytes()).bytes();
+  };
+  return marker(0xffffffff,
+                Msgpack().Map(1).Str("resource").Map(1).Str("service.name").Str("vllm")) +
+         records + marker(0xfffffffe, Msgpack().Map(0));
+}
+
+// A GELF record as `format gelf` with `Gelf_Short_Message_Key log` makes it of
+// TailMap(line) (and with `Gelf_Full_Message_Key trace`, of a "trace" key
+// holding `full_message`).
+std::string GelfRecord(const std::string& line, const std::string& full_message = "") {
+  return "{\"version\":\"1.1\", \"short_message\":" + Quoted(line + "\n") +
+         (full_message.empty() ? "" : ", \"full_message\":" + Quoted(full_message)) +
+         ", \"_stream\":\"stdout\", \"_time\":\"2023-11-14T22:13:20.123456789Z\""
+         ", \"timestamp\":1700000000.123}\n";
+}
+
+// zstd of `data` repeated `repeat` times, one frame, compressed as it goes (a
+// large input never exists in memory); level 1 as Fluent Bit compresses.
+std::string Zstd(const std::string& data, int repeat = 1) {
+  const std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(),
+                                                                  &ZSTD_freeCCtx);
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, 1);
+  std::string out;
+  std::vector<char> buf(ZSTD_CStreamOutSize());
+  for (int i = 0; i <= repeat; ++i) {
+    const bool last = i == repeat;
+    ZSTD_inBuffer in{last ? nullptr : data.data(), last ? 0 : data.size(), 0};
+    std::size_t left;
+    do {
+      ZSTD_outBuffer o{buf.data(), buf.size(), 0};
+      left = ZSTD_compressStream2(cctx.get(), &o, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+      if (ZSTD_isError(left)) throw std::runtime_error("ZSTD_compressStream2");
+      out.append(buf.data(), o.pos);
+    } while (last ? left != 0 : in.pos < in.size);
+  }
+  return out;
+}
+
+std::string Snappy(const std::string& data) {
+  std::string out;
+  snappy::Compress(data.data(), data.size(), &out);  // the raw block format
+  return out;
+}
+
 // --- 1. Body forms -----------------------------------------------------------
 
 struct BodyForm {
@@ -352,6 +590,22 @@ std::vector<BodyForm> FluentBitBodyForms() {
       {"NoContentType", "", Joined(ServerLines(), "\n")},
       {"TextPlainNoFinalNewline", "text/plain",
        Joined(ServerLines(), "\n").substr(0, Joined(ServerLines(), "\n").size() - 1)},
+      // format msgpack (Fluent Bit >= 2.1; before 3.0 also `format` unset):
+      // records one after another, as the chunk holds them.
+      {"Msgpack", "application/msgpack", MsgpackRecords(TailMap)},
+      {"MsgpackParsedUpstream", "application/msgpack", MsgpackRecords(ParsedMap)},
+      // Before Fluent Bit 2.1: [EventTime, map].
+      {"MsgpackV1EventTime", "application/msgpack", MsgpackRecords(TailMap, Stamp::kV1)},
+      {"MsgpackIntegerTimestamp", "application/msgpack",
+       MsgpackRecords(ParsedMap, Stamp::kInteger)},
+      {"MsgpackFloatTimestamp", "application/msgpack", MsgpackRecords(TailMap, Stamp::kFloat)},
+      // Records of a group (OpenTelemetry inputs): the markers are no lines.
+      {"MsgpackInAGroup", "application/msgpack", InGroup(MsgpackRecords(ParsedMap))},
+      // format gelf, Gelf_Short_Message_Key log: the line is short_message.
+      {"Gelf", "application/json", Joined(Records([](auto& l) { return GelfRecord(l); }), "")},
+      // ... and with Gelf_Full_Message_Key: full_message is not the line.
+      {"GelfWithFullMessage", "application/json",
+       Joined(Records([](auto& l) { return GelfRecord(l, l); }), "")},
   };
 }
 
@@ -475,10 +729,9 @@ TEST(IngestTest, OneKeepAliveConnectionCarriesManyBodies) {
   const std::string array = JsonArray(Records(ParsedRecord));
   const std::map<std::string, std::string> kNdjson = {{"Content-Type", "application/x-ndjson"}};
   EXPECT_EQ(connection.Exchange("POST", kIngestPath, kNdjson, ndjson).status, 204);
-  EXPECT_EQ(
-      connection.Exchange("POST", kIngestPath, {{"Content-Type", "application/msgpack"}}, ndjson)
-          .status,
-      415);
+  EXPECT_EQ(connection.Exchange("POST", kIngestPath, {{"Content-Type", "application/xml"}}, ndjson)
+                .status,
+            415);
   EXPECT_EQ(connection.Exchange("POST", kIngestPath, {{"Content-Type", "application/json"}}, array)
                 .status,
             204);
@@ -545,6 +798,7 @@ TEST(IngestTest, CorruptGzipIs400AndCountsNothing) {
     EXPECT_EQ(response.status, 400) << response.body;
   }
   EXPECT_TRUE(MetricsNow(daemon.port, {{Answers(400), 4},
+                                       {Unreadable("gzip"), 4},
                                        {Answers(204), 0},
                                        {kHttpBytes, 0},
                                        {HttpLines("not_json"), 0},
@@ -770,7 +1024,7 @@ TEST(IngestTest, EmptyBearerTokenFileExits1WithOneLine) {
 TEST(IngestTest, UnknownContentTypeIs415AndUnreadableJsonIs400) {
   Daemon daemon = StartDaemon({kEnable});
   const std::string lines = Joined(ServerLines(), "\n");
-  EXPECT_EQ(Post(daemon.port, "application/msgpack", lines).status, 415);
+  EXPECT_EQ(Post(daemon.port, "application/xml", lines).status, 415);
   EXPECT_EQ(Post(daemon.port, "text/plain", lines, {{"Content-Encoding", "br"}}).status, 415);
   for (const std::string& body :
        std::vector<std::string>{"hello", "hello\n" + RequestLine("success", 1), "42", "\"x\""}) {
@@ -779,6 +1033,8 @@ TEST(IngestTest, UnknownContentTypeIs415AndUnreadableJsonIs400) {
   }
   EXPECT_TRUE(MetricsNow(daemon.port, {{Answers(415), 2},
                                        {Answers(400), 4},
+                                       {Unreadable("json"), 4},
+                                       {Unreadable("gzip"), 0},
                                        {Answers(204), 0},
                                        {kHttpBytes, 0},
                                        {HttpLines("request"), 0},
@@ -933,6 +1189,212 @@ TEST(IngestTest, IngestAtTheRootKeepsTheLandingPage) {
   EXPECT_EQ(page.status, 200);
   EXPECT_NE(page.body.find("/metrics"), std::string::npos);
   EXPECT_TRUE(MetricsNow(daemon.port, {{RequestsSeries("success"), 1}, {Answers(204), 1}}));
+}
+
+// --- 8. Fluent Bit's compress: zstd and snappy; unreadable msgpack ----------
+
+// Every format as Fluent Bit sends it with `compress zstd`, `snappy` and
+// `gzip`: decoded, counted with the size sent.
+TEST(IngestTest, FluentBitCompressZstdSnappyAndGzipAreDecoded) {
+  Daemon daemon = StartDaemon({kEnable});
+  const std::vector<std::pair<std::string, std::string>> plain = {
+      {"application/msgpack", MsgpackRecords(TailMap)},
+      {"application/msgpack", MsgpackRecords(ParsedMap)},
+      {"application/json", JsonArray(Records([](auto& l) { return LogRecord(l); }))},
+      {"application/json", Joined(Records([](auto& l) { return GelfRecord(l); }), "")},
+      {"application/x-ndjson", Joined(Records([](auto& l) { return LogRecord(l); }), "\n")},
+  };
+  const std::vector<std::pair<std::string, std::string (*)(const std::string&)>> codings = {
+      {"zstd", [](const std::string& s) { return Zstd(s); }},
+      {"snappy", Snappy},
+      {"gzip", [](const std::string& s) { return Gzip(s); }},
+  };
+  double bytes = 0;
+  int bodies = 0;
+  for (const auto& [coding, compress] : codings) {
+    for (const auto& [content_type, body] : plain) {
+      SCOPED_TRACE(coding + " " + content_type);
+      const std::string sent = compress(body);
+      ASSERT_NE(sent, body);
+      const HttpResponse response =
+          Post(daemon.port, content_type, sent,
+               {{"Content-Encoding", coding}, {"User-Agent", "Fluent-Bit"}});
+      ASSERT_EQ(response.status, 204) << response.body;
+      bytes += static_cast<double>(sent.size());
+      ++bodies;
+      Expected expected = ServerLinesCounted(bodies);
+      expected.push_back({kHttpBytes, bytes});
+      expected.push_back({Answers(204), bodies});
+      EXPECT_TRUE(MetricsNow(daemon.port, expected));
+    }
+  }
+}
+
+// A zstd body of several frames (one per batch) is decoded whole.
+TEST(IngestTest, ZstdBodyOfSeveralFramesIsDecodedWhole) {
+  Daemon daemon = StartDaemon({kEnable});
+  const std::string frame = Zstd(MsgpackRecords(TailMap));
+  ASSERT_EQ(Post(daemon.port, "application/msgpack", frame + frame, {{"Content-Encoding", "zstd"}})
+                .status,
+            204);
+  EXPECT_TRUE(MetricsNow(daemon.port, ServerLinesCounted(2)));
+}
+
+TEST(IngestTest, CorruptZstdAndSnappyAre400CountedByReason) {
+  Daemon daemon = StartDaemon({kEnable});
+  const std::string lines = Joined(ServerLines(), "\n");
+  const std::string zstd = Zstd(lines);
+  const std::string snappy = Snappy(lines);
+  for (const std::string& body :
+       {lines, zstd.substr(0, zstd.size() / 2), std::string(), Gzip(lines)}) {
+    EXPECT_EQ(Post(daemon.port, "text/plain", body, {{"Content-Encoding", "zstd"}}).status, 400);
+  }
+  for (const std::string& body : {snappy.substr(0, snappy.size() / 2), std::string(),
+                                  std::string("\xff\xff\xff\xff\xff", 5), Zstd(lines)}) {
+    EXPECT_EQ(Post(daemon.port, "text/plain", body, {{"Content-Encoding", "snappy"}}).status, 400);
+  }
+  EXPECT_TRUE(MetricsNow(daemon.port, {{Answers(400), 8},
+                                       {Unreadable("zstd"), 4},
+                                       {Unreadable("snappy"), 4},
+                                       {Unreadable("gzip"), 0},
+                                       {kHttpBytes, 0},
+                                       {HttpLines("not_json"), 0},
+                                       {RequestsSeries("success"), 0}}));
+  EXPECT_EQ(Post(daemon.port, "text/plain", zstd, {{"Content-Encoding", "zstd"}}).status, 204);
+  EXPECT_EQ(Post(daemon.port, "text/plain", snappy, {{"Content-Encoding", "Snappy"}}).status, 204);
+  EXPECT_TRUE(MetricsNow(daemon.port, ServerLinesCounted(2)));
+}
+
+TEST(IngestTest, ZstdAndSnappyBombsAre413WithoutInflatingThem) {
+  Daemon daemon = StartDaemon({kEnable});  // default limit: 16 MiB
+  constexpr int kMiB = 1 << 20;
+  const std::string zstd_bomb = Zstd(std::string(kMiB, '\0'), 256);  // 256 MiB inflated
+  ASSERT_LT(zstd_bomb.size(), 1u * kMiB);
+  EXPECT_EQ(Post(daemon.port, "text/plain", zstd_bomb, {{"Content-Encoding", "zstd"}}).status, 413);
+  const std::string snappy_bomb = Snappy(std::string(32 * kMiB, '\0'));
+  ASSERT_LT(snappy_bomb.size(), 16u * kMiB);
+  EXPECT_EQ(Post(daemon.port, "text/plain", snappy_bomb, {{"Content-Encoding", "snappy"}}).status,
+            413);
+  // A snappy block that says it holds 4 GiB - 1: refused on its length alone.
+  EXPECT_EQ(Post(daemon.port, "text/plain", std::string("\xff\xff\xff\xff\x0f\x00x", 7),
+                 {{"Content-Encoding", "snappy"}})
+                .status,
+            413);
+  EXPECT_EQ(daemon.process->Wait(milliseconds(0)), -1) << "the daemon exited";
+  EXPECT_TRUE(MetricsNow(daemon.port, {{Answers(413), 3}, {kHttpBytes, 0}}));
+  const long peak = PeakRssBytes(daemon.process->pid());
+  EXPECT_GT(peak, 0);
+  EXPECT_LT(peak, 192L * kMiB) << "peak RSS " << peak / kMiB << " MiB";
+  EXPECT_EQ(Post(daemon.port, "application/msgpack", Zstd(MsgpackRecords(TailMap)),
+                 {{"Content-Encoding", "zstd"}})
+                .status,
+            204);
+  EXPECT_TRUE(MetricsNow(daemon.port, ServerLinesCounted()));
+}
+
+// A msgpack body that is not Fluent Bit's records is refused whole (400,
+// nothing counted), counted by reason, quickly (a forged length allocates
+// nothing), and the daemon keeps serving.
+TEST(IngestTest, UnreadableMsgpackIs400CountedByReasonAndCountsNothing) {
+  Daemon daemon = StartDaemon({kEnable});
+  const std::string good = MsgpackRecord(TailMap(RequestLine("success", 1)));
+  std::string nested = "\x91";  // an array of one, 600 deep, in the record's map
+  for (int i = 0; i < 600; ++i) nested += "\x91";
+  nested += "\xc0";
+  const std::vector<std::pair<std::string, std::string>> bodies = {
+      {"msgpack_truncated", good.substr(0, good.size() - 3)},
+      {"msgpack_truncated", good + good.substr(0, 5)},
+      // A map of 4 G pairs as the record's map: nothing is allocated for them.
+      {"msgpack_truncated", Msgpack().Array(2).Uint(1).Raw("\xdf\xff\xff\xff\xff").bytes()},
+      {"msgpack_truncated", std::string("\xdb\xff\xff\xff\xff", 5) + "abc"},  // 4 GiB string
+      {"msgpack_invalid", good + "\xc1"},
+      {"msgpack_not_a_record", good + "\x01"},
+      {"msgpack_not_a_record", Joined(ServerLines(), "\n")},  // not msgpack at all
+      {"msgpack_not_a_record", Msgpack().Array(3).Uint(1).Map(0).Map(0).bytes()},
+      {"msgpack_not_a_record", Msgpack().Map(1).Str("log").Str("x").bytes()},
+      {"msgpack_not_a_record", Msgpack().Array(2).Str("2023-11-14").Map(0).bytes()},
+      {"msgpack_not_a_record", Msgpack().Array(2).Int(-5).Map(0).bytes()},
+      {"msgpack_not_a_record", Msgpack().Array(2).Uint(1).Array(0).bytes()},
+      {"msgpack_not_a_record", Msgpack().Array(2).Array(2).Uint(1).Array(0).Map(0).bytes()},
+      {"msgpack_not_a_record", Msgpack().Array(2).Array(3).Uint(1).Map(0).Nil().Map(0).bytes()},
+      {"msgpack_not_a_record",
+       Msgpack().Array(2).Raw("\xd7\x01" + std::string(8, 'x')).Map(0).bytes()},
+      {"msgpack_not_a_record",
+       MsgpackRecord(Msgpack().Map(1).Raw(Msgpack().Array(1).Uint(1).bytes()).Uint(1))},
+      {"msgpack_too_deep", MsgpackRecord(Msgpack().Map(1).Str("x").Raw(nested))},
+  };
+  std::map<std::string, double> reasons;
+  for (const auto& [reason, body] : bodies) {
+    SCOPED_TRACE(reason + " #" + std::to_string(reasons[reason]));
+    const HttpResponse response = Post(daemon.port, "application/msgpack", body);
+    EXPECT_EQ(response.status, 400) << response.body;
+    EXPECT_NE(response.body.find("msgpack body"), std::string::npos) << response.body;
+    ++reasons[reason];
+  }
+  Expected expected = {{Answers(400), static_cast<double>(bodies.size())},
+                       {Answers(204), 0},
+                       {kHttpBytes, 0},
+                       {HttpLines("request"), 0},
+                       {HttpLines("not_json"), 0},
+                       {RequestsSeries("success"), 0}};
+  for (const auto& [reason, count] : reasons) expected.push_back({Unreadable(reason), count});
+  EXPECT_TRUE(MetricsNow(daemon.port, expected));
+  // Nested as deep as a JSON line may be: read.
+  std::string deep;
+  for (int i = 0; i < 400; ++i) deep += "\x91";
+  deep += "\xc0";
+  EXPECT_EQ(
+      Post(daemon.port, "application/msgpack", MsgpackRecord(Msgpack().Map(1).Str("x").Raw(deep)))
+          .status,
+      204);
+  EXPECT_EQ(Post(daemon.port, "application/msgpack", MsgpackRecords(TailMap)).status, 204);
+  expected = ServerLinesCounted();
+  for (auto& [series, value] : expected) {
+    if (series == HttpLines("event")) value = 2;  // and the deep record
+  }
+  EXPECT_TRUE(MetricsNow(daemon.port, expected));
+}
+
+// A record's values other than strings become the JSON the json formats
+// would have sent: numbers, booleans, null, nested maps and arrays, bin as a
+// string, control characters escaped, a number key quoted.
+TEST(IngestTest, MsgpackValuesBecomeTheJsonOfTheRecord) {
+  Daemon daemon = StartDaemon({kEnable});
+  Msgpack map;
+  map.Map(9)
+      .Str("status")
+      .Str("success")
+      .Str("total_time_ms")
+      .Double(250.5)
+      .Str("input_tokens")
+      .Uint(70000)
+      .Str("output_tokens")
+      .Int(40)
+      .Str("offset")
+      .Int(-70000)
+      .Str("cached")
+      .Bool(false)
+      .Str("extra")
+      .Map(2)
+      .Str("list")
+      .Array(3)
+      .Nil()
+      .Bool(true)
+      .Double(-0.25)
+      .Uint(7)
+      .Str("x")
+      .Str("note")
+      .Str("tab\tbell\x07 quote\" back\\ caf\xc3\xa9")
+      .Str("bin")
+      .Bin("raw");
+  const HttpResponse response =
+      Post(daemon.port, "application/msgpack", MsgpackRecord(map, Stamp::kInteger));
+  ASSERT_EQ(response.status, 204) << response.body;
+  EXPECT_TRUE(MetricsNow(daemon.port, {{HttpLines("request"), 1},
+                                       {HttpLines("event"), 0},
+                                       {RequestsSeries("success"), 1},
+                                       {"qwen_request_duration_ms_sum", 250.5},
+                                       {"qwen_request_duration_ms_count", 1}}));
 }
 
 }  // namespace

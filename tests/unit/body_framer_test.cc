@@ -9,7 +9,8 @@ namespace {
 
 std::string Frame(BodyFormat format, const std::string& body) {
   std::string out, error;
-  EXPECT_TRUE(FrameBody(format, body, out, &error)) << error;
+  BodyError reason = BodyError::kNumErrors;
+  EXPECT_EQ(FrameBody(format, body, out, {}, &reason, &error), Framed::kOk) << error;
   return out;
 }
 
@@ -25,7 +26,8 @@ TEST(BodyFramerTest, ContentTypes) {
       {"application/x-ndjson", true, BodyFormat::kLines},
       {"text/plain", true, BodyFormat::kLines},
       {"", true, BodyFormat::kLines},
-      {"application/msgpack", false, BodyFormat::kLines},
+      {"application/msgpack", true, BodyFormat::kMsgpack},
+      {"application/vnd.msgpack", false, BodyFormat::kLines},
       {"application/x-www-form-urlencoded", false, BodyFormat::kLines},
   };
   for (const Case& c : cases) {
@@ -97,13 +99,86 @@ TEST(BodyFramerTest, EmptyBodiesAreFine) {
 TEST(BodyFramerTest, JsonBodiesThatCanNeverParseAreRefused) {
   for (const std::string body : {"hello", "42", "\"str\"", "null"}) {
     std::string out, error;
-    EXPECT_FALSE(FrameBody(BodyFormat::kRecords, body, out, &error)) << body;
+    BodyError reason = BodyError::kNumErrors;
+    EXPECT_EQ(FrameBody(BodyFormat::kRecords, body, out, {}, &reason, &error), Framed::kUnreadable)
+        << body;
+    EXPECT_EQ(reason, BodyError::kJson);
     EXPECT_FALSE(error.empty());
   }
 }
 
 TEST(BodyFramerTest, TruncatedArrayKeepsWhatIsWhole) {
   EXPECT_EQ(Frame(BodyFormat::kRecords, R"([{"a":1},{"b":)"), "{\"a\":1}\n{\"b\":\n");
+}
+
+// One Fluent Bit record ([[EventTime, {}], map]) with `map`, msgpack bytes.
+std::string MsgpackRecord(const std::string& map) {
+  return std::string("\x92\x92\xd7\x00\x65\x53\xf1\x00\x00\x00\x00\x00\x80", 13) + map;
+}
+
+TEST(BodyFramerTest, MsgpackRecordsWithALogStringAreItsLines) {
+  // {"log": "a\r\nb\n", "stream": "stdout"}, then {"log": ""}.
+  const std::string body = MsgpackRecord(
+                               "\x82\xa3log\xa5"
+                               "a\r\nb\n\xa6stream\xa6stdout") +
+                           MsgpackRecord(std::string("\x81\xa3log\xa0", 6));
+  EXPECT_EQ(Frame(BodyFormat::kMsgpack, body), "a\nb\n\n");
+}
+
+TEST(BodyFramerTest, MsgpackRecordsWithoutALogStringAreTheirJson) {
+  // {"n": -3, "f": 0.5, "t": true, 7: nil, "s": "q\"\\\x01", "a": [{}, []], "log": 1}
+  const std::string map = std::string(
+                              "\x87\xa1n\xfd\xa1"
+                              "f\xcb\x3f\xe0\x00\x00\x00\x00\x00\x00",
+                              15) +
+                          "\xa1t\xc3\x07\xc0\xa1s\xa4q\"\\\x01\xa1"
+                          "a\x92\x80\x90\xa3log\x01";
+  EXPECT_EQ(Frame(BodyFormat::kMsgpack, MsgpackRecord(map)),
+            "{\"n\":-3,\"f\":0.5,\"t\":true,\"7\":null,\"s\":\"q\\\"\\\\\\u0001\",\"a\":[{},[]],"
+            "\"log\":1}\n");
+}
+
+TEST(BodyFramerTest, UnreadableMsgpackSaysWhy) {
+  const struct {
+    std::string body;
+    BodyError reason;
+  } cases[] = {
+      {MsgpackRecord("\x81\xa3log"), BodyError::kMsgpackTruncated},
+      {std::string("\xc1", 1), BodyError::kMsgpackInvalid},
+      {"\x93\x01\x80\x80", BodyError::kMsgpackNotARecord},
+      {MsgpackRecord("\x81\x91\x01\x01"), BodyError::kMsgpackNotARecord},  // an array key
+  };
+  for (const auto& c : cases) {
+    std::string out, error;
+    BodyError reason = BodyError::kNumErrors;
+    EXPECT_EQ(FrameBody(BodyFormat::kMsgpack, c.body, out, {}, &reason, &error),
+              Framed::kUnreadable);
+    EXPECT_EQ(reason, c.reason) << error;
+    EXPECT_NE(error.find("msgpack body"), std::string::npos) << error;
+  }
+}
+
+TEST(BodyFramerTest, MsgpackAsksRoomBeforeEachRecord) {
+  const std::string body = MsgpackRecord("\x81\xa1k\xc2") + MsgpackRecord("\x81\xa1k\xc3");
+  std::string out, error;
+  BodyError reason = BodyError::kNumErrors;
+  int asked = 0;
+  const FrameRoom one_record = [&](std::size_t) { return ++asked == 1; };
+  EXPECT_EQ(FrameBody(BodyFormat::kMsgpack, body, out, one_record, &reason, &error),
+            Framed::kNoRoom);
+  EXPECT_EQ(out, "{\"k\":false}\n");
+  EXPECT_EQ(asked, 2);
+}
+
+// GELF (Fluent Bit's `format gelf`): the line is short_message; a record
+// without {"version":"1.1" first is no GELF record, and one whose
+// short_message is not a string is its JSON text.
+TEST(BodyFramerTest, GelfRecordsAreTheirShortMessage) {
+  EXPECT_EQ(Frame(BodyFormat::kRecords,
+                  "{\"version\":\"1.1\", \"short_message\":\"a\\nb\", \"full_message\":\"c\"}\n"
+                  "{\"version\":\"1.1\", \"short_message\":5}\n"
+                  "{\"short_message\":\"d\"}\n"),
+            "a\nb\n{\"version\":\"1.1\", \"short_message\":5}\n{\"short_message\":\"d\"}\n");
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "llm_log_exporter/app/pipeline.h"
 #include "llm_log_exporter/exposition/http_server.h"
 #include "llm_log_exporter/framing/body_framer.h"
+#include "llm_log_exporter/framing/content_coding.h"
 
 namespace lle {
 
@@ -49,7 +50,9 @@ class HttpIngest {
   enum class Grow { kOk, kOverBudget, kTooLarge };
 
   HttpReply Reply(int status, std::string body = {}, std::string extra_headers = {});
-  HttpReply Work(Slot& slot, BodyFormat format, bool gzip, const IngestRequest& request,
+  // 400 for a body that can never be read, counted by `reason` too.
+  HttpReply Unreadable(BodyError reason, std::string why);
+  HttpReply Work(Slot& slot, BodyFormat format, ContentCoding coding, const IngestRequest& request,
                  const BodyReader& read);
   std::unique_ptr<Slot> TakeSlot();
   void ReturnSlot(std::unique_ptr<Slot> slot);

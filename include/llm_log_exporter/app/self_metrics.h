@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "llm_log_exporter/core/metric_spec.h"
+#include "llm_log_exporter/framing/body_framer.h"
 
 namespace lle {
 
@@ -26,7 +27,8 @@ class SelfMetrics {
  public:
   /// `sources`: the `source` label values (stdin, then http with
   /// `http_ingest`, then the followed files); metric ids start at `first_metric`.
-  /// With `http_ingest`, also llm_log_exporter_http_ingest_requests_total{code};
+  /// With `http_ingest`, also llm_log_exporter_http_ingest_requests_total{code}
+  /// and llm_log_exporter_http_ingest_unreadable_bodies_total{reason};
   /// with files, also llm_log_exporter_input_file_readable{source}.
   SelfMetrics(std::vector<std::string> sources, std::uint32_t first_metric, std::string version,
               bool http_ingest = false);
@@ -42,13 +44,26 @@ class SelfMetrics {
   }
   /// An answer of the HTTP ingest endpoint (codes outside kIngestCodes are ignored).
   Update IngestRequest(int code) const;
+  /// A body the HTTP ingest endpoint answered 400 because it can never be read.
+  Update IngestUnreadable(BodyError reason) const {
+    return {first_metric_ + kIngestUnreadable, static_cast<std::uint32_t>(reason), 1, {}};
+  }
   /// Whether the `file`-th followed file is open and read (a gauge).
   Update FileReadable(std::size_t file, bool readable) const;
 
-  static constexpr int kIngestCodes[] = {200, 204, 400, 401, 405, 408, 413, 415, 417, 429, 500, 503};
+  static constexpr int kIngestCodes[] = {200, 204, 400, 401, 405, 408,
+                                         413, 415, 417, 429, 500, 503};
 
  private:
-  enum : std::uint32_t { kLines, kBytes, kBuildInfo, kReloads, kLastReload, kIngestRequests };
+  enum : std::uint32_t {
+    kLines,
+    kBytes,
+    kBuildInfo,
+    kReloads,
+    kLastReload,
+    kIngestRequests,
+    kIngestUnreadable
+  };
   std::uint32_t first_metric_;
   std::uint32_t file_readable_ = UINT32_MAX;  // its metric id, if there are files
   std::vector<MetricSpec> specs_;

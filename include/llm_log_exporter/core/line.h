@@ -9,4 +9,8 @@ namespace lle {
 /// a line; their content is unspecified.
 inline constexpr std::size_t kLinePadding = 64;
 
+/// How deep a line's JSON (or an ingested msgpack record) may nest: Python's
+/// json module gives up near this depth too; simdjson's own limit is higher.
+inline constexpr int kMaxJsonDepth = 512;
+
 }  // namespace lle
