@@ -4,8 +4,9 @@ engine needed):
 
 1. The build stage installs the Debian package behind every find_package() /
    pkg_check_modules() of the top-level CMakeLists.txt, as this build's
-   CMakeCache.txt found them (dpkg-query -S), and every package .ci/run
-   installs except the test-only ones.
+   CMakeCache.txt found them (dpkg-query -S), and every package of .ci/run's
+   build_packages; README.md's two set-up commands install exactly .ci/run's
+   build_packages and test_packages.
 2. Every package either stage names exists in the Debian archive (apt-cache).
 3. The final stage installs the package of every shared library that the
    files `cmake --install` puts in the image load (ldd on each ELF file: the
@@ -33,11 +34,6 @@ import threading
 from deploy_support import (apt_known_packages, cmake_install, default_port, fail, files_under,
                             main, owning_packages, require_tool, start_daemon, wait_for_status)
 
-# Installed by .ci/run for tests and benchmarks only, never by the build of
-# the binary; anything else .ci/run installs must be in the build stage.
-TEST_ONLY = {"python3", "python3-yaml", "libgtest-dev", "libbenchmark-dev", "prometheus",
-             "systemd", "openssl", "curl", "apache2-utils", "python3-fastapi", "python3-uvicorn",
-             "clang", "libclang-rt-14-dev"}
 # find_package() names that need no package of their own.
 NO_PACKAGE = {"Threads", "PkgConfig"}
 # Sanitizer runtimes appear in ldd only for an -DLLE_SANITIZE=ON build.
@@ -85,13 +81,24 @@ def apt_installs(instructions):
     return out
 
 
-def ci_packages(repo):
+def ci_packages(repo, name):
+    """The packages of the bash array `name` in .ci/run."""
     path = os.path.join(repo, ".ci", "run")
     with open(path) as f:
-        m = re.search(r"(?ms)^packages=\((.*?)\)", f.read())
+        m = re.search(r"(?ms)^%s=\((.*?)\)" % re.escape(name), f.read())
     if not m:
-        fail("%s: no packages=(...) list" % path)
+        fail("%s: no %s=(...) list" % (path, name))
     return shlex.split(m.group(1), comments=True)
+
+
+def readme_installs(repo):
+    """The package lists of README.md's `apt-get install` commands, in order."""
+    with open(os.path.join(repo, "README.md")) as f:
+        text = f.read()
+    out = []
+    for m in re.finditer(r"apt-get install ([^&\n]*)", text):
+        out.append([w for w in shlex.split(m.group(1)) if not w.startswith("-")])
+    return out
 
 
 def cmake_cache(build_dir):
@@ -266,13 +273,19 @@ def run(args, tmp, children):
             "%s (for %s)" % (pkg, what) for what, pkg in sorted(missing.items()))))
     for what, pkg in sorted(needed.items()):
         print("  ok  build stage installs %s for %s" % (pkg, what))
-    ci = [p for p in ci_packages(args.repo) if p not in TEST_ONLY]
+    ci = ci_packages(args.repo, "build_packages")
     missing = [p for p in ci if p not in build_packages]
     if missing:
-        fail("the build stage of %s does not install %s from .ci/run (if .ci/run installs it "
-             "for tests only, add it to TEST_ONLY in %s)"
-             % (path, ", ".join(missing), os.path.abspath(__file__)))
-    print("  ok  build stage installs .ci/run's build packages: %s" % " ".join(ci))
+        fail("the build stage of %s does not install %s of .ci/run's build_packages"
+             % (path, ", ".join(missing)))
+    print("  ok  build stage installs .ci/run's build_packages: %s" % " ".join(ci))
+    readme = readme_installs(args.repo)
+    ci_test = ci_packages(args.repo, "test_packages")
+    if len(readme) != 2 or sorted(readme[0]) != sorted(ci) or sorted(readme[1]) != sorted(ci_test):
+        fail("README.md's set-up commands install %s; .ci/run's build_packages and "
+             "test_packages are %s and %s" % (readme, ci, ci_test))
+    print("  ok  README.md's two set-up commands install .ci/run's build_packages, then "
+          "its test_packages")
     run_lines = " ".join(t for w, t in build if w == "RUN")
     for flag in ("-DLLE_BUILD_TESTS=OFF", "-DLLE_BUILD_BENCH=OFF", "cmake --install"):
         if flag not in run_lines:
