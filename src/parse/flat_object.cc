@@ -7,6 +7,7 @@
 #endif
 
 #include "llm_log_exporter/core/ascii.h"
+#include "llm_log_exporter/core/line.h"
 
 namespace lle {
 
@@ -17,11 +18,11 @@ const char* SkipSpace(const char* p, const char* end) {
   return p;
 }
 
-// The closing quote of the string whose content starts at `p`, or nullptr if
-// the content has a backslash, a byte outside 0x20..0x7F or runs past `end`:
-// simdjson decides those. A signed `< 0x20` catches both control bytes and
-// bytes >= 0x80. Loads may reach 31 bytes past `end`, into the padding.
-[[gnu::always_inline]] inline const char* ScanString(const char* p, const char* end) {
+// The first byte from `p` on that is a quote, a backslash, or outside
+// 0x20..0x7F (a signed `< 0x20` catches both control bytes and bytes >= 0x80),
+// or a position at or past `end` if none is before it. Loads may reach 31
+// bytes past `end`, into the padding.
+[[gnu::always_inline]] inline const char* FindSpecial(const char* p, const char* end) {
 #if defined(__AVX2__)
   const __m256i quote = _mm256_set1_epi8('"');
   const __m256i backslash = _mm256_set1_epi8('\\');
@@ -32,12 +33,9 @@ const char* SkipSpace(const char* p, const char* end) {
         _mm256_cmpgt_epi8(space, bytes),
         _mm256_or_si256(_mm256_cmpeq_epi8(bytes, quote), _mm256_cmpeq_epi8(bytes, backslash)));
     const auto mask = static_cast<std::uint32_t>(_mm256_movemask_epi8(hits));
-    if (mask != 0) {
-      const char* hit = p + __builtin_ctz(mask);
-      return hit < end && *hit == '"' ? hit : nullptr;
-    }
+    if (mask != 0) return p + __builtin_ctz(mask);
   }
-  return nullptr;
+  return end;
 #elif defined(__SSE2__)
   const __m128i quote = _mm_set1_epi8('"');
   const __m128i backslash = _mm_set1_epi8('\\');
@@ -48,20 +46,67 @@ const char* SkipSpace(const char* p, const char* end) {
         _mm_or_si128(_mm_cmplt_epi8(bytes, space),
                      _mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)));
     const auto mask = static_cast<std::uint32_t>(_mm_movemask_epi8(hits));
-    if (mask != 0) {
-      const char* hit = p + __builtin_ctz(mask);
-      return hit < end && *hit == '"' ? hit : nullptr;
-    }
+    if (mask != 0) return p + __builtin_ctz(mask);
   }
-  return nullptr;
+  return end;
 #else
   for (; p < end; ++p) {
     const auto c = static_cast<unsigned char>(*p);
-    if (c == '"') return p;
-    if (c < 0x20 || c >= 0x80 || c == '\\') return nullptr;
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) return p;
   }
-  return nullptr;
+  return end;
 #endif
+}
+
+// The closing quote of the string whose content starts at `p`, or nullptr if
+// the content has a backslash, a byte outside 0x20..0x7F or runs past `end`:
+// simdjson decides those.
+[[gnu::always_inline]] inline const char* ScanString(const char* p, const char* end) {
+  const char* hit = FindSpecial(p, end);
+  return hit < end && *hit == '"' ? hit : nullptr;
+}
+
+// The length of the valid UTF-8 sequence at `p` (a byte >= 0x80), or 0: no
+// overlong forms, no surrogates, nothing past U+10FFFF (RFC 3629, as simdjson).
+int Utf8Length(const char* p, const char* end) {
+  const auto b = [p](int i) { return static_cast<unsigned char>(p[i]); };
+  const auto cont = [&](int i) { return p + i < end && (b(i) & 0xC0) == 0x80; };
+  const unsigned char lead = b(0);
+  if (lead >= 0xC2 && lead <= 0xDF) return cont(1) ? 2 : 0;
+  if (lead >= 0xE0 && lead <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    if ((lead == 0xE0 && b(1) < 0xA0) || (lead == 0xED && b(1) > 0x9F)) return 0;
+    return 3;
+  }
+  if (lead >= 0xF0 && lead <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if ((lead == 0xF0 && b(1) < 0x90) || (lead == 0xF4 && b(1) > 0x8F)) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+// As ScanString, for strings inside a value no field is read from: UTF-8
+// and the one-letter escapes are checked here; `\u` escapes go to simdjson.
+const char* ScanSkippedString(const char* p, const char* end) {
+  for (;;) {
+    p = FindSpecial(p, end);
+    if (p >= end) return nullptr;
+    const auto c = static_cast<unsigned char>(*p);
+    if (c == '"') return p;
+    if (c == '\\') {
+      if (p + 1 >= end || p[1] == '\0' || std::strchr("\"\\/bfnrt", p[1]) == nullptr) {
+        return nullptr;
+      }
+      p += 2;
+    } else if (c < 0x20) {
+      return nullptr;
+    } else {
+      const int n = Utf8Length(p, end);
+      if (n == 0) return nullptr;
+      p += n;
+    }
+  }
 }
 
 // The number of ASCII digits at `p`, at most 16. Reads 16 bytes.
@@ -148,6 +193,80 @@ std::uint64_t ReadDigits(std::uint64_t value, const char* p, int count) {
 // The literal `word` (4 or 5 bytes) at `p`, not checked past it.
 bool IsLiteral(const char* p, const char* end, const char* word, std::size_t size) {
   return static_cast<std::size_t>(end - p) >= size && std::memcmp(p, word, size) == 0;
+}
+
+// Past `true`, `false` or `null` at `p`, or nullptr (not checked past it).
+const char* SkipLiteral(const char* p, const char* end) {
+  const std::size_t size = *p == 'f' ? 5 : 4;
+  if (!IsLiteral(p, end, *p == 't' ? "true" : *p == 'f' ? "false" : "null", size)) return nullptr;
+  return p + size;
+}
+
+// Past the object or array that starts at `p` (a value of the line's object
+// no field is read from: TGI's `span`, say), checked as strictly as simdjson
+// would; nullptr where simdjson must decide (invalid, a `\u` escape, a
+// number the fast path does not read, nested deeper than kMaxJsonDepth).
+const char* SkipNested(const char* p, const char* end) {
+  // Bit d: the container at depth d is an object. The line's object is depth 0.
+  constexpr int kLevels = kMaxJsonDepth;
+  std::uint64_t objects[(kLevels + 63) / 64] = {};
+  int depth = 0;  // containers open inside the line's object
+  const auto is_object = [&objects](int d) { return (objects[d / 64] >> (d % 64) & 1) != 0; };
+  const auto open = [&](char c) {
+    if (depth + 1 >= kLevels) return false;
+    ++depth;
+    const std::uint64_t bit = std::uint64_t{1} << (depth % 64);
+    objects[depth / 64] = c == '{' ? objects[depth / 64] | bit : objects[depth / 64] & ~bit;
+    return true;
+  };
+  const auto close = [&](int d) { return is_object(d) ? '}' : ']'; };
+  if (!open(*p++)) return nullptr;
+  bool first = true;  // right after an opening bracket
+  for (;;) {
+    p = SkipSpace(p, end);
+    if (p == end) return nullptr;
+    if (first && *p == close(depth)) {
+      ++p;
+      --depth;
+    } else {
+      if (is_object(depth)) {
+        if (*p != '"' || (p = ScanSkippedString(p + 1, end)) == nullptr) return nullptr;
+        ++p;
+        if (!Consume(p, end, ':')) return nullptr;
+        p = SkipSpace(p, end);
+        if (p == end) return nullptr;
+      }
+      if (*p == '{' || *p == '[') {
+        if (!open(*p++)) return nullptr;
+        first = true;
+        continue;
+      }
+      double number;
+      if (*p == '"') {
+        p = ScanSkippedString(p + 1, end);
+        if (p != nullptr) ++p;
+      } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+        p = ParseNumber(p, end, &number);
+      } else {
+        p = SkipLiteral(p, end);
+      }
+      if (p == nullptr) return nullptr;
+    }
+    // After a value: a comma, or the ends of containers.
+    for (;;) {
+      if (depth == 0) return p;
+      p = SkipSpace(p, end);
+      if (p == end) return nullptr;
+      if (*p == ',') {
+        ++p;
+        first = false;
+        break;
+      }
+      if (*p != close(depth)) return nullptr;
+      ++p;
+      --depth;
+    }
+  }
 }
 
 }  // namespace
@@ -253,13 +372,16 @@ FlatResult FlatParser::Parse(std::string_view line, std::size_t start, FieldValu
         if (p == nullptr) return FlatResult::kFallback;
         value = {FieldState::kNumber, number, {}};
       } else {
-        // Literals; objects, arrays and anything invalid go to simdjson.
-        const std::size_t size = *p == 'f' ? 5 : 4;
-        if (!IsLiteral(p, end, *p == 't' ? "true" : *p == 'f' ? "false" : "null", size)) {
-          return FlatResult::kFallback;
+        // Literals, and objects and arrays no wanted key is inside (they
+        // are skipped); anything else goes to simdjson.
+        if (*p == '{' || *p == '[') {
+          if (key != nullptr && key->nested) return FlatResult::kFallback;
+          p = SkipNested(p, end);
+        } else {
+          p = SkipLiteral(p, end);
         }
+        if (p == nullptr) return FlatResult::kFallback;
         value = {FieldState::kWrongType, 0, {}};
-        p += size;
       }
       // Only now is the value known to end properly: `truex`, `01` and `1e5`
       // fail here.

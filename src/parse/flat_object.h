@@ -25,6 +25,7 @@ class FlatKeys {
   struct Key {
     int field = -1;  // index into Record::fields, or -1
     bool marks_request = false;
+    bool nested = false;  // wanted keys are inside its value: simdjson reads it
   };
 
   FlatKeys();
@@ -76,10 +77,12 @@ class FlatKeys {
 
 enum class FlatResult : std::uint8_t { kRequest, kEvent, kFallback };
 
-/// Parses flat JSON objects of a simple subset: no nesting, no escapes or
-/// bytes outside 0x20..0x7F in strings, numbers of at most 15 digits without
-/// exponent (and none starting with -0). Owns its keys and a memory of the last
-/// line's keys; one per LineParser, not thread-safe.
+/// Parses JSON objects of a simple subset: in the values it reads, no
+/// escapes or bytes outside 0x20..0x7F in strings; numbers of at most 15
+/// digits without exponent (and none starting with -0); objects and arrays
+/// only where no wanted key is inside them (they are checked and skipped:
+/// their strings may hold UTF-8 and escapes other than \u). Owns its keys and a
+/// memory of the last line's keys; one per LineParser, not thread-safe.
 class FlatParser {
  public:
   void AddKey(std::string_view name, FlatKeys::Key key) { keys_.Add(name, key); }

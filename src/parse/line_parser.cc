@@ -265,8 +265,8 @@ LineParser::LineParser(std::vector<std::string> fields, std::vector<std::string>
   for (const std::string& path : request_keys) impl_->root.Add(path).marks_request = true;
   impl_->root.Index();
   for (const auto& key : impl_->root.keys) {
-    if (key->field >= 0 || key->marks_request) {
-      impl_->flat.AddKey(key->name, {key->field, key->marks_request});
+    if (key->field >= 0 || key->marks_request || key->child != nullptr) {
+      impl_->flat.AddKey(key->name, {key->field, key->marks_request, key->child != nullptr});
     }
   }
 }
@@ -284,14 +284,15 @@ void LineParser::Parse(std::string_view line, Record& out) {
       std::memcpy(static_cast<void*>(&out.fields[i]), &kMissing, sizeof kMissing);
     }
   };
-  clear();
   std::size_t start = 0;
   while (start < line.size() && IsJsonSpace(line[start])) ++start;
   if (start == line.size() || line[start] != '{') {
+    // Nothing reads the fields of a line that is no object: not cleared.
     out.kind = simdjson::validate_utf8(line.data(), line.size()) ? LineKind::kNotJson
                                                                  : LineKind::kInvalidUtf8;
     return;
   }
+  clear();
   if (impl_->fast_path) {
     // Most lines are flat objects: a hand-written scan reads them in a fraction
     // of simdjson's instructions and hands anything unusual to the DOM parser.

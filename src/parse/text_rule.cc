@@ -332,6 +332,9 @@ void ConvertJsonValue(Conversion conversion, double scale, FieldValue* value) {
 TextRegex MakeTextRegex(std::shared_ptr<const re2::RE2> re, std::string_view pattern) {
   TextRegex out;
   out.prefix = RegexLiteralPrefix(pattern);
+  const RareBytes rare = RareBytesOf(out.prefix);
+  out.prefix_rare[0] = rare.a;
+  out.prefix_rare[1] = rare.b;
   out.plan = RegexPlan::Of(pattern);
   // A plan must see the groups RE2 sees, and begin where the prefix search finds.
   if (out.plan != nullptr &&
@@ -375,7 +378,8 @@ bool TextMatcher::Search(const TextRegex& regex, std::string_view line) {
     // few times, then one unanchored search over the rest keeps a long line
     // full of them linear.
     for (int attempt = 0; attempt < 8; ++attempt) {
-      const std::size_t at = FindBytes(line.substr(from), prefix);
+      const std::size_t at =
+          FindBytes(line.substr(from), prefix, {regex.prefix_rare[0], regex.prefix_rare[1]});
       if (at == std::string_view::npos) return false;
       const std::size_t pos = from + at;
       if (regex.plan != nullptr ? regex.plan->MatchAt(line, pos, groups_.get(), regex.groups)

@@ -25,6 +25,8 @@ class LineParser {
   LineParser& operator=(const LineParser&) = delete;
 
   /// `line` must be followed by kLinePadding readable bytes. Never throws.
+  /// out.fields are set for a JSON object (kRequest, kEvent), left as they
+  /// were otherwise (kNotJson, kInvalidUtf8: text rules fill a record of their own).
   void Parse(std::string_view line, Record& out);
 
   /// Lines the flat-object fast path parsed, so tests can tell it is taken.

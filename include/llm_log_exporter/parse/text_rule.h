@@ -107,6 +107,9 @@ struct TextRegex {
   /// The regex matched without RE2 when its shape allows (src/parse/regex_plan.h),
   /// else null.
   std::shared_ptr<const RegexPlan> plan;
+  /// Where the prefix's two rarest bytes are, which its search compares first
+  /// (any two positions find the same matches).
+  std::size_t prefix_rare[2] = {0, 1};
 };
 
 /// The TextRegex of `re`, compiled from `pattern`: its literal prefix and plan.
