@@ -109,56 +109,28 @@ std::size_t GroupEnd(std::string_view pattern, std::size_t i) {
   return std::string_view::npos;
 }
 
-// The texts `pattern` (a group's contents) matches, in RE2's order of
-// preference, if it is made of literal text, `|` and `(?:...)` of the same
-// only; false otherwise, for an empty text, or past 64 texts.
-bool LiteralTexts(std::string_view pattern, std::vector<std::string>* out) {
-  constexpr std::size_t kMaxTexts = 64;
-  out->clear();
-  std::vector<std::string> current(1);  // the texts of the alternative being read
-  std::size_t i = 0;
-  for (;;) {
-    if (i == pattern.size() || pattern[i] == '|') {
-      out->insert(out->end(), current.begin(), current.end());
-      if (out->size() > kMaxTexts) return false;
-      if (i == pattern.size()) break;
-      current.assign(1, std::string());
+// Whether `contents` (a group's) has a `|` outside its own groups and classes.
+bool HasTopLevelBar(std::string_view contents) {
+  for (std::size_t i = 0; i < contents.size(); ++i) {
+    if (contents[i] == '|') return true;
+    if (contents[i] == '\\') {
       ++i;
-      continue;
-    }
-    const char c = pattern[i];
-    std::vector<std::string> piece;
-    if (c == '(') {
-      const std::size_t close = GroupEnd(pattern, i);
-      if (pattern.substr(i, 3) != "(?:" || close == std::string_view::npos ||
-          !LiteralTexts(pattern.substr(i + 3, close - i - 3), &piece)) {
-        return false;
+    } else if (contents[i] == '(' || contents[i] == '[') {
+      // A class is skipped as a group is (GroupEnd knows both).
+      if (contents[i] == '[') {
+        std::size_t j = i + 1;
+        if (j < contents.size() && contents[j] == '^') ++j;
+        if (j < contents.size() && contents[j] == ']') ++j;
+        while (j < contents.size() && contents[j] != ']') j += contents[j] == '\\' ? 2 : 1;
+        i = j;
+      } else {
+        const std::size_t close = GroupEnd(contents, i);
+        if (close == std::string_view::npos) return false;
+        i = close;
       }
-      i = close + 1;
-    } else if (c == '\\') {
-      if (i + 1 >= pattern.size() || !IsAsciiPunct(pattern[i + 1])) return false;
-      piece.assign(1, std::string(1, pattern[i + 1]));
-      i += 2;
-    } else {
-      if (c == '\0' || std::strchr(".*+?^${}[]()", c) != nullptr ||
-          static_cast<unsigned char>(c) >= 0x80) {
-        return false;
-      }
-      piece.assign(1, std::string(1, c));
-      ++i;
     }
-    if (IsQuantifier(pattern, i)) return false;
-    std::vector<std::string> longer;
-    for (const std::string& a : current) {
-      for (const std::string& b : piece) longer.push_back(a + b);
-    }
-    if (longer.size() > kMaxTexts) return false;
-    current = std::move(longer);
   }
-  for (const std::string& text : *out) {
-    if (text.empty()) return false;
-  }
-  return true;
+  return false;
 }
 
 }  // namespace
@@ -184,6 +156,8 @@ std::unique_ptr<const RegexPlan> RegexPlan::Of(std::string_view pattern) {
   struct Open {
     std::size_t optional;  // its kOptional step, or npos
     int group;             // its group number, or 0
+    std::size_t alt;       // its kAlt step, or npos
+    std::vector<std::size_t> jumps;  // the kJump steps ending its branches
   };
   std::vector<Open> open;
   int choices = 0;
@@ -206,32 +180,45 @@ std::unique_ptr<const RegexPlan> RegexPlan::Of(std::string_view pattern) {
       if (IsQuantifier(pattern, close + 1) && (!optional || IsQuantifier(pattern, close + 2))) {
         return nullptr;  // repeated, or lazy
       }
-      const std::string_view contents = pattern.substr(body, close - body);
-      std::vector<std::string> texts;
-      if (!optional && contents.find_first_of("|(") != npos && LiteralTexts(contents, &texts)) {
-        if (++choices > kMaxChoices) return nullptr;
-        if (named) add_group_step(Step::kOpen, group);
-        steps.emplace_back(Step::kOneOf);
-        steps.back().alternatives = std::move(texts);
-        if (named) add_group_step(Step::kClose, group);
-        i = close + 1;
-        continue;
-      }
-      Open o{npos, group};
+      Open o{npos, group, npos, {}};
       if (optional) {
         if (++choices > kMaxChoices) return nullptr;
         o.optional = steps.size();
         steps.emplace_back(Step::kOptional);
       }
       if (named) add_group_step(Step::kOpen, group);
-      open.push_back(o);
+      if (HasTopLevelBar(pattern.substr(body, close - body))) {
+        if (++choices > kMaxChoices) return nullptr;
+        o.alt = steps.size();
+        steps.emplace_back(Step::kAlt);
+        steps.back().branches.push_back(steps.size());
+      }
+      open.push_back(std::move(o));
       i = body;
+      continue;
+    }
+    if (c == '|') {
+      // Only a group's alternatives (a top-level `|` makes no plan).
+      if (open.empty() || open.back().alt == npos) return nullptr;
+      open.back().jumps.push_back(steps.size());
+      steps.emplace_back(Step::kJump);
+      steps[open.back().alt].branches.push_back(steps.size());
+      sealed = steps.size();
+      ++i;
       continue;
     }
     if (c == ')') {
       if (open.empty()) return nullptr;
-      const Open o = open.back();
+      const Open o = std::move(open.back());
       open.pop_back();
+      if (o.alt != npos) {
+        Step& alt = steps[o.alt];
+        for (const std::size_t jump : o.jumps) steps[jump].end = steps.size();
+        alt.end = steps.size();
+        for (std::size_t k = o.alt + 1; k < alt.end; ++k) {
+          if (steps[k].kind == Step::kOpen) alt.groups.push_back(steps[k].group);
+        }
+      }
       if (o.group != 0) add_group_step(Step::kClose, o.group);
       ++i;
       if (o.optional != npos) {
@@ -324,11 +311,12 @@ void RegexPlan::FirstBytes(std::size_t s, std::array<bool, 256>* out, bool* end)
         for (int b = 0; b < 256; ++b) (*out)[b] = (*out)[b] || step.in_class[b];
         if (step.kind == Step::kByte || step.at_least_one) return;
         break;
-      case Step::kOneOf:
-        for (const std::string& text : step.alternatives) {
-          (*out)[static_cast<unsigned char>(text[0])] = true;
-        }
+      case Step::kAlt:
+        for (const std::size_t branch : step.branches) FirstBytes(branch, out, end);
         return;
+      case Step::kJump:
+        s = step.end - 1;
+        break;
       case Step::kOptional:
         FirstBytes(s + 1, out, end);  // with it (and what follows)
         s = step.end - 1;             // and without
@@ -381,15 +369,17 @@ bool RegexPlan::MatchFrom(std::size_t s, std::string_view text, std::size_t p, s
         if (p == size || !step.in_class[static_cast<unsigned char>(data[p])]) return false;
         ++p;
         break;
-      case Step::kOneOf:
-        for (const std::string& alternative : step.alternatives) {
-          if (alternative.size() <= size - p &&
-              std::memcmp(data + p, alternative.data(), alternative.size()) == 0 &&
-              MatchFrom(s + 1, text, p + alternative.size(), start, groups, num_groups)) {
-            return true;
+      case Step::kAlt:
+        for (const std::size_t branch : step.branches) {
+          for (const int g : step.groups) {
+            if (g <= num_groups) groups[g] = re2::StringPiece();
           }
+          if (MatchFrom(branch, text, p, start, groups, num_groups)) return true;
         }
         return false;
+      case Step::kJump:
+        s = step.end - 1;
+        break;
       case Step::kOptional:
         if (MatchFrom(s + 1, text, p, start, groups, num_groups)) return true;
         for (const int g : step.groups) {

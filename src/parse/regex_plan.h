@@ -16,8 +16,8 @@ namespace lle {
 /// literal text; runs of one ASCII byte class (`[^"]+`, `[0-9.]+`, `\S+`,
 /// `[a-z_]*`), each followed by the end or by text whose first byte it cannot
 /// take (so a greedy run never has to give bytes back); single bytes of a
-/// class (`[1-5]`); alternations of literal text (`(?:chat/completions|
-/// completions)`, nested too); optional groups `(?:...)?` that start with
+/// class (`[1-5]`); alternations in groups (`(?:chat/completions|completions)`,
+/// `(?P<n>\[[0-9, ]*\]|None)`); optional groups `(?:...)?` that start with
 /// literal text; named groups around any of these (nested too); `$` at the
 /// end. Only an alternation or an optional group is ever retried, in RE2's
 /// order (leftmost-first): the same match and groups as RE2's on valid UTF-8
@@ -44,7 +44,8 @@ class RegexPlan {
       kLiteral,   // `literal`
       kRun,       // bytes of `in_class`, as many as there are (at least one if `at_least_one`)
       kByte,      // one byte of `in_class`
-      kOneOf,     // the first of `alternatives` after which the rest matches
+      kAlt,       // the first of `branches` with which the rest matches
+      kJump,      // on at `end` (a branch's end)
       kOptional,  // the steps up to `end` if the rest then matches, else none
       kOpen,      // group `group` starts
       kClose,     // group `group` ends
@@ -57,9 +58,9 @@ class RegexPlan {
     int stop = -1;                          // kRun: the one byte it does not take, if so
     bool at_least_one = false;              // kRun: `+` rather than `*`
     int group = 0;                          // kOpen, kClose
-    std::vector<std::string> alternatives;  // kOneOf, in the pattern's order
-    std::size_t end = 0;                    // kOptional: the index of the step after it
-    std::vector<int> groups;                // kOptional: the groups inside, unset when skipped
+    std::vector<std::size_t> branches;  // kAlt: where each starts, in the pattern's order
+    std::size_t end = 0;                // kOptional, kAlt, kJump: the index of the step after it
+    std::vector<int> groups;            // kOptional, kAlt: the groups inside, unset on retry
   };
   // Matches steps_[s..] at text[p..]; `start` is where the match began.
   bool MatchFrom(std::size_t s, std::string_view text, std::size_t p, std::size_t start,

@@ -344,15 +344,17 @@ TEST(RegexPlanTest, SimpleShapesHaveAPlanOthersDoNot) {
         "\"e2e_latency\": (?P<t>[0-9.e-]+)", "x=(?P<a>[^ ]*)", "a(?P<x>(?P<y>b))", "a$",
         // The uvicorn access line: alternations, an optional query, single bytes.
         R"re("POST (?P<path>/v1/(?:chat/completions|completions)|/generate)(?:\?[^ "]*)? HTTP/1\.[01]" (?P<status>(?P<code>[1-5][0-9][0-9])))re",
-        "x(?P<a>ab|a)b", "x(?:y(?P<a>[0-9]+))? z"}) {
+        "x(?P<a>ab|a)b", "x(?:y(?P<a>[0-9]+))? z", "x(?:a|[0-9])", "x(?:a|)",
+        // vLLM's response line: an alternation of a class run and a word.
+        R"re(, ids: (?P<o>\[[0-9, ]*\]|None), reason: (?P<f>[a-z_]+)$)re"}) {
     EXPECT_TRUE(plan(p)) << p;
   }
   for (const char* p :
        {R"re(Generated response \S+: output: )re",  // \S+ takes the ':' too: RE2 backtracks
         "(?:Pending|Waiting): (?P<w>[0-9]+) reqs", "Running: (?P<r>[0-9]+)?", "a|b",
         "(?P<x>[0-9]+) reqs",  // no leading literal
-        "total time += +(?P<t>[0-9.]+)", "x=.*y", "(?i)abc", "ab{2}", "x(?:a|b)*", "x(?:a|b)??", "x(?:a|[0-9])",
-        "x(?:[0-9]+)? ", "a$b", "x(?:a|)",
+        "total time += +(?P<t>[0-9.]+)", "x=.*y", "(?i)abc", "ab{2}", "x(?:a|b)*", "x(?:a|b)??",
+        "x(?:[0-9]+)? ", "a$b", "x(?:a|b)?", "a|b(?P<x>c)", "x(?:a(?:b|c)|d|e|f)(?:g|h)(?:i|j)(?:k|l)",
         "x=(?P<a>[0-9]+)(?P<b>[0-9]+)", "\xc2\xb5s=(?P<a>[0-9]+)", "x=(?P<a>[^\\d]+)", "a[]b]+"}) {
     EXPECT_FALSE(plan(p)) << p;
   }
@@ -374,7 +376,9 @@ TEST_F(TextMatcherTest, PlansMatchWhatRe2Matches) {
       "xa(?P<a>bc|b)c",
       "k(?:y(?P<n>[0-9]+))? z",
       "q(?:y(?P<n>[0-9]*)z)?y",  // a group set, then its optional given up
-      "end: (?P<f>[a-z_]+)$"};
+      "w(?:(?P<g>[0-9]+)y|[0-9]+z)",  // a group set, then its branch given up
+      "end: (?P<f>[a-z_]+)$",
+      R"re(, ids: (?P<o>\[[0-9, ]*\]|None|(?P<n>[0-9]+)x), reason: (?P<r>[a-z_]+)$)re"};
   const std::vector<std::string> pieces = {"total_time=\"",
                                            "\" validation_time=\"",
                                            "\" q=\"",
@@ -424,9 +428,16 @@ TEST_F(TextMatcherTest, PlansMatchWhatRe2Matches) {
                                            "y",
                                            " z",
                                            "q",
+                                           "w",
                                            "z",
                                            "end: ",
-                                           "stop"};
+                                           "stop",
+                                           ", ids: ",
+                                           "[",
+                                           "]",
+                                           ", ",
+                                           "None",
+                                           ", reason: "};
   // Half the lines: a line one pattern matches, with up to two pieces
   // replaced, dropped or added; the rest: pieces at random.
   const std::vector<std::vector<std::string>> matching = {
@@ -439,7 +450,12 @@ TEST_F(TextMatcherTest, PlansMatchWhatRe2Matches) {
       {"k", " z"},
       {"q", "y", "12", "z", "y"},
       {"q", "y", "y"},
+      {"w", "12", "z"},
+      {"w", "12", "y"},
       {"end: ", "stop"},
+      {", ids: ", "[", "12", ", ", "3", "]", ", reason: ", "stop"},
+      {", ids: ", "None", ", reason: ", "ab_c"},
+      {", ids: ", "12", "x", ", reason: ", "stop"},
       {"Running: ", "12", " reqs"},
       {"usage: ", "3.5", "%"},
       {"group ", "ab_c", " is ", "x", " by"},
