@@ -12,7 +12,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <iterator>
 #include <memory>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -323,6 +325,34 @@ TEST(UnwrapTest, AnsiCodesAnywhereAreRemoved) {
   };
   for (const UnwrapCase& c : kCases) {
     EXPECT_EQ(UnwrapCopy(c.line), c.want) << c.line;
+  }
+}
+
+TEST(UnwrapTest, AnsiCodesAreRemovedWhateverTheLengthsAround) {
+  // Text runs of every length around the 16-byte copies, between whole
+  // escape sequences of each kind: what is left is the text runs.
+  const std::string kEscapes[] = {"\x1b[0m", "\x1b[3m", "\x1b[38;5;12m", "\x1b]0;t\x07",
+                                  "\x1b(B",  "\x1b=",   "\x1b[?25h"};
+  std::mt19937 random(11);
+  std::string scratch;
+  for (int round = 0; round < 5000; ++round) {
+    std::string line;
+    std::string want;
+    for (std::size_t pieces = random() % 12; pieces > 0; --pieces) {
+      if (random() % 2 == 0) {
+        line += kEscapes[random() % std::size(kEscapes)];
+      } else {
+        std::string text(random() % 40, 'x');
+        for (char& c : text) c = static_cast<char>('a' + random() % 26);
+        line += text;
+        want += text;
+      }
+    }
+    if (random() % 8 == 0) line += "\x1b[0;3";  // cut off by the line's end
+    // Exactly the line's bytes, so that ASan sees any read past them.
+    const std::unique_ptr<char[]> copy(new char[line.size() + 1]);
+    std::memcpy(copy.get(), line.data(), line.size());
+    EXPECT_EQ(StripAnsi(std::string_view(copy.get(), line.size()), scratch), want) << line;
   }
 }
 
