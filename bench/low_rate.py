@@ -12,6 +12,7 @@ write(2), on an absolute schedule, and measured twice:
          sum over all its threads of /proc/PID/task/*/schedstat (time on CPU)
          from before the first write to 0.2 s after the last, divided by the
          lines written (then every line is checked to have been counted);
+         wake-ups/line likewise from schedstat's count of times scheduled in;
   fresh: `--fresh-seconds` more lines while a separate process scrapes
          /metrics back to back (scrape_latency.py poll): a line's freshness is
          the end of the first scrape counting it minus its write time (an upper
@@ -39,16 +40,18 @@ METRIC = "qwen_requests_total"  # counted by both exporters for each request lin
 
 
 def cpu_ns(pids):
-    """Time on CPU so far of every thread of `pids`, in ns."""
-    total = 0
+    """(time on CPU in ns, times scheduled in: wake-ups) so far, summed over
+    every thread of `pids`."""
+    ns = runs = 0
     for pid in pids:
         for path in glob.glob("/proc/%d/task/*/schedstat" % pid):
             try:
                 with open(path) as f:
-                    total += int(f.read().split()[0])
+                    fields = f.read().split()
+                ns, runs = ns + int(fields[0]), runs + int(fields[2])
             except (OSError, ValueError, IndexError):
                 pass  # a thread that just ended
-    return total
+    return ns, runs
 
 
 def free_port():
@@ -139,7 +142,8 @@ def write_lines(fd, first, n, rate):
 
 
 def measure(subject, rate, seconds, fresh_seconds):
-    """{'cpu_us': CPU µs per line, 'p50_ms', 'p99_ms': freshness, 'lost': lines never counted}."""
+    """{'cpu_us': CPU µs per line, 'wakes': threads scheduled in per line, 'p50_ms', 'p99_ms':
+    freshness, 'lost': lines never counted}."""
     warm = 20
     write_lines(subject.out, 0, warm, 100)
     if subject.wait_counted(warm) < warm:
@@ -151,7 +155,8 @@ def measure(subject, rate, seconds, fresh_seconds):
     time.sleep(0.2)
     after = cpu_ns(subject.pids)
     base = subject.wait_counted(warm + n)
-    out = {"cpu_us": (after - before) / 1e3 / n, "lost": warm + n - base}
+    out = {"cpu_us": (after[0] - before[0]) / 1e3 / n, "wakes": (after[1] - before[1]) / n,
+           "lost": warm + n - base}
     m = int(rate * fresh_seconds)
     fd, rec = tempfile.mkstemp(prefix="lle_low_rate_polls.", suffix=".txt")
     os.close(fd)
@@ -199,8 +204,8 @@ def main():
                     subject.stop()
                 sl.log("  %r" % row[kind])
             rows.append((input_kind, rate, row))
-    head = "| input | lines/s | exporter CPU µs/line | exporter fresh p50 / p99 ms |"
-    rule = "|---|---:|---:|---:|"
+    head = "| input | lines/s | exporter CPU µs/line | wake-ups/line | exporter fresh p50 / p99 ms |"
+    rule = "|---|---:|---:|---:|---:|"
     if "original" in kinds:
         head += " original CPU µs/line | original fresh p50 / p99 ms |"
         rule += "---:|---:|"
@@ -211,6 +216,8 @@ def main():
         for kind in kinds:
             r = row[kind]
             cells.append("%.1f" % r["cpu_us"] + (" (%d lost)" % r["lost"] if r["lost"] else ""))
+            if kind == "exporter":
+                cells.append("%.2f" % r["wakes"])
             cells.append("%.1f / %.1f" % (r["p50_ms"], r["p99_ms"]))
         print("| " + " | ".join(cells) + " |")
     return 0
