@@ -20,6 +20,8 @@ write(2), on an absolute schedule, and measured twice:
 The original Python exporter (bench/original_exporter.py, stdin only) is
 measured the same way; for a file it reads `tail -F -n0 FILE`, and the CPU of
 tail is counted with it. Prints a Markdown table on stdout, progress on stderr.
+Also prints what a bare wake-up costs here (a thread of this script that only
+sleeps 25 ms at a time): the floor under any figure above 0 wake-ups per line.
 Standard library only; every wait is bounded.
 """
 import argparse
@@ -52,6 +54,20 @@ def cpu_ns(pids):
             except (OSError, ValueError, IndexError):
                 pass  # a thread that just ended
     return ns, runs
+
+
+def wake_floor(period=0.025, wakes=80):
+    """CPU µs per wake-up of a thread that only sleeps `period` at a time:
+    what a wake-up costs on this machine before any work."""
+    def stat():
+        with open("/proc/thread-self/schedstat") as f:
+            fields = f.read().split()
+        return int(fields[0]), int(fields[2])
+    before = stat()
+    for _ in range(wakes):
+        time.sleep(period)
+    after = stat()
+    return (after[0] - before[0]) / 1e3 / max(1, after[1] - before[1])
 
 
 def free_port():
@@ -209,6 +225,8 @@ def main():
     if "original" in kinds:
         head += " original CPU µs/line | original fresh p50 / p99 ms |"
         rule += "---:|---:|"
+    print("A thread that only sleeps 25 ms at a time costs %.0f µs of CPU per wake-up here.\n"
+          % wake_floor())
     print(head)
     print(rule)
     for input_kind, rate, row in rows:
