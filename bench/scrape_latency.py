@@ -6,7 +6,7 @@ usage:
                            [--final-prom FILE] [--interval 0.1] [--timeout 300] [--daemon-args ARGS]
                            [--copies N]
   scrape_latency.py freshness --exe EXE [--rate 1000] [--seconds 3] [--daemon-args ARGS]
-  scrape_latency.py poll ...      (internal: the freshness poller process)
+  scrape_latency.py poll ...      (internal: the freshness poller process; also bench/low_rate.py's)
 
 Prints its results as key=value lines on stdout (for run.sh) and progress on
 stderr. Standard library only; every loop is bounded in time.
@@ -294,6 +294,41 @@ def cmd_ingest(a):
     return 0
 
 
+def visibility(writes, scrapes, counted_before=0):
+    """Seconds from each write (monotonic times, in order) to the end of the
+    first scrape (start, end, count) counting it; lines never counted are left
+    out. `counted_before`: the count before the first write."""
+    lat, k = [], 0
+    for i, w in enumerate(writes, start=counted_before + 1):
+        while k < len(scrapes) and scrapes[k][2] < i:
+            k += 1
+        if k == len(scrapes):
+            break
+        lat.append(scrapes[k][1] - w)
+    return lat
+
+
+def read_polls(path):
+    """The (start, end, count) records a `poll` process wrote to `path`, which is removed."""
+    scrapes = []
+    with open(path) as f:
+        for line in f:
+            s, e, c = line.split()
+            scrapes.append((float(s), float(e), int(c)))
+    os.unlink(path)
+    return scrapes
+
+
+def counted(text, metric=None):
+    """Requests counted: llm_log_exporter_lines_total{result="request"}, or the
+    sum of `metric`'s samples (e.g. qwen_requests_total, which the original
+    Python exporter has too)."""
+    if metric is None:
+        return lines_total(text, "request")
+    return int(sum(float(v) for k, v in samples(text).items()
+                   if k == metric or k.startswith(metric + "{")))
+
+
 def cmd_freshness(a):
     total = int(a.rate * a.seconds)
     period = 1.0 / a.rate
@@ -323,20 +358,8 @@ def cmd_freshness(a):
         except subprocess.TimeoutExpired:
             poller.kill()
             poller.wait()
-        scrapes = []
-        with open(rec) as f:
-            for line in f:
-                s, e, c = line.split()
-                scrapes.append((float(s), float(e), int(c)))
-        os.unlink(rec)
-        # For each line, the first scrape that counted it.
-        lat, k = [], 0
-        for i, w in enumerate(writes, start=1):
-            while k < len(scrapes) and scrapes[k][2] < i:
-                k += 1
-            if k == len(scrapes):
-                break
-            lat.append(scrapes[k][1] - w)
+        scrapes = read_polls(rec)
+        lat = visibility(writes, scrapes)
         durations = [e - s for s, e, _ in scrapes]
         # The other view asked for: at each scrape, lines written before it
         # started but not yet counted (a backlog of 0 or 1 means "immediately").
@@ -376,7 +399,7 @@ def cmd_poll(a):
     while time.monotonic() < deadline:
         s = time.monotonic()
         try:
-            c = lines_total(scrape(a.port), "request")
+            c = counted(scrape(a.port), a.metric)
         except Exception:
             time.sleep(0.01)  # the daemon may be busy or going: retry, bounded by deadline
             continue
@@ -419,6 +442,7 @@ def main():
     p.add_argument("--until", type=int, required=True)
     p.add_argument("--seconds", type=float, required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--metric", help="count the samples of this metric, not lines_total's requests")
     a = ap.parse_args()
     return {"ingest": cmd_ingest, "freshness": cmd_freshness, "poll": cmd_poll}[a.cmd](a)
 

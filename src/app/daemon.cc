@@ -48,9 +48,11 @@ namespace {
 constexpr int kIngestNice = 10;  // see StreamIngest::LowerThreadPriority
 
 /// One input stream: a reader thread cuts it into chunks of whole lines, and
-/// worker threads (each with its own Pipeline and shard) work them. Owns the
-/// source, the bounded chunk pool and the workers.
-class StreamIngest : private ReaderCounters {
+/// worker threads (each with its own Pipeline and shard) work them; a slow
+/// input's chunks the reader works itself with a pipeline no worker is using
+/// (ChunkReaderOptions::local). Owns the source, the bounded chunk pool and
+/// the workers.
+class StreamIngest : private ReaderCounters, private LocalWorker {
  public:
   StreamIngest(Exporter& exporter, std::size_t source, std::unique_ptr<ByteSource> input,
                const Options& options, bool drop_when_full, std::size_t workers)
@@ -59,7 +61,8 @@ class StreamIngest : private ReaderCounters {
         source_(std::move(input)),
         queue_(std::max<std::size_t>(2, options.input_buffer_bytes / ReadBytes(options)),
                ReadBytes(options)),
-        reader_shard_(exporter.self_store().AddShard()) {
+        reader_shard_(exporter.self_store().AddShard()),
+        busy_(workers) {
     reader_options_.read_bytes = ReadBytes(options);
     reader_options_.max_line_bytes = options.max_line_bytes;
     reader_options_.drop_when_full = drop_when_full;
@@ -70,7 +73,10 @@ class StreamIngest : private ReaderCounters {
     // A live stream sends a held-back block when the input pauses (freshness);
     // --once waits for the rest instead, so that a writer's pauses never
     // split a block and the output depends on the input alone.
+    // Nor does it rest: it reads as fast as it can.
     if (options.once) reader_options_.hold_for = std::chrono::hours(24);
+    if (options.once) reader_options_.rest_window = std::chrono::milliseconds(0);
+    reader_options_.local = this;
     for (std::size_t i = 0; i < workers; ++i) {
       pipelines_.push_back(std::make_unique<Pipeline>(exporter, source, options.max_line_bytes));
     }
@@ -93,11 +99,14 @@ class StreamIngest : private ReaderCounters {
       return ByteSource::Status::kStopped;
     }
     std::vector<std::thread> workers;
-    for (auto& pipeline : pipelines_) {
-      workers.emplace_back([this, p = pipeline.get()] {
+    for (std::size_t p = 0; p < pipelines_.size(); ++p) {
+      workers.emplace_back([this, p] {
         LowerThreadPriority();
         while (Chunk* chunk = queue_.Pop()) {
-          p->Feed(*chunk);
+          {
+            std::lock_guard<std::mutex> lock(busy_[p]);
+            pipelines_[p]->Feed(*chunk);
+          }
           queue_.Release(chunk);
         }
       });
@@ -163,6 +172,17 @@ class StreamIngest : private ReaderCounters {
     reader_shard_->Apply(exporter_.self().Line(source_index_, LineResult::kTooLong));
   }
 
+  bool TryClaim() override {
+    for (claimed_ = 0; claimed_ < pipelines_.size(); ++claimed_) {
+      if (busy_[claimed_].try_lock()) return true;
+    }
+    return false;
+  }
+  void Work(const Chunk& chunk) override {
+    pipelines_[claimed_]->Feed(chunk);
+    busy_[claimed_].unlock();
+  }
+
   Exporter& exporter_;
   std::size_t source_index_;
   std::unique_ptr<ByteSource> source_;
@@ -170,6 +190,9 @@ class StreamIngest : private ReaderCounters {
   Shard* reader_shard_;
   ChunkReaderOptions reader_options_;
   std::vector<std::unique_ptr<Pipeline>> pipelines_;
+  // busy_[i]: pipelines_[i] is working a chunk (its worker's or the reader's).
+  std::vector<std::mutex> busy_;
+  std::size_t claimed_ = 0;  // the pipeline TryClaim() took; the reader's thread only
   std::unique_ptr<MappedFile> mapped_;
   int mapped_fd_ = -1;
   std::atomic<bool> stopped_{false};

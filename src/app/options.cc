@@ -56,7 +56,8 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{0}, std::size_t{60000}));
   app.add_option("--input.workers", out->input_workers,
-                 "Threads that parse and apply lines (a reader thread comes on top)")
+                 "Threads that parse and apply lines (a reader thread comes on top, which works "
+                 "a slow input itself with an idle worker's pipeline)")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{64}));
   app.add_option("--input.file", out->input_files,

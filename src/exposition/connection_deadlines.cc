@@ -5,13 +5,17 @@
 #include <linux/tcp.h>  // tcp_info with tcpi_bytes_received
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -92,15 +96,45 @@ std::string PeerKey(const char* addr, int port) {
 }  // namespace
 
 ConnectionDeadlines::ConnectionDeadlines(std::chrono::milliseconds grace)
-    : grace_(grace), thread_([this] { Run(); }) {}
+    : grace_(grace),
+      wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      thread_([this] { Run(); }) {}
 
 ConnectionDeadlines::~ConnectionDeadlines() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
   }
-  wake_.notify_all();
+  Wake();
   thread_.join();
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+void ConnectionDeadlines::Wake() {
+  const std::uint64_t one = 1;
+  // Nothing to do if it fails: the eventfd can only be full, i.e. already signalled.
+  [[maybe_unused]] const ssize_t n = write(wake_fd_, &one, sizeof one);
+}
+
+bool ConnectionDeadlines::WaitFor(Clock::time_point until, int listener) {
+  timespec timeout{};
+  timespec* timeout_ptr = nullptr;  // no deadline: wait for an event
+  if (until != Clock::time_point::max()) {
+    const auto left = std::max(until - Clock::now(), Clock::duration::zero());
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(left);
+    timeout = {static_cast<std::time_t>(seconds.count()),
+               static_cast<long>(std::chrono::nanoseconds(left - seconds).count())};
+    timeout_ptr = &timeout;
+  }
+  // Without the eventfd (it could not be made), never wait longer than a recheck.
+  if (wake_fd_ < 0 && timeout_ptr == nullptr) return WaitFor(Clock::now() + kRecheck, listener);
+  pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {listener, POLLIN, 0}};  // a negative fd is ignored
+  if (ppoll(fds, 2, timeout_ptr, nullptr) <= 0) return false;
+  if (fds[0].revents != 0) {
+    std::uint64_t count;
+    [[maybe_unused]] const ssize_t n = read(wake_fd_, &count, sizeof count);
+  }
+  return fds[1].revents != 0;
 }
 
 void ConnectionDeadlines::Listen(int port) {
@@ -109,7 +143,7 @@ void ConnectionDeadlines::Listen(int port) {
     port_ = port;
     listener_ = -1;
   }
-  wake_.notify_all();
+  Wake();
 }
 
 void ConnectionDeadlines::BeginRequest(const void* key, const char* remote_addr, int remote_port) {
@@ -125,7 +159,7 @@ void ConnectionDeadlines::Arm(const void* key, int fd, Clock::time_point deadlin
     it->second.fd = fd;
     it->second.deadline = deadline;
   }
-  wake_.notify_all();
+  Wake();
 }
 
 void ConnectionDeadlines::End(const void* key) {
@@ -210,7 +244,7 @@ void ConnectionDeadlines::Run() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stop_) {
     const auto now = Clock::now();
-    auto next = now + kRecheck;
+    auto next = Clock::time_point::max();
     for (auto& [key, entry] : requests_) {
       if (entry.fd < 0) continue;
       if (entry.deadline <= now) {
@@ -224,12 +258,16 @@ void ConnectionDeadlines::Run() {
     }
     // While connections queue, look again soon after each cut: the workers
     // freed take the next ones.
-    if (!Crowded()) {
+    const bool crowded = Crowded();
+    if (!crowded) {
       quiet_.clear();
+      // No listening socket to watch (yet): look every kRecheck instead.
+      if (listener_ < 0) next = std::min(next, now + kRecheck);
     } else {
+      next = std::min(next, now + kRecheck);
       const int cut = CutIdle(now);
       if (cut > 0) {
-        next = now + std::chrono::milliseconds(1);
+        next = std::min(next, now + std::chrono::milliseconds(1));
         unlogged += cut;
         if (now - logged >= std::chrono::seconds(10)) {
           spdlog::warn(
@@ -240,7 +278,13 @@ void ConnectionDeadlines::Run() {
         }
       }
     }
-    wake_.wait_until(lock, next);
+    // Not crowded: woken by a connection in the backlog, which civetweb's
+    // master thread takes at once unless every worker is busy. Looked at
+    // again kRecheck later: only then is it crowded.
+    const int watch = crowded ? -1 : listener_;
+    lock.unlock();
+    if (WaitFor(next, watch)) WaitFor(std::min(next, Clock::now() + kRecheck), -1);
+    lock.lock();
   }
 }
 

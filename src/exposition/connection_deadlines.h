@@ -1,7 +1,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -22,8 +21,10 @@ namespace lle {
 ///   of the sockets (TCP_INFO), checked every few milliseconds. One that has
 ///   sent something must also have had no byte move either way over two looks
 ///   `grace` apart: its worker may be reading its head or answering its TLS
-///   handshake.
-/// Owns one timer thread. Thread-safe. End a request's entry before its socket
+///   handshake. The backlog is looked at only once a connection waits in it
+///   (the listening socket polls readable) and still waits a few milliseconds
+///   later: an idle server is never woken.
+/// Owns one timer thread and an eventfd. Thread-safe. End a request's entry before its socket
 /// can be closed, so a descriptor is never cut for a deadline after its reuse
 /// by another connection (both happen under one mutex).
 class ConnectionDeadlines {
@@ -56,12 +57,17 @@ class ConnectionDeadlines {
   bool Crowded();
   // Cuts idle connections (see the class comment); how many. Under mutex_.
   int CutIdle(std::chrono::steady_clock::time_point now);
+  // Signals wake_fd_.
+  void Wake();
+  // Waits (mutex_ not held) until `until`, Wake(), or `listener` (if >= 0) is
+  // readable: a connection waits in its backlog. Says whether it was that.
+  bool WaitFor(std::chrono::steady_clock::time_point until, int listener);
 
   const std::chrono::milliseconds grace_;
   int port_ = 0;       // guarded by mutex_, like everything below
   int listener_ = -1;  // found lazily
   mutable std::mutex mutex_;
-  std::condition_variable wake_;
+  const int wake_fd_;  // eventfd: a change for Run() to look at
   std::map<const void*, Entry> requests_;
   // Connections that sent bytes once but seemed idle at the last look: since
   // when nothing has moved on them (by descriptor; rebuilt at each look).

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "llm_log_exporter/core/line.h"
 #include "wall_seconds.h"
@@ -10,7 +11,13 @@ namespace lle {
 
 ChunkReader::ChunkReader(ByteSource& source, ChunkQueue& queue, ChunkReaderOptions options,
                          ReaderCounters& counters)
-    : source_(source), queue_(queue), options_(options), counters_(counters) {}
+    : source_(source),
+      queue_(queue),
+      options_(std::move(options)),
+      counters_(counters),
+      pacer_(options_.rest_window, options_.slow_bytes, options_.read_bytes) {
+  if (!options_.now) options_.now = [] { return ReadPacer::Clock::now(); };
+}
 
 Chunk* ChunkReader::NextChunk() {
   // While dropping, do not wait again on every read: that would pace the
@@ -36,10 +43,22 @@ std::size_t ChunkReader::Reserve(Chunk* chunk) {
   return std::min(Room(*chunk), options_.read_bytes);
 }
 
-void ChunkReader::Submit(Chunk* chunk) {
+void ChunkReader::Stamp(Chunk* chunk) {
   chunk->seq = options_.sequence != nullptr ? options_.sequence->fetch_add(1) + 1 : ++seq_;
   chunk->wall_seconds = WallSeconds();
+}
+
+void ChunkReader::Submit(Chunk* chunk) {
+  Stamp(chunk);
   queue_.Push(chunk);
+}
+
+void ChunkReader::WorkHere(Chunk* cur, std::size_t keep_from, std::size_t kept_end) {
+  cur->size = keep_from;
+  Stamp(cur);
+  options_.local->Work(*cur);
+  std::memmove(cur->bytes.data(), cur->bytes.data() + keep_from, kept_end - keep_from);
+  cur->size = kept_end - keep_from;
 }
 
 void ChunkReader::DropRead(const char* data, std::size_t n) {
@@ -58,6 +77,8 @@ ByteSource::Status ChunkReader::Run(std::string* error) {
   Chunk* cur = nullptr;  // being filled; [0, size) is the start of one line
   ByteSource::Status status;
   for (;;) {
+    // Lets a slow input's next writes pile up: one wake-up then reads them all.
+    if (pace_.rest.count() > 0) source_.Rest(std::exchange(pace_.rest, {}));
     if (cur == nullptr) cur = NextChunk();
     if (cur == nullptr && !options_.drop_when_full) return ByteSource::Status::kStopped;
     std::size_t n = 0;
@@ -74,6 +95,7 @@ ByteSource::Status ChunkReader::Run(std::string* error) {
     status = source_.Read(fresh, room, &n, error);
     if (status != ByteSource::Status::kData) break;
     counters_.OnBytes(n);
+    pace_ = pacer_.OnRead(options_.now(), {fresh, n}, n == room);
     if (skip_ != Skip::kNone) {
       const char* nl = static_cast<const char*>(std::memchr(fresh, '\n', n));
       if (nl == nullptr) continue;  // still inside the skipped line
@@ -123,8 +145,13 @@ ByteSource::Status ChunkReader::Run(std::string* error) {
     } else {
       end = complete;
     }
+    const bool hold = end > 0 && tail + (complete - end) <= limit;
+    if (pace_.slow && options_.local != nullptr && options_.local->TryClaim()) {
+      WorkHere(cur, hold ? end : complete, complete + tail);
+      continue;
+    }
     Chunk* next = NextChunk();
-    if (next != nullptr && end > 0 && tail + (complete - end) <= limit) {
+    if (next != nullptr && hold) {
       tail += complete - end;
       complete = end;
     }

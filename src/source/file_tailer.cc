@@ -2,12 +2,12 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <cstring>
 #include <utility>
@@ -20,7 +20,6 @@ FileTailer::FileTailer(std::string path, bool from_beginning, FileStateCallback 
       from_beginning_(from_beginning),
       on_state_(std::move(on_state)),
       poll_interval_(poll_interval),
-      wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
       inotify_fd_(inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) {
   if (inotify_fd_ >= 0) {
     // The directory, not the file: it also sees the file being created,
@@ -40,14 +39,12 @@ FileTailer::FileTailer(std::string path, bool from_beginning, FileStateCallback 
 
 FileTailer::~FileTailer() {
   CloseFile();
-  if (wake_fd_ >= 0) close(wake_fd_);
   if (inotify_fd_ >= 0) close(inotify_fd_);
 }
 
-void FileTailer::Stop() {
-  const std::uint64_t one = 1;
-  [[maybe_unused]] const ssize_t n = write(wake_fd_, &one, sizeof one);
-}
+void FileTailer::Stop() { stop_.Signal(); }
+
+void FileTailer::Rest(std::chrono::nanoseconds duration) { stop_.Sleep(duration); }
 
 void FileTailer::CloseFile() {
   if (fd_ >= 0) close(fd_);
@@ -98,23 +95,25 @@ bool FileTailer::EndPartialLine(char* buffer, std::size_t capacity, std::size_t*
 }
 
 bool FileTailer::Wait() {
-  pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
-  const int ready = poll(fds, inotify_fd_ >= 0 ? 2 : 1, static_cast<int>(poll_interval_.count()));
+  pollfd fds[2] = {{stop_.fd(), POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
+  const int ready = poll(fds, 2, static_cast<int>(poll_interval_.count()));
   if (ready > 0 && fds[0].revents != 0) return false;
-  if (inotify_fd_ >= 0 && ready > 0 && fds[1].revents != 0) {
-    // Which event does not matter: every wake-up re-checks the file.
+  if (ready > 0 && fds[1].revents != 0) {
+    // Which event does not matter: every wake-up re-checks the file. The
+    // kernel merges a file's repeated IN_MODIFY: one read mostly takes all;
+    // another only if this one may have stopped for want of room.
+    constexpr std::size_t kMaxEvent = sizeof(inotify_event) + NAME_MAX + 1;
     alignas(inotify_event) char events[4096];
-    while (read(inotify_fd_, events, sizeof events) > 0) {
+    while (read(inotify_fd_, events, sizeof events) > static_cast<ssize_t>(sizeof events - kMaxEvent)) {
     }
   }
-  return true;
+  return !stop_.signalled();
 }
 
 ByteSource::Status FileTailer::Read(char* buffer, std::size_t capacity, std::size_t* n,
                                     std::string* error) {
   for (;;) {
-    pollfd stop{wake_fd_, POLLIN, 0};
-    if (poll(&stop, 1, 0) > 0) return Status::kStopped;
+    if (stop_.signalled()) return Status::kStopped;
     if (fd_ < 0) {
       if (Open(/*at_end=*/false)) continue;
     } else {

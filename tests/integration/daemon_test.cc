@@ -690,5 +690,34 @@ TEST(DaemonTest, EveryReceivedLineIsCountedExactlyOnce) {
   EXPECT_EQ(SumOfSamples(exposition, "llm_log_exporter_lines_total{"), lines);
 }
 
+TEST(DaemonTest, LinesWrittenOneByOneAreCountedWithinTheFreshnessBudget) {
+  // As an inference server logs: one write(2) per line. A trickle (a line
+  // every 20 ms) is read as it comes; about a thousand lines a second rest
+  // together up to 25 ms before they are read. Either way a line is counted
+  // within 50 ms (the median of every tenth line's, as scrapes see it every
+  // 10 ms), and every line exactly once.
+  Daemon daemon = StartDaemon();
+  std::vector<milliseconds> latencies;
+  int written = 0;
+  for (const milliseconds pause : {milliseconds(20), milliseconds(1)}) {
+    for (int i = 0; i < 100; ++i) {
+      daemon.process->Write(RequestLine("success", 250));
+      ++written;
+      if (i % 10 == 9) {
+        const auto start = Clock::now();
+        ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines("request"), written}}));
+        latencies.push_back(std::chrono::duration_cast<milliseconds>(Clock::now() - start));
+      }
+      std::this_thread::sleep_for(pause);  // the writer's pace, not a synchronisation
+    }
+  }
+  std::sort(latencies.begin(), latencies.end());
+  EXPECT_LT(latencies[latencies.size() / 2], milliseconds(50))
+      << "median " << latencies[latencies.size() / 2].count() << " ms from write to /metrics";
+  std::string exposition;
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines("request"), written}}, &exposition));
+  EXPECT_EQ(SumOfSamples(exposition, "llm_log_exporter_lines_total{"), written);
+}
+
 }  // namespace
 }  // namespace lle::test

@@ -574,6 +574,40 @@ TEST(FileTailTest, AppendedLinesAreSeenWithoutWaitingForThePoll) {
       << "median " << latencies[kLines / 2].count() << " ms from write to /metrics";
 }
 
+TEST(FileTailTest, LinesAppendedOneByOneAreCountedWithinTheFreshnessBudget) {
+  // A logger's pace: one write(2) per line, a trickle (every 20 ms) then about
+  // a thousand a second, which rest together up to 25 ms before they are read.
+  TempDir dir;
+  const std::string path = dir.File("app.log");
+  AppendToFile(path, "");
+  Daemon daemon = StartDaemon({path});
+  ASSERT_TRUE(WaitForTailersWaiting(daemon, 1));
+  const int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  const std::string line = RequestLine("success");
+  std::vector<milliseconds> latencies;
+  int written = 0;
+  for (const milliseconds pause : {milliseconds(20), milliseconds(1)}) {
+    for (int i = 0; i < 100; ++i) {
+      ASSERT_EQ(write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+      ++written;
+      if (i % 10 == 9) {
+        const auto start = Clock::now();
+        ASSERT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries(path, "request"), written}}));
+        latencies.push_back(std::chrono::duration_cast<milliseconds>(Clock::now() - start));
+      }
+      std::this_thread::sleep_for(pause);  // the writer's pace, not a synchronisation
+    }
+  }
+  close(fd);
+  std::sort(latencies.begin(), latencies.end());
+  EXPECT_LT(latencies[latencies.size() / 2], milliseconds(50))
+      << "median " << latencies[latencies.size() / 2].count() << " ms from write to /metrics";
+  ExpectFinalCounts(daemon, 1,
+                    {{LinesSeries(path, "request"), written},
+                     {Bytes(path), static_cast<double>(written * line.size())}});
+}
+
 TEST(FileTailTest, SigtermWhileFollowingExitsZeroWithinTwoSeconds) {
   TempDir dir;
   const std::string present = dir.File("present.log");

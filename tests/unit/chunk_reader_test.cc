@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -188,7 +189,8 @@ TEST(ChunkReaderTest, OverLongLinesAreSkippedWithoutBufferingThemWhole) {
 // with "hold" (as TracebackSafeEnd keeps an open traceback).
 std::size_t HoldFromLastHold(std::string_view lines) {
   const std::size_t at = lines.rfind("\nhold");
-  return at == std::string_view::npos ? lines.size() : at + 1;
+  if (at != std::string_view::npos) return at + 1;
+  return lines.substr(0, 5) == "hold\n" ? 0 : lines.size();
 }
 
 TEST(ChunkReaderTest, LinesKeptBackByTheHookOpenALaterChunkWhole) {
@@ -237,6 +239,203 @@ TEST(ChunkReaderTest, KeptBackLinesSurviveATooLongLineAfterThem) {
   const Result r = ReadThrough("a\nhold\nb\n" + big + "\nc\n", options, 4, /*stalled=*/false);
   EXPECT_EQ(r.kept, "a\nhold\nb\nc\n");
   EXPECT_EQ(r.counts.too_long, 1);
+}
+
+// --- Pacing: a slow input is worked on the reader's thread, and rests --------
+
+// Reads a script of writes, one a Read(): each comes `after` the previous one
+// on a fake clock, which Rest() moves on too (nothing sleeps). Then end of stream.
+class ScriptedSource : public ByteSource {
+ public:
+  struct Write {
+    std::chrono::milliseconds after;
+    std::string bytes;
+  };
+  explicit ScriptedSource(std::vector<Write> script) : script_(std::move(script)) {}
+
+  Status Read(char* buffer, std::size_t capacity, std::size_t* n, std::string*) override {
+    if (next_ == script_.size()) return Status::kEof;
+    Write& r = script_[next_];
+    now += r.after;
+    r.after = {};
+    *n = std::min(capacity, r.bytes.size());
+    std::memcpy(buffer, r.bytes.data(), *n);
+    r.bytes.erase(0, *n);
+    if (r.bytes.empty()) ++next_;
+    return Status::kData;
+  }
+  void Stop() override {}
+  bool WaitReady(std::chrono::milliseconds) override { return next_ < script_.size(); }
+  void Rest(std::chrono::nanoseconds duration) override {
+    rests.push_back(duration);
+    now += duration;
+  }
+
+  ReadPacer::Clock::time_point now{};
+  std::vector<std::chrono::nanoseconds> rests;
+
+ private:
+  std::vector<Write> script_;
+  std::size_t next_ = 0;
+};
+
+// Works chunks "here" while `free`, recording them.
+struct RecordingWorker : LocalWorker {
+  bool free = true;
+  bool claimed = false;
+  std::vector<std::pair<std::uint64_t, std::string>> chunks;
+  bool TryClaim() override {
+    EXPECT_FALSE(claimed);
+    claimed = free;
+    return free;
+  }
+  void Work(const Chunk& chunk) override {
+    EXPECT_TRUE(claimed);
+    claimed = false;
+    chunks.emplace_back(chunk.seq, std::string(chunk.bytes.data(), chunk.size));
+  }
+};
+
+struct PacedResult {
+  std::vector<std::pair<std::uint64_t, std::string>> here, queued;
+  std::vector<std::chrono::nanoseconds> rests;
+};
+
+// Runs a ChunkReader with a pacer over `script`, its chunks worked here if
+// `local_free`, else queued for a worker.
+PacedResult ReadPaced(std::vector<ScriptedSource::Write> script, ChunkReaderOptions options,
+                      bool local_free = true) {
+  ScriptedSource source(std::move(script));
+  RecordingWorker local;
+  local.free = local_free;
+  options.drop_when_full = false;
+  options.local = &local;
+  options.now = [&source] { return source.now; };
+  ChunkQueue queue(4, options.read_bytes + kLinePadding);
+  PacedResult out;
+  std::thread worker([&] {
+    while (Chunk* c = queue.Pop()) {
+      out.queued.emplace_back(c->seq, std::string(c->bytes.data(), c->size));
+      queue.Release(c);
+    }
+  });
+  Counts counts;
+  std::string error;
+  EXPECT_EQ(ChunkReader(source, queue, options, counts).Run(&error), ByteSource::Status::kEof);
+  queue.Close();
+  worker.join();
+  out.here = local.chunks;
+  out.rests = source.rests;
+  return out;
+}
+
+std::string Joined(const std::vector<std::pair<std::uint64_t, std::string>>& chunks) {
+  std::string out;
+  for (const auto& c : chunks) out += c.second;
+  return out;
+}
+
+TEST(ChunkReaderTest, ALineAWriteAtAThousandPerSecondIsWorkedHereAndRests) {
+  std::vector<ScriptedSource::Write> script;
+  std::string all;
+  for (int i = 0; i < 50; ++i) {
+    const std::string line = "line " + std::to_string(i) + "\n";
+    // Every tenth line arrives in two writes: a line straddles the reads.
+    if (i % 10 == 5) {
+      script.push_back({std::chrono::milliseconds(1), line.substr(0, 3)});
+      script.push_back({std::chrono::milliseconds(1), line.substr(3)});
+    } else {
+      script.push_back({std::chrono::milliseconds(1), line});
+    }
+    all += line;
+  }
+  const PacedResult r = ReadPaced(script, ChunkReaderOptions{});
+  EXPECT_TRUE(r.queued.empty());
+  EXPECT_EQ(Joined(r.here), all);
+  for (std::size_t i = 0; i < r.here.size(); ++i) {
+    EXPECT_EQ(r.here[i].first, i + 1) << "chunks numbered in read order, none skipped";
+    EXPECT_EQ(r.here[i].second.back(), '\n');
+  }
+  // The fake source hands one scripted read per Read(): the pacer sees a
+  // line per millisecond and asks for rests of the window.
+  ASSERT_FALSE(r.rests.empty());
+  for (const auto rest : r.rests) EXPECT_EQ(rest, ChunkReaderOptions{}.rest_window);
+}
+
+TEST(ChunkReaderTest, ASlowInputWhosePipelinesAreBusyIsQueuedInOrder) {
+  std::vector<ScriptedSource::Write> script;
+  std::string all;
+  for (int i = 0; i < 20; ++i) {
+    script.push_back({std::chrono::milliseconds(20), "line " + std::to_string(i) + "\n"});
+    all += script.back().bytes;
+  }
+  const PacedResult r = ReadPaced(script, ChunkReaderOptions{}, /*local_free=*/false);
+  EXPECT_TRUE(r.here.empty());
+  EXPECT_TRUE(r.rests.empty()) << "a line every 20 ms: read as it comes";
+  auto queued = r.queued;
+  std::sort(queued.begin(), queued.end());
+  EXPECT_EQ(Joined(queued), all);
+  for (std::size_t i = 0; i < queued.size(); ++i) EXPECT_EQ(queued[i].first, i + 1);
+}
+
+TEST(ChunkReaderTest, AFastInputGoesToTheWorkersWithoutRests) {
+  const std::string block = Lines(4000, "a line of a fast input ");  // ~100 kB a read
+  std::vector<ScriptedSource::Write> script;
+  for (int i = 0; i < 5; ++i) script.push_back({std::chrono::milliseconds(0), block});
+  ChunkReaderOptions options;
+  options.read_bytes = 64 * 1024;
+  const PacedResult r = ReadPaced(script, options);
+  auto queued = r.queued;
+  std::sort(queued.begin(), queued.end());
+  // Only the first read, after an idle time, may be worked here.
+  EXPECT_LE(r.here.size(), 1u);
+  EXPECT_GT(queued.size(), 5u);
+  std::string all;
+  for (int i = 0; i < 5; ++i) all += block;
+  std::vector<std::pair<std::uint64_t, std::string>> both = r.here;
+  both.insert(both.end(), queued.begin(), queued.end());
+  std::sort(both.begin(), both.end());
+  EXPECT_EQ(Joined(both), all);
+  EXPECT_TRUE(r.rests.empty());
+}
+
+TEST(ChunkReaderTest, ZeroRestWindowNeverWorksHereNorRests) {
+  std::vector<ScriptedSource::Write> script;
+  for (int i = 0; i < 20; ++i) script.push_back({std::chrono::milliseconds(1), "line\n"});
+  ChunkReaderOptions options;
+  options.rest_window = std::chrono::milliseconds(0);
+  const PacedResult r = ReadPaced(script, options);
+  EXPECT_TRUE(r.here.empty());
+  EXPECT_TRUE(r.rests.empty());
+  EXPECT_EQ(r.queued.size(), 20u);
+}
+
+TEST(ChunkReaderTest, LinesKeptBackByTheHookStayWholeWhenWorkedHere) {
+  // A slow input whose chunks are worked here: a held block is never split.
+  std::vector<ScriptedSource::Write> script;
+  std::string all;
+  for (int i = 0; i < 30; ++i) {
+    for (const std::string& line : {"free " + std::to_string(i) + "\n", std::string("hold\n"),
+                                   std::string("1\n"), std::string("2\n"), std::string("3\n")}) {
+      script.push_back({std::chrono::milliseconds(1), line});
+      all += line;
+    }
+  }
+  ChunkReaderOptions options;
+  options.read_bytes = 4200;  // a chunk reads on while it holds lines back, up to ~100 bytes
+  options.chunk_end = HoldFromLastHold;
+  const PacedResult r = ReadPaced(script, options);
+  auto chunks = r.here;
+  chunks.insert(chunks.end(), r.queued.begin(), r.queued.end());
+  std::sort(chunks.begin(), chunks.end());
+  EXPECT_EQ(Joined(chunks), all);
+  EXPECT_FALSE(r.here.empty());
+  for (const auto& [seq, c] : chunks) {
+    for (std::size_t hold = c.find("hold\n"); hold != std::string::npos;
+         hold = c.find("hold\n", hold + 1)) {
+      EXPECT_EQ(c.compare(hold, 11, "hold\n1\n2\n3\n"), 0) << c;
+    }
+  }
 }
 
 }  // namespace

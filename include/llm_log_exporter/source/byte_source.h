@@ -21,6 +21,10 @@ class ByteSource {
   /// Waits at most `timeout` for a Read() that would return at once (input,
   /// end of stream or Stop()). false when unsure: the input is then taken as paused.
   virtual bool WaitReady(std::chrono::milliseconds /*timeout*/) { return false; }
+  /// Waits `duration` whatever input comes meanwhile (it piles up for the
+  /// next Read to take in one go), or until Stop(). A source that cannot be
+  /// woken from such a wait does not rest.
+  virtual void Rest(std::chrono::nanoseconds /*duration*/) {}
 };
 
 }  // namespace lle

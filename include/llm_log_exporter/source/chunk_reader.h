@@ -13,6 +13,7 @@
 #include "llm_log_exporter/core/line.h"
 #include "llm_log_exporter/source/byte_source.h"
 #include "llm_log_exporter/source/chunk_queue.h"
+#include "llm_log_exporter/source/read_pacer.h"
 
 namespace lle {
 
@@ -25,6 +26,17 @@ class ReaderCounters {
   virtual void OnDropped(std::uint64_t lines) = 0;
   /// A line longer than the limit was skipped without being buffered whole.
   virtual void OnTooLong() = 0;
+};
+
+/// Works a slow input's chunks on the reader's own thread, so that no worker
+/// needs waking for them (ChunkReaderOptions::local). Called on the reader's thread.
+class LocalWorker {
+ public:
+  virtual ~LocalWorker() = default;
+  /// Claims a pipeline no worker is using; false if none is free now.
+  virtual bool TryClaim() = 0;
+  /// Works `chunk` with the pipeline claimed, then gives the pipeline back.
+  virtual void Work(const Chunk& chunk) = 0;
 };
 
 struct ChunkReaderOptions {
@@ -47,6 +59,16 @@ struct ChunkReaderOptions {
   /// Where chunk sequence numbers come from; shared by all sources so that
   /// "latest" means the same across them. Null: numbered from 1.
   std::atomic<std::uint64_t>* sequence = nullptr;
+  /// How a live input's reads are paced (ReadPacer, with read_bytes as what
+  /// may pile up during a rest): a line may wait this long for more to come
+  /// with it. Zero: never rest, never work here (--once).
+  std::chrono::milliseconds rest_window{25};
+  /// An input that brings at most this much per rest_window is slow: `local`
+  /// works its chunks when it can. Null: every chunk goes to the queue.
+  std::size_t slow_bytes = 64 * 1024;
+  LocalWorker* local = nullptr;
+  /// The pacer's clock: steady_clock's unless a test gives its own.
+  std::function<ReadPacer::Clock::time_point()> now;
 };
 
 /// Reads a stream into chunks of whole lines and queues them for workers, in
@@ -74,7 +96,11 @@ class ChunkReader {
   }
   // Below this much room a chunk is full: it grows (for a long line) or is sent.
   std::size_t ReadFloor() const { return std::min<std::size_t>(options_.read_bytes, 4096); }
+  void Stamp(Chunk* chunk);
   void Submit(Chunk* chunk);
+  // Works cur's lines before `keep_from` here; the bytes from there to
+  // `kept_end` open the chunk again.
+  void WorkHere(Chunk* cur, std::size_t keep_from, std::size_t kept_end);
   void DropRead(const char* data, std::size_t n);
 
   ByteSource& source_;
@@ -85,6 +111,8 @@ class ChunkReader {
   bool dropping_ = false;  // the last attempt found no free chunk: do not wait again
   std::uint64_t seq_ = 0;
   std::vector<char> scratch_;  // where input goes while no chunk is free
+  ReadPacer pacer_;
+  ReadPacer::Pace pace_;  // after the last read
 };
 
 }  // namespace lle

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "llm_log_exporter/source/byte_source.h"
+#include "llm_log_exporter/source/stop_signal.h"
 
 namespace lle {
 
@@ -45,6 +46,7 @@ class FileTailer : public ByteSource {
   /// Never kEof: a followed file may always grow.
   Status Read(char* buffer, std::size_t capacity, std::size_t* n, std::string* error) override;
   void Stop() override;
+  void Rest(std::chrono::nanoseconds duration) override;
 
  private:
   /// Opens the file if it is there and readable, and reports its state.
@@ -68,7 +70,7 @@ class FileTailer : public ByteSource {
   ino_t ino_ = 0;
   off_t offset_ = 0;
   bool ends_with_newline_ = true;  // of what was read from the current file
-  int wake_fd_ = -1;               // eventfd signalled by Stop()
+  StopSignal stop_;
   int inotify_fd_ = -1;            // -1: polling only
 };
 

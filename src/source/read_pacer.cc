@@ -1,0 +1,34 @@
+#include "llm_log_exporter/source/read_pacer.h"
+
+#include <algorithm>
+
+namespace lle {
+
+ReadPacer::Pace ReadPacer::OnRead(Clock::time_point now, std::string_view bytes, bool filled) {
+  Pace pace;
+  if (window_ <= Clock::duration::zero()) return pace;
+  const std::optional<Clock::time_point> last = last_;
+  last_ = now;
+  // More is waiting: read on at once (after a rest, a read capped at its
+  // room would otherwise look like a rate a rest can absorb, again and again).
+  if (filled) return pace;
+  if (!last) {
+    // The first read ends an idle time: slow if small, no rate seen yet.
+    pace.slow = bytes.size() <= slow_bytes_;
+    return pace;
+  }
+  // This read's bytes came since the previous one: per window, that is
+  // amount * window / gap, compared here as amount * window <= limit * gap
+  // (no division by a gap of zero).
+  const auto window = static_cast<double>(window_.count());
+  const auto gap = static_cast<double>((now - *last).count());
+  const double bytes_by_window = static_cast<double>(bytes.size()) * window;
+  pace.slow = bytes_by_window <= static_cast<double>(slow_bytes_) * gap;
+  if (bytes_by_window <= static_cast<double>(rest_bytes_) * gap) {
+    const auto lines = static_cast<double>(std::count(bytes.begin(), bytes.end(), '\n'));
+    if (lines * window >= 1.5 * gap) pace.rest = window_;
+  }
+  return pace;
+}
+
+}  // namespace lle
