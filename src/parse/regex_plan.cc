@@ -1,5 +1,6 @@
 #include "regex_plan.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace lle {
@@ -86,6 +87,16 @@ bool IsQuantifier(std::string_view pattern, std::size_t i) {
   return i < pattern.size() && std::strchr("*+?{", pattern[i]) != nullptr;
 }
 
+// The index of the ']' that closes the class opened at pattern[i] ('['), or
+// the pattern's size: a ']' first (or after '^') is a member, not its end.
+std::size_t ClassEnd(std::string_view pattern, std::size_t i) {
+  std::size_t j = i + 1;
+  if (j < pattern.size() && pattern[j] == '^') ++j;
+  if (j < pattern.size() && pattern[j] == ']') ++j;
+  while (j < pattern.size() && pattern[j] != ']') j += pattern[j] == '\\' ? 2 : 1;
+  return std::min(j, pattern.size());
+}
+
 // The index of the ')' that closes the group opened at pattern[i], or npos.
 std::size_t GroupEnd(std::string_view pattern, std::size_t i) {
   int depth = 0;
@@ -94,12 +105,7 @@ std::size_t GroupEnd(std::string_view pattern, std::size_t i) {
     if (c == '\\') {
       ++i;
     } else if (c == '[') {
-      // A class: ']' first (or after '^') is a member, not its end.
-      std::size_t j = i + 1;
-      if (j < pattern.size() && pattern[j] == '^') ++j;
-      if (j < pattern.size() && pattern[j] == ']') ++j;
-      while (j < pattern.size() && pattern[j] != ']') j += pattern[j] == '\\' ? 2 : 1;
-      i = j;
+      i = ClassEnd(pattern, i);
     } else if (c == '(') {
       ++depth;
     } else if (c == ')' && --depth == 0) {
@@ -112,22 +118,15 @@ std::size_t GroupEnd(std::string_view pattern, std::size_t i) {
 // Whether `contents` (a group's) has a `|` outside its own groups and classes.
 bool HasTopLevelBar(std::string_view contents) {
   for (std::size_t i = 0; i < contents.size(); ++i) {
-    if (contents[i] == '|') return true;
-    if (contents[i] == '\\') {
+    const char c = contents[i];
+    if (c == '|') return true;
+    if (c == '\\') {
       ++i;
-    } else if (contents[i] == '(' || contents[i] == '[') {
-      // A class is skipped as a group is (GroupEnd knows both).
-      if (contents[i] == '[') {
-        std::size_t j = i + 1;
-        if (j < contents.size() && contents[j] == '^') ++j;
-        if (j < contents.size() && contents[j] == ']') ++j;
-        while (j < contents.size() && contents[j] != ']') j += contents[j] == '\\' ? 2 : 1;
-        i = j;
-      } else {
-        const std::size_t close = GroupEnd(contents, i);
-        if (close == std::string_view::npos) return false;
-        i = close;
-      }
+    } else if (c == '[') {
+      i = ClassEnd(contents, i);
+    } else if (c == '(') {
+      i = GroupEnd(contents, i);
+      if (i == std::string_view::npos) return false;
     }
   }
   return false;
