@@ -15,7 +15,7 @@ namespace lle {
 /// bytes are hashed into a table of every 4 bytes that start within the first
 /// `stride` bytes of a literal, so that any occurrence of a literal shows at
 /// one of the positions looked at; only a hit is compared in full. Literals
-/// shorter than 4 bytes, and those beyond the 64th, are searched with memmem.
+/// shorter than 4 bytes, and those beyond the 64th, are searched one by one (FindBytes).
 /// Immutable after construction: safe to share between threads.
 class LiteralSet {
  public:
