@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <string_view>
+#include <ctime>
 
 namespace lle {
 namespace {
@@ -67,24 +67,18 @@ bool ReadStat(Stat* out) {
   return true;
 }
 
-// btime of /proc/stat: the boot time in seconds since the epoch, or -1.
-double ReadBootTime() {
-  // /proc/stat grows with the CPU count (a line per CPU, and the interrupt
-  // line); read it in pieces and look for the line.
-  const int fd = open("/proc/stat", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  std::string text;
-  char buf[8192];
-  for (;;) {
-    const ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
+// The boot time in seconds since the epoch: the wall clock less the time since
+// boot (CLOCK_BOOTTIME counts suspended time too, as the kernel's starttime
+// does). /proc/stat's btime says the same, but systemd's ProcSubset=pid hides
+// /proc/stat; the clocks need no file. -1 if a clock cannot be read.
+double BootTime() {
+  timespec real{};
+  timespec boot{};
+  if (clock_gettime(CLOCK_REALTIME, &real) != 0 || clock_gettime(CLOCK_BOOTTIME, &boot) != 0) {
+    return -1;
   }
-  close(fd);
-  const std::size_t at = text.find("\nbtime ");
-  if (at == std::string::npos) return -1;
-  return std::strtod(text.c_str() + at + 7, nullptr);
+  return static_cast<double>(real.tv_sec - boot.tv_sec) +
+         static_cast<double>(real.tv_nsec - boot.tv_nsec) / 1e9;
 }
 
 // Entries of /proc/self/fd (the directory's own descriptor included, as in
@@ -123,12 +117,14 @@ ProcessCollector::ProcessCollector() {
   if (ticks > 0) ticks_per_second_ = static_cast<double>(ticks);
   const long page = sysconf(_SC_PAGESIZE);
   if (page > 0) page_size_ = static_cast<double>(page);
-  boot_time_ = ReadBootTime();
   Stat stat;
+  const double boot_time = BootTime();
   if (!ReadStat(&stat)) {
     error_ = std::string("cannot read /proc/self/stat: ") + std::strerror(errno);
-  } else if (boot_time_ < 0) {
-    error_ = "no btime in /proc/stat";
+  } else if (boot_time < 0) {
+    error_ = std::string("cannot read the boot time: ") + std::strerror(errno);
+  } else {
+    start_time_ = boot_time + stat.starttime_ticks / ticks_per_second_;
   }
 }
 
@@ -167,7 +163,7 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
                               MetricType::Gauge, stat.rss_pages * page_size_));
     families.push_back(Family(
         "process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
-        MetricType::Gauge, boot_time_ + stat.starttime_ticks / ticks_per_second_));
+        MetricType::Gauge, start_time_));
   }
   return families;
 }

@@ -14,8 +14,9 @@ engine needed):
    image).
 4. Final stage: debian:bookworm-slim, non-root USER, EXPOSE of the default
    port, ENTRYPOINT the daemon, and a HEALTHCHECK whose command, run here for
-   real, passes against the daemon and fails against a closed port and a
-   server answering 503.
+   real, passes against the daemon (plain, and with TLS, basic auth or both
+   from --web.config.file) and fails against a closed port and a server
+   answering 503.
 
     check_dockerfile.py --repo DIR --build-dir DIR --binary PATH --cmake PATH
 """
@@ -203,7 +204,7 @@ class _Unhealthy(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def check_healthcheck(final, binary, children, port_default):
+def check_healthcheck(final, binary, tmp, children, port_default):
     lines = [t for w, t in final if w == "HEALTHCHECK"]
     if len(lines) != 1:
         fail("final stage: expected one HEALTHCHECK, found %d" % len(lines))
@@ -233,6 +234,29 @@ def check_healthcheck(final, binary, children, port_default):
     if code != 0:
         fail("HEALTHCHECK command against the running daemon: %s, expected 0" % code)
     print("  ok  HEALTHCHECK passes against the daemon on :%d" % port)
+
+    # The same command, with no password or certificate of its own, against
+    # the daemon behind --web.config.file: TLS, basic auth, and both. The
+    # `listening on` line start_daemon waits for comes once the port listens.
+    openssl = require_tool("openssl")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-keyout", os.path.join(tmp, "server.key"),
+                    "-out", os.path.join(tmp, "server.crt")],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    bcrypt = subprocess.run([require_tool("htpasswd"), "-nbBC", "4", "alice", "secret"],
+                            check=True, stdout=subprocess.PIPE, timeout=60).stdout.decode()
+    tls = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+    auth = "basic_auth_users:\n  alice: '%s'\n" % bcrypt.strip().split(":", 1)[1]
+    for name, config in (("TLS", tls), ("basic auth", auth), ("TLS and basic auth", tls + auth)):
+        path = os.path.join(tmp, "web-%d.yml" % len(config))
+        with open(path, "w") as f:
+            f.write(config)
+        _, secured = start_daemon(binary, ["--web.config.file=" + path], children)
+        code = run(secured)
+        if code != 0:
+            fail("HEALTHCHECK command against the daemon with %s: %s, expected 0" % (name, code))
+        print("  ok  HEALTHCHECK passes against the daemon with %s on :%d" % (name, secured))
 
     # A port nobody listens on: bound but not listening, so connections are
     # refused and no other test can take it meanwhile.
@@ -332,7 +356,7 @@ def run(args, tmp, children):
         fail("final stage ENTRYPOINT %s, expected [\"llm_log_exporter\"]" % entry)
     print("  ok  final stage: %s, USER %s, EXPOSE %d, ENTRYPOINT %s"
           % (final_image, users[-1], port, entry[-1]))
-    check_healthcheck(final, args.binary, children, port)
+    check_healthcheck(final, args.binary, tmp, children, port)
 
 
 if __name__ == "__main__":

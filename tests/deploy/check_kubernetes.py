@@ -15,6 +15,7 @@
   request-line middleware: `--middleware module.Class` names a class of
   contrib/module.py (imported here), and module.py is an item of a mounted
   ConfigMap whose mount path is on the container's PYTHONPATH;
+- a Deployment whose pod takes a GPU (nvidia.com/gpu) has strategy Recreate;
 - the Fluent Bit ConfigMap's `http` output names that Service, port, ingest
   path and token header, in a format the exporter takes, and its tail input
   matches the server's container log files;
@@ -219,6 +220,25 @@ def check_static(exp, known_flags, port_default, uid):
     print("  ok  %s: flags, port %d, probes, resources, user %d, annotations, Service, "
           "ServiceMonitor" % (where, port, uid))
     return service_ports
+
+
+def check_gpu_strategy(all_docs):
+    """A Deployment whose pod takes a GPU must be replaced with Recreate: a
+    rolling update starts the new pod beside the old, wanting another GPU."""
+    for d in all_docs:
+        if d["kind"] != "Deployment":
+            continue
+        gpus = [c["name"] for c in d["spec"]["template"]["spec"]["containers"]
+                if any(k.endswith("/gpu") for kind in ("requests", "limits")
+                       for k in c.get("resources", {}).get(kind, {}))]
+        if not gpus:
+            continue
+        strategy = d["spec"].get("strategy", {}).get("type", "RollingUpdate")
+        if strategy != "Recreate":
+            fail("Deployment %s: container %s takes a GPU but the strategy is %s, expected "
+                 "Recreate" % (d["metadata"]["name"], ", ".join(gpus), strategy))
+        print("  ok  Deployment %s (GPU in %s): strategy Recreate"
+              % (d["metadata"]["name"], ", ".join(gpus)))
 
 
 def check_volumes(exp):
@@ -426,6 +446,7 @@ def run(args, tmp, children):
         check_volumes(exp)
         check_middleware(args.repo, exp)
     all_docs = [d for items in docs.values() for d in items]
+    check_gpu_strategy(all_docs)
     pairs = check_fluent_bit(all_docs, exporters)
     if not pairs:
         fail("no Fluent Bit ConfigMap with an `http` output in deploy/kubernetes/")

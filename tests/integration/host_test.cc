@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -276,6 +277,25 @@ double ResidentBytes(pid_t pid) {
   return resident * static_cast<double>(sysconf(_SC_PAGESIZE));
 }
 
+// Start time of `pid` in seconds since the epoch, from /proc/stat's btime and
+// field 22 of /proc/<pid>/stat.
+std::optional<double> StartTimeFromProcStat(pid_t pid) {
+  std::ifstream stat_file("/proc/stat");
+  double boot_time = -1;
+  for (std::string key; stat_file >> key;) {
+    if (key == "btime") stat_file >> boot_time;
+  }
+  std::ifstream pid_file("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(pid_file)), std::istreambuf_iterator<char>());
+  const std::size_t paren = text.rfind(')');
+  if (boot_time < 0 || paren == std::string::npos) return std::nullopt;
+  std::istringstream fields(text.substr(paren + 1));
+  std::string field;
+  for (int i = 3; i <= 22; ++i) fields >> field;
+  if (!fields) return std::nullopt;
+  return boot_time + std::stod(field) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 TEST(HostTest, ProcessMetricsDescribeTheDaemonProcess) {
   // A soft fd limit the daemon inherits and must report exactly.
   rlimit saved{};
@@ -306,10 +326,14 @@ TEST(HostTest, ProcessMetricsDescribeTheDaemonProcess) {
   EXPECT_GT(resident, 1 << 20);
   EXPECT_NEAR(resident, ResidentBytes(daemon.process->pid()), resident / 2);
   EXPECT_GE(value(first.body, "process_virtual_memory_bytes"), resident);
-  // The start time has the boot time's 1 s resolution.
   const double started = value(first.body, "process_start_time_seconds");
-  EXPECT_GE(started, launched - 2);
+  EXPECT_GE(started, launched - 1);
   EXPECT_LE(started, now + 1);
+  // As the kernel has it: btime of /proc/stat (whole seconds) plus the start
+  // ticks of /proc/<pid>/stat, seen from outside.
+  const std::optional<double> kernel_started = StartTimeFromProcStat(daemon.process->pid());
+  ASSERT_TRUE(kernel_started.has_value());
+  EXPECT_NEAR(started, *kernel_started, 1);
   const double cpu_before = value(first.body, "process_cpu_seconds_total");
   EXPECT_GE(cpu_before, 0);
   EXPECT_TRUE(Contains(first.body, "# TYPE process_cpu_seconds_total counter")) << first.body;
@@ -336,6 +360,38 @@ TEST(HostTest, ProcessMetricsDescribeTheDaemonProcess) {
   EXPECT_GT(cpu_after, 0);
   EXPECT_GE(cpu_after, cpu_before);
   EXPECT_EQ(value(second, "process_start_time_seconds"), started);
+}
+
+TEST(HostTest, ProcessMetricsNeedNoProcStat) {
+  // The shipped systemd unit's ProcSubset=pid: a /proc mounted with
+  // subset=pid, which has /proc/self but no /proc/stat, made by unshare(1) in
+  // user, mount and PID namespaces of its own.
+  constexpr char kUnshare[] = "/usr/bin/unshare";
+  constexpr char kSubsetPid[] = "mount -t proc -o subset=pid proc /proc && test ! -e /proc/stat";
+  if (access(kUnshare, X_OK) != 0) GTEST_SKIP() << kUnshare << " not found (util-linux)";
+  const RunResult probe = lle::test::Run({kUnshare, "-rmpf", "sh", "-c", kSubsetPid}, "", kDeadline);
+  if (probe.exit_code != 0) {
+    GTEST_SKIP() << "no user namespaces or proc subset=pid here: " << probe.err;
+  }
+  // The daemon with LaunchDaemon's flags, PID 1 of its namespaces. With
+  // --kill-child it gets SIGTERM when the test's SIGKILL ends unshare.
+  TempDir dir;
+  const std::string wrapper = dir.File("in-subset-pid");
+  std::ofstream(wrapper) << "#!/bin/sh\nexec " << kUnshare << " -rmpf --kill-child=SIGTERM sh -c '"
+                         << kSubsetPid << " && exec \"$0\" \"$@\"' " << kBinary << " \"$@\"\n";
+  ASSERT_EQ(chmod(wrapper.c_str(), 0755), 0);
+  const double launched = static_cast<double>(std::time(nullptr));
+  Daemon daemon = LaunchDaemon(wrapper, {"--gpu.disable"});
+  EXPECT_FALSE(Contains(daemon.log, "process_* metrics off")) << daemon.log;
+  const HttpResponse response = HttpGet(daemon.port, "/metrics");
+  ASSERT_EQ(response.status, 200);
+  const double now = static_cast<double>(std::time(nullptr));
+  const std::optional<double> started = MetricValue(response.body, "process_start_time_seconds");
+  ASSERT_TRUE(started.has_value()) << response.body;
+  EXPECT_GE(*started, launched - 1);
+  EXPECT_LE(*started, now + 1);
+  EXPECT_TRUE(Contains(response.body, "process_cpu_seconds_total ")) << response.body;
+  EXPECT_TRUE(Contains(response.body, "process_open_fds ")) << response.body;
 }
 
 TEST(HostTest, PromtoolAcceptsAScrapeWithHostMetrics) {

@@ -10,7 +10,8 @@ namespace lle {
 
 /// The exporter's own process_* metrics, named and defined as the Prometheus
 /// Go client's process collector does, read from /proc/self at every scrape
-/// (prometheus-cpp has none). Holds no state besides the constants read at
+/// (prometheus-cpp has none). Needs /proc/self only, not /proc/stat (hidden
+/// by systemd's ProcSubset=pid). Holds no state besides the constants read at
 /// construction: thread-safe.
 class ProcessCollector : public prometheus::Collectable {
  public:
@@ -28,7 +29,7 @@ class ProcessCollector : public prometheus::Collectable {
  private:
   double ticks_per_second_ = 100;
   double page_size_ = 4096;
-  double boot_time_ = -1;  // seconds since the epoch (btime of /proc/stat), -1 if unknown
+  double start_time_ = 0;  // seconds since the epoch, read once (it does not change)
   std::string error_;
 };
 
