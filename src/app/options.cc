@@ -2,9 +2,32 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 namespace lle {
+namespace {
+
+// A whole number in [lo, hi]: the error says which of the two a value is not
+// (CLI::Range calls `abc` "not in range").
+template <typename T>
+CLI::Validator WholeNumber(T lo, T hi) {
+  const std::string range = std::to_string(lo) + " to " + std::to_string(hi);
+  return CLI::Validator(
+      [lo, hi, range](std::string& text) -> std::string {
+        T value{};
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec == std::errc::result_out_of_range) return text + " is not in range " + range;
+        if (ec != std::errc() || end != text.data() + text.size()) {
+          return "'" + text + "' is not a whole number";
+        }
+        if (value < lo || value > hi) return text + " is not in range " + range;
+        return {};
+      },
+      "UINT in [" + std::to_string(lo) + " - " + std::to_string(hi) + "]");
+}
+
+}  // namespace
 
 int ParseOptions(int argc, const char* const* argv, Options* out) {
   CLI::App app(
@@ -27,39 +50,39 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
                  "Connections served at once (one worker thread each); more wait in a queue "
                  "until one ends")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1024));
+      ->check(WholeNumber(1, 1024));
   app.add_option("--web.body-timeout-ms", out->web_body_timeout_ms,
                  "Longest time a client may take to send a request body (the request head "
                  "has 1 s); then the connection is closed (408 on the ingest path)")
       ->capture_default_str()
-      ->check(CLI::Range(100, 3600000));
+      ->check(WholeNumber(100, 3600000));
   app.add_option("--web.body-min-bytes-per-second", out->web_body_min_bytes_per_second,
                  "After its first second, a request body must arrive at least this fast on "
                  "average, else it is cut like one over --web.body-timeout-ms; 0: no minimum")
       ->capture_default_str()
-      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30));
+      ->check(WholeNumber(std::size_t{0}, std::size_t{1} << 30));
   app.add_option("--input.max-line-bytes", out->max_line_bytes,
                  "Longer lines are dropped without being buffered and counted as "
                  "result=\"too_long\"")
       ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30));
+      ->check(WholeNumber(std::size_t{1}, std::size_t{1} << 30));
   app.add_option("--input.buffer-bytes", out->input_buffer_bytes,
                  "Memory for input not yet parsed. When it is full, stdin is still drained "
                  "(the writer never blocks) and lines that find no room are counted as "
                  "result=\"dropped\"; --once waits instead")
       ->capture_default_str()
-      ->check(CLI::Range(std::size_t{64} * 1024, std::size_t{1} << 30));
+      ->check(WholeNumber(std::size_t{64} * 1024, std::size_t{1} << 30));
   app.add_option("--input.drop-after-ms", out->input_drop_after_ms,
                  "How long a full input buffer may hold up reading stdin before lines are "
                  "dropped: a writer faster than the exporter is paced for at most this long "
                  "at a time; a stalled pipeline never blocks it longer")
       ->capture_default_str()
-      ->check(CLI::Range(std::size_t{0}, std::size_t{60000}));
+      ->check(WholeNumber(std::size_t{0}, std::size_t{60000}));
   app.add_option("--input.workers", out->input_workers,
                  "Threads that parse and apply lines (a reader thread comes on top, which works "
                  "a slow input itself with an idle worker's pipeline)")
       ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{64}));
+      ->check(WholeNumber(std::size_t{1}, std::size_t{64}));
   app.add_option("--input.file", out->input_files,
                  "Follow this log file like `tail -F` instead of reading stdin (repeatable): "
                  "survives rename rotation, copytruncate and delete + create");
@@ -74,13 +97,13 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
   app.add_option("--ingest.max-body-bytes", out->ingest_max_body_bytes,
                  "Largest ingest body, also once decompressed; larger ones get 413")
       ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30));
+      ->check(WholeNumber(std::size_t{1024}, std::size_t{1} << 30));
   app.add_option("--ingest.memory-budget-bytes", out->ingest_memory_budget_bytes,
                  "Memory for ingest bodies being read, decoded and framed, all requests "
                  "together; a request that would go over gets 503 with Retry-After (413 if "
                  "it could not fit alone)")
       ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1} << 20, std::size_t{1} << 40));
+      ->check(WholeNumber(std::size_t{1} << 20, std::size_t{1} << 40));
   app.add_option("--ingest.bearer-token-file", out->ingest_bearer_token_file,
                  "File holding a token that ingest requests must send as "
                  "`Authorization: Bearer TOKEN` (else 401)");
@@ -94,7 +117,7 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
                  "HTTP ingest); a bigger config is refused at start, reload and "
                  "--check-config. A reload holds the old store too: allow twice this")
       ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1} << 20, std::size_t{1} << 40));
+      ->check(WholeNumber(std::size_t{1} << 20, std::size_t{1} << 40));
   app.add_flag("--check-config", out->check_config,
                "Validate --config.file (or the built-in preset), print the metrics it "
                "defines and exit: 0 if valid, 1 if not; opens no port");

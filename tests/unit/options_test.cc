@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lle {
@@ -62,6 +63,29 @@ TEST(OptionsTest, UsageErrorsExitTwo) {
     EXPECT_EQ(err.rfind("llm_log_exporter: ", 0), 0u) << err;
     EXPECT_EQ(err.find('\n'), err.size() - 1) << err;
   }
+}
+
+TEST(OptionsTest, NumbersSayWhetherTheyAreNoNumberOrOutOfRange) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--input.workers=abc", "--input.workers: 'abc' is not a whole number"},
+      {"--input.workers=2.5", "--input.workers: '2.5' is not a whole number"},
+      {"--input.workers=-1", "--input.workers: '-1' is not a whole number"},
+      {"--input.workers=65", "--input.workers: 65 is not in range 1 to 64"},
+      {"--input.workers=0", "--input.workers: 0 is not in range 1 to 64"},
+      {"--input.workers=99999999999999999999999",
+       "--input.workers: 99999999999999999999999 is not in range 1 to 64"},
+      {"--web.max-connections=x1", "--web.max-connections: 'x1' is not a whole number"},
+  };
+  for (const auto& [arg, want] : cases) {
+    Options o;
+    testing::internal::CaptureStderr();
+    EXPECT_EQ(Parse({arg}, &o), 2) << arg;
+    const std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_NE(err.find(want), std::string::npos) << err;
+  }
+  Options o;
+  EXPECT_EQ(Parse({"--input.workers=64", "--web.max-connections=1"}, &o), -1);
+  EXPECT_EQ(o.input_workers, 64u);
 }
 
 TEST(OptionsTest, HelpExitsZero) {
