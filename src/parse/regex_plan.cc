@@ -210,26 +210,26 @@ std::unique_ptr<const RegexPlan> RegexPlan::Of(std::string_view pattern) {
       if (open.empty()) return nullptr;
       const Open o = std::move(open.back());
       open.pop_back();
-      if (o.alt != npos) {
-        Step& alt = steps[o.alt];
-        for (const std::size_t jump : o.jumps) steps[jump].end = steps.size();
-        alt.end = steps.size();
-        for (std::size_t k = o.alt + 1; k < alt.end; ++k) {
-          if (steps[k].kind == Step::kOpen) alt.groups.push_back(steps[k].group);
+      // A choice (an alternation, an optional group) ends here; the groups
+      // inside are unset when it is retried.
+      const auto end_choice = [&steps](std::size_t at) {
+        steps[at].end = steps.size();
+        for (std::size_t k = at + 1; k < steps.size(); ++k) {
+          if (steps[k].kind == Step::kOpen) steps[at].groups.push_back(steps[k].group);
         }
+      };
+      if (o.alt != npos) {
+        for (const std::size_t jump : o.jumps) steps[jump].end = steps.size();
+        end_choice(o.alt);
       }
       if (o.group != 0) add_group_step(Step::kClose, o.group);
       ++i;
       if (o.optional != npos) {
-        Step& optional = steps[o.optional];
-        optional.end = steps.size();
+        end_choice(o.optional);
         // It must start with literal text (a group's start aside).
         std::size_t first = o.optional + 1;
-        while (first < optional.end && steps[first].kind == Step::kOpen) ++first;
-        if (first == optional.end || steps[first].kind != Step::kLiteral) return nullptr;
-        for (std::size_t k = o.optional + 1; k < optional.end; ++k) {
-          if (steps[k].kind == Step::kOpen) optional.groups.push_back(steps[k].group);
-        }
+        while (first < steps.size() && steps[first].kind == Step::kOpen) ++first;
+        if (first == steps.size() || steps[first].kind != Step::kLiteral) return nullptr;
         ++i;  // its '?'
       }
       continue;
@@ -331,6 +331,12 @@ void RegexPlan::FirstBytes(std::size_t s, std::array<bool, 256>* out, bool* end)
   *end = true;
 }
 
+void RegexPlan::Unset(const Step& choice, re2::StringPiece* groups, int num_groups) {
+  for (const int g : choice.groups) {
+    if (g <= num_groups) groups[g] = re2::StringPiece();
+  }
+}
+
 bool RegexPlan::MatchAt(std::string_view text, std::size_t pos, re2::StringPiece* groups,
                         int num_groups) const {
   for (int g = 1; g <= num_groups; ++g) groups[g] = re2::StringPiece();
@@ -370,9 +376,7 @@ bool RegexPlan::MatchFrom(std::size_t s, std::string_view text, std::size_t p, s
         break;
       case Step::kAlt:
         for (const std::size_t branch : step.branches) {
-          for (const int g : step.groups) {
-            if (g <= num_groups) groups[g] = re2::StringPiece();
-          }
+          Unset(step, groups, num_groups);
           if (MatchFrom(branch, text, p, start, groups, num_groups)) return true;
         }
         return false;
@@ -381,9 +385,7 @@ bool RegexPlan::MatchFrom(std::size_t s, std::string_view text, std::size_t p, s
         break;
       case Step::kOptional:
         if (MatchFrom(s + 1, text, p, start, groups, num_groups)) return true;
-        for (const int g : step.groups) {
-          if (g <= num_groups) groups[g] = re2::StringPiece();
-        }
+        Unset(step, groups, num_groups);
         s = step.end - 1;
         break;
       case Step::kOpen:

@@ -65,6 +65,8 @@ class RegexPlan {
   // Matches steps_[s..] at text[p..]; `start` is where the match began.
   bool MatchFrom(std::size_t s, std::string_view text, std::size_t p, std::size_t start,
                  re2::StringPiece* groups, int num_groups) const;
+  // Unsets the groups inside `choice` (a kAlt or kOptional) before a retry.
+  static void Unset(const Step& choice, re2::StringPiece* groups, int num_groups);
   // Adds to *out the bytes text matched by steps_[s..] can begin with; sets
   // *end if that text can be empty.
   void FirstBytes(std::size_t s, std::array<bool, 256>* out, bool* end) const;
