@@ -57,6 +57,36 @@ TEST(ConvertTest, DurationsAsGoAndRustPrintThem) {
   }
 }
 
+TEST(ConvertTest, DurationTermsAreTheNearestDoubleOnEveryPath) {
+  // One term of up to 19 digits is read as it is scanned; longer ones take
+  // the general path: both give strtod's double for the decimal in ms (or s).
+  std::mt19937_64 random(11);
+  const auto digits = [&](int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += static_cast<char>('0' + random() % 10);
+    return out;
+  };
+  const struct {
+    const char* name;
+    int ms_shift;
+  } kUnits[] = {{"ns", -6}, {"us", -3}, {"\u00b5s", -3}, {"ms", 0}, {"s", 3}};
+  for (int i = 0; i < 20000; ++i) {
+    const std::string whole = digits(static_cast<int>(random() % 14));
+    const std::string fraction = digits(static_cast<int>(random() % 14));
+    if (whole.empty() && fraction.empty()) continue;
+    std::string number = whole;
+    if (!fraction.empty() || random() % 2 == 0) number += "." + fraction;
+    if (number == ".") continue;
+    const auto& unit = kUnits[random() % 5];
+    const bool seconds = random() % 2 == 0;
+    const int shift = unit.ms_shift - (seconds ? 3 : 0);
+    const double expected = std::strtod((number + "e" + std::to_string(shift)).c_str(), nullptr);
+    EXPECT_EQ(Number(seconds ? Conversion::kDurationS : Conversion::kDurationMs, number + unit.name),
+              expected)
+        << number << unit.name;
+  }
+}
+
 TEST(ConvertTest, PercentagesAreTheNearestRatio) {
   EXPECT_EQ(Number(Conversion::kPercent, "41.2%"), 0.412);
   EXPECT_EQ(Number(Conversion::kPercent, "7.4%"), 0.074);
