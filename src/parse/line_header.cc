@@ -228,7 +228,12 @@ std::string_view StripAnsi(std::string_view line, std::string& scratch) {
   std::size_t i = n;
   while (i < size) {
     if (in[i] == kEsc) {
-      i = EscapeEnd(line, i);
+      // Most colours are `ESC [ digit m` (TGI's dim, italic, bold, reset).
+      if (i + 4 <= size && in[i + 1] == '[' && IsDigit(in[i + 2]) && in[i + 3] == 'm') {
+        i += 4;
+      } else {
+        i = EscapeEnd(line, i);
+      }
       continue;
     }
 #if defined(__SSE2__)
