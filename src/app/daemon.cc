@@ -12,6 +12,8 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -24,6 +26,7 @@
 #include "llm_log_exporter/app/exporter.h"
 #include "llm_log_exporter/app/http_ingest.h"
 #include "llm_log_exporter/app/pipeline.h"
+#include "llm_log_exporter/app/self_counts.h"
 #include "llm_log_exporter/app/self_metrics.h"
 #include "llm_log_exporter/config/config.h"
 #include "llm_log_exporter/core/read_file.h"
@@ -346,6 +349,115 @@ class Reloader {
   std::mutex mutex_;
 };
 
+/// --once's report on stderr, from the self-metrics (the numbers the output
+/// shows): while `progress` (stderr is a terminal), one line rewritten in
+/// place every `interval` with the bytes and lines read so far; at Finish(),
+/// a last such update, then the summary line. Owns its progress thread;
+/// Finish() is called once, from the thread that constructed it.
+class OnceReport {
+ public:
+  OnceReport(Exporter& exporter, std::FILE* err, bool progress, std::chrono::milliseconds interval)
+      : exporter_(exporter),
+        err_(err),
+        progress_(progress),
+        interval_(interval),
+        start_(std::chrono::steady_clock::now()) {
+    if (progress_) thread_ = std::thread([this] { Loop(); });
+  }
+  ~OnceReport() { StopThread(); }
+  OnceReport(const OnceReport&) = delete;
+  OnceReport& operator=(const OnceReport&) = delete;
+
+  /// Ends the progress line and prints the summary, e.g.
+  /// `llm_log_exporter: --once: 5 lines (request 3, event 1, not_json 1,
+  /// invalid_utf8 0, too_long 0, dropped 0), 3 requests, 0.002 s, 2500 lines/s`.
+  void Finish() {
+    StopThread();
+    if (abandoned_) return;
+    const SourceCounts counts = Counts();
+    const double seconds = Seconds();
+    if (progress_) PrintProgress(counts, seconds);
+    std::string results;
+    for (const auto& [result, lines] : counts.lines) {
+      results += fmt::format("{}{} {:.0f}", results.empty() ? "" : ", ", result, lines);
+    }
+    // On a terminal the summary takes the progress line's place.
+    std::fprintf(err_, "%sllm_log_exporter: --once: %.0f lines (%s), %.0f requests, %.3f s, %s\n",
+                 progress_ ? "\r\033[K" : "", counts.TotalLines(), results.c_str(),
+                 counts.Lines("request"), seconds, Rate(counts.TotalLines(), seconds).c_str());
+    std::fflush(err_);
+  }
+
+  /// Instead of Finish() when --once fails: stops the progress line and
+  /// erases it, for the error message to take its place.
+  void Abandon() {
+    StopThread();
+    if (progress_) std::fputs("\r\033[K", err_);
+    abandoned_ = true;
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!cv_.wait_for(lock, interval_, [this] { return stop_; })) {
+      lock.unlock();
+      PrintProgress(Counts(), Seconds());
+      lock.lock();
+    }
+  }
+
+  void StopThread() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  SourceCounts Counts() {
+    for (SourceCounts& counts : CountsBySource(exporter_.self_store().Collect())) {
+      if (counts.source == "stdin") return counts;
+    }
+    return {};
+  }
+
+  double Seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+  static std::string Rate(double lines, double seconds) {
+    return seconds > 0 ? fmt::format("{:.0f} lines/s", lines / seconds) : "- lines/s";
+  }
+
+  // `\r`, the line, then erase what a longer previous line left.
+  void PrintProgress(const SourceCounts& counts, double seconds) {
+    std::fprintf(err_, "\rllm_log_exporter: --once: %s, %.0f lines read, %s\033[K",
+                 MiB(static_cast<std::size_t>(counts.bytes)).c_str(), counts.TotalLines(),
+                 Rate(counts.TotalLines(), seconds).c_str());
+    std::fflush(err_);
+  }
+
+  Exporter& exporter_;
+  std::FILE* err_;
+  const bool progress_;
+  const std::chrono::milliseconds interval_;
+  const std::chrono::steady_clock::time_point start_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mutex_
+  bool abandoned_ = false;
+  std::thread thread_;
+};
+
+// The progress line's interval: 250 ms, or LLE_PROGRESS_INTERVAL_MS (for tests).
+std::chrono::milliseconds ProgressInterval() {
+  const char* env = std::getenv("LLE_PROGRESS_INTERVAL_MS");
+  const long ms = env != nullptr ? std::strtol(env, nullptr, 10) : 0;
+  return std::chrono::milliseconds(ms > 0 ? ms : 250);
+}
+
 }  // namespace
 
 int CheckConfig(const Options& options, std::FILE* out) {
@@ -410,16 +522,22 @@ int RunOnce(const Options& options, int in_fd, std::FILE* out) {
   StreamIngest ingest(exporter, kStdinSource, std::make_unique<FdSource>(in_fd), options,
                       /*drop_when_full=*/false, options.input_workers);
   ingest.MapIfFile(in_fd);
+  OnceReport report(exporter, stderr, isatty(STDERR_FILENO) == 1, ProgressInterval());
   std::string error;
-  if (ingest.Run(&error) == ByteSource::Status::kError) {
+  const ByteSource::Status status = ingest.Run(&error);
+  if (status == ByteSource::Status::kError) {
+    report.Abandon();
     std::fprintf(stderr, "llm_log_exporter: reading stdin: %s\n", error.c_str());
     return 1;
   }
   const std::string text = SerializeText(exporter.Collect());
   if (std::fwrite(text.data(), 1, text.size(), out) != text.size() || std::fflush(out) != 0) {
-    std::fprintf(stderr, "llm_log_exporter: writing stdout: %s\n", std::strerror(errno));
+    const int write_error = errno;
+    report.Abandon();
+    std::fprintf(stderr, "llm_log_exporter: writing stdout: %s\n", std::strerror(write_error));
     return 1;
   }
+  report.Finish();
   return 0;
 }
 
