@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -28,6 +29,7 @@
 #include "llm_log_exporter/app/pipeline.h"
 #include "llm_log_exporter/app/self_counts.h"
 #include "llm_log_exporter/app/self_metrics.h"
+#include "llm_log_exporter/app/status_page.h"
 #include "llm_log_exporter/config/config.h"
 #include "llm_log_exporter/core/read_file.h"
 #include "llm_log_exporter/exposition/http_server.h"
@@ -334,6 +336,12 @@ class Reloader {
       error = "out of memory while building the new rules and metric store";
     }
     exporter_.CountReload(ok);
+    {
+      std::lock_guard<std::mutex> status_lock(status_mutex_);
+      last_ = std::chrono::system_clock::now();
+      reloaded_ = true;
+      last_error_ = error;
+    }
     if (ok) {
       spdlog::info("{}: reloaded {}", trigger,
                    options_.config_file.empty() ? "the built-in preset" : options_.config_file);
@@ -343,10 +351,23 @@ class Reloader {
     return error;
   }
 
+  /// For the landing page: when the config was last (re)loaded and, if that
+  /// failed, why. Does not wait for a reload in progress.
+  void Describe(StatusPageData* data) {
+    std::lock_guard<std::mutex> lock(status_mutex_);
+    data->last_reload = last_;
+    data->reloaded = reloaded_;
+    data->reload_error = last_error_;
+  }
+
  private:
   Exporter& exporter_;
   const Options& options_;
-  std::mutex mutex_;
+  std::mutex mutex_;  // one reload at a time
+  std::mutex status_mutex_;
+  std::chrono::system_clock::time_point last_ = std::chrono::system_clock::now();  // the start
+  bool reloaded_ = false;   // guarded by status_mutex_, as are last_ and last_error_
+  std::string last_error_;  // of the last reload, empty if it succeeded
 };
 
 /// --once's report on stderr, from the self-metrics (the numbers the output
@@ -564,6 +585,32 @@ int RunDaemon(const Options& options) {
       return reply;
     };
   }
+  // How stdin's reading ended, for the landing page (a followed file's state
+  // is its readable gauge).
+  enum StdinState : int { kReading, kEnded, kFailed };
+  std::atomic<int> stdin_state{kReading};
+  http.landing_page = [&exporter, &reloader, &options, &stdin_state] {
+    StatusPageData data;
+    if (options.input_files.empty()) {
+      const int state = stdin_state.load();
+      data.inputs.push_back({"stdin", "stdin",
+                             state == kReading ? "reading"
+                             : state == kEnded ? "end of input (metrics still served)"
+                                               : "read error, no more input (see the log)"});
+    } else {
+      data.inputs.push_back({"stdin", "stdin", "not read (--input.file given)"});
+    }
+    if (options.ingest_enable) {
+      data.inputs.push_back({"http", "HTTP ingest", "accepting POST at " + options.ingest_path});
+    }
+    for (const std::string& file : options.input_files) data.inputs.push_back({file, "file", ""});
+    data.config_file = options.config_file;
+    reloader.Describe(&data);
+    data.telemetry_path = options.telemetry_path;
+    data.lifecycle = options.web_enable_lifecycle;
+    data.now = std::chrono::system_clock::now();
+    return RenderStatusPage(data, exporter.Collect());
+  };
   http.address = options.listen;
   http.telemetry_path = options.telemetry_path;
   http.max_connections = options.web_max_connections;
@@ -659,10 +706,13 @@ int RunDaemon(const Options& options) {
   }
   std::vector<std::thread> readers;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    readers.emplace_back([&options, input = inputs[i].get(), i] {
+    readers.emplace_back([&options, &stdin_state, input = inputs[i].get(), i] {
       const std::string name = options.input_files.empty() ? "stdin" : options.input_files[i];
       std::string read_error;
       const ByteSource::Status end = input->Run(&read_error);
+      if (options.input_files.empty() && end != ByteSource::Status::kStopped) {
+        stdin_state.store(end == ByteSource::Status::kError ? kFailed : kEnded);
+      }
       if (end == ByteSource::Status::kError) {
         spdlog::error("{}: {}; no more input from it, still serving metrics", name, read_error);
       } else if (end == ByteSource::Status::kEof) {
