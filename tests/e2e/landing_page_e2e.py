@@ -22,6 +22,10 @@ so escaping mistakes show as stray elements) must show:
 Then the config file is broken and SIGHUP sent: once /metrics says the reload
 failed, the page must say so, with the error, and count one failed reload.
 
+Last, a second daemon reads the same lines from stdin to its end, with the
+built-in preset: its page shows stdin alone, at its end, with those counts,
+and the config as "built-in preset".
+
 Standard library only, helpers from prometheus_e2e.py. Nothing sleeps a fixed
 time; everything polls with a 60 s deadline.
 """
@@ -257,6 +261,31 @@ def run(args, tmp, children):
     if not conf.get("reloads", "").startswith("0 successful, 1 failed"):
         fail("reload counts: %r" % conf.get("reloads"))
     print("page after a failed reload: %s" % conf, flush=True)
+
+    # stdin, read to its end, with the built-in preset and no ingest.
+    piped = Child("llm_log_exporter (stdin)",
+                  [args.exporter, "--web.listen-address=127.0.0.1:0"], stdin=subprocess.PIPE)
+    children.append(piped)
+    port = int(wait_for(deadline, "the second daemon's 'listening on 127.0.0.1:PORT' line",
+                        lambda: piped.find(r"listening on 127\.0\.0\.1:(\d+)"),
+                        [piped]).group(1))
+    piped.proc.stdin.write(LINES.encode())
+    piped.proc.stdin.close()
+    wait_for(deadline, "the second daemon's 'stdin: end of input' line",
+             lambda: piped.find(r"stdin: end of input"), [piped])
+    dom = dump_dom(args, tmp, port, deadline)
+    rows = input_rows(dom)
+    if set(rows) != {"stdin"}:
+        fail("input rows %s, want stdin alone" % sorted(rows))
+    if not rows["stdin"]["state"].startswith("end of input"):
+        fail("stdin's state: %r" % rows["stdin"]["state"])
+    for result, want in WANT_RESULTS.items():
+        if rows["stdin"].get(result) != want:
+            fail("stdin's %s lines show as %s, want %d" % (result, rows["stdin"].get(result), want))
+    conf = config_rows(dom)
+    if conf.get("config") != "built-in preset" or conf.get("last load successful") != "yes":
+        fail("config rows with the built-in preset: %s" % conf)
+    print("page of a daemon that read stdin to its end: %s, %s" % (rows, conf), flush=True)
 
 
 def main():
