@@ -28,7 +28,7 @@ struct SourceCounts {
 };
 
 /// The sources of llm_log_exporter_lines_total in `families`, in their order
-/// there (stdin, http, then the followed files).
+/// there (sorted by name); look one up by `source`.
 std::vector<SourceCounts> CountsBySource(const std::vector<prometheus::MetricFamily>& families);
 
 /// The value of the one series of `name` whose labels include `label`=`value`
