@@ -103,4 +103,28 @@ inline std::size_t FindBytes(std::string_view haystack, std::string_view needle)
   return FindBytes(haystack, needle, RareBytesOf(needle));
 }
 
+/// How many times `byte` occurs in `text`: 16 bytes at a time with SSE2
+/// (per-lane counts summed every 255 blocks), where a plain loop (the items of
+/// vLLM's token id lists, hundreds of bytes) costs 5 instructions a byte.
+inline std::size_t CountByte(std::string_view text, char byte) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  std::size_t count = 0;
+#if defined(__SSE2__)
+  const __m128i wanted = _mm_set1_epi8(byte);
+  while (end - p >= 16) {
+    __m128i lanes = _mm_setzero_si128();  // each lane counts to at most 255
+    for (int block = 0; block < 255 && end - p >= 16; ++block, p += 16) {
+      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      lanes = _mm_sub_epi8(lanes, _mm_cmpeq_epi8(x, wanted));  // a match is -1
+    }
+    const __m128i sums = _mm_sad_epu8(lanes, _mm_setzero_si128());
+    count += static_cast<std::size_t>(_mm_cvtsi128_si64(sums)) +
+             static_cast<std::size_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums)));
+  }
+#endif
+  for (; p != end; ++p) count += *p == byte ? 1 : 0;
+  return count;
+}
+
 }  // namespace lle

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
+#if defined(__AVX2__) || defined(__SSSE3__)
+#include <immintrin.h>
+#endif
+
 namespace lle {
 namespace {
 
@@ -277,6 +281,9 @@ std::unique_ptr<const RegexPlan> RegexPlan::Of(std::string_view pattern) {
         }
       }
       if (outside != 1) step.stop = -1;
+      for (int b = 0; b < 256; ++b) {
+        if (in_class[b]) step.rows[(b & 0x0f) + (b >= 0x80 ? 16 : 0)] |= static_cast<std::uint8_t>(1u << (b >> 4) % 8);
+      }
       steps.push_back(step);
     } else {
       if (IsQuantifier(pattern, i)) return nullptr;
@@ -331,6 +338,64 @@ void RegexPlan::FirstBytes(std::size_t s, std::array<bool, 256>* out, bool* end)
   *end = true;
 }
 
+namespace {
+
+// The end of the run of class bytes from p: 32 (AVX2) or 16 (SSSE3) bytes
+// at a time, each byte's low nibble picking a row of the class and its high
+// nibble a bit of it (pshufb); the last bytes one by one.
+std::size_t ClassRunEnd(const std::array<std::uint8_t, 32>& rows, const std::array<bool, 256>& in_class,
+                        const char* data, std::size_t p, std::size_t size) {
+#if defined(__AVX2__)
+  const auto table = [](const std::uint8_t* t) {
+    return _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(t)));
+  };
+  alignas(16) static constexpr std::uint8_t kLowBits[16] = {1, 2, 4, 8, 16, 32, 64, 128};
+  alignas(16) static constexpr std::uint8_t kHighBits[16] = {0, 0, 0, 0,  0,  0,  0,  0,
+                                                             1, 2, 4, 8, 16, 32, 64, 128};
+  const __m256i ascii = table(rows.data()), high = table(rows.data() + 16);
+  const __m256i low_bits = table(kLowBits), high_bits = table(kHighBits);
+  const __m256i nibble = _mm256_set1_epi8(0x0f);
+  for (; p + 32 <= size; p += 32) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + p));
+    const __m256i lo = _mm256_and_si256(x, nibble);
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), nibble);
+    const __m256i in = _mm256_or_si256(
+        _mm256_and_si256(_mm256_shuffle_epi8(ascii, lo), _mm256_shuffle_epi8(low_bits, hi)),
+        _mm256_and_si256(_mm256_shuffle_epi8(high, lo), _mm256_shuffle_epi8(high_bits, hi)));
+    const auto out = static_cast<std::uint32_t>(
+        _mm256_movemask_epi8(_mm256_cmpeq_epi8(in, _mm256_setzero_si256())));
+    if (out != 0) return p + static_cast<std::size_t>(__builtin_ctz(out));
+  }
+#elif defined(__SSSE3__)
+  alignas(16) static constexpr std::uint8_t kLowBits[16] = {1, 2, 4, 8, 16, 32, 64, 128};
+  alignas(16) static constexpr std::uint8_t kHighBits[16] = {0, 0, 0, 0,  0,  0,  0,  0,
+                                                             1, 2, 4, 8, 16, 32, 64, 128};
+  const auto table = [](const std::uint8_t* t) {
+    return _mm_load_si128(reinterpret_cast<const __m128i*>(t));
+  };
+  const __m128i ascii = table(rows.data()), high = table(rows.data() + 16);
+  const __m128i low_bits = table(kLowBits), high_bits = table(kHighBits);
+  const __m128i nibble = _mm_set1_epi8(0x0f);
+  for (; p + 16 <= size; p += 16) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + p));
+    const __m128i lo = _mm_and_si128(x, nibble);
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), nibble);
+    const __m128i in =
+        _mm_or_si128(_mm_and_si128(_mm_shuffle_epi8(ascii, lo), _mm_shuffle_epi8(low_bits, hi)),
+                     _mm_and_si128(_mm_shuffle_epi8(high, lo), _mm_shuffle_epi8(high_bits, hi)));
+    const auto out =
+        static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(in, _mm_setzero_si128())));
+    if (out != 0) return p + static_cast<std::size_t>(__builtin_ctz(out));
+  }
+#else
+  (void)rows;
+#endif
+  while (p < size && in_class[static_cast<unsigned char>(data[p])]) ++p;
+  return p;
+}
+
+}  // namespace
+
 void RegexPlan::Unset(const Step& choice, re2::StringPiece* groups, int num_groups) {
   for (const int g : choice.groups) {
     if (g <= num_groups) groups[g] = re2::StringPiece();
@@ -364,7 +429,7 @@ bool RegexPlan::MatchFrom(std::size_t s, std::string_view text, std::size_t p, s
           end =
               at != nullptr ? static_cast<std::size_t>(static_cast<const char*>(at) - data) : size;
         } else {
-          while (end < size && step.in_class[static_cast<unsigned char>(data[end])]) ++end;
+          end = ClassRunEnd(step.rows, step.in_class, data, p, size);
         }
         if (step.at_least_one && end == p) return false;
         p = end;

@@ -56,6 +56,9 @@ class RegexPlan {
     std::string literal;
     std::array<bool, 256> in_class{};
     int stop = -1;                          // kRun: the one byte it does not take, if so
+    // kRun: in_class as nibble tables (SIMD): byte b is in the class when
+    // rows[b & 15] (rows[16 + (b & 15)] for b >= 0x80) has bit (b >> 4) % 8.
+    alignas(16) std::array<std::uint8_t, 32> rows{};
     bool at_least_one = false;              // kRun: `+` rather than `*`
     int group = 0;                          // kOpen, kClose
     std::vector<std::size_t> branches;  // kAlt: where each starts, in the pattern's order

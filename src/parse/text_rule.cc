@@ -319,7 +319,7 @@ void Convert(Conversion conversion, double scale, std::string_view text, FieldVa
       }
       const std::string_view inside = text.substr(1, text.size() - 2);
       const bool blank = std::all_of(inside.begin(), inside.end(), [](char c) { return c == ' '; });
-      const auto commas = static_cast<double>(std::count(inside.begin(), inside.end(), ','));
+      const auto commas = static_cast<double>(CountByte(inside, ','));
       SetNumber(blank ? 0 : commas + 1, scale, out);
       return;
     }

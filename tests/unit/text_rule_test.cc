@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -208,6 +209,21 @@ TEST(FindBytesTest, FindsWhatStringViewFindFinds) {
   }
   EXPECT_EQ(FindBytes("abc", ""), 0u);
   EXPECT_EQ(FindBytes("", "a"), std::string_view::npos);
+}
+
+TEST(FindBytesTest, CountByteCountsWhatStdCountCounts) {
+  // Lengths around the 16-byte blocks and past 255 of them (a lane's limit).
+  std::mt19937 random(5);
+  for (const std::size_t n : {0, 1, 15, 16, 17, 31, 33, 200, 4079, 4080, 4081, 4096, 10000}) {
+    for (const int percent : {0, 10, 100}) {
+      std::string text(n, 'x');
+      for (char& c : text) {
+        if (static_cast<int>(random() % 100) < percent) c = ',';
+      }
+      EXPECT_EQ(CountByte(text, ','), static_cast<std::size_t>(std::count(text.begin(), text.end(), ',')))
+          << n << " " << percent;
+    }
+  }
 }
 
 TEST(RegexLiteralPrefixTest, TheTextEveryMatchStartsWith) {
@@ -472,7 +488,14 @@ TEST_F(TextMatcherTest, PlansMatchWhatRe2Matches) {
                                            "]",
                                            ", ",
                                            "None",
-                                           ", reason: "};
+                                           ", reason: ",
+                                           // Runs longer than a SIMD block (16 or 32 bytes).
+                                           "1, 22, 333, 4444, 55555, 666666, 7777777, 88888888",
+                                           "µséµséµséµséµséµséµséµséµséµséµs-µséµséµséµs",
+                                           "abcdefghijklmnopqrstuvwxyz_abcdefghijklmnop"};
+  const std::string& long_list = pieces[pieces.size() - 3];
+  const std::string& long_utf8 = pieces[pieces.size() - 2];
+  const std::string& long_word = pieces.back();
   // Half the lines: a line one pattern matches, with up to two pieces
   // replaced, dropped or added; the rest: pieces at random.
   const std::vector<std::vector<std::string>> matching = {
@@ -495,7 +518,10 @@ TEST_F(TextMatcherTest, PlansMatchWhatRe2Matches) {
       {"usage: ", "3.5", "%"},
       {"group ", "ab_c", " is ", "x", " by"},
       {"\"type\": \"", "ab_c", "\""},
-      {"total_time=\"", "3.5", "\" validation_time=\"", "x", "\" q=\"", "12", "\" "}};
+      {"total_time=\"", "3.5", "\" validation_time=\"", "x", "\" q=\"", "12", "\" "},
+      {", ids: ", "[", long_list, ", ", long_list, "]", ", reason: ", "stop"},
+      {"[GIN] ", "x", "| ", long_utf8, long_word},
+      {"group ", long_word, " is ", long_word, " by"}};
   std::mt19937 random(3);
   std::vector<std::string> lines;
   for (int i = 0; i < 20000; ++i) {
