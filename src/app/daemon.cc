@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -392,14 +391,6 @@ void PrepareProcess() {
   }
   // A reader that hangs up (`--once | head`, a scraper) is a write error, not death.
   signal(SIGPIPE, SIG_IGN);
-}
-
-void SetupLogging(const std::string& level) {
-  auto logger = std::make_shared<spdlog::logger>("llm_log_exporter",
-                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
-  logger->set_level(spdlog::level::from_str(level));
-  spdlog::set_default_logger(logger);
 }
 
 int RunOnce(const Options& options, int in_fd, std::FILE* out) {

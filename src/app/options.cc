@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include "llm_log_exporter/app/log_format.h"
+
 namespace lle {
 namespace {
 
@@ -136,6 +138,17 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
   app.add_option("--log.level", out->log_level, "Minimum level of the exporter's own log")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
+  app.add_option("--log.format", out->log_format,
+                 "Format of the exporter's own log lines on stderr: plain (`TIME LEVEL "
+                 "message`), logfmt (`ts=TIME level=LEVEL msg=\"message\"`, as node_exporter) "
+                 "or json (one object per line: ts, level, msg)")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            if (ParseLogFormat(text)) return {};
+            return "'" + text + "' is not plain, logfmt or json";
+          },
+          "plain|logfmt|json"));
   app.add_flag("--once", out->once,
                "Read stdin to EOF, print the exposition to stdout and exit 0 (no port opened)");
   try {

@@ -35,6 +35,7 @@ struct Options {
   std::string gpu_nvml_library = "libnvidia-ml.so.1";
   bool gpu_disable = false;
   std::string log_level = "info";
+  std::string log_format = "plain";  // plain, logfmt or json (checked: ParseLogFormat)
   bool once = false;
 };
 

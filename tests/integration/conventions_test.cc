@@ -1,0 +1,143 @@
+// The conventions users of node_exporter and statsd_exporter expect, through
+// the real binary: --log.format, --version and llm_log_exporter_build_info,
+// repeatable --web.listen-address, and which inputs get `source` series.
+// Daemons listen on 127.0.0.1 with a port the kernel picks; tests poll with a
+// deadline, never sleep to synchronise.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "support/child_process.h"
+#include "support/daemon.h"
+#include "support/exposition.h"
+#include "support/http_client.h"
+#include "support/temp_dir.h"
+
+namespace lle::test {
+namespace {
+
+using std::chrono::seconds;
+
+constexpr seconds kDeadline{10};  // generous: only reached when a test fails
+constexpr char kBinary[] = LLE_BINARY;
+
+RunResult RunBinary(const std::vector<std::string>& flags, const std::string& input = "") {
+  std::vector<std::string> argv = {kBinary};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return lle::test::Run(argv, input, kDeadline);
+}
+
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+int CountLines(const std::string& text) { return static_cast<int>(SplitLines(text).size()); }
+
+// Starts the daemon with `flags`, reads its stderr until each of `needles`
+// has been logged, stops it with SIGTERM and returns all it wrote to stderr,
+// the shutdown line included.
+std::string LogOfARun(const std::vector<std::string>& flags,
+                      const std::vector<std::string>& needles) {
+  Daemon daemon = LaunchDaemon(kBinary, flags);
+  for (const std::string& needle : needles) {
+    const std::string log = daemon.process->ReadStderrUntil(needle, kDeadline);
+    EXPECT_NE(log.find(needle), std::string::npos) << log;
+  }
+  EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(5)));
+  return daemon.process->DrainStderr();
+}
+
+// --- --log.format ------------------------------------------------------------
+
+TEST(LogFormatTest, DefaultIsThePlainFormatAsBefore) {
+  const std::string log = LogOfARun({}, {"(metrics at"});
+  static const std::regex kPlain(
+      R"re(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d (debug|info|warning|error) .+)re");
+  for (const std::string& line : SplitLines(log)) {
+    EXPECT_TRUE(std::regex_match(line, kPlain)) << line;
+  }
+  EXPECT_NE(log.find(" info listening on 127.0.0.1:"), std::string::npos) << log;
+}
+
+TEST(LogFormatTest, LogfmtWritesTsLevelAndMsgAsNodeExporter) {
+  TempDir dir;
+  ASSERT_EQ(mkdir(dir.File("a dir").c_str(), 0755), 0);
+  // A file that cannot be read (a directory: a warning) and one named with a
+  // quote and a space, which is waited for (info): both msg values need quoting.
+  const std::string odd = dir.File("say \"hi\".log");
+  const std::string log = LogOfARun(
+      {"--log.format=logfmt", "--input.file", dir.File("a dir"), "--input.file", odd},
+      {"to appear", "cannot be read"});
+  static const std::regex kLogfmt(
+      R"re(ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=(debug|info|warn|error) )re"
+      R"re(msg=("([^"\\]|\\.)*"|[^ "=]+))re");
+  const std::vector<std::string> lines = SplitLines(log);
+  ASSERT_GE(lines.size(), 4u) << log;
+  for (const std::string& line : lines) EXPECT_TRUE(std::regex_match(line, kLogfmt)) << line;
+  EXPECT_NE(log.find(" level=info msg=\"listening on 127.0.0.1:"), std::string::npos) << log;
+  EXPECT_NE(log.find(" level=info msg=\"waiting for " + dir.path() + "/say \\\"hi\\\".log to appear\""),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find(" level=warn msg=\"" + dir.File("a dir") + ": cannot be read: "),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find(" level=info msg=\"SIGTERM: shutting down\""), std::string::npos) << log;
+}
+
+TEST(LogFormatTest, JsonWritesOneObjectPerLine) {
+  TempDir dir;
+  // A name with a quote, a backslash and a byte that is not UTF-8: the line
+  // must stay valid JSON.
+  const std::string odd = dir.File("q\"b\\s\xff.log");
+  const std::string log =
+      LogOfARun({"--log.format=json", "--input.file", odd}, {"to appear"});
+  const std::vector<std::string> lines = SplitLines(log);
+  ASSERT_GE(lines.size(), 3u) << log;
+  static const std::regex kTs(R"re(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)re");
+  std::vector<std::string> messages;
+  for (const std::string& line : lines) {
+    SCOPED_TRACE(line);
+    const nlohmann::json object = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(object.is_object());
+    ASSERT_EQ(object.size(), 3u);
+    ASSERT_TRUE(object["ts"].is_string());
+    EXPECT_TRUE(std::regex_match(object["ts"].get<std::string>(), kTs));
+    ASSERT_TRUE(object["level"].is_string());
+    EXPECT_TRUE(object["level"] == "info" || object["level"] == "warn" ||
+                object["level"] == "error" || object["level"] == "debug");
+    ASSERT_TRUE(object["msg"].is_string());
+    messages.push_back(object["msg"].get<std::string>());
+  }
+  const auto logged = [&messages](const std::string& prefix) {
+    for (const std::string& m : messages) {
+      if (m.compare(0, prefix.size(), prefix) == 0) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(logged("listening on 127.0.0.1:")) << log;
+  EXPECT_TRUE(logged("waiting for " + dir.path() + "/q\"b\\s\xef\xbf\xbd.log to appear")) << log;
+  EXPECT_TRUE(logged("SIGTERM: shutting down")) << log;
+}
+
+TEST(LogFormatTest, UnknownFormatExits2WithOneLine) {
+  const RunResult result = RunBinary({"--log.format=xml"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(CountLines(result.err), 1) << result.err;
+  EXPECT_NE(result.err.find("llm_log_exporter: --log.format: 'xml' is not plain, logfmt or json"),
+            std::string::npos)
+      << result.err;
+}
+
+}  // namespace
+}  // namespace lle::test
