@@ -3,6 +3,8 @@
 #include <mutex>
 #include <shared_mutex>
 
+#include "llm_log_exporter/app/build_info.h"
+
 namespace lle {
 namespace {
 
@@ -48,7 +50,7 @@ std::uint64_t PromptTracker::EndChunk(std::uint64_t seq, std::string_view first,
 Exporter::Exporter(RuleSet rules, bool http_ingest, const std::vector<std::string>& files,
                    SumMode sums)
     : generation_(std::make_shared<Generation>(std::move(rules), sums)),
-      self_(Sources(http_ingest, files), 0, LLE_VERSION, http_ingest),
+      self_(Sources(http_ingest, files), 0, kBuildInfo, http_ingest),
       self_store_(self_.Specs()),
       control_(self_store_.AddShard()),
       first_file_(http_ingest ? 2 : 1),

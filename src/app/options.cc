@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "llm_log_exporter/app/build_info.h"
 #include "llm_log_exporter/app/log_format.h"
 
 namespace lle {
@@ -37,7 +38,7 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
       "server.\nReads log lines on stdin and serves the metrics over HTTP.\n\n"
       "  inference_server 2>&1 | llm_log_exporter\n  llm_log_exporter --once < server.log",
       "llm_log_exporter");
-  app.set_version_flag("--version", std::string("llm_log_exporter ") + LLE_VERSION);
+  app.set_version_flag("--version", VersionText(kBuildInfo));
   std::string listen = ":" + std::to_string(kDefaultPort);
   app.add_option("--web.listen-address", listen,
                  "Address to serve /metrics on: [HOST]:PORT, HOST an IP literal ([::1] for "

@@ -15,7 +15,7 @@ static_assert(sizeof kResultNames / sizeof kResultNames[0] ==
 }  // namespace
 
 SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::uint32_t first_metric,
-                         std::string version, bool http_ingest)
+                         const lle::BuildInfo& build_info, bool http_ingest)
     : first_metric_(first_metric) {
   // The followed files: the sources after stdin (and http).
   std::vector<std::string> files(sources.begin() + (http_ingest ? 2 : 1), sources.end());
@@ -32,7 +32,11 @@ SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::uint32_t first_m
   build.name = "llm_log_exporter_build_info";
   build.help = "Build of the running exporter; value is always 1";
   build.type = MetricType::kGauge;
-  build.labels = {FixedLabel("version", {std::move(version)})};
+  // node_exporter's labels (goversion becomes compiler), in its order.
+  build.labels = {FixedLabel("branch", {build_info.branch}),
+                  FixedLabel("compiler", {build_info.compiler}),
+                  FixedLabel("revision", {build_info.revision}),
+                  FixedLabel("version", {build_info.version})};
   MetricSpec reloads;
   reloads.name = "llm_log_exporter_config_reloads_total";
   reloads.help = "Config reloads (SIGHUP or POST /-/reload), by outcome";

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -40,6 +42,13 @@ std::vector<std::string> SplitLines(const std::string& text) {
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
+}
+
+// Runs `program` (a path) with `args` to completion, stdin empty.
+RunResult RunBinaryAt(const std::string& program, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {program};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return lle::test::Run(argv, "", kDeadline);
 }
 
 int CountLines(const std::string& text) { return static_cast<int>(SplitLines(text).size()); }
@@ -137,6 +146,101 @@ TEST(LogFormatTest, UnknownFormatExits2WithOneLine) {
   EXPECT_NE(result.err.find("llm_log_exporter: --log.format: 'xml' is not plain, logfmt or json"),
             std::string::npos)
       << result.err;
+}
+
+// --- --version and llm_log_exporter_build_info -------------------------------
+
+struct Version {
+  std::string version, branch, revision, compiler;
+};
+
+// Parses --version's output; fails the test if it is not as node_exporter's.
+Version VersionOfTheBinary() {
+  const RunResult result = RunBinary({"--version"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  static const std::regex kText(
+      "llm_log_exporter, version (\\S+) \\(branch: (\\S+), revision: (\\S+)\\)\n"
+      "  build:    ((GCC|Clang|\\S+) [0-9][0-9.]*)\n");
+  std::smatch m;
+  EXPECT_TRUE(std::regex_match(result.out, m, kText)) << result.out;
+  if (m.empty()) return {};
+  return {m[1], m[2], m[3], m[4]};
+}
+
+bool IsGitCheckout(const std::string& dir) {
+  struct stat st {};
+  return stat((dir + "/.git").c_str(), &st) == 0;
+}
+
+TEST(BuildInfoTest, VersionNamesVersionBranchRevisionAndCompiler) {
+  const Version v = VersionOfTheBinary();
+  EXPECT_EQ(v.version, LLE_PROJECT_VERSION);
+  if (IsGitCheckout(LLE_REPO_DIR)) {
+    // Built from this checkout: a commit hash and a branch, not "unknown".
+    EXPECT_TRUE(std::regex_match(v.revision, std::regex("[0-9a-f]{40}"))) << v.revision;
+    EXPECT_NE(v.branch, "unknown");
+  } else {
+    EXPECT_EQ(v.revision, "unknown");
+    EXPECT_EQ(v.branch, "unknown");
+  }
+}
+
+TEST(BuildInfoTest, BuildInfoMetricHasTheLabelsVersionPrints) {
+  const Version v = VersionOfTheBinary();
+  ASSERT_FALSE(v.version.empty());
+  Daemon daemon = LaunchDaemon(kBinary, {});
+  const std::string series = "llm_log_exporter_build_info{branch=\"" + v.branch +
+                             "\",compiler=\"" + v.compiler + "\",revision=\"" + v.revision +
+                             "\",version=\"" + v.version + "\"}";
+  std::string exposition;
+  EXPECT_TRUE(WaitForMetrics(daemon.port, {{series, 1}}, &exposition));
+  // One series: no other label set.
+  EXPECT_EQ(SumOfSamples(exposition, "llm_log_exporter_build_info"), 1) << exposition;
+}
+
+// cmake/BuildInfo.cmake run on `source_dir`: the generated file's text.
+std::string GenerateBuildInfo(const TempDir& out, const std::string& source_dir) {
+  const std::string file = out.File("build_info_values.cc");
+  const RunResult r = RunBinaryAt(LLE_CMAKE_COMMAND,
+                                  {"-DSOURCE_DIR=" + source_dir, "-DOUTPUT=" + file,
+                                   "-DVERSION=1.2.3", "-DCOMPILER=GCC 12.2.0",
+                                   std::string("-DGIT=") + LLE_GIT, "-P", LLE_BUILD_INFO_SCRIPT});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::ifstream in(file);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST(BuildInfoTest, RevisionAndBranchComeFromTheSourceCheckoutElseUnknown) {
+  if (std::string(LLE_GIT).empty()) GTEST_SKIP() << "no git";
+  TempDir dir;
+  const std::string repo = dir.File("repo");
+  const auto git = [&repo](std::vector<std::string> args) {
+    args.insert(args.begin(), {"-C", repo, "-c", "user.name=t", "-c", "user.email=t@t",
+                               "-c", "commit.gpgsign=false"});
+    const RunResult r = RunBinaryAt(LLE_GIT, args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out.substr(0, r.out.find('\n'));
+  };
+  ASSERT_EQ(mkdir(repo.c_str(), 0755), 0);
+  git({"init", "-q", "-b", "release-1.2"});
+  ASSERT_EQ(mkdir((repo + "/unpacked").c_str(), 0755), 0);
+  dir.Write("repo/unpacked/CMakeLists.txt", "");
+  git({"add", "."});
+  git({"commit", "-q", "-m", "one"});
+  const std::string head = git({"rev-parse", "HEAD"});
+  ASSERT_EQ(head.size(), 40u);
+  TempDir out;
+  EXPECT_NE(GenerateBuildInfo(out, repo).find("{\"1.2.3\", \"" + head +
+                                              "\", \"release-1.2\", \"GCC 12.2.0\"}"),
+            std::string::npos);
+  // A tarball unpacked inside another checkout is no checkout of its own.
+  EXPECT_NE(GenerateBuildInfo(out, repo + "/unpacked")
+                .find("{\"1.2.3\", \"unknown\", \"unknown\", \"GCC 12.2.0\"}"),
+            std::string::npos);
+  // Nor is a directory outside any.
+  EXPECT_NE(GenerateBuildInfo(out, out.path())
+                .find("{\"1.2.3\", \"unknown\", \"unknown\", \"GCC 12.2.0\"}"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "llm_log_exporter/app/build_info.h"
 #include "llm_log_exporter/core/metric_spec.h"
 #include "llm_log_exporter/framing/body_framer.h"
 
@@ -27,11 +28,13 @@ class SelfMetrics {
  public:
   /// `sources`: the `source` label values (stdin, then http with
   /// `http_ingest`, then the followed files); metric ids start at `first_metric`.
+  /// llm_log_exporter_build_info's labels come from `build_info` (qualified:
+  /// BuildInfo() below is the update of that metric).
   /// With `http_ingest`, also llm_log_exporter_http_ingest_requests_total{code}
   /// and llm_log_exporter_http_ingest_unreadable_bodies_total{reason};
   /// with files, also llm_log_exporter_input_file_readable{source}.
-  SelfMetrics(std::vector<std::string> sources, std::uint32_t first_metric, std::string version,
-              bool http_ingest = false);
+  SelfMetrics(std::vector<std::string> sources, std::uint32_t first_metric,
+              const lle::BuildInfo& build_info, bool http_ingest = false);
 
   const std::vector<MetricSpec>& Specs() const { return specs_; }
   Update Line(std::size_t source, LineResult result, std::uint64_t lines = 1) const;
