@@ -437,7 +437,7 @@ int RunDaemon(const Options& options) {
       return reply;
     };
   }
-  http.address = options.listen;
+  http.addresses = options.listen;
   http.telemetry_path = options.telemetry_path;
   http.max_connections = options.web_max_connections;
   http.body_timeout_ms = options.web_body_timeout_ms;
@@ -544,7 +544,7 @@ int RunDaemon(const Options& options) {
     });
   }
   server.SetReady(true);
-  spdlog::info("listening on {}{} (metrics at {})", options.listen.Format(server.port()),
+  spdlog::info("listening on {}{} (metrics at {})", FormatAll(options.listen, server.ports()),
                http.web.tls ? " with TLS" : "", options.telemetry_path);
   if (ingest_endpoint) spdlog::info("accepting log lines over HTTP at {}", options.ingest_path);
   for (const std::string& file : options.input_files) spdlog::info("following {}", file);

@@ -39,11 +39,13 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
       "  inference_server 2>&1 | llm_log_exporter\n  llm_log_exporter --once < server.log",
       "llm_log_exporter");
   app.set_version_flag("--version", VersionText(kBuildInfo));
-  std::string listen = ":" + std::to_string(kDefaultPort);
+  std::vector<std::string> listen;
   app.add_option("--web.listen-address", listen,
-                 "Address to serve /metrics on: [HOST]:PORT, HOST an IP literal ([::1] for "
-                 "IPv6) or empty for all IPv4 interfaces; port 0 picks a free port (logged)")
-      ->capture_default_str();
+                 "Address to serve /metrics on (repeatable: the same endpoints on each): "
+                 "[HOST]:PORT, HOST an IPv4 literal or empty for all IPv4 interfaces; port 0 "
+                 "picks a free port (logged). IPv6 needs a civetweb built with it (not "
+                 "Debian's)")
+      ->default_str(":" + std::to_string(kDefaultPort));
   app.add_option("--web.telemetry-path", out->telemetry_path, "Path of the metrics endpoint")
       ->capture_default_str();
   app.add_option("--web.config.file", out->web_config_file,
@@ -162,14 +164,23 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
     std::fprintf(stderr, "llm_log_exporter: %s (see --help)\n", e.what());
     return 2;
   }
-  std::string error;
-  const auto address = ParseListenAddress(listen, &error);
-  if (!address) {
-    std::fprintf(stderr, "llm_log_exporter: --web.listen-address '%s': %s\n", listen.c_str(),
-                 error.c_str());
-    return 2;
+  if (listen.empty()) listen.push_back(":" + std::to_string(kDefaultPort));
+  out->listen.clear();
+  for (const std::string& text : listen) {
+    std::string error;
+    const auto address = ParseListenAddress(text, &error);
+    if (address && address->port != 0) {
+      for (const ListenAddress& before : out->listen) {
+        if (before.host == address->host && before.port == address->port) error = "given twice";
+      }
+    }
+    if (!address || !error.empty()) {
+      std::fprintf(stderr, "llm_log_exporter: --web.listen-address '%s': %s\n", text.c_str(),
+                   error.c_str());
+      return 2;
+    }
+    out->listen.push_back(*address);
   }
-  out->listen = *address;
   const std::string& path = out->telemetry_path;
   if (path.empty() || path[0] != '/' || path == "/" || path.rfind("/-/", 0) == 0) {
     std::fprintf(stderr,

@@ -243,5 +243,57 @@ TEST(BuildInfoTest, RevisionAndBranchComeFromTheSourceCheckoutElseUnknown) {
             std::string::npos);
 }
 
+// --- --web.listen-address, repeated ------------------------------------------
+
+TEST(ListenAddressesTest, ServesOnEveryAddressAndLogsThemAll) {
+  // LaunchDaemon gives 127.0.0.1:0 first; a second 127.0.0.1:0 is another
+  // free port (127.0.0.2 would need a client that binds to it).
+  Daemon daemon = LaunchDaemon(kBinary, {"--web.listen-address=127.0.0.1:0"});
+  static const std::regex kListening(
+      R"re(listening on 127\.0\.0\.1:(\d+), 127\.0\.0\.1:(\d+) \(metrics at /metrics\))re");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(daemon.log, m, kListening)) << daemon.log;
+  const int first = std::stoi(m[1]);
+  const int second = std::stoi(m[2]);
+  EXPECT_EQ(first, daemon.port);
+  EXPECT_NE(first, second);
+  daemon.process->Write("{\"status\":\"success\",\"total_time_ms\":5}\n");
+  const Expected lines = {{LinesSeries("stdin", "request"), 1}};
+  for (const int port : {first, second}) {
+    SCOPED_TRACE(port);
+    EXPECT_TRUE(WaitForMetrics(port, lines));
+    EXPECT_EQ(HttpGet(port, "/-/healthy").status, 200);
+  }
+}
+
+TEST(ListenAddressesTest, SameFixedAddressTwiceExits2WithOneLine) {
+  const RunResult result = RunBinary(
+      {"--web.listen-address=127.0.0.1:9", "--web.listen-address=127.0.0.1:9", "--once"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(CountLines(result.err), 1) << result.err;
+  EXPECT_NE(result.err.find("llm_log_exporter: --web.listen-address '127.0.0.1:9': given twice"),
+            std::string::npos)
+      << result.err;
+}
+
+// Debian 12's civetweb is built without IPv6 (USE_IPV6): an IPv6 address, even
+// next to an IPv4 one, is refused at start with one line, before any port is bound.
+TEST(ListenAddressesTest, Ipv6IsRefusedWithOneLine) {
+  for (const std::vector<std::string>& flags :
+       {std::vector<std::string>{"--web.listen-address=[::1]:0"},
+        std::vector<std::string>{"--web.listen-address=127.0.0.1:0",
+                                 "--web.listen-address=[::]:0"}}) {
+    SCOPED_TRACE(flags.back());
+    const RunResult result = RunBinary(flags);
+    EXPECT_EQ(result.exit_code, 1);
+    EXPECT_EQ(CountLines(result.err), 1) << result.err;
+    const std::string address = flags.back().substr(flags.back().find('=') + 1);
+    EXPECT_NE(result.err.find("llm_log_exporter: --web.listen-address: cannot listen on " +
+                              address + ": this build's civetweb has no IPv6 support"),
+              std::string::npos)
+        << result.err;
+  }
+}
+
 }  // namespace
 }  // namespace lle::test
