@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -345,6 +346,15 @@ class Reloader {
   std::mutex mutex_;
 };
 
+// Whether `fd` is /dev/null (a service's stdin: systemd, `docker run` without
+// -i, a Kubernetes container), on which no line can ever come.
+bool IsDevNull(int fd) {
+  struct stat fd_stat {};
+  struct stat null_stat {};
+  return fstat(fd, &fd_stat) == 0 && S_ISCHR(fd_stat.st_mode) &&
+         stat("/dev/null", &null_stat) == 0 && fd_stat.st_rdev == null_stat.st_rdev;
+}
+
 }  // namespace
 
 int CheckConfig(const Options& options, std::FILE* out) {
@@ -425,7 +435,12 @@ int RunDaemon(const Options& options) {
 
   RuleSet rules;
   if (!LoadStartRules(options, &rules)) return 1;
-  Exporter exporter(std::move(rules), options.ingest_enable, options.input_files);
+  // stdin is an input, with its `source` series, unless files are followed
+  // instead, or HTTP ingest comes with stdin on /dev/null.
+  const bool read_stdin =
+      options.input_files.empty() && !(options.ingest_enable && IsDevNull(0));
+  Exporter exporter(std::move(rules),
+                    ExporterInputs{read_stdin, options.ingest_enable, options.input_files});
   Reloader reloader(exporter, options);
   HttpServerOptions http;
   if (options.web_enable_lifecycle) {
@@ -508,9 +523,9 @@ int RunDaemon(const Options& options) {
   } else if (!options.gpu_disable) {
     spdlog::info("GPU metrics off: {}", gpu_error);
   }
-  // Inputs: the files named, else stdin. Each has a reader thread and workers.
+  // Inputs: the files named, else stdin (if read). Each has a reader thread and workers.
   std::vector<std::unique_ptr<StreamIngest>> inputs;
-  if (options.input_files.empty()) {
+  if (read_stdin) {
     // A live pipe: a bigger kernel buffer absorbs bursts while the workers catch
     // up (best effort: not a pipe, or over the user's limit, changes nothing).
     fcntl(0, F_SETPIPE_SZ, 1024 * 1024);
@@ -532,8 +547,8 @@ int RunDaemon(const Options& options) {
   }
   std::vector<std::thread> readers;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    readers.emplace_back([&options, input = inputs[i].get(), i] {
-      const std::string name = options.input_files.empty() ? "stdin" : options.input_files[i];
+    readers.emplace_back([&options, read_stdin, input = inputs[i].get(), i] {
+      const std::string name = read_stdin ? "stdin" : options.input_files[i];
       std::string read_error;
       const ByteSource::Status end = input->Run(&read_error);
       if (end == ByteSource::Status::kError) {
@@ -547,6 +562,9 @@ int RunDaemon(const Options& options) {
   spdlog::info("listening on {}{} (metrics at {})", FormatAll(options.listen, server.ports()),
                http.web.tls ? " with TLS" : "", options.telemetry_path);
   if (ingest_endpoint) spdlog::info("accepting log lines over HTTP at {}", options.ingest_path);
+  if (!read_stdin && options.input_files.empty()) {
+    spdlog::info("stdin is /dev/null: not read, log lines come over HTTP only");
+  }
   for (const std::string& file : options.input_files) spdlog::info("following {}", file);
 
   int sig = 0;

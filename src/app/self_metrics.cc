@@ -14,11 +14,13 @@ static_assert(sizeof kResultNames / sizeof kResultNames[0] ==
 
 }  // namespace
 
-SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::uint32_t first_metric,
+SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::size_t files_count,
+                         std::uint32_t first_metric,
                          const lle::BuildInfo& build_info, bool http_ingest)
     : first_metric_(first_metric) {
-  // The followed files: the sources after stdin (and http).
-  std::vector<std::string> files(sources.begin() + (http_ingest ? 2 : 1), sources.end());
+  // The followed files: the last sources.
+  std::vector<std::string> files(sources.end() - static_cast<std::ptrdiff_t>(files_count),
+                                 sources.end());
   MetricSpec lines;
   lines.name = "llm_log_exporter_lines_total";
   lines.help = "Lines received, by source and by what they were (each line counts once)";

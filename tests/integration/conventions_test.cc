@@ -295,5 +295,48 @@ TEST(ListenAddressesTest, Ipv6IsRefusedWithOneLine) {
   }
 }
 
+// --- source="stdin" only when stdin is read ---------------------------------
+
+constexpr char kStdinSeries[] = "source=\"stdin\"";
+
+TEST(StdinSourceTest, AbsentWhileFilesAreFollowed) {
+  TempDir dir;
+  const std::string file = dir.Write("server.log", "");
+  Daemon daemon = LaunchDaemon(kBinary, {"--input.file", file, "--input.file.from-beginning"});
+  daemon.process->Write("{\"status\":\"success\",\"total_time_ms\":5}\n");  // never read
+  std::ofstream(file, std::ios::app) << "{\"status\":\"success\",\"total_time_ms\":5}\n";
+  std::string exposition;
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries(file, "request"), 1}}, &exposition));
+  EXPECT_EQ(exposition.find(kStdinSeries), std::string::npos) << exposition;
+}
+
+TEST(StdinSourceTest, AbsentWhenIngestComesWithStdinOnDevNull) {
+  Daemon daemon = LaunchDaemon(kBinary, {"--ingest.enable"}, "(metrics at", kDeadline, "/dev/null");
+  EXPECT_NE(daemon.process->ReadStderrUntil("stdin is /dev/null", kDeadline)
+                .find("stdin is /dev/null: not read, log lines come over HTTP only"),
+            std::string::npos);
+  const HttpResponse posted =
+      HttpSend(daemon.port, "POST", "/api/v1/logs", {{"Content-Type", "application/json"}},
+               "{\"status\":\"success\",\"total_time_ms\":5}");
+  EXPECT_EQ(posted.status, 204) << posted.body;
+  std::string exposition;
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries("http", "request"), 1}}, &exposition));
+  EXPECT_EQ(exposition.find(kStdinSeries), std::string::npos) << exposition;
+}
+
+TEST(StdinSourceTest, PresentWhenStdinIsReadBesidesIngest) {
+  Daemon daemon = LaunchDaemon(kBinary, {"--ingest.enable"});  // stdin: a pipe
+  daemon.process->Write("{\"status\":\"success\",\"total_time_ms\":5}\n");
+  EXPECT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries("stdin", "request"), 1},
+                                           {LinesSeries("http", "request"), 0}}));
+}
+
+// Without --ingest.enable, stdin on /dev/null is still the input (it ends at
+// once, as before): the exporter never runs without a source.
+TEST(StdinSourceTest, PresentOnDevNullWithoutIngest) {
+  Daemon daemon = LaunchDaemon(kBinary, {}, "(metrics at", kDeadline, "/dev/null");
+  EXPECT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries("stdin", "request"), 0}}));
+}
+
 }  // namespace
 }  // namespace lle::test

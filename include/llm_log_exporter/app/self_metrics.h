@@ -26,14 +26,15 @@ enum class LineResult : std::uint32_t {
 /// the updates that feed them. Immutable: safe to share between threads.
 class SelfMetrics {
  public:
-  /// `sources`: the `source` label values (stdin, then http with
-  /// `http_ingest`, then the followed files); metric ids start at `first_metric`.
+  /// `sources`: the `source` label values (stdin if read, then http with
+  /// `http_ingest`, then the `files` followed files, last); metric ids start
+  /// at `first_metric`.
   /// llm_log_exporter_build_info's labels come from `build_info` (qualified:
   /// BuildInfo() below is the update of that metric).
   /// With `http_ingest`, also llm_log_exporter_http_ingest_requests_total{code}
   /// and llm_log_exporter_http_ingest_unreadable_bodies_total{reason};
   /// with files, also llm_log_exporter_input_file_readable{source}.
-  SelfMetrics(std::vector<std::string> sources, std::uint32_t first_metric,
+  SelfMetrics(std::vector<std::string> sources, std::size_t files, std::uint32_t first_metric,
               const lle::BuildInfo& build_info, bool http_ingest = false);
 
   const std::vector<MetricSpec>& Specs() const { return specs_; }
