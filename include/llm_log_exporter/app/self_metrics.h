@@ -40,7 +40,7 @@ class SelfMetrics {
   const std::vector<MetricSpec>& Specs() const { return specs_; }
   Update Line(std::size_t source, LineResult result, std::uint64_t lines = 1) const;
   Update Bytes(std::size_t source, std::size_t bytes) const;
-  Update BuildInfo() const { return {first_metric_ + kBuildInfo, 0, 1, {}}; }
+  Update BuildInfo() const { return {first_metric_ + kBuildInfoMetric, 0, 1, {}}; }
   /// A config reload's outcome, and the gauge of the last (re)load.
   Update Reload(bool success) const { return {first_metric_ + kReloads, success ? 0u : 1u, 1, {}}; }
   Update LastReload(bool success) const {
@@ -62,7 +62,7 @@ class SelfMetrics {
   enum : std::uint32_t {
     kLines,
     kBytes,
-    kBuildInfo,
+    kBuildInfoMetric,
     kReloads,
     kLastReload,
     kIngestRequests,
