@@ -9,9 +9,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -24,7 +27,9 @@
 #include "llm_log_exporter/app/exporter.h"
 #include "llm_log_exporter/app/http_ingest.h"
 #include "llm_log_exporter/app/pipeline.h"
+#include "llm_log_exporter/app/self_counts.h"
 #include "llm_log_exporter/app/self_metrics.h"
+#include "llm_log_exporter/app/status_page.h"
 #include "llm_log_exporter/config/config.h"
 #include "llm_log_exporter/core/read_file.h"
 #include "llm_log_exporter/exposition/http_server.h"
@@ -331,6 +336,12 @@ class Reloader {
       error = "out of memory while building the new rules and metric store";
     }
     exporter_.CountReload(ok);
+    {
+      std::lock_guard<std::mutex> status_lock(status_mutex_);
+      last_ = std::chrono::system_clock::now();
+      reloaded_ = true;
+      last_error_ = error;
+    }
     if (ok) {
       spdlog::info("{}: reloaded {}", trigger,
                    options_.config_file.empty() ? "the built-in preset" : options_.config_file);
@@ -340,11 +351,133 @@ class Reloader {
     return error;
   }
 
+  /// For the landing page: when the config was last (re)loaded and, if that
+  /// failed, why. Does not wait for a reload in progress.
+  void Describe(StatusPageData* data) {
+    std::lock_guard<std::mutex> lock(status_mutex_);
+    data->last_reload = last_;
+    data->reloaded = reloaded_;
+    data->reload_error = last_error_;
+  }
+
  private:
   Exporter& exporter_;
   const Options& options_;
-  std::mutex mutex_;
+  std::mutex mutex_;  // one reload at a time
+  std::mutex status_mutex_;
+  std::chrono::system_clock::time_point last_ = std::chrono::system_clock::now();  // the start
+  bool reloaded_ = false;   // guarded by status_mutex_, as are last_ and last_error_
+  std::string last_error_;  // of the last reload, empty if it succeeded
 };
+
+/// --once's report on stderr, from the self-metrics (the numbers the output
+/// shows): while `progress` (stderr is a terminal), one line rewritten in
+/// place every `interval` with the bytes and lines read so far; at Finish(),
+/// a last such update, then the summary line. Owns its progress thread;
+/// Finish() is called once, from the thread that constructed it.
+class OnceReport {
+ public:
+  OnceReport(Exporter& exporter, std::FILE* err, bool progress, std::chrono::milliseconds interval)
+      : exporter_(exporter),
+        err_(err),
+        progress_(progress),
+        interval_(interval),
+        start_(std::chrono::steady_clock::now()) {
+    if (progress_) thread_ = std::thread([this] { Loop(); });
+  }
+  ~OnceReport() { StopThread(); }
+  OnceReport(const OnceReport&) = delete;
+  OnceReport& operator=(const OnceReport&) = delete;
+
+  /// Ends the progress line and prints the summary, e.g.
+  /// `llm_log_exporter: --once: 5 lines (request 3, event 1, not_json 1,
+  /// invalid_utf8 0, too_long 0, dropped 0), 3 requests, 0.002 s, 2500 lines/s`.
+  void Finish() {
+    StopThread();
+    if (abandoned_) return;
+    const SourceCounts counts = Counts();
+    const double seconds = Seconds();
+    if (progress_) PrintProgress(counts, seconds);
+    std::string results;
+    for (const auto& [result, lines] : counts.lines) {
+      results += fmt::format("{}{} {:.0f}", results.empty() ? "" : ", ", result, lines);
+    }
+    // On a terminal the summary takes the progress line's place.
+    std::fprintf(err_, "%sllm_log_exporter: --once: %.0f lines (%s), %.0f requests, %.3f s, %s\n",
+                 progress_ ? "\r\033[K" : "", counts.TotalLines(), results.c_str(),
+                 counts.Lines("request"), seconds, Rate(counts.TotalLines(), seconds).c_str());
+    std::fflush(err_);
+  }
+
+  /// Instead of Finish() when --once fails: stops the progress line and
+  /// erases it, for the error message to take its place.
+  void Abandon() {
+    StopThread();
+    if (progress_) std::fputs("\r\033[K", err_);
+    abandoned_ = true;
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!cv_.wait_for(lock, interval_, [this] { return stop_; })) {
+      lock.unlock();
+      PrintProgress(Counts(), Seconds());
+      lock.lock();
+    }
+  }
+
+  void StopThread() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  SourceCounts Counts() {
+    for (SourceCounts& counts : CountsBySource(exporter_.self_store().Collect())) {
+      if (counts.source == "stdin") return counts;
+    }
+    return {};
+  }
+
+  double Seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+  static std::string Rate(double lines, double seconds) {
+    return seconds > 0 ? fmt::format("{:.0f} lines/s", lines / seconds) : "- lines/s";
+  }
+
+  // `\r`, the line, then erase what a longer previous line left.
+  void PrintProgress(const SourceCounts& counts, double seconds) {
+    std::fprintf(err_, "\rllm_log_exporter: --once: %s, %.0f lines read, %s\033[K",
+                 MiB(static_cast<std::size_t>(counts.bytes)).c_str(), counts.TotalLines(),
+                 Rate(counts.TotalLines(), seconds).c_str());
+    std::fflush(err_);
+  }
+
+  Exporter& exporter_;
+  std::FILE* err_;
+  const bool progress_;
+  const std::chrono::milliseconds interval_;
+  const std::chrono::steady_clock::time_point start_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mutex_
+  bool abandoned_ = false;
+  std::thread thread_;
+};
+
+// The progress line's interval: 250 ms, or LLE_PROGRESS_INTERVAL_MS (for tests).
+std::chrono::milliseconds ProgressInterval() {
+  const char* env = std::getenv("LLE_PROGRESS_INTERVAL_MS");
+  const long ms = env != nullptr ? std::strtol(env, nullptr, 10) : 0;
+  return std::chrono::milliseconds(ms > 0 ? ms : 250);
+}
 
 // Whether `fd` is /dev/null (a service's stdin: systemd, `docker run` without
 // -i, a Kubernetes container), on which no line can ever come.
@@ -411,16 +544,22 @@ int RunOnce(const Options& options, int in_fd, std::FILE* out) {
   StreamIngest ingest(exporter, kStdinSource, std::make_unique<FdSource>(in_fd), options,
                       /*drop_when_full=*/false, options.input_workers);
   ingest.MapIfFile(in_fd);
+  OnceReport report(exporter, stderr, isatty(STDERR_FILENO) == 1, ProgressInterval());
   std::string error;
-  if (ingest.Run(&error) == ByteSource::Status::kError) {
+  const ByteSource::Status status = ingest.Run(&error);
+  if (status == ByteSource::Status::kError) {
+    report.Abandon();
     std::fprintf(stderr, "llm_log_exporter: reading stdin: %s\n", error.c_str());
     return 1;
   }
   const std::string text = SerializeText(exporter.Collect());
   if (std::fwrite(text.data(), 1, text.size(), out) != text.size() || std::fflush(out) != 0) {
-    std::fprintf(stderr, "llm_log_exporter: writing stdout: %s\n", std::strerror(errno));
+    const int write_error = errno;
+    report.Abandon();
+    std::fprintf(stderr, "llm_log_exporter: writing stdout: %s\n", std::strerror(write_error));
     return 1;
   }
+  report.Finish();
   return 0;
 }
 
@@ -452,6 +591,35 @@ int RunDaemon(const Options& options) {
       return reply;
     };
   }
+  // How stdin's reading ended, for the landing page (a followed file's state
+  // is its readable gauge).
+  enum StdinState : int { kReading, kEnded, kFailed };
+  std::atomic<int> stdin_state{kReading};
+  http.landing_page = [&exporter, &reloader, &options, &stdin_state, read_stdin] {
+    StatusPageData data;
+    if (read_stdin) {
+      const int state = stdin_state.load();
+      data.inputs.push_back({"stdin", "stdin",
+                             state == kReading ? "reading"
+                             : state == kEnded ? "end of input (metrics still served)"
+                                               : "read error, no more input (see the log)"});
+    } else {
+      data.inputs.push_back({"stdin", "stdin",
+                             options.input_files.empty()
+                                 ? "not read (/dev/null, input over HTTP only)"
+                                 : "not read (--input.file given)"});
+    }
+    if (options.ingest_enable) {
+      data.inputs.push_back({"http", "HTTP ingest", "accepting POST at " + options.ingest_path});
+    }
+    for (const std::string& file : options.input_files) data.inputs.push_back({file, "file", ""});
+    data.config_file = options.config_file;
+    reloader.Describe(&data);
+    data.telemetry_path = options.telemetry_path;
+    data.lifecycle = options.web_enable_lifecycle;
+    data.now = std::chrono::system_clock::now();
+    return RenderStatusPage(data, exporter.Collect());
+  };
   http.addresses = options.listen;
   http.telemetry_path = options.telemetry_path;
   http.max_connections = options.web_max_connections;
@@ -547,10 +715,13 @@ int RunDaemon(const Options& options) {
   }
   std::vector<std::thread> readers;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    readers.emplace_back([&options, read_stdin, input = inputs[i].get(), i] {
+    readers.emplace_back([&options, &stdin_state, read_stdin, input = inputs[i].get(), i] {
       const std::string name = read_stdin ? "stdin" : options.input_files[i];
       std::string read_error;
       const ByteSource::Status end = input->Run(&read_error);
+      if (read_stdin && end != ByteSource::Status::kStopped) {
+        stdin_state.store(end == ByteSource::Status::kError ? kFailed : kEnded);
+      }
       if (end == ByteSource::Status::kError) {
         spdlog::error("{}: {}; no more input from it, still serving metrics", name, read_error);
       } else if (end == ByteSource::Status::kEof) {

@@ -14,6 +14,10 @@ static_assert(sizeof kResultNames / sizeof kResultNames[0] ==
 
 }  // namespace
 
+const char* LineResultName(LineResult result) {
+  return kResultNames[static_cast<std::size_t>(result)];
+}
+
 SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::size_t files_count,
                          std::uint32_t first_metric,
                          const lle::BuildInfo& build_info, bool http_ingest)

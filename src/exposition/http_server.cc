@@ -502,6 +502,10 @@ int HttpServer::HandleRequest(mg_connection* conn) {
     Send(conn, 503, "Service Unavailable", "text/plain", "Not ready\n", head);
     return 503;
   }
+  if (uri == "/" && options_.landing_page) {
+    Send(conn, 200, "OK", "text/html; charset=utf-8", options_.landing_page(), head);
+    return 200;
+  }
   if (uri == "/") {
     const std::string page =
         "<!DOCTYPE html><html><head><title>llm_log_exporter</title></head><body>"

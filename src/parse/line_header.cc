@@ -101,10 +101,13 @@ std::size_t AfterStamp(std::string_view s, std::size_t p, std::size_t q) {
   return q + 1;
 }
 
+// Each wrapper below gets the line, the position p to look at, and where an
+// RFC 3339 stamp at p ends (StampAt(s, p, 'T', true), computed once for all).
+
 // The CRI container log format (Kubernetes node files, /var/log/pods):
 // `2016-10-06T00:17:09.669794202Z stdout F `.
-std::size_t SkipCri(std::string_view s, std::size_t p) {
-  std::size_t q = StampAt(s, p, 'T', true);
+std::size_t SkipCri(std::string_view s, std::size_t p, std::size_t iso) {
+  std::size_t q = iso;
   if (q == p || q >= s.size() || s[q] != ' ') return p;
   ++q;
   if (s.compare(q, 7, "stdout ") != 0 && s.compare(q, 7, "stderr ") != 0) return p;
@@ -115,8 +118,8 @@ std::size_t SkipCri(std::string_view s, std::size_t p) {
 
 // `docker logs -t` (RFC 3339, nine fraction digits), `kubectl logs
 // --timestamps`, Docker Desktop's `YYYY-MM-DD hh:mm:ss `.
-std::size_t SkipStamp(std::string_view s, std::size_t p) {
-  std::size_t q = StampAt(s, p, 'T', true);
+std::size_t SkipStamp(std::string_view s, std::size_t p, std::size_t iso) {
+  std::size_t q = iso;
   if (q == p) q = StampAt(s, p, ' ', false);
   return AfterStamp(s, p, q);
 }
@@ -146,10 +149,10 @@ std::size_t SkipIdentWithPid(std::string_view s, std::size_t p) {
 // ollama[1066]: `, the month in the locale's abbreviation (`janv.`, `févr.`,
 // `Mär`), the day maybe space-padded; `short-precise` adds microseconds;
 // `short-iso` is `2023-12-08T19:56:13+0100 host ollama[1066]: `.
-std::size_t SkipJournald(std::string_view s, std::size_t p) {
+std::size_t SkipJournald(std::string_view s, std::size_t p, std::size_t iso) {
   std::size_t q = p;
   if (q < s.size() && IsDigit(s[q])) {
-    q = StampAt(s, p, 'T', true);
+    q = iso;
     if (q == p || q >= s.size() || s[q] != ' ') return p;
     const std::size_t end = SkipHostAndIdent(s, q + 1, true);
     return end == 0 ? p : end;
@@ -181,8 +184,9 @@ bool IsNameChar(char c) { return IsAlnum(c) || c == '_' || c == '-' || c == '.';
 
 // docker compose: `vllm-1  | ` (the service name padded to the longest one),
 // `[text-generation-inference] | `. A name in capitals only is a level word
-// (`INFO     | ...`), not a service.
-std::size_t SkipCompose(std::string_view s, std::size_t p) {
+// (`INFO     | ...`), not a service; a name that is a stamp ends at its ':'.
+std::size_t SkipCompose(std::string_view s, std::size_t p, std::size_t iso) {
+  if (iso != p) return p;
   std::size_t q = p;
   const bool bracket = q < s.size() && s[q] == '[';
   if (bracket) ++q;
@@ -224,7 +228,12 @@ std::string_view StripAnsi(std::string_view line, std::string& scratch) {
   std::size_t i = n;
   while (i < size) {
     if (in[i] == kEsc) {
-      i = EscapeEnd(line, i);
+      // Most colours are `ESC [ digit m` (TGI's dim, italic, bold, reset).
+      if (i + 4 <= size && in[i + 1] == '[' && IsDigit(in[i + 2]) && in[i + 3] == 'm') {
+        i += 4;
+      } else {
+        i = EscapeEnd(line, i);
+      }
       continue;
     }
 #if defined(__SSE2__)
@@ -245,7 +254,7 @@ std::string_view StripAnsi(std::string_view line, std::string& scratch) {
 }
 
 std::size_t SkipWrappers(std::string_view line) {
-  using Skip = std::size_t (*)(std::string_view, std::size_t);
+  using Skip = std::size_t (*)(std::string_view, std::size_t, std::size_t);
   // CRI before the plain stamp (which would leave `stdout F`), journald's
   // short-iso before it too (its stamp has a zone).
   static constexpr Skip kWrappers[] = {SkipCri, SkipJournald, SkipCompose, SkipStamp};
@@ -253,10 +262,11 @@ std::size_t SkipWrappers(std::string_view line) {
   bool used[kCount] = {};
   std::size_t p = 0;
   for (std::size_t layer = 0; layer < kCount; ++layer) {
+    const std::size_t iso = p < line.size() && IsDigit(line[p]) ? StampAt(line, p, 'T', true) : p;
     std::size_t q = p;
     for (std::size_t w = 0; w < kCount && q == p; ++w) {
       if (used[w]) continue;
-      q = kWrappers[w](line, p);
+      q = kWrappers[w](line, p, iso);
       used[w] = q != p;
     }
     if (q == p) break;

@@ -145,6 +145,15 @@ constexpr Unit kUnits[] = {
     {"h", 0, 3600000},
 };
 
+// The unit at the start of `text`, or null.
+const Unit* UnitAt(std::string_view text) {
+  for (const Unit& u : kUnits) {
+    // "ms" is listed before "m", so "m" never takes the "m" of "ms".
+    if (text[0] == u.name[0] && text.substr(0, u.name.size()) == u.name) return &u;
+  }
+  return nullptr;
+}
+
 // Go's time.Duration.String() (`1h2m3.5s`, `8m44s`, `28.205µs`, `0s`) and
 // Rust's Debug of Duration (`611.286748ms`, `1.000000001s`, `100ns`): one or
 // more number+unit terms. Total in units of 10^shift ms (0: ms, 3: s); false if
@@ -159,28 +168,38 @@ bool ParseDuration(std::string_view text, int shift, double* total) {
   }
   if (text.empty()) return false;
   while (!text.empty()) {
-    if (!(IsDigit(text[0]) || text[0] == '.')) return false;
+    // The number, read as it is scanned: digits, at most one '.'.
+    std::uint64_t m = 0;
+    std::size_t digits = 0;
+    long fraction = 0;
+    bool dot = false;
     std::size_t n = 0;
-    while (n < text.size() && (IsDigit(text[n]) || text[n] == '.')) ++n;
+    for (; n < text.size(); ++n) {
+      const char c = text[n];
+      if (IsDigit(c)) {
+        m = m * 10 + static_cast<std::uint64_t>(c - '0');
+        ++digits;
+        fraction -= dot ? 1 : 0;
+      } else if (c == '.' && !dot) {
+        dot = true;
+      } else {
+        break;
+      }
+    }
+    if (digits == 0 || n == text.size()) return false;
     const std::string_view number = text.substr(0, n);
     text.remove_prefix(n);
-    if (text.empty()) return false;
-    const Unit* unit = nullptr;
-    for (const Unit& u : kUnits) {
-      // "ms" is listed before "m", so "m" never takes the "m" of "ms".
-      if (text[0] != u.name[0] || text.substr(0, u.name.size()) != u.name) continue;
-      unit = &u;
-      break;
-    }
+    const Unit* unit = UnitAt(text);
     if (unit == nullptr) return false;
     text.remove_prefix(unit->name.size());
+    const int unit_shift = unit->ms_factor == 0 ? unit->ms_shift - shift : -shift;
     double value = 0;
-    if (unit->ms_factor == 0) {
-      if (DecimalPrefix(number, &value, unit->ms_shift - shift) != number.size()) return false;
-    } else {
-      if (DecimalPrefix(number, &value, -shift) != number.size()) return false;
-      value *= unit->ms_factor;
+    // At most 19 digits fit in m; longer numbers take the general path.
+    if (!(digits <= 19 && FastDecimal(m, fraction + unit_shift, false, &value)) &&
+        DecimalPrefix(number, &value, unit_shift) != number.size()) {
+      return false;
     }
+    if (unit->ms_factor != 0) value *= unit->ms_factor;
     *total += value;
   }
   if (negative) *total = -*total;

@@ -327,6 +327,61 @@ std::string FormatDiff(const std::string& expected, const std::string& actual) {
   return ::testing::AssertionFailure() << FormatDiff(a_text, b_text);
 }
 
+// --- The --once summary ------------------------------------------------------
+
+// The results of llm_log_exporter_lines_total, in the order of its series.
+const char* const kResults[] = {"request",      "event",    "not_json",
+                                "invalid_utf8", "too_long", "dropped"};
+
+// Whether `text` is "<seconds, 3 decimals> s, <whole number or -> lines/s\n".
+bool IsTimeAndRate(const std::string& text) {
+  std::size_t i = 0;
+  auto digits = [&] {
+    const std::size_t from = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    return i - from;
+  };
+  if (digits() == 0 || i >= text.size() || text[i++] != '.' || digits() != 3) return false;
+  if (text.compare(i, 4, " s, ") != 0) return false;
+  i += 4;
+  if (i < text.size() && text[i] == '-') {
+    ++i;
+  } else if (digits() == 0) {
+    return false;
+  }
+  return text.compare(i, std::string::npos, " lines/s\n") == 0;
+}
+
+// Whether the last line of `err` is --once's summary with the line counts
+// of `expected` (an expected.prom): total, each result, requests.
+::testing::AssertionResult SummaryMatches(const std::string& err, const std::string& expected) {
+  std::string want = "llm_log_exporter: --once: ";
+  double total = 0;
+  std::string results;
+  for (const char* result : kResults) {
+    const std::optional<double> lines = MetricValue(expected, LinesSeries("stdin", result));
+    if (!lines) return ::testing::AssertionFailure() << "expected.prom has no lines of " << result;
+    total += *lines;
+    results += std::string(results.empty() ? "" : ", ") + result + " " +
+               std::to_string(static_cast<long long>(*lines));
+  }
+  want += std::to_string(static_cast<long long>(total)) + " lines (" + results + "), " +
+          std::to_string(static_cast<long long>(*MetricValue(expected, LinesSeries("stdin", "request")))) +
+          " requests, ";
+  if (err.empty() || err.back() != '\n') {
+    return ::testing::AssertionFailure() << "stderr does not end with a line:\n" << err;
+  }
+  const std::size_t start = err.rfind('\n', err.size() - 2);
+  const std::string last = err.substr(start == std::string::npos ? 0 : start + 1);
+  // Seconds and rate vary from run to run; their form does not.
+  if (last.rfind(want, 0) != 0 || !IsTimeAndRate(last.substr(want.size()))) {
+    return ::testing::AssertionFailure() << "last line of stderr:\n"
+                                         << last << "expected:\n"
+                                         << want << "<seconds> s, <rate> lines/s";
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // --- The test ----------------------------------------------------------------
 
 class GoldenTest : public ::testing::TestWithParam<std::string> {};
@@ -373,6 +428,10 @@ TEST_P(GoldenTest, Case) {
       << "cannot read " << (dir / kExpectedFile) << "; create it with " << kUpdateEnv
       << "=1 and check it (see the top of golden_test.cc)";
   const std::string expected = NormaliseBuild(NormaliseTime(*expected_raw, nullptr, nullptr));
+  // stderr (a pipe here) ends with the summary, whose counts are those of
+  // the expected llm_log_exporter_lines_total.
+  EXPECT_TRUE(SummaryMatches(run.err, expected));
+  EXPECT_EQ(run.err.find('\r'), std::string::npos) << "progress on a pipe:\n" << run.err;
   if (expected != actual) {
     ADD_FAILURE() << "case " << GetParam() << ": output differs from " << (dir / kExpectedFile)
                   << "\n"

@@ -12,6 +12,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -66,6 +68,20 @@ std::string PaddedRequestLine(const std::string& status, std::size_t size) {
   const std::string head = "{\"status\":\"" + status + "\",\"pad\":\"";
   const std::string tail = "\"}";
   return head + std::string(size - head.size() - tail.size(), 'x') + tail;
+}
+
+// Whether `err` is exactly --once's summary line starting with `counts`
+// (its seconds and rate vary from run to run).
+bool IsOnceSummary(const std::string& err, const std::string& counts) {
+  const std::string head = "llm_log_exporter: --once: " + counts + ", ";
+  return err.rfind(head, 0) == 0 &&
+         std::regex_match(err.substr(head.size()),
+                          std::regex("[0-9]+\\.[0-9]{3} s, ([0-9]+|-) lines/s\n"));
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 // --- Daemon ------------------------------------------------------------------
@@ -412,6 +428,90 @@ TEST(DaemonTest, OncePrintsTheExpositionAndExits0) {
   EXPECT_EQ(MetricValue(result.out, "qwen_request_duration_ms_bucket{le=\"100\"}"), 1);
   EXPECT_EQ(MetricValue(result.out, "qwen_request_duration_ms_bucket{le=\"1000\"}"), 2);
   EXPECT_EQ(MetricValue(result.out, "qwen_request_duration_ms_bucket{le=\"5000\"}"), 3);
+  // stderr (a pipe): the summary line alone.
+  EXPECT_TRUE(IsOnceSummary(result.err, "5 lines (request 3, event 1, not_json 1, invalid_utf8 0, "
+                                        "too_long 0, dropped 0), 3 requests"))
+      << result.err;
+}
+
+// `n` request lines, one in 7 an error.
+std::string ManyRequestLines(int n) {
+  std::string log;
+  for (int i = 0; i < n; ++i) log += RequestLine(i % 7 == 0 ? "error" : "success", i % 5000);
+  return log;
+}
+
+TEST(DaemonTest, OnceShowsNoProgressWhenStderrIsAPipe) {
+  // Progress every millisecond if there were a terminal: there is none.
+  TempDir dir;
+  const std::string log = dir.Write("log", ManyRequestLines(200000));
+  const RunResult result = lle::test::Run(
+      {"/usr/bin/env", "LLE_PROGRESS_INTERVAL_MS=1", kBinary, "--once"}, ReadAll(log), kDeadline);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(IsOnceSummary(result.err, "200000 lines (request 200000, event 0, not_json 0, "
+                                        "invalid_utf8 0, too_long 0, dropped 0), 200000 requests"))
+      << result.err;
+}
+
+// What --once writes to its stderr when that is a terminal (the slave of a
+// pseudo-terminal; stdin is `stdin_path`, stdout /dev/null), up to its exit.
+struct TerminalRun {
+  int exit_code = -1;
+  std::string err;
+};
+TerminalRun RunOnceOnATerminal(const std::string& stdin_path,
+                               const std::vector<std::string>& env) {
+  TerminalRun run;
+  int master = -1;
+  const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  if (pid < 0) throw std::runtime_error("forkpty failed");
+  if (pid == 0) {
+    const int in = open(stdin_path.c_str(), O_RDONLY);
+    const int out = open("/dev/null", O_WRONLY);
+    if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0) _exit(126);
+    for (const std::string& var : env) putenv(const_cast<char*>(var.c_str()));
+    execl(kBinary, kBinary, "--once", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Read until the child's side closes (EIO once it exited), with a deadline.
+  const auto deadline = Clock::now() + kDeadline;
+  char buffer[4096];
+  while (Clock::now() < deadline) {
+    pollfd fd = {master, POLLIN, 0};
+    if (poll(&fd, 1, 100) <= 0) continue;
+    const ssize_t n = read(master, buffer, sizeof buffer);
+    if (n <= 0) break;
+    run.err.append(buffer, static_cast<std::size_t>(n));
+  }
+  close(master);
+  int status = 0;
+  if (Clock::now() >= deadline) kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+TEST(DaemonTest, OnceOnATerminalShowsProgressThenTheSummary) {
+  TempDir dir;
+  const std::string log = dir.Write("log", ManyRequestLines(200000));
+  const TerminalRun run = RunOnceOnATerminal(log, {"LLE_PROGRESS_INTERVAL_MS=1"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  // The progress line is rewritten in place (\r, then erase to the end of
+  // the line); its last update, made once the input is read, counts every line.
+  EXPECT_NE(run.err.find("\rllm_log_exporter: --once: "), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find(", 200000 lines read, "), std::string::npos) << run.err;
+  // The summary takes its place, and is the last line (the terminal ends it with \r\n).
+  const std::string erase = "\r\033[K";
+  const std::size_t last = run.err.rfind(erase);
+  ASSERT_NE(last, std::string::npos) << run.err;
+  std::string summary = run.err.substr(last + erase.size());
+  ASSERT_GE(summary.size(), 2u);
+  ASSERT_EQ(summary.substr(summary.size() - 2), "\r\n") << summary;
+  summary.erase(summary.size() - 2);
+  EXPECT_TRUE(IsOnceSummary(summary + "\n",
+                            "200000 lines (request 200000, event 0, not_json 0, "
+                            "invalid_utf8 0, too_long 0, dropped 0), 200000 requests"))
+      << run.err;
 }
 
 // A --once run with --input.workers `workers`, reading its input 4 KiB at a

@@ -253,7 +253,10 @@ TEST(HostTest, OnceOutputHasNoHostMetrics) {
   EXPECT_EQ(MetricValue(result.out, "qwen_requests_total{status=\"success\"}"), 1);
   EXPECT_FALSE(Contains(result.out, "process_")) << result.out;
   EXPECT_FALSE(Contains(result.out, "nvml")) << result.out;
-  EXPECT_EQ(result.err, "");
+  // Nor does stderr speak of host metrics: it holds the summary line alone.
+  EXPECT_TRUE(Contains(result.err, "llm_log_exporter: --once: 1 lines (request 1, event 0, "))
+      << result.err;
+  EXPECT_EQ(CountLines(result.err), 1) << result.err;
 }
 
 // --- process_* ---------------------------------------------------------------

@@ -242,7 +242,9 @@ TEST_F(WebSecurityTest, ConfiguredHeadersOnEveryAnswer) {
        std::vector<std::tuple<std::string, std::string, int>>{{"/metrics", "alice:secret", 200},
                                                               {"/metrics", "alice:nope", 401},
                                                               {"/missing", "alice:secret", 404},
-                                                              {"/-/healthy", "", 401}}) {
+                                                              {"/-/healthy", "", 401},
+                                                              {"/", "", 401},
+                                                              {"/", "alice:secret", 200}}) {
     std::vector<std::string> extra;
     if (!auth.empty()) extra = {"-u", auth};
     CurlResult r = Curl(pki_, d.port, path, extra);

@@ -57,6 +57,36 @@ TEST(ConvertTest, DurationsAsGoAndRustPrintThem) {
   }
 }
 
+TEST(ConvertTest, DurationTermsAreTheNearestDoubleOnEveryPath) {
+  // One term of up to 19 digits is read as it is scanned; longer ones take
+  // the general path: both give strtod's double for the decimal in ms (or s).
+  std::mt19937_64 random(11);
+  const auto digits = [&](int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += static_cast<char>('0' + random() % 10);
+    return out;
+  };
+  const struct {
+    const char* name;
+    int ms_shift;
+  } kUnits[] = {{"ns", -6}, {"us", -3}, {"\u00b5s", -3}, {"ms", 0}, {"s", 3}};
+  for (int i = 0; i < 20000; ++i) {
+    const std::string whole = digits(static_cast<int>(random() % 14));
+    const std::string fraction = digits(static_cast<int>(random() % 14));
+    if (whole.empty() && fraction.empty()) continue;
+    std::string number = whole;
+    if (!fraction.empty() || random() % 2 == 0) number += "." + fraction;
+    if (number == ".") continue;
+    const auto& unit = kUnits[random() % 5];
+    const bool seconds = random() % 2 == 0;
+    const int shift = unit.ms_shift - (seconds ? 3 : 0);
+    const double expected = std::strtod((number + "e" + std::to_string(shift)).c_str(), nullptr);
+    EXPECT_EQ(Number(seconds ? Conversion::kDurationS : Conversion::kDurationMs, number + unit.name),
+              expected)
+        << number << unit.name;
+  }
+}
+
 TEST(ConvertTest, PercentagesAreTheNearestRatio) {
   EXPECT_EQ(Number(Conversion::kPercent, "41.2%"), 0.412);
   EXPECT_EQ(Number(Conversion::kPercent, "7.4%"), 0.074);
@@ -296,13 +326,18 @@ TEST_F(TextMatcherTest, TheFirstRegexMustMatchTheOthersAddWhatTheyFind) {
 }
 
 TEST_F(TextMatcherTest, LiteralsAreFoundWhereverTheyStartAsASearchWouldFindThem) {
-  // The literal scan looks at every stride-th position only (here the
-  // shortest literal of 4+ bytes, 5, gives a stride of 2; then 6 gives 3):
-  // every literal must still be found at every offset, near both ends, and
-  // overlapping others. A rule with an empty regex fires when its literal occurs.
-  const std::vector<std::string> literals = {"ab",         "abcab",       "bcabc",
-                                             "cab ca",     "aaaaaa",      ": Success",
-                                             "Avg prompt", "abcabcabcab", "bbbbbbbbbbbbbbbbbbbbb"};
+  // With SIMD the literal scan looks at 16 or 32 positions at a time by each
+  // literal's rarest 3 bytes, 8 buckets of literals sharing nibble tables (12
+  // literals of 4+ bytes here: buckets shared), then at the last positions
+  // from a padded copy; without, at every stride-th position only (here the
+  // shortest literal of 4+ bytes, 4, gives a stride of 1; then 6 gives 3).
+  // Every literal must still be found at every offset, near both ends of
+  // lines shorter and longer than a block, and overlapping others. A rule
+  // with an empty regex fires when its literal occurs.
+  const std::vector<std::string> literals = {
+      "ab",       "abcab",      "bcabc",       "cab ca",         "aaaaaa",
+      ": Success", "Avg prompt", "abcabcabcab", "bbbbbbbbbbbbbbbbbbbbb", "Success",
+      "prompt S", "ca ab",      "vgpr",        "u"};
   for (const bool without_short : {false, true}) {
     rules_.clear();
     for (const std::string& literal : literals) {
@@ -311,9 +346,9 @@ TEST_F(TextMatcherTest, LiteralsAreFoundWhereverTheyStartAsASearchWouldFindThem)
     }
     std::mt19937 random(without_short ? 2 : 1);
     const std::string alphabet = "abc :Sucesvgprmot";
-    for (int round = 0; round < 3000; ++round) {
+    for (int round = 0; round < 6000; ++round) {
       std::string line;
-      const std::size_t size = random() % 40;
+      const std::size_t size = random() % (round % 2 ? 40 : 130);
       while (line.size() < size) {
         // Pieces of literals, so that near misses and overlaps are common.
         if (random() % 3 == 0) {

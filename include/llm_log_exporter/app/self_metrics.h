@@ -22,6 +22,9 @@ enum class LineResult : std::uint32_t {
   kNumResults
 };
 
+/// The `result` label value of `result` ("request", "event", ...).
+const char* LineResultName(LineResult result);
+
 /// The exporter's own series (llm_log_exporter_*), all pre-created at 0, and
 /// the updates that feed them. Immutable: safe to share between threads.
 class SelfMetrics {

@@ -62,6 +62,9 @@ struct HttpServerOptions {
   /// Told the status of each ingest request the server refuses itself
   /// (framing, basic auth, no worker free for ingest), for its counters.
   std::function<void(int status)> ingest_refused;
+  /// Set: GET / answers the HTML document it returns (called on a server
+  /// thread, so it must be thread-safe); else a page of links.
+  std::function<std::string()> landing_page;
   /// Set: POST /-/reload calls it (on a server thread); else /-/reload answers 403.
   std::function<HttpReply()> reload;
   /// The ingest handler checks its own credential (a bearer token): basic auth
