@@ -4,6 +4,7 @@
 #include <string>
 
 #include "llm_log_exporter/app/daemon.h"
+#include "llm_log_exporter/app/log_format.h"
 #include "llm_log_exporter/app/options.h"
 #include "llm_log_exporter/parse/cpu_check.h"
 
@@ -20,7 +21,7 @@ int main(int argc, char** argv) {
   try {
     lle::Options options;
     if (const int code = lle::ParseOptions(argc, argv, &options); code >= 0) return code;
-    lle::SetupLogging(options.log_level);
+    lle::SetupLogging(options.log_level, *lle::ParseLogFormat(options.log_format));
     if (options.check_config) return lle::CheckConfig(options, stdout);
     return options.once ? lle::RunOnce(options, 0, stdout) : lle::RunDaemon(options);
   } catch (const std::exception& e) {

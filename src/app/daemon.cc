@@ -2,9 +2,9 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -479,6 +479,15 @@ std::chrono::milliseconds ProgressInterval() {
   return std::chrono::milliseconds(ms > 0 ? ms : 250);
 }
 
+// Whether `fd` is /dev/null (a service's stdin: systemd, `docker run` without
+// -i, a Kubernetes container), on which no line can ever come.
+bool IsDevNull(int fd) {
+  struct stat fd_stat {};
+  struct stat null_stat {};
+  return fstat(fd, &fd_stat) == 0 && S_ISCHR(fd_stat.st_mode) &&
+         stat("/dev/null", &null_stat) == 0 && fd_stat.st_rdev == null_stat.st_rdev;
+}
+
 }  // namespace
 
 int CheckConfig(const Options& options, std::FILE* out) {
@@ -527,14 +536,6 @@ void PrepareProcess() {
   signal(SIGPIPE, SIG_IGN);
 }
 
-void SetupLogging(const std::string& level) {
-  auto logger = std::make_shared<spdlog::logger>("llm_log_exporter",
-                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
-  logger->set_level(spdlog::level::from_str(level));
-  spdlog::set_default_logger(logger);
-}
-
 int RunOnce(const Options& options, int in_fd, std::FILE* out) {
   RuleSet rules;
   if (!LoadStartRules(options, &rules)) return 1;
@@ -573,7 +574,12 @@ int RunDaemon(const Options& options) {
 
   RuleSet rules;
   if (!LoadStartRules(options, &rules)) return 1;
-  Exporter exporter(std::move(rules), options.ingest_enable, options.input_files);
+  // stdin is an input, with its `source` series, unless files are followed
+  // instead, or HTTP ingest comes with stdin on /dev/null.
+  const bool read_stdin =
+      options.input_files.empty() && !(options.ingest_enable && IsDevNull(0));
+  Exporter exporter(std::move(rules),
+                    ExporterInputs{read_stdin, options.ingest_enable, options.input_files});
   Reloader reloader(exporter, options);
   HttpServerOptions http;
   if (options.web_enable_lifecycle) {
@@ -589,16 +595,19 @@ int RunDaemon(const Options& options) {
   // is its readable gauge).
   enum StdinState : int { kReading, kEnded, kFailed };
   std::atomic<int> stdin_state{kReading};
-  http.landing_page = [&exporter, &reloader, &options, &stdin_state] {
+  http.landing_page = [&exporter, &reloader, &options, &stdin_state, read_stdin] {
     StatusPageData data;
-    if (options.input_files.empty()) {
+    if (read_stdin) {
       const int state = stdin_state.load();
       data.inputs.push_back({"stdin", "stdin",
                              state == kReading ? "reading"
                              : state == kEnded ? "end of input (metrics still served)"
                                                : "read error, no more input (see the log)"});
     } else {
-      data.inputs.push_back({"stdin", "stdin", "not read (--input.file given)"});
+      data.inputs.push_back({"stdin", "stdin",
+                             options.input_files.empty()
+                                 ? "not read (/dev/null, input over HTTP only)"
+                                 : "not read (--input.file given)"});
     }
     if (options.ingest_enable) {
       data.inputs.push_back({"http", "HTTP ingest", "accepting POST at " + options.ingest_path});
@@ -611,7 +620,7 @@ int RunDaemon(const Options& options) {
     data.now = std::chrono::system_clock::now();
     return RenderStatusPage(data, exporter.Collect());
   };
-  http.address = options.listen;
+  http.addresses = options.listen;
   http.telemetry_path = options.telemetry_path;
   http.max_connections = options.web_max_connections;
   http.body_timeout_ms = options.web_body_timeout_ms;
@@ -682,9 +691,9 @@ int RunDaemon(const Options& options) {
   } else if (!options.gpu_disable) {
     spdlog::info("GPU metrics off: {}", gpu_error);
   }
-  // Inputs: the files named, else stdin. Each has a reader thread and workers.
+  // Inputs: the files named, else stdin (if read). Each has a reader thread and workers.
   std::vector<std::unique_ptr<StreamIngest>> inputs;
-  if (options.input_files.empty()) {
+  if (read_stdin) {
     // A live pipe: a bigger kernel buffer absorbs bursts while the workers catch
     // up (best effort: not a pipe, or over the user's limit, changes nothing).
     fcntl(0, F_SETPIPE_SZ, 1024 * 1024);
@@ -706,11 +715,11 @@ int RunDaemon(const Options& options) {
   }
   std::vector<std::thread> readers;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    readers.emplace_back([&options, &stdin_state, input = inputs[i].get(), i] {
-      const std::string name = options.input_files.empty() ? "stdin" : options.input_files[i];
+    readers.emplace_back([&options, &stdin_state, read_stdin, input = inputs[i].get(), i] {
+      const std::string name = read_stdin ? "stdin" : options.input_files[i];
       std::string read_error;
       const ByteSource::Status end = input->Run(&read_error);
-      if (options.input_files.empty() && end != ByteSource::Status::kStopped) {
+      if (read_stdin && end != ByteSource::Status::kStopped) {
         stdin_state.store(end == ByteSource::Status::kError ? kFailed : kEnded);
       }
       if (end == ByteSource::Status::kError) {
@@ -721,9 +730,12 @@ int RunDaemon(const Options& options) {
     });
   }
   server.SetReady(true);
-  spdlog::info("listening on {}{} (metrics at {})", options.listen.Format(server.port()),
+  spdlog::info("listening on {}{} (metrics at {})", FormatAll(options.listen, server.ports()),
                http.web.tls ? " with TLS" : "", options.telemetry_path);
   if (ingest_endpoint) spdlog::info("accepting log lines over HTTP at {}", options.ingest_path);
+  if (!read_stdin && options.input_files.empty()) {
+    spdlog::info("stdin is /dev/null: not read, log lines come over HTTP only");
+  }
   for (const std::string& file : options.input_files) spdlog::info("following {}", file);
 
   int sig = 0;

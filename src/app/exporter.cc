@@ -3,14 +3,17 @@
 #include <mutex>
 #include <shared_mutex>
 
+#include "llm_log_exporter/app/build_info.h"
+
 namespace lle {
 namespace {
 
-// Indices as SourceIndex says: stdin 0, http 1 (when enabled), then the files.
-std::vector<std::string> Sources(bool http_ingest, const std::vector<std::string>& files) {
-  std::vector<std::string> out = {"stdin"};
-  if (http_ingest) out.push_back("http");
-  out.insert(out.end(), files.begin(), files.end());
+// In the order of the source indices: stdin, http, then the files; each only if read.
+std::vector<std::string> Sources(const ExporterInputs& inputs) {
+  std::vector<std::string> out;
+  if (inputs.read_stdin) out.push_back("stdin");
+  if (inputs.http_ingest) out.push_back("http");
+  out.insert(out.end(), inputs.files.begin(), inputs.files.end());
   return out;
 }
 
@@ -45,13 +48,13 @@ std::uint64_t PromptTracker::EndChunk(std::uint64_t seq, std::string_view first,
   return changes;
 }
 
-Exporter::Exporter(RuleSet rules, bool http_ingest, const std::vector<std::string>& files,
-                   SumMode sums)
+Exporter::Exporter(RuleSet rules, ExporterInputs inputs, SumMode sums)
     : generation_(std::make_shared<Generation>(std::move(rules), sums)),
-      self_(Sources(http_ingest, files), 0, LLE_VERSION, http_ingest),
+      self_(Sources(inputs), inputs.files.size(), 0, kBuildInfo, inputs.http_ingest),
       self_store_(self_.Specs()),
       control_(self_store_.AddShard()),
-      first_file_(http_ingest ? 2 : 1),
+      http_source_(inputs.read_stdin ? 1 : 0),
+      first_file_(http_source_ + (inputs.http_ingest ? 1 : 0)),
       sums_(sums) {
   control_->Apply(self_.BuildInfo());
   control_->Apply(self_.LastReload(true));

@@ -60,7 +60,7 @@ HttpIngest::HttpIngest(Exporter& exporter, const Options& options, std::string b
       control_(exporter.self_store().AddShard()) {
   for (std::size_t i = 0; i < kPipelines; ++i) {
     auto slot = std::make_unique<Slot>();
-    slot->pipeline = std::make_unique<Pipeline>(exporter, kHttpSource, options.max_line_bytes);
+    slot->pipeline = std::make_unique<Pipeline>(exporter, exporter.http_source(), options.max_line_bytes);
     idle_.push_back(std::move(slot));
   }
 }
@@ -261,7 +261,7 @@ HttpReply HttpIngest::Work(Slot& slot, BodyFormat format, ContentCoding coding,
   Recharge(slot);
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    control_->Apply(exporter_.self().Bytes(kHttpSource, body.size()));
+    control_->Apply(exporter_.self().Bytes(exporter_.http_source(), body.size()));
   }
   const double now =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

@@ -5,6 +5,9 @@
 #include <charconv>
 #include <cstdio>
 
+#include "llm_log_exporter/app/build_info.h"
+#include "llm_log_exporter/app/log_format.h"
+
 namespace lle {
 namespace {
 
@@ -35,12 +38,14 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
       "server.\nReads log lines on stdin and serves the metrics over HTTP.\n\n"
       "  inference_server 2>&1 | llm_log_exporter\n  llm_log_exporter --once < server.log",
       "llm_log_exporter");
-  app.set_version_flag("--version", std::string("llm_log_exporter ") + LLE_VERSION);
-  std::string listen = ":" + std::to_string(kDefaultPort);
+  app.set_version_flag("--version", VersionText(kBuildInfo));
+  std::vector<std::string> listen;
   app.add_option("--web.listen-address", listen,
-                 "Address to serve /metrics on: [HOST]:PORT, HOST an IP literal ([::1] for "
-                 "IPv6) or empty for all IPv4 interfaces; port 0 picks a free port (logged)")
-      ->capture_default_str();
+                 "Address to serve /metrics on (repeatable: the same endpoints on each): "
+                 "[HOST]:PORT, HOST an IPv4 literal or empty for all IPv4 interfaces; port 0 "
+                 "picks a free port (logged). IPv6 needs a civetweb built with it (not "
+                 "Debian's)")
+      ->default_str(":" + std::to_string(kDefaultPort));
   app.add_option("--web.telemetry-path", out->telemetry_path, "Path of the metrics endpoint")
       ->capture_default_str();
   app.add_option("--web.config.file", out->web_config_file,
@@ -136,6 +141,17 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
   app.add_option("--log.level", out->log_level, "Minimum level of the exporter's own log")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
+  app.add_option("--log.format", out->log_format,
+                 "Format of the exporter's own log lines on stderr: plain (`TIME LEVEL "
+                 "message`), logfmt (`ts=TIME level=LEVEL msg=\"message\"`, as node_exporter) "
+                 "or json (one object per line: ts, level, msg)")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            if (ParseLogFormat(text)) return {};
+            return "'" + text + "' is not plain, logfmt or json";
+          },
+          "plain|logfmt|json"));
   app.add_flag("--once", out->once,
                "Read stdin to EOF, print the exposition to stdout and exit 0 (no port opened)");
   try {
@@ -148,14 +164,23 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
     std::fprintf(stderr, "llm_log_exporter: %s (see --help)\n", e.what());
     return 2;
   }
-  std::string error;
-  const auto address = ParseListenAddress(listen, &error);
-  if (!address) {
-    std::fprintf(stderr, "llm_log_exporter: --web.listen-address '%s': %s\n", listen.c_str(),
-                 error.c_str());
-    return 2;
+  if (listen.empty()) listen.push_back(":" + std::to_string(kDefaultPort));
+  out->listen.clear();
+  for (const std::string& text : listen) {
+    std::string error;
+    const auto address = ParseListenAddress(text, &error);
+    if (address && address->port != 0) {
+      for (const ListenAddress& before : out->listen) {
+        if (before.host == address->host && before.port == address->port) error = "given twice";
+      }
+    }
+    if (!address || !error.empty()) {
+      std::fprintf(stderr, "llm_log_exporter: --web.listen-address '%s': %s\n", text.c_str(),
+                   error.c_str());
+      return 2;
+    }
+    out->listen.push_back(*address);
   }
-  out->listen = *address;
   const std::string& path = out->telemetry_path;
   if (path.empty() || path[0] != '/' || path == "/" || path.rfind("/-/", 0) == 0) {
     std::fprintf(stderr,

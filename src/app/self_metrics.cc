@@ -18,11 +18,13 @@ const char* LineResultName(LineResult result) {
   return kResultNames[static_cast<std::size_t>(result)];
 }
 
-SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::uint32_t first_metric,
-                         std::string version, bool http_ingest)
+SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::size_t files_count,
+                         std::uint32_t first_metric,
+                         const lle::BuildInfo& build_info, bool http_ingest)
     : first_metric_(first_metric) {
-  // The followed files: the sources after stdin (and http).
-  std::vector<std::string> files(sources.begin() + (http_ingest ? 2 : 1), sources.end());
+  // The followed files: the last sources.
+  std::vector<std::string> files(sources.end() - static_cast<std::ptrdiff_t>(files_count),
+                                 sources.end());
   MetricSpec lines;
   lines.name = "llm_log_exporter_lines_total";
   lines.help = "Lines received, by source and by what they were (each line counts once)";
@@ -36,7 +38,11 @@ SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::uint32_t first_m
   build.name = "llm_log_exporter_build_info";
   build.help = "Build of the running exporter; value is always 1";
   build.type = MetricType::kGauge;
-  build.labels = {FixedLabel("version", {std::move(version)})};
+  // node_exporter's labels (goversion becomes compiler), in its order.
+  build.labels = {FixedLabel("branch", {build_info.branch}),
+                  FixedLabel("compiler", {build_info.compiler}),
+                  FixedLabel("revision", {build_info.revision}),
+                  FixedLabel("version", {build_info.version})};
   MetricSpec reloads;
   reloads.name = "llm_log_exporter_config_reloads_total";
   reloads.help = "Config reloads (SIGHUP or POST /-/reload), by outcome";

@@ -39,10 +39,10 @@ int LocalPort(const sockaddr_storage& addr) {
   return -1;
 }
 
-// Calls `visit(fd, local, peer, connected)` for each TCP socket of this
-// process whose local port is `port`; stops when it returns true.
+// Calls `visit(fd, peer, connected)` for each TCP socket of this process
+// whose local port is one of `ports`; stops when it returns true.
 template <typename Visit>
-void ForEachSocketOnPort(int port, Visit visit) {
+void ForEachSocketOnPorts(const std::vector<int>& ports, Visit visit) {
   DIR* dir = opendir("/proc/self/fd");
   if (dir == nullptr) return;
   const int own = dirfd(dir);
@@ -53,7 +53,7 @@ void ForEachSocketOnPort(int port, Visit visit) {
     sockaddr_storage local{};
     socklen_t local_len = sizeof local;
     if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
-        LocalPort(local) != port) {
+        std::find(ports.begin(), ports.end(), LocalPort(local)) == ports.end()) {
       continue;  // not a socket, or not one of ours
     }
     sockaddr_storage peer{};
@@ -116,7 +116,7 @@ void ConnectionDeadlines::Wake() {
   [[maybe_unused]] const ssize_t n = write(wake_fd_, &one, sizeof one);
 }
 
-bool ConnectionDeadlines::WaitFor(Clock::time_point until, int listener) {
+bool ConnectionDeadlines::WaitFor(Clock::time_point until, const std::vector<int>& listeners) {
   timespec timeout{};
   timespec* timeout_ptr = nullptr;  // no deadline: wait for an event
   if (until != Clock::time_point::max()) {
@@ -127,21 +127,22 @@ bool ConnectionDeadlines::WaitFor(Clock::time_point until, int listener) {
     timeout_ptr = &timeout;
   }
   // Without the eventfd (it could not be made), never wait longer than a recheck.
-  if (wake_fd_ < 0 && timeout_ptr == nullptr) return WaitFor(Clock::now() + kRecheck, listener);
-  pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {listener, POLLIN, 0}};  // a negative fd is ignored
-  if (ppoll(fds, 2, timeout_ptr, nullptr) <= 0) return false;
+  if (wake_fd_ < 0 && timeout_ptr == nullptr) return WaitFor(Clock::now() + kRecheck, listeners);
+  std::vector<pollfd> fds = {{wake_fd_, POLLIN, 0}};  // a negative fd is ignored
+  for (const int listener : listeners) fds.push_back({listener, POLLIN, 0});
+  if (ppoll(fds.data(), fds.size(), timeout_ptr, nullptr) <= 0) return false;
   if (fds[0].revents != 0) {
     std::uint64_t count;
     [[maybe_unused]] const ssize_t n = read(wake_fd_, &count, sizeof count);
   }
-  return fds[1].revents != 0;
+  return std::any_of(fds.begin() + 1, fds.end(), [](const pollfd& p) { return p.revents != 0; });
 }
 
-void ConnectionDeadlines::Listen(int port) {
+void ConnectionDeadlines::Listen(std::vector<int> ports) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    port_ = port;
-    listener_ = -1;
+    ports_ = std::move(ports);
+    listeners_.clear();
   }
   Wake();
 }
@@ -173,24 +174,29 @@ long ConnectionDeadlines::idle_cuts() const {
 }
 
 bool ConnectionDeadlines::Crowded() {
-  if (port_ == 0) return false;
-  if (listener_ < 0) {
-    ForEachSocketOnPort(port_, [this](int fd, const sockaddr_storage&, bool connected) {
+  if (ports_.empty()) return false;
+  if (listeners_.empty()) {
+    std::vector<int> found;
+    ForEachSocketOnPorts(ports_, [&found](int fd, const sockaddr_storage&, bool connected) {
       int listening = 0;
       socklen_t len = sizeof listening;
-      if (connected || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
-          listening == 0) {
-        return false;
+      if (!connected && getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 &&
+          listening != 0) {
+        found.push_back(fd);  // civetweb keeps it open until the server stops
       }
-      listener_ = fd;  // civetweb keeps it open until the server stops
-      return true;
+      return false;
     });
-    if (listener_ < 0) return false;
+    // One per port, or look again later.
+    if (found.size() < ports_.size()) return false;
+    listeners_ = std::move(found);
   }
   // For a listening socket, tcpi_unacked is the length of its accept queue.
-  tcp_info info{};
-  socklen_t len = sizeof info;
-  return getsockopt(listener_, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && info.tcpi_unacked > 0;
+  return std::any_of(listeners_.begin(), listeners_.end(), [](int listener) {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    return getsockopt(listener, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
+           info.tcpi_unacked > 0;
+  });
 }
 
 int ConnectionDeadlines::CutIdle(Clock::time_point now) {
@@ -199,7 +205,7 @@ int ConnectionDeadlines::CutIdle(Clock::time_point now) {
   const auto grace_ms = static_cast<std::uint32_t>(grace_.count());
   std::map<int, Quiet> seen;
   int cut = 0;
-  ForEachSocketOnPort(port_, [&](int fd, const sockaddr_storage& peer, bool connected) {
+  ForEachSocketOnPorts(ports_, [&](int fd, const sockaddr_storage& peer, bool connected) {
     if (!connected) return false;
     int unread = 0;
     tcp_info info{};
@@ -262,7 +268,7 @@ void ConnectionDeadlines::Run() {
     if (!crowded) {
       quiet_.clear();
       // No listening socket to watch (yet): look every kRecheck instead.
-      if (listener_ < 0) next = std::min(next, now + kRecheck);
+      if (listeners_.empty()) next = std::min(next, now + kRecheck);
     } else {
       next = std::min(next, now + kRecheck);
       const int cut = CutIdle(now);
@@ -281,20 +287,21 @@ void ConnectionDeadlines::Run() {
     // Not crowded: woken by a connection in the backlog, which civetweb's
     // master thread takes at once unless every worker is busy. Looked at
     // again kRecheck later: only then is it crowded.
-    const int watch = crowded ? -1 : listener_;
+    const std::vector<int> watch = crowded ? std::vector<int>() : listeners_;
     lock.unlock();
-    if (WaitFor(next, watch)) WaitFor(std::min(next, Clock::now() + kRecheck), -1);
+    if (WaitFor(next, watch)) WaitFor(std::min(next, Clock::now() + kRecheck), {});
     lock.lock();
   }
 }
 
-int FindConnectionSocket(int local_port, const char* remote_addr, int remote_port) {
+int FindConnectionSocket(const std::vector<int>& local_ports, const char* remote_addr,
+                         int remote_port) {
   in6_addr want6{};
   in_addr want4{};
   const bool v4 = inet_pton(AF_INET, remote_addr, &want4) == 1;
   if (!v4 && inet_pton(AF_INET6, remote_addr, &want6) != 1) return -1;
   int found = -1;
-  ForEachSocketOnPort(local_port, [&](int fd, const sockaddr_storage& peer, bool connected) {
+  ForEachSocketOnPorts(local_ports, [&](int fd, const sockaddr_storage& peer, bool connected) {
     if (!connected || LocalPort(peer) != remote_port) return false;
     bool match = false;
     if (v4 && peer.ss_family == AF_INET) {

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace lle {
 
@@ -34,8 +35,9 @@ class ConnectionDeadlines {
   ConnectionDeadlines(const ConnectionDeadlines&) = delete;
   ConnectionDeadlines& operator=(const ConnectionDeadlines&) = delete;
 
-  /// The server's listening port, once bound: nothing is cut for crowding before.
-  void Listen(int port);
+  /// The server's listening ports, once bound: nothing is cut for crowding
+  /// before. Crowded while connections wait in the backlog of any of them.
+  void Listen(std::vector<int> ports);
   /// Connection `key`, from `remote_addr` (text) : `remote_port`, is in a
   /// request: never cut as idle until End.
   void BeginRequest(const void* key, const char* remote_addr, int remote_port);
@@ -59,13 +61,13 @@ class ConnectionDeadlines {
   int CutIdle(std::chrono::steady_clock::time_point now);
   // Signals wake_fd_.
   void Wake();
-  // Waits (mutex_ not held) until `until`, Wake(), or `listener` (if >= 0) is
+  // Waits (mutex_ not held) until `until`, Wake(), or one of `listeners` is
   // readable: a connection waits in its backlog. Says whether it was that.
-  bool WaitFor(std::chrono::steady_clock::time_point until, int listener);
+  bool WaitFor(std::chrono::steady_clock::time_point until, const std::vector<int>& listeners);
 
   const std::chrono::milliseconds grace_;
-  int port_ = 0;       // guarded by mutex_, like everything below
-  int listener_ = -1;  // found lazily
+  std::vector<int> ports_;      // guarded by mutex_, like everything below
+  std::vector<int> listeners_;  // their listening sockets, found lazily (all or none)
   mutable std::mutex mutex_;
   const int wake_fd_;  // eventfd: a change for Run() to look at
   std::map<const void*, Entry> requests_;
@@ -83,9 +85,10 @@ class ConnectionDeadlines {
   std::thread thread_;  // last: starts once the members above exist
 };
 
-/// The socket of the server-side connection between local port `local_port`
-/// and the peer `remote_addr` (text) : `remote_port`, found among this
-/// process's descriptors; -1 if none. civetweb does not expose it.
-int FindConnectionSocket(int local_port, const char* remote_addr, int remote_port);
+/// The socket of the server-side connection between one of the local ports
+/// `local_ports` and the peer `remote_addr` (text) : `remote_port`, found among
+/// this process's descriptors; -1 if none. civetweb does not expose it.
+int FindConnectionSocket(const std::vector<int>& local_ports, const char* remote_addr,
+                         int remote_port);
 
 }  // namespace lle

@@ -280,10 +280,16 @@ HttpServer::~HttpServer() { Stop(); }
 
 bool HttpServer::Start(std::string* error) {
   InitCivetwebOnce();
-  if (options_.address.ipv6 && mg_check_feature(8) == 0) {
-    *error = "cannot listen on " + options_.address.Format(options_.address.port) +
-             ": this build's civetweb has no IPv6 support; use an IPv4 address";
+  if (options_.addresses.empty()) {
+    *error = "no address to listen on";
     return false;
+  }
+  for (const ListenAddress& address : options_.addresses) {
+    if (address.ipv6 && mg_check_feature(8) == 0) {
+      *error = "cannot listen on " + address.Format(address.port) +
+               ": this build's civetweb has no IPv6 support; use an IPv4 address";
+      return false;
+    }
   }
   const bool tls = options_.web.tls.has_value();
   if (tls || basic_auth_.enabled()) {
@@ -300,7 +306,10 @@ bool HttpServer::Start(std::string* error) {
   first_log_message.clear();
   tls_error_.clear();
   // "s": this port speaks only TLS.
-  const std::string ports = options_.address.ToCivetweb() + (tls ? "s" : "");
+  std::string ports;
+  for (const ListenAddress& address : options_.addresses) {
+    ports += (ports.empty() ? "" : ",") + address.ToCivetweb() + (tls ? "s" : "");
+  }
   const std::string threads = std::to_string(options_.max_connections);
   const std::string timeout = std::to_string(options_.request_timeout_ms);
   // Room in the kernel for a burst of connections: a full backlog drops SYNs,
@@ -339,13 +348,17 @@ bool HttpServer::Start(std::string* error) {
     *error = !tls_error_.empty() ? tls_error_
              : !first_log_message.empty()
                  ? first_log_message
-                 : "cannot listen on " + options_.address.Format(options_.address.port) + ": " +
+                 : "cannot listen on " + FormatAll(options_.addresses, {}) + ": " +
                        (text[0] ? text : "civetweb failed to start");
     return false;
   }
-  mg_server_port bound[4]{};
-  if (mg_get_server_ports(ctx_, 4, bound) > 0) port_.store(bound[0].port);
-  deadlines_->Listen(port_.load());
+  // In the order of listening_ports, one per address.
+  std::vector<mg_server_port> bound(options_.addresses.size());
+  const int count = mg_get_server_ports(ctx_, static_cast<int>(bound.size()), bound.data());
+  ports_.clear();
+  for (int i = 0; i < count; ++i) ports_.push_back(bound[static_cast<std::size_t>(i)].port);
+  if (!ports_.empty()) port_.store(ports_[0]);
+  deadlines_->Listen(ports_);
   mg_set_request_handler(ctx_, "/", &HttpServer::Handle, this);
   return true;
 }
@@ -357,7 +370,9 @@ void HttpServer::Stop() {
   // on our own port until mg_stop() returns so shutdown takes milliseconds.
   std::atomic<bool> stopped{false};
   std::thread knocker([this, &stopped] {
-    const std::string host = options_.address.host.empty() ? "127.0.0.1" : options_.address.host;
+    // One listening socket is enough: civetweb polls them all at once.
+    const ListenAddress& first = options_.addresses.front();
+    const std::string host = first.host.empty() ? "127.0.0.1" : first.host;
     while (!stopped.load()) {
       const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
       if (fd < 0) return;
@@ -574,7 +589,7 @@ int HttpServer::ServeIngest(mg_connection* conn, bool head) {
     for (;;) {
       const Clock::time_point until = deadline();
       if (Clock::now() >= until) break;
-      if (fd == -2) fd = FindConnectionSocket(port_.load(), info->remote_addr, info->remote_port);
+      if (fd == -2) fd = FindConnectionSocket(ports_, info->remote_addr, info->remote_port);
       if (fd >= 0) deadlines_->Arm(conn, fd, until);  // cuts a read that waits past it
       const int n = mg_read(conn, data, std::min<std::size_t>(size, 1 << 30));
       if (n > 0) {

@@ -18,6 +18,16 @@ std::string ListenAddress::Format(int bound_port) const {
   return ipv6 ? "[" + host + "]:" + p : host + ":" + p;
 }
 
+std::string FormatAll(const std::vector<ListenAddress>& addresses,
+                      const std::vector<int>& bound_ports) {
+  std::string out;
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += addresses[i].Format(i < bound_ports.size() ? bound_ports[i] : addresses[i].port);
+  }
+  return out;
+}
+
 std::optional<ListenAddress> ParseListenAddress(std::string_view text, std::string* error) {
   const std::size_t colon = text.rfind(':');
   if (colon == std::string_view::npos) {

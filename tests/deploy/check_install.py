@@ -68,7 +68,7 @@ def check_tree(root, prefix, expected, binary):
                  % (path, len(got), len(want)))
     installed = os.path.join(root, "bin", "llm_log_exporter")
     out = subprocess.run([installed, "--version"], stdout=subprocess.PIPE, timeout=30)
-    if out.returncode != 0 or not out.stdout.startswith(b"llm_log_exporter "):
+    if out.returncode != 0 or not out.stdout.startswith(b"llm_log_exporter, version "):
         fail("%s --version: exit %d, %r" % (installed, out.returncode, out.stdout))
     unit = expected["lib/systemd/system/llm_log_exporter.service"].decode()
     if "ExecStart=%s/bin/llm_log_exporter $LLE_ARGS" % prefix not in unit:

@@ -194,7 +194,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   lle::Exporter exporter(Preset(), /*http_ingest=*/true);
   lle::Pipeline stdin_pipeline(exporter, lle::kStdinSource, max_line_bytes);
-  lle::Pipeline http_pipeline(exporter, lle::kHttpSource, max_line_bytes);
+  lle::Pipeline http_pipeline(exporter, exporter.http_source(), max_line_bytes);
   lle::Pipeline* pipelines[2] = {&stdin_pipeline, &http_pipeline};
 
   std::uint64_t fed[2] = {0, 0};

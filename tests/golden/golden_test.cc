@@ -6,7 +6,10 @@
 // config to run with (--config.file); without it, the built-in preset is used.
 // A file `flags` holds more flags to run with, one per line.
 //
-// The comparison is exact except for qwen_last_request_timestamp_seconds: it is
+// The comparison is exact except for llm_log_exporter_build_info, whose branch,
+// compiler and revision labels depend on the build and are replaced by <BUILD>
+// (expected.prom holds <BUILD> literally; tests/integration checks the
+// values), and for qwen_last_request_timestamp_seconds: it is
 // the wall time at which the exporter read the last request line, so its value
 // is replaced by <TIME> on both sides (expected.prom holds <TIME> literally).
 // Whether the series is present still counts (it is absent until a request line
@@ -35,6 +38,7 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -160,6 +164,26 @@ std::string NormaliseTime(const std::string& text, const TimeWindow* window,
     }
     out += line;
     if (has_newline) out += '\n';
+  }
+  return out;
+}
+
+// --- Normalising the build labels -------------------------------------------
+
+constexpr char kBuildInfoSeries[] = "llm_log_exporter_build_info{";
+
+// Returns `text` with the values of the branch, compiler and revision labels
+// of llm_log_exporter_build_info replaced by <BUILD>; the rest is untouched.
+std::string NormaliseBuild(const std::string& text) {
+  static const std::regex kBuildLabel(R"re(\b(branch|compiler|revision)="[^"]*")re");
+  std::string out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(kBuildInfoSeries, 0) == 0) {
+      line = std::regex_replace(line, kBuildLabel, "$1=\"<BUILD>\"");
+    }
+    out += line;
+    if (!in.eof()) out += '\n';
   }
   return out;
 }
@@ -387,7 +411,7 @@ TEST_P(GoldenTest, Case) {
                               << run.err;
 
   std::string time_problems;
-  const std::string actual = NormaliseTime(run.out, &run_window, &time_problems);
+  const std::string actual = NormaliseBuild(NormaliseTime(run.out, &run_window, &time_problems));
   EXPECT_TRUE(time_problems.empty()) << time_problems;
 
   if (UpdateRequested()) {
@@ -403,7 +427,7 @@ TEST_P(GoldenTest, Case) {
   ASSERT_TRUE(expected_raw.has_value())
       << "cannot read " << (dir / kExpectedFile) << "; create it with " << kUpdateEnv
       << "=1 and check it (see the top of golden_test.cc)";
-  const std::string expected = NormaliseTime(*expected_raw, nullptr, nullptr);
+  const std::string expected = NormaliseBuild(NormaliseTime(*expected_raw, nullptr, nullptr));
   // stderr (a pipe here) ends with the summary, whose counts are those of
   // the expected llm_log_exporter_lines_total.
   EXPECT_TRUE(SummaryMatches(run.err, expected));
@@ -462,6 +486,17 @@ INSTANTIATE_TEST_SUITE_P(Golden, GoldenTest, ::testing::ValuesIn(FindCases()), C
 // if LLE_GOLDEN_DIR pointed at the wrong place.
 TEST(GoldenCases, Found) {
   EXPECT_FALSE(FindCases().empty()) << "no case directories in " << kGoldenDir;
+}
+
+TEST(GoldenCases, NormaliseBuildReplacesOnlyTheBuildDependentLabels) {
+  EXPECT_EQ(NormaliseBuild("# HELP llm_log_exporter_build_info Build, revision=\"x\"\n"
+                           "llm_log_exporter_build_info{branch=\"main\",compiler=\"GCC 12.2.0\","
+                           "revision=\"0123abc\",version=\"0.1.0\"} 1\n"
+                           "other{revision=\"a\"} 1"),
+            "# HELP llm_log_exporter_build_info Build, revision=\"x\"\n"
+            "llm_log_exporter_build_info{branch=\"<BUILD>\",compiler=\"<BUILD>\","
+            "revision=\"<BUILD>\",version=\"0.1.0\"} 1\n"
+            "other{revision=\"a\"} 1");
 }
 
 // The normaliser is what keeps the exact comparison meaningful, so it is tested too.

@@ -19,26 +19,53 @@ int Parse(std::vector<std::string> args, Options* out) {
 TEST(OptionsTest, Defaults) {
   Options o;
   EXPECT_EQ(Parse({}, &o), -1);
-  EXPECT_EQ(o.listen.port, kDefaultPort);
-  EXPECT_EQ(o.listen.host, "");
+  ASSERT_EQ(o.listen.size(), 1u);
+  EXPECT_EQ(o.listen[0].port, kDefaultPort);
+  EXPECT_EQ(o.listen[0].host, "");
   EXPECT_EQ(o.telemetry_path, "/metrics");
   EXPECT_EQ(o.max_line_bytes, 1u << 20);
   EXPECT_EQ(o.log_level, "info");
+  EXPECT_EQ(o.log_format, "plain");
   EXPECT_FALSE(o.once);
 }
 
 TEST(OptionsTest, AllFlags) {
   Options o;
   EXPECT_EQ(Parse({"--web.listen-address=127.0.0.1:0", "--web.telemetry-path", "/m",
-                   "--input.max-line-bytes=4096", "--log.level=debug", "--once"},
+                   "--input.max-line-bytes=4096", "--log.level=debug", "--log.format=json",
+                   "--once"},
                   &o),
             -1);
-  EXPECT_EQ(o.listen.host, "127.0.0.1");
-  EXPECT_EQ(o.listen.port, 0);
+  ASSERT_EQ(o.listen.size(), 1u);
+  EXPECT_EQ(o.listen[0].host, "127.0.0.1");
+  EXPECT_EQ(o.listen[0].port, 0);
+  EXPECT_EQ(o.log_format, "json");
   EXPECT_EQ(o.telemetry_path, "/m");
   EXPECT_EQ(o.max_line_bytes, 4096u);
   EXPECT_EQ(o.log_level, "debug");
   EXPECT_TRUE(o.once);
+}
+
+// Each --web.listen-address adds an address (the default only without any);
+// the same fixed address twice is a usage error, port 0 twice is two ports.
+TEST(OptionsTest, ListenAddressIsRepeatable) {
+  Options o;
+  ASSERT_EQ(Parse({"--web.listen-address=127.0.0.1:0", "--web.listen-address", ":9100",
+                   "--web.listen-address=127.0.0.1:0"},
+                  &o),
+            -1);
+  ASSERT_EQ(o.listen.size(), 3u);
+  EXPECT_EQ(o.listen[0].host, "127.0.0.1");
+  EXPECT_EQ(o.listen[1].host, "");
+  EXPECT_EQ(o.listen[1].port, 9100);
+  EXPECT_EQ(o.listen[2].port, 0);
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(Parse({"--web.listen-address=127.0.0.1:9100", "--web.listen-address=:1",
+                   "--web.listen-address=localhost:9100"},
+                  &o),
+            2);
+  EXPECT_EQ(testing::internal::GetCapturedStderr(),
+            "llm_log_exporter: --web.listen-address 'localhost:9100': given twice\n");
 }
 
 TEST(OptionsTest, UsageErrorsExitTwo) {
@@ -46,6 +73,8 @@ TEST(OptionsTest, UsageErrorsExitTwo) {
       {"--no-such-flag"},
       {"--web.listen-address=nohost"},
       {"--web.listen-address=:70000"},
+      {"--web.listen-address=127.0.0.1:0", "--web.listen-address=nohost"},
+      {"--log.format=xml"},
       {"--web.telemetry-path=metrics"},
       {"--web.telemetry-path=/"},
       {"--web.telemetry-path=/-/healthy"},

@@ -22,10 +22,12 @@ TEST(StatusPageTest, HtmlEscapeEscapesEveryMetacharacter) {
   EXPECT_EQ(HtmlEscape(""), "");
 }
 
-// An exporter with http ingest and one file, after some counted lines.
+// An exporter with stdin, http ingest and one file, after some counted lines.
 class CountsTest : public ::testing::Test {
  protected:
-  CountsTest() : exporter_(QwenPreset(), /*http_ingest=*/true, {"/logs/<x>.log"}) {
+  CountsTest()
+      : exporter_(QwenPreset(), ExporterInputs{/*read_stdin=*/true, /*http_ingest=*/true,
+                                               {"/logs/<x>.log"}}) {
     Shard* shard = exporter_.self_store().AddShard();
     shard->Apply(exporter_.self().Line(kStdinSource, LineResult::kRequest, 3));
     shard->Apply(exporter_.self().Line(kStdinSource, LineResult::kNotJson, 2));

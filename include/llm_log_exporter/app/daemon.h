@@ -10,9 +10,6 @@ namespace lle {
 /// closed them), SIGPIPE ignored (a closed reader is a write error).
 void PrepareProcess();
 
-/// Sets up the exporter's own log (spdlog to stderr) at `level`.
-void SetupLogging(const std::string& level);
-
 /// --check-config: validates the config, prints a summary to `out` (errors to
 /// stderr). Returns the exit code.
 int CheckConfig(const Options& options, std::FILE* out);

@@ -20,8 +20,16 @@
 
 namespace lle {
 
-/// Index of each input in the `source` label of the self-metrics.
-enum SourceIndex : std::size_t { kStdinSource = 0, kHttpSource = 1 };
+/// The inputs the exporter reads. Each has its own `source` series in the
+/// self-metrics (stdin, http, each file's path), and only those it reads.
+struct ExporterInputs {
+  bool read_stdin = true;
+  bool http_ingest = false;
+  std::vector<std::string> files;  // followed files, by path
+};
+
+/// The source index of stdin, when it is read: it comes first.
+inline constexpr std::size_t kStdinSource = 0;
 
 /// The rules in force and the store of their metrics, replaced whole by a
 /// reload. Immutable but for the store, which is thread-safe.
@@ -81,13 +89,19 @@ class PromptTracker {
 /// pipeline works a chunk under a shared hold of gate(); Reload() takes it whole.
 class Exporter {
  public:
-  /// Sources: stdin, then `http` with `http_ingest`, then each followed file
-  /// by its path; each has its own series in the self-metrics. `sums`: how
-  /// the rules' metrics add up values (SumMode::kExact for --once).
+  /// Sources: stdin if read, then `http` with `inputs.http_ingest`, then
+  /// each followed file by its path. `sums`: how the rules' metrics add up
+  /// values (SumMode::kExact for --once).
+  Exporter(RuleSet rules, ExporterInputs inputs, SumMode sums = SumMode::kFast);
+  /// The same with stdin read exactly when no file is followed (--once, and
+  /// the daemon without --input.file unless ingest comes alone).
   Exporter(RuleSet rules, bool http_ingest, const std::vector<std::string>& files = {},
-           SumMode sums = SumMode::kFast);
+           SumMode sums = SumMode::kFast)
+      : Exporter(std::move(rules), ExporterInputs{files.empty(), http_ingest, files}, sums) {}
 
-  /// The source index of the i-th followed file.
+  /// The source index of HTTP ingest (http_ingest only) and of the i-th
+  /// followed file, for Pipeline and the self-metrics (stdin: kStdinSource).
+  std::size_t http_source() const { return http_source_; }
   std::size_t FileSource(std::size_t i) const { return first_file_ + i; }
 
   /// The generation in force; call with gate() held (shared or whole).
@@ -122,7 +136,8 @@ class Exporter {
   std::atomic<std::uint64_t> sequence_{0};
   std::atomic<std::size_t> writers_{0};
   PromptTracker prompts_;
-  std::size_t first_file_ = 1;
+  std::size_t http_source_ = 0;
+  std::size_t first_file_ = 0;
   SumMode sums_;
 };
 

@@ -10,7 +10,7 @@ namespace lle {
 
 /// Everything the command line sets; a plain value.
 struct Options {
-  ListenAddress listen;
+  std::vector<ListenAddress> listen;  // one or more (--web.listen-address is repeatable)
   std::string telemetry_path = "/metrics";
   std::string web_config_file;  // empty: plain HTTP, no auth
   int web_max_connections = 8;
@@ -35,6 +35,7 @@ struct Options {
   std::string gpu_nvml_library = "libnvidia-ml.so.1";
   bool gpu_disable = false;
   std::string log_level = "info";
+  std::string log_format = "plain";  // plain, logfmt or json (checked: ParseLogFormat)
   bool once = false;
 };
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "llm_log_exporter/app/build_info.h"
 #include "llm_log_exporter/core/metric_spec.h"
 #include "llm_log_exporter/framing/body_framer.h"
 
@@ -28,18 +29,21 @@ const char* LineResultName(LineResult result);
 /// the updates that feed them. Immutable: safe to share between threads.
 class SelfMetrics {
  public:
-  /// `sources`: the `source` label values (stdin, then http with
-  /// `http_ingest`, then the followed files); metric ids start at `first_metric`.
+  /// `sources`: the `source` label values (stdin if read, then http with
+  /// `http_ingest`, then the `files` followed files, last); metric ids start
+  /// at `first_metric`.
+  /// llm_log_exporter_build_info's labels come from `build_info` (qualified:
+  /// BuildInfo() below is the update of that metric).
   /// With `http_ingest`, also llm_log_exporter_http_ingest_requests_total{code}
   /// and llm_log_exporter_http_ingest_unreadable_bodies_total{reason};
   /// with files, also llm_log_exporter_input_file_readable{source}.
-  SelfMetrics(std::vector<std::string> sources, std::uint32_t first_metric, std::string version,
-              bool http_ingest = false);
+  SelfMetrics(std::vector<std::string> sources, std::size_t files, std::uint32_t first_metric,
+              const lle::BuildInfo& build_info, bool http_ingest = false);
 
   const std::vector<MetricSpec>& Specs() const { return specs_; }
   Update Line(std::size_t source, LineResult result, std::uint64_t lines = 1) const;
   Update Bytes(std::size_t source, std::size_t bytes) const;
-  Update BuildInfo() const { return {first_metric_ + kBuildInfo, 0, 1, {}}; }
+  Update BuildInfo() const { return {first_metric_ + kBuildInfoMetric, 0, 1, {}}; }
   /// A config reload's outcome, and the gauge of the last (re)load.
   Update Reload(bool success) const { return {first_metric_ + kReloads, success ? 0u : 1u, 1, {}}; }
   Update LastReload(bool success) const {
@@ -61,7 +65,7 @@ class SelfMetrics {
   enum : std::uint32_t {
     kLines,
     kBytes,
-    kBuildInfo,
+    kBuildInfoMetric,
     kReloads,
     kLastReload,
     kIngestRequests,

@@ -48,7 +48,8 @@ struct HttpReply {
 };
 
 struct HttpServerOptions {
-  ListenAddress address;
+  /// Where to listen: one or more addresses, all serving the same paths.
+  std::vector<ListenAddress> addresses;
   std::string telemetry_path = "/metrics";
   /// Empty: no ingest endpoint. Otherwise every request to this path goes to
   /// `ingest` (on a server thread, so it must be thread-safe), which reads the
@@ -111,8 +112,11 @@ class HttpServer {
 
   /// Binds and starts serving; false with `*error` set (e.g. port in use).
   bool Start(std::string* error);
-  /// The bound port (useful with port 0); 0 before Start.
+  /// The bound port of the first address (useful with port 0); 0 before Start.
   int port() const { return port_.load(); }
+  /// The bound port of each address, in the order of `options.addresses`;
+  /// empty before Start. Call from the thread that called Start.
+  const std::vector<int>& ports() const { return ports_; }
   /// /-/ready answers 200 once set, 503 before.
   void SetReady(bool ready) { ready_.store(ready); }
   /// Stops accepting and waits for running handlers. Idempotent.
@@ -143,6 +147,9 @@ class HttpServer {
   std::atomic<int> ingest_active_{0};
   mg_context* ctx_ = nullptr;
   std::atomic<int> port_{0};
+  // Set by Start before the request handler is registered (civetweb's lock
+  // orders it before any request), then read only.
+  std::vector<int> ports_;
   std::atomic<bool> ready_{false};
 };
 
