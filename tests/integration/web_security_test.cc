@@ -36,6 +36,7 @@
 
 #include "support/child_process.h"
 #include "support/daemon.h"
+#include "support/exposition.h"
 #include "support/http_client.h"
 #include "support/temp_dir.h"
 
@@ -905,6 +906,107 @@ TEST_F(WebSecurityTest, SlowTlsHandshakeIsCutWithinItsTimeout) {
   ASSERT_TRUE(open.has_value()) << "still open after 20 s";
   EXPECT_LT(*open, seconds(5));
   EXPECT_EQ(Curl(pki_, d.port, "/-/healthy").status, 200);
+}
+
+
+// The subject of the certificate a new TLS connection is served, as
+// `openssl s_client` prints it ("CN = server"); empty if the handshake failed.
+std::string ServedSubject(const Pki& pki, int port) {
+  const RunResult r = test::Run({kOpenssl, "s_client", "-connect",
+                                 "127.0.0.1:" + std::to_string(port), "-CAfile", pki.ca_crt},
+                                "", seconds(10));
+  const std::size_t at = r.out.find("\nsubject=");
+  if (r.exit_code != 0 || at == std::string::npos) return "";
+  const std::size_t begin = at + 9;
+  return r.out.substr(begin, r.out.find('\n', begin) - begin);
+}
+
+// Certificate rotation as cert-manager and Kubernetes secrets do it: the web
+// config names tls.crt and tls.key, symlinks through `..data` to a
+// timestamped directory; the kubelet swaps `..data` to a new directory by a
+// rename. Then files rewritten in place: a certificate whose key is not there
+// yet (refused, counted, the previous one served on), then its key.
+TEST_F(WebSecurityTest, RotatedCertificateIsServedToNewConnectionsAndABadOneIsNot) {
+  namespace fs = std::filesystem;
+  pki_.MakeLeaf("rotated", "ca", "subjectAltName=IP:127.0.0.1");
+  pki_.MakeLeaf("third", "ca", "subjectAltName=IP:127.0.0.1");
+  TempDir secret;
+  const std::string dir = secret.path();
+  auto put = [&](const std::string& version, const std::string& leaf) {
+    fs::create_directory(dir + "/" + version);
+    fs::copy_file(pki_.dir + "/" + leaf + ".crt", dir + "/" + version + "/tls.crt");
+    fs::copy_file(pki_.dir + "/" + leaf + ".key", dir + "/" + version + "/tls.key");
+  };
+  put("..2026_01", "server");
+  fs::create_directory_symlink("..2026_01", dir + "/..data");
+  fs::create_symlink("..data/tls.crt", dir + "/tls.crt");
+  fs::create_symlink("..data/tls.key", dir + "/tls.key");
+  Daemon d = Start("tls_server_config:\n  cert_file: " + dir + "/tls.crt\n  key_file: " + dir +
+                   "/tls.key\n");
+  ASSERT_EQ(ServedSubject(pki_, d.port), "CN = server");
+  auto metric = [&](const std::string& series) {
+    return MetricValue(Curl(pki_, d.port, "/metrics").body, series);
+  };
+  const std::string successes = "llm_log_exporter_web_config_reloads_total{outcome=\"success\"}";
+  const std::string failures = "llm_log_exporter_web_config_reloads_total{outcome=\"failure\"}";
+  const std::string last = "llm_log_exporter_web_config_last_reload_successful";
+  EXPECT_EQ(metric(successes), 0.0);
+  EXPECT_EQ(metric(last), 1.0);
+  // Serves `subject` to a new connection within 10 s; every subject served
+  // before is one of `before`.
+  auto await_subject = [&](const std::string& subject, const std::set<std::string>& before) {
+    const auto deadline = Clock::now() + seconds(10);
+    std::string served;
+    while ((served = ServedSubject(pki_, d.port)) != subject && Clock::now() < deadline) {
+      EXPECT_TRUE(before.count(served) != 0) << served;
+    }
+    return served;
+  };
+
+  // The symlink swap.
+  put("..2026_02", "rotated");
+  fs::create_directory_symlink("..2026_02", dir + "/..data_tmp");
+  fs::rename(dir + "/..data_tmp", dir + "/..data");
+  EXPECT_EQ(await_subject("CN = rotated", {"CN = server"}), "CN = rotated");
+  EXPECT_EQ(metric(successes), 1.0);
+  EXPECT_EQ(metric(failures), 0.0);
+  // curl, trusting the CA, scrapes over the new certificate.
+  EXPECT_EQ(Curl(pki_, d.port, "/-/healthy").status, 200);
+
+  // A certificate rewritten in place without its key: not loaded, counted
+  // once, the rotated certificate served on.
+  {
+    std::ifstream in(pki_.dir + "/third.crt", std::ios::binary);
+    std::ofstream out(dir + "/..2026_02/tls.crt", std::ios::binary | std::ios::trunc);
+    out << in.rdbuf();
+  }
+  const auto deadline = Clock::now() + seconds(10);
+  while (metric(failures) != 1.0 && Clock::now() < deadline) {
+    EXPECT_EQ(ServedSubject(pki_, d.port), "CN = rotated");
+  }
+  EXPECT_EQ(metric(failures), 1.0);
+  EXPECT_EQ(metric(last), 0.0);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(ServedSubject(pki_, d.port), "CN = rotated");
+  EXPECT_EQ(metric(failures), 1.0);  // tried once per change, not per connection
+
+  // Its key arrives: served.
+  {
+    std::ifstream in(pki_.dir + "/third.key", std::ios::binary);
+    std::ofstream out(dir + "/..2026_02/tls.key", std::ios::binary | std::ios::trunc);
+    out << in.rdbuf();
+  }
+  EXPECT_EQ(await_subject("CN = third", {"CN = rotated"}), "CN = third");
+  EXPECT_EQ(metric(successes), 2.0);
+  EXPECT_EQ(metric(failures), 1.0);
+  EXPECT_EQ(metric(last), 1.0);
+  // Files that vanish (a secret deleted) are a failure too, the last good
+  // certificate stays.
+  fs::remove(dir + "/..data");
+  const auto gone = Clock::now() + seconds(10);
+  while (metric(failures) != 2.0 && Clock::now() < gone) {
+  }
+  EXPECT_EQ(metric(failures), 2.0);
+  EXPECT_EQ(ServedSubject(pki_, d.port), "CN = third");
 }
 
 }  // namespace
