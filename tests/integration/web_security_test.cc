@@ -1009,5 +1009,44 @@ TEST_F(WebSecurityTest, RotatedCertificateIsServedToNewConnectionsAndABadOneIsNo
   EXPECT_EQ(ServedSubject(pki_, d.port), "CN = third");
 }
 
+// A client CA file rewritten in place (the CA that signs the scrapers'
+// certificates rotated): new connections verify against the new CA and name
+// it in the CertificateRequest; certificates of the old CA are refused.
+TEST_F(WebSecurityTest, RotatedClientCaIsUsedToVerifyNewConnections) {
+  TempDir secret;
+  const std::string ca = secret.path() + "/clients-ca.crt";
+  std::filesystem::copy_file(pki_.client_ca_crt, ca);
+  Daemon d = Start(Tls("  client_ca_file: " + ca + "\n  client_auth_type: RequireAndVerifyClientCert\n"));
+  const std::vector<std::string> client = {"--cert", pki_.client_crt, "--key", pki_.client_key};
+  const std::vector<std::string> stranger = {"--cert", pki_.stranger_crt, "--key",
+                                             pki_.stranger_key};
+  ASSERT_EQ(Curl(pki_, d.port, "/metrics", client).status, 200);
+  ASSERT_EQ(Curl(pki_, d.port, "/metrics", stranger).status, 0);
+  {
+    std::ifstream in(pki_.dir + "/other-ca.crt", std::ios::binary);
+    std::ofstream out(ca, std::ios::binary | std::ios::trunc);
+    out << in.rdbuf();
+  }
+  const auto deadline = Clock::now() + seconds(10);
+  int status = 0;
+  while ((status = Curl(pki_, d.port, "/metrics", stranger).status) != 200 &&
+         Clock::now() < deadline) {
+  }
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(Curl(pki_, d.port, "/metrics", client).status, 0);
+  const RunResult r = test::Run(
+      {kOpenssl, "s_client", "-connect", "127.0.0.1:" + std::to_string(d.port), "-CAfile",
+       pki_.ca_crt, "-cert", pki_.stranger_crt, "-key", pki_.stranger_key},
+      "", seconds(10));
+  EXPECT_NE(r.out.find("Acceptable client certificate CA names\nCN = lle test other-ca\n"),
+            std::string::npos)
+      << r.out << r.err;
+  const CurlResult scrape = Curl(pki_, d.port, "/metrics", stranger);
+  EXPECT_EQ(MetricValue(scrape.body,
+                        "llm_log_exporter_web_config_reloads_total{outcome=\"success\"}"),
+            1.0)
+      << scrape.body;
+}
+
 }  // namespace
 }  // namespace lle::test
