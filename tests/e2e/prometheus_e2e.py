@@ -75,11 +75,13 @@ EXPECTED_ACTIVE = [("LLMHighErrorRate", None), ("LLMHighP99Latency", None),
                    ("LLMLogExporterLinesLost", ("result", "invalid_utf8")),
                    ("LLMLogExporterLinesLost", ("result", "too_long"))]
 EXPECTED_QUIET = ["LLMNoRequests", "LLMLogExporterDown", "LLMLogFileNotRead",
-                  "LLMLogExporterConfigReloadFailed", "LLMLogExporterIngestRejected"]
-# Metrics that alerts read but that this exporter (reading stdin, no HTTP
-# ingest) does not have.
+                  "LLMLogExporterConfigReloadFailed", "LLMLogExporterIngestRejected",
+                  "LLMLogExporterCertificateReloadFailed"]
+# Metrics that alerts read but that this exporter (reading stdin, no TLS)
+# does not have.
 NOT_ON_STDIN = {"llm_log_exporter_input_file_readable",
-                "llm_log_exporter_http_ingest_requests_total"}
+                "llm_log_exporter_http_ingest_requests_total",
+                "llm_log_exporter_web_config_last_reload_successful"}
 
 # Metric families of the docs (docs/metrics.md, README.md) deliberately
 # without a dashboard panel, and why. The coverage check fails on a family
