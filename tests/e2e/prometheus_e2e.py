@@ -4,12 +4,15 @@
 Run by ctest (tests/e2e/CMakeLists.txt); by hand:
 
     python3 tests/e2e/prometheus_e2e.py --exporter build/llm_log_exporter \
-        --prometheus /usr/bin/prometheus --promtool /usr/bin/promtool --repo .
+        --prometheus /usr/bin/prometheus --promtool /usr/bin/promtool --repo . \
+        --fake-nvml build/tests/fake_nvml/libnvidia-ml.so.1
 
 Standard library only. What it does:
 
 1. Lints deploy/grafana/dashboard.json (variables, data source of every panel,
-   every selector filtered by $instance, every range $__rate_interval).
+   every selector filtered by $instance, every range $__rate_interval), and
+   checks every metric family of docs/metrics.md and README.md is on a panel
+   or in NO_PANEL (also run alone, without Prometheus: dashboard_coverage.py).
 2. Starts the daemon on 127.0.0.1:0 and writes a generated log (requests with
    known statuses, durations and tokens, plus garbage lines) into its stdin,
    which stays open; waits until the daemon has counted all of it.
