@@ -23,6 +23,7 @@
 #include "connection_deadlines.h"
 #include "llm_log_exporter/exposition/text_format.h"
 #include "openssl_api.h"
+#include "tls_reloader.h"
 
 namespace lle {
 namespace {
@@ -193,8 +194,65 @@ void HttpServer::CloseConnection(const mg_connection* conn) {
 
 int HttpServer::InitTls(void* ssl_ctx, void* self) {
   auto* server = static_cast<HttpServer*>(self);
+  // The files as they are before they are read: a change after this is loaded
+  // at the next handshake.
+  server->tls_reloader_->Snapshot();
   // 1: the context is complete, civetweb adds nothing; -1: start-up fails.
-  return server->ConfigureTls(ssl_ctx, &server->tls_error_) ? 1 : -1;
+  if (!server->ConfigureTls(ssl_ctx, &server->tls_error_)) return -1;
+  std::string error;
+  const OpenSslApi* api = LoadOpenSslApi(&error);  // Start() loaded it
+  if (api == nullptr) return -1;
+  // Called after the ClientHello is read, before the certificate is chosen
+  // (civetweb's own server-name callback runs before it and sets no context
+  // but this one). Copied into each connection's SSL at SSL_new.
+  api->SSL_CTX_set_cert_cb(static_cast<SSL_CTX*>(ssl_ctx), &HttpServer::SelectContext, server);
+  return 1;
+}
+
+int HttpServer::SelectContext(SSL* ssl, void* self) {
+  auto* server = static_cast<HttpServer*>(self);
+  const std::shared_ptr<SSL_CTX> current = server->tls_reloader_->Current();
+  if (current == nullptr) return 1;  // the serving context is current
+  std::string error;
+  const OpenSslApi* api = LoadOpenSslApi(&error);
+  // The connection takes the context's certificate, key and chain, and (through
+  // it) its client CA names and verify store; its options, protocol versions
+  // and verify mode stay those it was made with, the same in both contexts. It
+  // holds a reference: the context lives as long as the connection. On failure
+  // (out of memory) the connection keeps the serving context.
+  if (api != nullptr) api->SSL_set_SSL_CTX(ssl, current.get());
+  return 1;
+}
+
+std::vector<prometheus::MetricFamily> HttpServer::CollectTls() const {
+  std::vector<prometheus::MetricFamily> families;
+  if (tls_reloader_ == nullptr) return families;
+  const TlsReloader::Counts counts = tls_reloader_->counts();
+  prometheus::MetricFamily reloads;
+  reloads.name = "llm_log_exporter_web_config_reloads_total";
+  reloads.help =
+      "Reloads of the TLS files of --web.config.file after they changed on disk, by outcome";
+  reloads.type = prometheus::MetricType::Counter;
+  for (const auto& [outcome, value] :
+       {std::pair<const char*, std::uint64_t>{"success", counts.successes},
+        std::pair<const char*, std::uint64_t>{"failure", counts.failures}}) {
+    prometheus::ClientMetric metric;
+    metric.label.push_back({"outcome", outcome});
+    metric.counter.value = static_cast<double>(value);
+    reloads.metric.push_back(std::move(metric));
+  }
+  prometheus::MetricFamily last;
+  last.name = "llm_log_exporter_web_config_last_reload_successful";
+  last.help =
+      "1 if the TLS files of --web.config.file last loaded, 0 if new connections still get the "
+      "previous certificate because the changed files do not load";
+  last.type = prometheus::MetricType::Gauge;
+  prometheus::ClientMetric metric;
+  metric.gauge.value = counts.last_successful ? 1 : 0;
+  last.metric.push_back(std::move(metric));
+  families.push_back(std::move(reloads));
+  families.push_back(std::move(last));
+  return families;
 }
 
 bool HttpServer::ConfigureTls(void* ssl_ctx, std::string* error) {
@@ -299,6 +357,15 @@ bool HttpServer::Start(std::string* error) {
           std::string(tls ? "tls_server_config" : "basic_auth_users") + " needs OpenSSL: " + why;
       return false;
     }
+  }
+  if (tls) {
+    std::string why;
+    const TlsServerConfig& files = *options_.web.tls;
+    std::vector<std::string> watched = {files.cert_file, files.key_file};
+    if (!files.client_ca_file.empty()) watched.push_back(files.client_ca_file);
+    tls_reloader_ = std::make_unique<TlsReloader>(
+        *LoadOpenSslApi(&why), std::move(watched),
+        [this](SSL_CTX* ctx, std::string* message) { return ConfigureTls(ctx, message); });
   }
   // Not fatal here: a civetweb built for OpenSSL 3 needs no help; if this one
   // does, mg_start2 fails below and the message says why.
@@ -638,7 +705,11 @@ int HttpServer::ServeIngest(mg_connection* conn, bool head) {
 }
 
 void HttpServer::ServeMetrics(mg_connection* conn, bool head) {
-  const std::string body = SerializeText(gather_());
+  std::vector<prometheus::MetricFamily> families = gather_();
+  std::vector<prometheus::MetricFamily> tls = CollectTls();
+  families.insert(families.end(), std::make_move_iterator(tls.begin()),
+                  std::make_move_iterator(tls.end()));
+  const std::string body = SerializeText(families);
   const char* accept = mg_get_header(conn, "Accept-Encoding");
   if (accept != nullptr && AcceptsGzip(accept)) {
     Send(conn, 200, "OK", kTextContentType, Gzip(body), head,

@@ -53,6 +53,9 @@ bool Load(OpenSslApi* api, std::string* error) {
          LLE_RESOLVE(ssl, SSL_CTX_load_verify_locations) &&
          LLE_RESOLVE(ssl, SSL_load_client_CA_file) &&
          LLE_RESOLVE(ssl, SSL_CTX_set_client_CA_list) && LLE_RESOLVE(ssl, SSL_CTX_set_verify) &&
+         LLE_RESOLVE(ssl, TLS_server_method) && LLE_RESOLVE(ssl, SSL_CTX_new) &&
+         LLE_RESOLVE(ssl, SSL_CTX_free) && LLE_RESOLVE(ssl, SSL_CTX_set_cert_cb) &&
+         LLE_RESOLVE(ssl, SSL_set_SSL_CTX) &&
          LLE_RESOLVE(crypt, crypt_r);
 #undef LLE_RESOLVE
 }

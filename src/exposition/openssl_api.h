@@ -34,6 +34,11 @@ struct OpenSslApi {
   decltype(&::SSL_load_client_CA_file) SSL_load_client_CA_file;
   decltype(&::SSL_CTX_set_client_CA_list) SSL_CTX_set_client_CA_list;
   decltype(&::SSL_CTX_set_verify) SSL_CTX_set_verify;
+  decltype(&::TLS_server_method) TLS_server_method;
+  decltype(&::SSL_CTX_new) SSL_CTX_new;
+  decltype(&::SSL_CTX_free) SSL_CTX_free;
+  decltype(&::SSL_CTX_set_cert_cb) SSL_CTX_set_cert_cb;
+  decltype(&::SSL_set_SSL_CTX) SSL_set_SSL_CTX;
   decltype(&::crypt_r) crypt_r;
 };
 

@@ -4,12 +4,15 @@
 Run by ctest (tests/e2e/CMakeLists.txt); by hand:
 
     python3 tests/e2e/prometheus_e2e.py --exporter build/llm_log_exporter \
-        --prometheus /usr/bin/prometheus --promtool /usr/bin/promtool --repo .
+        --prometheus /usr/bin/prometheus --promtool /usr/bin/promtool --repo . \
+        --fake-nvml build/tests/fake_nvml/libnvidia-ml.so.1
 
 Standard library only. What it does:
 
 1. Lints deploy/grafana/dashboard.json (variables, data source of every panel,
-   every selector filtered by $instance, every range $__rate_interval).
+   every selector filtered by $instance, every range $__rate_interval), and
+   checks every metric family of docs/metrics.md and README.md is on a panel
+   or in NO_PANEL (also run alone, without Prometheus: dashboard_coverage.py).
 2. Starts the daemon on 127.0.0.1:0 and writes a generated log (requests with
    known statuses, durations and tokens, plus garbage lines) into its stdin,
    which stays open; waits until the daemon has counted all of it.
@@ -62,6 +65,10 @@ DURATION_BUCKETS = [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60
                     120, 240, 480, 960, 1920, 7680]
 MAX_LINE_BYTES = 4096
 QUEUE_MS = 100
+# The vLLM stats line of the second batch.
+VLLM_RUNNING = 3
+VLLM_WAITING = 1
+VLLM_KV_PERCENT = b"7.4"
 GPU_MB_BATCH1 = 18432
 GPU_MB_BATCH2 = 20480
 
@@ -71,11 +78,44 @@ EXPECTED_ACTIVE = [("LLMHighErrorRate", None), ("LLMHighP99Latency", None),
                    ("LLMLogExporterLinesLost", ("result", "invalid_utf8")),
                    ("LLMLogExporterLinesLost", ("result", "too_long"))]
 EXPECTED_QUIET = ["LLMNoRequests", "LLMLogExporterDown", "LLMLogFileNotRead",
-                  "LLMLogExporterConfigReloadFailed", "LLMLogExporterIngestRejected"]
-# Metrics that alerts read but that this exporter (reading stdin, no HTTP
-# ingest) does not have.
+                  "LLMLogExporterConfigReloadFailed", "LLMLogExporterIngestRejected",
+                  "LLMLogExporterCertificateReloadFailed"]
+# Metrics that alerts read but that this exporter (reading stdin, no TLS)
+# does not have.
 NOT_ON_STDIN = {"llm_log_exporter_input_file_readable",
-                "llm_log_exporter_http_ingest_requests_total"}
+                "llm_log_exporter_http_ingest_requests_total",
+                "llm_log_exporter_web_config_last_reload_successful"}
+
+# Metric families of the docs (docs/metrics.md, README.md) deliberately
+# without a dashboard panel, and why. The coverage check fails on a family
+# that is on neither a panel nor this list, and on an entry here that is no
+# longer documented or that a panel now shows.
+NO_PANEL = {
+    "qwen_request_duration_ms": "seed-compatible copy of qwen_request_duration_seconds",
+    "qwen_input_tokens": "seed-compatible copy of qwen_request_prompt_tokens",
+    "qwen_output_tokens": "seed-compatible copy of qwen_request_generation_tokens",
+    "qwen_gpu_memory_mb": "seed-compatible copy of qwen_gpu_memory_used_bytes",
+}
+# Families on panels that this test's daemon cannot have (it reads stdin, with
+# neither TLS nor a config), and why: their queries must still succeed, and
+# may return nothing. Every other panel query must return samples.
+NO_DATA_HERE = {
+    "llm_log_exporter_input_file_readable": "needs --input.file (the daemon reads stdin here)",
+    "llm_log_exporter_web_config_reloads_total":
+        "needs TLS (WebSecurityTest.RotatedCertificateIsServed... checks it)",
+    "llm_log_exporter_web_config_last_reload_successful": "needs TLS, as above",
+    "qwen_log_sensitive_lines_total": "opt-in through a config file (golden test sensitive_audit)",
+}
+# Panels whose series may be 0 here (counters of things this log does not
+# cause, CPU time below the clock tick); the others must be > 0 ...
+MAY_BE_ZERO = {"Exporter: unusable fields", "Exporter: config reloads",
+               "Exporter: label values refused", "Exporter: HTTP ingest",
+               "Exporter: input files and NVML", "Exporter CPU", "Exporter: bytes read"}
+# ... but for these, whose label values exist from the start at 0 (or came
+# only in the first batch), where one series at least must be > 0.
+SOME_POSITIVE = {"Log lines by level", "Exceptions by class", "Finish reason",
+                 "HTTP requests by route", "HTTP responses by code"}
+FAMILY_RE = r"(?:qwen|llm_log_exporter|nvml|process)_[a-zA-Z0-9_]*"
 
 
 class TestFailure(Exception):
@@ -122,6 +162,15 @@ def request(i, gpu_mb):
         "inference_time_ms": total_ms - QUEUE_MS,
         "gpu_memory_mb": gpu_mb,
         "status": status,
+        # Fields of the panels beyond the seed's: finish reasons, HTTP codes,
+        # latency stages, cached tokens, and one system prompt change (at 250).
+        "finish_reason": "length" if i % 4 == 1 else "stop",
+        "status_code": "200" if status == "success" else "500" if status == "error" else "504",
+        "ttft_ms": 50 + i % 7,
+        "prefill_time_ms": 30 + i % 5,
+        "validation_time_ms": 2,
+        "cached_tokens": 64,
+        "system_prompt": "You are a helpful assistant." if i < 250 else "You are terse.",
     }
 
 
@@ -140,11 +189,14 @@ class Batch:
         out.extend(line for _, line in g)
         self.data = b"\n".join(out) + b"\n"
         self.results = {"request": len(lines)}
-        for result, _ in garbage:
-            self.results[result] = self.results.get(result, 0) + 1
-        self.lines = len(out)
+        for result, line in garbage:  # an entry may hold several lines
+            self.results[result] = self.results.get(result, 0) + line.count(b"\n") + 1
+        self.lines = sum(line.count(b"\n") + 1 for line in out)
 
 
+TRACEBACK = (b"Traceback (most recent call last):\n"
+             b'  File "/app/engine.py", line 42, in step\n'
+             b"ValueError: bad sampling parameters")
 GARBAGE_1 = [
     ("event", b'{"level":"warning","message":"KV cache usage 91%"}'),
     ("event", b'{"level":"info","message":"model loaded","model":"Qwen2.5-7B"}'),
@@ -158,12 +210,28 @@ GARBAGE_1 = [
     ("invalid_utf8", b"\xc3\x28 broken"),
     ("too_long", b"x" * (MAX_LINE_BYTES + 100)),
     ("too_long", b'{"status":"success","total_time_ms":100,"pad":"' + b"y" * MAX_LINE_BYTES + b'"}'),
+    # A series must exist before the batch whose increase a panel shows.
+    ("not_json", TRACEBACK),
 ]
 GARBAGE_2 = [
     ("invalid_utf8", b"\xff\xff\xff"),
     ("invalid_utf8", b'{"status":"error","total_time_ms":5,"x":"\xed\xa0\x80"}'),  # UTF-16 surrogate
     ("invalid_utf8", b"\x80"),
     ("too_long", b"z" * (MAX_LINE_BYTES * 2)),
+    # Lines of a stock vLLM server for the engine and log panels: its periodic
+    # stats, a preemption, request logging (max_tokens), a traceback, an error.
+    ("not_json", b"INFO 04-05 10:05:00 metrics.py:449] Avg prompt throughput: 605.5 tokens/s, "
+                 b"Avg generation throughput: 61.0 tokens/s, Running: %d reqs, Swapped: 0 reqs, "
+                 b"Pending: %d reqs, GPU KV cache usage: %s%%, CPU KV cache usage: 0.0%%."
+                 % (VLLM_RUNNING, VLLM_WAITING, VLLM_KV_PERCENT)),
+    ("not_json", b"WARNING 04-05 10:05:01 scheduler.py:1560] Sequence group chatcmpl-e2e is "
+                 b"preempted by PreemptionMode.RECOMPUTE mode because there is not enough KV "
+                 b"cache space. total_num_cumulative_preemption=1"),
+    ("not_json", b"INFO 04-05 10:05:02 [logger.py:39] Received request chatcmpl-e2e: prompt: "
+                 b"'hi', params: SamplingParams(n=1, temperature=0.7, max_tokens=256, "
+                 b"min_tokens=0), prompt_token_ids: None, lora_request: None."),
+    ("not_json", TRACEBACK),
+    ("event", b'{"level":"error","message":"engine step failed"}'),
 ]
 
 
@@ -343,6 +411,51 @@ def dashboard_targets(path):
     return dash, out
 
 
+def documented_families(repo):
+    """Metric families named in docs/metrics.md and README.md: every
+    `name` or `name{labels}` code span (not PromQL, not `process_*`)."""
+    names = set()
+    for doc in ("docs/metrics.md", "README.md"):
+        with open(os.path.join(repo, doc)) as f:
+            names.update(re.findall(r"`(%s)(?=[`{])" % FAMILY_RE, f.read()))
+    return names
+
+
+def uses_family(expr, family):
+    return re.search(r"(?<![a-zA-Z0-9_:])%s(?:_bucket|_sum|_count)?(?![a-zA-Z0-9_:])"
+                     % re.escape(family), expr) is not None
+
+
+def check_coverage(repo, dash, targets):
+    """Every documented family is on a panel (or in a variable's query), or
+    listed in NO_PANEL with a reason; NO_PANEL holds nothing stale."""
+    exprs = [expr for _, _, expr in targets]
+    for v in dash.get("templating", {}).get("list", []):
+        q = v.get("query")
+        q = q.get("query") if isinstance(q, dict) else q
+        if isinstance(q, str):
+            exprs.append(q)
+    families = documented_families(repo)
+    if len(families) < 40:
+        fail("found only %d metric families in docs/metrics.md and README.md: %s"
+             % (len(families), sorted(families)))
+    problems = []
+    for family in sorted(families):
+        shown = any(uses_family(e, family) for e in exprs)
+        if family in NO_PANEL:
+            if shown:
+                problems.append("%s is on a panel but listed in NO_PANEL" % family)
+        elif not shown:
+            problems.append("%s (docs/metrics.md) has no dashboard panel; add one, or list it "
+                            "in NO_PANEL with the reason" % family)
+    for family in sorted(set(NO_PANEL) - families):
+        problems.append("NO_PANEL lists %s, which the docs no longer name" % family)
+    if problems:
+        fail("deploy/grafana/dashboard.json against the documented metrics:\n  "
+             + "\n  ".join(problems))
+    return families
+
+
 def lint_dashboard(dash, targets):
     problems = []
     if not isinstance(dash.get("schemaVersion"), int) or dash["schemaVersion"] < 36:
@@ -381,7 +494,7 @@ def lint_dashboard(dash, targets):
                 problems.append("panel %r target %s: data source is not ${datasource}"
                                 % (p.get("title"), t.get("refId")))
     for title, legend, expr in targets:
-        for m in re.finditer(r"\b((?:qwen|llm_log_exporter)_[a-zA-Z0-9_]*)(\{[^}]*\})?", expr):
+        for m in re.finditer(r"\b(%s)(\{[^}]*\})?" % FAMILY_RE, expr):
             if not m.group(2) or 'instance=~"$instance"' not in m.group(2):
                 problems.append('panel %r: %s is not filtered by instance=~"$instance"'
                                 % (title, m.group(1)))
@@ -552,6 +665,9 @@ def run(args, tmp, children):
     # 1. Static: the dashboard and the rules as files.
     dash, targets = dashboard_targets(os.path.join(args.repo, "deploy", "grafana", "dashboard.json"))
     lint_dashboard(dash, targets)
+    families = check_coverage(args.repo, dash, targets)
+    print("dashboard: every one of the %d documented metric families is on a panel, but %d "
+          "listed in NO_PANEL" % (len(families), len(NO_PANEL)), flush=True)
     alerts_path = os.path.join(args.repo, "deploy", "prometheus", "alerts.yml")
     rules = alert_rules(alerts_path)
     print("dashboard: %d expressions in %d panels; alerts.yml: %d rules"
@@ -560,8 +676,11 @@ def run(args, tmp, children):
     # 2. The daemon, fed the first batch.
     b1 = Batch(0, 200, GPU_MB_BATCH1, GARBAGE_1)
     b2 = Batch(200, 100, GPU_MB_BATCH2, GARBAGE_2)
+    # HTTP ingest on (its counters feed a panel) and NVML from the tests' fake
+    # library (two GPUs), so the GPU panels have data.
     exporter = Child("llm_log_exporter", [
-        args.exporter, "--web.listen-address=127.0.0.1:0",
+        args.exporter, "--web.listen-address=127.0.0.1:0", "--ingest.enable",
+        "--gpu.nvml-library=%s" % args.fake_nvml,
         "--input.max-line-bytes=%d" % MAX_LINE_BYTES], stdin=subprocess.PIPE)
     children.append(exporter)
     m = wait_for(deadline, "the daemon's 'listening on 127.0.0.1:PORT' line",
@@ -698,6 +817,10 @@ def run(args, tmp, children):
         ("Tokens per request", "prompt mean"): mean("input_tokens"),
         ("Tokens per request", "generation mean"): mean("output_tokens"),
         ("GPU memory used", "{{instance}}"): float(GPU_MB_BATCH2 * 2 ** 20),
+        ("Error ratio", "errors"): 1 - b2_ok,
+        ("KV cache usage", "{{instance}} {{engine}}"): float(VLLM_KV_PERCENT) / 100,
+        ("Running / waiting requests", "running {{instance}}"): float(VLLM_RUNNING),
+        ("Running / waiting requests", "waiting {{instance}}"): float(VLLM_WAITING),
     }
     print("dashboard expressions (%s for $__rate_interval, .* for $instance):" % RATE_INTERVAL,
           flush=True)
@@ -705,13 +828,21 @@ def run(args, tmp, children):
     matched = set()
     for title, legend, raw in targets:
         expr = substitute_grafana(raw)
-        for name in re.findall(r"\b((?:qwen|llm_log_exporter)_[a-zA-Z0-9_]*)", expr):
-            if name not in known_names:
+        absent = [n for n in re.findall(r"\b(%s)" % FAMILY_RE, expr) if n not in known_names]
+        for name in absent:
+            if not any(uses_family(name, f) for f in NO_DATA_HERE):
                 fail("panel %r: metric %s is not exported (typo?): %r" % (title, name, expr))
         try:
             res = api.query(expr)
         except TestFailure as e:
             fail("panel %r (%s): %s" % (title, legend, e))
+        if absent:  # a family this daemon cannot have (NO_DATA_HERE): the query ran
+            if res:
+                fail("panel %r (%s): samples %s from %r, whose %s this daemon should not have"
+                     % (title, legend, res, expr, absent))
+            print("  ok  %s runs (no %s here)" % (" ".join(expr.split()), ", ".join(absent)),
+                  flush=True)
+            continue
         if not res:
             fail("panel %r (%s): no samples from %r" % (title, legend, expr))
         bad = [v for _, v in res if not math.isfinite(v)]
@@ -732,8 +863,14 @@ def run(args, tmp, children):
                 fail("panel %r: %r gave %s: expected dropped 0, invalid_utf8 and request > 0"
                      % (title, expr, got))
             print("  ok  %s = %s" % (one_line, got), flush=True)
+        elif title in SOME_POSITIVE:
+            if not any(v > 0 for _, v in res) or any(v < 0 for _, v in res):
+                fail("panel %r (%s): nothing > 0 (or a value < 0) from %r: %s"
+                     % (title, legend, expr, res))
+            print("  ok  %s = %s" % (one_line, {tuple(sorted(s.items())): v for s, v in res}),
+                  flush=True)
         else:
-            if not all(v > 0 for _, v in res) and title != "Exporter: unusable fields":
+            if not all(v > 0 for _, v in res) and title not in MAY_BE_ZERO:
                 fail("panel %r (%s): expected > 0 from %r, got %s" % (title, legend, expr, res))
             print("  ok  %s = %s" % (one_line, [v for _, v in res]), flush=True)
     missing = set(expected) - matched
@@ -858,4 +995,6 @@ def main(run_test=run, description=__doc__, add_arguments=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(add_arguments=lambda ap: ap.add_argument(
+        "--fake-nvml", required=True,
+        help="path of the tests' fake libnvidia-ml (tests/fake_nvml), for the GPU panels")))

@@ -26,6 +26,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -36,6 +37,7 @@
 
 #include "support/child_process.h"
 #include "support/daemon.h"
+#include "support/exposition.h"
 #include "support/http_client.h"
 #include "support/temp_dir.h"
 
@@ -907,6 +909,253 @@ TEST_F(WebSecurityTest, SlowTlsHandshakeIsCutWithinItsTimeout) {
   ASSERT_TRUE(open.has_value()) << "still open after 20 s";
   EXPECT_LT(*open, seconds(5));
   EXPECT_EQ(Curl(pki_, d.port, "/-/healthy").status, 200);
+}
+
+
+// What `openssl s_client` prints when the server closed the connection
+// before answering its ClientHello.
+constexpr char kShed[] = "SSL handshake has read 0 bytes";
+
+// The subject of the certificate a new TLS connection is served, as
+// `openssl s_client` prints it ("CN = server"); empty if the handshake failed,
+// with `*why` (if given) its output. A handshake the server closed before
+// answering is tried again for up to 10 s unless `retry_shed` is false: the
+// load shedding of ConnectionDeadlines ("connections wait for a worker ...
+// closed N idle ones") does that to a few concurrent handshakes on a loaded
+// machine, rotation or not.
+std::string ServedSubject(const Pki& pki, int port, std::string* why = nullptr,
+                          bool retry_shed = true) {
+  const auto deadline = Clock::now() + seconds(10);
+  for (;;) {
+    const RunResult r = test::Run({kOpenssl, "s_client", "-connect",
+                                   "127.0.0.1:" + std::to_string(port), "-CAfile", pki.ca_crt},
+                                  "", seconds(10));
+    const std::size_t at = r.out.find("\nsubject=");
+    if (r.exit_code == 0 && at != std::string::npos) {
+      const std::size_t begin = at + 9;
+      return r.out.substr(begin, r.out.find('\n', begin) - begin);
+    }
+    if (!retry_shed || r.out.find(kShed) == std::string::npos || Clock::now() >= deadline) {
+      if (why != nullptr) *why = "exit code " + std::to_string(r.exit_code) + ": " + r.out + r.err;
+      return "";
+    }
+  }
+}
+
+// A TLS secret mounted as Kubernetes does it: tls.crt and tls.key are
+// symlinks through `..data` to a timestamped directory; Swap() writes a new
+// directory and renames a new `..data` link over the old one, as the kubelet
+// does. Owns its temporary directory.
+class KubernetesSecret {
+ public:
+  explicit KubernetesSecret(const Pki& pki) : pki_(pki) {
+    namespace fs = std::filesystem;
+    Put("..2026_00", "server");
+    fs::create_directory_symlink("..2026_00", dir_.File("..data"));
+    fs::create_symlink("..data/tls.crt", dir_.File("tls.crt"));
+    fs::create_symlink("..data/tls.key", dir_.File("tls.key"));
+  }
+  std::string WebConfig() const {
+    return "tls_server_config:\n  cert_file: " + dir_.File("tls.crt") +
+           "\n  key_file: " + dir_.File("tls.key") + "\n";
+  }
+  // Serves `leaf` (a certificate and key made by Pki) from a new directory.
+  void Swap(const std::string& leaf) {
+    const std::string version = "..2026_" + std::to_string(++versions_);
+    Put(version, leaf);
+    std::filesystem::create_directory_symlink(version, dir_.File("..data_tmp"));
+    std::filesystem::rename(dir_.File("..data_tmp"), dir_.File("..data"));
+  }
+  // The directory `..data` points to now.
+  std::string Current() const { return dir_.File("..2026_" + std::to_string(versions_)); }
+  const std::string& dir() const { return dir_.path(); }
+
+ private:
+  void Put(const std::string& version, const std::string& leaf) {
+    std::filesystem::create_directory(dir_.File(version));
+    std::filesystem::copy_file(pki_.dir + "/" + leaf + ".crt", dir_.File(version + "/tls.crt"));
+    std::filesystem::copy_file(pki_.dir + "/" + leaf + ".key", dir_.File(version + "/tls.key"));
+  }
+
+  const Pki& pki_;
+  TempDir dir_;
+  int versions_ = 0;
+};
+
+// Certificate rotation as cert-manager and Kubernetes secrets do it: the web
+// config names tls.crt and tls.key, symlinks through `..data` to a
+// timestamped directory; the kubelet swaps `..data` to a new directory by a
+// rename. Then files rewritten in place: a certificate whose key is not there
+// yet (refused, counted, the previous one served on), then its key.
+TEST_F(WebSecurityTest, RotatedCertificateIsServedToNewConnectionsAndABadOneIsNot) {
+  namespace fs = std::filesystem;
+  pki_.MakeLeaf("rotated", "ca", "subjectAltName=IP:127.0.0.1");
+  pki_.MakeLeaf("third", "ca", "subjectAltName=IP:127.0.0.1");
+  KubernetesSecret secret(pki_);
+  Daemon d = Start(secret.WebConfig());
+  ASSERT_EQ(ServedSubject(pki_, d.port), "CN = server");
+  auto metric = [&](const std::string& series) {
+    std::string body;  // a scrape shed (see ServedSubject) is tried again
+    const auto deadline = Clock::now() + seconds(10);
+    while ((body = Curl(pki_, d.port, "/metrics").body).empty() && Clock::now() < deadline) {
+    }
+    return MetricValue(body, series);
+  };
+  const std::string successes = "llm_log_exporter_web_config_reloads_total{outcome=\"success\"}";
+  const std::string failures = "llm_log_exporter_web_config_reloads_total{outcome=\"failure\"}";
+  const std::string last = "llm_log_exporter_web_config_last_reload_successful";
+  EXPECT_EQ(metric(successes), 0.0);
+  EXPECT_EQ(metric(last), 1.0);
+  // Serves `subject` to a new connection within 10 s; every subject served
+  // before is one of `before`.
+  auto await_subject = [&](const std::string& subject, const std::set<std::string>& before) {
+    const auto deadline = Clock::now() + seconds(10);
+    std::string served;
+    while ((served = ServedSubject(pki_, d.port)) != subject && Clock::now() < deadline) {
+      EXPECT_TRUE(before.count(served) != 0) << served;
+    }
+    return served;
+  };
+
+  // The symlink swap.
+  secret.Swap("rotated");
+  EXPECT_EQ(await_subject("CN = rotated", {"CN = server"}), "CN = rotated");
+  EXPECT_EQ(metric(successes), 1.0);
+  EXPECT_EQ(metric(failures), 0.0);
+  // curl, trusting the CA, scrapes over the new certificate.
+  EXPECT_EQ(Curl(pki_, d.port, "/-/healthy").status, 200);
+
+  // A certificate rewritten in place without its key: not loaded, counted
+  // once, the rotated certificate served on.
+  {
+    std::ifstream in(pki_.dir + "/third.crt", std::ios::binary);
+    std::ofstream out(secret.Current() + "/tls.crt", std::ios::binary | std::ios::trunc);
+    out << in.rdbuf();
+  }
+  const auto deadline = Clock::now() + seconds(10);
+  while (metric(failures) != 1.0 && Clock::now() < deadline) {
+    EXPECT_EQ(ServedSubject(pki_, d.port), "CN = rotated");
+  }
+  EXPECT_EQ(metric(failures), 1.0);
+  EXPECT_EQ(metric(last), 0.0);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(ServedSubject(pki_, d.port), "CN = rotated");
+  EXPECT_EQ(metric(failures), 1.0);  // tried once per change, not per connection
+
+  // Its key arrives: served.
+  {
+    std::ifstream in(pki_.dir + "/third.key", std::ios::binary);
+    std::ofstream out(secret.Current() + "/tls.key", std::ios::binary | std::ios::trunc);
+    out << in.rdbuf();
+  }
+  EXPECT_EQ(await_subject("CN = third", {"CN = rotated"}), "CN = third");
+  EXPECT_EQ(metric(successes), 2.0);
+  EXPECT_EQ(metric(failures), 1.0);
+  EXPECT_EQ(metric(last), 1.0);
+  // Files that vanish (a secret deleted) are a failure too, the last good
+  // certificate stays.
+  fs::remove(secret.dir() + "/..data");
+  const auto gone = Clock::now() + seconds(10);
+  while (metric(failures) != 2.0 && Clock::now() < gone) {
+  }
+  EXPECT_EQ(metric(failures), 2.0);
+  EXPECT_EQ(ServedSubject(pki_, d.port), "CN = third");
+}
+
+// A client CA file rewritten in place (the CA that signs the scrapers'
+// certificates rotated): new connections verify against the new CA and name
+// it in the CertificateRequest; certificates of the old CA are refused.
+TEST_F(WebSecurityTest, RotatedClientCaIsUsedToVerifyNewConnections) {
+  TempDir secret;
+  const std::string ca = secret.path() + "/clients-ca.crt";
+  std::filesystem::copy_file(pki_.client_ca_crt, ca);
+  Daemon d = Start(Tls("  client_ca_file: " + ca + "\n  client_auth_type: RequireAndVerifyClientCert\n"));
+  const std::vector<std::string> client = {"--cert", pki_.client_crt, "--key", pki_.client_key};
+  const std::vector<std::string> stranger = {"--cert", pki_.stranger_crt, "--key",
+                                             pki_.stranger_key};
+  ASSERT_EQ(Curl(pki_, d.port, "/metrics", client).status, 200);
+  ASSERT_EQ(Curl(pki_, d.port, "/metrics", stranger).status, 0);
+  {
+    std::ifstream in(pki_.dir + "/other-ca.crt", std::ios::binary);
+    std::ofstream out(ca, std::ios::binary | std::ios::trunc);
+    out << in.rdbuf();
+  }
+  const auto deadline = Clock::now() + seconds(10);
+  int status = 0;
+  while ((status = Curl(pki_, d.port, "/metrics", stranger).status) != 200 &&
+         Clock::now() < deadline) {
+  }
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(Curl(pki_, d.port, "/metrics", client).status, 0);
+  const RunResult r = test::Run(
+      {kOpenssl, "s_client", "-connect", "127.0.0.1:" + std::to_string(d.port), "-CAfile",
+       pki_.ca_crt, "-cert", pki_.stranger_crt, "-key", pki_.stranger_key},
+      "", seconds(10));
+  EXPECT_NE(r.out.find("Acceptable client certificate CA names\nCN = lle test other-ca\n"),
+            std::string::npos)
+      << r.out << r.err;
+  const CurlResult scrape = Curl(pki_, d.port, "/metrics", stranger);
+  EXPECT_EQ(MetricValue(scrape.body,
+                        "llm_log_exporter_web_config_reloads_total{outcome=\"success\"}"),
+            1.0)
+      << scrape.body;
+}
+
+// Handshakes from four threads while the certificate is swapped back and
+// forth: civetweb's workers check and reload concurrently; every handshake
+// must get one of the two certificates, and each swap is loaded once. The one
+// failure allowed is a handshake shed (see ServedSubject), counted: at most
+// one in ten. A handshake the rotation broke would get an alert, a wrong
+// certificate or no daemon at all.
+TEST_F(WebSecurityTest, ConcurrentHandshakesDuringRotationGetEitherCertificate) {
+  pki_.MakeLeaf("rotated", "ca", "subjectAltName=IP:127.0.0.1");
+  KubernetesSecret secret(pki_);
+  Daemon d = Start(secret.WebConfig());
+  ASSERT_EQ(ServedSubject(pki_, d.port), "CN = server");
+  std::atomic<bool> stop{false};
+  std::atomic<int> handshakes{0};
+  std::atomic<int> shed{0};  // closed by the server before it answered
+  std::mutex mutex;
+  std::vector<std::string> unexpected;  // guarded by mutex
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.emplace_back([&] {
+      while (!stop.load()) {
+        std::string why;
+        const std::string subject = ServedSubject(pki_, d.port, &why, /*retry_shed=*/false);
+        ++handshakes;
+        if (subject.empty() && why.find(kShed) != std::string::npos) {
+          ++shed;
+        } else if (subject != "CN = server" && subject != "CN = rotated") {
+          std::lock_guard<std::mutex> lock(mutex);
+          unexpected.push_back(subject + why);
+        }
+      }
+    });
+  }
+  constexpr int kSwaps = 6;
+  for (int i = 0; i < kSwaps; ++i) {
+    const std::string leaf = i % 2 == 0 ? "rotated" : "server";
+    secret.Swap(leaf);
+    const auto deadline = Clock::now() + seconds(10);
+    while (ServedSubject(pki_, d.port) != "CN = " + leaf && Clock::now() < deadline) {
+    }
+    EXPECT_EQ(ServedSubject(pki_, d.port), "CN = " + leaf) << "swap " << i;
+  }
+  stop.store(true);
+  for (std::thread& t : clients) t.join();
+  EXPECT_GT(handshakes.load(), 4 * kSwaps);
+  EXPECT_LT(shed.load() * 10, handshakes.load()) << shed.load() << " of " << handshakes.load();
+  EXPECT_TRUE(unexpected.empty()) << unexpected.size() << " handshakes failed or served "
+                                  << (unexpected.empty() ? "" : "'" + unexpected[0] + "'");
+  std::string body;  // a scrape shed as above is tried again
+  const auto deadline = Clock::now() + seconds(10);
+  while ((body = Curl(pki_, d.port, "/metrics").body).empty() && Clock::now() < deadline) {
+  }
+  EXPECT_EQ(MetricValue(body, "llm_log_exporter_web_config_reloads_total{outcome=\"success\"}"),
+            static_cast<double>(kSwaps))
+      << body;
+  EXPECT_EQ(MetricValue(body, "llm_log_exporter_web_config_reloads_total{outcome=\"failure\"}"),
+            0.0);
 }
 
 }  // namespace

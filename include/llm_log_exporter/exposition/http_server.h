@@ -15,10 +15,12 @@
 
 struct mg_context;
 struct mg_connection;
+struct ssl_st;
 
 namespace lle {
 
 class ConnectionDeadlines;
+class TlsReloader;
 
 /// The head of a request to the ingest path; its body is read through a
 /// BodyReader, so the endpoint can refuse it before a byte is read.
@@ -100,7 +102,10 @@ struct HttpServerOptions {
 /// The one HTTP(S) server of the daemon (civetweb): the telemetry path,
 /// /-/healthy, /-/ready, /-/reload, a landing page and ingest, each behind the web
 /// config's TLS and basic auth. Owns the civetweb context; handlers run on its
-/// worker threads, so `gather` must be thread-safe.
+/// worker threads, so `gather` must be thread-safe. With TLS, each new
+/// connection is served the certificate, key and client CA its files hold at
+/// the time (see TlsReloader), and the metrics gathered get two more families
+/// counting those reloads.
 class HttpServer {
  public:
   using Gatherer = std::function<std::vector<prometheus::MetricFamily>()>;
@@ -125,6 +130,11 @@ class HttpServer {
  private:
   static int Handle(mg_connection* conn, void* self);
   static int InitTls(void* ssl_ctx, void* self);
+  /// OpenSSL's certificate callback, at each handshake: moves the connection
+  /// to the context built from the current TLS files, if they changed.
+  static int SelectContext(ssl_st* ssl, void* self);
+  /// The TLS reload counters (empty without TLS).
+  std::vector<prometheus::MetricFamily> CollectTls() const;
   static void EndRequest(const mg_connection* conn, int status);
   static void CloseConnection(const mg_connection* conn);
   bool ConfigureTls(void* ssl_ctx, std::string* error);
@@ -143,6 +153,7 @@ class HttpServer {
   std::string common_headers_;  // web config headers, "Name: value\r\n" each
   std::string tls_error_;       // set by ConfigureTls during Start
   std::unique_ptr<ConnectionDeadlines> deadlines_;
+  std::unique_ptr<TlsReloader> tls_reloader_;  // set by Start with TLS; thread-safe
   const int ingest_workers_;  // workers that may serve ingest at once
   std::atomic<int> ingest_active_{0};
   mg_context* ctx_ = nullptr;
