@@ -28,6 +28,7 @@
 // nothing outside this repository.
 
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 
 #include <algorithm>
 #include <chrono>
@@ -38,7 +39,6 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -175,12 +175,12 @@ constexpr char kBuildInfoSeries[] = "llm_log_exporter_build_info{";
 // Returns `text` with the values of the branch, compiler and revision labels
 // of llm_log_exporter_build_info replaced by <BUILD>; the rest is untouched.
 std::string NormaliseBuild(const std::string& text) {
-  static const std::regex kBuildLabel(R"re(\b(branch|compiler|revision)="[^"]*")re");
+  static const RE2 kBuildLabel(R"re(\b(branch|compiler|revision)="[^"]*")re");
   std::string out;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
     if (line.rfind(kBuildInfoSeries, 0) == 0) {
-      line = std::regex_replace(line, kBuildLabel, "$1=\"<BUILD>\"");
+      RE2::GlobalReplace(&line, kBuildLabel, "\\1=\"<BUILD>\"");
     }
     out += line;
     if (!in.eof()) out += '\n';

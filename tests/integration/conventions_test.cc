@@ -5,6 +5,7 @@
 // deadline, never sleep to synchronise.
 
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -12,7 +13,6 @@
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -71,10 +71,10 @@ std::string LogOfARun(const std::vector<std::string>& flags,
 
 TEST(LogFormatTest, DefaultIsThePlainFormatAsBefore) {
   const std::string log = LogOfARun({}, {"(metrics at"});
-  static const std::regex kPlain(
+  static const RE2 kPlain(
       R"re(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d (debug|info|warning|error) .+)re");
   for (const std::string& line : SplitLines(log)) {
-    EXPECT_TRUE(std::regex_match(line, kPlain)) << line;
+    EXPECT_TRUE(RE2::FullMatch(line, kPlain)) << line;
   }
   EXPECT_NE(log.find(" info listening on 127.0.0.1:"), std::string::npos) << log;
 }
@@ -88,12 +88,12 @@ TEST(LogFormatTest, LogfmtWritesTsLevelAndMsgAsNodeExporter) {
   const std::string log = LogOfARun(
       {"--log.format=logfmt", "--input.file", dir.File("a dir"), "--input.file", odd},
       {"to appear", "cannot be read"});
-  static const std::regex kLogfmt(
+  static const RE2 kLogfmt(
       R"re(ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=(debug|info|warn|error) )re"
       R"re(msg=("([^"\\]|\\.)*"|[^ "=]+))re");
   const std::vector<std::string> lines = SplitLines(log);
   ASSERT_GE(lines.size(), 4u) << log;
-  for (const std::string& line : lines) EXPECT_TRUE(std::regex_match(line, kLogfmt)) << line;
+  for (const std::string& line : lines) EXPECT_TRUE(RE2::FullMatch(line, kLogfmt)) << line;
   EXPECT_NE(log.find(" level=info msg=\"listening on 127.0.0.1:"), std::string::npos) << log;
   EXPECT_NE(log.find(" level=info msg=\"waiting for " + dir.path() + "/say \\\"hi\\\".log to appear\""),
             std::string::npos)
@@ -113,7 +113,7 @@ TEST(LogFormatTest, JsonWritesOneObjectPerLine) {
       LogOfARun({"--log.format=json", "--input.file", odd}, {"to appear"});
   const std::vector<std::string> lines = SplitLines(log);
   ASSERT_GE(lines.size(), 3u) << log;
-  static const std::regex kTs(R"re(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)re");
+  static const RE2 kTs(R"re(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)re");
   std::vector<std::string> messages;
   for (const std::string& line : lines) {
     SCOPED_TRACE(line);
@@ -121,7 +121,7 @@ TEST(LogFormatTest, JsonWritesOneObjectPerLine) {
     ASSERT_TRUE(object.is_object());
     ASSERT_EQ(object.size(), 3u);
     ASSERT_TRUE(object["ts"].is_string());
-    EXPECT_TRUE(std::regex_match(object["ts"].get<std::string>(), kTs));
+    EXPECT_TRUE(RE2::FullMatch(object["ts"].get<std::string>(), kTs));
     ASSERT_TRUE(object["level"].is_string());
     EXPECT_TRUE(object["level"] == "info" || object["level"] == "warn" ||
                 object["level"] == "error" || object["level"] == "debug");
@@ -158,13 +158,15 @@ struct Version {
 Version VersionOfTheBinary() {
   const RunResult result = RunBinary({"--version"});
   EXPECT_EQ(result.exit_code, 0) << result.err;
-  static const std::regex kText(
+  static const RE2 kText(
       "llm_log_exporter, version (\\S+) \\(branch: (\\S+), revision: (\\S+)\\)\n"
-      "  build:    ((GCC|Clang|\\S+) [0-9][0-9.]*)\n");
-  std::smatch m;
-  EXPECT_TRUE(std::regex_match(result.out, m, kText)) << result.out;
-  if (m.empty()) return {};
-  return {m[1], m[2], m[3], m[4]};
+      "  build:    ((?:GCC|Clang|\\S+) [0-9][0-9.]*)\n");
+  Version v;
+  const bool matched =
+      RE2::FullMatch(result.out, kText, &v.version, &v.branch, &v.revision, &v.compiler);
+  EXPECT_TRUE(matched) << result.out;
+  if (!matched) return {};
+  return v;
 }
 
 bool IsGitCheckout(const std::string& dir) {
@@ -177,7 +179,7 @@ TEST(BuildInfoTest, VersionNamesVersionBranchRevisionAndCompiler) {
   EXPECT_EQ(v.version, LLE_PROJECT_VERSION);
   if (IsGitCheckout(LLE_REPO_DIR)) {
     // Built from this checkout: a commit hash and a branch, not "unknown".
-    EXPECT_TRUE(std::regex_match(v.revision, std::regex("[0-9a-f]{40}"))) << v.revision;
+    EXPECT_TRUE(RE2::FullMatch(v.revision, "[0-9a-f]{40}")) << v.revision;
     EXPECT_NE(v.branch, "unknown");
   } else {
     EXPECT_EQ(v.revision, "unknown");
@@ -249,12 +251,11 @@ TEST(ListenAddressesTest, ServesOnEveryAddressAndLogsThemAll) {
   // LaunchDaemon gives 127.0.0.1:0 first; a second 127.0.0.1:0 is another
   // free port (127.0.0.2 would need a client that binds to it).
   Daemon daemon = LaunchDaemon(kBinary, {"--web.listen-address=127.0.0.1:0"});
-  static const std::regex kListening(
+  static const RE2 kListening(
       R"re(listening on 127\.0\.0\.1:(\d+), 127\.0\.0\.1:(\d+) \(metrics at /metrics\))re");
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(daemon.log, m, kListening)) << daemon.log;
-  const int first = std::stoi(m[1]);
-  const int second = std::stoi(m[2]);
+  int first = 0;
+  int second = 0;
+  ASSERT_TRUE(RE2::PartialMatch(daemon.log, kListening, &first, &second)) << daemon.log;
   EXPECT_EQ(first, daemon.port);
   EXPECT_NE(first, second);
   daemon.process->Write("{\"status\":\"success\",\"total_time_ms\":5}\n");
