@@ -254,5 +254,48 @@ TEST(StreamInputTest, OnAppliedReportsAMappedFilesBatchesInOrder) {
   EXPECT_EQ(StdinCounts(exporter).TotalLines(), 20000);
 }
 
+TEST(InputFactoryTest, EachFollowedFileIsAnInputInTheExportersSourceOrder) {
+  test::TempDir dir;
+  Options options;
+  options.input_files = {dir.Write("a.log", Lines(100)), dir.Write("b.log", Lines(7))};
+  options.input_from_beginning = true;
+  EXPECT_FALSE(ReadsStdin(options));
+  Exporter exporter(QwenPreset(), ExporterInputs{false, false, options.input_files});
+  const std::vector<std::unique_ptr<Input>> inputs =
+      MakeInputs(exporter, options, ReadsStdin(options));
+  ASSERT_EQ(inputs.size(), 2u);
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    EXPECT_EQ(inputs[i]->name(), options.input_files[i]);
+    EXPECT_EQ(inputs[i]->source(), exporter.FileSource(i));
+    inputs[i]->Start();
+  }
+  // Each file's lines under its own `source`, while it is followed.
+  const auto lines_of = [&exporter](const std::string& source) {
+    for (const SourceCounts& counts : CountsBySource(exporter.self_store().Collect())) {
+      if (counts.source == source) return counts.TotalLines();
+    }
+    return -1.0;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while ((lines_of(options.input_files[0]) < 100 || lines_of(options.input_files[1]) < 7) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(lines_of(options.input_files[0]), 100);
+  EXPECT_EQ(lines_of(options.input_files[1]), 7);
+  for (const auto& input : inputs) input->Stop();
+  for (const auto& input : inputs) {
+    input->Join();
+    EXPECT_EQ(input->state(), InputState::kReading);  // a followed file never ends
+  }
+}
+
+TEST(InputFactoryTest, StdinIsReadWhenNoFileIsFollowed) {
+  Options options;
+  EXPECT_TRUE(ReadsStdin(options));
+  options.input_files = {"/nonexistent/x.log"};
+  EXPECT_FALSE(ReadsStdin(options));
+}
+
 }  // namespace
 }  // namespace lle
