@@ -3,9 +3,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,10 +23,12 @@
 
 #include "llm_log_exporter/app/exporter.h"
 #include "llm_log_exporter/app/http_ingest.h"
-#include "llm_log_exporter/app/pipeline.h"
+#include "llm_log_exporter/app/input.h"
+#include "llm_log_exporter/app/input_factory.h"
 #include "llm_log_exporter/app/self_counts.h"
 #include "llm_log_exporter/app/self_metrics.h"
 #include "llm_log_exporter/app/status_page.h"
+#include "llm_log_exporter/app/stream_input.h"
 #include "llm_log_exporter/config/config.h"
 #include "llm_log_exporter/core/read_file.h"
 #include "llm_log_exporter/exposition/http_server.h"
@@ -39,193 +38,10 @@
 #include "llm_log_exporter/host/process_collector.h"
 #include "llm_log_exporter/parse/log_level.h"
 #include "llm_log_exporter/parse/sensitive.h"
-#include "llm_log_exporter/parse/traceback.h"
-#include "llm_log_exporter/source/chunk_queue.h"
-#include "llm_log_exporter/source/chunk_reader.h"
-#include "llm_log_exporter/source/fd_source.h"
-#include "llm_log_exporter/source/file_tailer.h"
-#include "llm_log_exporter/source/mapped_file.h"
 #include "llm_log_exporter/store/store.h"
 
 namespace lle {
 namespace {
-
-constexpr int kIngestNice = 10;  // see StreamIngest::LowerThreadPriority
-
-/// One input stream: a reader thread cuts it into chunks of whole lines, and
-/// worker threads (each with its own Pipeline and shard) work them; a slow
-/// input's chunks the reader works itself with a pipeline no worker is using
-/// (ChunkReaderOptions::local). Owns the source, the bounded chunk pool and
-/// the workers.
-class StreamIngest : private ReaderCounters, private LocalWorker {
- public:
-  StreamIngest(Exporter& exporter, std::size_t source, std::unique_ptr<ByteSource> input,
-               const Options& options, bool drop_when_full, std::size_t workers)
-      : exporter_(exporter),
-        source_index_(source),
-        source_(std::move(input)),
-        queue_(std::max<std::size_t>(2, options.input_buffer_bytes / ReadBytes(options)),
-               ReadBytes(options)),
-        reader_shard_(exporter.self_store().AddShard()),
-        busy_(workers) {
-    reader_options_.read_bytes = ReadBytes(options);
-    reader_options_.max_line_bytes = options.max_line_bytes;
-    reader_options_.drop_when_full = drop_when_full;
-    reader_options_.drop_after = std::chrono::milliseconds(options.input_drop_after_ms);
-    reader_options_.sequence = &exporter.sequence();
-    // Workers follow tracebacks chunk by chunk: a block must not straddle two.
-    reader_options_.chunk_end = TracebackSafeEnd;
-    // A live stream sends a held-back block when the input pauses (freshness);
-    // --once waits for the rest instead, so that a writer's pauses never
-    // split a block and the output depends on the input alone.
-    // Nor does it rest: it reads as fast as it can.
-    if (options.once) reader_options_.hold_for = std::chrono::hours(24);
-    if (options.once) reader_options_.rest_window = std::chrono::milliseconds(0);
-    reader_options_.local = this;
-    for (std::size_t i = 0; i < workers; ++i) {
-      pipelines_.push_back(std::make_unique<Pipeline>(exporter, source, options.max_line_bytes));
-    }
-  }
-
-  /// If `fd` (the input's descriptor) is a regular file, Run() works its
-  /// whole lines mapped in memory before it reads the rest as a stream.
-  void MapIfFile(int fd) {
-    mapped_ = MappedFile::Open(fd, reader_options_, pipelines_.size());
-    mapped_fd_ = fd;
-  }
-
-  /// Reads until end of stream, Stop() or an error, and returns once every
-  /// line read has been worked.
-  ByteSource::Status Run(std::string* error) {
-    LowerThreadPriority();
-    if (mapped_ != nullptr) WorkMapped();
-    if (stopped_) {
-      for (auto& pipeline : pipelines_) pipeline->Finish();
-      return ByteSource::Status::kStopped;
-    }
-    std::vector<std::thread> workers;
-    for (std::size_t p = 0; p < pipelines_.size(); ++p) {
-      workers.emplace_back([this, p] {
-        LowerThreadPriority();
-        while (Chunk* chunk = queue_.Pop()) {
-          {
-            std::lock_guard<std::mutex> lock(busy_[p]);
-            pipelines_[p]->Feed(*chunk);
-          }
-          queue_.Release(chunk);
-        }
-      });
-    }
-    ChunkReader reader(*source_, queue_, reader_options_, *this);
-    const ByteSource::Status status = reader.Run(error);
-    queue_.Close();
-    for (std::thread& t : workers) t.join();
-    for (auto& pipeline : pipelines_) pipeline->Finish();
-    return status;
-  }
-
-  void Stop() {
-    stopped_ = true;
-    source_->Stop();
-  }
-
- private:
-  // Ingest threads yield to the HTTP threads (a scrape is answered at once
-  // even while a backlog is being parsed) and to the inference server itself.
-  static void LowerThreadPriority() {
-    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kIngestNice);
-  }
-
-  // The mapped file's chunks, then the stream from where they end.
-  void WorkMapped() {
-    std::vector<std::thread> workers;
-    for (std::size_t w = 0; w < pipelines_.size(); ++w) {
-      workers.emplace_back([this, w, p = pipelines_[w].get()] {
-        LowerThreadPriority();
-        MappedFile::Chunk chunk;
-        while (!stopped_ && mapped_->Next(w, &chunk)) {
-          p->CountBytes(chunk.lines.size());
-          p->Feed(chunk.lines, chunk.seq, chunk.wall_seconds);
-        }
-      });
-    }
-    for (std::thread& t : workers) t.join();
-    if (MappedFile::truncated()) {
-      spdlog::warn(
-          "input: the file was cut shorter while being read; the rest of the lines being "
-          "worked then read as zero bytes (counted as result=\"not_json\" or \"too_long\")");
-    }
-    lseek(mapped_fd_, mapped_->offset(), SEEK_SET);
-    mapped_.reset();
-  }
-
-  // Reads of 1/16 of the buffer, at most 256 KiB: large enough for few
-  // syscalls, small enough that a slow moment does not drop much at once.
-  static std::size_t ReadBytes(const Options& options) {
-    return std::clamp<std::size_t>(options.input_buffer_bytes / 16, 4096, 256 * 1024);
-  }
-
-  void OnBytes(std::size_t bytes) override {
-    reader_shard_->Apply(exporter_.self().Bytes(source_index_, bytes));
-  }
-  void OnDropped(std::uint64_t lines) override {
-    if (lines > 0) {
-      reader_shard_->Apply(exporter_.self().Line(source_index_, LineResult::kDropped, lines));
-    }
-  }
-  void OnTooLong() override {
-    reader_shard_->Apply(exporter_.self().Line(source_index_, LineResult::kTooLong));
-  }
-
-  bool TryClaim() override {
-    for (claimed_ = 0; claimed_ < pipelines_.size(); ++claimed_) {
-      if (busy_[claimed_].try_lock()) return true;
-    }
-    return false;
-  }
-  void Work(const Chunk& chunk) override {
-    pipelines_[claimed_]->Feed(chunk);
-    busy_[claimed_].unlock();
-  }
-
-  Exporter& exporter_;
-  std::size_t source_index_;
-  std::unique_ptr<ByteSource> source_;
-  ChunkQueue queue_;
-  Shard* reader_shard_;
-  ChunkReaderOptions reader_options_;
-  std::vector<std::unique_ptr<Pipeline>> pipelines_;
-  // busy_[i]: pipelines_[i] is working a chunk (its worker's or the reader's).
-  std::vector<std::mutex> busy_;
-  std::size_t claimed_ = 0;  // the pipeline TryClaim() took; the reader's thread only
-  std::unique_ptr<MappedFile> mapped_;
-  int mapped_fd_ = -1;
-  std::atomic<bool> stopped_{false};
-};
-
-// Logs a followed file's state once per change and keeps its
-// llm_log_exporter_input_file_readable gauge. Its first call (the tailer's
-// first look) logs only a file that cannot be read yet.
-FileStateCallback FileStateReporter(Exporter& exporter, std::size_t file, const std::string& path) {
-  // Written by the tailer's constructor, then by its reader thread only.
-  Shard* shard = exporter.self_store().AddShard();
-  return [&exporter, shard, file, path, first = true](FileState state,
-                                                      const std::string& reason) mutable {
-    shard->Apply(exporter.self().FileReadable(file, state == FileState::kOpen));
-    switch (state) {
-      case FileState::kOpen:
-        if (!first) spdlog::info("{}: opened, reading it from its start", path);
-        break;
-      case FileState::kMissing:
-        spdlog::info("waiting for {} to appear", path);
-        break;
-      case FileState::kUnreadable:
-        spdlog::warn("{}: cannot be read: {}; retrying until it can", path, reason);
-        break;
-    }
-    first = false;
-  };
-}
 
 // The first line of `path`, trimmed; false with `*error` if unreadable or empty.
 bool ReadToken(const std::string& path, std::string* token, std::string* error) {
@@ -479,15 +295,6 @@ std::chrono::milliseconds ProgressInterval() {
   return std::chrono::milliseconds(ms > 0 ? ms : 250);
 }
 
-// Whether `fd` is /dev/null (a service's stdin: systemd, `docker run` without
-// -i, a Kubernetes container), on which no line can ever come.
-bool IsDevNull(int fd) {
-  struct stat fd_stat {};
-  struct stat null_stat {};
-  return fstat(fd, &fd_stat) == 0 && S_ISCHR(fd_stat.st_mode) &&
-         stat("/dev/null", &null_stat) == 0 && fd_stat.st_rdev == null_stat.st_rdev;
-}
-
 }  // namespace
 
 int CheckConfig(const Options& options, std::FILE* out) {
@@ -540,13 +347,10 @@ int RunOnce(const Options& options, int in_fd, std::FILE* out) {
   RuleSet rules;
   if (!LoadStartRules(options, &rules)) return 1;
   Exporter exporter(std::move(rules), /*http_ingest=*/false, {}, StoreSums(options));
-  // A file or pipe we are asked to read whole: wait for workers rather than drop.
-  StreamIngest ingest(exporter, kStdinSource, std::make_unique<FdSource>(in_fd), options,
-                      /*drop_when_full=*/false, options.input_workers);
-  ingest.MapIfFile(in_fd);
+  const std::unique_ptr<StreamInput> input = MakeOnceInput(exporter, options, in_fd);
   OnceReport report(exporter, stderr, isatty(STDERR_FILENO) == 1, ProgressInterval());
   std::string error;
-  const ByteSource::Status status = ingest.Run(&error);
+  const ByteSource::Status status = input->RunHere(&error);
   if (status == ByteSource::Status::kError) {
     report.Abandon();
     std::fprintf(stderr, "llm_log_exporter: reading stdin: %s\n", error.c_str());
@@ -576,8 +380,7 @@ int RunDaemon(const Options& options) {
   if (!LoadStartRules(options, &rules)) return 1;
   // stdin is an input, with its `source` series, unless files are followed
   // instead, or HTTP ingest comes with stdin on /dev/null.
-  const bool read_stdin =
-      options.input_files.empty() && !(options.ingest_enable && IsDevNull(0));
+  const bool read_stdin = ReadsStdin(options);
   Exporter exporter(std::move(rules),
                     ExporterInputs{read_stdin, options.ingest_enable, options.input_files});
   Reloader reloader(exporter, options);
@@ -591,18 +394,19 @@ int RunDaemon(const Options& options) {
       return reply;
     };
   }
-  // How stdin's reading ended, for the landing page (a followed file's state
-  // is its readable gauge).
-  enum StdinState : int { kReading, kEnded, kFailed };
-  std::atomic<int> stdin_state{kReading};
-  http.landing_page = [&exporter, &reloader, &options, &stdin_state, read_stdin] {
+  // stdin's input once made (after the server starts), for the landing page
+  // to show how its reading stands (a followed file's state is its readable gauge).
+  std::atomic<const Input*> stdin_input{nullptr};
+  http.landing_page = [&exporter, &reloader, &options, &stdin_input, read_stdin] {
     StatusPageData data;
     if (read_stdin) {
-      const int state = stdin_state.load();
+      const Input* input = stdin_input.load();
+      const InputState state = input != nullptr ? input->state() : InputState::kReading;
       data.inputs.push_back({"stdin", "stdin",
-                             state == kReading ? "reading"
-                             : state == kEnded ? "end of input (metrics still served)"
-                                               : "read error, no more input (see the log)"});
+                             state == InputState::kReading ? "reading"
+                             : state == InputState::kEnded
+                                 ? "end of input (metrics still served)"
+                                 : "read error, no more input (see the log)"});
     } else {
       data.inputs.push_back({"stdin", "stdin",
                              options.input_files.empty()
@@ -692,43 +496,9 @@ int RunDaemon(const Options& options) {
     spdlog::info("GPU metrics off: {}", gpu_error);
   }
   // Inputs: the files named, else stdin (if read). Each has a reader thread and workers.
-  std::vector<std::unique_ptr<StreamIngest>> inputs;
-  if (read_stdin) {
-    // A live pipe: a bigger kernel buffer absorbs bursts while the workers catch
-    // up (best effort: not a pipe, or over the user's limit, changes nothing).
-    fcntl(0, F_SETPIPE_SZ, 1024 * 1024);
-    // Never make the writer wait for long; count what finds no room instead.
-    inputs.push_back(std::make_unique<StreamIngest>(
-        exporter, kStdinSource, std::make_unique<FdSource>(0), options,
-        /*drop_when_full=*/true, options.input_workers));
-    inputs.back()->MapIfFile(0);
-  } else {
-    for (std::size_t i = 0; i < options.input_files.size(); ++i) {
-      // A file's writer never waits for us: read at our pace, drop nothing.
-      // One worker each: files are written at log rates.
-      inputs.push_back(std::make_unique<StreamIngest>(
-          exporter, exporter.FileSource(i),
-          std::make_unique<FileTailer>(options.input_files[i], options.input_from_beginning,
-                                       FileStateReporter(exporter, i, options.input_files[i])),
-          options, /*drop_when_full=*/false, 1));
-    }
-  }
-  std::vector<std::thread> readers;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    readers.emplace_back([&options, &stdin_state, read_stdin, input = inputs[i].get(), i] {
-      const std::string name = read_stdin ? "stdin" : options.input_files[i];
-      std::string read_error;
-      const ByteSource::Status end = input->Run(&read_error);
-      if (read_stdin && end != ByteSource::Status::kStopped) {
-        stdin_state.store(end == ByteSource::Status::kError ? kFailed : kEnded);
-      }
-      if (end == ByteSource::Status::kError) {
-        spdlog::error("{}: {}; no more input from it, still serving metrics", name, read_error);
-      } else if (end == ByteSource::Status::kEof) {
-        spdlog::info("{}: end of input; still serving metrics until SIGTERM or SIGINT", name);
-      }
-    });
-  }
+  const std::vector<std::unique_ptr<Input>> inputs = MakeInputs(exporter, options, read_stdin);
+  if (read_stdin) stdin_input.store(inputs.front().get());
+  for (const auto& input : inputs) input->Start();
   server.SetReady(true);
   spdlog::info("listening on {}{} (metrics at {})", FormatAll(options.listen, server.ports()),
                http.web.tls ? " with TLS" : "", options.telemetry_path);
@@ -749,8 +519,8 @@ int RunDaemon(const Options& options) {
   }
   spdlog::info("{}: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.SetReady(false);
-  for (auto& input : inputs) input->Stop();
-  for (std::thread& t : readers) t.join();
+  for (const auto& input : inputs) input->Stop();
+  for (const auto& input : inputs) input->Join();
   server.Stop();
   return 0;
 }

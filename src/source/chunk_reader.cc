@@ -46,6 +46,7 @@ std::size_t ChunkReader::Reserve(Chunk* chunk) {
 void ChunkReader::Stamp(Chunk* chunk) {
   chunk->seq = options_.sequence != nullptr ? options_.sequence->fetch_add(1) + 1 : ++seq_;
   chunk->wall_seconds = WallSeconds();
+  counters_.OnChunk(*chunk);
 }
 
 void ChunkReader::Submit(Chunk* chunk) {

@@ -26,6 +26,9 @@ class ReaderCounters {
   virtual void OnDropped(std::uint64_t lines) = 0;
   /// A line longer than the limit was skipped without being buffered whole.
   virtual void OnTooLong() = 0;
+  /// `chunk` was numbered (Chunk::seq) and is about to be queued or worked
+  /// here: called in read order, before any worker sees it.
+  virtual void OnChunk(const Chunk& /*chunk*/) {}
 };
 
 /// Works a slow input's chunks on the reader's own thread, so that no worker

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "llm_log_exporter/app/exporter.h"
+#include "llm_log_exporter/app/input.h"
+#include "llm_log_exporter/app/options.h"
+#include "llm_log_exporter/app/stream_input.h"
+
+namespace lle {
+
+/// Whether the daemon reads stdin: unless files are followed instead, or
+/// HTTP ingest comes with stdin on /dev/null (a service's stdin, on which no
+/// line can ever come).
+bool ReadsStdin(const Options& options);
+
+/// The inputs `options` ask for, in their exporter's source order, built but
+/// not started: stdin if `read_stdin` (ReadsStdin), else each --input.file.
+/// The one place where flags become inputs: a new kind of input is one case
+/// here (and its flags in options.cc). HTTP ingest, pushed to by the HTTP
+/// server rather than read, is not among them (HttpIngest). A followed file
+/// logs its first look and keeps its llm_log_exporter_input_file_readable
+/// gauge. `exporter` must outlive the inputs.
+std::vector<std::unique_ptr<Input>> MakeInputs(Exporter& exporter, const Options& options,
+                                               bool read_stdin);
+
+/// --once's input: `fd` read whole (mapped if it is a regular file), waiting
+/// for the workers rather than dropping lines.
+std::unique_ptr<StreamInput> MakeOnceInput(Exporter& exporter, const Options& options, int fd);
+
+}  // namespace lle

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "llm_log_exporter/app/exporter.h"
+#include "llm_log_exporter/app/input.h"
+#include "llm_log_exporter/app/options.h"
+#include "llm_log_exporter/app/pipeline.h"
+#include "llm_log_exporter/source/byte_source.h"
+#include "llm_log_exporter/source/chunk_queue.h"
+#include "llm_log_exporter/source/chunk_reader.h"
+#include "llm_log_exporter/source/mapped_file.h"
+
+namespace lle {
+
+/// An input read as a stream of bytes (stdin, a followed file): a reader
+/// thread cuts it into chunks of whole lines, and worker threads (each with
+/// its own Pipeline and shard) work them; a slow input's chunks the reader
+/// works itself with a pipeline no worker is using (ChunkReaderOptions::local).
+/// A regular file given whole (MapIfFile) is first worked mapped in memory.
+///
+/// Owns its ByteSource (through Input), the bounded chunk pool, the pipelines
+/// and, while Read() runs, the worker threads; not the descriptor given to
+/// MapIfFile. Thread-safety as Input's: Stop() from any thread, the rest from
+/// the owner's. The Exporter must outlive it.
+class StreamInput : public Input, private LocalWorker {
+ public:
+  /// `options`: the input buffer and its reads (--input.buffer-bytes), the
+  /// line limit, how long a full buffer may hold up reading, and --once (no
+  /// rest, no held-back block sent early). `drop_when_full`: a live pipe
+  /// whose writer must never wait long (see ChunkReaderOptions); `workers`:
+  /// the pipelines working its chunks (at least 1).
+  StreamInput(Exporter& exporter, std::size_t source, std::string name,
+              std::unique_ptr<ByteSource> bytes, const Options& options, bool drop_when_full,
+              std::size_t workers);
+  ~StreamInput() override;
+
+  /// If `fd` (the input's descriptor) is a regular file, Read() works its
+  /// whole lines mapped in memory before it reads the rest as a stream, from
+  /// where they end (the descriptor's offset is moved there). Before Start().
+  void MapIfFile(int fd);
+
+ protected:
+  /// Reads until end of stream, Stop() or an error, and returns once every
+  /// line read has been worked (a traceback still open at the end counts).
+  ByteSource::Status Read(ByteSource& bytes, std::string* error) override;
+
+ private:
+  // The mapped file's chunks, then the stream from where they end.
+  void WorkMapped();
+  bool TryClaim() override;
+  void Work(const Chunk& chunk) override;
+
+  ChunkQueue queue_;
+  ChunkReaderOptions reader_options_;
+  std::vector<std::unique_ptr<Pipeline>> pipelines_;
+  // busy_[i]: pipelines_[i] is working a chunk (its worker's or the reader's).
+  std::vector<std::mutex> busy_;
+  std::size_t claimed_ = 0;  // the pipeline TryClaim() took; the reader's thread only
+  std::unique_ptr<MappedFile> mapped_;
+  int mapped_fd_ = -1;
+  std::mutex mapped_order_;  // a mapped chunk is handed out and Submitted() in one go
+};
+
+}  // namespace lle

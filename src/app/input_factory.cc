@@ -1,0 +1,93 @@
+#include "llm_log_exporter/app/input_factory.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <cstddef>
+#include <string>
+
+#include "llm_log_exporter/source/fd_source.h"
+#include "llm_log_exporter/source/file_tailer.h"
+#include "llm_log_exporter/store/store.h"
+
+namespace lle {
+namespace {
+
+// Whether `fd` is /dev/null (a service's stdin: systemd, `docker run` without
+// -i, a Kubernetes container), on which no line can ever come.
+bool IsDevNull(int fd) {
+  struct stat fd_stat {};
+  struct stat null_stat {};
+  return fstat(fd, &fd_stat) == 0 && S_ISCHR(fd_stat.st_mode) &&
+         stat("/dev/null", &null_stat) == 0 && fd_stat.st_rdev == null_stat.st_rdev;
+}
+
+// Logs a followed file's state once per change and keeps its
+// llm_log_exporter_input_file_readable gauge. Its first call (the tailer's
+// first look) logs only a file that cannot be read yet.
+FileStateCallback FileStateReporter(Exporter& exporter, std::size_t file, const std::string& path) {
+  // Written by the tailer's constructor, then by its reader thread only.
+  Shard* shard = exporter.self_store().AddShard();
+  return [&exporter, shard, file, path, first = true](FileState state,
+                                                      const std::string& reason) mutable {
+    shard->Apply(exporter.self().FileReadable(file, state == FileState::kOpen));
+    switch (state) {
+      case FileState::kOpen:
+        if (!first) spdlog::info("{}: opened, reading it from its start", path);
+        break;
+      case FileState::kMissing:
+        spdlog::info("waiting for {} to appear", path);
+        break;
+      case FileState::kUnreadable:
+        spdlog::warn("{}: cannot be read: {}; retrying until it can", path, reason);
+        break;
+    }
+    first = false;
+  };
+}
+
+}  // namespace
+
+bool ReadsStdin(const Options& options) {
+  return options.input_files.empty() && !(options.ingest_enable && IsDevNull(0));
+}
+
+std::vector<std::unique_ptr<Input>> MakeInputs(Exporter& exporter, const Options& options,
+                                               bool read_stdin) {
+  std::vector<std::unique_ptr<Input>> inputs;
+  if (read_stdin) {
+    // A live pipe: a bigger kernel buffer absorbs bursts while the workers catch
+    // up (best effort: not a pipe, or over the user's limit, changes nothing).
+    fcntl(0, F_SETPIPE_SZ, 1024 * 1024);
+    // Never make the writer wait for long; count what finds no room instead.
+    auto stdin_input = std::make_unique<StreamInput>(
+        exporter, kStdinSource, "stdin", std::make_unique<FdSource>(0), options,
+        /*drop_when_full=*/true, options.input_workers);
+    stdin_input->MapIfFile(0);
+    inputs.push_back(std::move(stdin_input));
+    return inputs;
+  }
+  for (std::size_t i = 0; i < options.input_files.size(); ++i) {
+    // A file's writer never waits for us: read at our pace, drop nothing.
+    // One worker each: files are written at log rates.
+    const std::string& path = options.input_files[i];
+    auto tailer = std::make_unique<FileTailer>(path, options.input_from_beginning,
+                                               FileStateReporter(exporter, i, path));
+    inputs.push_back(std::make_unique<StreamInput>(exporter, exporter.FileSource(i), path,
+                                                   std::move(tailer), options,
+                                                   /*drop_when_full=*/false, 1));
+  }
+  return inputs;
+}
+
+std::unique_ptr<StreamInput> MakeOnceInput(Exporter& exporter, const Options& options, int fd) {
+  // A file or pipe we are asked to read whole: wait for workers rather than drop.
+  auto input = std::make_unique<StreamInput>(exporter, kStdinSource, "stdin",
+                                             std::make_unique<FdSource>(fd), options,
+                                             /*drop_when_full=*/false, options.input_workers);
+  input->MapIfFile(fd);
+  return input;
+}
+
+}  // namespace lle

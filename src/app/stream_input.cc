@@ -1,0 +1,141 @@
+#include "llm_log_exporter/app/stream_input.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+#include <utility>
+
+#include "llm_log_exporter/parse/traceback.h"
+
+namespace lle {
+namespace {
+
+constexpr int kIngestNice = 10;  // see LowerThreadPriority
+
+// Ingest threads yield to the HTTP threads (a scrape is answered at once
+// even while a backlog is being parsed) and to the inference server itself.
+void LowerThreadPriority() {
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kIngestNice);
+}
+
+// Reads of 1/16 of the buffer, at most 256 KiB: large enough for few
+// syscalls, small enough that a slow moment does not drop much at once.
+std::size_t ReadBytes(const Options& options) {
+  return std::clamp<std::size_t>(options.input_buffer_bytes / 16, 4096, 256 * 1024);
+}
+
+}  // namespace
+
+StreamInput::StreamInput(Exporter& exporter, std::size_t source, std::string name,
+                         std::unique_ptr<ByteSource> bytes, const Options& options,
+                         bool drop_when_full, std::size_t workers)
+    : Input(exporter, source, std::move(name), std::move(bytes)),
+      queue_(std::max<std::size_t>(2, options.input_buffer_bytes / ReadBytes(options)),
+             ReadBytes(options)),
+      busy_(workers) {
+  reader_options_.read_bytes = ReadBytes(options);
+  reader_options_.max_line_bytes = options.max_line_bytes;
+  reader_options_.drop_when_full = drop_when_full;
+  reader_options_.drop_after = std::chrono::milliseconds(options.input_drop_after_ms);
+  reader_options_.sequence = &exporter.sequence();
+  // Workers follow tracebacks chunk by chunk: a block must not straddle two.
+  reader_options_.chunk_end = TracebackSafeEnd;
+  // A live stream sends a held-back block when the input pauses (freshness);
+  // --once waits for the rest instead, so that a writer's pauses never
+  // split a block and the output depends on the input alone.
+  // Nor does it rest: it reads as fast as it can.
+  if (options.once) reader_options_.hold_for = std::chrono::hours(24);
+  if (options.once) reader_options_.rest_window = std::chrono::milliseconds(0);
+  reader_options_.local = this;
+  for (std::size_t i = 0; i < workers; ++i) {
+    pipelines_.push_back(std::make_unique<Pipeline>(exporter, source, options.max_line_bytes));
+  }
+}
+
+StreamInput::~StreamInput() {
+  Stop();
+  Join();
+}
+
+void StreamInput::MapIfFile(int fd) {
+  mapped_ = MappedFile::Open(fd, reader_options_, pipelines_.size());
+  mapped_fd_ = fd;
+}
+
+ByteSource::Status StreamInput::Read(ByteSource& bytes, std::string* error) {
+  LowerThreadPriority();
+  if (mapped_ != nullptr) WorkMapped();
+  if (stopped()) {
+    for (auto& pipeline : pipelines_) pipeline->Finish();
+    return ByteSource::Status::kStopped;
+  }
+  std::vector<std::thread> workers;
+  for (std::size_t p = 0; p < pipelines_.size(); ++p) {
+    workers.emplace_back([this, p] {
+      LowerThreadPriority();
+      while (Chunk* chunk = queue_.Pop()) {
+        {
+          std::lock_guard<std::mutex> lock(busy_[p]);
+          pipelines_[p]->Feed(*chunk);
+        }
+        const std::uint64_t seq = chunk->seq;
+        queue_.Release(chunk);
+        Applied(seq);
+      }
+    });
+  }
+  ChunkReader reader(bytes, queue_, reader_options_, counters());
+  const ByteSource::Status status = reader.Run(error);
+  queue_.Close();
+  for (std::thread& t : workers) t.join();
+  for (auto& pipeline : pipelines_) pipeline->Finish();
+  return status;
+}
+
+void StreamInput::WorkMapped() {
+  std::vector<std::thread> workers;
+  for (std::size_t w = 0; w < pipelines_.size(); ++w) {
+    workers.emplace_back([this, w, p = pipelines_[w].get()] {
+      LowerThreadPriority();
+      MappedFile::Chunk chunk;
+      for (;;) {
+        {
+          std::lock_guard<std::mutex> lock(mapped_order_);
+          if (stopped() || !mapped_->Next(w, &chunk)) break;
+          Submitted(chunk.seq, chunk.lines.size());
+        }
+        p->CountBytes(chunk.lines.size());
+        p->Feed(chunk.lines, chunk.seq, chunk.wall_seconds);
+        Applied(chunk.seq);
+      }
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  if (MappedFile::truncated()) {
+    spdlog::warn(
+        "input: the file was cut shorter while being read; the rest of the lines being "
+        "worked then read as zero bytes (counted as result=\"not_json\" or \"too_long\")");
+  }
+  lseek(mapped_fd_, mapped_->offset(), SEEK_SET);
+  mapped_.reset();
+}
+
+bool StreamInput::TryClaim() {
+  for (claimed_ = 0; claimed_ < pipelines_.size(); ++claimed_) {
+    if (busy_[claimed_].try_lock()) return true;
+  }
+  return false;
+}
+
+void StreamInput::Work(const Chunk& chunk) {
+  pipelines_[claimed_]->Feed(chunk);
+  busy_[claimed_].unlock();
+  Applied(chunk.seq);
+}
+
+}  // namespace lle
