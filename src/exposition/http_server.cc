@@ -565,11 +565,12 @@ int HttpServer::Handle(mg_connection* conn, void* self) {
 }
 
 int HttpServer::HandleRequest(mg_connection* conn) {
-  // A changed web config applies from this request on.
-  FollowWebConfig();
-  const std::shared_ptr<const Access> access = current_access();
   const mg_request_info* info = mg_get_request_info(conn);
   deadlines_->BeginRequest(conn, info->remote_addr, info->remote_port);
+  // A changed web config applies from this request on (after BeginRequest:
+  // a reload takes milliseconds, and the connection is not idle meanwhile).
+  FollowWebConfig();
+  const std::shared_ptr<const Access> access = current_access();
   const std::string_view method = info->request_method ? info->request_method : "";
   const bool head = method == "HEAD";
   std::string uri;
