@@ -1404,5 +1404,59 @@ TEST_F(WebSecurityTest, NewCertificatePathsInTheWebConfigAreServedToNewConnectio
   EXPECT_EQ(metric(kLastOk), 1.0);
 }
 
+// Requests from four threads while the password is rotated back and forth:
+// civetweb's workers check basic auth while one of them swaps the users in.
+// Every answer must be 200 or 401 (a request is checked against the users
+// before or after a swap, never against a half-made set), and each swap is
+// read once. A connection shed by the server under load (status 0) is
+// counted and allowed for at most one request in ten.
+TEST_F(WebSecurityTest, ConcurrentRequestsDuringPasswordRotationGetEitherUsers) {
+  const std::string before = "basic_auth_users:\n  alice: '" + pki_.alice_hash + "'\n";
+  const std::string after = "basic_auth_users:\n  alice: '" + Pki::Hash("alice", "rotated") + "'\n";
+  WebConfigSecret secret(before);
+  Daemon d = LaunchDaemon(kBinary, {"--web.config.file=" + secret.path()});
+  ASSERT_EQ(PlainStatus(d.port, "alice:secret"), 200);
+  std::atomic<bool> stop{false};
+  std::atomic<int> requests{0};
+  std::atomic<int> shed{0};
+  std::atomic<int> unexpected{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.emplace_back([&, i] {
+      const std::string credentials = i % 2 == 0 ? "alice:secret" : "alice:rotated";
+      while (!stop.load()) {
+        const int status = PlainStatus(d.port, credentials);
+        ++requests;
+        if (status == 0) {
+          ++shed;
+        } else if (status != 200 && status != 401) {
+          ++unexpected;
+        }
+      }
+    });
+  }
+  constexpr int kSwaps = 6;
+  for (int i = 0; i < kSwaps; ++i) {
+    const bool rotated = i % 2 == 0;
+    secret.Update(rotated ? after : before);
+    const std::string now = rotated ? "alice:rotated" : "alice:secret";
+    const std::string old = rotated ? "alice:secret" : "alice:rotated";
+    const auto deadline = Clock::now() + seconds(10);
+    while (PlainStatus(d.port, now) != 200 && Clock::now() < deadline) {
+    }
+    EXPECT_EQ(PlainStatus(d.port, now), 200) << "swap " << i;
+    EXPECT_EQ(PlainStatus(d.port, old), 401) << "swap " << i;
+  }
+  stop.store(true);
+  for (std::thread& t : clients) t.join();
+  EXPECT_GT(requests.load(), 4 * kSwaps);
+  EXPECT_LT(shed.load() * 10, requests.load()) << shed.load() << " of " << requests.load();
+  EXPECT_EQ(unexpected.load(), 0);
+  const std::string body =
+      HttpGet(d.port, "/metrics", {{"Authorization", BasicHeader("alice:secret")}}).body;
+  EXPECT_EQ(MetricValue(body, kSuccesses), static_cast<double>(kSwaps)) << body;
+  EXPECT_EQ(MetricValue(body, kFailures), 0.0);
+}
+
 }  // namespace
 }  // namespace lle::test
