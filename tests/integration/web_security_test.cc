@@ -1241,7 +1241,9 @@ TEST_F(WebSecurityTest, RotatedBasicAuthPasswordInTheWebConfigAppliesToNewReques
   EXPECT_EQ(MetricValue(scrape, kSuccesses), 0.0) << scrape;
   EXPECT_EQ(MetricValue(scrape, kLastOk), 1.0);
 
-  secret.Update("basic_auth_users:\n  alice: '" + Pki::Hash("alice", "rotated") + "'\n");
+  EXPECT_EQ(HttpGet(d.port, "/-/healthy").headers.count("x-frame-options"), 0u);
+  secret.Update("basic_auth_users:\n  alice: '" + Pki::Hash("alice", "rotated") +
+                "'\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n");
   const auto deadline = Clock::now() + seconds(10);
   int status = 0;
   while ((status = PlainStatus(d.port, "alice:rotated")) != 200 && Clock::now() < deadline) {
@@ -1250,11 +1252,14 @@ TEST_F(WebSecurityTest, RotatedBasicAuthPasswordInTheWebConfigAppliesToNewReques
   EXPECT_EQ(status, 200);
   EXPECT_EQ(PlainStatus(d.port, "alice:secret"), 401);
   EXPECT_EQ(PlainStatus(d.port, "alice:secret", "/metrics"), 401);
-  const HttpResponse after =
+  HttpResponse after =
       HttpGet(d.port, "/metrics", {{"Authorization", BasicHeader("alice:rotated")}});
   EXPECT_EQ(MetricValue(after.body, kSuccesses), 1.0) << after.body;
   EXPECT_EQ(MetricValue(after.body, kFailures), 0.0);
   EXPECT_EQ(MetricValue(after.body, kLastOk), 1.0);
+  // The headers of the new file are sent too, on answers and refusals.
+  EXPECT_EQ(after.headers["x-frame-options"], "deny");
+  EXPECT_EQ(HttpGet(d.port, "/-/healthy").headers["x-frame-options"], "deny");
   EXPECT_NE(d.process->ReadStderrUntil("changed; reloaded (1 basic auth users)", seconds(5))
                 .find("changed; reloaded (1 basic auth users)"),
             std::string::npos);
