@@ -436,6 +436,7 @@ int RunDaemon(const Options& options) {
                    options.web_config_file.c_str(), error.c_str());
       return 1;
     }
+    http.web_config_file = options.web_config_file;  // followed: re-read when it changes
   }
   std::unique_ptr<HttpIngest> ingest_endpoint;
   if (options.ingest_enable) {

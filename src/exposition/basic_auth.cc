@@ -71,7 +71,7 @@ bool BasicAuth::Verify(const OpenSslApi& ssl, const std::string& user,
   return match && it != users_.end();
 }
 
-bool BasicAuth::Check(std::string_view header) {
+bool BasicAuth::Check(std::string_view header) const {
   if (users_.empty()) return true;
   constexpr std::string_view kScheme = "basic ";
   if (header.size() <= kScheme.size() ||

@@ -144,17 +144,110 @@ std::string OpenSslError(const OpenSslApi& ssl) {
   return text;
 }
 
+bool SameTlsFiles(const TlsServerConfig& a, const TlsServerConfig& b) {
+  return a.cert_file == b.cert_file && a.key_file == b.key_file &&
+         a.client_ca_file == b.client_ca_file;
+}
+
+// Why `next` cannot replace `applied` without a restart; empty if it can.
+std::string NeedsRestart(const WebConfig& applied, const WebConfig& next) {
+  if (applied.tls.has_value() != next.tls.has_value()) {
+    // civetweb makes its listening ports TLS or plain at start.
+    return next.tls ? "tls_server_config: turning TLS on needs a restart"
+                    : "tls_server_config: turning TLS off needs a restart";
+  }
+  if (applied.tls) {
+    // A connection takes its verify mode and protocol versions from the
+    // serving context when it is made; the handshake can only change its
+    // certificate, key and CAs (HttpServer::SelectContext).
+    if (applied.tls->client_auth != next.tls->client_auth) {
+      return "tls_server_config.client_auth_type: a change needs a restart";
+    }
+    if (applied.tls->min_version != next.tls->min_version) {
+      return "tls_server_config.min_version: a change needs a restart";
+    }
+  }
+  if (!next.basic_auth_users.empty()) {
+    std::string why;
+    if (LoadOpenSslApi(&why) == nullptr) return "basic_auth_users needs OpenSSL: " + why;
+  }
+  return "";
+}
+
 }  // namespace
+
+struct HttpServer::WebFollower {
+  std::mutex mutex;
+  FileIdentity seen;  // guarded: the file as last read (or tried)
+  WebConfig applied;  // guarded: what is in force
+};
+
+HttpServer::Access::Access(const WebConfig& web) : basic_auth(web.basic_auth_users) {
+  for (const auto& [name, value] : web.headers) headers += name + ": " + value + "\r\n";
+}
 
 HttpServer::HttpServer(HttpServerOptions options, Gatherer gather)
     : options_(std::move(options)),
       gather_(std::move(gather)),
-      basic_auth_(options_.web.basic_auth_users),
+      access_(std::make_shared<const Access>(options_.web)),
+      reload_counts_(std::make_unique<ReloadCounts>()),
       deadlines_(std::make_unique<ConnectionDeadlines>(kHeadGraceUnderLoad)),
       ingest_workers_(
           std::max(1, options_.max_connections - std::max(1, options_.max_connections / 4))) {
-  for (const auto& [name, value] : options_.web.headers) {
-    common_headers_ += name + ": " + value + "\r\n";
+  if (!options_.web_config_file.empty()) {
+    web_follower_ = std::make_unique<WebFollower>();
+    // The caller read the file just before: a change made in between is seen
+    // only at the file's next change.
+    web_follower_->seen = IdentifyFile(options_.web_config_file);
+    web_follower_->applied = options_.web;
+  }
+}
+
+void HttpServer::FollowWebConfig() {
+  if (web_follower_ == nullptr) return;
+  const std::string& path = options_.web_config_file;
+  const FileIdentity now = IdentifyFile(path);  // outside the lock: the common case
+  WebFollower& follower = *web_follower_;
+  std::lock_guard<std::mutex> lock(follower.mutex);
+  // Another worker may have loaded this very change while we waited.
+  if (now == follower.seen) return;
+  // Recorded even if the file is refused: one try and one line per change.
+  follower.seen = now;
+  WebConfig next;
+  std::string error;
+  // A file rewritten in place is empty for a moment: an empty web config
+  // (nothing configured: no basic auth) is taken only at start.
+  if (now.error == 0 && now.size == 0) error = "the file is empty";
+  if (!error.empty() || !LoadWebConfig(path, &next, &error)) {
+    reload_counts_->Add(false);
+    spdlog::error("web config: {} changed but does not load, everything stays as it was: {}", path,
+                  error);
+    return;
+  }
+  const std::string restart = NeedsRestart(follower.applied, next);
+  if (!restart.empty()) {
+    reload_counts_->Add(false);
+    spdlog::error("web config: {} changed, refused, everything stays as it was: {}", path, restart);
+    return;
+  }
+  // The new TLS paths first: they are the one part that can fail now.
+  bool tls_ok = true;
+  if (next.tls && !SameTlsFiles(*follower.applied.tls, *next.tls)) {
+    tls_ok = tls_reloader_ != nullptr && tls_reloader_->Follow(*next.tls, &error);
+  }
+  const bool access_changed = next.basic_auth_users != follower.applied.basic_auth_users ||
+                              next.headers != follower.applied.headers;
+  if (access_changed) std::atomic_store(&access_, std::make_shared<const Access>(next));
+  follower.applied = std::move(next);
+  reload_counts_->Add(tls_ok);
+  if (!tls_ok) {
+    spdlog::error(
+        "web config: {} reloaded, but its new TLS files do not load, new connections "
+        "keep the previous certificate until they change: {}",
+        path, error);
+  } else {
+    spdlog::info("web config: {} changed; reloaded ({} basic auth users)", path,
+                 follower.applied.basic_auth_users.size());
   }
 }
 
@@ -162,10 +255,10 @@ void HttpServer::Send(mg_connection* conn, int code, const char* reason, const c
                       std::string_view body, bool head, const std::string& extra_headers) {
   // One write for head and body: two small writes wait on the peer's delayed
   // ACK (Nagle), about 40 ms per answer on a keep-alive connection.
-  std::string out = "HTTP/1.1 " + std::to_string(code) + " " + reason +
-                    "\r\nContent-Type: " + content_type +
-                    "\r\nContent-Length: " + std::to_string(body.size()) +
-                    "\r\nCache-Control: no-store\r\n" + common_headers_ + extra_headers + "\r\n";
+  std::string out =
+      "HTTP/1.1 " + std::to_string(code) + " " + reason + "\r\nContent-Type: " + content_type +
+      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nCache-Control: no-store\r\n" +
+      current_access()->headers + extra_headers + "\r\n";
   if (!head) out.append(body);
   mg_write(conn, out.data(), out.size());
 }
@@ -198,7 +291,7 @@ int HttpServer::InitTls(void* ssl_ctx, void* self) {
   // at the next handshake.
   server->tls_reloader_->Snapshot();
   // 1: the context is complete, civetweb adds nothing; -1: start-up fails.
-  if (!server->ConfigureTls(ssl_ctx, &server->tls_error_)) return -1;
+  if (!server->ConfigureTls(*server->options_.web.tls, ssl_ctx, &server->tls_error_)) return -1;
   std::string error;
   const OpenSslApi* api = LoadOpenSslApi(&error);  // Start() loaded it
   if (api == nullptr) return -1;
@@ -211,6 +304,8 @@ int HttpServer::InitTls(void* ssl_ctx, void* self) {
 
 int HttpServer::SelectContext(SSL* ssl, void* self) {
   auto* server = static_cast<HttpServer*>(self);
+  // New cert_file/key_file paths apply from this connection on.
+  server->FollowWebConfig();
   const std::shared_ptr<SSL_CTX> current = server->tls_reloader_->Current();
   if (current == nullptr) return 1;  // the serving context is current
   std::string error;
@@ -224,14 +319,15 @@ int HttpServer::SelectContext(SSL* ssl, void* self) {
   return 1;
 }
 
-std::vector<prometheus::MetricFamily> HttpServer::CollectTls() const {
+std::vector<prometheus::MetricFamily> HttpServer::CollectReloads() const {
   std::vector<prometheus::MetricFamily> families;
-  if (tls_reloader_ == nullptr) return families;
-  const TlsReloader::Counts counts = tls_reloader_->counts();
+  if (tls_reloader_ == nullptr && web_follower_ == nullptr) return families;
+  const ReloadCounts::Snapshot counts = reload_counts_->Get();
   prometheus::MetricFamily reloads;
   reloads.name = "llm_log_exporter_web_config_reloads_total";
   reloads.help =
-      "Reloads of the TLS files of --web.config.file after they changed on disk, by outcome";
+      "Reloads of --web.config.file, or of the TLS files it names, after they changed on disk, "
+      "by outcome";
   reloads.type = prometheus::MetricType::Counter;
   for (const auto& [outcome, value] :
        {std::pair<const char*, std::uint64_t>{"success", counts.successes},
@@ -244,8 +340,8 @@ std::vector<prometheus::MetricFamily> HttpServer::CollectTls() const {
   prometheus::MetricFamily last;
   last.name = "llm_log_exporter_web_config_last_reload_successful";
   last.help =
-      "1 if the TLS files of --web.config.file last loaded, 0 if new connections still get the "
-      "previous certificate because the changed files do not load";
+      "1 if the last reload of --web.config.file or its TLS files succeeded, 0 if what changed "
+      "was refused and the previous web config or certificate is still in use";
   last.type = prometheus::MetricType::Gauge;
   prometheus::ClientMetric metric;
   metric.gauge.value = counts.last_successful ? 1 : 0;
@@ -255,9 +351,8 @@ std::vector<prometheus::MetricFamily> HttpServer::CollectTls() const {
   return families;
 }
 
-bool HttpServer::ConfigureTls(void* ssl_ctx, std::string* error) {
+bool HttpServer::ConfigureTls(const TlsServerConfig& tls, void* ssl_ctx, std::string* error) {
   SSL_CTX* ctx = static_cast<SSL_CTX*>(ssl_ctx);
-  const TlsServerConfig& tls = *options_.web.tls;
   const OpenSslApi* api = LoadOpenSslApi(error);  // Start() loaded it
   if (api == nullptr) return false;
   const OpenSslApi& ssl = *api;
@@ -350,7 +445,7 @@ bool HttpServer::Start(std::string* error) {
     }
   }
   const bool tls = options_.web.tls.has_value();
-  if (tls || basic_auth_.enabled()) {
+  if (tls || !options_.web.basic_auth_users.empty()) {
     std::string why;
     if (LoadOpenSslApi(&why) == nullptr) {
       *error =
@@ -360,12 +455,12 @@ bool HttpServer::Start(std::string* error) {
   }
   if (tls) {
     std::string why;
-    const TlsServerConfig& files = *options_.web.tls;
-    std::vector<std::string> watched = {files.cert_file, files.key_file};
-    if (!files.client_ca_file.empty()) watched.push_back(files.client_ca_file);
     tls_reloader_ = std::make_unique<TlsReloader>(
-        *LoadOpenSslApi(&why), std::move(watched),
-        [this](SSL_CTX* ctx, std::string* message) { return ConfigureTls(ctx, message); });
+        *LoadOpenSslApi(&why), *options_.web.tls,
+        [this](const TlsServerConfig& files, SSL_CTX* ctx, std::string* message) {
+          return ConfigureTls(files, ctx, message);
+        },
+        reload_counts_.get());
   }
   // Not fatal here: a civetweb built for OpenSSL 3 needs no help; if this one
   // does, mg_start2 fails below and the message says why.
@@ -472,6 +567,10 @@ int HttpServer::Handle(mg_connection* conn, void* self) {
 int HttpServer::HandleRequest(mg_connection* conn) {
   const mg_request_info* info = mg_get_request_info(conn);
   deadlines_->BeginRequest(conn, info->remote_addr, info->remote_port);
+  // A changed web config applies from this request on (after BeginRequest:
+  // a reload takes milliseconds, and the connection is not idle meanwhile).
+  FollowWebConfig();
+  const std::shared_ptr<const Access> access = current_access();
   const std::string_view method = info->request_method ? info->request_method : "";
   const bool head = method == "HEAD";
   std::string uri;
@@ -523,9 +622,9 @@ int HttpServer::HandleRequest(mg_connection* conn) {
   // Basic auth guards every path. Ingest with its own bearer token is the one
   // exception: one Authorization header cannot carry both, and the token
   // already guards it (see HttpServerOptions::ingest_has_own_auth).
-  if (basic_auth_.enabled()) {
+  if (access->basic_auth.enabled()) {
     const char* authorization = mg_get_header(conn, "Authorization");
-    if (!basic_auth_.Check(authorization != nullptr ? authorization : "")) {
+    if (!access->basic_auth.Check(authorization != nullptr ? authorization : "")) {
       Send(conn, 401, "Unauthorized", "text/plain", "Unauthorized\n", head,
            "WWW-Authenticate: Basic realm=\"llm_log_exporter\", charset=\"UTF-8\"\r\n");
       return 401;
@@ -597,9 +696,10 @@ int HttpServer::ServeIngest(mg_connection* conn, bool head) {
     if (options_.ingest_refused) options_.ingest_refused(code);
     return Refuse(conn, code, reason, body, head, extra_headers);
   };
-  if (basic_auth_.enabled() && !options_.ingest_has_own_auth) {
+  const std::shared_ptr<const Access> access = current_access();
+  if (access->basic_auth.enabled() && !options_.ingest_has_own_auth) {
     const char* authorization = mg_get_header(conn, "Authorization");
-    if (!basic_auth_.Check(authorization != nullptr ? authorization : "")) {
+    if (!access->basic_auth.Check(authorization != nullptr ? authorization : "")) {
       return refuse(401, "Unauthorized", "Unauthorized\n",
                     "WWW-Authenticate: Basic realm=\"llm_log_exporter\", charset=\"UTF-8\"\r\n");
     }
@@ -706,7 +806,7 @@ int HttpServer::ServeIngest(mg_connection* conn, bool head) {
 
 void HttpServer::ServeMetrics(mg_connection* conn, bool head) {
   std::vector<prometheus::MetricFamily> families = gather_();
-  std::vector<prometheus::MetricFamily> tls = CollectTls();
+  std::vector<prometheus::MetricFamily> tls = CollectReloads();
   families.insert(families.end(), std::make_move_iterator(tls.begin()),
                   std::make_move_iterator(tls.end()));
   const std::string body = SerializeText(families);

@@ -1158,5 +1158,310 @@ TEST_F(WebSecurityTest, ConcurrentHandshakesDuringRotationGetEitherCertificate) 
             0.0);
 }
 
+
+// The web config file itself (issue 18): re-read when it changes, as the
+// exporter-toolkit re-reads it per request.
+
+// `user:password` in an Authorization header's Basic form.
+std::string BasicHeader(const std::string& credentials) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out = "Basic ";
+  for (std::size_t i = 0; i < credentials.size(); i += 3) {
+    const std::size_t n = std::min<std::size_t>(3, credentials.size() - i);
+    unsigned bits = 0;
+    for (std::size_t j = 0; j < 3; ++j) {
+      bits = (bits << 8) | (j < n ? static_cast<unsigned char>(credentials[i + j]) : 0u);
+    }
+    for (std::size_t j = 0; j < 4; ++j) {
+      out += j <= n ? kAlphabet[(bits >> (18 - 6 * j)) & 63] : '=';
+    }
+  }
+  return out;
+}
+
+// The status of GET `path` over plain HTTP with basic auth `credentials`.
+int PlainStatus(int port, const std::string& credentials, const std::string& path = "/-/healthy") {
+  return HttpGet(port, path, {{"Authorization", BasicHeader(credentials)}}).status;
+}
+
+// Replaces `path` by a rename, as an editor or `kubectl cp` would: a reader
+// never sees it half written.
+void ReplaceFile(const std::string& path, const std::string& content) {
+  {
+    std::ofstream out(path + ".new", std::ios::binary | std::ios::trunc);
+    out << content;
+    if (!out) throw std::runtime_error("cannot write " + path + ".new");
+  }
+  std::filesystem::rename(path + ".new", path);
+}
+
+// A web config mounted from a Kubernetes Secret: web.yml is a symlink through
+// `..data` to a timestamped directory; Update() writes a new directory and
+// swaps `..data` by a rename, as the kubelet does. Owns its directory.
+class WebConfigSecret {
+ public:
+  explicit WebConfigSecret(const std::string& yaml) { Put(yaml, "..data"); }
+  std::string path() const { return dir_.File("web.yml"); }
+  void Update(const std::string& yaml) {
+    Put(yaml, "..data_tmp");
+    std::filesystem::rename(dir_.File("..data_tmp"), dir_.File("..data"));
+  }
+
+ private:
+  void Put(const std::string& yaml, const std::string& link) {
+    const std::string version = "..2026_" + std::to_string(versions_++);
+    std::filesystem::create_directory(dir_.File(version));
+    dir_.Write(version + "/web.yml", yaml);
+    std::filesystem::create_directory_symlink(version, dir_.File(link));
+    if (!std::filesystem::is_symlink(dir_.File("web.yml"))) {
+      std::filesystem::create_symlink("..data/web.yml", dir_.File("web.yml"));
+    }
+  }
+
+  TempDir dir_;
+  int versions_ = 0;
+};
+
+constexpr char kSuccesses[] = "llm_log_exporter_web_config_reloads_total{outcome=\"success\"}";
+constexpr char kFailures[] = "llm_log_exporter_web_config_reloads_total{outcome=\"failure\"}";
+constexpr char kLastOk[] = "llm_log_exporter_web_config_last_reload_successful";
+
+// A password rotated in the Secret the web config is mounted from: the new
+// one opens the endpoints within a deadline, the old one no longer does (the
+// cache of verified headers goes with the old users), without a restart.
+TEST_F(WebSecurityTest, RotatedBasicAuthPasswordInTheWebConfigAppliesToNewRequests) {
+  WebConfigSecret secret("basic_auth_users:\n  alice: '" + pki_.alice_hash + "'\n");
+  Daemon d = LaunchDaemon(kBinary, {"--web.config.file=" + secret.path()});
+  // Verified once: its header is now cached.
+  ASSERT_EQ(PlainStatus(d.port, "alice:secret"), 200);
+  ASSERT_EQ(PlainStatus(d.port, "alice:rotated"), 401);
+  const std::string scrape =
+      HttpGet(d.port, "/metrics", {{"Authorization", BasicHeader("alice:secret")}}).body;
+  EXPECT_EQ(MetricValue(scrape, kSuccesses), 0.0) << scrape;
+  EXPECT_EQ(MetricValue(scrape, kLastOk), 1.0);
+
+  EXPECT_EQ(HttpGet(d.port, "/-/healthy").headers.count("x-frame-options"), 0u);
+  secret.Update("basic_auth_users:\n  alice: '" + Pki::Hash("alice", "rotated") +
+                "'\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n");
+  const auto deadline = Clock::now() + seconds(10);
+  int status = 0;
+  while ((status = PlainStatus(d.port, "alice:rotated")) != 200 && Clock::now() < deadline) {
+    EXPECT_EQ(status, 401);
+  }
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(PlainStatus(d.port, "alice:secret"), 401);
+  EXPECT_EQ(PlainStatus(d.port, "alice:secret", "/metrics"), 401);
+  HttpResponse after =
+      HttpGet(d.port, "/metrics", {{"Authorization", BasicHeader("alice:rotated")}});
+  EXPECT_EQ(MetricValue(after.body, kSuccesses), 1.0) << after.body;
+  EXPECT_EQ(MetricValue(after.body, kFailures), 0.0);
+  EXPECT_EQ(MetricValue(after.body, kLastOk), 1.0);
+  // The headers of the new file are sent too, on answers and refusals.
+  EXPECT_EQ(after.headers["x-frame-options"], "deny");
+  EXPECT_EQ(HttpGet(d.port, "/-/healthy").headers["x-frame-options"], "deny");
+  EXPECT_NE(d.process->ReadStderrUntil("changed; reloaded (1 basic auth users)", seconds(5))
+                .find("changed; reloaded (1 basic auth users)"),
+            std::string::npos);
+}
+
+// A web config that no longer loads (broken YAML, an empty file) or asks for
+// what needs a restart (TLS turned on) changes nothing: the users as they
+// were still apply, each change is refused with one line and counted once
+// (not per request), and a good file afterwards is taken.
+TEST_F(WebSecurityTest, BrokenOrRestartOnlyWebConfigKeepsThePreviousOne) {
+  const std::string path = pki_.temp->Write("web-broken.yml", Users());
+  Daemon d = LaunchDaemon(kBinary, {"--web.config.file=" + path});
+  ASSERT_EQ(PlainStatus(d.port, "alice:secret"), 200);
+  auto metric = [&](const std::string& series) {
+    return MetricValue(
+        HttpGet(d.port, "/metrics", {{"Authorization", BasicHeader("alice:secret")}}).body, series);
+  };
+  // Waits until the failures reach `failures`, the users as they were
+  // answering every request meanwhile.
+  auto await_failures = [&](double failures) {
+    const auto deadline = Clock::now() + seconds(10);
+    while (metric(kFailures) != failures && Clock::now() < deadline) {
+      EXPECT_EQ(PlainStatus(d.port, "bob:hunter2"), 200);
+      EXPECT_EQ(PlainStatus(d.port, "eve:secret"), 401);
+    }
+    return metric(kFailures);
+  };
+
+  ReplaceFile(path, "basic_auth_users: {alice: '" + pki_.alice_hash + "'\n");
+  EXPECT_EQ(await_failures(1.0), 1.0);
+  const std::string log = d.process->ReadStderrUntil("changed but does not load", seconds(5));
+  EXPECT_NE(log.find("web config: " + path +
+                     " changed but does not load, everything stays as it was: not valid YAML"),
+            std::string::npos)
+      << log;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(PlainStatus(d.port, "alice:secret"), 200);
+    EXPECT_EQ(PlainStatus(d.port, "bob:hunter2"), 200);
+    EXPECT_EQ(PlainStatus(d.port, "alice:wrong"), 401);
+    EXPECT_EQ(HttpGet(d.port, "/-/healthy").status, 401);
+  }
+  EXPECT_EQ(metric(kFailures), 1.0);  // once per change, not per request
+  EXPECT_EQ(metric(kLastOk), 0.0);
+  EXPECT_EQ(metric(kSuccesses), 0.0);
+
+  // Emptied (as a rewrite in place does for a moment): not "no users".
+  ReplaceFile(path, "");
+  EXPECT_EQ(await_failures(2.0), 2.0);
+  EXPECT_EQ(HttpGet(d.port, "/-/healthy").status, 401);
+
+  // TLS turned on: civetweb set its ports up as plain HTTP at start.
+  ReplaceFile(path, Tls() + "basic_auth_users:\n  alice: '" + pki_.alice_hash + "'\n");
+  EXPECT_EQ(await_failures(3.0), 3.0);
+  const std::string refused = d.process->ReadStderrUntil("turning TLS on", seconds(5));
+  EXPECT_NE(refused.find("changed, refused, everything stays as it was: tls_server_config: "
+                         "turning TLS on needs a restart"),
+            std::string::npos)
+      << refused;
+  EXPECT_EQ(PlainStatus(d.port, "bob:hunter2"), 200);  // bob was not removed either
+
+  // A good file again: taken.
+  ReplaceFile(path, "basic_auth_users:\n  alice: '" + pki_.alice_hash + "'\n");
+  const auto deadline = Clock::now() + seconds(10);
+  while (PlainStatus(d.port, "bob:hunter2") != 401 && Clock::now() < deadline) {
+  }
+  EXPECT_EQ(PlainStatus(d.port, "bob:hunter2"), 401);
+  EXPECT_EQ(metric(kSuccesses), 1.0);
+  EXPECT_EQ(metric(kFailures), 3.0);
+  EXPECT_EQ(metric(kLastOk), 1.0);
+}
+
+// cert_file and key_file pointed at other files (a new Secret mounted
+// elsewhere): new connections get the new certificate; a change of
+// client_auth_type, which needs a restart, is refused and the certificate
+// stays; paths to files that do not load leave new connections on the
+// previous certificate until those files change.
+TEST_F(WebSecurityTest, NewCertificatePathsInTheWebConfigAreServedToNewConnections) {
+  pki_.MakeLeaf("moved", "ca", "subjectAltName=IP:127.0.0.1");
+  pki_.MakeLeaf("later", "ca", "subjectAltName=IP:127.0.0.1");
+  const std::string path = pki_.temp->Write("web-paths.yml", Tls());
+  Daemon d = LaunchDaemon(kBinary, {"--web.config.file=" + path});
+  ASSERT_EQ(ServedSubject(pki_, d.port), "CN = server");
+  auto metric = [&](const std::string& series) {
+    std::string body;  // a scrape shed (see ServedSubject) is tried again
+    const auto deadline = Clock::now() + seconds(10);
+    while ((body = Curl(pki_, d.port, "/metrics").body).empty() && Clock::now() < deadline) {
+    }
+    return MetricValue(body, series);
+  };
+  // The subject new connections get within 10 s; each before is one of `before`.
+  auto await_subject = [&](const std::string& subject, const std::set<std::string>& before) {
+    const auto deadline = Clock::now() + seconds(10);
+    std::string served;
+    while ((served = ServedSubject(pki_, d.port)) != subject && Clock::now() < deadline) {
+      EXPECT_TRUE(before.count(served) != 0) << served;
+    }
+    return served;
+  };
+  auto paths = [](const std::string& crt, const std::string& key) {
+    return "tls_server_config:\n  cert_file: " + crt + "\n  key_file: " + key + "\n";
+  };
+  const std::string moved = paths(pki_.dir + "/moved.crt", pki_.dir + "/moved.key");
+  ReplaceFile(path, moved);
+  EXPECT_EQ(await_subject("CN = moved", {"CN = server"}), "CN = moved");
+  EXPECT_EQ(metric(kSuccesses), 1.0);
+  EXPECT_EQ(metric(kFailures), 0.0);
+  EXPECT_EQ(metric(kLastOk), 1.0);
+  EXPECT_EQ(Curl(pki_, d.port, "/-/healthy").status, 200);
+
+  // client_auth_type: a connection takes its verify mode from the serving
+  // context, so a change needs a restart. Refused, counted, nothing changes.
+  ReplaceFile(path, moved + "  client_auth_type: RequireAnyClientCert\n");
+  auto await_failures = [&](double failures) {
+    const auto deadline = Clock::now() + seconds(10);
+    while (metric(kFailures) != failures && Clock::now() < deadline) {
+    }
+    return metric(kFailures);
+  };
+  EXPECT_EQ(await_failures(1.0), 1.0);
+  EXPECT_EQ(metric(kLastOk), 0.0);
+  EXPECT_EQ(ServedSubject(pki_, d.port), "CN = moved");
+  EXPECT_EQ(Curl(pki_, d.port, "/-/healthy").status, 200);  // still no client certificate asked
+  const std::string log = d.process->ReadStderrUntil("client_auth_type", seconds(5));
+  EXPECT_NE(log.find("tls_server_config.client_auth_type: a change needs a restart"),
+            std::string::npos)
+      << log;
+
+  // New paths whose files do not load together (later's certificate, moved's
+  // key): moved's certificate stays, counted; then the key file rewritten
+  // with later's key: the new paths are followed, later's certificate served.
+  const std::string crt = pki_.dir + "/paths.crt";
+  const std::string key = pki_.dir + "/paths.key";
+  std::filesystem::copy_file(pki_.dir + "/later.crt", crt);
+  std::filesystem::copy_file(pki_.dir + "/moved.key", key);
+  ReplaceFile(path, paths(crt, key));
+  EXPECT_EQ(await_failures(2.0), 2.0);
+  EXPECT_EQ(ServedSubject(pki_, d.port), "CN = moved");
+  ReplaceFile(key, [&] {
+    std::ifstream in(pki_.dir + "/later.key", std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }());
+  EXPECT_EQ(await_subject("CN = later", {"CN = moved"}), "CN = later");
+  EXPECT_EQ(metric(kSuccesses), 2.0);
+  EXPECT_EQ(metric(kFailures), 2.0);
+  EXPECT_EQ(metric(kLastOk), 1.0);
+}
+
+// Requests from four threads while the password is rotated back and forth:
+// civetweb's workers check basic auth while one of them swaps the users in.
+// Every answer must be 200 or 401 (a request is checked against the users
+// before or after a swap, never against a half-made set), and each swap is
+// read once. A connection shed by the server under load (status 0) is
+// counted and allowed for at most one request in ten.
+TEST_F(WebSecurityTest, ConcurrentRequestsDuringPasswordRotationGetEitherUsers) {
+  const std::string before = "basic_auth_users:\n  alice: '" + pki_.alice_hash + "'\n";
+  const std::string after = "basic_auth_users:\n  alice: '" + Pki::Hash("alice", "rotated") + "'\n";
+  WebConfigSecret secret(before);
+  Daemon d = LaunchDaemon(kBinary, {"--web.config.file=" + secret.path()});
+  ASSERT_EQ(PlainStatus(d.port, "alice:secret"), 200);
+  std::atomic<bool> stop{false};
+  std::atomic<int> requests{0};
+  std::atomic<int> shed{0};
+  std::atomic<int> unexpected{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.emplace_back([&, i] {
+      const std::string credentials = i % 2 == 0 ? "alice:secret" : "alice:rotated";
+      while (!stop.load()) {
+        const int status = PlainStatus(d.port, credentials);
+        ++requests;
+        if (status == 0) {
+          ++shed;
+        } else if (status != 200 && status != 401) {
+          ++unexpected;
+        }
+      }
+    });
+  }
+  constexpr int kSwaps = 6;
+  for (int i = 0; i < kSwaps; ++i) {
+    const bool rotated = i % 2 == 0;
+    secret.Update(rotated ? after : before);
+    const std::string now = rotated ? "alice:rotated" : "alice:secret";
+    const std::string old = rotated ? "alice:secret" : "alice:rotated";
+    const auto deadline = Clock::now() + seconds(10);
+    while (PlainStatus(d.port, now) != 200 && Clock::now() < deadline) {
+    }
+    EXPECT_EQ(PlainStatus(d.port, now), 200) << "swap " << i;
+    EXPECT_EQ(PlainStatus(d.port, old), 401) << "swap " << i;
+  }
+  stop.store(true);
+  for (std::thread& t : clients) t.join();
+  EXPECT_GT(requests.load(), 4 * kSwaps);
+  EXPECT_LT(shed.load() * 10, requests.load()) << shed.load() << " of " << requests.load();
+  EXPECT_EQ(unexpected.load(), 0);
+  const std::string body =
+      HttpGet(d.port, "/metrics", {{"Authorization", BasicHeader("alice:secret")}}).body;
+  EXPECT_EQ(MetricValue(body, kSuccesses), static_cast<double>(kSwaps)) << body;
+  EXPECT_EQ(MetricValue(body, kFailures), 0.0);
+}
+
 }  // namespace
 }  // namespace lle::test

@@ -20,6 +20,7 @@ struct ssl_st;
 namespace lle {
 
 class ConnectionDeadlines;
+class ReloadCounts;
 class TlsReloader;
 
 /// The head of a request to the ingest path; its body is read through a
@@ -97,6 +98,9 @@ struct HttpServerOptions {
   std::size_t body_min_bytes_per_second = 16 * 1024;
   /// TLS, basic auth and extra headers (--web.config.file); applies to every path.
   WebConfig web;
+  /// The file `web` was loaded from; empty: none. Set: the file is followed
+  /// (see HttpServer).
+  std::string web_config_file;
 };
 
 /// The one HTTP(S) server of the daemon (civetweb): the telemetry path,
@@ -104,8 +108,24 @@ struct HttpServerOptions {
 /// config's TLS and basic auth. Owns the civetweb context; handlers run on its
 /// worker threads, so `gather` must be thread-safe. With TLS, each new
 /// connection is served the certificate, key and client CA its files hold at
-/// the time (see TlsReloader), and the metrics gathered get two more families
-/// counting those reloads.
+/// the time (see TlsReloader). With `web_config_file`, the web config file
+/// itself is followed as the Prometheus exporter-toolkit does (it re-reads it
+/// per request): each request and each TLS handshake stat()s it (through
+/// symlinks, as TlsReloader does; about a microsecond, cheaper than rate
+/// limiting it and seen at once), and when it changed it is parsed again: new
+/// basic_auth_users and headers apply to the next requests, new
+/// cert_file/key_file/client_ca_file paths to new connections. A file that
+/// does not load, or a change that needs a restart (TLS turned on or off,
+/// client_auth_type, min_version), leaves everything as it was; one line is
+/// logged. The metrics gathered get two more families counting those reloads
+/// (with TLS or a web config file).
+///
+/// Thread-safety: civetweb's workers handle requests concurrently. The basic
+/// auth users and headers in force are one immutable Access, read and replaced
+/// only with std::atomic_load/std::atomic_store of a shared_ptr (a request
+/// keeps the one it loaded); the web config reload itself (stat compare,
+/// parse, swap) runs under a mutex, which a request holds only for the
+/// identity comparison when nothing changed.
 class HttpServer {
  public:
   using Gatherer = std::function<std::vector<prometheus::MetricFamily>()>;
@@ -133,11 +153,24 @@ class HttpServer {
   /// OpenSSL's certificate callback, at each handshake: moves the connection
   /// to the context built from the current TLS files, if they changed.
   static int SelectContext(ssl_st* ssl, void* self);
-  /// The TLS reload counters (empty without TLS).
-  std::vector<prometheus::MetricFamily> CollectTls() const;
+  /// The reload counters (empty without TLS nor a web config file).
+  std::vector<prometheus::MetricFamily> CollectReloads() const;
+  /// What requests are checked against and answered with, from the web
+  /// config as last applied: immutable, swapped whole.
+  struct Access {
+    explicit Access(const WebConfig& web);
+    BasicAuth basic_auth;
+    std::string headers;  // "Name: value\r\n" each
+  };
+  std::shared_ptr<const Access> current_access() const { return std::atomic_load(&access_); }
+  /// Re-reads options_.web_config_file if it changed since last looked at,
+  /// and applies it (see the class comment). Any thread.
+  void FollowWebConfig();
+  /// The web config file followed: its identity and what was applied.
+  struct WebFollower;
   static void EndRequest(const mg_connection* conn, int status);
   static void CloseConnection(const mg_connection* conn);
-  bool ConfigureTls(void* ssl_ctx, std::string* error);
+  bool ConfigureTls(const TlsServerConfig& tls, void* ssl_ctx, std::string* error);
   int HandleRequest(mg_connection* conn);
   void Send(mg_connection* conn, int code, const char* reason, const char* content_type,
             std::string_view body, bool head, const std::string& extra_headers = {});
@@ -149,12 +182,14 @@ class HttpServer {
 
   HttpServerOptions options_;
   Gatherer gather_;
-  BasicAuth basic_auth_;
-  std::string common_headers_;  // web config headers, "Name: value\r\n" each
-  std::string tls_error_;       // set by ConfigureTls during Start
+  // Never null; only through std::atomic_load/std::atomic_store (current_access()).
+  std::shared_ptr<const Access> access_;
+  std::unique_ptr<WebFollower> web_follower_;    // null: no web config file; thread-safe
+  std::unique_ptr<ReloadCounts> reload_counts_;  // never null; thread-safe
+  std::string tls_error_;                        // set by ConfigureTls during Start
   std::unique_ptr<ConnectionDeadlines> deadlines_;
   std::unique_ptr<TlsReloader> tls_reloader_;  // set by Start with TLS; thread-safe
-  const int ingest_workers_;  // workers that may serve ingest at once
+  const int ingest_workers_;                   // workers that may serve ingest at once
   std::atomic<int> ingest_active_{0};
   mg_context* ctx_ = nullptr;
   std::atomic<int> port_{0};
