@@ -6,12 +6,8 @@
 #include <numeric>
 #include <utility>
 
-#if defined(__AVX2__) || defined(__SSSE3__)
-#include <immintrin.h>
-#define LLE_LITERAL_SET_SIMD 1
-#endif
-
 #include "find_bytes.h"
+#include "simd_lanes.h"
 
 namespace lle {
 namespace {
@@ -43,45 +39,6 @@ bool Contains(std::string_view line, const std::string& literal) {
   return best;
 }
 
-#if defined(__AVX2__)
-// 32 positions at a time; the 16-entry tables repeat in both 128-bit lanes,
-// as pshufb looks up within a lane.
-struct Lanes {
-  using V = __m256i;
-  static constexpr std::size_t kWidth = 32;
-  static V Load(const char* p) { return _mm256_loadu_si256(reinterpret_cast<const V*>(p)); }
-  static V Table(const std::uint8_t* t) {
-    return _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(t)));
-  }
-  static V Low(V x) { return _mm256_and_si256(x, _mm256_set1_epi8(0x0f)); }
-  static V High(V x) { return _mm256_and_si256(_mm256_srli_epi16(x, 4), _mm256_set1_epi8(0x0f)); }
-  static V Lookup(V table, V index) { return _mm256_shuffle_epi8(table, index); }
-  static V And(V a, V b) { return _mm256_and_si256(a, b); }
-  static std::uint32_t NonZero(V x) {
-    return ~static_cast<std::uint32_t>(
-        _mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_setzero_si256())));
-  }
-  static void Store(std::uint8_t* out, V x) {
-    _mm256_storeu_si256(reinterpret_cast<V*>(out), x);
-  }
-};
-#elif defined(__SSSE3__)
-struct Lanes {
-  using V = __m128i;
-  static constexpr std::size_t kWidth = 16;
-  static V Load(const char* p) { return _mm_loadu_si128(reinterpret_cast<const V*>(p)); }
-  static V Table(const std::uint8_t* t) { return _mm_load_si128(reinterpret_cast<const V*>(t)); }
-  static V Low(V x) { return _mm_and_si128(x, _mm_set1_epi8(0x0f)); }
-  static V High(V x) { return _mm_and_si128(_mm_srli_epi16(x, 4), _mm_set1_epi8(0x0f)); }
-  static V Lookup(V table, V index) { return _mm_shuffle_epi8(table, index); }
-  static V And(V a, V b) { return _mm_and_si128(a, b); }
-  static std::uint32_t NonZero(V x) {
-    return ~static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_setzero_si128()))) &
-           0xffffu;
-  }
-  static void Store(std::uint8_t* out, V x) { _mm_storeu_si128(reinterpret_cast<V*>(out), x); }
-};
-#endif
 
 }  // namespace
 
@@ -99,7 +56,7 @@ LiteralSet::LiteralSet(std::vector<std::string> literals) : literals_(std::move(
   }
   heads_.resize(count);
   for (const std::size_t i : order) heads_[i] = Load32(literals_[i].data());
-#if defined(LLE_LITERAL_SET_SIMD)
+#if defined(LLE_SIMD_LANES)
   // Literals with alike windows share a bucket (fewer stray nibbles).
   window_.resize(count);
   for (const std::size_t i : order) {
@@ -144,7 +101,7 @@ std::uint64_t LiteralSet::Find(std::string_view line) const {
   return found;
 }
 
-#if defined(LLE_LITERAL_SET_SIMD)
+#if defined(LLE_SIMD_LANES)
 
 std::uint64_t LiteralSet::FindLong(std::string_view line) const {
   using V = Lanes::V;

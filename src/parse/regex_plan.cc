@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#if defined(__AVX2__) || defined(__SSSE3__)
-#include <immintrin.h>
-#endif
+#include "simd_lanes.h"
 
 namespace lle {
 namespace {
@@ -347,46 +345,19 @@ namespace {
 [[gnu::noinline]] std::size_t LongRunEnd(const std::array<std::uint8_t, 32>& rows,
                                          const std::array<bool, 256>& in_class, const char* data,
                                          std::size_t p, std::size_t size) {
-#if defined(__AVX2__)
-  const auto table = [](const std::uint8_t* t) {
-    return _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(t)));
-  };
+#if defined(LLE_SIMD_LANES)
   alignas(16) static constexpr std::uint8_t kLowBits[16] = {1, 2, 4, 8, 16, 32, 64, 128};
   alignas(16) static constexpr std::uint8_t kHighBits[16] = {0, 0, 0, 0,  0,  0,  0,  0,
                                                              1, 2, 4, 8, 16, 32, 64, 128};
-  const __m256i ascii = table(rows.data()), high = table(rows.data() + 16);
-  const __m256i low_bits = table(kLowBits), high_bits = table(kHighBits);
-  const __m256i nibble = _mm256_set1_epi8(0x0f);
-  for (; p + 32 <= size; p += 32) {
-    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + p));
-    const __m256i lo = _mm256_and_si256(x, nibble);
-    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), nibble);
-    const __m256i in = _mm256_or_si256(
-        _mm256_and_si256(_mm256_shuffle_epi8(ascii, lo), _mm256_shuffle_epi8(low_bits, hi)),
-        _mm256_and_si256(_mm256_shuffle_epi8(high, lo), _mm256_shuffle_epi8(high_bits, hi)));
-    const auto out = static_cast<std::uint32_t>(
-        _mm256_movemask_epi8(_mm256_cmpeq_epi8(in, _mm256_setzero_si256())));
-    if (out != 0) return p + static_cast<std::size_t>(__builtin_ctz(out));
-  }
-#elif defined(__SSSE3__)
-  alignas(16) static constexpr std::uint8_t kLowBits[16] = {1, 2, 4, 8, 16, 32, 64, 128};
-  alignas(16) static constexpr std::uint8_t kHighBits[16] = {0, 0, 0, 0,  0,  0,  0,  0,
-                                                             1, 2, 4, 8, 16, 32, 64, 128};
-  const auto table = [](const std::uint8_t* t) {
-    return _mm_load_si128(reinterpret_cast<const __m128i*>(t));
-  };
-  const __m128i ascii = table(rows.data()), high = table(rows.data() + 16);
-  const __m128i low_bits = table(kLowBits), high_bits = table(kHighBits);
-  const __m128i nibble = _mm_set1_epi8(0x0f);
-  for (; p + 16 <= size; p += 16) {
-    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + p));
-    const __m128i lo = _mm_and_si128(x, nibble);
-    const __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), nibble);
-    const __m128i in =
-        _mm_or_si128(_mm_and_si128(_mm_shuffle_epi8(ascii, lo), _mm_shuffle_epi8(low_bits, hi)),
-                     _mm_and_si128(_mm_shuffle_epi8(high, lo), _mm_shuffle_epi8(high_bits, hi)));
-    const auto out =
-        static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(in, _mm_setzero_si128())));
+  const Lanes::V ascii = Lanes::Table(rows.data()), high = Lanes::Table(rows.data() + 16);
+  const Lanes::V low_bits = Lanes::Table(kLowBits), high_bits = Lanes::Table(kHighBits);
+  for (; p + Lanes::kWidth <= size; p += Lanes::kWidth) {
+    const Lanes::V x = Lanes::Load(data + p);
+    const Lanes::V lo = Lanes::Low(x), hi = Lanes::High(x);
+    const Lanes::V in =
+        Lanes::Or(Lanes::And(Lanes::Lookup(ascii, lo), Lanes::Lookup(low_bits, hi)),
+                  Lanes::And(Lanes::Lookup(high, lo), Lanes::Lookup(high_bits, hi)));
+    const std::uint32_t out = Lanes::Zero(in);
     if (out != 0) return p + static_cast<std::size_t>(__builtin_ctz(out));
   }
 #else
