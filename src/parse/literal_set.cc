@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <numeric>
 #include <utility>
 
 #include "find_bytes.h"
@@ -38,7 +37,6 @@ bool Contains(std::string_view line, const std::string& literal) {
   }
   return best;
 }
-
 
 }  // namespace
 
@@ -114,10 +112,14 @@ std::uint64_t LiteralSet::FindLong(std::string_view line) const {
   const auto scan = [&](const char* p) {
     const V b0 = Lanes::Load(p), b1 = Lanes::Load(p + 1), b2 = Lanes::Load(p + 2),
             b3 = Lanes::Load(p + 3);
-    const V m0 = Lanes::And(Lanes::Lookup(low0, Lanes::Low(b0)), Lanes::Lookup(high0, Lanes::High(b0)));
-    const V m1 = Lanes::And(Lanes::Lookup(low1, Lanes::Low(b1)), Lanes::Lookup(high1, Lanes::High(b1)));
-    const V m2 = Lanes::And(Lanes::Lookup(low2, Lanes::Low(b2)), Lanes::Lookup(high2, Lanes::High(b2)));
-    const V m3 = Lanes::And(Lanes::Lookup(low3, Lanes::Low(b3)), Lanes::Lookup(high3, Lanes::High(b3)));
+    const V m0 =
+        Lanes::And(Lanes::Lookup(low0, Lanes::Low(b0)), Lanes::Lookup(high0, Lanes::High(b0)));
+    const V m1 =
+        Lanes::And(Lanes::Lookup(low1, Lanes::Low(b1)), Lanes::Lookup(high1, Lanes::High(b1)));
+    const V m2 =
+        Lanes::And(Lanes::Lookup(low2, Lanes::Low(b2)), Lanes::Lookup(high2, Lanes::High(b2)));
+    const V m3 =
+        Lanes::And(Lanes::Lookup(low3, Lanes::Low(b3)), Lanes::Lookup(high3, Lanes::High(b3)));
     return Lanes::And(Lanes::And(m0, m1), Lanes::And(m2, m3));
   };
   std::uint64_t found = 0;
@@ -133,7 +135,7 @@ std::uint64_t LiteralSet::FindLong(std::string_view line) const {
   };
   const char* const data = line.data();
   const std::size_t n = line.size();
-  // Windows start at 0 .. n - kWindow; a block reads kWidth + 2 bytes.
+  // Windows start at 0 .. n - kWindow; a block reads kWidth + kWindow - 1 bytes.
   std::size_t p = 0;
   for (; p + kWidth + kWindow - 1 <= n; p += kWidth) {
     const V hits = scan(data + p);

@@ -155,9 +155,9 @@ std::unique_ptr<const RegexPlan> RegexPlan::Of(std::string_view pattern) {
     steps.back().group = group;
   };
   struct Open {
-    std::size_t optional;  // its kOptional step, or npos
-    int group;             // its group number, or 0
-    std::size_t alt;       // its kAlt step, or npos
+    std::size_t optional;            // its kOptional step, or npos
+    int group;                       // its group number, or 0
+    std::size_t alt;                 // its kAlt step, or npos
     std::vector<std::size_t> jumps;  // the kJump steps ending its branches
   };
   std::vector<Open> open;
@@ -280,7 +280,9 @@ std::unique_ptr<const RegexPlan> RegexPlan::Of(std::string_view pattern) {
       }
       if (outside != 1) step.stop = -1;
       for (int b = 0; b < 256; ++b) {
-        if (in_class[b]) step.rows[(b & 0x0f) + (b >= 0x80 ? 16 : 0)] |= static_cast<std::uint8_t>(1u << (b >> 4) % 8);
+        if (in_class[b])
+          step.rows[(b & 0x0f) + (b >= 0x80 ? 16 : 0)] |=
+              static_cast<std::uint8_t>(1u << (b >> 4) % 8);
       }
       steps.push_back(step);
     } else {
@@ -347,7 +349,7 @@ namespace {
                                          std::size_t p, std::size_t size) {
 #if defined(LLE_SIMD_LANES)
   alignas(16) static constexpr std::uint8_t kLowBits[16] = {1, 2, 4, 8, 16, 32, 64, 128};
-  alignas(16) static constexpr std::uint8_t kHighBits[16] = {0, 0, 0, 0,  0,  0,  0,  0,
+  alignas(16) static constexpr std::uint8_t kHighBits[16] = {0, 0, 0, 0, 0,  0,  0,  0,
                                                              1, 2, 4, 8, 16, 32, 64, 128};
   const Lanes::V ascii = Lanes::Table(rows.data()), high = Lanes::Table(rows.data() + 16);
   const Lanes::V low_bits = Lanes::Table(kLowBits), high_bits = Lanes::Table(kHighBits);
@@ -440,7 +442,8 @@ bool RegexPlan::MatchFrom(std::size_t s, std::string_view text, std::size_t p, s
       case Step::kClose:
         if (step.group <= num_groups) {
           const char* const opened = groups[step.group].data();
-          groups[step.group] = re2::StringPiece(opened, static_cast<std::size_t>(data + p - opened));
+          groups[step.group] =
+              re2::StringPiece(opened, static_cast<std::size_t>(data + p - opened));
         }
         break;
       case Step::kEnd:

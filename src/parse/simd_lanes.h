@@ -39,9 +39,7 @@ struct Lanes {
   }
   /// Bit i: byte i is not zero.
   static std::uint32_t NonZero(V x) { return ~Zero(x); }
-  static void Store(std::uint8_t* out, V x) {
-    _mm256_storeu_si256(reinterpret_cast<V*>(out), x);
-  }
+  static void Store(std::uint8_t* out, V x) { _mm256_storeu_si256(reinterpret_cast<V*>(out), x); }
 };
 #elif defined(__SSSE3__)
 struct Lanes {
