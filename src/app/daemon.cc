@@ -219,9 +219,12 @@ class OnceReport {
       results += fmt::format("{}{} {:.0f}", results.empty() ? "" : ", ", result, lines);
     }
     // On a terminal the summary takes the progress line's place.
-    std::fprintf(err_, "%sllm_log_exporter: --once: %.0f lines (%s), %.0f requests, %.3f s, %s\n",
-                 progress_ ? "\r\033[K" : "", counts.TotalLines(), results.c_str(),
-                 counts.Lines("request"), seconds, Rate(counts.TotalLines(), seconds).c_str());
+    const double lines = counts.TotalLines();
+    const double requests = counts.Lines("request");
+    std::fprintf(err_, "%sllm_log_exporter: --once: %.0f %s (%s), %.0f %s, %.3f s, %s\n",
+                 progress_ ? "\r\033[K" : "", lines, lines == 1 ? "line" : "lines",
+                 results.c_str(), requests, requests == 1 ? "request" : "requests", seconds,
+                 Rate(lines, seconds).c_str());
     std::fflush(err_);
   }
 

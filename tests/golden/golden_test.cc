@@ -365,9 +365,10 @@ bool IsTimeAndRate(const std::string& text) {
     results += std::string(results.empty() ? "" : ", ") + result + " " +
                std::to_string(static_cast<long long>(*lines));
   }
-  want += std::to_string(static_cast<long long>(total)) + " lines (" + results + "), " +
-          std::to_string(static_cast<long long>(*MetricValue(expected, LinesSeries("stdin", "request")))) +
-          " requests, ";
+  const double requests = *MetricValue(expected, LinesSeries("stdin", "request"));
+  want += std::to_string(static_cast<long long>(total)) + (total == 1 ? " line (" : " lines (") +
+          results + "), " + std::to_string(static_cast<long long>(requests)) +
+          (requests == 1 ? " request, " : " requests, ");
   if (err.empty() || err.back() != '\n') {
     return ::testing::AssertionFailure() << "stderr does not end with a line:\n" << err;
   }

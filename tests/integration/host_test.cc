@@ -254,8 +254,9 @@ TEST(HostTest, OnceOutputHasNoHostMetrics) {
   EXPECT_FALSE(Contains(result.out, "process_")) << result.out;
   EXPECT_FALSE(Contains(result.out, "nvml")) << result.out;
   // Nor does stderr speak of host metrics: it holds the summary line alone.
-  EXPECT_TRUE(Contains(result.err, "llm_log_exporter: --once: 1 lines (request 1, event 0, "))
+  EXPECT_TRUE(Contains(result.err, "llm_log_exporter: --once: 1 line (request 1, event 0, "))
       << result.err;
+  EXPECT_TRUE(Contains(result.err, "), 1 request, ")) << result.err;
   EXPECT_EQ(CountLines(result.err), 1) << result.err;
 }
 
