@@ -8,6 +8,8 @@
 #include <ctime>
 #include <memory>
 
+#include "llm_log_exporter/core/json_text.h"
+
 namespace lle {
 namespace {
 
@@ -30,48 +32,14 @@ void AppendTime(std::chrono::system_clock::time_point time, std::string* out) {
   if (n > 0) out->append(text, static_cast<std::size_t>(n));
 }
 
+// `c` as logfmt and JSON strings write it: control bytes (DEL too), quote
+// and backslash escaped, the rest as is.
 void AppendEscape(unsigned char c, std::string* out) {
-  switch (c) {
-    case '"': *out += "\\\""; return;
-    case '\\': *out += "\\\\"; return;
-    case '\n': *out += "\\n"; return;
-    case '\r': *out += "\\r"; return;
-    case '\t': *out += "\\t"; return;
-    default: break;
-  }
-  if (c < 0x20 || c == 0x7f) {
-    char text[8];
-    std::snprintf(text, sizeof text, "\\u%04x", c);
-    *out += text;
+  if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+    AppendJsonEscape(c, out);
   } else {
     *out += static_cast<char>(c);
   }
-}
-
-// The length of the valid UTF-8 sequence at `s[i]` (a non-ASCII lead byte), or 0.
-std::size_t Utf8Length(std::string_view s, std::size_t i) {
-  const auto b = [&s](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  std::size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xbf;  // range of the second byte
-  if (c >= 0xc2 && c <= 0xdf) {
-    n = 2;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    n = 3;
-    if (c == 0xe0) lo = 0xa0;
-    if (c == 0xed) hi = 0x9f;  // no UTF-16 surrogates
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 4;
-    if (c == 0xf0) lo = 0x90;
-    if (c == 0xf4) hi = 0x8f;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size() || b(i + 1) < lo || b(i + 1) > hi) return 0;
-  for (std::size_t k = 2; k < n; ++k) {
-    if (b(i + k) < 0x80 || b(i + k) > 0xbf) return 0;
-  }
-  return n;
 }
 
 void AppendJsonString(std::string_view s, std::string* out) {
@@ -81,9 +49,9 @@ void AppendJsonString(std::string_view s, std::string* out) {
     if (c < 0x80) {
       AppendEscape(c, out);
       ++i;
-    } else if (const std::size_t n = Utf8Length(s, i); n > 0) {
-      out->append(s.data() + i, n);
-      i += n;
+    } else if (const int n = Utf8Length(s.data() + i, s.data() + s.size()); n > 0) {
+      out->append(s.data() + i, static_cast<std::size_t>(n));
+      i += static_cast<std::size_t>(n);
     } else {
       *out += "\\ufffd";
       ++i;

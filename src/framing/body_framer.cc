@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "llm_log_exporter/core/ascii.h"
+#include "llm_log_exporter/core/json_text.h"
 #include "llm_log_exporter/core/line.h"
 
 namespace lle {
@@ -307,28 +308,7 @@ class RecordWalker : public msgpack::null_visitor {
       if (c >= 0x20 && c != '"' && c != '\\') continue;
       out.append(v.substr(done, i - done));
       done = i + 1;
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        default: {
-          constexpr char kHex[] = "0123456789abcdef";
-          const char escaped[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-          out.append(escaped, sizeof escaped);
-        }
-      }
+      AppendJsonEscape(c, &out);
     }
     out.append(v.substr(done));
     out.push_back('"');

@@ -7,6 +7,7 @@
 #endif
 
 #include "llm_log_exporter/core/ascii.h"
+#include "llm_log_exporter/core/json_text.h"
 #include "llm_log_exporter/core/line.h"
 
 namespace lle {
@@ -64,26 +65,6 @@ const char* SkipSpace(const char* p, const char* end) {
 [[gnu::always_inline]] inline const char* ScanString(const char* p, const char* end) {
   const char* hit = FindSpecial(p, end);
   return hit < end && *hit == '"' ? hit : nullptr;
-}
-
-// The length of the valid UTF-8 sequence at `p` (a byte >= 0x80), or 0: no
-// overlong forms, no surrogates, nothing past U+10FFFF (RFC 3629, as simdjson).
-int Utf8Length(const char* p, const char* end) {
-  const auto b = [p](int i) { return static_cast<unsigned char>(p[i]); };
-  const auto cont = [&](int i) { return p + i < end && (b(i) & 0xC0) == 0x80; };
-  const unsigned char lead = b(0);
-  if (lead >= 0xC2 && lead <= 0xDF) return cont(1) ? 2 : 0;
-  if (lead >= 0xE0 && lead <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    if ((lead == 0xE0 && b(1) < 0xA0) || (lead == 0xED && b(1) > 0x9F)) return 0;
-    return 3;
-  }
-  if (lead >= 0xF0 && lead <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if ((lead == 0xF0 && b(1) < 0x90) || (lead == 0xF4 && b(1) > 0x8F)) return 0;
-    return 4;
-  }
-  return 0;
 }
 
 // As ScanString, for strings inside a value no field is read from: UTF-8
