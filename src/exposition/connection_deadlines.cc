@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <linux/tcp.h>  // tcp_info with tcpi_bytes_received
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
@@ -13,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -93,6 +95,23 @@ std::string PeerKey(const char* addr, int port) {
   return PeerKey(peer);
 }
 
+// Whether thread `tid` of this process runs or waits for a CPU (state R):
+// not blocked on a socket, a lock or a timer.
+bool Runnable(pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/stat", static_cast<int>(tid));
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char stat[512];
+  const ssize_t n = read(fd, stat, sizeof stat - 1);
+  close(fd);
+  if (n <= 0) return false;
+  stat[n] = '\0';
+  // "tid (comm) S ...": the name may hold ')' itself, the state follows the last.
+  const char* end = std::strrchr(stat, ')');
+  return end != nullptr && end[1] == ' ' && end[2] == 'R';
+}
+
 }  // namespace
 
 ConnectionDeadlines::ConnectionDeadlines(std::chrono::milliseconds grace)
@@ -149,7 +168,10 @@ void ConnectionDeadlines::Listen(std::vector<int> ports) {
 
 void ConnectionDeadlines::BeginRequest(const void* key, const char* remote_addr, int remote_port) {
   std::lock_guard<std::mutex> lock(mutex_);
-  requests_[key] = Entry{PeerKey(remote_addr, remote_port), -1, Clock::time_point::max()};
+  Entry& entry = requests_[key] = Entry{PeerKey(remote_addr, remote_port), -1,
+                                        Clock::time_point::max()};
+  const auto served = served_.find(key);
+  if (served != served_.end()) served->second.peer = entry.peer;
 }
 
 void ConnectionDeadlines::Arm(const void* key, int fd, Clock::time_point deadline) {
@@ -163,9 +185,20 @@ void ConnectionDeadlines::Arm(const void* key, int fd, Clock::time_point deadlin
   Wake();
 }
 
+void ConnectionDeadlines::Attach(const void* key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  served_[key] = Served{"", gettid()};
+}
+
 void ConnectionDeadlines::End(const void* key) {
   std::lock_guard<std::mutex> lock(mutex_);
   requests_.erase(key);
+}
+
+void ConnectionDeadlines::Close(const void* key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  requests_.erase(key);
+  served_.erase(key);
 }
 
 long ConnectionDeadlines::idle_cuts() const {
@@ -203,6 +236,17 @@ int ConnectionDeadlines::CutIdle(Clock::time_point now) {
   std::vector<std::string> busy;
   for (const auto& [key, entry] : requests_) busy.push_back(entry.peer);
   const auto grace_ms = static_cast<std::uint32_t>(grace_.count());
+  // Whether a worker whose connection's peer is not known yet runs; looked
+  // at once per call, when first needed.
+  int unknown = -1;
+  auto unknown_runs = [&] {
+    if (unknown < 0) {
+      unknown = std::any_of(served_.begin(), served_.end(), [](const auto& s) {
+        return s.second.peer.empty() && Runnable(s.second.thread);
+      });
+    }
+    return unknown == 1;
+  };
   std::map<int, Quiet> seen;
   int cut = 0;
   ForEachSocketOnPorts(ports_, [&](int fd, const sockaddr_storage& peer, bool connected) {
@@ -220,6 +264,13 @@ int ConnectionDeadlines::CutIdle(Clock::time_point now) {
     // Never sent a byte since its handshake, `grace` ago: idle for sure.
     bool idle = info.tcpi_bytes_received == 0;
     if (!idle) {
+      // Its worker (or, not knowing which, one whose connection is not known)
+      // may have read its head and be working on it: quiet looks start over.
+      const auto worker = std::find_if(served_.begin(), served_.end(),
+                                       [&key](const auto& s) { return s.second.peer == key; });
+      if (worker != served_.end() ? Runnable(worker->second.thread) : unknown_runs()) {
+        return false;
+      }
       // It did send: its worker may be reading it, or (TLS) answering it.
       // Idle only if nothing moved either way over two looks `grace` apart.
       const Quiet now_seen{key, info.tcpi_bytes_received, info.tcpi_bytes_acked, now};

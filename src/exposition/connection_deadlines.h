@@ -6,6 +6,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+
+#include <sys/types.h>
 #include <vector>
 
 namespace lle {
@@ -22,7 +24,10 @@ namespace lle {
 ///   of the sockets (TCP_INFO), checked every few milliseconds. One that has
 ///   sent something must also have had no byte move either way over two looks
 ///   `grace` apart: its worker may be reading its head or answering its TLS
-///   handshake. The backlog is looked at only once a connection waits in it
+///   handshake. And a connection whose worker (Attach) runs or waits for a
+///   CPU is not idle: that worker may have read a head and be on its way to
+///   BeginRequest, however long a loaded machine keeps it off a CPU. The
+///   backlog is looked at only once a connection waits in it
 ///   (the listening socket polls readable) and still waits a few milliseconds
 ///   later: an idle server is never woken.
 /// Owns one timer thread and an eventfd. Thread-safe. End a request's entry before its socket
@@ -38,13 +43,20 @@ class ConnectionDeadlines {
   /// The server's listening ports, once bound: nothing is cut for crowding
   /// before. Crowded while connections wait in the backlog of any of them.
   void Listen(std::vector<int> ports);
+  /// Connection `key` is served by the calling thread until Close(key): while
+  /// that thread runs or waits for a CPU, its connection is not idle. Its
+  /// peer is known from its first BeginRequest on; before, any connection
+  /// whose worker is unknown is kept while such a worker runs.
+  void Attach(const void* key);
   /// Connection `key`, from `remote_addr` (text) : `remote_port`, is in a
   /// request: never cut as idle until End.
   void BeginRequest(const void* key, const char* remote_addr, int remote_port);
   /// (Re)arms the body deadline of the request of `key`, whose socket is `fd`.
   void Arm(const void* key, int fd, std::chrono::steady_clock::time_point deadline);
-  /// The request is answered (or the connection closes).
+  /// The request is answered.
   void End(const void* key);
+  /// The connection closes: End, and the thread of Attach no longer serves it.
+  void Close(const void* key);
   /// Connections cut while the backlog was not empty, since start.
   long idle_cuts() const;
 
@@ -71,6 +83,11 @@ class ConnectionDeadlines {
   mutable std::mutex mutex_;
   const int wake_fd_;  // eventfd: a change for Run() to look at
   std::map<const void*, Entry> requests_;
+  struct Served {
+    std::string peer;  // "addr:port"; "" until its first request
+    pid_t thread;      // its worker
+  };
+  std::map<const void*, Served> served_;
   // Connections that sent bytes once but seemed idle at the last look: since
   // when nothing has moved on them (by descriptor; rebuilt at each look).
   struct Quiet {

@@ -206,10 +206,11 @@ HttpServer::HttpServer(HttpServerOptions options, Gatherer gather)
 void HttpServer::FollowWebConfig() {
   if (web_follower_ == nullptr) return;
   const std::string& path = options_.web_config_file;
-  const FileIdentity now = IdentifyFile(path);  // outside the lock: the common case
   WebFollower& follower = *web_follower_;
   std::lock_guard<std::mutex> lock(follower.mutex);
-  // Another worker may have loaded this very change while we waited.
+  // Looked at under the lock: a look taken before another worker loaded a
+  // change would be older than `seen` and load that change a second time.
+  const FileIdentity now = IdentifyFile(path);
   if (now == follower.seen) return;
   // Recorded even if the file is refused: one try and one line per change.
   follower.seen = now;
@@ -279,10 +280,19 @@ void HttpServer::EndRequest(const mg_connection* conn, int) {
   self->deadlines_->End(conn);
 }
 
+int HttpServer::InitConnection(const mg_connection* conn, void**) {
+  // In the worker, once it holds the connection (after a TLS handshake),
+  // before it reads a request head.
+  // Its peer is not known yet (civetweb has no request info before a head).
+  auto* self = static_cast<HttpServer*>(mg_get_user_data(mg_get_context(conn)));
+  self->deadlines_->Attach(conn);
+  return 0;
+}
+
 void HttpServer::CloseConnection(const mg_connection* conn) {
   // Before civetweb closes the socket: never later.
   auto* self = static_cast<HttpServer*>(mg_get_user_data(mg_get_context(conn)));
-  self->deadlines_->End(conn);
+  self->deadlines_->Close(conn);
 }
 
 int HttpServer::InitTls(void* ssl_ctx, void* self) {
@@ -489,6 +499,7 @@ bool HttpServer::Start(std::string* error) {
   if (tls) callbacks.init_ssl = &HttpServer::InitTls;
   callbacks.end_request = &HttpServer::EndRequest;
   callbacks.connection_close = &HttpServer::CloseConnection;
+  callbacks.init_connection = &HttpServer::InitConnection;
   mg_init_data init{};
   init.callbacks = &callbacks;
   init.user_data = this;

@@ -169,6 +169,7 @@ class HttpServer {
   /// The web config file followed: its identity and what was applied.
   struct WebFollower;
   static void EndRequest(const mg_connection* conn, int status);
+  static int InitConnection(const mg_connection* conn, void** data);
   static void CloseConnection(const mg_connection* conn);
   bool ConfigureTls(const TlsServerConfig& tls, void* ssl_ctx, std::string* error);
   int HandleRequest(mg_connection* conn);
