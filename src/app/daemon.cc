@@ -27,6 +27,8 @@
 #include "llm_log_exporter/app/input_factory.h"
 #include "llm_log_exporter/app/self_counts.h"
 #include "llm_log_exporter/app/self_metrics.h"
+#include "llm_log_exporter/app/redis_input.h"
+#include "llm_log_exporter/app/self_counts.h"
 #include "llm_log_exporter/app/status_page.h"
 #include "llm_log_exporter/app/stream_input.h"
 #include "llm_log_exporter/config/config.h"
@@ -43,21 +45,6 @@
 namespace lle {
 namespace {
 
-// The first line of `path`, trimmed; false with `*error` if unreadable or empty.
-bool ReadToken(const std::string& path, std::string* token, std::string* error) {
-  std::string text;
-  if (!ReadWholeFile(path, kMaxSecretFileBytes, &text, error)) return false;
-  *token = text.substr(0, text.find('\n'));
-  while (!token->empty() && std::isspace(static_cast<unsigned char>(token->back()))) {
-    token->pop_back();
-  }
-  if (token->empty()) {
-    *error = "the file is empty";
-    return false;
-  }
-  return true;
-}
-
 // "1.5 MiB", or "0.9 KiB" for a small store.
 std::string MiB(std::size_t bytes) {
   const double kib = static_cast<double>(bytes) / 1024;
@@ -65,9 +52,11 @@ std::string MiB(std::size_t bytes) {
 }
 
 // Shards of the rules' store: one per writer the options make (input workers
-// or followed files, HTTP ingest pipelines), and one more for a reload.
+// or followed files, the Redis input, HTTP ingest pipelines), and one more
+// for a reload.
 std::size_t StoreShards(const Options& options) {
   return (options.input_files.empty() ? options.input_workers : options.input_files.size()) +
+         (options.redis_url.empty() ? 0 : 1) +
          (options.ingest_enable ? HttpIngest::kPipelines : 0) + 1;
 }
 
@@ -384,8 +373,9 @@ int RunDaemon(const Options& options) {
   // stdin is an input, with its `source` series, unless files are followed
   // instead, or HTTP ingest comes with stdin on /dev/null.
   const bool read_stdin = ReadsStdin(options);
-  Exporter exporter(std::move(rules),
-                    ExporterInputs{read_stdin, options.ingest_enable, options.input_files});
+  const std::string redis_source = options.redis_url.empty() ? "" : RedisSourceLabel(options);
+  Exporter exporter(std::move(rules), ExporterInputs{read_stdin, options.ingest_enable,
+                                                     options.input_files, redis_source});
   Reloader reloader(exporter, options);
   HttpServerOptions http;
   if (options.web_enable_lifecycle) {
@@ -400,7 +390,8 @@ int RunDaemon(const Options& options) {
   // stdin's input once made (after the server starts), for the landing page
   // to show how its reading stands (a followed file's state is its readable gauge).
   std::atomic<const Input*> stdin_input{nullptr};
-  http.landing_page = [&exporter, &reloader, &options, &stdin_input, read_stdin] {
+  http.landing_page = [&exporter, &reloader, &options, &stdin_input, &redis_source, read_stdin] {
+    std::vector<prometheus::MetricFamily> families = exporter.Collect();
     StatusPageData data;
     if (read_stdin) {
       const Input* input = stdin_input.load();
@@ -412,20 +403,28 @@ int RunDaemon(const Options& options) {
                                  : "read error, no more input (see the log)"});
     } else {
       data.inputs.push_back({"stdin", "stdin",
-                             options.input_files.empty()
-                                 ? "not read (/dev/null, input over HTTP only)"
-                                 : "not read (--input.file given)"});
+                             !options.input_files.empty() ? "not read (--input.file given)"
+                             : !options.redis_url.empty()
+                                 ? "not read (--input.redis.url given)"
+                                 : "not read (/dev/null, input over HTTP only)"});
     }
     if (options.ingest_enable) {
       data.inputs.push_back({"http", "HTTP ingest", "accepting POST at " + options.ingest_path});
     }
     for (const std::string& file : options.input_files) data.inputs.push_back({file, "file", ""});
+    if (!redis_source.empty()) {
+      double up = 0;
+      FamilyValue(families, "llm_log_exporter_input_up", "source", redis_source, &up);
+      data.inputs.push_back({redis_source,
+                             options.redis_stream.empty() ? "Redis list" : "Redis stream",
+                             up != 0 ? "connected, reading" : "not connected (see the log)"});
+    }
     data.config_file = options.config_file;
     reloader.Describe(&data);
     data.telemetry_path = options.telemetry_path;
     data.lifecycle = options.web_enable_lifecycle;
     data.now = std::chrono::system_clock::now();
-    return RenderStatusPage(data, exporter.Collect());
+    return RenderStatusPage(data, families);
   };
   http.addresses = options.listen;
   http.telemetry_path = options.telemetry_path;
@@ -441,12 +440,21 @@ int RunDaemon(const Options& options) {
     }
     http.web_config_file = options.web_config_file;  // followed: re-read when it changes
   }
+  if (!options.redis_password_file.empty()) {
+    // Read again at each connection (a rotated password is followed); checked now.
+    std::string password, error;
+    if (!ReadSecretLine(options.redis_password_file, &password, &error)) {
+      std::fprintf(stderr, "llm_log_exporter: --input.redis.password-file %s: %s\n",
+                   options.redis_password_file.c_str(), error.c_str());
+      return 1;
+    }
+  }
   std::unique_ptr<HttpIngest> ingest_endpoint;
   if (options.ingest_enable) {
     std::string token;
     if (!options.ingest_bearer_token_file.empty()) {
       std::string error;
-      if (!ReadToken(options.ingest_bearer_token_file, &token, &error)) {
+      if (!ReadSecretLine(options.ingest_bearer_token_file, &token, &error)) {
         std::fprintf(stderr, "llm_log_exporter: --ingest.bearer-token-file %s: %s\n",
                      options.ingest_bearer_token_file.c_str(), error.c_str());
         return 1;
@@ -499,7 +507,7 @@ int RunDaemon(const Options& options) {
   } else if (!options.gpu_disable) {
     spdlog::info("GPU metrics off: {}", gpu_error);
   }
-  // Inputs: the files named, else stdin (if read). Each has a reader thread and workers.
+  // Inputs: the files named, else stdin (if read), and Redis. Each has a reader thread.
   const std::vector<std::unique_ptr<Input>> inputs = MakeInputs(exporter, options, read_stdin);
   if (read_stdin) stdin_input.store(inputs.front().get());
   for (const auto& input : inputs) input->Start();
@@ -507,10 +515,11 @@ int RunDaemon(const Options& options) {
   spdlog::info("listening on {}{} (metrics at {})", FormatAll(options.listen, server.ports()),
                http.web.tls ? " with TLS" : "", options.telemetry_path);
   if (ingest_endpoint) spdlog::info("accepting log lines over HTTP at {}", options.ingest_path);
-  if (!read_stdin && options.input_files.empty()) {
+  if (!read_stdin && options.input_files.empty() && options.redis_url.empty()) {
     spdlog::info("stdin is /dev/null: not read, log lines come over HTTP only");
   }
   for (const std::string& file : options.input_files) spdlog::info("following {}", file);
+  if (!redis_source.empty()) spdlog::info("reading {}", redis_source);
 
   int sig = 0;
   for (;;) {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <string>
 
+#include "llm_log_exporter/app/redis_input.h"
 #include "llm_log_exporter/source/fd_source.h"
 #include "llm_log_exporter/source/file_tailer.h"
 #include "llm_log_exporter/store/store.h"
@@ -50,7 +51,8 @@ FileStateCallback FileStateReporter(Exporter& exporter, std::size_t file, const 
 }  // namespace
 
 bool ReadsStdin(const Options& options) {
-  return options.input_files.empty() && !(options.ingest_enable && IsDevNull(0));
+  return options.input_files.empty() && options.redis_url.empty() &&
+         !(options.ingest_enable && IsDevNull(0));
 }
 
 std::vector<std::unique_ptr<Input>> MakeInputs(Exporter& exporter, const Options& options,
@@ -78,6 +80,7 @@ std::vector<std::unique_ptr<Input>> MakeInputs(Exporter& exporter, const Options
                                                    std::move(tailer), options,
                                                    /*drop_when_full=*/false, 1));
   }
+  if (!options.redis_url.empty()) inputs.push_back(std::make_unique<RedisInput>(exporter, options));
   return inputs;
 }
 

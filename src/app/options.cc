@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <optional>
 
 #include "llm_log_exporter/app/build_info.h"
 #include "llm_log_exporter/app/log_format.h"
+#include "llm_log_exporter/source/redis_url.h"
 
 namespace lle {
 namespace {
@@ -28,6 +30,35 @@ CLI::Validator WholeNumber(T lo, T hi) {
         return {};
       },
       "UINT in [" + std::to_string(lo) + " - " + std::to_string(hi) + "]");
+}
+
+// One line on stderr naming the flag: `--input.redis.FLAG: problem`.
+bool RedisError(const char* flag, const std::string& problem) {
+  std::fprintf(stderr, "llm_log_exporter: --input.redis.%s: %s\n", flag, problem.c_str());
+  return false;
+}
+
+// The Redis flags: all or nothing, one key, a URL that parses.
+bool CheckRedisOptions(const Options& options) {
+  const bool keyed = !options.redis_stream.empty() || !options.redis_list.empty();
+  if (options.redis_url.empty()) {
+    if (keyed) return RedisError("url", "needed with --input.redis.stream or --input.redis.list");
+    return true;
+  }
+  if (!options.redis_stream.empty() && !options.redis_list.empty()) {
+    return RedisError("stream", "not with --input.redis.list: one key per exporter");
+  }
+  if (!keyed) return RedisError("url", "needs --input.redis.stream or --input.redis.list");
+  std::string error;
+  const std::optional<RedisUrl> url = ParseRedisUrl(options.redis_url, &error);
+  if (!url) return RedisError("url", "'" + RedactRedisUrl(options.redis_url) + "': " + error);
+  if (!url->password.empty() && !options.redis_password_file.empty()) {
+    return RedisError("password-file", "not with a password in --input.redis.url");
+  }
+  if (options.redis_group.empty()) return RedisError("group", "must not be empty");
+  if (options.redis_field.empty()) return RedisError("field", "must not be empty");
+  if (options.once) return RedisError("url", "not with --once, which reads stdin");
+  return true;
 }
 
 }  // namespace
@@ -93,6 +124,35 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
                  "survives rename rotation, copytruncate and delete + create");
   app.add_flag("--input.file.from-beginning", out->input_from_beginning,
                "Read files named by --input.file from their start, not their end");
+  app.add_option("--input.redis.url", out->redis_url,
+                 "Read log lines from Redis (with --input.redis.stream or --input.redis.list): "
+                 "redis://[USER[:PASSWORD]@]HOST[:PORT][/DB] or unix:///PATH[?db=DB]; no TLS "
+                 "(see docs/inputs.md)");
+  app.add_option("--input.redis.stream", out->redis_stream,
+                 "Redis stream read in the consumer group --input.redis.group (created at the "
+                 "stream's end if missing); entries are acknowledged once their lines are counted");
+  app.add_option("--input.redis.list", out->redis_list,
+                 "Redis list that writers RPUSH lines to; each line is moved to this "
+                 "consumer's processing list LIST:processing:CONSUMER until it is counted");
+  app.add_option("--input.redis.group", out->redis_group,
+                 "Consumer group of --input.redis.stream: exporters in one group share its "
+                 "entries")
+      ->capture_default_str();
+  app.add_option("--input.redis.consumer", out->redis_consumer,
+                 "This exporter's consumer name in the group (and its processing list): keep it "
+                 "stable across restarts, so that a restart re-reads what it had not acknowledged "
+                 "(default: the host name)");
+  app.add_option("--input.redis.field", out->redis_field,
+                 "Field of a stream entry that holds the log line; an entry without it is "
+                 "counted in llm_log_exporter_input_entries_skipped_total{reason=\"missing_field\"}")
+      ->capture_default_str();
+  app.add_option("--input.redis.claim-idle-ms", out->redis_claim_idle_ms,
+                 "Stream entries another consumer has read but not acknowledged for this long "
+                 "are claimed (XAUTOCLAIM) and counted here: that consumer is taken as dead")
+      ->capture_default_str()
+      ->check(WholeNumber(std::size_t{100}, std::size_t{86400000}));
+  app.add_option("--input.redis.password-file", out->redis_password_file,
+                 "File holding the Redis password (AUTH; with the URL's user for an ACL user)");
   app.add_flag("--ingest.enable", out->ingest_enable,
                "Accept log lines over HTTP (Fluent Bit's `http` output) on --ingest.path, "
                "besides stdin");
@@ -209,6 +269,7 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
     std::fprintf(stderr, "llm_log_exporter: --input.file: not with --once, which reads stdin\n");
     return 2;
   }
+  if (!CheckRedisOptions(*out)) return 2;
   if (out->gpu_nvml_library.empty()) {
     // dlopen("") would return the executable itself.
     std::fprintf(stderr, "llm_log_exporter: --gpu.nvml-library: must not be empty\n");

@@ -22,6 +22,16 @@ struct Options {
   std::size_t input_drop_after_ms = 100;
   std::vector<std::string> input_files;
   bool input_from_beginning = false;
+  // The Redis input (docs/inputs.md): a stream read in a consumer group, or
+  // a list; none if the URL is empty.
+  std::string redis_url;
+  std::string redis_stream;
+  std::string redis_list;
+  std::string redis_group = "llm_log_exporter";
+  std::string redis_consumer;  // empty: the host name
+  std::string redis_field = "message";
+  std::size_t redis_claim_idle_ms = 60000;
+  std::string redis_password_file;
   bool ingest_enable = false;
   std::string ingest_path = "/api/v1/logs";
   std::size_t ingest_max_body_bytes = 16 * 1024 * 1024;

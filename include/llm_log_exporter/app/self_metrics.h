@@ -30,15 +30,18 @@ const char* LineResultName(LineResult result);
 class SelfMetrics {
  public:
   /// `sources`: the `source` label values (stdin if read, then http with
-  /// `http_ingest`, then the `files` followed files, last); metric ids start
-  /// at `first_metric`.
+  /// `http_ingest`, then the `files` followed files, then the Redis input
+  /// with `redis`, last); metric ids start at `first_metric`.
   /// llm_log_exporter_build_info's labels come from `build_info` (qualified:
   /// BuildInfo() below is the update of that metric).
   /// With `http_ingest`, also llm_log_exporter_http_ingest_requests_total{code}
   /// and llm_log_exporter_http_ingest_unreadable_bodies_total{reason};
-  /// with files, also llm_log_exporter_input_file_readable{source}.
+  /// with files, also llm_log_exporter_input_file_readable{source};
+  /// with `redis`, also llm_log_exporter_input_up{source},
+  /// llm_log_exporter_input_reconnects_total{source} and
+  /// llm_log_exporter_input_entries_skipped_total{source,reason}.
   SelfMetrics(std::vector<std::string> sources, std::size_t files, std::uint32_t first_metric,
-              const lle::BuildInfo& build_info, bool http_ingest = false);
+              const lle::BuildInfo& build_info, bool http_ingest = false, bool redis = false);
 
   const std::vector<MetricSpec>& Specs() const { return specs_; }
   Update Line(std::size_t source, LineResult result, std::uint64_t lines = 1) const;
@@ -57,6 +60,21 @@ class SelfMetrics {
   }
   /// Whether the `file`-th followed file is open and read (a gauge).
   Update FileReadable(std::size_t file, bool readable) const;
+  /// Whether the Redis input is connected (a gauge), and one more attempt to
+  /// connect after the connection was lost or an attempt failed.
+  Update InputUp(bool up) const { return {input_up_, 0, up ? 1.0 : 0.0, {}}; }
+  Update InputReconnect() const { return {input_reconnects_, 0, 1, {}}; }
+  /// Queue entries that held no line (acknowledged all the same), by reason.
+  enum class SkippedEntry : std::uint32_t {
+    kMissingField,  // a stream entry without the field of the line
+    kTrimmed,       // deleted (MAXLEN, XDEL) while pending, before it was read
+    kNumReasons
+  };
+  static const char* SkippedEntryName(SkippedEntry reason);
+  Update EntriesSkipped(SkippedEntry reason, std::uint64_t entries) const {
+    return {entries_skipped_, static_cast<std::uint32_t>(reason), static_cast<double>(entries),
+            {}};
+  }
 
   static constexpr int kIngestCodes[] = {200, 204, 400, 401, 405, 408,
                                          413, 415, 417, 429, 500, 503};
@@ -73,6 +91,10 @@ class SelfMetrics {
   };
   std::uint32_t first_metric_;
   std::uint32_t file_readable_ = UINT32_MAX;  // its metric id, if there are files
+  // The Redis input's metric ids, if there is one.
+  std::uint32_t input_up_ = UINT32_MAX;
+  std::uint32_t input_reconnects_ = UINT32_MAX;
+  std::uint32_t entries_skipped_ = UINT32_MAX;
   std::vector<MetricSpec> specs_;
 };
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -66,6 +67,22 @@ inline bool ReadWholeFile(const std::string& path, std::size_t max_bytes, std::s
   }
   if (ok) *text = std::move(out);
   return ok;
+}
+
+/// The first line of the secret file `path` (a token, a password), trimmed;
+/// false with `*error` if unreadable or empty. Never quotes the secret.
+inline bool ReadSecretLine(const std::string& path, std::string* secret, std::string* error) {
+  std::string text;
+  if (!ReadWholeFile(path, kMaxSecretFileBytes, &text, error)) return false;
+  *secret = text.substr(0, text.find('\n'));
+  while (!secret->empty() && std::isspace(static_cast<unsigned char>(secret->back()))) {
+    secret->pop_back();
+  }
+  if (secret->empty()) {
+    *error = "the file is empty";
+    return false;
+  }
+  return true;
 }
 
 }  // namespace lle

@@ -1,0 +1,482 @@
+#include "llm_log_exporter/app/redis_input.h"
+
+#include <hiredis/hiredis.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "llm_log_exporter/core/line.h"
+#include "llm_log_exporter/core/read_file.h"
+#include "llm_log_exporter/source/byte_source.h"
+#include "llm_log_exporter/source/stop_signal.h"
+
+namespace lle {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+// Entries read at once: one XREADGROUP, XAUTOCLAIM or list move.
+constexpr std::size_t kBatchEntries = 500;
+// Backoff between connection attempts.
+constexpr milliseconds kFirstBackoff{100};
+constexpr milliseconds kMaxBackoff{5000};
+// Connecting, and any command but a blocking read, gives up after these.
+constexpr timeval kConnectTimeout{2, 0};
+constexpr timeval kCommandTimeout{10, 0};
+// How long a blocking read waits on the server (it answers at once when
+// entries come): also how late a claim pass may start.
+constexpr milliseconds kBlock{1000};
+// A blocking read's reply may come this much after its block time before
+// the connection is taken as dead.
+constexpr milliseconds kBlockGrace{5000};
+
+// Moves up to ARGV[1] entries from the head of KEYS[1] to the tail of
+// KEYS[2] in one round trip, atomically; returns them in order.
+constexpr char kMoveScript[] =
+    "local out = {} "
+    "for i = 1, tonumber(ARGV[1]) do "
+    "  local v = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') "
+    "  if not v then break end "
+    "  out[#out + 1] = v "
+    "end "
+    "return out";
+
+std::string Consumer(const Options& options) {
+  if (!options.redis_consumer.empty()) return options.redis_consumer;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "llm_log_exporter";
+  return host;
+}
+
+std::string_view Text(const redisReply& reply) { return {reply.str, reply.len}; }
+
+bool IsArray(const redisReply* reply) {
+  return reply != nullptr && reply->type == REDIS_REPLY_ARRAY;
+}
+
+bool IsString(const redisReply* reply) {
+  return reply != nullptr && reply->type == REDIS_REPLY_STRING;
+}
+
+}  // namespace
+
+std::string RedisSourceLabel(const Options& options) {
+  std::string error;
+  const std::optional<RedisUrl> url = ParseRedisUrl(options.redis_url, &error);
+  const std::string address = url ? url->Address() : "redis";
+  return address + "#" + (options.redis_stream.empty() ? options.redis_list : options.redis_stream);
+}
+
+// What Input::Stop() reaches: wakes the reader from a blocking read or a backoff.
+class RedisInput::StopSource : public ByteSource {
+ public:
+  Status Read(char*, std::size_t, std::size_t*, std::string*) override { return Status::kStopped; }
+  void Stop() override { signal_.Signal(); }
+  const StopSignal& signal() const { return signal_; }
+
+ private:
+  StopSignal signal_;
+};
+
+void RedisInput::ReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
+void RedisInput::ContextDeleter::operator()(redisContext* context) const { redisFree(context); }
+
+RedisInput::RedisInput(Exporter& exporter, const Options& options)
+    : RedisInput(exporter, options, new StopSource) {}
+
+RedisInput::RedisInput(Exporter& exporter, const Options& options, StopSource* stop)
+    : Input(exporter, exporter.RedisSource(), RedisSourceLabel(options),
+            std::unique_ptr<ByteSource>(stop)),
+      label_(RedisSourceLabel(options)),
+      url_([&options] {
+        std::string error;
+        return ParseRedisUrl(options.redis_url, &error).value_or(RedisUrl{});
+      }()),
+      password_file_(options.redis_password_file),
+      stream_(options.redis_stream),
+      list_(options.redis_list),
+      processing_(options.redis_list + ":processing:" + Consumer(options)),
+      group_(options.redis_group),
+      consumer_(Consumer(options)),
+      field_(options.redis_field),
+      claim_idle_(options.redis_claim_idle_ms),
+      stop_(stop),
+      pipeline_(exporter, exporter.RedisSource(), options.max_line_bytes),
+      shard_(exporter.self_store().AddShard()) {}
+
+RedisInput::~RedisInput() {
+  Stop();
+  Join();
+}
+
+void RedisInput::OnApplied(const AppliedBatch& batch) { applied_through_.store(batch.seq); }
+
+void RedisInput::SetUp(bool up) { shard_->Apply(exporter().self().InputUp(up)); }
+
+ByteSource::Status RedisInput::Read(ByteSource& /*bytes*/, std::string* /*error*/) {
+  milliseconds backoff = kFirstBackoff;
+  bool first = true;
+  std::string last_problem;  // logged once until it changes or the input recovers
+  while (!stopped()) {
+    if (!first) shard_->Apply(exporter().self().InputReconnect());
+    first = false;
+    std::string problem;
+    bool worked = false;
+    if (Connect(&problem)) {
+      const Clock::time_point since = Clock::now();
+      problem = stream_.empty() ? RunList(&worked) : RunStream(&worked);
+      context_.reset();
+      SetUp(false);
+      // A session that did some work, or lasted, was no failure to back off from.
+      if (worked || Clock::now() - since > kMaxBackoff) backoff = kFirstBackoff;
+      if (stopped()) break;
+    }
+    if (problem != last_problem) {
+      spdlog::warn("{}: {}; retrying (backoff up to {} s)", label_, problem,
+                   kMaxBackoff.count() / 1000);
+      last_problem = problem;
+    } else {
+      spdlog::debug("{}: {}; retrying", label_, problem);
+    }
+    stop_->signal().Sleep(backoff);
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+  context_.reset();
+  SetUp(false);
+  pipeline_.Finish();
+  return ByteSource::Status::kStopped;
+}
+
+bool RedisInput::Connect(std::string* error) {
+  std::string password = url_.password;
+  if (!password_file_.empty() && !ReadSecretLine(password_file_, &password, error)) {
+    *error = "--input.redis.password-file " + password_file_ + ": " + *error;
+    return false;
+  }
+  redisContext* context =
+      url_.unix_path.empty()
+          ? redisConnectWithTimeout(url_.host.c_str(), url_.port, kConnectTimeout)
+          : redisConnectUnixWithTimeout(url_.unix_path.c_str(), kConnectTimeout);
+  if (context == nullptr) {
+    *error = "cannot connect: out of memory";
+    return false;
+  }
+  context_.reset(context);
+  if (context->err != 0) {
+    *error = std::string("cannot connect: ") + context->errstr;
+    context_.reset();
+    return false;
+  }
+  redisSetTimeout(context, kCommandTimeout);
+  if (url_.unix_path.empty()) redisEnableKeepAlive(context);
+  std::string reply_error;
+  if (!password.empty()) {
+    std::vector<std::string> auth = {"AUTH"};
+    if (!url_.user.empty()) auth.push_back(url_.user);
+    auth.push_back(password);
+    if (!Command(auth, &reply_error)) {
+      *error = "AUTH: " + reply_error;  // Redis's error never quotes the password
+      context_.reset();
+      return false;
+    }
+  }
+  if (url_.db != 0 && !Command({"SELECT", std::to_string(url_.db)}, &reply_error)) {
+    *error = "SELECT " + std::to_string(url_.db) + ": " + reply_error;
+    context_.reset();
+    return false;
+  }
+  return true;
+}
+
+RedisInput::Reply RedisInput::Command(const std::vector<std::string>& args, std::string* error) {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lengths;
+  for (const std::string& arg : args) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  Reply reply(static_cast<redisReply*>(redisCommandArgv(
+      context_.get(), static_cast<int>(argv.size()), argv.data(), lengths.data())));
+  if (reply == nullptr) {
+    *error = args[0] + ": connection lost (" + context_->errstr + ")";
+    return nullptr;
+  }
+  if (reply->type == REDIS_REPLY_ERROR) {
+    *error = args[0] + ": " + std::string(Text(*reply));
+    return nullptr;
+  }
+  return reply;
+}
+
+RedisInput::Reply RedisInput::BlockingCommand(const std::vector<std::string>& args,
+                                              milliseconds limit, std::string* error) {
+  redisContext* context = context_.get();
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lengths;
+  for (const std::string& arg : args) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  const std::string lost = args[0] + ": connection lost";
+  if (redisAppendCommandArgv(context, static_cast<int>(argv.size()), argv.data(),
+                             lengths.data()) != REDIS_OK) {
+    *error = lost + " (" + context->errstr + ")";
+    return nullptr;
+  }
+  for (int done = 0; !done;) {
+    if (redisBufferWrite(context, &done) != REDIS_OK) {
+      *error = lost + " (" + context->errstr + ")";
+      return nullptr;
+    }
+  }
+  const Clock::time_point deadline = Clock::now() + limit;
+  for (;;) {
+    void* reply = nullptr;
+    if (redisGetReplyFromReader(context, &reply) != REDIS_OK) {
+      *error = lost + " (" + context->errstr + ")";
+      return nullptr;
+    }
+    if (reply != nullptr) {
+      Reply out(static_cast<redisReply*>(reply));
+      if (out->type == REDIS_REPLY_ERROR) {
+        *error = args[0] + ": " + std::string(Text(*out));
+        return nullptr;
+      }
+      return out;
+    }
+    const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      *error = args[0] + ": no answer in " + std::to_string(limit.count()) + " ms";
+      return nullptr;
+    }
+    pollfd fds[2] = {{context->fd, POLLIN, 0}, {stop_->signal().fd(), POLLIN, 0}};
+    if (poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) {
+      *error = std::string("poll: ") + std::strerror(errno);
+      return nullptr;
+    }
+    // Stopped: the reply, if any comes, is not read. What it would have
+    // handed over stays this consumer's (pending, or in its processing
+    // list) and is read again at the next start.
+    if (stopped()) return nullptr;
+    if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
+        redisBufferRead(context) != REDIS_OK) {
+      *error = lost + " (" + context->errstr + ")";
+      return nullptr;
+    }
+  }
+}
+
+void RedisInput::AddLine(const char* data, std::size_t size) {
+  if (size > 0 && data[size - 1] == '\n') --size;  // a writer's own line end
+  buffer_.append(data, size);
+  buffer_ += '\n';
+}
+
+void RedisInput::WorkLines(std::size_t entries) {
+  if (buffer_.empty()) return;  // no line: nothing to apply before acknowledging
+  const std::size_t size = buffer_.size();
+  buffer_.append(kLinePadding, '\0');
+  const std::uint64_t seq = exporter().sequence().fetch_add(1) + 1;
+  Submitted(seq, size);
+  pipeline_.CountBytes(size);
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  pipeline_.Feed(std::string_view(buffer_.data(), size), seq, now);
+  Applied(seq);
+  // The one reader works batches in order: its own batch is the last reported.
+  if (applied_through_.load() != seq) {
+    spdlog::error("{}: batch {} of {} entries not reported applied", label_, seq, entries);
+  }
+}
+
+std::string RedisInput::RunStream(bool* worked) {
+  std::string error;
+  // The group at the stream's end if missing (MKSTREAM: the stream too);
+  // BUSYGROUP says it exists.
+  if (!Command({"XGROUP", "CREATE", stream_, group_, "$", "MKSTREAM"}, &error) &&
+      error.find("BUSYGROUP") == std::string::npos) {
+    return error;
+  }
+  SetUp(true);
+  spdlog::info("{}: connected, reading the stream in group {} as consumer {}", label_, group_,
+               consumer_);
+  // First what this consumer read before but did not acknowledge (a crash,
+  // a lost connection): from id 0, the pending entries only.
+  std::string from = "0";
+  while (!stopped()) {
+    Reply reply = Command({"XREADGROUP", "GROUP", group_, consumer_, "COUNT",
+                           std::to_string(kBatchEntries), "STREAMS", stream_, from},
+                          &error);
+    if (!reply) return error;
+    // [[key, [entry, ...]]]
+    if (!IsArray(reply.get()) || reply->elements == 0 || !IsArray(reply->element[0]) ||
+        reply->element[0]->elements < 2 || !IsArray(reply->element[0]->element[1]) ||
+        reply->element[0]->element[1]->elements == 0) {
+      break;
+    }
+    const redisReply& entries = *reply->element[0]->element[1];
+    const redisReply* last = entries.element[entries.elements - 1];
+    if (!IsArray(last) || last->elements == 0 || !IsString(last->element[0])) break;
+    from = std::string(Text(*last->element[0]));
+    if (!WorkEntries(entries, &error)) return error;
+    *worked = true;
+  }
+  const milliseconds claim_every = std::clamp(claim_idle_ / 2, milliseconds(100), milliseconds(30000));
+  Clock::time_point next_claim = Clock::now();
+  while (!stopped()) {
+    if (Clock::now() >= next_claim) {
+      error = Claim(worked);
+      if (!error.empty()) return error;
+      next_claim = Clock::now() + claim_every;
+    }
+    const milliseconds block = std::min(kBlock, claim_every);
+    Reply reply = BlockingCommand({"XREADGROUP", "GROUP", group_, consumer_, "COUNT",
+                                   std::to_string(kBatchEntries), "BLOCK",
+                                   std::to_string(block.count()), "STREAMS", stream_, ">"},
+                                  block + kBlockGrace, &error);
+    if (!reply) return error;  // empty when stopped
+    if (reply->type == REDIS_REPLY_NIL) continue;  // nothing came in the block time
+    if (!IsArray(reply.get()) || reply->elements == 0 || !IsArray(reply->element[0]) ||
+        reply->element[0]->elements < 2 || !IsArray(reply->element[0]->element[1])) {
+      return "XREADGROUP: unexpected reply";
+    }
+    if (!WorkEntries(*reply->element[0]->element[1], &error)) return error;
+    *worked = true;
+  }
+  return {};
+}
+
+std::string RedisInput::Claim(bool* worked) {
+  std::string cursor = "0-0";
+  std::size_t claimed = 0;
+  std::string error;
+  do {
+    // [next cursor, [entry, ...], [deleted id, ...]] (Redis 7; 6.2 has no third element)
+    Reply reply = Command({"XAUTOCLAIM", stream_, group_, consumer_,
+                           std::to_string(claim_idle_.count()), cursor, "COUNT",
+                           std::to_string(kBatchEntries)},
+                          &error);
+    if (!reply) return error;
+    if (!IsArray(reply.get()) || reply->elements < 2 || !IsString(reply->element[0]) ||
+        !IsArray(reply->element[1])) {
+      return "XAUTOCLAIM: unexpected reply";
+    }
+    cursor = std::string(Text(*reply->element[0]));
+    if (reply->elements >= 3 && IsArray(reply->element[2]) && reply->element[2]->elements > 0) {
+      // Deleted while pending: Redis took them out of the group's pending list.
+      shard_->Apply(exporter().self().EntriesSkipped(SelfMetrics::SkippedEntry::kTrimmed,
+                                                     reply->element[2]->elements));
+    }
+    claimed += reply->element[1]->elements;
+    if (reply->element[1]->elements > 0) {
+      if (!WorkEntries(*reply->element[1], &error)) return error;
+      *worked = true;
+    }
+  } while (cursor != "0-0" && !stopped());
+  if (claimed > 0) {
+    spdlog::info("{}: claimed {} entries other consumers had left unacknowledged for {} ms",
+                 label_, claimed, claim_idle_.count());
+  }
+  return {};
+}
+
+bool RedisInput::WorkEntries(const redisReply& entries, std::string* error) {
+  buffer_.clear();
+  std::vector<std::string> ack = {"XACK", stream_, group_};
+  std::uint64_t missing = 0;
+  std::uint64_t trimmed = 0;
+  for (std::size_t i = 0; i < entries.elements; ++i) {
+    const redisReply* entry = entries.element[i];
+    if (!IsArray(entry) || entry->elements < 1 || !IsString(entry->element[0])) continue;
+    ack.emplace_back(Text(*entry->element[0]));
+    const redisReply* fields = entry->elements >= 2 ? entry->element[1] : nullptr;
+    if (!IsArray(fields)) {  // nil: deleted while pending (MAXLEN, XDEL)
+      ++trimmed;
+      continue;
+    }
+    bool found = false;
+    for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
+      const redisReply* name = fields->element[f];
+      const redisReply* value = fields->element[f + 1];
+      if (IsString(name) && Text(*name) == field_ && IsString(value)) {
+        AddLine(value->str, value->len);
+        found = true;
+        break;
+      }
+    }
+    if (!found) ++missing;
+  }
+  WorkLines(entries.elements);
+  const SelfMetrics& self = exporter().self();
+  if (missing > 0) {
+    shard_->Apply(self.EntriesSkipped(SelfMetrics::SkippedEntry::kMissingField, missing));
+  }
+  if (trimmed > 0) shard_->Apply(self.EntriesSkipped(SelfMetrics::SkippedEntry::kTrimmed, trimmed));
+  // Only now, with the lines in the store.
+  return ack.size() == 3 || Command(ack, error) != nullptr;
+}
+
+std::string RedisInput::RunList(bool* worked) {
+  SetUp(true);
+  spdlog::info("{}: connected, reading the list through {}", label_, processing_);
+  std::string error;
+  const std::string batch = std::to_string(kBatchEntries);
+  // Lines a run before moved but did not get to apply first, in their order.
+  while (!stopped()) {
+    Reply reply = Command({"LRANGE", processing_, "0", std::to_string(kBatchEntries - 1)}, &error);
+    if (!reply) return error;
+    if (!IsArray(reply.get()) || reply->elements == 0) break;
+    buffer_.clear();
+    for (std::size_t i = 0; i < reply->elements; ++i) {
+      if (IsString(reply->element[i])) AddLine(reply->element[i]->str, reply->element[i]->len);
+    }
+    WorkLines(reply->elements);
+    *worked = true;
+    if (!Command({"LTRIM", processing_, std::to_string(reply->elements), "-1"}, &error)) {
+      return error;
+    }
+  }
+  while (!stopped()) {
+    buffer_.clear();
+    std::size_t entries = 0;
+    Reply moved = Command({"EVAL", kMoveScript, "2", list_, processing_, batch}, &error);
+    if (!moved) return error;
+    if (!IsArray(moved.get())) return "EVAL: unexpected reply";
+    if (moved->elements == 0) {
+      // Empty: wait for one entry, then take what came with it.
+      Reply one = BlockingCommand(
+          {"BLMOVE", list_, processing_, "LEFT", "RIGHT", std::to_string(kBlock.count() / 1000.0)},
+          kBlock + kBlockGrace, &error);
+      if (!one) return error;  // empty when stopped
+      if (!IsString(one.get())) continue;  // nil: nothing came in the block time
+      AddLine(one->str, one->len);
+      ++entries;
+      moved = Command({"EVAL", kMoveScript, "2", list_, processing_,
+                       std::to_string(kBatchEntries - 1)},
+                      &error);
+      // It waits in the processing list, applied first at the reconnection.
+      if (!moved) return error;
+      if (!IsArray(moved.get())) return "EVAL: unexpected reply";
+    }
+    for (std::size_t i = 0; i < moved->elements; ++i) {
+      if (IsString(moved->element[i])) AddLine(moved->element[i]->str, moved->element[i]->len);
+    }
+    entries += moved->elements;
+    WorkLines(entries);
+    *worked = true;
+    // Only now, with the lines in the store.
+    if (!Command({"LTRIM", processing_, std::to_string(entries), "-1"}, &error)) return error;
+  }
+  return {};
+}
+
+}  // namespace lle
