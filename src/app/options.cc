@@ -144,7 +144,8 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
                  "(default: the host name)");
   app.add_option("--input.redis.field", out->redis_field,
                  "Field of a stream entry that holds the log line; an entry without it is "
-                 "counted in llm_log_exporter_input_entries_skipped_total{reason=\"missing_field\"}")
+                 "acknowledged and counted in llm_log_exporter_input_entries_skipped_total "
+                 "(reason missing_field)")
       ->capture_default_str();
   app.add_option("--input.redis.claim-idle-ms", out->redis_claim_idle_ms,
                  "Stream entries another consumer has read but not acknowledged for this long "

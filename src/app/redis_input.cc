@@ -227,8 +227,8 @@ RedisInput::Reply RedisInput::BlockingCommand(const std::vector<std::string>& ar
     lengths.push_back(arg.size());
   }
   const std::string lost = args[0] + ": connection lost";
-  if (redisAppendCommandArgv(context, static_cast<int>(argv.size()), argv.data(),
-                             lengths.data()) != REDIS_OK) {
+  if (redisAppendCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data()) !=
+      REDIS_OK) {
     *error = lost + " (" + context->errstr + ")";
     return nullptr;
   }
@@ -330,7 +330,8 @@ std::string RedisInput::RunStream(bool* worked) {
     if (!WorkEntries(entries, &error)) return error;
     *worked = true;
   }
-  const milliseconds claim_every = std::clamp(claim_idle_ / 2, milliseconds(100), milliseconds(30000));
+  const milliseconds claim_every =
+      std::clamp(claim_idle_ / 2, milliseconds(100), milliseconds(30000));
   Clock::time_point next_claim = Clock::now();
   while (!stopped()) {
     if (Clock::now() >= next_claim) {
@@ -339,11 +340,11 @@ std::string RedisInput::RunStream(bool* worked) {
       next_claim = Clock::now() + claim_every;
     }
     const milliseconds block = std::min(kBlock, claim_every);
-    Reply reply = BlockingCommand({"XREADGROUP", "GROUP", group_, consumer_, "COUNT",
-                                   std::to_string(kBatchEntries), "BLOCK",
-                                   std::to_string(block.count()), "STREAMS", stream_, ">"},
-                                  block + kBlockGrace, &error);
-    if (!reply) return error;  // empty when stopped
+    Reply reply = BlockingCommand(
+        {"XREADGROUP", "GROUP", group_, consumer_, "COUNT", std::to_string(kBatchEntries), "BLOCK",
+         std::to_string(block.count()), "STREAMS", stream_, ">"},
+        block + kBlockGrace, &error);
+    if (!reply) return error;                      // empty when stopped
     if (reply->type == REDIS_REPLY_NIL) continue;  // nothing came in the block time
     if (!IsArray(reply.get()) || reply->elements == 0 || !IsArray(reply->element[0]) ||
         reply->element[0]->elements < 2 || !IsArray(reply->element[0]->element[1])) {
@@ -361,10 +362,10 @@ std::string RedisInput::Claim(bool* worked) {
   std::string error;
   do {
     // [next cursor, [entry, ...], [deleted id, ...]] (Redis 7; 6.2 has no third element)
-    Reply reply = Command({"XAUTOCLAIM", stream_, group_, consumer_,
-                           std::to_string(claim_idle_.count()), cursor, "COUNT",
-                           std::to_string(kBatchEntries)},
-                          &error);
+    Reply reply =
+        Command({"XAUTOCLAIM", stream_, group_, consumer_, std::to_string(claim_idle_.count()),
+                 cursor, "COUNT", std::to_string(kBatchEntries)},
+                &error);
     if (!reply) return error;
     if (!IsArray(reply.get()) || reply->elements < 2 || !IsString(reply->element[0]) ||
         !IsArray(reply->element[1])) {
@@ -383,8 +384,8 @@ std::string RedisInput::Claim(bool* worked) {
     }
   } while (cursor != "0-0" && !stopped());
   if (claimed > 0) {
-    spdlog::info("{}: claimed {} entries other consumers had left unacknowledged for {} ms",
-                 label_, claimed, claim_idle_.count());
+    spdlog::info("{}: claimed {} entries other consumers had left unacknowledged for {} ms", label_,
+                 claimed, claim_idle_.count());
   }
   return {};
 }
@@ -456,13 +457,13 @@ std::string RedisInput::RunList(bool* worked) {
       Reply one = BlockingCommand(
           {"BLMOVE", list_, processing_, "LEFT", "RIGHT", std::to_string(kBlock.count() / 1000.0)},
           kBlock + kBlockGrace, &error);
-      if (!one) return error;  // empty when stopped
+      if (!one) return error;              // empty when stopped
       if (!IsString(one.get())) continue;  // nil: nothing came in the block time
       AddLine(one->str, one->len);
       ++entries;
-      moved = Command({"EVAL", kMoveScript, "2", list_, processing_,
-                       std::to_string(kBatchEntries - 1)},
-                      &error);
+      moved =
+          Command({"EVAL", kMoveScript, "2", list_, processing_, std::to_string(kBatchEntries - 1)},
+                  &error);
       // It waits in the processing list, applied first at the reconnection.
       if (!moved) return error;
       if (!IsArray(moved.get())) return "EVAL: unexpected reply";

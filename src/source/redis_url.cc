@@ -52,8 +52,9 @@ std::optional<RedisUrl> ParseRedisUrl(std::string_view text, std::string* error)
     return url;
   }
   if (text.substr(0, kTcpScheme.size()) != kTcpScheme) {
-    *error = "must start with redis:// or unix:// (rediss://, TLS, is not supported: see "
-             "docs/inputs.md)";
+    *error =
+        "must start with redis:// or unix:// (rediss://, TLS, is not supported: see "
+        "docs/inputs.md)";
     return std::nullopt;
   }
   std::string_view rest = text.substr(kTcpScheme.size());

@@ -128,5 +128,31 @@ TEST(OptionsTest, HelpExitsZero) {
   }
 }
 
+TEST(OptionsTest, RedisFlags) {
+  Options o;
+  EXPECT_EQ(o.redis_field, "message");
+  EXPECT_EQ(o.redis_group, "llm_log_exporter");
+  EXPECT_EQ(o.redis_claim_idle_ms, 60000u);
+  EXPECT_EQ(Parse({"--input.redis.url", "redis://h:1/2", "--input.redis.stream", "s",
+                   "--input.redis.group", "g", "--input.redis.consumer", "c",
+                   "--input.redis.field", "line", "--input.redis.claim-idle-ms", "500",
+                   "--input.redis.password-file", "/p"},
+                  &o),
+            -1);
+  EXPECT_EQ(o.redis_url, "redis://h:1/2");
+  EXPECT_EQ(o.redis_stream, "s");
+  EXPECT_EQ(o.redis_group, "g");
+  EXPECT_EQ(o.redis_consumer, "c");
+  EXPECT_EQ(o.redis_field, "line");
+  EXPECT_EQ(o.redis_claim_idle_ms, 500u);
+  EXPECT_EQ(o.redis_password_file, "/p");
+  Options bad;
+  EXPECT_EQ(Parse({"--input.redis.url", "redis://u:pw@h", "--input.redis.list", "l",
+                   "--input.redis.password-file", "/p"},
+                  &bad),
+            2);
+  EXPECT_EQ(Parse({"--input.redis.list", "l"}, &bad), 2);
+}
+
 }  // namespace
 }  // namespace lle

@@ -72,8 +72,7 @@ class SelfMetrics {
   };
   static const char* SkippedEntryName(SkippedEntry reason);
   Update EntriesSkipped(SkippedEntry reason, std::uint64_t entries) const {
-    return {entries_skipped_, static_cast<std::uint32_t>(reason), static_cast<double>(entries),
-            {}};
+    return {entries_skipped_, static_cast<std::uint32_t>(reason), static_cast<double>(entries), {}};
   }
 
   static constexpr int kIngestCodes[] = {200, 204, 400, 401, 405, 408,

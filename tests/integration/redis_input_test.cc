@@ -1,0 +1,565 @@
+// Integration tests of the Redis input (--input.redis.*): the real binary
+// reads a real redis-server that each test starts on its own (a kernel-chosen
+// TCP port, or a unix socket in a fresh temporary directory), while the test
+// writes entries with hiredis. Lines are the JSON request lines of the
+// golden inputs, so qwen_requests_total and the duration sum give exact counts.
+//
+// Nothing sleeps for synchronisation: the tests poll /metrics, or Redis
+// itself (XPENDING, LLEN), until the expected state or a deadline.
+
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "support/child_process.h"
+#include "support/daemon.h"
+#include "support/exposition.h"
+#include "support/http_client.h"
+#include "support/temp_dir.h"
+
+namespace lle::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr char kBinary[] = LLE_BINARY;
+constexpr seconds kDeadline{20};  // generous: only reached when a test fails
+// The input's batch (kBatchEntries in redis_input.cc): at most this many
+// entries are counted twice when an acknowledgement is lost.
+constexpr long kBatch = 500;
+
+// The path of `program` on $PATH.
+std::string Which(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const std::string candidate = dir + "/" + program;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  throw std::runtime_error(program + " not found on $PATH (apt-get install redis-server)");
+}
+
+// A TCP port that was free a moment ago (bound to 0, then closed).
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    throw std::runtime_error("cannot bind a socket to port 0");
+  }
+  const int port = ntohs(address.sin_port);
+  close(fd);
+  return port;
+}
+
+struct ReplyDeleter {
+  void operator()(redisReply* reply) const { freeReplyObject(reply); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+struct ContextDeleter {
+  void operator()(redisContext* context) const { redisFree(context); }
+};
+
+// A connection of the test's own to the server (its writer and its checks).
+class RedisClient {
+ public:
+  // TCP if `unix_path` is empty.
+  RedisClient(int port, const std::string& unix_path, const std::string& password = "") {
+    const timeval timeout{2, 0};
+    context_.reset(unix_path.empty() ? redisConnectWithTimeout("127.0.0.1", port, timeout)
+                                     : redisConnectUnixWithTimeout(unix_path.c_str(), timeout));
+    if (ok() && !password.empty()) Command({"AUTH", password});
+  }
+  bool ok() const { return context_ != nullptr && context_->err == 0; }
+
+  // null on a lost connection; an error reply is returned as such.
+  Reply Command(const std::vector<std::string>& args) {
+    if (!ok()) return nullptr;
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lengths;
+    for (const std::string& arg : args) {
+      argv.push_back(arg.data());
+      lengths.push_back(arg.size());
+    }
+    return Reply(static_cast<redisReply*>(redisCommandArgv(
+        context_.get(), static_cast<int>(argv.size()), argv.data(), lengths.data())));
+  }
+  long long Integer(const std::vector<std::string>& args) {
+    Reply reply = Command(args);
+    if (!reply || reply->type != REDIS_REPLY_INTEGER) {
+      throw std::runtime_error(args[0] + ": no integer reply");
+    }
+    return reply->integer;
+  }
+  // XPENDING's count of entries read by the group's consumers and not acknowledged.
+  long long Pending(const std::string& stream, const std::string& group) {
+    Reply reply = Command({"XPENDING", stream, group});
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER) {
+      throw std::runtime_error("XPENDING: unexpected reply");
+    }
+    return reply->element[0]->integer;
+  }
+  // `args` for each of `count` commands, sent at once (pipelined); throws
+  // unless each reply is `expected_type`.
+  void Pipeline(const std::vector<std::vector<std::string>>& commands, int expected_type) {
+    for (const auto& args : commands) {
+      std::vector<const char*> argv;
+      std::vector<std::size_t> lengths;
+      for (const std::string& arg : args) {
+        argv.push_back(arg.data());
+        lengths.push_back(arg.size());
+      }
+      redisAppendCommandArgv(context_.get(), static_cast<int>(argv.size()), argv.data(),
+                             lengths.data());
+    }
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      void* raw = nullptr;
+      if (redisGetReply(context_.get(), &raw) != REDIS_OK) throw std::runtime_error("lost");
+      Reply reply(static_cast<redisReply*>(raw));
+      if (reply->type != expected_type) {
+        throw std::runtime_error(commands[i][0] + ": " +
+                                 (reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply"));
+      }
+    }
+  }
+
+ private:
+  std::unique_ptr<redisContext, ContextDeleter> context_;
+};
+
+// A redis-server of the test's own, in `dir`: on a unix socket there, or on a
+// free TCP port of 127.0.0.1. SIGKILLed by its destructor if still running.
+class RedisServer {
+ public:
+  struct Config {
+    bool unix_socket = false;
+    bool append_only = false;
+    std::string password;
+  };
+  RedisServer(const TempDir& dir, Config config) : dir_(dir.path()), config_(std::move(config)) {
+    if (config_.unix_socket) socket_ = dir.File("redis.sock");
+    // A port free a moment ago may be taken by another test before redis
+    // binds it: try a few.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      if (!config_.unix_socket) port_ = FreePort();
+      if (Start()) return;
+    }
+    throw std::runtime_error("redis-server would not start: " + last_log_);
+  }
+
+  int port() const { return port_; }
+  const std::string& socket() const { return socket_; }
+  std::string Url() const {
+    return socket_.empty() ? "redis://127.0.0.1:" + std::to_string(port_) : "unix://" + socket_;
+  }
+  RedisClient Client() const { return RedisClient(port_, socket_, config_.password); }
+
+  // Stops it as an operator would (SIGTERM: the append-only file is flushed).
+  void Stop() {
+    process_->Signal(SIGTERM);
+    if (process_->Wait(kDeadline) != 0) throw std::runtime_error("redis-server did not stop");
+    process_.reset();
+  }
+  // Starts it again, on the same port or socket and with the same data.
+  bool Start() {
+    std::vector<std::string> argv = {Which("redis-server"),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--port",
+                                     std::to_string(port_),
+                                     "--save",
+                                     "",
+                                     "--appendonly",
+                                     config_.append_only ? "yes" : "no",
+                                     "--dir",
+                                     dir_,
+                                     "--logfile",
+                                     dir_ + "/redis.log"};
+    if (!socket_.empty()) {
+      argv.insert(argv.end(), {"--unixsocket", socket_, "--unixsocketperm", "700"});
+    }
+    if (!config_.password.empty()) argv.insert(argv.end(), {"--requirepass", config_.password});
+    process_ = std::make_unique<ChildProcess>(argv);
+    // Ready once it answers PING; gone (a port taken) if it exits first.
+    const Clock::time_point deadline = Clock::now() + kDeadline;
+    while (Clock::now() < deadline) {
+      RedisClient client = Client();
+      if (client.ok()) {
+        Reply pong = client.Command({"PING"});
+        if (pong && pong->type == REDIS_REPLY_STATUS) return true;
+      }
+      if (process_->Wait(milliseconds(20)) != -1) {
+        std::ifstream log(dir_ + "/redis.log");
+        last_log_.assign(std::istreambuf_iterator<char>(log), std::istreambuf_iterator<char>());
+        process_.reset();
+        return false;
+      }
+    }
+    throw std::runtime_error("redis-server did not answer PING");
+  }
+
+ private:
+  std::string dir_;
+  Config config_;
+  std::string socket_;
+  int port_ = 0;  // 0 with a unix socket: no TCP
+  std::unique_ptr<ChildProcess> process_;
+  std::string last_log_;
+};
+
+// The i-th request line, as the servers of tests/golden write them: a
+// success of total_time_ms = 100 + i % 50.
+std::string RequestLine(long i) {
+  return "{\"timestamp\":\"2025-04-05T10:23:45Z\",\"request_id\":\"req_" + std::to_string(i) +
+         "\",\"method\":\"POST\",\"path\":\"/v1/chat/completions\",\"input_tokens\":1240,"
+         "\"output_tokens\":320,\"total_time_ms\":" +
+         std::to_string(100 + i % 50) +
+         ",\"queue_time_ms\":120,\"inference_time_ms\":1756,\"gpu_memory_mb\":18432,"
+         "\"status\":\"success\"}";
+}
+
+// The duration sum of RequestLine(first) .. RequestLine(first + count - 1).
+double DurationSum(long first, long count) {
+  double sum = 0;
+  for (long i = first; i < first + count; ++i) sum += 100 + static_cast<double>(i % 50);
+  return sum;
+}
+
+// XADDs RequestLine(first) .. (first + count - 1) to `stream` in field "message".
+void AddEntries(RedisClient& client, const std::string& stream, long first, long count) {
+  std::vector<std::vector<std::string>> commands;
+  for (long i = first; i < first + count; ++i) {
+    commands.push_back({"XADD", stream, "*", "message", RequestLine(i)});
+  }
+  client.Pipeline(commands, REDIS_REPLY_STRING);
+}
+
+std::string Source(const RedisServer& redis, const std::string& key) {
+  return (redis.socket().empty() ? "redis://127.0.0.1:" + std::to_string(redis.port()) + "/0"
+                                 : "unix://" + redis.socket() + "?db=0") +
+         "#" + key;
+}
+
+std::string Series(const std::string& name, const std::string& source) {
+  return name + "{source=\"" + source + "\"}";
+}
+
+double Scrape(int port, const std::string& series) {
+  const HttpResponse response = HttpGet(port, "/metrics");
+  if (response.status != 200) return -1;
+  return MetricValue(response.body, series).value_or(-1);
+}
+
+// Polls `done` until it holds or the deadline passes.
+::testing::AssertionResult Eventually(const std::function<bool()>& done, const std::string& what) {
+  const Clock::time_point deadline = Clock::now() + kDeadline;
+  while (Clock::now() < deadline) {
+    if (done()) return ::testing::AssertionSuccess();
+    std::this_thread::sleep_for(milliseconds(5));  // a poll interval, not a wait for an event
+  }
+  return ::testing::AssertionFailure() << "timed out waiting for " << what;
+}
+
+Daemon StartExporter(const std::vector<std::string>& flags) {
+  std::vector<std::string> all = {"--gpu.disable"};
+  all.insert(all.end(), flags.begin(), flags.end());
+  return LaunchDaemon(kBinary, all);
+}
+
+TEST(RedisInputTest, StreamCountsEveryEntryOnceAndAcknowledgesIt) {
+  TempDir dir;
+  RedisServer redis(dir, {/*unix_socket=*/false, /*append_only=*/false, /*password=*/""});  // TCP
+  Daemon daemon = StartExporter({"--input.redis.url", redis.Url(), "--input.redis.stream", "logs"});
+  const std::string source = Source(redis, "logs");
+  // Up once the group exists (created at the stream's end): entries added from now on count.
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Series("llm_log_exporter_input_up", source), 1}}));
+
+  constexpr long kEntries = 2000;
+  RedisClient client = redis.Client();
+  AddEntries(client, "logs", 0, kEntries);
+  // Entries without the line's field: acknowledged, counted by reason.
+  client.Pipeline({{"XADD", "logs", "*", "line", RequestLine(0)}, {"XADD", "logs", "*", "x", "y"}},
+                  REDIS_REPLY_STRING);
+  ASSERT_TRUE(WaitForMetrics(daemon.port,
+                             {{RequestsSeries("success"), kEntries},
+                              {"qwen_request_duration_ms_sum", DurationSum(0, kEntries)},
+                              {LinesSeries(source, "request"), kEntries},
+                              {LinesSeries(source, "not_json"), 0},
+                              {"llm_log_exporter_input_entries_skipped_total{source=\"" + source +
+                                   "\",reason=\"missing_field\"}",
+                               2},
+                              {Series("llm_log_exporter_input_reconnects_total", source), 0}}));
+  EXPECT_TRUE(
+      Eventually([&] { return client.Pending("logs", "llm_log_exporter") == 0; }, "XPENDING 0"));
+  // The landing page lists it.
+  const HttpResponse page = HttpGet(daemon.port, "/");
+  EXPECT_NE(page.body.find("Redis stream"), std::string::npos);
+  EXPECT_NE(page.body.find("connected, reading"), std::string::npos);
+  EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(5)));
+}
+
+TEST(RedisInputTest, ReadsItsOwnPendingEntriesAndClaimsADeadConsumersOnce) {
+  TempDir dir;
+  RedisServer redis(dir, {/*unix_socket=*/true, /*append_only=*/false, /*password=*/""});
+  RedisClient client = redis.Client();
+  ASSERT_EQ(std::string(client.Command({"XGROUP", "CREATE", "logs", "g", "0", "MKSTREAM"})->str),
+            "OK");
+  AddEntries(client, "logs", 0, 100);
+  // Two consumers read and never acknowledge: `dead` (another exporter that
+  // died mid-batch) and `me` (this exporter, in a run before a crash).
+  for (const char* consumer : {"dead", "me"}) {
+    Reply read = client.Command(
+        {"XREADGROUP", "GROUP", "g", consumer, "COUNT", "30", "STREAMS", "logs", ">"});
+    ASSERT_TRUE(read && read->type == REDIS_REPLY_ARRAY);
+  }
+  ASSERT_EQ(client.Pending("logs", "g"), 60);
+
+  Daemon daemon = StartExporter({"--input.redis.url", redis.Url(), "--input.redis.stream", "logs",
+                                 "--input.redis.group", "g", "--input.redis.consumer", "me",
+                                 "--input.redis.claim-idle-ms", "300"});
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{RequestsSeries("success"), 100},
+                                           {"qwen_request_duration_ms_sum", DurationSum(0, 100)}}));
+  EXPECT_TRUE(Eventually([&] { return client.Pending("logs", "g") == 0; }, "XPENDING 0"));
+  EXPECT_NE(daemon.process->ReadStderrUntil("claimed 30 entries", kDeadline).find("claimed 30"),
+            std::string::npos);
+  // Counted once: not again on later claim passes.
+  AddEntries(client, "logs", 100, 10);
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{RequestsSeries("success"), 110}}));
+  EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(5)));
+}
+
+TEST(RedisInputTest, AKilledExporterLosesNothingAndCountsAtMostOneBatchTwice) {
+  TempDir dir;
+  RedisServer redis(dir, {/*unix_socket=*/true, /*append_only=*/false, /*password=*/""});
+  RedisClient client = redis.Client();
+  const std::vector<std::string> flags = {"--input.redis.url",           redis.Url(),
+                                          "--input.redis.stream",        "logs",
+                                          "--input.redis.claim-idle-ms", "300"};
+  const std::string source = Source(redis, "logs");
+  Daemon first = StartExporter([&] {
+    auto f = flags;
+    f.insert(f.end(), {"--input.redis.consumer", "first"});
+    return f;
+  }());
+  ASSERT_TRUE(WaitForMetrics(first.port, {{Series("llm_log_exporter_input_up", source), 1}}));
+  // A writer that keeps adding entries while the first exporter is killed
+  // and the second starts.
+  constexpr long kEntries = 40000;
+  constexpr long kPerPipeline = 100;
+  std::atomic<long> written{0};
+  std::thread writer([&] {
+    RedisClient own = redis.Client();
+    for (long i = 0; i < kEntries; i += kPerPipeline) {
+      AddEntries(own, "logs", i, kPerPipeline);
+      written = i + kPerPipeline;
+    }
+  });
+  // Killed mid-stream, once it has counted some.
+  double counted_by_first = 0;
+  const bool counted = Eventually(
+      [&] { return (counted_by_first = Scrape(first.port, RequestsSeries("success"))) >= 1000; },
+      "the first exporter to count");
+  first.process->Signal(SIGKILL);
+  first.process->Wait(kDeadline);
+  const long written_at_kill = written;
+  if (!counted) writer.join();
+  ASSERT_TRUE(counted);
+
+  Daemon second = StartExporter([&] {
+    auto f = flags;
+    f.insert(f.end(), {"--input.redis.consumer", "second"});
+    return f;
+  }());
+  writer.join();
+  // Every entry delivered and acknowledged (an acknowledgement follows the count).
+  ASSERT_TRUE(Eventually(
+      [&] {
+        Reply groups = client.Command({"XINFO", "GROUPS", "logs"});
+        if (!groups || groups->type != REDIS_REPLY_ARRAY || groups->elements != 1) return false;
+        const redisReply* group = groups->element[0];
+        for (std::size_t i = 0; i + 1 < group->elements; i += 2) {
+          if (std::string(group->element[i]->str) == "lag" &&
+              group->element[i + 1]->type == REDIS_REPLY_INTEGER &&
+              group->element[i + 1]->integer == 0) {
+            return client.Pending("logs", "llm_log_exporter") == 0;
+          }
+        }
+        return false;
+      },
+      "lag 0 and XPENDING 0"));
+  const double counted_by_second = Scrape(second.port, RequestsSeries("success"));
+  RecordProperty("counted_by_first", std::to_string(counted_by_first));
+  RecordProperty("written_at_kill", std::to_string(written_at_kill));
+  RecordProperty("counted_by_second", std::to_string(counted_by_second));
+  // The entries added after the kill are the second's alone, and so are the
+  // ones the first left unacknowledged. Each entry was acknowledged by the
+  // one that counted it (above); together at most one batch twice.
+  EXPECT_GE(counted_by_second, kEntries - written_at_kill);
+  EXPECT_LE(counted_by_first + counted_by_second, kEntries + kBatch)
+      << "first " << counted_by_first << ", second " << counted_by_second;
+  EXPECT_TRUE(StopsCleanlyWithin(*second.process, SIGTERM, seconds(5)));
+}
+
+TEST(RedisInputTest, RedisRestartedUnderLoadLosesNothing) {
+  TempDir dir;
+  RedisServer redis(dir, {/*unix_socket=*/true, /*append_only=*/true, /*password=*/""});
+  Daemon daemon = StartExporter({"--input.redis.url", redis.Url(), "--input.redis.stream", "logs"});
+  const std::string source = Source(redis, "logs");
+  const std::string up = Series("llm_log_exporter_input_up", source);
+  const std::string reconnects = Series("llm_log_exporter_input_reconnects_total", source);
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{up, 1}}));
+
+  // A writer that keeps adding entries, through the restart: explicit ids,
+  // so that a retry of an XADD whose reply was lost cannot add it twice.
+  constexpr long kEntries = 3000;
+  std::atomic<long> written{0};
+  std::atomic<bool> give_up{false};
+  std::thread writer([&] {
+    std::unique_ptr<RedisClient> client;
+    for (long i = 1; i <= kEntries && !give_up;) {
+      if (!client || !client->ok()) client = std::make_unique<RedisClient>(redis.Client());
+      Reply reply =
+          client->Command({"XADD", "logs", std::to_string(i) + "-1", "message", RequestLine(i)});
+      if (!reply) {
+        client.reset();  // down: retry until it is back, at a writer's pace
+        std::this_thread::sleep_for(milliseconds(5));
+        continue;
+      }
+      if (reply->type == REDIS_REPLY_STRING ||
+          (reply->type == REDIS_REPLY_ERROR &&
+           std::string(reply->str).find("equal or smaller") != std::string::npos)) {
+        written = i++;
+      }
+    }
+  });
+  ASSERT_TRUE(Eventually([&] { return written > kEntries / 3; }, "a third written"));
+  redis.Stop();
+  // Down: not up, reconnecting, /metrics and /-/ready still answer.
+  EXPECT_TRUE(Eventually([&] { return Scrape(daemon.port, up) == 0; }, "input_up 0"));
+  EXPECT_TRUE(Eventually([&] { return Scrape(daemon.port, reconnects) >= 2; }, "reconnects"));
+  EXPECT_EQ(HttpGet(daemon.port, "/-/ready").status, 200);
+  ASSERT_TRUE(redis.Start());
+  EXPECT_TRUE(Eventually([&] { return written == kEntries; }, "every entry written"));
+  give_up = true;
+  writer.join();
+
+  // Every entry counted; an acknowledgement lost in the shutdown may count
+  // its batch twice (at least once), never more.
+  RedisClient client = redis.Client();
+  EXPECT_TRUE(
+      Eventually([&] { return client.Pending("logs", "llm_log_exporter") == 0; }, "XPENDING 0"));
+  ASSERT_TRUE(Eventually([&] { return Scrape(daemon.port, RequestsSeries("success")) >= kEntries; },
+                         "every entry counted"));
+  const double counted = Scrape(daemon.port, RequestsSeries("success"));
+  EXPECT_LE(counted, kEntries + kBatch);
+  RecordProperty("counted", std::to_string(counted));
+  RecordProperty("reconnects", std::to_string(Scrape(daemon.port, reconnects)));
+  EXPECT_EQ(Scrape(daemon.port, up), 1);
+  EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(5)));
+}
+
+TEST(RedisInputTest, ListCountsExactlyAndAppliesLeftoversFirst) {
+  TempDir dir;
+  RedisServer redis(dir, {/*unix_socket=*/false, /*append_only=*/false, "s3cret pass"});
+  RedisClient client = redis.Client();
+  // Lines a run before moved to its processing list but did not get to apply.
+  std::vector<std::vector<std::string>> leftovers;
+  for (long i = 0; i < 7; ++i) leftovers.push_back({"RPUSH", "logs:processing:c1", RequestLine(i)});
+  client.Pipeline(leftovers, REDIS_REPLY_INTEGER);
+  const std::string password_file = dir.Write("password", "s3cret pass\n");
+  Daemon daemon =
+      StartExporter({"--input.redis.url", redis.Url(), "--input.redis.list", "logs",
+                     "--input.redis.consumer", "c1", "--input.redis.password-file", password_file});
+  const std::string source = Source(redis, "logs");
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{RequestsSeries("success"), 7}}));
+  constexpr long kEntries = 1500;
+  std::vector<std::vector<std::string>> pushes;
+  for (long i = 7; i < 7 + kEntries; ++i) pushes.push_back({"RPUSH", "logs", RequestLine(i)});
+  client.Pipeline(pushes, REDIS_REPLY_INTEGER);
+  ASSERT_TRUE(
+      WaitForMetrics(daemon.port, {{RequestsSeries("success"), 7 + kEntries},
+                                   {"qwen_request_duration_ms_sum", DurationSum(0, 7 + kEntries)},
+                                   {LinesSeries(source, "request"), 7 + kEntries},
+                                   {Series("llm_log_exporter_input_up", source), 1}}));
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return client.Integer({"LLEN", "logs:processing:c1"}) == 0;
+      },
+      "an empty processing list"));
+  EXPECT_EQ(client.Integer({"LLEN", "logs"}), 0);
+  EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(5)));
+  EXPECT_EQ(daemon.log.find("s3cret"), std::string::npos) << daemon.log;
+  EXPECT_EQ(daemon.process->DrainStderr().find("s3cret"), std::string::npos);
+}
+
+TEST(RedisInputTest, BadFlagsExit2WithOneLine) {
+  struct Case {
+    std::vector<std::string> flags;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"--input.redis.url", "redis://127.0.0.1:6379"}, "--input.redis.url: needs"},
+      {{"--input.redis.stream", "logs"}, "--input.redis.url: needed"},
+      {{"--input.redis.url", "redis://h", "--input.redis.stream", "a", "--input.redis.list", "b"},
+       "--input.redis.stream: not with --input.redis.list"},
+      {{"--input.redis.url", "rediss://h:6380", "--input.redis.stream", "a"}, "not supported"},
+      {{"--input.redis.url", "redis://u:topsecret@h:99999", "--input.redis.stream", "a"},
+       "redis://u:***@h:99999"},
+      {{"--input.redis.url", "unix://relative.sock", "--input.redis.list", "a"}, "unix:///"},
+      {{"--input.redis.url", "redis://h/x", "--input.redis.stream", "a"}, "database number"},
+      {{"--input.redis.url", "redis://h", "--input.redis.stream", "a", "--input.redis.field", ""},
+       "--input.redis.field: must not be empty"},
+      {{"--input.redis.url", "redis://h", "--input.redis.stream", "a",
+        "--input.redis.claim-idle-ms", "5"},
+       "--input.redis.claim-idle-ms"},
+      {{"--input.redis.url", "redis://h", "--input.redis.stream", "a", "--once"}, "--once"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> argv = {kBinary};
+    argv.insert(argv.end(), c.flags.begin(), c.flags.end());
+    const RunResult result = lle::test::Run(argv, "");
+    SCOPED_TRACE(result.err);
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1);
+    EXPECT_NE(result.err.find(c.says), std::string::npos);
+    EXPECT_EQ(result.err.find("topsecret"), std::string::npos);
+  }
+  // A password file that cannot be read: exit 1 at start, naming it.
+  const RunResult missing =
+      lle::test::Run({kBinary, "--input.redis.url", "redis://127.0.0.1:1", "--input.redis.stream",
+                      "a", "--input.redis.password-file", "/nonexistent/password", "--gpu.disable",
+                      "--web.listen-address", "127.0.0.1:0"},
+                     "");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("--input.redis.password-file /nonexistent/password"),
+            std::string::npos)
+      << missing.err;
+}
+
+}  // namespace
+}  // namespace lle::test

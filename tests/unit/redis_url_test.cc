@@ -1,0 +1,76 @@
+#include "llm_log_exporter/source/redis_url.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+
+#include "llm_log_exporter/app/options.h"
+#include "llm_log_exporter/app/redis_input.h"
+
+namespace lle {
+namespace {
+
+TEST(RedisUrlTest, TcpWithDefaults) {
+  std::string error;
+  const std::optional<RedisUrl> url = ParseRedisUrl("redis://cache", &error);
+  ASSERT_TRUE(url) << error;
+  EXPECT_EQ(url->host, "cache");
+  EXPECT_EQ(url->port, 6379);
+  EXPECT_EQ(url->db, 0);
+  EXPECT_TRUE(url->user.empty());
+  EXPECT_TRUE(url->password.empty());
+  EXPECT_EQ(url->Address(), "redis://cache:6379/0");
+}
+
+TEST(RedisUrlTest, CredentialsPortAndDbNeverInTheAddress) {
+  std::string error;
+  const std::optional<RedisUrl> url =
+      ParseRedisUrl("redis://exporter:p@ss:w@10.0.0.5:7000/3", &error);
+  ASSERT_TRUE(url) << error;
+  EXPECT_EQ(url->user, "exporter");
+  EXPECT_EQ(url->password, "p@ss:w");
+  EXPECT_EQ(url->host, "10.0.0.5");
+  EXPECT_EQ(url->port, 7000);
+  EXPECT_EQ(url->db, 3);
+  EXPECT_EQ(url->Address(), "redis://10.0.0.5:7000/3");
+  EXPECT_EQ(RedactRedisUrl("redis://exporter:p@ss:w@10.0.0.5:7000/3"),
+            "redis://exporter:***@10.0.0.5:7000/3");
+  EXPECT_EQ(RedactRedisUrl("redis://h:1/0"), "redis://h:1/0");
+}
+
+TEST(RedisUrlTest, Ipv6AndUnixSockets) {
+  std::string error;
+  std::optional<RedisUrl> url = ParseRedisUrl("redis://[::1]:6380", &error);
+  ASSERT_TRUE(url) << error;
+  EXPECT_EQ(url->host, "::1");
+  EXPECT_EQ(url->Address(), "redis://[::1]:6380/0");
+  url = ParseRedisUrl("unix:///run/redis/redis.sock?db=2", &error);
+  ASSERT_TRUE(url) << error;
+  EXPECT_EQ(url->unix_path, "/run/redis/redis.sock");
+  EXPECT_EQ(url->db, 2);
+  EXPECT_EQ(url->Address(), "unix:///run/redis/redis.sock?db=2");
+}
+
+TEST(RedisUrlTest, ErrorsSayWhy) {
+  for (const char* text :
+       {"", "http://h", "rediss://h", "redis://", "redis://:6379", "redis://h:0", "redis://h:x",
+        "redis://h/-1", "redis://[::1", "unix://rel.sock", "unix:///s?database=1"}) {
+    std::string error;
+    EXPECT_FALSE(ParseRedisUrl(text, &error)) << text;
+    EXPECT_FALSE(error.empty()) << text;
+  }
+}
+
+TEST(RedisUrlTest, SourceLabelIsTheAddressAndTheKey) {
+  Options options;
+  options.redis_url = "redis://u:secret@h:1/2";
+  options.redis_stream = "llm-logs";
+  EXPECT_EQ(RedisSourceLabel(options), "redis://h:1/2#llm-logs");
+  options.redis_stream.clear();
+  options.redis_list = "q";
+  EXPECT_EQ(RedisSourceLabel(options), "redis://h:1/2#q");
+}
+
+}  // namespace
+}  // namespace lle
