@@ -338,18 +338,30 @@ TEST(RedisInputTest, ReadsItsOwnPendingEntriesAndClaimsADeadConsumersOnce) {
     ASSERT_TRUE(read && read->type == REDIS_REPLY_ARRAY);
   }
   ASSERT_EQ(client.Pending("logs", "g"), 60);
+  // One pending entry of each deleted before it was counted (a writer's
+  // MAXLEN): no line, acknowledged, counted as trimmed. The dead consumer's
+  // is entry 0, this one's entry 30.
+  Reply range = client.Command({"XRANGE", "logs", "-", "+", "COUNT", "31"});
+  ASSERT_TRUE(range && range->type == REDIS_REPLY_ARRAY && range->elements == 31);
+  EXPECT_EQ(client.Integer({"XDEL", "logs", range->element[0]->element[0]->str,
+                            range->element[30]->element[0]->str}),
+            2);
 
   Daemon daemon = StartExporter({"--input.redis.url", redis.Url(), "--input.redis.stream", "logs",
                                  "--input.redis.group", "g", "--input.redis.consumer", "me",
                                  "--input.redis.claim-idle-ms", "300"});
-  ASSERT_TRUE(WaitForMetrics(daemon.port, {{RequestsSeries("success"), 100},
-                                           {"qwen_request_duration_ms_sum", DurationSum(0, 100)}}));
+  const std::string trimmed = "llm_log_exporter_input_entries_skipped_total{source=\"" +
+                              Source(redis, "logs") + "\",reason=\"trimmed\"}";
+  ASSERT_TRUE(WaitForMetrics(
+      daemon.port, {{RequestsSeries("success"), 98},
+                    {"qwen_request_duration_ms_sum", DurationSum(0, 100) - 100 - (100 + 30)},
+                    {trimmed, 2}}));
   EXPECT_TRUE(Eventually([&] { return client.Pending("logs", "g") == 0; }, "XPENDING 0"));
-  EXPECT_NE(daemon.process->ReadStderrUntil("claimed 30 entries", kDeadline).find("claimed 30"),
+  EXPECT_NE(daemon.process->ReadStderrUntil("claimed 29 entries", kDeadline).find("claimed 29"),
             std::string::npos);
   // Counted once: not again on later claim passes.
   AddEntries(client, "logs", 100, 10);
-  ASSERT_TRUE(WaitForMetrics(daemon.port, {{RequestsSeries("success"), 110}}));
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{RequestsSeries("success"), 108}, {trimmed, 2}}));
   EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(5)));
 }
 
