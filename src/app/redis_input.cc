@@ -104,14 +104,16 @@ RedisInput::RedisInput(Exporter& exporter, const Options& options, StopSource* s
       password_file_(options.redis_password_file),
       stream_(options.redis_stream),
       list_(options.redis_list),
-      processing_(options.redis_list + ":processing:" + Consumer(options)),
       group_(options.redis_group),
       consumer_(Consumer(options)),
+      processing_(list_ + ":processing:" + consumer_),
       field_(options.redis_field),
       claim_idle_(options.redis_claim_idle_ms),
       stop_(stop),
       pipeline_(exporter, exporter.RedisSource(), options.max_line_bytes),
-      shard_(exporter.self_store().AddShard()) {}
+      shard_(exporter.self_store().AddShard()) {
+  SetUp(false);  // a gauge is shown once set: 0 from the start, until connected
+}
 
 RedisInput::~RedisInput() {
   Stop();
@@ -120,12 +122,15 @@ RedisInput::~RedisInput() {
 
 void RedisInput::OnApplied(const AppliedBatch& batch) { applied_through_.store(batch.seq); }
 
-void RedisInput::SetUp(bool up) { shard_->Apply(exporter().self().InputUp(up)); }
+void RedisInput::SetUp(bool up) {
+  up_ = up;
+  shard_->Apply(exporter().self().InputUp(up));
+}
 
 ByteSource::Status RedisInput::Read(ByteSource& /*bytes*/, std::string* /*error*/) {
   milliseconds backoff = kFirstBackoff;
   bool first = true;
-  std::string last_problem;  // logged once until it changes or the input recovers
+  std::string last_problem;  // logged once until it changes or the input is up again
   while (!stopped()) {
     if (!first) shard_->Apply(exporter().self().InputReconnect());
     first = false;
@@ -134,6 +139,7 @@ ByteSource::Status RedisInput::Read(ByteSource& /*bytes*/, std::string* /*error*
     if (Connect(&problem)) {
       const Clock::time_point since = Clock::now();
       problem = stream_.empty() ? RunList(&worked) : RunStream(&worked);
+      if (up_) last_problem.clear();  // it was up: a loss like the last one is news
       context_.reset();
       SetUp(false);
       // A session that did some work, or lasted, was no failure to back off from.

@@ -285,6 +285,15 @@ double Scrape(int port, const std::string& series) {
   return ::testing::AssertionFailure() << "timed out waiting for " << what;
 }
 
+std::size_t CountOf(const std::string& text, const std::string& needle) {
+  std::size_t count = 0;
+  for (std::size_t at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
 Daemon StartExporter(const std::vector<std::string>& flags) {
   std::vector<std::string> all = {"--gpu.disable"};
   all.insert(all.end(), flags.begin(), flags.end());
@@ -527,6 +536,36 @@ TEST(RedisInputTest, ListCountsExactlyAndAppliesLeftoversFirst) {
   EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(5)));
   EXPECT_EQ(daemon.log.find("s3cret"), std::string::npos) << daemon.log;
   EXPECT_EQ(daemon.process->DrainStderr().find("s3cret"), std::string::npos);
+}
+
+TEST(RedisInputTest, UnreachableFromTheStartIsNotUpButServed) {
+  // A port nobody listens on: bound but not listening, so that no other
+  // test can take it meanwhile.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const int port = ntohs(address.sin_port);
+  Daemon daemon = StartExporter({"--input.redis.url", "redis://127.0.0.1:" + std::to_string(port),
+                                 "--input.redis.stream", "logs"});
+  const std::string source = "redis://127.0.0.1:" + std::to_string(port) + "/0#logs";
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Series("llm_log_exporter_input_up", source), 0},
+                                           {LinesSeries(source, "request"), 0}}));
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return Scrape(daemon.port, Series("llm_log_exporter_input_reconnects_total", source)) >= 2;
+      },
+      "reconnects"));
+  EXPECT_EQ(HttpGet(daemon.port, "/-/ready").status, 200);
+  EXPECT_NE(HttpGet(daemon.port, "/").body.find("not connected"), std::string::npos);
+  EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(5)));
+  // One warning for the refused connections, not one per attempt.
+  const std::string log = daemon.process->DrainStderr();  // all it wrote
+  EXPECT_EQ(CountOf(log, "Connection refused"), 1u) << log;
+  close(fd);
 }
 
 TEST(RedisInputTest, BadFlagsExit2WithOneLine) {

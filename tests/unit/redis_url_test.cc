@@ -5,8 +5,11 @@
 #include <optional>
 #include <string>
 
+#include "llm_log_exporter/app/exporter.h"
 #include "llm_log_exporter/app/options.h"
 #include "llm_log_exporter/app/redis_input.h"
+#include "llm_log_exporter/app/self_counts.h"
+#include "llm_log_exporter/config/config.h"
 
 namespace lle {
 namespace {
@@ -70,6 +73,35 @@ TEST(RedisUrlTest, SourceLabelIsTheAddressAndTheKey) {
   options.redis_stream.clear();
   options.redis_list = "q";
   EXPECT_EQ(RedisSourceLabel(options), "redis://h:1/2#q");
+}
+
+TEST(RedisUrlTest, RedisIsTheLastSourceAfterTheFiles) {
+  const std::string redis = "redis://h:1/0#logs";
+  Exporter exporter(QwenPreset(), ExporterInputs{false, true, {"/a.log", "/b.log"}, redis});
+  EXPECT_EQ(exporter.FileSource(1), 2u);
+  EXPECT_EQ(exporter.RedisSource(), 3u);
+  Shard* shard = exporter.self_store().AddShard();
+  shard->Apply(exporter.self().Line(exporter.RedisSource(), LineResult::kRequest, 5));
+  shard->Apply(exporter.self().Line(exporter.FileSource(1), LineResult::kRequest, 2));
+  shard->Apply(exporter.self().InputUp(true));
+  shard->Apply(exporter.self().EntriesSkipped(SelfMetrics::SkippedEntry::kTrimmed, 3));
+  const auto families = exporter.Collect();
+  double value = 0;
+  for (const SourceCounts& counts : CountsBySource(families)) {
+    if (counts.source == redis) {
+      EXPECT_EQ(counts.Lines("request"), 5);
+    } else if (counts.source == "/b.log") {
+      EXPECT_EQ(counts.Lines("request"), 2);
+    }
+  }
+  ASSERT_TRUE(FamilyValue(families, "llm_log_exporter_input_up", "source", redis, &value));
+  EXPECT_EQ(value, 1);
+  ASSERT_TRUE(FamilyValue(families, "llm_log_exporter_input_entries_skipped_total", "reason",
+                          "trimmed", &value));
+  EXPECT_EQ(value, 3);
+  // Without Redis, none of its metrics.
+  Exporter plain(QwenPreset(), false);
+  EXPECT_FALSE(FamilyValue(plain.Collect(), "llm_log_exporter_input_up", "", "", &value));
 }
 
 }  // namespace

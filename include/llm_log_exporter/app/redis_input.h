@@ -101,14 +101,15 @@ class RedisInput : public Input {
   const std::string password_file_;
   const std::string stream_;
   const std::string list_;
-  const std::string processing_;  // the list's processing list
   const std::string group_;
   const std::string consumer_;
+  const std::string processing_;  // the list's processing list
   const std::string field_;
   const std::chrono::milliseconds claim_idle_;
   StopSource* const stop_;  // owned by Input
   Pipeline pipeline_;
-  Shard* shard_;  // the input's own self-metrics; the reader's thread only
+  Shard* shard_;     // the input's own self-metrics; the reader's thread only
+  bool up_ = false;  // what llm_log_exporter_input_up says; the reader's thread only
   std::unique_ptr<redisContext, ContextDeleter> context_;
   std::string buffer_;  // the lines of the batch being worked, then kLinePadding bytes
   std::atomic<std::uint64_t> applied_through_{0};  // the last batch OnApplied reported
