@@ -77,12 +77,12 @@ GPU_MB_BATCH2 = 20480
 EXPECTED_ACTIVE = [("LLMHighErrorRate", None), ("LLMHighP99Latency", None),
                    ("LLMLogExporterLinesLost", ("result", "invalid_utf8")),
                    ("LLMLogExporterLinesLost", ("result", "too_long"))]
-EXPECTED_QUIET = ["LLMNoRequests", "LLMLogExporterDown", "LLMLogFileNotRead",
+EXPECTED_QUIET = ["LLMNoRequests", "LLMLogExporterDown", "LLMLogFileNotRead", "LLMLogInputDown",
                   "LLMLogExporterConfigReloadFailed", "LLMLogExporterIngestRejected",
                   "LLMLogExporterCertificateReloadFailed"]
 # Metrics that alerts read but that this exporter (reading stdin, no TLS)
 # does not have.
-NOT_ON_STDIN = {"llm_log_exporter_input_file_readable",
+NOT_ON_STDIN = {"llm_log_exporter_input_file_readable", "llm_log_exporter_input_up",
                 "llm_log_exporter_http_ingest_requests_total",
                 "llm_log_exporter_web_config_last_reload_successful"}
 
@@ -101,6 +101,9 @@ NO_PANEL = {
 # may return nothing. Every other panel query must return samples.
 NO_DATA_HERE = {
     "llm_log_exporter_input_file_readable": "needs --input.file (the daemon reads stdin here)",
+    "llm_log_exporter_input_up": "needs --input.redis.url (RedisInputTest checks it)",
+    "llm_log_exporter_input_reconnects_total": "needs --input.redis.url, as above",
+    "llm_log_exporter_input_entries_skipped_total": "needs --input.redis.url, as above",
     "llm_log_exporter_web_config_reloads_total":
         "needs TLS (WebSecurityTest.RotatedCertificateIsServed... checks it)",
     "llm_log_exporter_web_config_last_reload_successful": "needs TLS, as above",
