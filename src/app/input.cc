@@ -1,6 +1,9 @@
 #include "llm_log_exporter/app/input.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <utility>
 
@@ -43,6 +46,11 @@ ByteSource::Status Input::ReadAndRecord(std::string* error) {
     state_.store(InputState::kEnded);
   }
   return end;
+}
+
+void Input::LowerThreadPriority() {
+  constexpr int kIngestNice = 10;
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kIngestNice);
 }
 
 void Input::Stop() {

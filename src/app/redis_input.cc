@@ -128,6 +128,7 @@ void RedisInput::SetUp(bool up) {
 }
 
 ByteSource::Status RedisInput::Read(ByteSource& /*bytes*/, std::string* /*error*/) {
+  LowerThreadPriority();  // it parses too, as a stream's workers do
   milliseconds backoff = kFirstBackoff;
   bool first = true;
   std::string last_problem;  // logged once until it changes or the input is up again

@@ -1,8 +1,6 @@
 #include "llm_log_exporter/app/stream_input.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,14 +12,6 @@
 
 namespace lle {
 namespace {
-
-constexpr int kIngestNice = 10;  // see LowerThreadPriority
-
-// Ingest threads yield to the HTTP threads (a scrape is answered at once
-// even while a backlog is being parsed) and to the inference server itself.
-void LowerThreadPriority() {
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kIngestNice);
-}
 
 // Reads of 1/16 of the buffer, at most 256 KiB: large enough for few
 // syscalls, small enough that a slow moment does not drop much at once.

@@ -97,6 +97,10 @@ class Input : private ReaderCounters {
   /// The self-metrics of the reader: bytes read, lines dropped or too long
   /// (ChunkReader's counters; each chunk it numbers is Submitted()).
   ReaderCounters& counters() { return *this; }
+  /// Lowers the calling thread's priority (nice 10): ingest threads yield to
+  /// the HTTP threads (a scrape is answered at once even while a backlog is
+  /// parsed) and to the inference server itself. Readers and workers call it.
+  static void LowerThreadPriority();
   bool stopped() const { return stopped_.load(); }
   Exporter& exporter() { return exporter_; }
 
