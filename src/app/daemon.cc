@@ -44,6 +44,9 @@
 namespace lle {
 namespace {
 
+// How long a scrape waits at most for resting inputs to catch up (Input::Flush).
+constexpr std::chrono::milliseconds kFlushBudget(100);
+
 // "1.5 MiB", or "0.9 KiB" for a small store.
 std::string MiB(std::size_t bytes) {
   const double kib = static_cast<double>(bytes) / 1024;
@@ -386,15 +389,27 @@ int RunDaemon(const Options& options) {
       return reply;
     };
   }
-  // stdin's input once made (after the server starts), for the landing page
-  // to show how its reading stands (a followed file's state is its readable gauge).
-  std::atomic<const Input*> stdin_input{nullptr};
-  http.landing_page = [&exporter, &reloader, &options, &stdin_input, &redis_source, read_stdin] {
+  // The inputs once made (after the server starts). A scrape (and the landing
+  // page) first takes what a resting input's writer wrote meanwhile, so that
+  // resting for fewer wake-ups never makes /metrics staler (Input::Flush).
+  using Inputs = std::vector<std::unique_ptr<Input>>;
+  std::atomic<const Inputs*> live_inputs{nullptr};
+  const auto flush_inputs = [&live_inputs] {
+    const Inputs* inputs = live_inputs.load();
+    if (inputs == nullptr) return;
+    const auto deadline = std::chrono::steady_clock::now() + kFlushBudget;
+    for (const auto& input : *inputs) input->Flush(deadline);
+  };
+  http.landing_page = [&exporter, &reloader, &options, &live_inputs, &flush_inputs,
+                       &redis_source, read_stdin] {
+    flush_inputs();
     std::vector<prometheus::MetricFamily> families = exporter.Collect();
     StatusPageData data;
     if (read_stdin) {
-      const Input* input = stdin_input.load();
-      const InputState state = input != nullptr ? input->state() : InputState::kReading;
+      // How stdin's reading stands (a followed file's state is its readable gauge).
+      const Inputs* inputs = live_inputs.load();
+      const InputState state =
+          inputs != nullptr ? inputs->front()->state() : InputState::kReading;
       data.inputs.push_back({"stdin", "stdin",
                              state == InputState::kReading ? "reading"
                              : state == InputState::kEnded
@@ -478,7 +493,8 @@ int RunDaemon(const Options& options) {
   std::unique_ptr<GpuCollector> gpu;
   std::string gpu_error;
   if (!options.gpu_disable) gpu = GpuCollector::Open(options.gpu_nvml_library, &gpu_error);
-  HttpServer server(http, [&exporter, &process, &gpu] {
+  HttpServer server(http, [&exporter, &process, &gpu, &flush_inputs] {
+    flush_inputs();
     std::vector<prometheus::MetricFamily> families = exporter.Collect();
     std::vector<prometheus::MetricFamily> more = process.Collect();
     if (gpu) {
@@ -507,9 +523,9 @@ int RunDaemon(const Options& options) {
     spdlog::info("GPU metrics off: {}", gpu_error);
   }
   // Inputs: the files named, else stdin (if read), and Redis. Each has a reader thread.
-  const std::vector<std::unique_ptr<Input>> inputs = MakeInputs(exporter, options, read_stdin);
-  if (read_stdin) stdin_input.store(inputs.front().get());
+  const Inputs inputs = MakeInputs(exporter, options, read_stdin);
   for (const auto& input : inputs) input->Start();
+  live_inputs.store(&inputs);
   server.SetReady(true);
   spdlog::info("listening on {}{} (metrics at {})", FormatAll(options.listen, server.ports()),
                http.web.tls ? " with TLS" : "", options.telemetry_path);
@@ -534,6 +550,7 @@ int RunDaemon(const Options& options) {
   for (const auto& input : inputs) input->Stop();
   for (const auto& input : inputs) input->Join();
   server.Stop();
+  live_inputs.store(nullptr);
   return 0;
 }
 

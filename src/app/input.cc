@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "llm_log_exporter/app/self_metrics.h"
@@ -17,7 +18,9 @@ Input::Input(Exporter& exporter, std::size_t source, std::string name,
       source_(source),
       name_(std::move(name)),
       bytes_(std::move(bytes)),
-      reader_shard_(exporter.self_store().AddShard()) {}
+      reader_shard_(exporter.self_store().AddShard()) {
+  bytes_->OnProgress([this](ByteSource::Progress progress) { OnProgress(progress); });
+}
 
 Input::~Input() {
   Stop();
@@ -45,6 +48,7 @@ ByteSource::Status Input::ReadAndRecord(std::string* error) {
   } else if (end != ByteSource::Status::kStopped) {
     state_.store(InputState::kEnded);
   }
+  WakeFlushes();
   return end;
 }
 
@@ -56,6 +60,63 @@ void Input::LowerThreadPriority() {
 void Input::Stop() {
   stopped_.store(true);
   bytes_->Stop();
+  WakeFlushes();
+}
+
+void Input::WakeFlushes() {
+  // Under the mutex: a Flush() between its look and its wait would miss it.
+  std::lock_guard<std::mutex> lock(applied_mutex_);
+  flushed_.notify_all();
+}
+
+bool Input::Flush(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock<std::mutex> lock(applied_mutex_);
+  // Working through a backlog: what was written is being read anyway.
+  if (!reader_waiting_ && !bytes_->at_tail()) return true;
+  const std::uint64_t asked = ++flush_asked_;
+  if (reader_waiting_ && !bytes_->HasUnread()) {
+    // Nothing unread: only the lines handed on are still to be applied.
+    flush_caught_up_ = asked;
+    SettleFlushes();
+  } else {
+    // Wanted: a read that begins after this ask and takes all there is.
+    // Resting, or about to (or woken for input that came): the nudge makes
+    // that rest end at once.
+    lock.unlock();
+    bytes_->Nudge();
+    lock.lock();
+  }
+  return flushed_.wait_until(lock, deadline, [&] {
+    return flush_done_ >= asked || state() != InputState::kReading || stopped();
+  });
+}
+
+void Input::OnProgress(ByteSource::Progress progress) {
+  std::lock_guard<std::mutex> lock(applied_mutex_);
+  switch (progress) {
+    case ByteSource::Progress::kReading:
+      flush_read_began_ = flush_asked_;
+      return;
+    case ByteSource::Progress::kResumed:
+      reader_waiting_ = false;
+      return;
+    case ByteSource::Progress::kWaiting:
+      reader_waiting_ = true;
+      break;
+    case ByteSource::Progress::kCaughtUp:
+      break;
+  }
+  // What was written before the read began is read, and its whole lines are
+  // handed on (the chunk reader sends them before it reads again).
+  flush_caught_up_ = std::max(flush_caught_up_, flush_read_began_);
+  SettleFlushes();
+}
+
+void Input::SettleFlushes() {
+  if (pending_.empty() && flush_done_ < flush_caught_up_) {
+    flush_done_ = flush_caught_up_;
+    flushed_.notify_all();
+  }
 }
 
 void Input::Join() {
@@ -80,6 +141,7 @@ void Input::Applied(std::uint64_t seq) {
     OnApplied({pending_.front().seq, pending_.front().bytes});
     pending_.pop_front();
   }
+  SettleFlushes();
 }
 
 void Input::OnBytes(std::size_t bytes) {

@@ -13,6 +13,9 @@
 namespace lle {
 namespace {
 
+// How long the reader of a followed file lets a slow writer's lines pile up.
+constexpr std::chrono::milliseconds kFileRestWindow(1000);
+
 // Reads of 1/16 of the buffer, at most 256 KiB: large enough for few
 // syscalls, small enough that a slow moment does not drop much at once.
 std::size_t ReadBytes(const Options& options) {
@@ -40,7 +43,16 @@ StreamInput::StreamInput(Exporter& exporter, std::size_t source, std::string nam
   // split a block and the output depends on the input alone.
   // Nor does it rest: it reads as fast as it can.
   if (options.once) reader_options_.hold_for = std::chrono::hours(24);
-  if (options.once) reader_options_.rest_window = std::chrono::milliseconds(0);
+  if (options.once) {
+    reader_options_.rest_window = std::chrono::milliseconds(0);
+  } else if (!drop_when_full) {
+    // A followed file holds what its writer writes while we rest: rest
+    // longer, for fewer wake-ups. A scrape does not wait for it (Flush), so
+    // what /metrics shows is no staler; the same rate counts as slow.
+    reader_options_.slow_bytes *= kFileRestWindow / reader_options_.rest_window;
+    reader_options_.rest_window = kFileRestWindow;
+    reader_options_.rest_unbounded = true;
+  }
   reader_options_.local = this;
   for (std::size_t i = 0; i < workers; ++i) {
     pipelines_.push_back(std::make_unique<Pipeline>(exporter, source, options.max_line_bytes));

@@ -1,6 +1,7 @@
 #include "llm_log_exporter/source/chunk_reader.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -15,7 +16,8 @@ ChunkReader::ChunkReader(ByteSource& source, ChunkQueue& queue, ChunkReaderOptio
       queue_(queue),
       options_(std::move(options)),
       counters_(counters),
-      pacer_(options_.rest_window, options_.slow_bytes, options_.read_bytes) {
+      pacer_(options_.rest_window, options_.slow_bytes,
+             options_.rest_unbounded ? SIZE_MAX : options_.read_bytes) {
   if (!options_.now) options_.now = [] { return ReadPacer::Clock::now(); };
 }
 
@@ -78,6 +80,8 @@ ByteSource::Status ChunkReader::Run(std::string* error) {
   Chunk* cur = nullptr;  // being filled; [0, size) is the start of one line
   ByteSource::Status status;
   for (;;) {
+    // The last read took all there was, and its whole lines are handed on.
+    if (std::exchange(drained_, false)) source_.ReportProgress(ByteSource::Progress::kCaughtUp);
     // Lets a slow input's next writes pile up: one wake-up then reads them all.
     if (pace_.rest.count() > 0) source_.Rest(std::exchange(pace_.rest, {}));
     if (cur == nullptr) cur = NextChunk();
@@ -93,10 +97,13 @@ ByteSource::Status ChunkReader::Run(std::string* error) {
     }
     const std::size_t room = Reserve(cur);
     char* const fresh = cur->bytes.data() + cur->size;
+    source_.ReportProgress(ByteSource::Progress::kReading);
     status = source_.Read(fresh, room, &n, error);
     if (status != ByteSource::Status::kData) break;
     counters_.OnBytes(n);
     pace_ = pacer_.OnRead(options_.now(), {fresh, n}, n == room);
+    drained_ = n < room;
+    source_.set_at_tail(drained_);
     if (skip_ != Skip::kNone) {
       const char* nl = static_cast<const char*>(std::memchr(fresh, '\n', n));
       if (nl == nullptr) continue;  // still inside the skipped line
@@ -142,6 +149,7 @@ ByteSource::Status ChunkReader::Run(std::string* error) {
     std::size_t end = complete;
     if (options_.chunk_end && skip_ == Skip::kNone) end = options_.chunk_end({data, complete});
     if (end < complete && source_.WaitReady(options_.hold_for)) {
+      drained_ = false;  // more came, and lines wait for it
       if (Room(*cur) >= ReadFloor()) continue;
     } else {
       end = complete;

@@ -17,13 +17,24 @@ bool FdSource::WaitReady(std::chrono::milliseconds timeout) {
   return poll(fds, 2, static_cast<int>(timeout.count())) > 0;
 }
 
-void FdSource::Rest(std::chrono::nanoseconds duration) { stop_.Sleep(duration); }
+void FdSource::RestFor(std::chrono::nanoseconds duration) { stop_.Sleep(duration); }
+
+void FdSource::Nudge() { stop_.Nudge(); }
+
+bool FdSource::HasUnread() const {
+  pollfd fds{fd_, POLLIN, 0};
+  return poll(&fds, 1, 0) > 0 && (fds.revents & POLLIN) != 0;
+}
 
 FdSource::Status FdSource::Read(char* buffer, std::size_t capacity, std::size_t* n,
                                 std::string* error) {
   pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_.fd(), POLLIN, 0}};
   for (;;) {
+    // Nothing to read now: say so before waiting.
+    const bool waits = reports_progress() && poll(fds, 2, 0) == 0;
+    if (waits) ReportProgress(Progress::kWaiting);
     const int ready = poll(fds, 2, -1);
+    if (waits) ReportProgress(Progress::kResumed);
     if (ready < 0) {
       if (errno == EINTR) continue;
       *error = std::string("poll: ") + std::strerror(errno);

@@ -44,7 +44,16 @@ FileTailer::~FileTailer() {
 
 void FileTailer::Stop() { stop_.Signal(); }
 
-void FileTailer::Rest(std::chrono::nanoseconds duration) { stop_.Sleep(duration); }
+void FileTailer::RestFor(std::chrono::nanoseconds duration) { stop_.Sleep(duration); }
+
+void FileTailer::Nudge() { stop_.Nudge(); }
+
+bool FileTailer::HasUnread() const {
+  // An inotify event not yet taken: the directory changed since the reader
+  // last looked (without inotify, unknown).
+  pollfd fds{inotify_fd_, POLLIN, 0};
+  return poll(&fds, 1, 0) > 0 && (fds.revents & POLLIN) != 0;
+}
 
 void FileTailer::CloseFile() {
   if (fd_ >= 0) close(fd_);
@@ -153,7 +162,11 @@ ByteSource::Status FileTailer::Read(char* buffer, std::size_t capacity, std::siz
         }
       }
     }
-    if (!Wait()) return Status::kStopped;
+    // Read to the end (or no file yet): what is left is to come.
+    ReportProgress(Progress::kWaiting);
+    const bool woken = Wait();
+    ReportProgress(Progress::kResumed);
+    if (!woken) return Status::kStopped;
   }
 }
 

@@ -9,10 +9,19 @@
 
 namespace lle {
 
-StopSignal::StopSignal() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+StopSignal::StopSignal()
+    : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      nudge_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
 StopSignal::~StopSignal() {
   if (fd_ >= 0) close(fd_);
+  if (nudge_fd_ >= 0) close(nudge_fd_);
+}
+
+void StopSignal::Nudge() {
+  const std::uint64_t one = 1;
+  // Nothing to do if it fails: the eventfd can only be full, i.e. already nudged.
+  [[maybe_unused]] const ssize_t n = write(nudge_fd_, &one, sizeof one);
 }
 
 void StopSignal::Signal() {
@@ -28,8 +37,12 @@ void StopSignal::Sleep(std::chrono::nanoseconds duration) const {
   const timespec timeout{static_cast<std::time_t>(seconds.count()),
                          static_cast<long>((duration - seconds).count())};
   // Woken early by a signal (EINTR): a shorter rest is harmless.
-  pollfd fds{fd_, POLLIN, 0};
-  ppoll(&fds, 1, &timeout, nullptr);  // a negative fd is ignored: a plain sleep
+  pollfd fds[2] = {{fd_, POLLIN, 0}, {nudge_fd_, POLLIN, 0}};
+  ppoll(fds, 2, &timeout, nullptr);  // a negative fd is ignored: a plain sleep
+  if (fds[1].revents != 0) {
+    std::uint64_t count;  // taken: the nudge ends this sleep only
+    [[maybe_unused]] const ssize_t n = read(nudge_fd_, &count, sizeof count);
+  }
 }
 
 }  // namespace lle

@@ -819,5 +819,23 @@ TEST(DaemonTest, LinesWrittenOneByOneAreCountedWithinTheFreshnessBudget) {
   EXPECT_EQ(SumOfSamples(exposition, "llm_log_exporter_lines_total{"), written);
 }
 
+TEST(DaemonTest, LinesWrittenWhileTheReaderRestsAreInTheNextScrape) {
+  // A slow writer's lines pile up in the pipe while stdin's reader rests; a
+  // scrape ends the rest and waits for them: the one scrape right after the
+  // writes counts them all (however the reader stood: resting, between reads
+  // or waiting for input).
+  Daemon daemon = StartDaemon();
+  daemon.process->Write(RequestLine("success", 250));
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines("request"), 1}}));
+  std::this_thread::sleep_for(milliseconds(5));  // the writer's pace, not a synchronisation
+  daemon.process->Write(RequestLine("success", 250));
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines("request"), 2}}));
+  for (int i = 0; i < 3; ++i) daemon.process->Write(RequestLine("error", 250));
+  const HttpResponse scrape = HttpGet(daemon.port, "/metrics");
+  ASSERT_EQ(scrape.status, 200);
+  EXPECT_EQ(MetricValue(scrape.body, Lines("request")), 5.0) << scrape.body;
+  EXPECT_EQ(MetricValue(scrape.body, RequestsSeries("error")), 3.0);
+}
+
 }  // namespace
 }  // namespace lle::test

@@ -575,7 +575,8 @@ TEST(FileTailTest, AppendedLinesAreSeenWithoutWaitingForThePoll) {
 
 TEST(FileTailTest, LinesAppendedOneByOneAreCountedWithinTheFreshnessBudget) {
   // A logger's pace: one write(2) per line, a trickle (every 20 ms) then about
-  // a thousand a second, which rest together up to 25 ms before they are read.
+  // a thousand a second, which pile up while the reader rests (a scrape ends
+  // the rest: LinesWrittenWhileTheReaderRestsAreInTheNextScrape).
   TempDir dir;
   const std::string path = dir.File("app.log");
   AppendToFile(path, "");
@@ -605,6 +606,29 @@ TEST(FileTailTest, LinesAppendedOneByOneAreCountedWithinTheFreshnessBudget) {
   ExpectFinalCounts(daemon, 1,
                     {{LinesSeries(path, "request"), written},
                      {Bytes(path), static_cast<double>(written * line.size())}});
+}
+
+TEST(FileTailTest, LinesWrittenWhileTheReaderRestsAreInTheNextScrape) {
+  // A slow writer's lines pile up for up to a second before the reader of a
+  // followed file wakes for them (fewer wake-ups). A scrape ends that rest and
+  // waits for them: the one scrape right after the writes counts them all.
+  TempDir dir;
+  const std::string path = dir.File("app.log");
+  AppendToFile(path, "");
+  Daemon daemon = StartDaemon({path});
+  ASSERT_TRUE(WaitForTailersWaiting(daemon, 1));
+  Writer writer(path);
+  // Two lines a few milliseconds apart: a pace the reader rests on.
+  writer.Write(RequestLine("success"));
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries(path, "request"), 1}}));
+  std::this_thread::sleep_for(milliseconds(10));  // the writer's pace, not a synchronisation
+  writer.Write(RequestLine("success"));
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{LinesSeries(path, "request"), 2}}));
+  for (int i = 0; i < 3; ++i) writer.Write(RequestLine("error"));
+  const HttpResponse scrape = Scrape(daemon.port);
+  ASSERT_EQ(scrape.status, 200);
+  EXPECT_EQ(MetricValue(scrape.body, LinesSeries(path, "request")), 5.0) << scrape.body;
+  EXPECT_EQ(MetricValue(scrape.body, "qwen_requests_total{status=\"error\"}"), 3.0);
 }
 
 TEST(FileTailTest, SigtermWhileFollowingExitsZeroWithinTwoSeconds) {

@@ -952,14 +952,21 @@ TEST(IngestTest, ParallelGzipBombsStayWithinTheMemoryBudgetAndRefusalsSayRetry) 
   }
   EXPECT_EQ(without_retry_after.load(), 0);
   const long peak = PeakRssBytes(daemon.process->pid());
-  const long after = RssBytes(daemon.process->pid());
+  // Given back, once the workers that answered have freed what they held
+  // (on a loaded machine, some moments after the last answer): only the
+  // buffers kept for reuse stay.
+  const long given_back = before + 32 * kMiB;
+  long after = RssBytes(daemon.process->pid());
+  for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+       after >= given_back && std::chrono::steady_clock::now() < deadline;) {
+    after = RssBytes(daemon.process->pid());
+  }
   std::printf("[          ] RSS before %ld MiB, peak %ld MiB, after %ld MiB\n", before / kMiB,
               peak / kMiB, after / kMiB);
 #if !defined(LLE_SANITIZED_BUILD)  // cmake/Sanitizers.cmake
   // The budget (64 MiB) plus the daemon's own: far from the 256Mi limit.
   EXPECT_LT(peak, before + 64 * kMiB + 48 * kMiB);
-  // And given back: only the buffers kept for reuse stay.
-  EXPECT_LT(after, before + 32 * kMiB);
+  EXPECT_LT(after, given_back);
 #endif
   EXPECT_EQ(Post(daemon.port, "text/plain", Joined(ServerLines(), "\n")).status, 204);
   EXPECT_TRUE(MetricsNow(daemon.port, ServerLinesCounted()));

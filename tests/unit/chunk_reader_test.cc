@@ -266,13 +266,14 @@ class ScriptedSource : public ByteSource {
   }
   void Stop() override {}
   bool WaitReady(std::chrono::milliseconds) override { return next_ < script_.size(); }
-  void Rest(std::chrono::nanoseconds duration) override {
+  ReadPacer::Clock::time_point now{};
+  std::vector<std::chrono::nanoseconds> rests;
+
+ protected:
+  void RestFor(std::chrono::nanoseconds duration) override {
     rests.push_back(duration);
     now += duration;
   }
-
-  ReadPacer::Clock::time_point now{};
-  std::vector<std::chrono::nanoseconds> rests;
 
  private:
   std::vector<Write> script_;

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -66,6 +68,12 @@ class Input : private ReaderCounters {
   ByteSource::Status RunHere(std::string* error);
   /// Makes Read() return soon, once the lines read so far are applied. Returns at once.
   void Stop();
+  /// For a scrape: if the reader rests (a slow input's writes pile up
+  /// meanwhile, see ReadPacer), ends the rest and waits until what piled up
+  /// is read and applied, or `deadline`. An input being read needs no help
+  /// and one with nothing to read has nothing to give: both return at once.
+  /// Returns whether it caught up in time. Any thread.
+  bool Flush(std::chrono::steady_clock::time_point deadline);
   /// Waits for the thread Start() started (none: returns at once).
   void Join();
 
@@ -132,8 +140,22 @@ class Input : private ReaderCounters {
   std::atomic<InputState> state_{InputState::kReading};
   std::atomic<bool> stopped_{false};
   std::thread thread_;
+  // The reader's progress (ByteSource::ReportProgress): every Flush() up to
+  // `flush_caught_up_`'s was asked before a read that took all there was
+  // began; those up to `flush_done_`'s have their lines applied too.
+  void OnProgress(ByteSource::Progress progress);
+  void SettleFlushes();  // under applied_mutex_
+  void WakeFlushes();    // the input ended or stops: no Flush() waits any more
+
   std::mutex applied_mutex_;      // held while OnApplied runs
   std::deque<Pending> pending_;  // submitted, not yet reported; guarded by applied_mutex_
+  // Flush() requests by number; guarded by applied_mutex_.
+  std::uint64_t flush_asked_ = 0;
+  std::uint64_t flush_caught_up_ = 0;
+  std::uint64_t flush_done_ = 0;
+  std::uint64_t flush_read_began_ = 0;  // flush_asked_ when the last read began
+  bool reader_waiting_ = false;         // in Read(), nothing to read
+  std::condition_variable flushed_;
 };
 
 }  // namespace lle

@@ -62,10 +62,13 @@ struct ChunkReaderOptions {
   /// Where chunk sequence numbers come from; shared by all sources so that
   /// "latest" means the same across them. Null: numbered from 1.
   std::atomic<std::uint64_t>* sequence = nullptr;
-  /// How a live input's reads are paced (ReadPacer, with read_bytes as what
-  /// may pile up during a rest): a line may wait this long for more to come
-  /// with it. Zero: never rest, never work here (--once).
+  /// How a live input's reads are paced (ReadPacer): a line may wait this
+  /// long for more to come with it (unless the source is nudged). Zero:
+  /// never rest, never work here (--once).
   std::chrono::milliseconds rest_window{25};
+  /// What may pile up during a rest: one read's worth (read_bytes) for a pipe,
+  /// whose writer must never wait for room; a file holds any amount.
+  bool rest_unbounded = false;
   /// An input that brings at most this much per rest_window is slow: `local`
   /// works its chunks when it can. Null: every chunk goes to the queue.
   std::size_t slow_bytes = 64 * 1024;
@@ -116,6 +119,7 @@ class ChunkReader {
   std::vector<char> scratch_;  // where input goes while no chunk is free
   ReadPacer pacer_;
   ReadPacer::Pace pace_;  // after the last read
+  bool drained_ = false;  // the last read did not fill its room
 };
 
 }  // namespace lle

@@ -20,7 +20,11 @@ class FdSource : public ByteSource {
   Status Read(char* buffer, std::size_t capacity, std::size_t* n, std::string* error) override;
   void Stop() override;
   bool WaitReady(std::chrono::milliseconds timeout) override;
-  void Rest(std::chrono::nanoseconds duration) override;
+  void Nudge() override;
+  bool HasUnread() const override;
+
+ protected:
+  void RestFor(std::chrono::nanoseconds duration) override;
 
  private:
   int fd_;

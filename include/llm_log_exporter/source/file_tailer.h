@@ -46,7 +46,11 @@ class FileTailer : public ByteSource {
   /// Never kEof: a followed file may always grow.
   Status Read(char* buffer, std::size_t capacity, std::size_t* n, std::string* error) override;
   void Stop() override;
-  void Rest(std::chrono::nanoseconds duration) override;
+  void Nudge() override;
+  bool HasUnread() const override;
+
+ protected:
+  void RestFor(std::chrono::nanoseconds duration) override;
 
  private:
   /// Opens the file if it is there and readable, and reports its state.

@@ -6,8 +6,9 @@
 namespace lle {
 
 /// What a source's Stop() signals: an eventfd its waits poll, and a flag for
-/// a look without a system call. Once signalled, for good. Owns the eventfd.
-/// Thread-safe.
+/// a look without a system call. Once signalled, for good. Also a nudge,
+/// which ends one Sleep early (the one under way, or else the next). Owns
+/// its eventfds. Thread-safe.
 class StopSignal {
  public:
   StopSignal();
@@ -20,11 +21,14 @@ class StopSignal {
   /// Readable once signalled (-1 if the eventfd could not be made: then only
   /// the flag says it).
   int fd() const { return fd_; }
-  /// Waits `duration`, or less if signalled.
+  /// Ends the Sleep under way, or else the next one, at once.
+  void Nudge();
+  /// Waits `duration`, or less if signalled or nudged.
   void Sleep(std::chrono::nanoseconds duration) const;
 
  private:
   const int fd_;
+  const int nudge_fd_;
   std::atomic<bool> signalled_{false};
 };
 
