@@ -26,6 +26,8 @@ using Clock = std::chrono::steady_clock;
 
 // Entries read at once: one XREADGROUP, XAUTOCLAIM or list move.
 constexpr std::size_t kBatchEntries = 500;
+// The batch buffer's memory kept between batches.
+constexpr std::size_t kKeptBufferBytes = std::size_t{4} << 20;
 // Backoff between connection attempts.
 constexpr milliseconds kFirstBackoff{100};
 constexpr milliseconds kMaxBackoff{5000};
@@ -109,6 +111,7 @@ RedisInput::RedisInput(Exporter& exporter, const Options& options, StopSource* s
       processing_(list_ + ":processing:" + consumer_),
       field_(options.redis_field),
       claim_idle_(options.redis_claim_idle_ms),
+      max_line_bytes_(options.max_line_bytes),
       stop_(stop),
       pipeline_(exporter, exporter.RedisSource(), options.max_line_bytes),
       shard_(exporter.self_store().AddShard()) {
@@ -284,6 +287,12 @@ RedisInput::Reply RedisInput::BlockingCommand(const std::vector<std::string>& ar
 
 void RedisInput::AddLine(const char* data, std::size_t size) {
   if (size > 0 && data[size - 1] == '\n') --size;  // a writer's own line end
+  if (size > max_line_bytes_ && std::memchr(data, '\n', size) == nullptr) {
+    // One line over the limit: counted as the framer would, without a copy.
+    counters().OnBytes(size + 1);
+    counters().OnTooLong();
+    return;
+  }
   buffer_.append(data, size);
   buffer_ += '\n';
 }
@@ -299,6 +308,8 @@ void RedisInput::WorkLines(std::size_t entries) {
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   pipeline_.Feed(std::string_view(buffer_.data(), size), seq, now);
   Applied(seq);
+  // A batch of long lines does not keep its memory for good.
+  if (buffer_.capacity() > kKeptBufferBytes) std::string().swap(buffer_);
   // The one reader works batches in order: its own batch is the last reported.
   if (applied_through_.load() != seq) {
     spdlog::error("{}: batch {} of {} entries not reported applied", label_, seq, entries);

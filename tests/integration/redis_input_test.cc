@@ -304,7 +304,8 @@ Daemon StartExporter(const std::vector<std::string>& flags) {
 TEST(RedisInputTest, StreamCountsEveryEntryOnceAndAcknowledgesIt) {
   TempDir dir;
   RedisServer redis(dir, {/*unix_socket=*/false, /*append_only=*/false, /*password=*/""});  // TCP
-  Daemon daemon = StartExporter({"--input.redis.url", redis.Url(), "--input.redis.stream", "logs"});
+  Daemon daemon = StartExporter({"--input.redis.url", redis.Url(), "--input.redis.stream", "logs",
+                                 "--input.max-line-bytes", "4096"});
   const std::string source = Source(redis, "logs");
   // Up once the group exists (created at the stream's end): entries added from now on count.
   ASSERT_TRUE(WaitForMetrics(daemon.port, {{Series("llm_log_exporter_input_up", source), 1}}));
@@ -315,11 +316,18 @@ TEST(RedisInputTest, StreamCountsEveryEntryOnceAndAcknowledgesIt) {
   // Entries without the line's field: acknowledged, counted by reason.
   client.Pipeline({{"XADD", "logs", "*", "line", RequestLine(0)}, {"XADD", "logs", "*", "x", "y"}},
                   REDIS_REPLY_STRING);
+  // A value of two lines (a traceback would be), one of a line over
+  // --input.max-line-bytes, one line with its writer's newline.
+  client.Pipeline({{"XADD", "logs", "*", "message", "Traceback (most recent call last):\nboom"},
+                   {"XADD", "logs", "*", "message", std::string(5000, 'x')},
+                   {"XADD", "logs", "*", "message", "plain text\n"}},
+                  REDIS_REPLY_STRING);
   ASSERT_TRUE(WaitForMetrics(daemon.port,
                              {{RequestsSeries("success"), kEntries},
                               {"qwen_request_duration_ms_sum", DurationSum(0, kEntries)},
                               {LinesSeries(source, "request"), kEntries},
-                              {LinesSeries(source, "not_json"), 0},
+                              {LinesSeries(source, "not_json"), 3},
+                              {LinesSeries(source, "too_long"), 1},
                               {"llm_log_exporter_input_entries_skipped_total{source=\"" + source +
                                    "\",reason=\"missing_field\"}",
                                2},

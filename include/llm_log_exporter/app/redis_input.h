@@ -92,7 +92,8 @@ class RedisInput : public Input {
   // Works `lines` (the buffer_ built from `entries` entries): counts them
   // through the pipeline and reports the batch applied.
   void WorkLines(std::size_t entries);
-  // Appends one entry's line to buffer_ (without a trailing newline of its own).
+  // Appends one entry's line to buffer_ (without a trailing newline of its
+  // own); a single line over --input.max-line-bytes is counted too_long instead.
   void AddLine(const char* data, std::size_t size);
   void SetUp(bool up);
 
@@ -106,6 +107,7 @@ class RedisInput : public Input {
   const std::string processing_;  // the list's processing list
   const std::string field_;
   const std::chrono::milliseconds claim_idle_;
+  const std::size_t max_line_bytes_;
   StopSource* const stop_;  // owned by Input
   Pipeline pipeline_;
   Shard* shard_;     // the input's own self-metrics; the reader's thread only
