@@ -1,0 +1,248 @@
+#!/usr/bin/python3
+"""Lines/s from a Redis stream or list (issue 19), and the lag at a steady rate.
+
+usage: redis_speed.py [--build build] [--lines 1000000] [--kinds stream,list]
+                      [--rate 20000] [--rate-seconds 5]
+
+For each kind, a fresh redis-server (on a free port, no persistence) is
+filled with LINES request lines of `lle_sample_log LINES 42` (one entry each,
+in the `message` field for a stream), through `redis-cli --pipe`; then the
+exporter (`--input.redis.url`, default flags otherwise) is started and timed
+from its start to the scrape at which `llm_log_exporter_lines_total` for the
+input reaches LINES (scrapes every 20 ms): lines/s is LINES / that time, start-up
+included. Its `qwen_requests_total` must then equal `--once`'s on the same
+lines, by status, and the stream's pending entries be 0 (every entry
+acknowledged) or the list and its processing list empty.
+
+Then, with the exporter still running, a writer adds lines at `--rate` lines/s
+for `--rate-seconds` (XADD or RPUSH in batches every 10 ms, on an absolute
+schedule), and the lag is sampled every 50 ms: the lines written minus the
+lines counted, as /metrics shows them (p50, p99, max, in lines and in ms at
+that rate).
+
+Prints a Markdown table on stdout, progress on stderr. Standard library only;
+every wait is bounded.
+"""
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def say(*args):
+    print("#", *args, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def resp(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def redis_cli(port, *args):
+    return subprocess.run(["redis-cli", "-p", str(port), *map(str, args)], check=True,
+                          capture_output=True, text=True, timeout=60).stdout.strip()
+
+
+def fill(port, kind, key, lines):
+    """Writes `lines` through redis-cli --pipe (one entry per line)."""
+    payload = b"".join(
+        resp("XADD", key, "*", "message", line) if kind == "stream" else resp("RPUSH", key, line)
+        for line in lines)
+    out = subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=payload, check=True,
+                         capture_output=True, timeout=300).stdout.decode()
+    if "errors: 0" not in out:
+        raise SystemExit("redis-cli --pipe: " + out)
+
+
+def scrape(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+        return r.read().decode()
+
+
+def value(text, series):
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def lines_counted(text):
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("llm_log_exporter_lines_total{") and "source=\"redis://" in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def wait_started(proc, deadline):
+    """The port from the exporter's `listening on` log line."""
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            raise SystemExit("exporter exited: " + (proc.stderr.read() or ""))
+        if "listening on 127.0.0.1:" in line:
+            return int(line.split("listening on 127.0.0.1:")[1].split()[0].rstrip(")"))
+    raise SystemExit("exporter did not start")
+
+
+def run_kind(args, kind, lines, expected):
+    with tempfile.TemporaryDirectory() as tmp:
+        rport = free_port()
+        redis = subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1",
+                                  "--save", "", "--appendonly", "no", "--dir", tmp],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        exporter = None
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    if redis_cli(rport, "PING") == "PONG":
+                        break
+                except subprocess.CalledProcessError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit("redis-server did not start")
+                time.sleep(0.05)
+            key = "llm-logs"
+            say(kind, ": filling", len(lines), "entries")
+            t0 = time.monotonic()
+            if kind == "stream":
+                redis_cli(rport, "XGROUP", "CREATE", key, "llm_log_exporter", "$", "MKSTREAM")
+            fill(rport, kind, key, lines)
+            say(kind, ": filled in %.1f s" % (time.monotonic() - t0))
+            flag = "--input.redis.stream" if kind == "stream" else "--input.redis.list"
+            exe = os.path.join(args.build, "llm_log_exporter")
+            start = time.monotonic()
+            exporter = subprocess.Popen(
+                [exe, "--web.listen-address=127.0.0.1:0",
+                 "--input.redis.url=redis://127.0.0.1:%d" % rport, "%s=%s" % (flag, key),
+                 "--input.redis.consumer=bench"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                text=True)
+            port = wait_started(exporter, start + 10)
+            deadline = start + 300
+            while True:
+                text = scrape(port)
+                if lines_counted(text) >= len(lines):
+                    break
+                if time.monotonic() > deadline:
+                    raise SystemExit("%s: only %d of %d lines after 300 s" %
+                                     (kind, lines_counted(text), len(lines)))
+                time.sleep(0.02)
+            seconds = time.monotonic() - start
+            for status, count in expected.items():
+                got = value(text, 'qwen_requests_total{status="%s"}' % status)
+                if got != count:
+                    raise SystemExit("%s: qwen_requests_total{status=%s} %s, expected %d" %
+                                     (kind, status, got, count))
+            deadline = time.monotonic() + 10
+            while True:
+                if kind == "stream":
+                    left = int(redis_cli(rport, "XPENDING", key, "llm_log_exporter").split()[0])
+                else:
+                    left = int(redis_cli(rport, "LLEN", key)) + int(
+                        redis_cli(rport, "LLEN", key + ":processing:bench"))
+                if left == 0:
+                    break
+                if time.monotonic() > deadline:
+                    raise SystemExit("%s: %d entries still not acknowledged" % (kind, left))
+                time.sleep(0.02)
+            # Steady rate: batches every 10 ms on an absolute schedule.
+            lags = []
+            sock = socket.create_connection(("127.0.0.1", rport))
+            written = 0
+            base = lines_counted(scrape(port))
+            t_start = time.monotonic()
+            next_sample = t_start
+            per_tick = max(1, args.rate // 100)
+            tick = 0
+            while True:
+                now = time.monotonic()
+                if now - t_start >= args.rate_seconds:
+                    break
+                due = t_start + tick * 0.01
+                if now >= due:
+                    batch = [lines[(written + i) % len(lines)] for i in range(per_tick)]
+                    sock.sendall(b"".join(
+                        resp("XADD", key, "*", "message", b) if kind == "stream" else
+                        resp("RPUSH", key, b) for b in batch))
+                    written += per_tick
+                    tick += 1
+                if now >= next_sample:
+                    lags.append(written - (lines_counted(scrape(port)) - base))
+                    next_sample += 0.05
+                time.sleep(max(0.0, min(due + 0.01, next_sample) - time.monotonic()))
+            sock.close()
+            lags.sort()
+            rate = written / args.rate_seconds
+            return {
+                "seconds": seconds,
+                "lines_per_s": len(lines) / seconds,
+                "lag_p50": lags[len(lags) // 2],
+                "lag_p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))],
+                "lag_max": lags[-1],
+                "rate": rate,
+            }
+        finally:
+            if exporter is not None:
+                exporter.terminate()
+                try:
+                    exporter.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    exporter.kill()
+            redis.terminate()
+            redis.wait(timeout=10)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--build", default="build")
+    p.add_argument("--lines", type=int, default=1000000)
+    p.add_argument("--kinds", default="stream,list")
+    p.add_argument("--rate", type=int, default=20000)
+    p.add_argument("--rate-seconds", type=float, default=5)
+    args = p.parse_args()
+    if not os.path.isabs(args.build) and not os.path.isdir(args.build):
+        args.build = os.path.join(REPO, args.build)
+    sample = subprocess.run([os.path.join(args.build, "lle_sample_log"), str(args.lines), "42"],
+                            check=True, capture_output=True, timeout=120).stdout
+    lines = sample.splitlines()
+    # What the same lines give through stdin (--once): the reference.
+    once = subprocess.run([os.path.join(args.build, "llm_log_exporter"), "--once"], input=sample,
+                          check=True, capture_output=True, timeout=300).stdout.decode()
+    expected = {}
+    for line in once.splitlines():
+        if line.startswith('qwen_requests_total{status="'):
+            expected[line.split('"')[1]] = float(line.rsplit(" ", 1)[1])
+    rows = []
+    for kind in args.kinds.split(","):
+        r = run_kind(args, kind, lines, expected)
+        say(kind, r)
+        rows.append((kind, r))
+    print("| Redis | lines | s (start-up included) | lines/s | steady rate lines/s | "
+          "lag p50 / p99 / max lines | lag p99 ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for kind, r in rows:
+        print("| %s | {:,} | %.2f | {:,.0f} | {:,.0f} | %d / %d / %d | %.1f |".format(
+            args.lines, r["lines_per_s"], r["rate"]) %
+              (kind, r["seconds"], r["lag_p50"], r["lag_p99"], r["lag_max"],
+               1000.0 * r["lag_p99"] / r["rate"]))
+
+
+if __name__ == "__main__":
+    main()
