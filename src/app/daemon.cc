@@ -25,6 +25,7 @@
 #include "llm_log_exporter/app/http_ingest.h"
 #include "llm_log_exporter/app/input.h"
 #include "llm_log_exporter/app/input_factory.h"
+#include "llm_log_exporter/app/kafka_input.h"
 #include "llm_log_exporter/app/self_counts.h"
 #include "llm_log_exporter/app/self_metrics.h"
 #include "llm_log_exporter/app/status_page.h"
@@ -67,8 +68,9 @@ std::string MiB(std::size_t bytes) {
 // Shards of the rules' store: one per writer the options make (input workers
 // or followed files, HTTP ingest pipelines), and one more for a reload.
 std::size_t StoreShards(const Options& options) {
-  return (options.input_files.empty() ? options.input_workers : options.input_files.size()) +
-         (options.ingest_enable ? HttpIngest::kPipelines : 0) + 1;
+  const bool stdin_workers = options.input_files.empty() && options.kafka_topics.empty();
+  return (stdin_workers ? options.input_workers : options.input_files.size()) +
+         options.kafka_topics.size() + (options.ingest_enable ? HttpIngest::kPipelines : 0) + 1;
 }
 
 // How the rules' store adds up values: exactly for --once, whose output must
@@ -381,11 +383,24 @@ int RunDaemon(const Options& options) {
 
   RuleSet rules;
   if (!LoadStartRules(options, &rules)) return 1;
+  if (!options.kafka_topics.empty()) {
+    // Every librdkafka property is checked now: a bad one is a usage error at start.
+    std::string error;
+    int code = 0;
+    if (!CheckKafkaOptions(options, &error, &code)) {
+      std::fprintf(stderr, "llm_log_exporter: %s\n", error.c_str());
+      return code;
+    }
+  }
+  std::vector<std::string> kafka_sources;
+  for (const std::string& topic : options.kafka_topics) {
+    kafka_sources.push_back(KafkaSourceName(options.kafka_brokers, topic));
+  }
   // stdin is an input, with its `source` series, unless files are followed
-  // instead, or HTTP ingest comes with stdin on /dev/null.
+  // or Kafka consumed instead, or HTTP ingest comes with stdin on /dev/null.
   const bool read_stdin = ReadsStdin(options);
   Exporter exporter(std::move(rules),
-                    ExporterInputs{read_stdin, options.ingest_enable, options.input_files});
+                    ExporterInputs{read_stdin, options.ingest_enable, options.input_files, kafka_sources});
   Reloader reloader(exporter, options);
   HttpServerOptions http;
   if (options.web_enable_lifecycle) {
@@ -400,7 +415,9 @@ int RunDaemon(const Options& options) {
   // stdin's input once made (after the server starts), for the landing page
   // to show how its reading stands (a followed file's state is its readable gauge).
   std::atomic<const Input*> stdin_input{nullptr};
-  http.landing_page = [&exporter, &reloader, &options, &stdin_input, read_stdin] {
+  std::atomic<const KafkaInput*> kafka_input{nullptr};
+  http.landing_page = [&exporter, &reloader, &options, &stdin_input, &kafka_input,
+                       &kafka_sources, read_stdin] {
     StatusPageData data;
     if (read_stdin) {
       const Input* input = stdin_input.load();
@@ -412,14 +429,23 @@ int RunDaemon(const Options& options) {
                                  : "read error, no more input (see the log)"});
     } else {
       data.inputs.push_back({"stdin", "stdin",
-                             options.input_files.empty()
-                                 ? "not read (/dev/null, input over HTTP only)"
-                                 : "not read (--input.file given)"});
+                             !options.input_files.empty()    ? "not read (--input.file given)"
+                             : !options.kafka_topics.empty() ? "not read (--input.kafka.topic given)"
+                                                             : "not read (/dev/null, input over HTTP only)"});
     }
     if (options.ingest_enable) {
       data.inputs.push_back({"http", "HTTP ingest", "accepting POST at " + options.ingest_path});
     }
     for (const std::string& file : options.input_files) data.inputs.push_back({file, "file", ""});
+    for (const std::string& source : kafka_sources) {
+      const KafkaInput* input = kafka_input.load();
+      data.inputs.push_back(
+          {source, "Kafka",
+           "group " + options.kafka_group + ": " +
+               (input != nullptr && input->up()
+                    ? "consuming"
+                    : "not consuming: no broker reachable, or not in the group yet (see the log)")});
+    }
     data.config_file = options.config_file;
     reloader.Describe(&data);
     data.telemetry_path = options.telemetry_path;
@@ -502,15 +528,22 @@ int RunDaemon(const Options& options) {
   // Inputs: the files named, else stdin (if read). Each has a reader thread and workers.
   const std::vector<std::unique_ptr<Input>> inputs = MakeInputs(exporter, options, read_stdin);
   if (read_stdin) stdin_input.store(inputs.front().get());
+  for (const auto& input : inputs) {
+    if (const auto* kafka = dynamic_cast<const KafkaInput*>(input.get())) kafka_input.store(kafka);
+  }
   for (const auto& input : inputs) input->Start();
   server.SetReady(true);
   spdlog::info("listening on {}{} (metrics at {})", FormatAll(options.listen, server.ports()),
                http.web.tls ? " with TLS" : "", options.telemetry_path);
   if (ingest_endpoint) spdlog::info("accepting log lines over HTTP at {}", options.ingest_path);
-  if (!read_stdin && options.input_files.empty()) {
+  if (!read_stdin && options.input_files.empty() && options.kafka_topics.empty()) {
     spdlog::info("stdin is /dev/null: not read, log lines come over HTTP only");
   }
   for (const std::string& file : options.input_files) spdlog::info("following {}", file);
+  for (const std::string& source : kafka_sources) {
+    spdlog::info("consuming {} as a member of Kafka consumer group {}", source,
+                 options.kafka_group);
+  }
 
   int sig = 0;
   for (;;) {

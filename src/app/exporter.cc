@@ -8,12 +8,14 @@
 namespace lle {
 namespace {
 
-// In the order of the source indices: stdin, http, then the files; each only if read.
+// In the order of the source indices: stdin, http, the files, then the Kafka
+// topics; each only if read.
 std::vector<std::string> Sources(const ExporterInputs& inputs) {
   std::vector<std::string> out;
   if (inputs.read_stdin) out.push_back("stdin");
   if (inputs.http_ingest) out.push_back("http");
   out.insert(out.end(), inputs.files.begin(), inputs.files.end());
+  out.insert(out.end(), inputs.kafka.begin(), inputs.kafka.end());
   return out;
 }
 
@@ -50,11 +52,13 @@ std::uint64_t PromptTracker::EndChunk(std::uint64_t seq, std::string_view first,
 
 Exporter::Exporter(RuleSet rules, ExporterInputs inputs, SumMode sums)
     : generation_(std::make_shared<Generation>(std::move(rules), sums)),
-      self_(Sources(inputs), inputs.files.size(), 0, kBuildInfo, inputs.http_ingest),
+      self_(Sources(inputs), inputs.files.size(), 0, kBuildInfo, inputs.http_ingest,
+            inputs.kafka.size()),
       self_store_(self_.Specs()),
       control_(self_store_.AddShard()),
       http_source_(inputs.read_stdin ? 1 : 0),
       first_file_(http_source_ + (inputs.http_ingest ? 1 : 0)),
+      first_kafka_(first_file_ + inputs.files.size()),
       sums_(sums) {
   control_->Apply(self_.BuildInfo());
   control_->Apply(self_.LastReload(true));

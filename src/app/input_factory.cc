@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 
 #include <cstddef>
+#include <stdexcept>
 #include <string>
 
+#include "llm_log_exporter/app/kafka_input.h"
 #include "llm_log_exporter/source/fd_source.h"
 #include "llm_log_exporter/source/file_tailer.h"
 #include "llm_log_exporter/store/store.h"
@@ -50,7 +52,8 @@ FileStateCallback FileStateReporter(Exporter& exporter, std::size_t file, const 
 }  // namespace
 
 bool ReadsStdin(const Options& options) {
-  return options.input_files.empty() && !(options.ingest_enable && IsDevNull(0));
+  return options.input_files.empty() && options.kafka_topics.empty() &&
+         !(options.ingest_enable && IsDevNull(0));
 }
 
 std::vector<std::unique_ptr<Input>> MakeInputs(Exporter& exporter, const Options& options,
@@ -77,6 +80,21 @@ std::vector<std::unique_ptr<Input>> MakeInputs(Exporter& exporter, const Options
     inputs.push_back(std::make_unique<StreamInput>(exporter, exporter.FileSource(i), path,
                                                    std::move(tailer), options,
                                                    /*drop_when_full=*/false, 1));
+  }
+  if (!options.kafka_topics.empty()) {
+    // One consumer for every topic, each topic a source (and a pipeline) of its own.
+    std::vector<std::size_t> sources;
+    for (std::size_t i = 0; i < options.kafka_topics.size(); ++i) {
+      sources.push_back(exporter.KafkaSource(i));
+    }
+    std::string error;
+    int code = 0;
+    rd_kafka_conf_t* conf = MakeKafkaConf(options, &error, &code);
+    std::unique_ptr<KafkaInput> kafka;
+    if (conf != nullptr) kafka = KafkaInput::Create(exporter, options, sources, conf, &error);
+    // CheckKafkaOptions passed at start: only a file changed since, or memory, fails here.
+    if (kafka == nullptr) throw std::runtime_error("--input.kafka: " + error);
+    inputs.push_back(std::move(kafka));
   }
   return inputs;
 }

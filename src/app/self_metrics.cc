@@ -12,19 +12,31 @@ const char* const kResultNames[] = {"request",      "event",    "not_json",
 static_assert(sizeof kResultNames / sizeof kResultNames[0] ==
               static_cast<std::size_t>(LineResult::kNumResults));
 
+const char* const kKafkaUnreadableNames[] = {"empty", "not_json", "not_object", "no_field",
+                                             "field_not_string"};
+static_assert(sizeof kKafkaUnreadableNames / sizeof kKafkaUnreadableNames[0] ==
+              static_cast<std::size_t>(KafkaUnreadable::kNumReasons));
+
 }  // namespace
 
 const char* LineResultName(LineResult result) {
   return kResultNames[static_cast<std::size_t>(result)];
 }
 
+const char* KafkaUnreadableName(KafkaUnreadable reason) {
+  return kKafkaUnreadableNames[static_cast<std::size_t>(reason)];
+}
+
 SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::size_t files_count,
                          std::uint32_t first_metric,
-                         const lle::BuildInfo& build_info, bool http_ingest)
+                         const lle::BuildInfo& build_info, bool http_ingest,
+                         std::size_t kafka_count)
     : first_metric_(first_metric) {
-  // The followed files: the last sources.
-  std::vector<std::string> files(sources.end() - static_cast<std::ptrdiff_t>(files_count),
-                                 sources.end());
+  // The followed files, then the Kafka topics: the last sources.
+  const auto kafka_begin = sources.end() - static_cast<std::ptrdiff_t>(kafka_count);
+  std::vector<std::string> files(kafka_begin - static_cast<std::ptrdiff_t>(files_count),
+                                 kafka_begin);
+  std::vector<std::string> kafka(kafka_begin, sources.end());
   MetricSpec lines;
   lines.name = "llm_log_exporter_lines_total";
   lines.help = "Lines received, by source and by what they were (each line counts once)";
@@ -83,6 +95,51 @@ SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::size_t files_cou
     file_readable_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
     specs_.push_back(std::move(readable));
   }
+  if (!kafka.empty()) AddKafka(std::move(kafka));
+}
+
+// The Kafka input's series. input_up and input_reconnects_total are meant for
+// every queue input (Kafka, Redis): same names, same meaning.
+void SelfMetrics::AddKafka(std::vector<std::string> kafka) {
+  MetricSpec up;
+  up.name = "llm_log_exporter_input_up";
+  up.help =
+      "1 while the input is connected and consuming, 0 while it is not (no broker reachable, "
+      "or no partitions assigned yet; the log says why)";
+  up.type = MetricType::kGauge;
+  up.labels = {FixedLabel("source", kafka)};
+  input_up_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
+  specs_.push_back(std::move(up));
+  MetricSpec reconnects;
+  reconnects.name = "llm_log_exporter_input_reconnects_total";
+  reconnects.help = "Times the input connected again after it had lost its connection";
+  reconnects.labels = {FixedLabel("source", kafka)};
+  input_reconnects_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
+  specs_.push_back(std::move(reconnects));
+  MetricSpec unreadable;
+  unreadable.name = "llm_log_exporter_input_kafka_unreadable_messages_total";
+  unreadable.help =
+      "Kafka messages that gave no log line, by reason (their offsets are committed all the same)";
+  unreadable.labels = {
+      FixedLabel("source", std::move(kafka)),
+      FixedLabel("reason", {std::begin(kKafkaUnreadableNames), std::end(kKafkaUnreadableNames)})};
+  kafka_unreadable_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
+  specs_.push_back(std::move(unreadable));
+}
+
+Update SelfMetrics::InputUp(std::size_t kafka, bool up) const {
+  return {input_up_, static_cast<std::uint32_t>(kafka), up ? 1.0 : 0.0, {}};
+}
+
+Update SelfMetrics::InputReconnect(std::size_t kafka) const {
+  return {input_reconnects_, static_cast<std::uint32_t>(kafka), 1, {}};
+}
+
+Update SelfMetrics::KafkaUnreadableMessage(std::size_t kafka, KafkaUnreadable reason) const {
+  const auto series =
+      static_cast<std::uint32_t>(kafka) * static_cast<std::uint32_t>(KafkaUnreadable::kNumReasons) +
+      static_cast<std::uint32_t>(reason);
+  return {kafka_unreadable_, series, 1, {}};
 }
 
 Update SelfMetrics::FileReadable(std::size_t file, bool readable) const {

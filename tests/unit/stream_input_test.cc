@@ -260,7 +260,7 @@ TEST(InputFactoryTest, EachFollowedFileIsAnInputInTheExportersSourceOrder) {
   options.input_files = {dir.Write("a.log", Lines(100)), dir.Write("b.log", Lines(7))};
   options.input_from_beginning = true;
   EXPECT_FALSE(ReadsStdin(options));
-  Exporter exporter(QwenPreset(), ExporterInputs{false, false, options.input_files});
+  Exporter exporter(QwenPreset(), ExporterInputs{false, false, options.input_files, {}});
   const std::vector<std::unique_ptr<Input>> inputs =
       MakeInputs(exporter, options, ReadsStdin(options));
   ASSERT_EQ(inputs.size(), 2u);

@@ -26,6 +26,7 @@ struct ExporterInputs {
   bool read_stdin = true;
   bool http_ingest = false;
   std::vector<std::string> files;  // followed files, by path
+  std::vector<std::string> kafka;  // Kafka topics, by source label (KafkaSourceName)
 };
 
 /// The source index of stdin, when it is read: it comes first.
@@ -90,19 +91,21 @@ class PromptTracker {
 class Exporter {
  public:
   /// Sources: stdin if read, then `http` with `inputs.http_ingest`, then
-  /// each followed file by its path. `sums`: how the rules' metrics add up
+  /// each followed file by its path, then each Kafka topic. `sums`: how the rules' metrics add up
   /// values (SumMode::kExact for --once).
   Exporter(RuleSet rules, ExporterInputs inputs, SumMode sums = SumMode::kFast);
   /// The same with stdin read exactly when no file is followed (--once, and
   /// the daemon without --input.file unless ingest comes alone).
   Exporter(RuleSet rules, bool http_ingest, const std::vector<std::string>& files = {},
            SumMode sums = SumMode::kFast)
-      : Exporter(std::move(rules), ExporterInputs{files.empty(), http_ingest, files}, sums) {}
+      : Exporter(std::move(rules), ExporterInputs{files.empty(), http_ingest, files, {}}, sums) {}
 
   /// The source index of HTTP ingest (http_ingest only) and of the i-th
   /// followed file, for Pipeline and the self-metrics (stdin: kStdinSource).
   std::size_t http_source() const { return http_source_; }
   std::size_t FileSource(std::size_t i) const { return first_file_ + i; }
+  /// The source index of the i-th Kafka topic (after the files).
+  std::size_t KafkaSource(std::size_t i) const { return first_kafka_ + i; }
 
   /// The generation in force; call with gate() held (shared or whole).
   const std::shared_ptr<Generation>& generation() const { return generation_; }
@@ -138,6 +141,7 @@ class Exporter {
   PromptTracker prompts_;
   std::size_t http_source_ = 0;
   std::size_t first_file_ = 0;
+  std::size_t first_kafka_ = 0;
   SumMode sums_;
 };
 

@@ -10,13 +10,14 @@
 
 namespace lle {
 
-/// Whether the daemon reads stdin: unless files are followed instead, or
+/// Whether the daemon reads stdin: unless files are followed or Kafka consumed instead, or
 /// HTTP ingest comes with stdin on /dev/null (a service's stdin, on which no
 /// line can ever come).
 bool ReadsStdin(const Options& options);
 
 /// The inputs `options` ask for, in their exporter's source order, built but
-/// not started: stdin if `read_stdin` (ReadsStdin), else each --input.file.
+/// not started: stdin if `read_stdin` (ReadsStdin), else each --input.file,
+/// then the Kafka consumer of --input.kafka.topic (one input for all topics).
 /// The one place where flags become inputs: a new kind of input is one case
 /// here (and its flags in options.cc). HTTP ingest, pushed to by the HTTP
 /// server rather than read, is not among them (HttpIngest). A followed file

@@ -25,6 +25,20 @@ enum class LineResult : std::uint32_t {
 /// The `result` label value of `result` ("request", "event", ...).
 const char* LineResultName(LineResult result);
 
+/// Why a Kafka message gave no line (the `reason` label of
+/// llm_log_exporter_input_kafka_unreadable_messages_total).
+enum class KafkaUnreadable : std::uint32_t {
+  kEmpty,           // no value, or an empty one (a tombstone)
+  kNotJson,         // --input.kafka.format=json: the value is not JSON
+  kNotObject,       // ... it is JSON, but not an object
+  kNoField,         // ... an object without the --input.kafka.field field
+  kFieldNotString,  // ... whose field is not a string
+  kNumReasons
+};
+
+/// The `reason` label value of `reason` ("empty", "not_json", ...).
+const char* KafkaUnreadableName(KafkaUnreadable reason);
+
 /// The exporter's own series (llm_log_exporter_*), all pre-created at 0, and
 /// the updates that feed them. Immutable: safe to share between threads.
 class SelfMetrics {
@@ -37,8 +51,12 @@ class SelfMetrics {
   /// With `http_ingest`, also llm_log_exporter_http_ingest_requests_total{code}
   /// and llm_log_exporter_http_ingest_unreadable_bodies_total{reason};
   /// with files, also llm_log_exporter_input_file_readable{source}.
+  /// `kafka`: the last sources are that many Kafka topics (after the files),
+  /// with llm_log_exporter_input_up{source},
+  /// llm_log_exporter_input_reconnects_total{source} and
+  /// llm_log_exporter_input_kafka_unreadable_messages_total{source,reason}.
   SelfMetrics(std::vector<std::string> sources, std::size_t files, std::uint32_t first_metric,
-              const lle::BuildInfo& build_info, bool http_ingest = false);
+              const lle::BuildInfo& build_info, bool http_ingest = false, std::size_t kafka = 0);
 
   const std::vector<MetricSpec>& Specs() const { return specs_; }
   Update Line(std::size_t source, LineResult result, std::uint64_t lines = 1) const;
@@ -58,6 +76,14 @@ class SelfMetrics {
   /// Whether the `file`-th followed file is open and read (a gauge).
   Update FileReadable(std::size_t file, bool readable) const;
 
+  // --- Queue inputs (Kafka); `kafka` is the topic's index among them. ---
+  /// Whether the input is connected and consuming (a gauge: 1 or 0).
+  Update InputUp(std::size_t kafka, bool up) const;
+  /// The input connected again after it had lost its brokers.
+  Update InputReconnect(std::size_t kafka) const;
+  /// A message that gave no line, by why.
+  Update KafkaUnreadableMessage(std::size_t kafka, KafkaUnreadable reason) const;
+
   static constexpr int kIngestCodes[] = {200, 204, 400, 401, 405, 408,
                                          413, 415, 417, 429, 500, 503};
 
@@ -71,8 +97,13 @@ class SelfMetrics {
     kIngestRequests,
     kIngestUnreadable
   };
+  void AddKafka(std::vector<std::string> kafka);
+
   std::uint32_t first_metric_;
   std::uint32_t file_readable_ = UINT32_MAX;  // its metric id, if there are files
+  std::uint32_t input_up_ = UINT32_MAX;       // these three: if there are Kafka topics
+  std::uint32_t input_reconnects_ = UINT32_MAX;
+  std::uint32_t kafka_unreadable_ = UINT32_MAX;
   std::vector<MetricSpec> specs_;
 };
 
