@@ -22,6 +22,10 @@ constexpr std::size_t kFlushBytes = 256 * 1024;
 // How long a poll waits for a message while nothing is held; also how soon
 // Stop() is seen.
 constexpr int kPollMs = 100;
+// Offsets stored since the last commit are committed (asynchronously) at
+// most this often: a commit request per batch would load the coordinator
+// at high rates, and the window a crash or a rebalance replays stays short.
+constexpr auto kCommitEvery = std::chrono::milliseconds(100);
 // While no broker answers: how often, and for how long at most, to ask.
 constexpr auto kProbeEvery = std::chrono::seconds(1);
 constexpr int kProbeTimeoutMs = 1000;
@@ -70,8 +74,11 @@ class NoBytes : public ByteSource {
   void Stop() override {}
 };
 
+// Whether the group's assignor is incremental (cooperative-sticky). NULL
+// (the group being closed, or not set up) is not.
 bool Cooperative(rd_kafka_t* rk) {
-  return std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  const char* protocol = rd_kafka_rebalance_protocol(rk);
+  return protocol != nullptr && std::strcmp(protocol, "COOPERATIVE") == 0;
 }
 
 }  // namespace
@@ -85,6 +92,10 @@ struct KafkaCallbacks {
   static void Rebalance(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
                         rd_kafka_topic_partition_list_t* partitions, void* opaque) {
     static_cast<KafkaInput*>(opaque)->OnRebalance(err, partitions);
+  }
+  static void Committed(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
+                        rd_kafka_topic_partition_list_t* /*offsets*/, void* opaque) {
+    static_cast<KafkaInput*>(opaque)->OnCommitted(err);
   }
 };
 
@@ -147,17 +158,17 @@ rd_kafka_conf_t* MakeKafkaConf(const Options& options, std::string* error, int* 
   bool ok = set("--input.kafka.brokers", "bootstrap.servers", options.kafka_brokers) &&
             set("--input.kafka.group", "group.id", options.kafka_group) &&
             set("--input.kafka.start", "auto.offset.reset", options.kafka_start) &&
-            // At least once, as librdkafka's documentation recommends: an offset
-            // is stored only once the lines of its message are in the store
-            // (OnApplied), and librdkafka commits what is stored every
-            // auto.commit.interval.ms in its own thread, off the per-message path;
-            // the input commits itself (synchronously) when partitions are revoked
-            // and when it stops. Committing per batch would cost a round trip
-            // per batch; enable.auto.commit=false stays possible (--input.kafka.
-            // option): then only revokes and stops commit.
-            set("", "enable.auto.commit", "true") &&
+            // At least once: an offset is stored only once the lines of its
+            // message are in the store (OnApplied, enable.auto.offset.store=
+            // false), and the input commits what is stored itself: right
+            // after the batch that stored it (asynchronously, at most every
+            // kCommitEvery), and synchronously when partitions are revoked
+            // and when it stops. Not librdkafka's auto commit, whose timer
+            // (5 s by default) is blind to rebalances: a broker refuses
+            // commits while a group rebalances, and a commit that waited for
+            // the timer then replays the whole interval to the next owner.
+            set("", "enable.auto.commit", "false") &&
             set("", "enable.auto.offset.store", "false") &&
-            set("", "auto.commit.interval.ms", "1000") &&
             set("", "client.id", "llm_log_exporter") &&
             // Brokers close idle connections: not worth a log line each time.
             set("", "log.connection.close", "false");
@@ -241,6 +252,7 @@ std::unique_ptr<KafkaInput> KafkaInput::Create(Exporter& exporter, const Options
   rd_kafka_conf_set_opaque(conf, input.get());
   rd_kafka_conf_set_error_cb(conf, KafkaCallbacks::Error);
   rd_kafka_conf_set_rebalance_cb(conf, KafkaCallbacks::Rebalance);
+  rd_kafka_conf_set_offset_commit_cb(conf, KafkaCallbacks::Committed);
   char reason[512];
   input->consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, reason, sizeof reason);
   if (input->consumer_ == nullptr) {
@@ -280,6 +292,7 @@ ByteSource::Status KafkaInput::Read(ByteSource& /*bytes*/, std::string* error) {
     rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_, held_bytes_ > 0 ? 0 : kPollMs);
     if (message == nullptr) {
       Flush();
+      if (uncommitted_ && std::chrono::steady_clock::now() >= next_commit_) CommitSoon();
       continue;
     }
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -292,6 +305,7 @@ ByteSource::Status KafkaInput::Read(ByteSource& /*bytes*/, std::string* error) {
     }
     rd_kafka_message_destroy(message);
     if (held_bytes_ >= kFlushBytes) Flush();
+    if (uncommitted_ && std::chrono::steady_clock::now() >= next_commit_) CommitSoon();
   }
   Flush();
   for (Topic& topic : topics_) topic.pipeline->Finish();
@@ -383,11 +397,30 @@ void KafkaInput::StoreOffsets(const std::string& topic,
   // owner reads it again from the last commit (at least once).
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     spdlog::debug("{}: storing offsets: {}", name(), rd_kafka_err2str(err));
+  } else {
+    uncommitted_ = true;
   }
   rd_kafka_topic_partition_list_destroy(list);
 }
 
+void KafkaInput::CommitSoon() {
+  uncommitted_ = false;
+  next_commit_ = std::chrono::steady_clock::now() + kCommitEvery;
+  // Commits the stored offsets that differ from the committed ones; OnCommitted says how it went.
+  rd_kafka_commit(consumer_, nullptr, /*async=*/1);
+}
+
+void KafkaInput::OnCommitted(int err) {
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
+  // Refused (a rebalance in progress, no coordinator): what is stored stays
+  // stored, and goes with the next commit.
+  spdlog::debug("{}: committing offsets: {}", name(),
+                rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)));
+  uncommitted_ = true;
+}
+
 void KafkaInput::Commit(const char* why) {
+  uncommitted_ = false;
   const rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, nullptr, /*async=*/0);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
     spdlog::warn("{}: committing offsets ({}): {}; they are committed later, or read again",
@@ -405,9 +438,9 @@ void KafkaInput::UpdateUp() {
 
 void KafkaInput::BrokersBack() {
   brokers_down_ = false;
-  if (logged_error_ != 0) {
+  if (!logged_errors_.empty()) {
     spdlog::info("{}: brokers reachable again", name());
-    logged_error_ = 0;
+    logged_errors_.clear();
   }
   if (joined_) {
     for (std::size_t t = 0; t < topics_.size(); ++t) {
@@ -432,8 +465,11 @@ void KafkaInput::OnError(int err, const std::string& reason) {
   const bool down = code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
                     code == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
                     code == RD_KAFKA_RESP_ERR__SSL || code == RD_KAFKA_RESP_ERR__FATAL;
-  if (err != logged_error_) {
-    logged_error_ = err;
+  // librdkafka reports an outage as several errors in turn (the connection
+  // refused, then all brokers down), on every retry: each is logged once
+  // until a broker answers again.
+  if (std::find(logged_errors_.begin(), logged_errors_.end(), err) == logged_errors_.end()) {
+    logged_errors_.push_back(err);
     // The reason comes from librdkafka: it names brokers and errors, never
     // property values.
     spdlog::warn("{}: {} ({}){}", name(), reason, rd_kafka_err2name(code),

@@ -6,7 +6,7 @@
 //
 // Creates each topic with its partitions, prints the bootstrap address
 // (`127.0.0.1:PORT,...`, kernel-chosen ports) and a newline on stdout, then
-// reads commands on stdin, one a line, each answered by `ok` on stdout:
+// reads commands on stdin, one a line, each answered by `ok COMMAND` on stdout:
 //   down   every broker refuses connections (rd_kafka_mock_broker_set_down)
 //   up     every broker accepts connections again
 // and exits 0 when stdin closes or on SIGTERM/SIGINT.
@@ -108,7 +108,8 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
         continue;
       }
-      std::printf("%s\n", err == RD_KAFKA_RESP_ERR_NO_ERROR ? "ok" : rd_kafka_err2str(err));
+      std::printf("%s %s\n", err == RD_KAFKA_RESP_ERR_NO_ERROR ? "ok" : rd_kafka_err2str(err),
+                  command.c_str());
       std::fflush(stdout);
     }
   }

@@ -51,11 +51,12 @@ bool CheckKafkaOptions(const Options& options, std::string* error, int* exit_cod
 /// sums them); a rebalance moves partitions between them.
 ///
 /// At least once: a message's offset is stored for commit only once its lines
-/// are applied to the store (OnApplied, in read order); librdkafka commits
-/// the stored offsets in the background, and this input commits them itself
-/// when partitions are revoked and when it stops (then leaves the group). A
-/// crash, or a partition lost without a revoke, replays what was applied
-/// after the last commit (at most auto.commit.interval.ms of messages).
+/// are applied to the store (OnApplied, in read order), and committed right
+/// after (asynchronously, at most every 100 ms), when partitions are revoked
+/// and when the input stops (then it leaves the group). A crash, a partition
+/// lost without a revoke, or a commit the broker refused (it refuses them
+/// while the group rebalances) replays what was applied after the last
+/// commit to the partition's next owner.
 ///
 /// Each topic is a `source` of its own (its Pipeline, its self-metrics);
 /// llm_log_exporter_input_up{source} is 1 while partitions are assigned and
@@ -117,13 +118,17 @@ class KafkaInput : public Input {
                     const std::vector<std::pair<std::int32_t, std::int64_t>>& offsets);
   // Commits the stored offsets now (synchronously); `why` names the occasion in the log.
   void Commit(const char* why);
+  // Commits the stored offsets asynchronously (OnCommitted has the outcome).
+  void CommitSoon();
+  // An asynchronous commit's outcome (`err`, an rd_kafka_resp_err_t).
+  void OnCommitted(int err);
   // up_ from joined_ and brokers_down_, and its gauges when it changes.
   void UpdateUp();
   // A broker answers again (a message, an assignment, a probe).
   void BrokersBack();
   // While down: whether a broker answers now (a metadata request, <= 1 s).
   bool ProbeBrokers();
-  // A broker error (`err`, an rd_kafka_resp_err_t): logged once per change.
+  // A broker error (`err`, an rd_kafka_resp_err_t): logged once until a broker answers.
   void OnError(int err, const std::string& reason);
   // `err`: RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS or __REVOKE_PARTITIONS.
   void OnRebalance(int err, rd_kafka_topic_partition_list_t* partitions);
@@ -143,7 +148,9 @@ class KafkaInput : public Input {
   // come back after the first join. The reader's thread only.
   bool joined_ = false;
   bool brokers_down_ = false;
-  int logged_error_ = 0;  // the broker error last logged (0: none since up)
+  bool uncommitted_ = false;  // offsets stored since the last commit (or a failed one)
+  std::chrono::steady_clock::time_point next_commit_;  // CommitSoon() not before
+  std::vector<int> logged_errors_;  // broker errors logged since a broker last answered
   std::chrono::steady_clock::time_point next_probe_;
 };
 
