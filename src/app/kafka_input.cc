@@ -239,7 +239,6 @@ KafkaInput::KafkaInput(Exporter& exporter, const Options& options,
     Topic topic;
     topic.name = options.kafka_topics[i];
     topic.source = sources[i];
-    topic.label = KafkaSourceName(options.kafka_brokers, topic.name);
     topic.pipeline = std::make_unique<Pipeline>(exporter, sources[i], options.max_line_bytes);
     topics_.push_back(std::move(topic));
   }

@@ -438,6 +438,31 @@ TEST(KafkaInputTest, BadFlagsGiveOneLineAndExit2) {
   }
 }
 
+// --input.kafka.start=latest (the default): a new group skips what the topic
+// held before it joined. Where "latest" is, librdkafka settles just after the
+// assignment, so the test produces a marker until one is counted.
+TEST(KafkaInputTest, LatestSkipsWhatTheTopicHeldBefore) {
+  Cluster cluster = StartCluster({"old:2"});
+  Produce(cluster, "old", Requests(5));
+  Daemon daemon = LaunchDaemon(
+      kBinary, {"--input.kafka.brokers", cluster.bootstrap, "--input.kafka.topic", "old"},
+      "(metrics at", seconds(10));
+  const std::string source = Source(cluster, "old");
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Up(source), 1}}, nullptr, "/metrics", kDeadline));
+  const auto deadline = Clock::now() + kDeadline;
+  std::string exposition;
+  for (int marker = 0; Value(exposition, RequestsSeries("error")) < 1; ++marker) {
+    ASSERT_LT(Clock::now(), deadline) << exposition;
+    Produce(cluster, "old", {RequestLine("error", 1)}, 1000 + marker);
+    const auto next = Clock::now() + seconds(1);
+    do {
+      std::this_thread::sleep_for(milliseconds(20));  // poll interval, not a synchronisation
+      exposition = HttpGet(daemon.port, "/metrics").body;
+    } while (Value(exposition, RequestsSeries("error")) < 1 && Clock::now() < next);
+  }
+  EXPECT_EQ(Value(exposition, RequestsSeries("success")), 0);
+}
+
 // The landing page lists the topic as a Kafka input of its group.
 TEST(KafkaInputTest, LandingPageListsTheTopic) {
   Cluster cluster = StartCluster({"page:1"});

@@ -92,7 +92,6 @@ class KafkaInput : public Input {
   // One topic: its pipeline, and the lines of messages polled but not yet applied.
   struct Topic {
     std::string name;
-    std::string label;  // its `source` label
     std::size_t source = 0;
     std::unique_ptr<Pipeline> pipeline;
     std::string lines;  // whole lines, each ending in '\n'
