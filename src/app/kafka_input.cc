@@ -3,6 +3,9 @@
 #include <librdkafka/rdkafka.h>
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -29,6 +32,7 @@ constexpr auto kCommitEvery = std::chrono::milliseconds(100);
 // While no broker answers: how often, and for how long at most, to ask.
 constexpr auto kProbeEvery = std::chrono::seconds(1);
 constexpr int kProbeTimeoutMs = 1000;
+constexpr int kIngestNice = 10;  // as StreamInput's reader and workers
 
 // Properties the exporter sets from its own flags or needs as it sets them:
 // --input.kafka.option may not change them.
@@ -142,16 +146,30 @@ std::string KafkaSourceName(const std::string& brokers, const std::string& topic
   return "kafka://" + first + "/" + topic;
 }
 
-rd_kafka_conf_t* MakeKafkaConf(const Options& options, std::string* error, int* exit_code) {
+namespace {
+
+// Whether a librdkafka property holds a secret (its value is never shown).
+bool SecretKey(const std::string& key) {
+  for (const char* part : {"password", "secret", "key.pem", "oauthbearer.config", "jaas"}) {
+    if (key.find(part) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// MakeKafkaConf, also giving the secret values (from a file, or of a secret
+// property) in `*secrets`, to redact them from librdkafka's later messages.
+rd_kafka_conf_t* MakeConf(const Options& options, std::string* error, int* exit_code,
+                          std::vector<std::string>* secrets) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char reason[512];
-  // `flag`: what the error names; `secret`: whether the value may be quoted.
-  const auto set = [&](const std::string& flag, const std::string& key, const std::string& value) {
+  // `flag`: what the error names; `secret`: the value must not be quoted.
+  const auto set = [&](const std::string& flag, const std::string& key, const std::string& value,
+                       bool secret = false) {
     if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), reason, sizeof reason) ==
         RD_KAFKA_CONF_OK) {
       return true;
     }
-    *error = flag + " " + key + ": " + Redact(reason, value);
+    *error = flag + " " + key + ": " + (secret ? Redact(reason, value) : std::string(reason));
     *exit_code = 2;
     return false;
   };
@@ -196,7 +214,9 @@ rd_kafka_conf_t* MakeKafkaConf(const Options& options, std::string* error, int* 
         value.pop_back();
       }
     }
-    return set(flag, key, value);
+    const bool secret = from_file || SecretKey(key);
+    if (secret) secrets->push_back(value);
+    return set(flag, key, value, secret);
   };
   for (const std::string& option : options.kafka_options) {
     ok = ok && user("--input.kafka.option", option, false);
@@ -212,14 +232,24 @@ rd_kafka_conf_t* MakeKafkaConf(const Options& options, std::string* error, int* 
   return conf;
 }
 
+}  // namespace
+
+rd_kafka_conf_t* MakeKafkaConf(const Options& options, std::string* error, int* exit_code) {
+  std::vector<std::string> secrets;
+  return MakeConf(options, error, exit_code, &secrets);
+}
+
 bool CheckKafkaOptions(const Options& options, std::string* error, int* exit_code) {
-  rd_kafka_conf_t* conf = MakeKafkaConf(options, error, exit_code);
+  std::vector<std::string> secrets;
+  rd_kafka_conf_t* conf = MakeConf(options, error, exit_code, &secrets);
   if (conf == nullptr) return false;
   char reason[512];
   rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, reason, sizeof reason);
   if (consumer == nullptr) {
     rd_kafka_conf_destroy(conf);  // rd_kafka_new takes it over on success only
-    *error = std::string("--input.kafka.option: ") + reason;
+    std::string why = reason;
+    for (const std::string& secret : secrets) why = Redact(std::move(why), secret);
+    *error = "--input.kafka.option: " + why;
     *exit_code = 2;
     return false;
   }
@@ -272,6 +302,9 @@ KafkaInput::~KafkaInput() {
 }
 
 ByteSource::Status KafkaInput::Read(ByteSource& /*bytes*/, std::string* error) {
+  // As StreamInput's threads: yield to the HTTP threads and the inference
+  // server (librdkafka's own threads keep their priority).
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kIngestNice);
   rd_kafka_topic_partition_list_t* subscription =
       rd_kafka_topic_partition_list_new(static_cast<int>(topics_.size()));
   for (const Topic& topic : topics_) {
