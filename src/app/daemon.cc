@@ -399,8 +399,8 @@ int RunDaemon(const Options& options) {
   // stdin is an input, with its `source` series, unless files are followed
   // or Kafka consumed instead, or HTTP ingest comes with stdin on /dev/null.
   const bool read_stdin = ReadsStdin(options);
-  Exporter exporter(std::move(rules),
-                    ExporterInputs{read_stdin, options.ingest_enable, options.input_files, kafka_sources});
+  Exporter exporter(std::move(rules), ExporterInputs{read_stdin, options.ingest_enable,
+                                                     options.input_files, kafka_sources});
   Reloader reloader(exporter, options);
   HttpServerOptions http;
   if (options.web_enable_lifecycle) {
@@ -416,8 +416,8 @@ int RunDaemon(const Options& options) {
   // to show how its reading stands (a followed file's state is its readable gauge).
   std::atomic<const Input*> stdin_input{nullptr};
   std::atomic<const KafkaInput*> kafka_input{nullptr};
-  http.landing_page = [&exporter, &reloader, &options, &stdin_input, &kafka_input,
-                       &kafka_sources, read_stdin] {
+  http.landing_page = [&exporter, &reloader, &options, &stdin_input, &kafka_input, &kafka_sources,
+                       read_stdin] {
     StatusPageData data;
     if (read_stdin) {
       const Input* input = stdin_input.load();
@@ -429,9 +429,10 @@ int RunDaemon(const Options& options) {
                                  : "read error, no more input (see the log)"});
     } else {
       data.inputs.push_back({"stdin", "stdin",
-                             !options.input_files.empty()    ? "not read (--input.file given)"
-                             : !options.kafka_topics.empty() ? "not read (--input.kafka.topic given)"
-                                                             : "not read (/dev/null, input over HTTP only)"});
+                             !options.input_files.empty() ? "not read (--input.file given)"
+                             : !options.kafka_topics.empty()
+                                 ? "not read (--input.kafka.topic given)"
+                                 : "not read (/dev/null, input over HTTP only)"});
     }
     if (options.ingest_enable) {
       data.inputs.push_back({"http", "HTTP ingest", "accepting POST at " + options.ingest_path});
@@ -442,9 +443,9 @@ int RunDaemon(const Options& options) {
       data.inputs.push_back(
           {source, "Kafka",
            "group " + options.kafka_group + ": " +
-               (input != nullptr && input->up()
-                    ? "consuming"
-                    : "not consuming: no broker reachable, or not in the group yet (see the log)")});
+               (input != nullptr && input->up() ? "consuming"
+                                                : "not consuming: no broker reachable, or not in "
+                                                  "the group yet (see the log)")});
     }
     data.config_file = options.config_file;
     reloader.Describe(&data);

@@ -67,8 +67,7 @@ void LogCallback(const rd_kafka_t* /*rk*/, int /*level*/, const char* facility, 
 }
 
 double WallSeconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // A ByteSource for Input that is never read: the consumer is the source.
@@ -109,8 +108,7 @@ class KafkaInput::JsonEnvelope {
   explicit JsonEnvelope(std::string field) : field_(std::move(field)) {}
 
   // The field's string in `value`, valid until the next call; false with `*why`.
-  bool Lines(const char* value, std::size_t size, std::string_view* lines,
-             KafkaUnreadable* why) {
+  bool Lines(const char* value, std::size_t size, std::string_view* lines, KafkaUnreadable* why) {
     simdjson::dom::element document;
     if (parser_.parse(value, size).get(document) != simdjson::SUCCESS) {
       *why = KafkaUnreadable::kNotJson;
@@ -257,9 +255,9 @@ bool CheckKafkaOptions(const Options& options, std::string* error, int* exit_cod
   return true;
 }
 
-KafkaInput::KafkaInput(Exporter& exporter, const Options& options,
-                       std::vector<std::size_t> sources)
-    : Input(exporter, sources.front(), KafkaSourceName(options.kafka_brokers, options.kafka_topics.front()),
+KafkaInput::KafkaInput(Exporter& exporter, const Options& options, std::vector<std::size_t> sources)
+    : Input(exporter, sources.front(),
+            KafkaSourceName(options.kafka_brokers, options.kafka_topics.front()),
             std::make_unique<NoBytes>()),
       json_(options.kafka_format == "json"),
       group_(options.kafka_group),
@@ -455,8 +453,8 @@ void KafkaInput::Commit(const char* why) {
   uncommitted_ = false;
   const rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, nullptr, /*async=*/0);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-    spdlog::warn("{}: committing offsets ({}): {}; they are committed later, or read again",
-                 name(), why, rd_kafka_err2str(err));
+    spdlog::warn("{}: committing offsets ({}): {}; they are committed later, or read again", name(),
+                 why, rd_kafka_err2str(err));
   }
 }
 
@@ -495,8 +493,8 @@ void KafkaInput::OnError(int err, const std::string& reason) {
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
   // What makes the input down: no broker at all, or none that lets us in.
   const bool down = code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
-                    code == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
-                    code == RD_KAFKA_RESP_ERR__SSL || code == RD_KAFKA_RESP_ERR__FATAL;
+                    code == RD_KAFKA_RESP_ERR__AUTHENTICATION || code == RD_KAFKA_RESP_ERR__SSL ||
+                    code == RD_KAFKA_RESP_ERR__FATAL;
   // librdkafka reports an outage as several errors in turn (the connection
   // refused, then all brokers down), on every retry: each is logged once
   // until a broker answers again.
@@ -526,9 +524,9 @@ void KafkaInput::OnRebalance(int err, rd_kafka_topic_partition_list_t* partition
       assign_err = rd_kafka_assign(consumer_, partitions);
     }
     if (failed != nullptr || assign_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      spdlog::error("{}: taking partitions assigned: {}", name(),
-                    failed != nullptr ? rd_kafka_error_string(failed)
-                                      : rd_kafka_err2str(assign_err));
+      spdlog::error(
+          "{}: taking partitions assigned: {}", name(),
+          failed != nullptr ? rd_kafka_error_string(failed) : rd_kafka_err2str(assign_err));
       if (failed != nullptr) rd_kafka_error_destroy(failed);
     }
     spdlog::info("{}: group {}: {} partition(s) assigned", name(), group_, partitions->cnt);

@@ -44,11 +44,11 @@ int ParseKafkaOptions(const std::vector<std::string>& topics, Options* out) {
       const std::size_t end = std::min(list.find(',', begin), list.size());
       const std::string topic = list.substr(begin, end - begin);
       // Kafka's own rule for topic names: [a-zA-Z0-9._-], 1 to 249 characters.
-      const bool valid = !topic.empty() && topic.size() <= 249 &&
-                         std::all_of(topic.begin(), topic.end(), [](char c) {
-                           return std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-                                  c == '_' || c == '-';
-                         });
+      const bool valid =
+          !topic.empty() && topic.size() <= 249 &&
+          std::all_of(topic.begin(), topic.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+          });
       if (!valid) {
         return fail("--input.kafka.topic '" + topic + "'",
                     "not a Kafka topic name ([a-zA-Z0-9._-], 1 to 249 characters)");

@@ -28,9 +28,8 @@ const char* KafkaUnreadableName(KafkaUnreadable reason) {
 }
 
 SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::size_t files_count,
-                         std::uint32_t first_metric,
-                         const lle::BuildInfo& build_info, bool http_ingest,
-                         std::size_t kafka_count)
+                         std::uint32_t first_metric, const lle::BuildInfo& build_info,
+                         bool http_ingest, std::size_t kafka_count)
     : first_metric_(first_metric) {
   // The followed files, then the Kafka topics: the last sources.
   const auto kafka_begin = sources.end() - static_cast<std::ptrdiff_t>(kafka_count);

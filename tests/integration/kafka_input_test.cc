@@ -82,8 +82,8 @@ void Produce(const Cluster& cluster, const std::string& topic,
   for (std::size_t i = 0; i < values.size(); ++i) {
     input += "k" + std::to_string(first_key + static_cast<int>(i)) + "\x1f" + values[i] + "\x1e";
   }
-  std::vector<std::string> argv = {kKcat, "-P", "-b", cluster.bootstrap, "-t", topic, "-K", "\\x1f",
-                                   "-D", "\\x1e", "-X", "log_level=3"};
+  std::vector<std::string> argv = {kKcat, "-P",    "-b", cluster.bootstrap, "-t", topic,
+                                   "-K",  "\\x1f", "-D", "\\x1e",           "-X", "log_level=3"};
   if (partition >= 0) {
     argv.push_back("-p");
     argv.push_back(std::to_string(partition));
@@ -207,10 +207,10 @@ TEST(KafkaInputTest, JsonEnvelopesAndBadOnesCountedByReason) {
     values.push_back("{\"@timestamp\":1733553600.5,\"log\":" +
                      Quoted(RequestLine("success", 100) + "\n") + ",\"stream\":\"stdout\"}");
   }
-  values.push_back("not json at all");                 // not_json
-  values.push_back("[1,2,3]");                         // not_object
+  values.push_back("not json at all");                   // not_json
+  values.push_back("[1,2,3]");                           // not_object
   values.push_back("{\"message\":\"vector's field\"}");  // no_field
-  values.push_back("{\"log\":42}");                    // field_not_string
+  values.push_back("{\"log\":42}");                      // field_not_string
   values.push_back("{\"log\":" + Quoted(RequestLine("error", 5)) + "}");
   Produce(cluster, "fluent", values);
   const std::string source = Source(cluster, "fluent");
@@ -238,9 +238,9 @@ TEST(KafkaInputTest, FieldFlagAndEmptyValues) {
           {"{\"message\":" + Quoted(RequestLine("success", 100)) + "}",
            "{\"log\":" + Quoted(RequestLine("success", 100)) + "}"});
   // kcat -Z: an empty value is sent as NULL (a tombstone).
-  const RunResult tombstone = lle::test::Run({kKcat, "-P", "-b", cluster.bootstrap, "-t", "vector", "-K",
-                                   "|", "-Z", "-X", "log_level=3"},
-                                  "k9|\n", kDeadline);
+  const RunResult tombstone = lle::test::Run(
+      {kKcat, "-P", "-b", cluster.bootstrap, "-t", "vector", "-K", "|", "-Z", "-X", "log_level=3"},
+      "k9|\n", kDeadline);
   ASSERT_EQ(tombstone.exit_code, 0) << tombstone.err;
   const std::string source = Source(cluster, "vector");
   ASSERT_TRUE(WaitForMetrics(daemon.port,
@@ -308,8 +308,8 @@ TEST(KafkaInputTest, RestartResumesFromTheCommittedOffset) {
   {
     Daemon daemon = StartExporter(cluster, "resume", group);
     Produce(cluster, "resume", Requests(10));
-    ASSERT_TRUE(WaitForMetrics(daemon.port, {{RequestsSeries("success"), 10}}, nullptr,
-                               "/metrics", kDeadline));
+    ASSERT_TRUE(WaitForMetrics(daemon.port, {{RequestsSeries("success"), 10}}, nullptr, "/metrics",
+                               kDeadline));
     ASSERT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(10)));
   }
   std::vector<std::string> more = Requests(7);
@@ -347,14 +347,13 @@ TEST(KafkaInputTest, BrokersDownThenBack) {
   EXPECT_GE(warnings, 1) << log;
   EXPECT_LE(warnings, 4) << log;
   cluster.Command("up");
-  ASSERT_TRUE(WaitForMetrics(daemon.port,
-                             {{Up(source), 1},
-                              {"llm_log_exporter_input_reconnects_total{source=\"" + source + "\"}",
-                               1}},
-                             nullptr, "/metrics", kDeadline));
+  ASSERT_TRUE(WaitForMetrics(
+      daemon.port,
+      {{Up(source), 1}, {"llm_log_exporter_input_reconnects_total{source=\"" + source + "\"}", 1}},
+      nullptr, "/metrics", kDeadline));
   Produce(cluster, "outage", Requests(2), 100);
-  ASSERT_TRUE(
-      WaitForMetrics(daemon.port, {{RequestsSeries("success"), 5}}, nullptr, "/metrics", kDeadline));
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{RequestsSeries("success"), 5}}, nullptr, "/metrics",
+                             kDeadline));
   EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(10)));
 }
 

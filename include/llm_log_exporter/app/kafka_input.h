@@ -33,7 +33,8 @@ std::string KafkaSourceName(const std::string& brokers, const std::string& topic
 /// The librdkafka configuration --input.kafka.* asks for: the exporter's own
 /// settings, then each --input.kafka.option and --input.kafka.option-file
 /// (whose file is read here). nullptr with `*error` (one line, naming the
-/// flag; never a property's value, which may be a secret) and `*exit_code`
+/// flag and property; never a value from a file or of a secret property:
+/// password, secret, key.pem, jaas, oauthbearer.config) and `*exit_code`
 /// (2: an invalid property; 1: a file that cannot be read). The caller owns
 /// the result (rd_kafka_conf_destroy, or give it to rd_kafka_new).
 rd_kafka_conf_t* MakeKafkaConf(const Options& options, std::string* error, int* exit_code);
@@ -59,8 +60,10 @@ bool CheckKafkaOptions(const Options& options, std::string* error, int* exit_cod
 /// commit to the partition's next owner.
 ///
 /// Each topic is a `source` of its own (its Pipeline, its self-metrics);
-/// llm_log_exporter_input_up{source} is 1 while partitions are assigned and
-/// a broker answers, and broker errors are logged once per change.
+/// llm_log_exporter_input_up{source} is 1 from the first assignment on while
+/// a broker answers (0 after "all brokers down", until a message, an
+/// assignment or a probe shows one again), and each broker error is logged
+/// once until then.
 ///
 /// Owns the consumer and the pipelines. Thread-safety as Input's: Stop(),
 /// up() from any thread; the consumer is used by the reader thread only
@@ -72,11 +75,11 @@ class KafkaInput : public Input {
   /// the exporter's source index of each of options.kafka_topics. nullptr with
   /// `*error` if the consumer cannot be made.
   static std::unique_ptr<KafkaInput> Create(Exporter& exporter, const Options& options,
-                                            std::vector<std::size_t> sources,
-                                            rd_kafka_conf_t* conf, std::string* error);
+                                            std::vector<std::size_t> sources, rd_kafka_conf_t* conf,
+                                            std::string* error);
   ~KafkaInput() override;
 
-  /// Whether partitions are assigned and a broker answers (the input_up gauge).
+  /// Whether it has joined its group and a broker answers (the input_up gauge).
   bool up() const { return up_.load(); }
   const std::string& group() const { return group_; }
 
