@@ -14,9 +14,24 @@
 
 #include "llm_log_exporter/core/line.h"
 #include "llm_log_exporter/core/read_file.h"
+#include "rdkafka_api.h"
 
 namespace lle {
 namespace {
+
+// librdkafka, loaded by MakeKafkaConf (every other use comes after one that succeeded).
+const RdKafkaApi& Rdk() {
+  std::string unused;
+  return *LoadRdKafkaApi(&unused);
+}
+
+// What rdkafka.h's inline rd_kafka_message_errstr says, through Rdk().
+std::string MessageError(const rd_kafka_message_t& message) {
+  if (message.payload != nullptr) {
+    return std::string(static_cast<const char*>(message.payload), message.len);
+  }
+  return Rdk().rd_kafka_err2str(message.err);
+}
 
 // Lines held before they are applied: one batch per topic at most this big
 // (more only when one message is bigger), so that a backlog is worked in
@@ -80,7 +95,7 @@ class NoBytes : public ByteSource {
 // Whether the group's assignor is incremental (cooperative-sticky). NULL
 // (the group being closed, or not set up) is not.
 bool Cooperative(rd_kafka_t* rk) {
-  const char* protocol = rd_kafka_rebalance_protocol(rk);
+  const char* protocol = Rdk().rd_kafka_rebalance_protocol(rk);
   return protocol != nullptr && std::strcmp(protocol, "COOPERATIVE") == 0;
 }
 
@@ -158,12 +173,17 @@ bool SecretKey(const std::string& key) {
 // property) in `*secrets`, to redact them from librdkafka's later messages.
 rd_kafka_conf_t* MakeConf(const Options& options, std::string* error, int* exit_code,
                           std::vector<std::string>* secrets) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (LoadRdKafkaApi(error) == nullptr) {
+    *error = "--input.kafka.topic: " + *error;
+    *exit_code = 1;
+    return nullptr;
+  }
+  rd_kafka_conf_t* conf = Rdk().rd_kafka_conf_new();
   char reason[512];
   // `flag`: what the error names; `secret`: the value must not be quoted.
   const auto set = [&](const std::string& flag, const std::string& key, const std::string& value,
                        bool secret = false) {
-    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), reason, sizeof reason) ==
+    if (Rdk().rd_kafka_conf_set(conf, key.c_str(), value.c_str(), reason, sizeof reason) ==
         RD_KAFKA_CONF_OK) {
       return true;
     }
@@ -223,10 +243,10 @@ rd_kafka_conf_t* MakeConf(const Options& options, std::string* error, int* exit_
     ok = ok && user("--input.kafka.option-file", option, true);
   }
   if (!ok) {
-    rd_kafka_conf_destroy(conf);
+    Rdk().rd_kafka_conf_destroy(conf);
     return nullptr;
   }
-  rd_kafka_conf_set_log_cb(conf, LogCallback);
+  Rdk().rd_kafka_conf_set_log_cb(conf, LogCallback);
   return conf;
 }
 
@@ -242,16 +262,16 @@ bool CheckKafkaOptions(const Options& options, std::string* error, int* exit_cod
   rd_kafka_conf_t* conf = MakeConf(options, error, exit_code, &secrets);
   if (conf == nullptr) return false;
   char reason[512];
-  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, reason, sizeof reason);
+  rd_kafka_t* consumer = Rdk().rd_kafka_new(RD_KAFKA_CONSUMER, conf, reason, sizeof reason);
   if (consumer == nullptr) {
-    rd_kafka_conf_destroy(conf);  // rd_kafka_new takes it over on success only
+    Rdk().rd_kafka_conf_destroy(conf);  // rd_kafka_new takes it over on success only
     std::string why = reason;
     for (const std::string& secret : secrets) why = Redact(std::move(why), secret);
     *error = "--input.kafka.option: " + why;
     *exit_code = 2;
     return false;
   }
-  rd_kafka_destroy(consumer);
+  Rdk().rd_kafka_destroy(consumer);
   return true;
 }
 
@@ -276,19 +296,19 @@ std::unique_ptr<KafkaInput> KafkaInput::Create(Exporter& exporter, const Options
                                                std::vector<std::size_t> sources,
                                                rd_kafka_conf_t* conf, std::string* error) {
   std::unique_ptr<KafkaInput> input(new KafkaInput(exporter, options, std::move(sources)));
-  rd_kafka_conf_set_opaque(conf, input.get());
-  rd_kafka_conf_set_error_cb(conf, KafkaCallbacks::Error);
-  rd_kafka_conf_set_rebalance_cb(conf, KafkaCallbacks::Rebalance);
-  rd_kafka_conf_set_offset_commit_cb(conf, KafkaCallbacks::Committed);
+  Rdk().rd_kafka_conf_set_opaque(conf, input.get());
+  Rdk().rd_kafka_conf_set_error_cb(conf, KafkaCallbacks::Error);
+  Rdk().rd_kafka_conf_set_rebalance_cb(conf, KafkaCallbacks::Rebalance);
+  Rdk().rd_kafka_conf_set_offset_commit_cb(conf, KafkaCallbacks::Committed);
   char reason[512];
-  input->consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, reason, sizeof reason);
+  input->consumer_ = Rdk().rd_kafka_new(RD_KAFKA_CONSUMER, conf, reason, sizeof reason);
   if (input->consumer_ == nullptr) {
-    rd_kafka_conf_destroy(conf);  // rd_kafka_new takes it over on success only
+    Rdk().rd_kafka_conf_destroy(conf);  // rd_kafka_new takes it over on success only
     *error = reason;
     return nullptr;
   }
   // Errors, rebalances and messages all come through rd_kafka_consumer_poll.
-  rd_kafka_poll_set_consumer(input->consumer_);
+  Rdk().rd_kafka_poll_set_consumer(input->consumer_);
   return input;
 }
 
@@ -296,7 +316,7 @@ KafkaInput::~KafkaInput() {
   Stop();
   Join();
   // Read() closed the consumer if it ran; destroying an open one leaves the group too.
-  if (consumer_ != nullptr) rd_kafka_destroy(consumer_);
+  if (consumer_ != nullptr) Rdk().rd_kafka_destroy(consumer_);
 }
 
 ByteSource::Status KafkaInput::Read(ByteSource& /*bytes*/, std::string* error) {
@@ -304,14 +324,15 @@ ByteSource::Status KafkaInput::Read(ByteSource& /*bytes*/, std::string* error) {
   // server (librdkafka's own threads keep their priority).
   setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kIngestNice);
   rd_kafka_topic_partition_list_t* subscription =
-      rd_kafka_topic_partition_list_new(static_cast<int>(topics_.size()));
+      Rdk().rd_kafka_topic_partition_list_new(static_cast<int>(topics_.size()));
   for (const Topic& topic : topics_) {
-    rd_kafka_topic_partition_list_add(subscription, topic.name.c_str(), RD_KAFKA_PARTITION_UA);
+    Rdk().rd_kafka_topic_partition_list_add(subscription, topic.name.c_str(),
+                                            RD_KAFKA_PARTITION_UA);
   }
-  const rd_kafka_resp_err_t subscribed = rd_kafka_subscribe(consumer_, subscription);
-  rd_kafka_topic_partition_list_destroy(subscription);
+  const rd_kafka_resp_err_t subscribed = Rdk().rd_kafka_subscribe(consumer_, subscription);
+  Rdk().rd_kafka_topic_partition_list_destroy(subscription);
   if (subscribed != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    *error = std::string("subscribing: ") + rd_kafka_err2str(subscribed);
+    *error = std::string("subscribing: ") + Rdk().rd_kafka_err2str(subscribed);
     return ByteSource::Status::kError;
   }
   while (!stopped()) {
@@ -319,7 +340,8 @@ ByteSource::Status KafkaInput::Read(ByteSource& /*bytes*/, std::string* error) {
       next_probe_ = std::chrono::steady_clock::now() + kProbeEvery;
       if (ProbeBrokers()) BrokersBack();
     }
-    rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer_, held_bytes_ > 0 ? 0 : kPollMs);
+    rd_kafka_message_t* message =
+        Rdk().rd_kafka_consumer_poll(consumer_, held_bytes_ > 0 ? 0 : kPollMs);
     if (message == nullptr) {
       Flush();
       if (uncommitted_ && std::chrono::steady_clock::now() >= next_commit_) CommitSoon();
@@ -327,13 +349,13 @@ ByteSource::Status KafkaInput::Read(ByteSource& /*bytes*/, std::string* error) {
     }
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        OnError(message->err, rd_kafka_message_errstr(message));
+        OnError(message->err, MessageError(*message));
       }
     } else {
       if (brokers_down_) BrokersBack();
       Take(*message);
     }
-    rd_kafka_message_destroy(message);
+    Rdk().rd_kafka_message_destroy(message);
     if (held_bytes_ >= kFlushBytes) Flush();
     if (uncommitted_ && std::chrono::steady_clock::now() >= next_commit_) CommitSoon();
   }
@@ -342,9 +364,10 @@ ByteSource::Status KafkaInput::Read(ByteSource& /*bytes*/, std::string* error) {
   // Commit what was applied, then leave the group (the revoke commits again:
   // nothing new). With no broker, skip the commit: it could only time out.
   if (!brokers_down_) Commit("stop");
-  const rd_kafka_resp_err_t closed = rd_kafka_consumer_close(consumer_);
+  const rd_kafka_resp_err_t closed = Rdk().rd_kafka_consumer_close(consumer_);
   if (closed != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    spdlog::warn("{}: leaving consumer group {}: {}", name(), group_, rd_kafka_err2str(closed));
+    spdlog::warn("{}: leaving consumer group {}: {}", name(), group_,
+                 Rdk().rd_kafka_err2str(closed));
   }
   joined_ = false;
   UpdateUp();
@@ -352,7 +375,7 @@ ByteSource::Status KafkaInput::Read(ByteSource& /*bytes*/, std::string* error) {
 }
 
 void KafkaInput::Take(const rd_kafka_message_t& message) {
-  const char* topic_name = rd_kafka_topic_name(message.rkt);
+  const char* topic_name = Rdk().rd_kafka_topic_name(message.rkt);
   std::size_t t = 0;
   while (t < topics_.size() && topics_[t].name != topic_name) ++t;
   if (t == topics_.size()) return;  // not subscribed: cannot happen
@@ -418,26 +441,26 @@ void KafkaInput::StoreOffsets(const std::string& topic,
                               const std::vector<std::pair<std::int32_t, std::int64_t>>& offsets) {
   if (offsets.empty()) return;
   rd_kafka_topic_partition_list_t* list =
-      rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+      Rdk().rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
   for (const auto& [partition, offset] : offsets) {
-    rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset = offset;
+    Rdk().rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset = offset;
   }
-  const rd_kafka_resp_err_t err = rd_kafka_offsets_store(consumer_, list);
+  const rd_kafka_resp_err_t err = Rdk().rd_kafka_offsets_store(consumer_, list);
   // A partition revoked meanwhile (its assignment lost) is refused: its new
   // owner reads it again from the last commit (at least once).
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    spdlog::debug("{}: storing offsets: {}", name(), rd_kafka_err2str(err));
+    spdlog::debug("{}: storing offsets: {}", name(), Rdk().rd_kafka_err2str(err));
   } else {
     uncommitted_ = true;
   }
-  rd_kafka_topic_partition_list_destroy(list);
+  Rdk().rd_kafka_topic_partition_list_destroy(list);
 }
 
 void KafkaInput::CommitSoon() {
   uncommitted_ = false;
   next_commit_ = std::chrono::steady_clock::now() + kCommitEvery;
   // Commits the stored offsets that differ from the committed ones; OnCommitted says how it went.
-  rd_kafka_commit(consumer_, nullptr, /*async=*/1);
+  Rdk().rd_kafka_commit(consumer_, nullptr, /*async=*/1);
 }
 
 void KafkaInput::OnCommitted(int err) {
@@ -445,16 +468,16 @@ void KafkaInput::OnCommitted(int err) {
   // Refused (a rebalance in progress, no coordinator): what is stored stays
   // stored, and goes with the next commit.
   spdlog::debug("{}: committing offsets: {}", name(),
-                rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)));
+                Rdk().rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(err)));
   uncommitted_ = true;
 }
 
 void KafkaInput::Commit(const char* why) {
   uncommitted_ = false;
-  const rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, nullptr, /*async=*/0);
+  const rd_kafka_resp_err_t err = Rdk().rd_kafka_commit(consumer_, nullptr, /*async=*/0);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
     spdlog::warn("{}: committing offsets ({}): {}; they are committed later, or read again", name(),
-                 why, rd_kafka_err2str(err));
+                 why, Rdk().rd_kafka_err2str(err));
   }
 }
 
@@ -484,8 +507,8 @@ bool KafkaInput::ProbeBrokers() {
   const rd_kafka_metadata_t* metadata = nullptr;
   // all_topics=0, no topic: the brokers only.
   const rd_kafka_resp_err_t err =
-      rd_kafka_metadata(consumer_, 0, nullptr, &metadata, kProbeTimeoutMs);
-  if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+      Rdk().rd_kafka_metadata(consumer_, 0, nullptr, &metadata, kProbeTimeoutMs);
+  if (metadata != nullptr) Rdk().rd_kafka_metadata_destroy(metadata);
   return err == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
@@ -502,7 +525,7 @@ void KafkaInput::OnError(int err, const std::string& reason) {
     logged_errors_.push_back(err);
     // The reason comes from librdkafka: it names brokers and errors, never
     // property values.
-    spdlog::warn("{}: {} ({}){}", name(), reason, rd_kafka_err2name(code),
+    spdlog::warn("{}: {} ({}){}", name(), reason, Rdk().rd_kafka_err2name(code),
                  down ? "; retrying, llm_log_exporter_input_up is 0 meanwhile" : "");
   }
   if (down && !brokers_down_) {
@@ -519,15 +542,15 @@ void KafkaInput::OnRebalance(int err, rd_kafka_topic_partition_list_t* partition
     rd_kafka_error_t* failed = nullptr;
     rd_kafka_resp_err_t assign_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     if (cooperative) {
-      failed = rd_kafka_incremental_assign(consumer_, partitions);
+      failed = Rdk().rd_kafka_incremental_assign(consumer_, partitions);
     } else {
-      assign_err = rd_kafka_assign(consumer_, partitions);
+      assign_err = Rdk().rd_kafka_assign(consumer_, partitions);
     }
     if (failed != nullptr || assign_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      spdlog::error(
-          "{}: taking partitions assigned: {}", name(),
-          failed != nullptr ? rd_kafka_error_string(failed) : rd_kafka_err2str(assign_err));
-      if (failed != nullptr) rd_kafka_error_destroy(failed);
+      spdlog::error("{}: taking partitions assigned: {}", name(),
+                    failed != nullptr ? Rdk().rd_kafka_error_string(failed)
+                                      : Rdk().rd_kafka_err2str(assign_err));
+      if (failed != nullptr) Rdk().rd_kafka_error_destroy(failed);
     }
     spdlog::info("{}: group {}: {} partition(s) assigned", name(), group_, partitions->cnt);
     joined_ = true;
@@ -539,12 +562,12 @@ void KafkaInput::OnRebalance(int err, rd_kafka_topic_partition_list_t* partition
   // partitions are still ours, and commit unless they are lost already (a
   // commit would be refused: another member may own them now).
   Flush();
-  if (!rd_kafka_assignment_lost(consumer_) && !brokers_down_) Commit("revoke");
+  if (!Rdk().rd_kafka_assignment_lost(consumer_) && !brokers_down_) Commit("revoke");
   if (cooperative) {
-    rd_kafka_error_t* failed = rd_kafka_incremental_unassign(consumer_, partitions);
-    if (failed != nullptr) rd_kafka_error_destroy(failed);
+    rd_kafka_error_t* failed = Rdk().rd_kafka_incremental_unassign(consumer_, partitions);
+    if (failed != nullptr) Rdk().rd_kafka_error_destroy(failed);
   } else {
-    rd_kafka_assign(consumer_, nullptr);
+    Rdk().rd_kafka_assign(consumer_, nullptr);
   }
   spdlog::info("{}: group {}: {} partition(s) revoked", name(), group_, partitions->cnt);
 }
