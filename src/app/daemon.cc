@@ -25,7 +25,7 @@
 #include "llm_log_exporter/app/http_ingest.h"
 #include "llm_log_exporter/app/input.h"
 #include "llm_log_exporter/app/input_factory.h"
-#include "llm_log_exporter/app/redis_input.h"
+#include "llm_log_exporter/app/kafka_input.h"
 #include "llm_log_exporter/app/self_counts.h"
 #include "llm_log_exporter/app/self_metrics.h"
 #include "llm_log_exporter/app/status_page.h"
@@ -54,11 +54,12 @@ std::string MiB(std::size_t bytes) {
 }
 
 // Shards of the rules' store: one per writer the options make (input workers
-// or followed files, the Redis input, HTTP ingest pipelines), and one more
-// for a reload.
+// or followed files, each queue input's source, HTTP ingest pipelines), and
+// one more for a reload.
 std::size_t StoreShards(const Options& options) {
-  return (options.input_files.empty() ? options.input_workers : options.input_files.size()) +
-         (options.redis_url.empty() ? 0 : 1) +
+  const std::size_t queues = QueueLabels(options).size();
+  const bool stdin_workers = options.input_files.empty() && queues == 0;
+  return (stdin_workers ? options.input_workers : options.input_files.size()) + queues +
          (options.ingest_enable ? HttpIngest::kPipelines : 0) + 1;
 }
 
@@ -372,12 +373,21 @@ int RunDaemon(const Options& options) {
 
   RuleSet rules;
   if (!LoadStartRules(options, &rules)) return 1;
-  // stdin is an input, with its `source` series, unless files are followed
-  // instead, or HTTP ingest comes with stdin on /dev/null.
+  if (!options.kafka_topics.empty()) {
+    // Every librdkafka property is checked now: a bad one is a usage error at start.
+    std::string error;
+    int code = 0;
+    if (!CheckKafkaOptions(options, &error, &code)) {
+      std::fprintf(stderr, "llm_log_exporter: %s\n", error.c_str());
+      return code;
+    }
+  }
+  const std::vector<std::string> queues = QueueLabels(options);
+  // stdin is an input, with its `source` series, unless files or queues are
+  // read instead, or HTTP ingest comes with stdin on /dev/null.
   const bool read_stdin = ReadsStdin(options);
-  const std::string redis_source = options.redis_url.empty() ? "" : RedisSourceLabel(options);
-  Exporter exporter(std::move(rules), ExporterInputs{read_stdin, options.ingest_enable,
-                                                     options.input_files, redis_source});
+  Exporter exporter(std::move(rules),
+                    ExporterInputs{read_stdin, options.ingest_enable, options.input_files, queues});
   Reloader reloader(exporter, options);
   HttpServerOptions http;
   if (options.web_enable_lifecycle) {
@@ -401,7 +411,7 @@ int RunDaemon(const Options& options) {
     for (const auto& input : *inputs) input->Flush(deadline);
   };
   http.landing_page = [&exporter, &reloader, &options, &live_inputs, &flush_inputs,
-                       &redis_source, read_stdin] {
+                       &queues, read_stdin] {
     flush_inputs();
     std::vector<prometheus::MetricFamily> families = exporter.Collect();
     StatusPageData data;
@@ -418,20 +428,28 @@ int RunDaemon(const Options& options) {
     } else {
       data.inputs.push_back({"stdin", "stdin",
                              !options.input_files.empty() ? "not read (--input.file given)"
-                             : !options.redis_url.empty()
-                                 ? "not read (--input.redis.url given)"
+                             : !queues.empty() ? "not read (a Redis or Kafka input given)"
                                  : "not read (/dev/null, input over HTTP only)"});
     }
     if (options.ingest_enable) {
       data.inputs.push_back({"http", "HTTP ingest", "accepting POST at " + options.ingest_path});
     }
     for (const std::string& file : options.input_files) data.inputs.push_back({file, "file", ""});
-    if (!redis_source.empty()) {
+    for (std::size_t i = 0; i < queues.size(); ++i) {
       double up = 0;
-      FamilyValue(families, "llm_log_exporter_input_up", "source", redis_source, &up);
-      data.inputs.push_back({redis_source,
-                             options.redis_stream.empty() ? "Redis list" : "Redis stream",
-                             up != 0 ? "connected, reading" : "not connected (see the log)"});
+      FamilyValue(families, "llm_log_exporter_input_up", "source", queues[i], &up);
+      if (i == 0 && !options.redis_url.empty()) {
+        data.inputs.push_back({queues[i],
+                               options.redis_stream.empty() ? "Redis list" : "Redis stream",
+                               up != 0 ? "connected, reading" : "not connected (see the log)"});
+      } else {
+        data.inputs.push_back(
+            {queues[i], "Kafka",
+             "group " + options.kafka_group + ": " +
+                 (up != 0 ? "consuming"
+                          : "not consuming: no broker reachable, or not in the group yet (see "
+                            "the log)")});
+      }
     }
     data.config_file = options.config_file;
     reloader.Describe(&data);
@@ -522,7 +540,7 @@ int RunDaemon(const Options& options) {
   } else if (!options.gpu_disable) {
     spdlog::info("GPU metrics off: {}", gpu_error);
   }
-  // Inputs: the files named, else stdin (if read), and Redis. Each has a reader thread.
+  // Inputs: the files named, else stdin (if read), and the queues. Each has a reader thread.
   const Inputs inputs = MakeInputs(exporter, options, read_stdin);
   for (const auto& input : inputs) input->Start();
   live_inputs.store(&inputs);
@@ -530,11 +548,15 @@ int RunDaemon(const Options& options) {
   spdlog::info("listening on {}{} (metrics at {})", FormatAll(options.listen, server.ports()),
                http.web.tls ? " with TLS" : "", options.telemetry_path);
   if (ingest_endpoint) spdlog::info("accepting log lines over HTTP at {}", options.ingest_path);
-  if (!read_stdin && options.input_files.empty() && options.redis_url.empty()) {
+  if (!read_stdin && options.input_files.empty() && queues.empty()) {
     spdlog::info("stdin is /dev/null: not read, log lines come over HTTP only");
   }
   for (const std::string& file : options.input_files) spdlog::info("following {}", file);
-  if (!redis_source.empty()) spdlog::info("reading {}", redis_source);
+  if (!options.redis_url.empty()) spdlog::info("reading {}", queues.front());
+  for (std::size_t i = options.redis_url.empty() ? 0 : 1; i < queues.size(); ++i) {
+    spdlog::info("consuming {} as a member of Kafka consumer group {}", queues[i],
+                 options.kafka_group);
+  }
 
   int sig = 0;
   for (;;) {

@@ -8,13 +8,14 @@
 namespace lle {
 namespace {
 
-// In the order of the source indices: stdin, http, the files, then Redis; each only if read.
+// In the order of the source indices: stdin, http, the files, then the queue
+// inputs; each only if read.
 std::vector<std::string> Sources(const ExporterInputs& inputs) {
   std::vector<std::string> out;
   if (inputs.read_stdin) out.push_back("stdin");
   if (inputs.http_ingest) out.push_back("http");
   out.insert(out.end(), inputs.files.begin(), inputs.files.end());
-  if (!inputs.redis.empty()) out.push_back(inputs.redis);
+  out.insert(out.end(), inputs.queues.begin(), inputs.queues.end());
   return out;
 }
 
@@ -52,12 +53,12 @@ std::uint64_t PromptTracker::EndChunk(std::uint64_t seq, std::string_view first,
 Exporter::Exporter(RuleSet rules, ExporterInputs inputs, SumMode sums)
     : generation_(std::make_shared<Generation>(std::move(rules), sums)),
       self_(Sources(inputs), inputs.files.size(), 0, kBuildInfo, inputs.http_ingest,
-            !inputs.redis.empty()),
+            inputs.queues.size()),
       self_store_(self_.Specs()),
       control_(self_store_.AddShard()),
       http_source_(inputs.read_stdin ? 1 : 0),
       first_file_(http_source_ + (inputs.http_ingest ? 1 : 0)),
-      redis_source_(first_file_ + inputs.files.size()),
+      first_queue_(first_file_ + inputs.files.size()),
       sums_(sums) {
   control_->Apply(self_.BuildInfo());
   control_->Apply(self_.LastReload(true));

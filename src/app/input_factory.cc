@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 
 #include <cstddef>
+#include <stdexcept>
 #include <string>
 
+#include "llm_log_exporter/app/kafka_input.h"
 #include "llm_log_exporter/app/redis_input.h"
 #include "llm_log_exporter/source/fd_source.h"
 #include "llm_log_exporter/source/file_tailer.h"
@@ -50,8 +52,17 @@ FileStateCallback FileStateReporter(Exporter& exporter, std::size_t file, const 
 
 }  // namespace
 
+std::vector<std::string> QueueLabels(const Options& options) {
+  std::vector<std::string> labels;
+  if (!options.redis_url.empty()) labels.push_back(RedisSourceLabel(options));
+  for (const std::string& topic : options.kafka_topics) {
+    labels.push_back(KafkaSourceName(options.kafka_brokers, topic));
+  }
+  return labels;
+}
+
 bool ReadsStdin(const Options& options) {
-  return options.input_files.empty() && options.redis_url.empty() &&
+  return options.input_files.empty() && QueueLabels(options).empty() &&
          !(options.ingest_enable && IsDevNull(0));
 }
 
@@ -80,7 +91,24 @@ std::vector<std::unique_ptr<Input>> MakeInputs(Exporter& exporter, const Options
                                                    std::move(tailer), options,
                                                    /*drop_when_full=*/false, 1));
   }
-  if (!options.redis_url.empty()) inputs.push_back(std::make_unique<RedisInput>(exporter, options));
+  // The queues, after the files (QueueLabels' order).
+  std::size_t queue = exporter.QueueSource(0);
+  if (!options.redis_url.empty()) {
+    inputs.push_back(std::make_unique<RedisInput>(exporter, queue++, options));
+  }
+  if (!options.kafka_topics.empty()) {
+    // One consumer for every topic, each topic a source (and a pipeline) of its own.
+    std::vector<std::size_t> sources;
+    for (std::size_t i = 0; i < options.kafka_topics.size(); ++i) sources.push_back(queue++);
+    std::string error;
+    int code = 0;
+    rd_kafka_conf_t* conf = MakeKafkaConf(options, &error, &code);
+    std::unique_ptr<KafkaInput> kafka;
+    if (conf != nullptr) kafka = KafkaInput::Create(exporter, options, sources, conf, &error);
+    // CheckKafkaOptions passed at start: only a file changed since, or memory, fails here.
+    if (kafka == nullptr) throw std::runtime_error("--input.kafka: " + error);
+    inputs.push_back(std::move(kafka));
+  }
   return inputs;
 }
 

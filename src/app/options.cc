@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <optional>
@@ -59,6 +60,62 @@ bool CheckRedisOptions(const Options& options) {
   if (options.redis_field.empty()) return RedisError("field", "must not be empty");
   if (options.once) return RedisError("url", "not with --once, which reads stdin");
   return true;
+}
+
+// Splits and checks --input.kafka.*: -1 to go on, else 2 after one line on stderr.
+int ParseKafkaOptions(const std::vector<std::string>& topics, Options* out) {
+  const auto fail = [](const std::string& flag, const std::string& why) {
+    std::fprintf(stderr, "llm_log_exporter: %s: %s\n", flag.c_str(), why.c_str());
+    return 2;
+  };
+  out->kafka_topics.clear();
+  for (const std::string& list : topics) {
+    std::size_t begin = 0;
+    for (;;) {
+      const std::size_t end = std::min(list.find(',', begin), list.size());
+      const std::string topic = list.substr(begin, end - begin);
+      // Kafka's own rule for topic names: [a-zA-Z0-9._-], 1 to 249 characters.
+      const bool valid =
+          !topic.empty() && topic.size() <= 249 &&
+          std::all_of(topic.begin(), topic.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+          });
+      if (!valid) {
+        return fail("--input.kafka.topic '" + topic + "'",
+                    "not a Kafka topic name ([a-zA-Z0-9._-], 1 to 249 characters)");
+      }
+      if (std::find(out->kafka_topics.begin(), out->kafka_topics.end(), topic) !=
+          out->kafka_topics.end()) {
+        return fail("--input.kafka.topic '" + topic + "'", "given twice");
+      }
+      out->kafka_topics.push_back(topic);
+      if (end == list.size()) break;
+      begin = end + 1;
+    }
+  }
+  const bool kafka = !out->kafka_topics.empty();
+  if (kafka && out->kafka_brokers.empty()) {
+    return fail("--input.kafka.topic", "needs --input.kafka.brokers");
+  }
+  if (!kafka && !out->kafka_brokers.empty()) {
+    return fail("--input.kafka.brokers", "needs --input.kafka.topic");
+  }
+  if (!kafka) return -1;
+  if (out->once) return fail("--input.kafka.topic", "not with --once, which reads stdin");
+  if (out->kafka_group.empty()) return fail("--input.kafka.group", "must not be empty");
+  if (out->kafka_field.empty()) return fail("--input.kafka.field", "must not be empty");
+  for (const auto* list : {&out->kafka_options, &out->kafka_option_files}) {
+    const char* flag =
+        list == &out->kafka_options ? "--input.kafka.option" : "--input.kafka.option-file";
+    for (const std::string& option : *list) {
+      const std::size_t equals = option.find('=');
+      // The argument is never printed: it may be a secret given without its key.
+      if (equals == 0 || equals == std::string::npos) {
+        return fail(flag, "an argument is not KEY=VALUE (KEY a librdkafka property)");
+      }
+    }
+  }
+  return -1;
 }
 
 }  // namespace
@@ -154,6 +211,37 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
       ->check(WholeNumber(std::size_t{100}, std::size_t{86400000}));
   app.add_option("--input.redis.password-file", out->redis_password_file,
                  "File holding the Redis password (AUTH; with the URL's user for an ACL user)");
+  std::vector<std::string> kafka_topics;
+  app.add_option("--input.kafka.brokers", out->kafka_brokers,
+                 "Read log lines from Kafka: its bootstrap brokers, HOST:PORT[,HOST:PORT...] "
+                 "(with --input.kafka.topic)");
+  app.add_option("--input.kafka.topic", kafka_topics,
+                 "Kafka topic to consume (repeatable, or a comma list); each is a `source` "
+                 "kafka://FIRST_BROKER/TOPIC");
+  app.add_option("--input.kafka.group", out->kafka_group,
+                 "Kafka consumer group: exporters of one group share the partitions (sum "
+                 "their metrics in Prometheus)")
+      ->capture_default_str();
+  app.add_option("--input.kafka.start", out->kafka_start,
+                 "Where a group with no committed offset starts: latest (new messages only) "
+                 "or earliest (all the topic holds); later starts resume from the commits")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"earliest", "latest"}));
+  app.add_option("--input.kafka.format", out->kafka_format,
+                 "A message's value: raw (one or more log lines) or json (an envelope with "
+                 "the line in --input.kafka.field, as Fluent Bit or Vector write)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"raw", "json"}));
+  app.add_option("--input.kafka.field", out->kafka_field,
+                 "With --input.kafka.format=json: the envelope's field holding the line "
+                 "(Fluent Bit: log, Vector: message)")
+      ->capture_default_str();
+  app.add_option("--input.kafka.option", out->kafka_options,
+                 "A librdkafka consumer property, KEY=VALUE (repeatable): TLS, SASL, "
+                 "timeouts... (see librdkafka's CONFIGURATION.md)");
+  app.add_option("--input.kafka.option-file", out->kafka_option_files,
+                 "A librdkafka property whose value is the first line of a file, KEY=PATH "
+                 "(repeatable): a secret such as sasl.password, never logged");
   app.add_flag("--ingest.enable", out->ingest_enable,
                "Accept log lines over HTTP (Fluent Bit's `http` output) on --ingest.path, "
                "besides stdin");
@@ -262,6 +350,7 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
       return 2;
     }
   }
+  if (const int code = ParseKafkaOptions(kafka_topics, out); code >= 0) return code;
   if (out->check_config && out->once) {
     std::fprintf(stderr, "llm_log_exporter: --check-config: not with --once\n");
     return 2;

@@ -92,11 +92,12 @@ class RedisInput::StopSource : public ByteSource {
 void RedisInput::ReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
 void RedisInput::ContextDeleter::operator()(redisContext* context) const { redisFree(context); }
 
-RedisInput::RedisInput(Exporter& exporter, const Options& options)
-    : RedisInput(exporter, options, new StopSource) {}
+RedisInput::RedisInput(Exporter& exporter, std::size_t source, const Options& options)
+    : RedisInput(exporter, source, options, new StopSource) {}
 
-RedisInput::RedisInput(Exporter& exporter, const Options& options, StopSource* stop)
-    : Input(exporter, exporter.RedisSource(), RedisSourceLabel(options),
+RedisInput::RedisInput(Exporter& exporter, std::size_t source, const Options& options,
+                       StopSource* stop)
+    : Input(exporter, source, RedisSourceLabel(options),
             std::unique_ptr<ByteSource>(stop)),
       label_(RedisSourceLabel(options)),
       url_([&options] {
@@ -113,7 +114,7 @@ RedisInput::RedisInput(Exporter& exporter, const Options& options, StopSource* s
       claim_idle_(options.redis_claim_idle_ms),
       max_line_bytes_(options.max_line_bytes),
       stop_(stop),
-      pipeline_(exporter, exporter.RedisSource(), options.max_line_bytes),
+      pipeline_(exporter, source, options.max_line_bytes),
       shard_(exporter.self_store().AddShard()) {
   SetUp(false);  // a gauge is shown once set: 0 from the start, until connected
 }
@@ -127,7 +128,7 @@ void RedisInput::OnApplied(const AppliedBatch& batch) { applied_through_.store(b
 
 void RedisInput::SetUp(bool up) {
   up_ = up;
-  shard_->Apply(exporter().self().InputUp(up));
+  shard_->Apply(exporter().self().InputUp(source(), up));
 }
 
 ByteSource::Status RedisInput::Read(ByteSource& /*bytes*/, std::string* /*error*/) {
@@ -136,7 +137,7 @@ ByteSource::Status RedisInput::Read(ByteSource& /*bytes*/, std::string* /*error*
   bool first = true;
   std::string last_problem;  // logged once until it changes or the input is up again
   while (!stopped()) {
-    if (!first) shard_->Apply(exporter().self().InputReconnect());
+    if (!first) shard_->Apply(exporter().self().InputReconnect(source()));
     first = false;
     std::string problem;
     bool worked = false;
@@ -392,7 +393,7 @@ std::string RedisInput::Claim(bool* worked) {
     cursor = std::string(Text(*reply->element[0]));
     if (reply->elements >= 3 && IsArray(reply->element[2]) && reply->element[2]->elements > 0) {
       // Deleted while pending: Redis took them out of the group's pending list.
-      shard_->Apply(exporter().self().EntriesSkipped(SelfMetrics::SkippedEntry::kTrimmed,
+      shard_->Apply(exporter().self().EntriesSkipped(source(), SkippedEntry::kTrimmed,
                                                      reply->element[2]->elements));
     }
     claimed += reply->element[1]->elements;
@@ -437,9 +438,9 @@ bool RedisInput::WorkEntries(const redisReply& entries, std::string* error) {
   WorkLines(entries.elements);
   const SelfMetrics& self = exporter().self();
   if (missing > 0) {
-    shard_->Apply(self.EntriesSkipped(SelfMetrics::SkippedEntry::kMissingField, missing));
+    shard_->Apply(self.EntriesSkipped(source(), SkippedEntry::kMissingField, missing));
   }
-  if (trimmed > 0) shard_->Apply(self.EntriesSkipped(SelfMetrics::SkippedEntry::kTrimmed, trimmed));
+  if (trimmed > 0) shard_->Apply(self.EntriesSkipped(source(), SkippedEntry::kTrimmed, trimmed));
   // Only now, with the lines in the store.
   return ack.size() == 3 || Command(ack, error) != nullptr;
 }

@@ -12,9 +12,10 @@ const char* const kResultNames[] = {"request",      "event",    "not_json",
 static_assert(sizeof kResultNames / sizeof kResultNames[0] ==
               static_cast<std::size_t>(LineResult::kNumResults));
 
-const char* const kSkippedNames[] = {"missing_field", "trimmed"};
+const char* const kSkippedNames[] = {"missing_field", "trimmed",    "empty",
+                                     "not_json",      "not_object", "field_not_string"};
 static_assert(sizeof kSkippedNames / sizeof kSkippedNames[0] ==
-              static_cast<std::size_t>(SelfMetrics::SkippedEntry::kNumReasons));
+              static_cast<std::size_t>(SkippedEntry::kNumReasons));
 
 }  // namespace
 
@@ -22,19 +23,19 @@ const char* LineResultName(LineResult result) {
   return kResultNames[static_cast<std::size_t>(result)];
 }
 
-const char* SelfMetrics::SkippedEntryName(SkippedEntry reason) {
+const char* SkippedEntryName(SkippedEntry reason) {
   return kSkippedNames[static_cast<std::size_t>(reason)];
 }
 
 SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::size_t files_count,
-                         std::uint32_t first_metric,
-                         const lle::BuildInfo& build_info, bool http_ingest, bool redis)
-    : first_metric_(first_metric) {
-  // The followed files: the last sources but Redis.
-  const auto files_end = sources.end() - (redis ? 1 : 0);
-  std::vector<std::string> files(files_end - static_cast<std::ptrdiff_t>(files_count), files_end);
-  std::vector<std::string> redis_source;
-  if (redis) redis_source.push_back(sources.back());
+                         std::uint32_t first_metric, const lle::BuildInfo& build_info,
+                         bool http_ingest, std::size_t queues_count)
+    : first_metric_(first_metric), first_queue_source_(sources.size() - queues_count) {
+  // The followed files, then the queue inputs: the last sources.
+  const auto queues_begin = sources.end() - static_cast<std::ptrdiff_t>(queues_count);
+  std::vector<std::string> files(queues_begin - static_cast<std::ptrdiff_t>(files_count),
+                                 queues_begin);
+  std::vector<std::string> queues(queues_begin, sources.end());
   MetricSpec lines;
   lines.name = "llm_log_exporter_lines_total";
   lines.help = "Lines received, by source and by what they were (each line counts once)";
@@ -93,30 +94,35 @@ SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::size_t files_cou
     file_readable_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
     specs_.push_back(std::move(readable));
   }
-  if (redis) {
-    MetricSpec up;
-    up.name = "llm_log_exporter_input_up";
-    up.help = "1 while the queue input (Redis) is connected and reading, 0 while it reconnects "
-              "(the log says why)";
-    up.type = MetricType::kGauge;
-    up.labels = {FixedLabel("source", redis_source)};
-    input_up_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
-    specs_.push_back(std::move(up));
-    MetricSpec reconnects;
-    reconnects.name = "llm_log_exporter_input_reconnects_total";
-    reconnects.help = "Attempts to connect again after the queue input's connection was lost or "
-                      "an attempt failed (with backoff: 100 ms doubling to 5 s)";
-    reconnects.labels = {FixedLabel("source", redis_source)};
-    input_reconnects_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
-    specs_.push_back(std::move(reconnects));
-    MetricSpec skipped;
-    skipped.name = "llm_log_exporter_input_entries_skipped_total";
-    skipped.help = "Queue entries that held no line to read (acknowledged all the same), by reason";
-    skipped.labels = {FixedLabel("source", std::move(redis_source)),
-                      FixedLabel("reason", {std::begin(kSkippedNames), std::end(kSkippedNames)})};
-    entries_skipped_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
-    specs_.push_back(std::move(skipped));
-  }
+  if (!queues.empty()) AddQueues(std::move(queues));
+}
+
+void SelfMetrics::AddQueues(std::vector<std::string> queues) {
+  MetricSpec up;
+  up.name = "llm_log_exporter_input_up";
+  up.help =
+      "1 while the queue input (Redis, Kafka) is connected and reading, 0 while it is not (it "
+      "reconnects; Kafka: no partitions assigned yet; the log says why)";
+  up.type = MetricType::kGauge;
+  up.labels = {FixedLabel("source", queues)};
+  input_up_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
+  specs_.push_back(std::move(up));
+  MetricSpec reconnects;
+  reconnects.name = "llm_log_exporter_input_reconnects_total";
+  reconnects.help = "Times the queue input connects again after its connection was lost or an "
+                    "attempt failed";
+  reconnects.labels = {FixedLabel("source", queues)};
+  input_reconnects_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
+  specs_.push_back(std::move(reconnects));
+  MetricSpec skipped;
+  skipped.name = "llm_log_exporter_input_entries_skipped_total";
+  skipped.help =
+      "Queue entries (Redis entries, Kafka messages) that gave no line, by reason; acknowledged "
+      "(offsets committed) all the same";
+  skipped.labels = {FixedLabel("source", std::move(queues)),
+                    FixedLabel("reason", {std::begin(kSkippedNames), std::end(kSkippedNames)})};
+  entries_skipped_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
+  specs_.push_back(std::move(skipped));
 }
 
 Update SelfMetrics::FileReadable(std::size_t file, bool readable) const {

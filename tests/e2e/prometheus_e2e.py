@@ -101,9 +101,9 @@ NO_PANEL = {
 # may return nothing. Every other panel query must return samples.
 NO_DATA_HERE = {
     "llm_log_exporter_input_file_readable": "needs --input.file (the daemon reads stdin here)",
-    "llm_log_exporter_input_up": "needs --input.redis.url (RedisInputTest checks it)",
-    "llm_log_exporter_input_reconnects_total": "needs --input.redis.url, as above",
-    "llm_log_exporter_input_entries_skipped_total": "needs --input.redis.url, as above",
+    "llm_log_exporter_input_up": "needs a queue input (RedisInputTest, KafkaInputTest check it)",
+    "llm_log_exporter_input_reconnects_total": "needs a queue input, as above",
+    "llm_log_exporter_input_entries_skipped_total": "needs a queue input, as above",
     "llm_log_exporter_web_config_reloads_total":
         "needs TLS (WebSecurityTest.RotatedCertificateIsServed... checks it)",
     "llm_log_exporter_web_config_last_reload_successful": "needs TLS, as above",

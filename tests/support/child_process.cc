@@ -119,6 +119,16 @@ std::string ChildProcess::ReadStderrUntil(const std::string& needle,
   return stderr_buf_;
 }
 
+std::string ChildProcess::ReadStdoutUntil(const std::string& needle,
+                                          std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (stdout_buf_.find(needle) == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    if (!ReadSome(stdout_fd_, stdout_buf_, 50)) break;
+  }
+  return stdout_buf_;
+}
+
 void ChildProcess::Drain(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   bool out_open = stdout_fd_ >= 0, err_open = stderr_fd_ >= 0;

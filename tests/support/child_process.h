@@ -30,6 +30,8 @@ class ChildProcess {
   int Wait(std::chrono::milliseconds timeout);
   /// Reads stderr until `needle` appears or `timeout` passes; returns all read so far.
   std::string ReadStderrUntil(const std::string& needle, std::chrono::milliseconds timeout);
+  /// The same on stdout.
+  std::string ReadStdoutUntil(const std::string& needle, std::chrono::milliseconds timeout);
   /// Reads stdout and stderr until the child closes both (or `timeout`), then
   /// returns all the child wrote to that stream.
   std::string DrainStdout(std::chrono::milliseconds timeout = std::chrono::seconds(10));

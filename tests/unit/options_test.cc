@@ -117,6 +117,44 @@ TEST(OptionsTest, NumbersSayWhetherTheyAreNoNumberOrOutOfRange) {
   EXPECT_EQ(o.input_workers, 64u);
 }
 
+TEST(OptionsTest, KafkaFlags) {
+  Options o;
+  ASSERT_EQ(Parse({}, &o), -1);
+  EXPECT_TRUE(o.kafka_topics.empty());
+  EXPECT_EQ(o.kafka_group, "llm_log_exporter");
+  EXPECT_EQ(o.kafka_start, "latest");
+  EXPECT_EQ(o.kafka_format, "raw");
+  EXPECT_EQ(o.kafka_field, "log");
+  Options k;
+  ASSERT_EQ(Parse({"--input.kafka.brokers=a:9092,b:9092", "--input.kafka.topic=x,y.z",
+                   "--input.kafka.topic", "w_1", "--input.kafka.group=g", "--input.kafka.start",
+                   "earliest", "--input.kafka.format=json", "--input.kafka.field=message",
+                   "--input.kafka.option", "security.protocol=SSL", "--input.kafka.option-file",
+                   "sasl.password=/run/secret"},
+                  &k),
+            -1);
+  EXPECT_EQ(k.kafka_brokers, "a:9092,b:9092");
+  EXPECT_EQ(k.kafka_topics, (std::vector<std::string>{"x", "y.z", "w_1"}));
+  EXPECT_EQ(k.kafka_group, "g");
+  EXPECT_EQ(k.kafka_start, "earliest");
+  EXPECT_EQ(k.kafka_format, "json");
+  EXPECT_EQ(k.kafka_field, "message");
+  EXPECT_EQ(k.kafka_options, std::vector<std::string>{"security.protocol=SSL"});
+  EXPECT_EQ(k.kafka_option_files, std::vector<std::string>{"sasl.password=/run/secret"});
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--input.kafka.topic=x"},
+           {"--input.kafka.brokers=a:1"},
+           {"--input.kafka.brokers=a:1", "--input.kafka.topic=x,,y"},
+           {"--input.kafka.brokers=a:1", "--input.kafka.topic=x,x"},
+           {"--input.kafka.brokers=a:1", "--input.kafka.topic=x", "--input.kafka.group="},
+           {"--input.kafka.brokers=a:1", "--input.kafka.topic=x", "--input.kafka.option=novalue"},
+           {"--input.kafka.brokers=a:1", "--input.kafka.topic=x", "--input.kafka.option-file==/p"},
+           {"--input.kafka.brokers=a:1", "--input.kafka.topic=x", "--once"}}) {
+    Options bad;
+    EXPECT_EQ(Parse(args, &bad), 2) << args.back();
+  }
+}
+
 TEST(OptionsTest, HelpExitsZero) {
   Options o;
   testing::internal::CaptureStdout();

@@ -75,16 +75,20 @@ TEST(RedisUrlTest, SourceLabelIsTheAddressAndTheKey) {
   EXPECT_EQ(RedisSourceLabel(options), "redis://h:1/2#q");
 }
 
-TEST(RedisUrlTest, RedisIsTheLastSourceAfterTheFiles) {
+TEST(RedisUrlTest, QueuesAreTheLastSourcesAfterTheFiles) {
   const std::string redis = "redis://h:1/0#logs";
-  Exporter exporter(QwenPreset(), ExporterInputs{false, true, {"/a.log", "/b.log"}, redis});
+  const std::string kafka = "kafka://k:9092/logs";
+  Exporter exporter(QwenPreset(),
+                    ExporterInputs{false, true, {"/a.log", "/b.log"}, {redis, kafka}});
   EXPECT_EQ(exporter.FileSource(1), 2u);
-  EXPECT_EQ(exporter.RedisSource(), 3u);
+  EXPECT_EQ(exporter.QueueSource(0), 3u);
+  EXPECT_EQ(exporter.QueueSource(1), 4u);
   Shard* shard = exporter.self_store().AddShard();
-  shard->Apply(exporter.self().Line(exporter.RedisSource(), LineResult::kRequest, 5));
+  shard->Apply(exporter.self().Line(exporter.QueueSource(0), LineResult::kRequest, 5));
   shard->Apply(exporter.self().Line(exporter.FileSource(1), LineResult::kRequest, 2));
-  shard->Apply(exporter.self().InputUp(true));
-  shard->Apply(exporter.self().EntriesSkipped(SelfMetrics::SkippedEntry::kTrimmed, 3));
+  shard->Apply(exporter.self().InputUp(exporter.QueueSource(0), true));
+  shard->Apply(exporter.self().EntriesSkipped(exporter.QueueSource(0), SkippedEntry::kTrimmed, 3));
+  shard->Apply(exporter.self().EntriesSkipped(exporter.QueueSource(1), SkippedEntry::kNotJson, 2));
   const auto families = exporter.Collect();
   double value = 0;
   for (const SourceCounts& counts : CountsBySource(families)) {
@@ -96,9 +100,25 @@ TEST(RedisUrlTest, RedisIsTheLastSourceAfterTheFiles) {
   }
   ASSERT_TRUE(FamilyValue(families, "llm_log_exporter_input_up", "source", redis, &value));
   EXPECT_EQ(value, 1);
-  ASSERT_TRUE(FamilyValue(families, "llm_log_exporter_input_entries_skipped_total", "reason",
-                          "trimmed", &value));
-  EXPECT_EQ(value, 3);
+  // The skipped entries of one source and reason.
+  const auto skipped = [&families](const std::string& source, const std::string& reason) {
+    for (const prometheus::MetricFamily& family : families) {
+      if (family.name != "llm_log_exporter_input_entries_skipped_total") continue;
+      for (const prometheus::ClientMetric& metric : family.metric) {
+        bool source_ok = false;
+        bool reason_ok = false;
+        for (const prometheus::ClientMetric::Label& label : metric.label) {
+          source_ok |= label.name == "source" && label.value == source;
+          reason_ok |= label.name == "reason" && label.value == reason;
+        }
+        if (source_ok && reason_ok) return metric.counter.value;
+      }
+    }
+    return -1.0;
+  };
+  EXPECT_EQ(skipped(redis, "trimmed"), 3);
+  EXPECT_EQ(skipped(kafka, "not_json"), 2);
+  EXPECT_EQ(skipped(kafka, "trimmed"), 0);
   // Without Redis, none of its metrics.
   Exporter plain(QwenPreset(), false);
   EXPECT_FALSE(FamilyValue(plain.Collect(), "llm_log_exporter_input_up", "", "", &value));

@@ -27,7 +27,7 @@ class CountsTest : public ::testing::Test {
  protected:
   CountsTest()
       : exporter_(QwenPreset(), ExporterInputs{/*read_stdin=*/true, /*http_ingest=*/true,
-                                               {"/logs/<x>.log"}, /*redis=*/{}}) {
+                                               {"/logs/<x>.log"}, /*queues=*/{}}) {
     Shard* shard = exporter_.self_store().AddShard();
     shard->Apply(exporter_.self().Line(kStdinSource, LineResult::kRequest, 3));
     shard->Apply(exporter_.self().Line(kStdinSource, LineResult::kNotJson, 2));

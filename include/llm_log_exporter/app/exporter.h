@@ -27,7 +27,9 @@ struct ExporterInputs {
   bool read_stdin = true;
   bool http_ingest = false;
   std::vector<std::string> files;  // followed files, by path
-  std::string redis;               // the Redis input's `source` label; empty: none
+  // Queue inputs (Redis, then each Kafka topic), by `source` label, in
+  // MakeInputs' order (QueueLabels in input_factory.h).
+  std::vector<std::string> queues;
 };
 
 /// The source index of stdin, when it is read: it comes first.
@@ -92,7 +94,7 @@ class PromptTracker {
 class Exporter {
  public:
   /// Sources: stdin if read, then `http` with `inputs.http_ingest`, then
-  /// each followed file by its path, then the Redis input. `sums`: how the rules' metrics add up
+  /// each followed file by its path, then each queue input. `sums`: how the rules' metrics add up
   /// values (SumMode::kExact for --once).
   Exporter(RuleSet rules, ExporterInputs inputs, SumMode sums = SumMode::kFast);
   /// The same with stdin read exactly when no file is followed (--once, and
@@ -105,8 +107,8 @@ class Exporter {
   /// followed file, for Pipeline and the self-metrics (stdin: kStdinSource).
   std::size_t http_source() const { return http_source_; }
   std::size_t FileSource(std::size_t i) const { return first_file_ + i; }
-  /// The source index of the Redis input (ExporterInputs::redis not empty).
-  std::size_t RedisSource() const { return redis_source_; }
+  /// The source index of the i-th queue input (ExporterInputs::queues).
+  std::size_t QueueSource(std::size_t i) const { return first_queue_ + i; }
 
   /// The generation in force; call with gate() held (shared or whole).
   const std::shared_ptr<Generation>& generation() const { return generation_; }
@@ -142,7 +144,7 @@ class Exporter {
   PromptTracker prompts_;
   std::size_t http_source_ = 0;
   std::size_t first_file_ = 0;
-  std::size_t redis_source_ = 0;
+  std::size_t first_queue_ = 0;
   SumMode sums_;
 };
 

@@ -32,6 +32,15 @@ struct Options {
   std::string redis_field = "message";
   std::size_t redis_claim_idle_ms = 60000;
   std::string redis_password_file;
+  // --input.kafka.*: a Kafka consumer group (KafkaInput); no topic, no Kafka.
+  std::string kafka_brokers;              // bootstrap.servers: HOST:PORT[,HOST:PORT...]
+  std::vector<std::string> kafka_topics;  // comma lists split, each once
+  std::string kafka_group = "llm_log_exporter";
+  std::string kafka_start = "latest";           // earliest or latest: where a new group starts
+  std::string kafka_format = "raw";             // raw or json
+  std::string kafka_field = "log";              // json: the field holding the line(s)
+  std::vector<std::string> kafka_options;       // librdkafka KEY=VALUE, in order
+  std::vector<std::string> kafka_option_files;  // librdkafka KEY=PATH (value read from PATH)
   bool ingest_enable = false;
   std::string ingest_path = "/api/v1/logs";
   std::size_t ingest_max_body_bytes = 16 * 1024 * 1024;

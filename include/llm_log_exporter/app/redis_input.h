@@ -52,7 +52,7 @@ class RedisInput : public Input {
  public:
   /// `options`: checked by ParseOptions, with --input.redis.url and either
   /// --input.redis.stream or --input.redis.list.
-  RedisInput(Exporter& exporter, const Options& options);
+  RedisInput(Exporter& exporter, std::size_t source, const Options& options);
   ~RedisInput() override;
 
   void OnApplied(const AppliedBatch& batch) override;
@@ -70,7 +70,7 @@ class RedisInput : public Input {
   };
   using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
 
-  RedisInput(Exporter& exporter, const Options& options, StopSource* stop);
+  RedisInput(Exporter& exporter, std::size_t source, const Options& options, StopSource* stop);
 
   // Connects, logs in and selects the database; false with `*error`.
   bool Connect(std::string* error);
