@@ -10,7 +10,9 @@
   requests and limits, runs as the Dockerfile's non-root user, and is named
   by the pod's prometheus.io/* annotations, a Service and a ServiceMonitor;
 - a followed file (--input.file) is on a volume the server container writes
-  it to, a token file on a mounted Secret;
+  it to, a token file and a Redis password file on a mounted Secret; every
+  $(VAR) of the args is an env entry, and replicas sharing a Redis stream
+  (replicas > 1) take their consumer name from the pod's name (downward API);
 - a vLLM server container whose output the exporter follows loads the
   request-line middleware: `--middleware module.Class` names a class of
   contrib/module.py (imported here), and module.py is an item of a mounted
@@ -265,15 +267,40 @@ def check_volumes(exp):
                 fail("%s: volume %s is not an emptyDir" % (exp.where, mount["name"]))
             print("  ok  %s: follows %s, written by container %s on emptyDir %s"
                   % (exp.where, file, writers[0]["name"], mount["name"]))
-    token = flag_value(exp.args, "--ingest.bearer-token-file")
+    for flag in ("--ingest.bearer-token-file", "--input.redis.password-file"):
+        check_secret_file(exp, volumes, flag)
+    check_env_references(exp)
+
+
+def check_env_references(exp):
+    """Every $(VAR) in the args is an env entry of the container (Kubernetes
+    leaves an unknown one as is); a replica's consumer name from the downward API."""
+    env = {e["name"]: e for e in exp.container.get("env", [])}
+    for a in exp.args:
+        for var in re.findall(r"\$\((\w+)\)", a):
+            if var not in env:
+                fail("%s: %s refers to $(%s), which is no env entry" % (exp.where, a, var))
+    consumer = flag_value(exp.args, "--input.redis.consumer")
+    replicas = exp.deployment["spec"].get("replicas", 1)
+    if flag_value(exp.args, "--input.redis.stream") and replicas > 1:
+        m = re.fullmatch(r"\$\((\w+)\)", consumer or "")
+        ref = env.get(m.group(1), {}).get("valueFrom", {}).get("fieldRef", {}) if m else {}
+        if ref.get("fieldPath") != "metadata.name":
+            fail("%s: %d replicas share a consumer group, but --input.redis.consumer is %r, "
+                 "not the pod's name from the downward API" % (exp.where, replicas, consumer))
+        print("  ok  %s: %d replicas in group %s, consumer $(%s) = metadata.name"
+              % (exp.where, replicas, flag_value(exp.args, "--input.redis.group"), m.group(1)))
+
+
+def check_secret_file(exp, volumes, flag):
+    token = flag_value(exp.args, flag)
     if token:
         mount = covering_mount(exp.container, token)
         secret = volumes.get((mount or {}).get("name"), {}).get("secret")
         rel = token[len(mount["mountPath"].rstrip("/")) + 1:] if mount else None
         if not secret or rel not in [i["path"] for i in secret.get("items", [])]:
-            fail("%s: --ingest.bearer-token-file %s is not a mounted Secret item"
-                 % (exp.where, token))
-        print("  ok  %s: token file %s from Secret %s" % (exp.where, token, secret["secretName"]))
+            fail("%s: %s %s is not a mounted Secret item" % (exp.where, flag, token))
+        print("  ok  %s: %s %s from Secret %s" % (exp.where, flag, token, secret["secretName"]))
 
 
 def check_fluent_bit(docs, exporters):
@@ -348,7 +375,8 @@ def check_tail_paths(pairs, all_docs):
 
 
 # Flags whose value is a file of the pod; the test puts them in its directory.
-FILE_FLAGS = ("--input.file", "--ingest.bearer-token-file", "--web.config.file", "--config.file")
+FILE_FLAGS = ("--input.file", "--ingest.bearer-token-file", "--web.config.file", "--config.file",
+              "--input.redis.password-file")
 
 
 def remap_args(args, tmp):
@@ -385,6 +413,9 @@ def run_exporter(exp, outputs, binary, tmp, children):
         if original == flag_value(exp.args, "--ingest.bearer-token-file"):
             with open(local, "w") as f:
                 f.write("k8s-example-token\n")
+        if original == flag_value(exp.args, "--input.redis.password-file"):
+            with open(local, "w") as f:
+                f.write("k8s-example-password\n")
     line = (json.dumps(REQUEST) + "\n").encode()
     for f in followed:  # already there at start: counted only --input.file.from-beginning
         with open(f, "wb") as out:
