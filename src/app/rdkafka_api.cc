@@ -2,7 +2,9 @@
 
 #include <dlfcn.h>
 
-#include <mutex>
+#include <string>
+
+#include "llm_log_exporter/core/load_once.h"
 
 namespace lle {
 namespace {
@@ -50,14 +52,6 @@ bool Load(RdKafkaApi* api, std::string* error) {
 
 }  // namespace
 
-const RdKafkaApi* LoadRdKafkaApi(std::string* error) {
-  static RdKafkaApi api;
-  static std::string load_error;
-  static bool loaded = false;
-  static std::once_flag once;
-  std::call_once(once, [] { loaded = Load(&api, &load_error); });
-  if (!loaded) *error = load_error;
-  return loaded ? &api : nullptr;
-}
+const RdKafkaApi* LoadRdKafkaApi(std::string* error) { return LoadOnce(&Load, error); }
 
 }  // namespace lle

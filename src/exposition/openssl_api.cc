@@ -2,7 +2,9 @@
 
 #include <dlfcn.h>
 
-#include <mutex>
+#include <string>
+
+#include "llm_log_exporter/core/load_once.h"
 
 namespace lle {
 namespace {
@@ -62,14 +64,6 @@ bool Load(OpenSslApi* api, std::string* error) {
 
 }  // namespace
 
-const OpenSslApi* LoadOpenSslApi(std::string* error) {
-  static OpenSslApi api;
-  static std::string load_error;
-  static bool loaded = false;
-  static std::once_flag once;
-  std::call_once(once, [] { loaded = Load(&api, &load_error); });
-  if (!loaded) *error = load_error;
-  return loaded ? &api : nullptr;
-}
+const OpenSslApi* LoadOpenSslApi(std::string* error) { return LoadOnce(&Load, error); }
 
 }  // namespace lle
