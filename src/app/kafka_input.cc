@@ -3,9 +3,6 @@
 #include <librdkafka/rdkafka.h>
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -47,7 +44,6 @@ constexpr auto kCommitEvery = std::chrono::milliseconds(100);
 // While no broker answers: how often, and for how long at most, to ask.
 constexpr auto kProbeEvery = std::chrono::seconds(1);
 constexpr int kProbeTimeoutMs = 1000;
-constexpr int kIngestNice = 10;  // as StreamInput's reader and workers
 
 // Properties the exporter sets from its own flags or needs as it sets them:
 // --input.kafka.option may not change them.
@@ -322,7 +318,7 @@ KafkaInput::~KafkaInput() {
 ByteSource::Status KafkaInput::Read(ByteSource& /*bytes*/, std::string* error) {
   // As StreamInput's threads: yield to the HTTP threads and the inference
   // server (librdkafka's own threads keep their priority).
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kIngestNice);
+  LowerThreadPriority();
   rd_kafka_topic_partition_list_t* subscription =
       Rdk().rd_kafka_topic_partition_list_new(static_cast<int>(topics_.size()));
   for (const Topic& topic : topics_) {

@@ -91,10 +91,14 @@ SelfMetrics::SelfMetrics(std::vector<std::string> sources, std::size_t files_cou
         "(the log says why)";
     readable.type = MetricType::kGauge;
     readable.labels = {FixedLabel("source", std::move(files))};
-    file_readable_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
-    specs_.push_back(std::move(readable));
+    file_readable_ = AddSpec(std::move(readable));
   }
   if (!queues.empty()) AddQueues(std::move(queues));
+}
+
+std::uint32_t SelfMetrics::AddSpec(MetricSpec spec) {
+  specs_.push_back(std::move(spec));
+  return first_metric_ + static_cast<std::uint32_t>(specs_.size() - 1);
 }
 
 void SelfMetrics::AddQueues(std::vector<std::string> queues) {
@@ -105,15 +109,13 @@ void SelfMetrics::AddQueues(std::vector<std::string> queues) {
       "reconnects; Kafka: no partitions assigned yet; the log says why)";
   up.type = MetricType::kGauge;
   up.labels = {FixedLabel("source", queues)};
-  input_up_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
-  specs_.push_back(std::move(up));
+  input_up_ = AddSpec(std::move(up));
   MetricSpec reconnects;
   reconnects.name = "llm_log_exporter_input_reconnects_total";
   reconnects.help = "Times the queue input connects again after its connection was lost or an "
                     "attempt failed";
   reconnects.labels = {FixedLabel("source", queues)};
-  input_reconnects_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
-  specs_.push_back(std::move(reconnects));
+  input_reconnects_ = AddSpec(std::move(reconnects));
   MetricSpec skipped;
   skipped.name = "llm_log_exporter_input_entries_skipped_total";
   skipped.help =
@@ -121,8 +123,7 @@ void SelfMetrics::AddQueues(std::vector<std::string> queues) {
       "(offsets committed) all the same";
   skipped.labels = {FixedLabel("source", std::move(queues)),
                     FixedLabel("reason", {std::begin(kSkippedNames), std::end(kSkippedNames)})};
-  entries_skipped_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
-  specs_.push_back(std::move(skipped));
+  entries_skipped_ = AddSpec(std::move(skipped));
 }
 
 Update SelfMetrics::FileReadable(std::size_t file, bool readable) const {

@@ -107,6 +107,8 @@ class SelfMetrics {
     kIngestUnreadable
   };
   void AddQueues(std::vector<std::string> queues);
+  // Appends `spec`; its metric id.
+  std::uint32_t AddSpec(MetricSpec spec);
   // A queue input's index among the queue inputs (out of range: ignored by the store).
   std::uint32_t Queue(std::size_t source) const {
     return static_cast<std::uint32_t>(source - first_queue_source_);
