@@ -87,11 +87,11 @@ void StreamInput::PaceForPipe(int fd) {
   const int capacity = fcntl(fd, F_GETPIPE_SZ);
   if (capacity <= 0) return;
   const auto rest_bytes = static_cast<std::size_t>(capacity) / 4;
-  const auto window = std::clamp(
-      std::chrono::milliseconds(static_cast<std::int64_t>(
-          static_cast<double>(static_cast<std::size_t>(capacity) - rest_bytes) * 1000 /
-          kPipeBurstBytesPerSecond)),
-      kPipeRestMin, std::max(kPipeRestMin, reader_options_.drop_after));
+  const auto window =
+      std::clamp(std::chrono::milliseconds(static_cast<std::int64_t>(
+                     static_cast<double>(static_cast<std::size_t>(capacity) - rest_bytes) * 1000 /
+                     kPipeBurstBytesPerSecond)),
+                 kPipeRestMin, std::max(kPipeRestMin, reader_options_.drop_after));
   // The same rate counts as slow.
   reader_options_.slow_bytes = reader_options_.slow_bytes *
                                static_cast<std::size_t>(window.count()) /

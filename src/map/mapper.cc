@@ -69,22 +69,22 @@ Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
           }
         }
         RequestRule r{&rule,
-                            first_metric_ + rule.metric,
-                            static_cast<std::uint32_t>(kind.rules.size()),
-                            needs,
-                            exists,
-                            absent,
-                            rule.source,
-                            specs_.at(rule.metric).type == MetricType::kCounter,
-                            !conditions.empty(),
-                            rule.scale != 1 || rule.divide_by != 1,
-                            rule.field,
-                            rule.divisor_field,
-                            rule.scale,
-                            rule.divide_by,
-                            std::move(conditions)};
-        const bool plain = r.source == ValueSource::kField && rule.conditions.empty() &&
-                           rule.labels.empty();
+                      first_metric_ + rule.metric,
+                      static_cast<std::uint32_t>(kind.rules.size()),
+                      needs,
+                      exists,
+                      absent,
+                      rule.source,
+                      specs_.at(rule.metric).type == MetricType::kCounter,
+                      !conditions.empty(),
+                      rule.scale != 1 || rule.divide_by != 1,
+                      rule.field,
+                      rule.divisor_field,
+                      rule.scale,
+                      rule.divide_by,
+                      std::move(conditions)};
+        const bool plain =
+            r.source == ValueSource::kField && rule.conditions.empty() && rule.labels.empty();
         kind.rules.insert(kind.rules.begin() + (plain ? kind.num_plain++ : kind.rules.size()),
                           std::move(r));
         break;

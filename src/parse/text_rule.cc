@@ -423,8 +423,8 @@ bool TextMatcher::Fill(std::size_t index, std::string_view line, Record& record)
       if (!matched) return false;
       // Constants first: a capture of the same field overrides them.
       for (const TextConstant& k : rule.constants) {
-        record.Set(k.field, {k.is_number ? FieldState::kNumber : FieldState::kString, k.number,
-                             k.text});
+        record.Set(k.field,
+                   {k.is_number ? FieldState::kNumber : FieldState::kString, k.number, k.text});
       }
     }
     for (; capture != rule.captures.end() && capture->regex == r; ++capture) {

@@ -210,8 +210,8 @@ TEST(StreamInputTest, ALivePipeIsGrownAndAOncePipeIsNot) {
     ASSERT_EQ(pipe(fds), 0);
     const int before = fcntl(fds[0], F_GETPIPE_SZ);
     Options options = SmallBuffer(once);
-    StreamInput input(exporter, kStdinSource, "stdin", std::make_unique<FdSource>(fds[0]),
-                      options, /*drop_when_full=*/true, 1);
+    StreamInput input(exporter, kStdinSource, "stdin", std::make_unique<FdSource>(fds[0]), options,
+                      /*drop_when_full=*/true, 1);
     input.PaceForPipe(fds[0]);
     const int after = fcntl(fds[0], F_GETPIPE_SZ);
     if (once) {

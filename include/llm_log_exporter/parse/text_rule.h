@@ -150,8 +150,8 @@ class TextMatcher {
 
   /// For each rule whose literal occurs in `line` and whose regex matches,
   /// in rule order: fills `record` (cleared first) with the rule's captures
-  /// and constants, calls on_match(rule), and clears `record` again. String values view `line` or the rule; they live until
-  /// on_match returns.
+  /// and constants, calls on_match(rule), and clears `record` again. String
+  /// values view `line` or the rule; they live until on_match returns.
   template <typename OnMatch>
   void Match(std::string_view line, Record& record, OnMatch&& on_match) {
     const std::uint64_t found = FindLiterals(line);
