@@ -12,7 +12,8 @@ from its start to the scrape at which `llm_log_exporter_lines_total` for the
 input reaches LINES (scrapes every 20 ms): lines/s is LINES / that time, start-up
 included. Its `qwen_requests_total` must then equal `--once`'s on the same
 lines, by status, and the stream's pending entries be 0 (every entry
-acknowledged) or the list and its processing list empty.
+acknowledged) or the list and its processing list empty. CPU seconds of the
+exporter and of redis-server over that time come from /proc/PID/stat.
 
 Then, with the exporter still running, a writer adds lines at `--rate` lines/s
 for `--rate-seconds` (XADD or RPUSH in batches every 10 ms, on an absolute
@@ -67,6 +68,13 @@ def fill(port, kind, key, lines):
                          capture_output=True, timeout=300).stdout.decode()
     if "errors: 0" not in out:
         raise SystemExit("redis-cli --pipe: " + out)
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, all its threads, from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def scrape(port):
@@ -127,6 +135,7 @@ def run_kind(args, kind, lines, expected):
             say(kind, ": filled in %.1f s" % (time.monotonic() - t0))
             flag = "--input.redis.stream" if kind == "stream" else "--input.redis.list"
             exe = os.path.join(args.build, "llm_log_exporter")
+            cpu_redis0 = cpu_seconds(redis.pid)
             start = time.monotonic()
             exporter = subprocess.Popen(
                 [exe, "--web.listen-address=127.0.0.1:0",
@@ -145,6 +154,8 @@ def run_kind(args, kind, lines, expected):
                                      (kind, lines_counted(text), len(lines)))
                 time.sleep(0.02)
             seconds = time.monotonic() - start
+            cpu_exporter = cpu_seconds(exporter.pid)
+            cpu_redis = cpu_seconds(redis.pid) - cpu_redis0
             for status, count in expected.items():
                 got = value(text, 'qwen_requests_total{status="%s"}' % status)
                 if got != count:
@@ -193,6 +204,8 @@ def run_kind(args, kind, lines, expected):
             return {
                 "seconds": seconds,
                 "lines_per_s": len(lines) / seconds,
+                "cpu_exporter": cpu_exporter,
+                "cpu_redis": cpu_redis,
                 "lag_p50": lags[len(lags) // 2],
                 "lag_p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))],
                 "lag_max": lags[-1],
@@ -234,13 +247,14 @@ def main():
         r = run_kind(args, kind, lines, expected)
         say(kind, r)
         rows.append((kind, r))
-    print("| Redis | lines | s (start-up included) | lines/s | steady rate lines/s | "
-          "lag p50 / p99 / max lines | lag p99 ms |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| Redis | lines | s (start-up included) | lines/s | CPU s exporter / redis-server | "
+          "steady rate lines/s | lag p50 / p99 / max lines | lag p99 ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for kind, r in rows:
-        print("| %s | {:,} | %.2f | {:,.0f} | {:,.0f} | %d / %d / %d | %.1f |".format(
+        print("| %s | {:,} | %.2f | {:,.0f} | %.2f / %.2f | {:,.0f} | %d / %d / %d | %.1f |".format(
             args.lines, r["lines_per_s"], r["rate"]) %
-              (kind, r["seconds"], r["lag_p50"], r["lag_p99"], r["lag_max"],
+              (kind, r["seconds"], r["cpu_exporter"], r["cpu_redis"], r["lag_p50"], r["lag_p99"],
+               r["lag_max"],
                1000.0 * r["lag_p99"] / r["rate"]))
 
 
