@@ -174,6 +174,10 @@ def run(args, lines, sample, expected):
                                  (lines_counted(text), nonempty))
             time.sleep(0.02)
         done = time.monotonic()
+        # A scrape merges the self-metrics and the other series one after the
+        # other: the last batch may land between the two. Every line is
+        # applied now: check the next scrape.
+        text = scrape(port)
         cpu_exporter = cpu_seconds(exporter.pid)
         cpu_mock = cpu_seconds(mock.pid) - cpu_mock0
         if lines_counted(text) != nonempty:
