@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """Lines/s from a Kafka topic (issue 19), and the lag at a steady rate.
 
-usage: kafka_speed.py [--build build] [--lines 1000000] [--partitions 128]
+usage: kafka_speed.py [--build build] [--lines 1000000] [--partitions 128] [--brokers 1]
                       [--rate 20000] [--rate-seconds 5] [--option KEY=VALUE ...]
 
 librdkafka's mock cluster (`lle_kafka_mock`, the tests' helper: a real Kafka
-protocol server in a process of its own, on kernel-chosen ports) gets a topic
+protocol server in a process of its own, on kernel-chosen ports; BROKERS
+brokers, which lead the partitions in turn) gets a topic
 of PARTITIONS partitions, filled with LINES request lines of
 `lle_sample_log LINES 42`, one message each (the raw format, keyed k0, k1,
 ... to spread them evenly), by `kcat -P` from a file. The mock keeps only the
@@ -122,7 +123,8 @@ def run(args, lines, sample, expected):
     # the Kafka input, which counts it in input_entries_skipped_total instead.
     nonempty = sum(1 for line in lines if line)
     mock_exe = os.path.join(args.build, "tests", "lle_kafka_mock")
-    mock = subprocess.Popen([mock_exe, "%s:%d" % (TOPIC, args.partitions)],
+    mock = subprocess.Popen([mock_exe, "--brokers", str(args.brokers),
+                             "%s:%d" % (TOPIC, args.partitions)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     exporter = None
@@ -249,6 +251,7 @@ def main():
     p.add_argument("--build", default="build")
     p.add_argument("--lines", type=int, default=1000000)
     p.add_argument("--partitions", type=int, default=128)
+    p.add_argument("--brokers", type=int, default=1)
     p.add_argument("--rate", type=int, default=20000)
     p.add_argument("--rate-seconds", type=float, default=5)
     p.add_argument("--option", action="append", default=[],
@@ -268,13 +271,13 @@ def main():
             expected[line.split('"')[1]] = float(line.rsplit(" ", 1)[1])
     r = run(args, lines, sample, expected)
     say(r)
-    print("| Kafka | lines | partitions | s from start / from assignment | lines/s (from assignment) "
+    print("| Kafka | lines | partitions / brokers | s from start / from assignment | lines/s (from assignment) "
           "| CPU s exporter / mock cluster | steady rate lines/s | lag p50 / p99 / max lines "
           "| lag p99 ms |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print("| raw | {:,} | {} | {:.2f} / {:.2f} | {:,.0f} | {:.2f} / {:.2f} | {:,.0f} | "
+    print("| raw | {:,} | {} / {} | {:.2f} / {:.2f} | {:,.0f} | {:.2f} / {:.2f} | {:,.0f} | "
           "{} / {} / {} | {:.1f} |".format(
-              args.lines, args.partitions, r["seconds"], r["read_seconds"],
+              args.lines, args.partitions, args.brokers, r["seconds"], r["read_seconds"],
               args.lines / r["read_seconds"], r["cpu_exporter"], r["cpu_mock"], r["rate"],
               r["lag_p50"], r["lag_p99"], r["lag_max"], 1000.0 * r["lag_p99"] / r["rate"]))
 
