@@ -2,7 +2,7 @@
 """Lines/s from a Redis stream or list (issue 19), and the lag at a steady rate.
 
 usage: redis_speed.py [--build build] [--lines 1000000] [--kinds stream,list]
-                      [--rate 20000] [--rate-seconds 5]
+                      [--rate 20000] [--rate-seconds 5] [--unix]
 
 For each kind, a fresh redis-server (on a free port, no persistence) is
 filled with LINES request lines of `lle_sample_log LINES 42` (one entry each,
@@ -20,6 +20,9 @@ for `--rate-seconds` (XADD or RPUSH in batches every 10 ms, on an absolute
 schedule), and the lag is sampled every 50 ms: the lines written minus the
 lines counted, as /metrics shows them (p50, p99, max, in lines and in ms at
 that rate).
+
+With --unix, the exporter and the writers reach Redis over a unix socket
+instead of TCP on 127.0.0.1.
 
 Prints a Markdown table on stdout, progress on stderr. Standard library only;
 every wait is bounded.
@@ -54,8 +57,13 @@ def resp(*args):
     return b"".join(out)
 
 
+def where(port):
+    """redis-cli's flags for the server: a TCP port, or a unix socket's path."""
+    return ["-s", port] if isinstance(port, str) else ["-p", str(port)]
+
+
 def redis_cli(port, *args):
-    return subprocess.run(["redis-cli", "-p", str(port), *map(str, args)], check=True,
+    return subprocess.run(["redis-cli", *where(port), *map(str, args)], check=True,
                           capture_output=True, text=True, timeout=60).stdout.strip()
 
 
@@ -64,7 +72,7 @@ def fill(port, kind, key, lines):
     payload = b"".join(
         resp("XADD", key, "*", "message", line) if kind == "stream" else resp("RPUSH", key, line)
         for line in lines)
-    out = subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=payload, check=True,
+    out = subprocess.run(["redis-cli", *where(port), "--pipe"], input=payload, check=True,
                          capture_output=True, timeout=300).stdout.decode()
     if "errors: 0" not in out:
         raise SystemExit("redis-cli --pipe: " + out)
@@ -92,7 +100,8 @@ def value(text, series):
 def lines_counted(text):
     total = 0.0
     for line in text.splitlines():
-        if line.startswith("llm_log_exporter_lines_total{") and "source=\"redis://" in line:
+        if line.startswith("llm_log_exporter_lines_total{") and (
+                "source=\"redis://" in line or "source=\"unix://" in line):
             total += float(line.rsplit(" ", 1)[1])
     return total
 
@@ -110,8 +119,10 @@ def wait_started(proc, deadline):
 
 def run_kind(args, kind, lines, expected):
     with tempfile.TemporaryDirectory() as tmp:
-        rport = free_port()
-        redis = subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1",
+        tcp_port = free_port()
+        rport = os.path.join(tmp, "redis.sock") if args.unix else tcp_port
+        redis = subprocess.Popen(["redis-server", "--port", str(tcp_port), "--bind", "127.0.0.1",
+                                  "--unixsocket", os.path.join(tmp, "redis.sock"),
                                   "--save", "", "--appendonly", "no", "--dir", tmp],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         exporter = None
@@ -139,7 +150,9 @@ def run_kind(args, kind, lines, expected):
             start = time.monotonic()
             exporter = subprocess.Popen(
                 [exe, "--web.listen-address=127.0.0.1:0",
-                 "--input.redis.url=redis://127.0.0.1:%d" % rport, "%s=%s" % (flag, key),
+                 "--input.redis.url=" + ("unix://" + rport if args.unix else
+                                         "redis://127.0.0.1:%d" % rport),
+                 "%s=%s" % (flag, key),
                  "--input.redis.consumer=bench"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 text=True)
@@ -179,7 +192,11 @@ def run_kind(args, kind, lines, expected):
                 time.sleep(0.02)
             # Steady rate: batches every 10 ms on an absolute schedule.
             lags = []
-            sock = socket.create_connection(("127.0.0.1", rport))
+            if args.unix:
+                sock = socket.socket(socket.AF_UNIX)
+                sock.connect(rport)
+            else:
+                sock = socket.create_connection(("127.0.0.1", rport))
             written = 0
             base = lines_counted(scrape(port))
             t_start = time.monotonic()
@@ -233,6 +250,8 @@ def main():
     p.add_argument("--kinds", default="stream,list")
     p.add_argument("--rate", type=int, default=20000)
     p.add_argument("--rate-seconds", type=float, default=5)
+    p.add_argument("--unix", action="store_true",
+                   help="the exporter and the writers reach Redis over a unix socket")
     args = p.parse_args()
     if not os.path.isabs(args.build) and not os.path.isdir(args.build):
         args.build = os.path.join(REPO, args.build)
