@@ -2,7 +2,7 @@
 """Lines/s from a Redis stream or list (issue 19), and the lag at a steady rate.
 
 usage: redis_speed.py [--build build] [--lines 1000000] [--kinds stream,list]
-                      [--rate 20000] [--rate-seconds 5]
+                      [--rate 20000] [--rate-seconds 5] [--unix]
 
 For each kind, a fresh redis-server (on a free port, no persistence) is
 filled with LINES request lines of `lle_sample_log LINES 42` (one entry each,
@@ -12,13 +12,17 @@ from its start to the scrape at which `llm_log_exporter_lines_total` for the
 input reaches LINES (scrapes every 20 ms): lines/s is LINES / that time, start-up
 included. Its `qwen_requests_total` must then equal `--once`'s on the same
 lines, by status, and the stream's pending entries be 0 (every entry
-acknowledged) or the list and its processing list empty.
+acknowledged) or the list and its processing list empty. CPU seconds of the
+exporter and of redis-server over that time come from /proc/PID/stat.
 
 Then, with the exporter still running, a writer adds lines at `--rate` lines/s
 for `--rate-seconds` (XADD or RPUSH in batches every 10 ms, on an absolute
 schedule), and the lag is sampled every 50 ms: the lines written minus the
 lines counted, as /metrics shows them (p50, p99, max, in lines and in ms at
 that rate).
+
+With --unix, the exporter and the writers reach Redis over a unix socket
+instead of TCP on 127.0.0.1.
 
 Prints a Markdown table on stdout, progress on stderr. Standard library only;
 every wait is bounded.
@@ -53,8 +57,13 @@ def resp(*args):
     return b"".join(out)
 
 
+def where(port):
+    """redis-cli's flags for the server: a TCP port, or a unix socket's path."""
+    return ["-s", port] if isinstance(port, str) else ["-p", str(port)]
+
+
 def redis_cli(port, *args):
-    return subprocess.run(["redis-cli", "-p", str(port), *map(str, args)], check=True,
+    return subprocess.run(["redis-cli", *where(port), *map(str, args)], check=True,
                           capture_output=True, text=True, timeout=60).stdout.strip()
 
 
@@ -63,10 +72,17 @@ def fill(port, kind, key, lines):
     payload = b"".join(
         resp("XADD", key, "*", "message", line) if kind == "stream" else resp("RPUSH", key, line)
         for line in lines)
-    out = subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=payload, check=True,
+    out = subprocess.run(["redis-cli", *where(port), "--pipe"], input=payload, check=True,
                          capture_output=True, timeout=300).stdout.decode()
     if "errors: 0" not in out:
         raise SystemExit("redis-cli --pipe: " + out)
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, all its threads, from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def scrape(port):
@@ -84,7 +100,8 @@ def value(text, series):
 def lines_counted(text):
     total = 0.0
     for line in text.splitlines():
-        if line.startswith("llm_log_exporter_lines_total{") and "source=\"redis://" in line:
+        if line.startswith("llm_log_exporter_lines_total{") and (
+                "source=\"redis://" in line or "source=\"unix://" in line):
             total += float(line.rsplit(" ", 1)[1])
     return total
 
@@ -102,8 +119,10 @@ def wait_started(proc, deadline):
 
 def run_kind(args, kind, lines, expected):
     with tempfile.TemporaryDirectory() as tmp:
-        rport = free_port()
-        redis = subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1",
+        tcp_port = free_port()
+        rport = os.path.join(tmp, "redis.sock") if args.unix else tcp_port
+        redis = subprocess.Popen(["redis-server", "--port", str(tcp_port), "--bind", "127.0.0.1",
+                                  "--unixsocket", os.path.join(tmp, "redis.sock"),
                                   "--save", "", "--appendonly", "no", "--dir", tmp],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         exporter = None
@@ -127,10 +146,13 @@ def run_kind(args, kind, lines, expected):
             say(kind, ": filled in %.1f s" % (time.monotonic() - t0))
             flag = "--input.redis.stream" if kind == "stream" else "--input.redis.list"
             exe = os.path.join(args.build, "llm_log_exporter")
+            cpu_redis0 = cpu_seconds(redis.pid)
             start = time.monotonic()
             exporter = subprocess.Popen(
                 [exe, "--web.listen-address=127.0.0.1:0",
-                 "--input.redis.url=redis://127.0.0.1:%d" % rport, "%s=%s" % (flag, key),
+                 "--input.redis.url=" + ("unix://" + rport if args.unix else
+                                         "redis://127.0.0.1:%d" % rport),
+                 "%s=%s" % (flag, key),
                  "--input.redis.consumer=bench"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 text=True)
@@ -145,6 +167,12 @@ def run_kind(args, kind, lines, expected):
                                      (kind, lines_counted(text), len(lines)))
                 time.sleep(0.02)
             seconds = time.monotonic() - start
+            # A scrape merges the self-metrics and the other series one after
+            # the other: the last batch may land between the two. Every line
+            # is applied now: check the next scrape.
+            text = scrape(port)
+            cpu_exporter = cpu_seconds(exporter.pid)
+            cpu_redis = cpu_seconds(redis.pid) - cpu_redis0
             for status, count in expected.items():
                 got = value(text, 'qwen_requests_total{status="%s"}' % status)
                 if got != count:
@@ -164,7 +192,11 @@ def run_kind(args, kind, lines, expected):
                 time.sleep(0.02)
             # Steady rate: batches every 10 ms on an absolute schedule.
             lags = []
-            sock = socket.create_connection(("127.0.0.1", rport))
+            if args.unix:
+                sock = socket.socket(socket.AF_UNIX)
+                sock.connect(rport)
+            else:
+                sock = socket.create_connection(("127.0.0.1", rport))
             written = 0
             base = lines_counted(scrape(port))
             t_start = time.monotonic()
@@ -193,6 +225,8 @@ def run_kind(args, kind, lines, expected):
             return {
                 "seconds": seconds,
                 "lines_per_s": len(lines) / seconds,
+                "cpu_exporter": cpu_exporter,
+                "cpu_redis": cpu_redis,
                 "lag_p50": lags[len(lags) // 2],
                 "lag_p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))],
                 "lag_max": lags[-1],
@@ -216,6 +250,8 @@ def main():
     p.add_argument("--kinds", default="stream,list")
     p.add_argument("--rate", type=int, default=20000)
     p.add_argument("--rate-seconds", type=float, default=5)
+    p.add_argument("--unix", action="store_true",
+                   help="the exporter and the writers reach Redis over a unix socket")
     args = p.parse_args()
     if not os.path.isabs(args.build) and not os.path.isdir(args.build):
         args.build = os.path.join(REPO, args.build)
@@ -234,13 +270,14 @@ def main():
         r = run_kind(args, kind, lines, expected)
         say(kind, r)
         rows.append((kind, r))
-    print("| Redis | lines | s (start-up included) | lines/s | steady rate lines/s | "
-          "lag p50 / p99 / max lines | lag p99 ms |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| Redis | lines | s (start-up included) | lines/s | CPU s exporter / redis-server | "
+          "steady rate lines/s | lag p50 / p99 / max lines | lag p99 ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for kind, r in rows:
-        print("| %s | {:,} | %.2f | {:,.0f} | {:,.0f} | %d / %d / %d | %.1f |".format(
+        print("| %s | {:,} | %.2f | {:,.0f} | %.2f / %.2f | {:,.0f} | %d / %d / %d | %.1f |".format(
             args.lines, r["lines_per_s"], r["rate"]) %
-              (kind, r["seconds"], r["lag_p50"], r["lag_p99"], r["lag_max"],
+              (kind, r["seconds"], r["cpu_exporter"], r["cpu_redis"], r["lag_p50"], r["lag_p99"],
+               r["lag_max"],
                1000.0 * r["lag_p99"] / r["rate"]))
 
 

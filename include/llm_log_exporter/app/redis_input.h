@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,15 +40,19 @@ std::string RedisSourceLabel(const Options& options);
 /// the acknowledgement counts that batch again.
 ///
 /// The reader thread does everything: reads a batch, works it with its one
-/// Pipeline, acknowledges it. A lost connection or a failing command is
-/// logged and retried with backoff (100 ms doubling to 5 s) for as long as
-/// the input runs; llm_log_exporter_input_up says whether it is connected.
-/// Read() returns only on Stop() (kStopped), at once even inside a blocking
-/// read: what the server hands over after that stays unacknowledged (and is
-/// read again at the next start), never lost.
+/// Pipeline, acknowledges it. It keeps one read ahead: the next batch is asked
+/// for (without blocking) before this one is worked, and the acknowledgement
+/// sent after it without waiting for the answer, so that Redis prepares the
+/// next batch while this one is parsed. Replies are made in an arena (no
+/// allocation per element), which the reader resets between batches. A lost
+/// connection or a failing command is logged and retried with backoff (100 ms
+/// doubling to 5 s) for as long as the input runs; llm_log_exporter_input_up
+/// says whether it is connected. Read() returns only on Stop() (kStopped), at
+/// once even inside a blocking read: what the server hands over after that
+/// stays unacknowledged (and is read again at the next start), never lost.
 ///
-/// Owns its connection, pipeline and stop signal (the ByteSource given to
-/// Input). Thread-safety as Input's; the Exporter must outlive it.
+/// Owns its connection, reply arena, pipeline and stop signal (the
+/// ByteSource given to Input). Thread-safety as Input's; the Exporter must outlive it.
 class RedisInput : public Input {
  public:
   /// `options`: checked by ParseOptions, with --input.redis.url and either
@@ -62,13 +67,17 @@ class RedisInput : public Input {
 
  private:
   class StopSource;
-  struct ReplyDeleter {
-    void operator()(redisReply* reply) const;
-  };
+  class ReplyArena;
   struct ContextDeleter {
     void operator()(redisContext* context) const;
   };
-  using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+  // A reply, in arena_: valid until the reader resets it (between batches).
+  using Reply = const redisReply*;
+  // A reply owed by the server for a command sent ahead (Send), in order.
+  struct Owed {
+    bool read;         // a read of entries (else an acknowledgement)
+    const char* name;  // the command, for errors
+  };
 
   RedisInput(Exporter& exporter, std::size_t source, const Options& options, StopSource* stop);
 
@@ -80,15 +89,34 @@ class RedisInput : public Input {
   // Claims the entries other consumers left pending over the idle time.
   std::string Claim(bool* worked);
   // Sends a command and waits for its reply (at most the context's timeout):
-  // null with `*error` on a lost connection or an error reply.
+  // null with `*error` on a lost connection or an error reply. Only with no
+  // reply owed.
   Reply Command(const std::vector<std::string>& args, std::string* error);
+  // Sends a command without waiting for its reply: owed_ says what comes.
+  bool Send(const std::vector<const char*>& argv, const std::vector<std::size_t>& lengths,
+            Owed owed, std::string* error);
+  bool Send(const std::vector<std::string>& args, Owed owed, std::string* error);
+  // Takes the next owed reply (at most the context's timeout), as Command.
+  Reply Receive(std::string* error);
+  // Takes every owed reply; a read's entries are worked and acknowledged
+  // (synchronously). Empty, or the error.
+  std::string SettleOwed(bool* worked);
+  // The pipelined loop of a stream (`list` false: XREADGROUP >) or a list
+  // (the move script), one read ahead, until Stop() or an error (its text).
+  std::string ReadAhead(bool list, bool* worked);
+  // A batch's entries (a stream's [[key, [entry, ...]]], a list's array), or
+  // null: none (nil, empty), or malformed with `*error`.
+  Reply BatchEntries(bool list, Reply reply, std::string* error);
+  // Works a batch of either kind and acknowledges it: sent ahead
+  // (`ahead`), or waited for. False with `*error`.
+  bool WorkBatch(bool list, const redisReply& entries, bool ahead, std::string* error);
   // The same for a blocking read (XREADGROUP BLOCK, BLMOVE) that waits up
   // to `limit` for its reply, or until Stop(): null with `*error` empty then.
   Reply BlockingCommand(const std::vector<std::string>& args, std::chrono::milliseconds limit,
                         std::string* error);
   // Works a stream reply's entries ([id, [field, value, ...]] each) and
-  // acknowledges them; false with `*error` if the XACK fails.
-  bool WorkEntries(const redisReply& entries, std::string* error);
+  // acknowledges them (ahead, or waited for); false with `*error` if the XACK fails.
+  bool WorkEntries(const redisReply& entries, bool ahead, std::string* error);
   // Works `lines` (the buffer_ built from `entries` entries): counts them
   // through the pipeline and reports the batch applied.
   void WorkLines(std::size_t entries);
@@ -112,8 +140,13 @@ class RedisInput : public Input {
   Pipeline pipeline_;
   Shard* shard_;     // the input's own self-metrics; the reader's thread only
   bool up_ = false;  // what llm_log_exporter_input_up says; the reader's thread only
+  std::unique_ptr<ReplyArena> arena_;  // the connection's replies
   std::unique_ptr<redisContext, ContextDeleter> context_;
+  std::deque<Owed> owed_;  // replies to commands sent ahead, in order
   std::string buffer_;  // the lines of the batch being worked, then kLinePadding bytes
+  // An XACK's arguments: pointers into the batch's reply, in arena_.
+  std::vector<const char*> ack_argv_;
+  std::vector<std::size_t> ack_lengths_;
   std::atomic<std::uint64_t> applied_through_{0};  // the last batch OnApplied reported
 };
 
