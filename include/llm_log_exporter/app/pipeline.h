@@ -47,6 +47,16 @@ class alignas(64) Pipeline : private LineSink {
   void OnLine(std::string_view line, bool cr) override;
   void OnTooLong() override;
   void ApplyBatch();
+  // Whether the request line in record_ has a string in an exemplar field:
+  // the only cost of exemplars for lines without one.
+  bool HasExemplarField() const {
+    bool any = false;
+    for (const int f : exemplar_fields_) any |= record_.fields[f].state == FieldState::kString;
+    return any;
+  }
+  // The exemplar of the request line in record_ (RuleSet::exemplar_fields)
+  // into exemplar_; false if it has none. Dropped ones count as field errors.
+  bool FindExemplar();
   // Runs the text rules over a line that is no JSON request line; true if
   // one of them made it a request.
   bool MatchText(std::string_view line);
@@ -76,6 +86,12 @@ class alignas(64) Pipeline : private LineSink {
   Record record_;
   std::string unwrap_scratch_;  // a line without its ANSI codes (Unwrap)
   UpdateBatch batch_;
+  // The line being worked has an exemplar for its batch's updates from
+  // exemplar_from_ on (its request rules'); else kNoExemplar.
+  static constexpr std::size_t kNoExemplar = ~std::size_t{0};
+  std::size_t exemplar_from_ = kNoExemplar;
+  std::vector<int> exemplar_fields_;  // RuleSet::exemplar_fields' fields
+  ExemplarRef exemplar_;
   std::uint64_t tally_[static_cast<std::size_t>(LineResult::kNumResults)] = {};
   std::uint64_t chunk_seq_ = 0;
   std::uint64_t line_in_chunk_ = 0;
