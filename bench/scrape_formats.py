@@ -5,7 +5,8 @@ usage:
   scrape_formats.py --exe EXE [--series 10000,100000] [--scrapes 20] [--no-exemplars]
 
 For each series count N: starts the daemon on 127.0.0.1:0 with a config of
-one counter whose two labels (a: N/100 values, b: 100) make N series, feeds N
+one counter whose two labels (a: N/100 values, b: 100; 999 x 99 = 98,901 for
+100,000, the store's cap per metric counting overflow values) make N series, feeds N
 request lines (one per series, each with a trace_id, so that every series has
 an exemplar in OpenMetrics; --no-exemplars leaves them out), waits until all
 are counted, then times --scrapes GETs of /metrics on one keep-alive
@@ -33,7 +34,15 @@ FORMATS = [("text", {}), ("text+gzip", {"Accept-Encoding": "gzip"}),
            ("openmetrics+gzip", {"Accept": PROMETHEUS_ACCEPT, "Accept-Encoding": "gzip"})]
 
 
+def shape(n):
+    """(values of a, values of b): about n series within the store's cap of
+    100,000 per metric, which counts each label's overflow value too."""
+    b = 100 if (n // 100 + 1) * 101 <= 100000 else 99
+    return min(max(1, n // b), 100000 // (b + 1) - 1), b
+
+
 def config(n):
+    a, b = shape(n)
     return ("namespace: bench\n"
             "requests: {keys: [a]}\n"
             "metrics:\n"
@@ -41,7 +50,7 @@ def config(n):
             "    type: counter\n"
             "    labels:\n"
             "      - {name: a, max_values: %d}\n"
-            "      - {name: b, max_values: 100}\n" % max(1, n // 100))
+            "      - {name: b, max_values: %d}\n" % (a, b))
 
 
 def get(conn, headers):
@@ -67,18 +76,22 @@ def run(exe, n, scrapes, exemplars):
             f.write(config(n))
         daemon = Daemon(exe, ["--config.file", path, "--store.max-bytes", str(1 << 31)])
         try:
+            a, b = shape(n)
+            n = a * b
             trace = ',"trace_id":"%032x"' if exemplars else ""
             lines = "".join(('{"a":"a%d","b":"b%d"' + trace + '}\n')
-                            % ((i // 100, i % 100, i) if exemplars else (i // 100, i % 100))
+                            % ((i // b, i % b, i) if exemplars else (i // b, i % b))
                             for i in range(n))
             daemon.proc.stdin.write(lines.encode())
             daemon.proc.stdin.flush()
             conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=30)
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 240
             while counted(conn) < n:
                 if time.monotonic() > deadline or daemon.proc.poll() is not None:
-                    raise RuntimeError("the daemon did not count %d lines in time" % n)
-                time.sleep(0.05)  # polling with a deadline
+                    raise RuntimeError("the daemon counted %d of %d lines in time (exit code %s): %r"
+                                       % (counted(conn) if daemon.proc.poll() is None else -1, n,
+                                          daemon.proc.poll(), b"".join(daemon.stderr_lines[-3:])))
+                time.sleep(0.5)  # polling with a deadline; a scrape holds the store a while
             for name, headers in FORMATS:
                 size = len(get(conn, headers))  # warm: the first scrape of a format is untimed
                 times = []

@@ -182,6 +182,12 @@ std::string Serialize(const std::vector<Family>& families, bool open_metrics) {
         head += label.name.size() + label.value.size() + 4;
       }
       estimate += head * (series.buckets.size() + 3);
+      if (open_metrics && series.exemplar) estimate += 64 + series.exemplar->label.value.size();
+      if (open_metrics && family.type == MetricType::kHistogram) {
+        for (const Bucket& bucket : series.buckets) {
+          if (bucket.exemplar) estimate += 64 + bucket.exemplar->label.value.size();
+        }
+      }
     }
   }
   std::string out;

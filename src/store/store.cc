@@ -443,12 +443,7 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
 template <bool kExemplar>
 [[gnu::always_inline]] inline void Shard::ApplyUpdates(const Update* updates, std::size_t n,
                                                        const ExemplarRef* exemplar) {
-  const std::shared_ptr<const Label>* label = nullptr;
-  std::unique_lock<std::mutex> lock;
-  if (kExemplar) {
-    label = &ExemplarLabel(*exemplar);
-    lock = std::unique_lock<std::mutex>(exemplars_mutex_);
-  }
+  const std::shared_ptr<const Label>* label = kExemplar ? &ExemplarLabel(*exemplar) : nullptr;
   for (const Update* update = updates; update != updates + n; ++update) {
     if (update->metric >= hot_.size()) continue;
     std::size_t series = 0;
@@ -461,6 +456,9 @@ template <bool kExemplar>
     }
     std::atomic<std::uint64_t>* counted = Write(update->metric, series, update->value);
     if (kExemplar && counted != nullptr) {
+      // Locked per update: ResolveSeries takes the store's mutex, which a
+      // scrape holds while it takes this one.
+      std::lock_guard<std::mutex> lock(exemplars_mutex_);
       KeepExemplar(static_cast<std::size_t>(counted - cells_.data()), update->value, *label,
                    exemplar->timestamp_seconds);
     }
@@ -625,6 +623,10 @@ std::vector<Family> Store::Collect() const {
   std::vector<std::pair<std::size_t, std::shared_ptr<const Exemplar>>> exemplars;
   for (const auto& shard : shards_) {
     std::lock_guard<std::mutex> shard_lock(shard->exemplars_mutex_);
+    exemplars.reserve(exemplars.size() + shard->exemplars_.size);
+  }
+  for (const auto& shard : shards_) {
+    std::lock_guard<std::mutex> shard_lock(shard->exemplars_mutex_);
     for (const Shard::Kept& kept : shard->exemplars_.slots) {
       if (kept.label == nullptr) continue;
       exemplars.emplace_back(kept.cell, std::make_shared<const Exemplar>(Exemplar{
@@ -662,6 +664,11 @@ std::vector<Family> Store::Collect() const {
         }
       }
     }
+    std::size_t shown = 0;
+    for (std::size_t s = 0; s < m.series_capacity; ++s) {
+      shown += m.exists[s].load(std::memory_order_relaxed) ? 1 : 0;
+    }
+    family.series.reserve(m.spec.latest_series_only ? 1 : shown);
     for (std::size_t s = 0; s < m.series_capacity; ++s) {
       if (!m.exists[s].load(std::memory_order_relaxed)) continue;
       if (m.spec.latest_series_only && s != latest) continue;

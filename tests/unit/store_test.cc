@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "llm_log_exporter/exposition/text_format.h"
 
@@ -111,6 +113,41 @@ TEST(StoreTest, KeepsTheLatestExemplarPerCounterAndBucketNewestOverShards) {
   }
   // The 0.0.4 text shows none of it.
   EXPECT_EQ(SerializeText(all).find('#' + std::string(" {")), std::string::npos);
+}
+
+// A writer meeting new label values (which takes the store's mutex) with
+// exemplars, while scrapes run (which take the store's, then each shard's
+// exemplar mutex): no deadlock, and every series keeps its exemplar.
+TEST(StoreTest, ExemplarsOfNewLabelValuesWhileScraping) {
+  MetricSpec spec = Status(1000);
+  Store store({spec});
+  Shard* shard = store.AddShard();
+  constexpr int kValues = 900;
+  std::vector<std::string> values;
+  for (int i = 0; i < kValues; ++i) values.push_back("v" + std::to_string(i));
+  std::thread writer([&] {
+    for (int i = 0; i < kValues; ++i) {
+      const std::string_view label = values[i];
+      const Update u{0, kDynamicSeries, 1, &label};
+      shard->Apply(&u, 1, {"trace_id", values[i], 1.0 * i});
+    }
+  });
+  // With success and error, created at 0. A deadlock fails here (the writer
+  // is then stuck too: the process ends with the test's failure).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::size_t shown = 0;
+  while (shown < kValues + 2) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << shown << " series";
+    shown = FindFamily(store.Collect(), "requests_total").series.size();
+  }
+  writer.join();
+  const std::vector<Family> all = store.Collect();
+  for (const Series& series : FindFamily(all, "requests_total").series) {
+    const std::string& value = series.labels.at(0).value;
+    if (value == "success" || value == "error") continue;
+    ASSERT_TRUE(series.exemplar) << value;
+    EXPECT_EQ(series.exemplar->label.value, value);
+  }
 }
 
 // OpenMetrics: a W3C traceparent gives its trace id; at most 128 code points

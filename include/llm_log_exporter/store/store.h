@@ -68,9 +68,11 @@ ExemplarCheck ExemplarFrom(std::string_view name, std::string_view text, double 
                            ExemplarRef* out);
 
 /// The aggregates written by one thread: plain cells, no lock and no allocation
-/// per update. Owned by its Store; use from a single writer thread only (the
-/// store reads it concurrently at scrape time). Cache-line aligned, so that
-/// writers of neighbouring shards do not share lines.
+/// per update (but for updates with an exemplar, which take the shard's
+/// exemplar mutex, shared with scrapes, and may allocate). Owned by its Store;
+/// use from a single writer thread only (the store reads it concurrently at
+/// scrape time). Cache-line aligned, so that writers of neighbouring shards do
+/// not share lines.
 class alignas(64) Shard {
  public:
   /// Applies updates in order. Never throws; updates to unknown metrics are ignored.
