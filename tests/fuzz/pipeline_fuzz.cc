@@ -55,7 +55,7 @@ void FeedChunk(lle::Pipeline& pipeline, std::string_view lines, std::uint64_t se
   pipeline.Feed(chunk.view(), seq, 1.7e9 + static_cast<double>(seq));
 }
 
-void CheckLineCounts(const std::vector<Family>& families, const std::uint64_t fed[2]) {
+void CheckLineCounts(const std::vector<lle::Family>& families, const std::uint64_t fed[2]) {
   double counted[2] = {0, 0};
   bool found = false;
   for (const auto& family : families) {
@@ -80,7 +80,8 @@ void CheckLineCounts(const std::vector<Family>& families, const std::uint64_t fe
   }
 }
 
-void CheckLabels(const std::vector<Family>& families, const std::vector<lle::MetricSpec>& specs) {
+void CheckLabels(const std::vector<lle::Family>& families,
+                 const std::vector<lle::MetricSpec>& specs) {
   std::map<std::string, const lle::MetricSpec*> by_name;
   for (const auto& spec : specs) by_name[spec.name] = &spec;
   for (const auto& family : families) {
@@ -220,7 +221,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (lle::Pipeline* p : pipelines) p->Finish();
 
-  const std::vector<Family> families = exporter.Collect();
+  const std::vector<lle::Family> families = exporter.Collect();
   CheckLineCounts(families, fed);
   {
     std::shared_lock<lle::ReloadGate> lock(exporter.gate());
