@@ -269,8 +269,11 @@ void BM_MapApply(benchmark::State& state) {
   std::deque<std::string> strings;  // never moves its elements
   for (std::size_t i = 0; i < kRecords; ++i) {
     parser.Parse(c.request_lines[i], records[i]);
-    for (FieldValue& f : records[i].fields) {
-      if (f.state == FieldState::kString) f.text = strings.emplace_back(f.text);
+    for (int f = 0; f < static_cast<int>(kMaxFields); ++f) {
+      FieldValue v = records[i].Get(f);
+      if (v.state != FieldState::kString) continue;
+      v.text = strings.emplace_back(v.text);
+      records[i].Set(f, v);
     }
     line_bytes[i] = c.request_lines[i].size() + 1;
   }

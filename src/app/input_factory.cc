@@ -1,6 +1,5 @@
 #include "llm_log_exporter/app/input_factory.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -70,14 +69,14 @@ std::vector<std::unique_ptr<Input>> MakeInputs(Exporter& exporter, const Options
                                                bool read_stdin) {
   std::vector<std::unique_ptr<Input>> inputs;
   if (read_stdin) {
-    // A live pipe: a bigger kernel buffer absorbs bursts while the workers catch
-    // up (best effort: not a pipe, or over the user's limit, changes nothing).
-    fcntl(0, F_SETPIPE_SZ, 1024 * 1024);
     // Never make the writer wait for long; count what finds no room instead.
     auto stdin_input = std::make_unique<StreamInput>(
         exporter, kStdinSource, "stdin", std::make_unique<FdSource>(0), options,
         /*drop_when_full=*/true, options.input_workers);
     stdin_input->MapIfFile(0);
+    // A live pipe: a bigger kernel buffer absorbs bursts while the workers
+    // catch up, and lets the reader rest longer.
+    stdin_input->PaceForPipe(0);
     inputs.push_back(std::move(stdin_input));
     return inputs;
   }

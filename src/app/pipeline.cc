@@ -84,7 +84,9 @@ void Pipeline::OnLine(std::string_view raw, bool cr) {
   parser_->Parse(line, record_);
   if (record_.kind == LineKind::kRequest) {
     for (const FieldConversion& c : mapper.Rules().request_conversions) {
-      ConvertJsonValue(c.conversion, c.scale, &record_.fields[c.field]);
+      FieldValue value = record_.Get(c.field);
+      ConvertJsonValue(c.conversion, c.scale, &value);
+      record_.Set(c.field, value);
     }
     // A health check's JSON access line, say, is no request.
     if (!mapper.IsRequest(record_)) record_.kind = LineKind::kEvent;

@@ -3,6 +3,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <atomic>
 #include <utility>
 
 namespace lle {
@@ -19,6 +20,8 @@ bool Equals(const Condition& c, const FieldValue& v) {
 
 Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
     : rules_(std::move(rules)), first_metric_(first_metric) {
+  static std::atomic<std::uint64_t> next_id{1};
+  id_ = next_id.fetch_add(1, std::memory_order_relaxed);
   specs_ = rules_.metrics;
   kinds_.resize(rules_.records.size());
   // What each kind's rules read each field as.
@@ -44,19 +47,46 @@ Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
           if (!optional) required[rule.record][f] = true;
         }
         Kind& kind = kinds_[rule.record];
-        const RequestRule r{&rule,
-                            first_metric_ + rule.metric,
-                            static_cast<std::uint32_t>(kind.rules.size()),
-                            rule.source,
-                            specs_.at(rule.metric).type == MetricType::kCounter,
-                            !rule.conditions.empty(),
-                            rule.scale != 1 || rule.divide_by != 1,
-                            rule.field,
-                            rule.divisor_field,
-                            rule.scale,
-                            rule.divide_by};
-        const bool plain = r.source == ValueSource::kField && !r.filtered && rule.labels.empty();
-        kind.rules.insert(kind.rules.begin() + (plain ? kind.num_plain++ : kind.rules.size()), r);
+        // The fields that must hold numbers for the rule to fire.
+        std::uint64_t needs = 0;
+        if (rule.field >= 0) needs |= std::uint64_t{1} << rule.field;
+        if (rule.divisor_field >= 0 &&
+            (rule.source == ValueSource::kRatio || rule.source == ValueSource::kSum)) {
+          needs |= std::uint64_t{1} << rule.divisor_field;
+        }
+        // `exists` conditions are told from the record's masks; the others
+        // are matched one by one.
+        std::uint64_t exists = 0;
+        std::uint64_t absent = 0;
+        std::vector<Condition> conditions;
+        for (const Condition& c : rule.conditions) {
+          if (c.op == Condition::Op::kExists) {
+            exists |= std::uint64_t{1} << c.field;
+          } else if (c.op == Condition::Op::kAbsent) {
+            absent |= std::uint64_t{1} << c.field;
+          } else {
+            conditions.push_back(c);
+          }
+        }
+        RequestRule r{&rule,
+                      first_metric_ + rule.metric,
+                      static_cast<std::uint32_t>(kind.rules.size()),
+                      needs,
+                      exists,
+                      absent,
+                      rule.source,
+                      specs_.at(rule.metric).type == MetricType::kCounter,
+                      !conditions.empty(),
+                      rule.scale != 1 || rule.divide_by != 1,
+                      rule.field,
+                      rule.divisor_field,
+                      rule.scale,
+                      rule.divide_by,
+                      std::move(conditions)};
+        const bool plain =
+            r.source == ValueSource::kField && rule.conditions.empty() && rule.labels.empty();
+        kind.rules.insert(kind.rules.begin() + (plain ? kind.num_plain++ : kind.rules.size()),
+                          std::move(r));
         break;
       }
       case Signal::kLogLevel:
@@ -81,7 +111,9 @@ Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
   for (std::size_t k = 0; k < kinds_.size(); ++k) {
     for (std::size_t f = 0; f < rules_.fields.size(); ++f) {
       if (use[k][f] == Use::kFilter) continue;
-      kinds_[k].checked.push_back({static_cast<int>(f), use[k][f], required[k][f]});
+      const std::uint64_t bit = std::uint64_t{1} << f;
+      (use[k][f] == Use::kNumber ? kinds_[k].number_use : kinds_[k].label_use) |= bit;
+      if (required[k][f]) kinds_[k].required |= bit;
       checked[f] = true;
     }
   }
@@ -115,7 +147,6 @@ void Mapper::FieldError(int field, Reason reason, UpdateBatch& out) const {
 
 bool Mapper::HasValue(const RequestRule& r, const FieldValue& value, UpdateBatch& out,
                       std::size_t* size) const {
-  if (value.state != FieldState::kNumber) return false;
   if (!r.counter || value.number >= 0) return true;
   out.size = *size;  // a counter never goes down: the value is a field error
   FieldError(r.field, kNegative, out);
@@ -125,7 +156,7 @@ bool Mapper::HasValue(const RequestRule& r, const FieldValue& value, UpdateBatch
 
 bool Mapper::Matches(const std::vector<Condition>& conditions, const Record& record) {
   for (const Condition& c : conditions) {
-    const FieldValue& v = record.fields[c.field];
+    const FieldValue& v = record.Get(c.field);
     bool ok = false;
     switch (c.op) {
       case Condition::Op::kEquals:
@@ -171,19 +202,24 @@ std::vector<std::uint32_t> Mapper::DirectMetrics() const {
 void Mapper::Map(const Record& record, std::uint32_t kind_index, bool from_text, double now_seconds,
                  UpdateBatch& out, DirectValues* direct) const {
   const Kind& kind = kinds_[kind_index];
-  // Each unusable field counts once per line, however many rules read it.
-  for (const CheckedField& checked : kind.checked) {
-    const FieldState state = record.fields[checked.field].state;
-    if (state == FieldState::kMissing) {
-      // A missing label field takes the label's default, which the metric
-      // shows. A text line carries only what its rule captures.
-      if (checked.required && !from_text) FieldError(checked.field, kMissing, out);
-    } else if (state == FieldState::kOutOfRange) {
-      FieldError(checked.field, kOutOfRange, out);
-    } else if (checked.use == Use::kNumber ? state != FieldState::kNumber
-                                           : state != FieldState::kString) {
-      FieldError(checked.field, kWrongType, out);
-    }
+  const std::uint64_t numbers = record.numbers();
+  // Each unusable field counts once per line, however many rules read it:
+  // a value that is no number, a label that is no string, and the absence of
+  // a field some rule requires. A missing label field takes the label's
+  // default, which the metric shows; a text line carries only what its rule
+  // captures, and misses nothing.
+  const std::uint64_t present = record.present();
+  std::uint64_t unusable = (kind.number_use & present & ~numbers) |
+                           (kind.label_use & present & ~record.strings()) |
+                           (from_text ? 0 : kind.required & ~present);
+  for (; unusable != 0; unusable &= unusable - 1) {
+    const int f = __builtin_ctzll(unusable);
+    const FieldState state = record.Get(f).state;
+    FieldError(f,
+               state == FieldState::kMissing      ? kMissing
+               : state == FieldState::kOutOfRange ? kOutOfRange
+                                                  : kWrongType,
+               out);
   }
   // The batch's size is kept in a local: stores into `out` could alias the
   // record's doubles as far as the compiler knows, so it would reload
@@ -197,25 +233,50 @@ void Mapper::Map(const Record& record, std::uint32_t kind_index, bool from_text,
     direct->value[r.direct] = x;
     direct->fired |= std::uint64_t{1} << r.direct;
   };
-  std::size_t first = 0;
+  // The rules the line's fields let fire: not one whose value fields are no
+  // numbers (their errors were counted above), nor one whose `exists`
+  // conditions fail. Lines of one server mostly have the same fields, so
+  // with `direct` (one per pipeline) the list is worked out once per shape.
+  const auto select = [&](std::uint8_t* list) {
+    std::uint32_t n = 0;
+    for (std::size_t k = 0; k < kind.rules.size(); ++k) {
+      const RequestRule& r = kind.rules[k];
+      if (((r.needs & ~numbers) | (r.exists & ~present) | (r.absent & present)) == 0) {
+        list[n++] = static_cast<std::uint8_t>(k);
+      }
+    }
+    return n;
+  };
+  std::uint8_t local[kMaxRules];
+  const std::uint8_t* candidates = local;
+  std::uint32_t num_candidates = 0;
   if (direct != nullptr) {
     direct->fired = 0;
-    // Plain rules: the general loop's kField case without its other checks.
-    for (; first < kind.num_plain; ++first) {
-      const RequestRule& r = kind.rules[first];
-      const FieldValue& value = record.fields[r.field];
-      if (HasValue(r, value, out, &size)) set_direct(r, scaled(r, value.number));
+    DirectValues::Shape& shape = direct->shape;
+    if (shape.mapper != id_ || shape.kind != kind_index || shape.present != present ||
+        shape.numbers != numbers) {
+      shape.mapper = id_;
+      shape.kind = kind_index;
+      shape.present = present;
+      shape.numbers = numbers;
+      shape.num_rules = select(shape.rules);
     }
+    candidates = shape.rules;
+    num_candidates = shape.num_rules;
+  } else {
+    num_candidates = select(local);
   }
-  for (std::size_t k = first; k < kind.rules.size(); ++k) {
+  for (std::uint32_t i = 0; i < num_candidates; ++i) {
+    const std::size_t k = candidates[i];
     const RequestRule& r = kind.rules[k];
-    const FieldValue* value = r.field >= 0 ? &record.fields[r.field] : nullptr;
-    const bool number = value != nullptr && value->state == FieldState::kNumber;
-    // A rule whose value field is no number cannot fire (its errors were
-    // counted above): skip it before its filter, which most lines without
-    // the field (TGI's validation time on a JSON line, say) would pay for.
-    if (value != nullptr && !number) continue;
-    if (r.filtered && !Matches(r.rule->conditions, record)) continue;
+    if (direct != nullptr && k < kind.num_plain) {
+      // A plain rule: the kField case below without its other checks.
+      const FieldValue& value = record.Get(r.field);
+      if (HasValue(r, value, out, &size)) set_direct(r, scaled(r, value.number));
+      continue;
+    }
+    const FieldValue* value = r.field >= 0 ? &record.Get(r.field) : nullptr;
+    if (r.filtered && !Matches(r.conditions, record)) continue;
     Update u{r.metric, 0, 1, nullptr};
     switch (r.source) {
       case ValueSource::kOne:
@@ -225,14 +286,14 @@ void Mapper::Map(const Record& record, std::uint32_t kind_index, bool from_text,
         u.value = scaled(r, value->number);
         break;
       case ValueSource::kRatio: {
-        const FieldValue& divisor = record.fields[r.divisor_field];
-        if (!number || divisor.state != FieldState::kNumber || !(divisor.number > 0)) continue;
+        const FieldValue& divisor = record.Get(r.divisor_field);
+        if (value == nullptr || !(divisor.number > 0)) continue;
         u.value = scaled(r, value->number / divisor.number);
         break;
       }
       case ValueSource::kSum: {
-        const FieldValue& term = record.fields[r.divisor_field];
-        if (!number || term.state != FieldState::kNumber) continue;
+        const FieldValue& term = record.Get(r.divisor_field);
+        if (value == nullptr) continue;
         u.value = scaled(r, value->number + term.number);
         if (r.counter && u.value < 0) continue;
         break;
@@ -251,7 +312,7 @@ void Mapper::Map(const Record& record, std::uint32_t kind_index, bool from_text,
       std::string_view* labels = out.label_values + out.label_size;
       out.label_size += label_sources.size();
       for (std::size_t l = 0; l < label_sources.size(); ++l) {
-        const FieldValue& label = record.fields[label_sources[l].field];
+        const FieldValue& label = record.Get(label_sources[l].field);
         // An empty label value is the same as no label to Prometheus: use the default.
         labels[l] = label.state == FieldState::kString && !label.text.empty()
                         ? label.text
@@ -267,7 +328,7 @@ void Mapper::Map(const Record& record, std::uint32_t kind_index, bool from_text,
 
 LogLevel Mapper::JsonLevel(const Record& record) const {
   for (const int f : rules_.level_fields) {
-    const FieldValue& v = record.fields[f];
+    const FieldValue& v = record.Get(f);
     if (v.state != FieldState::kString) continue;
     const LogLevel level = LevelFromName(v.text);
     if (level != LogLevel::kNone) return level;
@@ -305,11 +366,11 @@ void Mapper::MapSensitive(SensitiveKinds kinds, UpdateBatch& out) const {
 
 std::string_view Mapper::PromptHash(const Record& record, char (&buffer)[16]) const {
   if (rules_.prompt_hash_field >= 0) {
-    const FieldValue& given = record.fields[rules_.prompt_hash_field];
+    const FieldValue& given = record.Get(rules_.prompt_hash_field);
     if (given.state == FieldState::kString && !given.text.empty()) return given.text;
   }
   if (rules_.prompt_field < 0) return {};
-  const FieldValue& prompt = record.fields[rules_.prompt_field];
+  const FieldValue& prompt = record.Get(rules_.prompt_field);
   if (prompt.state != FieldState::kString) return {};
   // FNV-1a: enough to tell prompts apart; the prompt itself is never kept.
   std::uint64_t h = 14695981039346656037ull;

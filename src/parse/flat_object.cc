@@ -317,7 +317,7 @@ void FlatParser::SeenKey::Remember(const char* name, const char* name_end, const
   key = found;
 }
 
-FlatResult FlatParser::Parse(std::string_view line, std::size_t start, FieldValue* fields) {
+FlatResult FlatParser::Parse(std::string_view line, std::size_t start, Record& record) {
   const char* end = line.data() + line.size();
   const char* p = line.data() + start + 1;
   bool request = false;
@@ -373,7 +373,7 @@ FlatResult FlatParser::Parse(std::string_view line, std::size_t start, FieldValu
       if (key != nullptr) {
         request |= key->marks_request;
         // A duplicate key overrides the earlier value, as in WalkDom.
-        if (key->field >= 0) fields[key->field] = value;
+        if (key->field >= 0) record.Set(key->field, value);
       }
       if (*p++ == '}') break;
     }

@@ -87,10 +87,10 @@ class FlatParser {
  public:
   void AddKey(std::string_view name, FlatKeys::Key key) { keys_.Add(name, key); }
 
-  /// Fills `fields` exactly as the DOM path would and returns the line's kind;
-  /// anything outside the subset is kFallback, with `fields` partly written.
-  /// `line[start]` must be '{' and `line` padded (kLinePadding).
-  FlatResult Parse(std::string_view line, std::size_t start, FieldValue* fields);
+  /// Sets the fields of `record` exactly as the DOM path would and returns the
+  /// line's kind; anything outside the subset is kFallback, with `record`'s
+  /// fields partly set. `line[start]` must be '{' and `line` padded (kLinePadding).
+  FlatResult Parse(std::string_view line, std::size_t start, Record& record);
 
  private:
   // Lines of one server repeat their keys in the same order: the key seen at

@@ -19,7 +19,6 @@ namespace od = simdjson::ondemand;
 using simdjson::error_code;
 
 static_assert(kLinePadding >= simdjson::SIMDJSON_PADDING);
-static_assert(std::is_trivially_copyable_v<FieldValue>, "Parse clears fields with memcpy");
 
 namespace {
 
@@ -166,7 +165,7 @@ error_code WalkObject(od::object object, const Node* node, int depth, Record* ou
       od::json_type type;
       if (auto err = value.type().get(type)) return err;
       if (type == od::json_type::object) {
-        if (key->field >= 0) out->fields[key->field] = {FieldState::kWrongType, 0, {}};
+        if (key->field >= 0) out->Set(key->field, {FieldState::kWrongType, 0, {}});
         od::object child;
         if (auto err = value.get_object().get(child)) return err;
         if (auto err = WalkObject(child, key->child.get(), depth + 1, out, request)) return err;
@@ -176,7 +175,7 @@ error_code WalkObject(od::object object, const Node* node, int depth, Record* ou
     FieldValue read;
     if (auto err = ReadValue(value, depth + 1, &read)) return err;
     // A duplicate key overrides the earlier value, as JSON readers commonly do.
-    if (key != nullptr && key->field >= 0) out->fields[key->field] = read;
+    if (key != nullptr && key->field >= 0) out->Set(key->field, read);
   }
   return simdjson::SUCCESS;
 }
@@ -205,7 +204,7 @@ bool WalkDom(simdjson::dom::object object, const Node& node, Record& out) {
     if (key == nullptr) continue;
     request |= key->marks_request;
     // A duplicate key overrides the earlier value, as JSON readers commonly do.
-    if (key->field >= 0) out.fields[key->field] = FromDom(field.value);
+    if (key->field >= 0) out.Set(key->field, FromDom(field.value));
     if (key->child != nullptr && field.value.type() == simdjson::dom::element_type::OBJECT) {
       request |= WalkDom(field.value.get_object().value_unsafe(), *key->child, out);
     }
@@ -276,43 +275,34 @@ LineParser::~LineParser() = default;
 std::size_t LineParser::fast_path_lines() const { return impl_->fast_path_lines; }
 
 void LineParser::Parse(std::string_view line, Record& out) {
-  // Copied whole: one 32-byte store per field rather than one per member (or
-  // a memset call, whose start-up costs more than a dozen fields).
-  static constexpr FieldValue kMissing{};
-  const auto clear = [&] {
-    for (std::size_t i = 0; i < impl_->num_fields; ++i) {
-      std::memcpy(static_cast<void*>(&out.fields[i]), &kMissing, sizeof kMissing);
-    }
-  };
+  out.Clear();
   std::size_t start = 0;
   while (start < line.size() && IsJsonSpace(line[start])) ++start;
   if (start == line.size() || line[start] != '{') {
-    // Nothing reads the fields of a line that is no object: not cleared.
     out.kind = simdjson::validate_utf8(line.data(), line.size()) ? LineKind::kNotJson
                                                                  : LineKind::kInvalidUtf8;
     return;
   }
-  clear();
   if (impl_->fast_path) {
     // Most lines are flat objects: a hand-written scan reads them in a fraction
     // of simdjson's instructions and hands anything unusual to the DOM parser.
-    const FlatResult flat = impl_->flat.Parse(line, start, out.fields.data());
+    const FlatResult flat = impl_->flat.Parse(line, start, out);
     if (flat != FlatResult::kFallback) {
       out.kind = flat == FlatResult::kRequest ? LineKind::kRequest : LineKind::kEvent;
       ++impl_->fast_path_lines;
       return;
     }
-    clear();
+    out.Clear();
   }
   error_code err = impl_->ParseDom(line, out);
   if (err == simdjson::NUMBER_ERROR) {
     // A number beyond what DOM parsing accepts (1e400, a huge integer) is still
     // valid JSON: the on-demand walk reads it as out of range or as a double.
-    clear();
+    out.Clear();
     err = impl_->ParseObject(line, out);
   }
   if (err == simdjson::SUCCESS) return;
-  clear();
+  out.Clear();
   out.kind = err == simdjson::UTF8_ERROR ? LineKind::kInvalidUtf8 : LineKind::kNotJson;
 }
 

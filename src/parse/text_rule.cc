@@ -423,36 +423,32 @@ bool TextMatcher::Fill(std::size_t index, std::string_view line, Record& record)
       if (!matched) return false;
       // Constants first: a capture of the same field overrides them.
       for (const TextConstant& k : rule.constants) {
-        FieldValue& v = record.fields[k.field];
-        v.state = k.is_number ? FieldState::kNumber : FieldState::kString;
-        v.number = k.number;
-        v.text = k.text;
+        record.Set(k.field,
+                   {k.is_number ? FieldState::kNumber : FieldState::kString, k.number, k.text});
       }
     }
     for (; capture != rule.captures.end() && capture->regex == r; ++capture) {
       const re2::StringPiece& piece = groups_[capture->group];
       // A group that took no part in the match (an optional one) is no value.
       if (!matched || piece.data() == nullptr) continue;
+      FieldValue value;
       Convert(capture->conversion, capture->scale, std::string_view(piece.data(), piece.size()),
-              &record.fields[capture->field]);
+              &value);
+      record.Set(capture->field, value);
     }
   }
   for (const TextQuotient& q : rule.quotients) {
-    const FieldValue& a = record.fields[q.dividend];
-    const FieldValue& b = record.fields[q.divisor];
+    const FieldValue& a = record.Get(q.dividend);
+    const FieldValue& b = record.Get(q.divisor);
     if (a.state != FieldState::kNumber || b.state != FieldState::kNumber || !(b.number > 0)) {
       continue;
     }
     const double quotient = a.number / b.number;
-    SetNumber(q.round ? std::nearbyint(quotient) : quotient, 1, &record.fields[q.field]);
+    FieldValue value;
+    SetNumber(q.round ? std::nearbyint(quotient) : quotient, 1, &value);
+    record.Set(q.field, value);
   }
   return true;
-}
-
-void TextMatcher::Clear(const TextRule& rule, Record& record) {
-  for (const TextQuotient& q : rule.quotients) record.fields[q.field] = FieldValue{};
-  for (const TextCapture& c : rule.captures) record.fields[c.field] = FieldValue{};
-  for (const TextConstant& k : rule.constants) record.fields[k.field] = FieldValue{};
 }
 
 }  // namespace lle

@@ -17,7 +17,7 @@ ChunkReader::ChunkReader(ByteSource& source, ChunkQueue& queue, ChunkReaderOptio
       options_(std::move(options)),
       counters_(counters),
       pacer_(options_.rest_window, options_.slow_bytes,
-             options_.rest_unbounded ? SIZE_MAX : options_.read_bytes) {
+             options_.rest_bytes != 0 ? options_.rest_bytes : options_.read_bytes) {
   if (!options_.now) options_.now = [] { return ReadPacer::Clock::now(); };
 }
 

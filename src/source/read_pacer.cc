@@ -24,9 +24,17 @@ ReadPacer::Pace ReadPacer::OnRead(Clock::time_point now, std::string_view bytes,
   const auto gap = static_cast<double>((now - *last).count());
   const double bytes_by_window = static_cast<double>(bytes.size()) * window;
   pace.slow = bytes_by_window <= static_cast<double>(slow_bytes_) * gap;
-  if (bytes_by_window <= static_cast<double>(rest_bytes_) * gap) {
-    const auto lines = static_cast<double>(std::count(bytes.begin(), bytes.end(), '\n'));
-    if (lines * window >= 1.5 * gap) pace.rest = window_;
+  // The rest: the window, or shorter if rest_bytes would pile up sooner at
+  // this rate; none under a quarter window (a fast input is read as it comes).
+  double rest = window;
+  if (bytes_by_window > static_cast<double>(rest_bytes_) * gap) {
+    rest = static_cast<double>(rest_bytes_) * gap / static_cast<double>(bytes.size());
+  }
+  if (rest * 4 < window) return pace;
+  const auto lines = static_cast<double>(std::count(bytes.begin(), bytes.end(), '\n'));
+  if (lines * rest >= 1.5 * gap) {
+    pace.rest = std::min(window_, std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double, Clock::period>(rest)));
   }
   return pace;
 }

@@ -67,7 +67,7 @@ void RunTextRules(const lle::RuleSet& rules, const std::vector<std::string>& lin
     matcher.Match(line.view(), *record, [&](const lle::TextRule& rule) {
       Check(rule.record < rules.records.size(), "a rule's record kind out of range", rule.name);
       for (std::size_t i = 0; i < num_fields && i < lle::kMaxFields; ++i) {
-        const lle::FieldValue& value = record->fields[i];
+        const lle::FieldValue& value = record->Get(i);
         if (value.state != lle::FieldState::kString) continue;
         bool in_rule = false;
         for (const lle::TextConstant& c : rule.constants) in_rule |= Within(value.text, c.text);
@@ -80,7 +80,7 @@ void RunTextRules(const lle::RuleSet& rules, const std::vector<std::string>& lin
     });
     // Match clears what it filled: the next line starts from kMissing.
     for (std::size_t i = 0; i < lle::kMaxFields; ++i) {
-      Check(record->fields[i].state == lle::FieldState::kMissing,
+      Check(record->Get(i).state == lle::FieldState::kMissing,
             "a text rule left a field filled after the match");
     }
   }

@@ -94,7 +94,7 @@ void CompareRecords(const lle::Record& got, const lle::Record& want, std::size_t
   // The fields of a line that is no object are not read (LineParser::Parse).
   if (got.kind != LineKind::kRequest && got.kind != LineKind::kEvent) return;
   for (std::size_t i = 0; i < num_fields; ++i) {
-    if (!SameValue(got.fields[i], want.fields[i])) {
+    if (!SameValue(got.Get(i), want.Get(i))) {
       const std::string detail = std::string(what) + ": field " + set.fields[i] + " differs on";
       Fail(detail.c_str(), line);
     }
@@ -163,8 +163,9 @@ void ReferenceRecord(simdjson::dom::parser& parser, std::string_view line, const
   }
   out->kind = request ? LineKind::kRequest : LineKind::kEvent;
   for (std::size_t i = 0; i < num_fields; ++i) {
-    out->fields[i] = FieldValue{};
-    AtPath(object, set.fields[i], [&](simdjson::dom::element v) { out->fields[i] = FromDom(v); });
+    out->Set(static_cast<int>(i), FieldValue{});
+    AtPath(object, set.fields[i],
+           [&](simdjson::dom::element v) { out->Set(static_cast<int>(i), FromDom(v)); });
   }
 }
 

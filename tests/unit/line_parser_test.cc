@@ -75,11 +75,11 @@ TEST_F(LineParserTest, ClassifiesLines) {
 TEST_F(LineParserTest, ExtractsFieldsByType) {
   const Record& r = Parse(R"({"status":"success","total_time_ms":1876.5,"input_tokens":1240})");
   ASSERT_EQ(r.kind, LineKind::kRequest);
-  EXPECT_EQ(r.fields[kStatus].state, FieldState::kString);
-  EXPECT_EQ(r.fields[kStatus].text, "success");
-  EXPECT_EQ(r.fields[kTotal].state, FieldState::kNumber);
-  EXPECT_DOUBLE_EQ(r.fields[kTotal].number, 1876.5);
-  EXPECT_DOUBLE_EQ(r.fields[kTokens].number, 1240);
+  EXPECT_EQ(r.Get(kStatus).state, FieldState::kString);
+  EXPECT_EQ(r.Get(kStatus).text, "success");
+  EXPECT_EQ(r.Get(kTotal).state, FieldState::kNumber);
+  EXPECT_DOUBLE_EQ(r.Get(kTotal).number, 1876.5);
+  EXPECT_DOUBLE_EQ(r.Get(kTokens).number, 1240);
 }
 
 TEST_F(LineParserTest, FieldStates) {
@@ -106,9 +106,9 @@ TEST_F(LineParserTest, FieldStates) {
   for (const Case& c : cases) {
     const Record& r = Parse(R"({"status":"s","total_time_ms":)" + c.value + "}");
     ASSERT_EQ(r.kind, LineKind::kRequest) << c.value;
-    EXPECT_EQ(r.fields[kTotal].state, c.want) << c.value;
+    EXPECT_EQ(r.Get(kTotal).state, c.want) << c.value;
     if (c.want == FieldState::kNumber) {
-      EXPECT_DOUBLE_EQ(r.fields[kTotal].number, c.number) << c.value;
+      EXPECT_DOUBLE_EQ(r.Get(kTotal).number, c.number) << c.value;
     }
   }
 }
@@ -116,26 +116,26 @@ TEST_F(LineParserTest, FieldStates) {
 TEST_F(LineParserTest, MissingFieldsStayMissingBetweenLines) {
   Parse(R"({"status":"a","total_time_ms":5,"input_tokens":7})");
   const Record& r = Parse(R"({"status":"b"})");
-  EXPECT_EQ(r.fields[kTotal].state, FieldState::kMissing);
-  EXPECT_EQ(r.fields[kTokens].state, FieldState::kMissing);
+  EXPECT_EQ(r.Get(kTotal).state, FieldState::kMissing);
+  EXPECT_EQ(r.Get(kTokens).state, FieldState::kMissing);
 }
 
 TEST_F(LineParserTest, NothingIsExtractedFromRejectedLines) {
   const Record& r = Parse(R"({"status":"success","total_time_ms":5,"x":NaN})");
   EXPECT_EQ(r.kind, LineKind::kNotJson);
-  EXPECT_EQ(r.fields[kStatus].state, FieldState::kMissing);
-  EXPECT_EQ(r.fields[kTotal].state, FieldState::kMissing);
+  EXPECT_EQ(r.Get(kStatus).state, FieldState::kMissing);
+  EXPECT_EQ(r.Get(kTotal).state, FieldState::kMissing);
 }
 
 TEST_F(LineParserTest, DuplicateKeysLastWins) {
   const Record& r = Parse(R"({"status":"first","total_time_ms":1,"status":"second"})");
-  EXPECT_EQ(r.fields[kStatus].text, "second");
+  EXPECT_EQ(r.Get(kStatus).text, "second");
 }
 
 TEST_F(LineParserTest, EscapedKeysAndValuesAreUnescaped) {
   const Record& r = Parse(R"({"st\u0061tus":"a\"b","total_time_ms":1})");
   ASSERT_EQ(r.kind, LineKind::kRequest);
-  EXPECT_EQ(r.fields[kStatus].text, "a\"b");
+  EXPECT_EQ(r.Get(kStatus).text, "a\"b");
 }
 
 TEST_F(LineParserTest, DeepNestingIsRejectedNotCrashing) {
@@ -187,8 +187,8 @@ class FastPathTest : public testing::Test {
       return ::testing::AssertionSuccess();
     }
     for (std::size_t i = 0; i < Fields().size(); ++i) {
-      const FieldValue& f = fast_record_.fields[i];
-      const FieldValue& d = dom_record_.fields[i];
+      const FieldValue& f = fast_record_.Get(i);
+      const FieldValue& d = dom_record_.Get(i);
       std::uint64_t f_bits, d_bits;
       std::memcpy(&f_bits, &f.number, sizeof(f_bits));
       std::memcpy(&d_bits, &d.number, sizeof(d_bits));
@@ -245,7 +245,7 @@ TEST_F(FastPathTest, NestedValuesNoFieldIsInTakeTheFastPath) {
   // A wanted key's parent (usage, for usage.prompt_tokens) is left to simdjson.
   ASSERT_TRUE(Agree(R"({"usage":{"prompt_tokens":12},"status":"s"})"));
   EXPECT_EQ(fast_.fast_path_lines(), 1u);
-  EXPECT_EQ(fast_record_.fields[5].number, 12);
+  EXPECT_EQ(fast_record_.Get(5).number, 12);
   // Deeper than simdjson goes: both refuse it.
   std::string deep = R"({"x":)";
   for (int i = 0; i < 5000; ++i) deep += "[";
@@ -259,8 +259,8 @@ TEST_F(FastPathTest, RequestLinesTakeTheFastPath) {
   EXPECT_EQ(fast_record_.kind, LineKind::kRequest);
   EXPECT_EQ(fast_.fast_path_lines(), 1u);
   EXPECT_EQ(dom_.fast_path_lines(), 0u);
-  EXPECT_EQ(fast_record_.fields[0].text, "success");
-  EXPECT_EQ(fast_record_.fields[1].number, 7621);
+  EXPECT_EQ(fast_record_.Get(0).text, "success");
+  EXPECT_EQ(fast_record_.Get(1).number, 7621);
 }
 
 TEST_F(FastPathTest, EdgeCasesAgreeWithDom) {

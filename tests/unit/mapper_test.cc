@@ -24,10 +24,10 @@ class MapperTest : public testing::Test {
   }
 
   void Set(const std::string& field, double v) {
-    record_.fields[fields_.at(field)] = {FieldState::kNumber, v, {}};
+    record_.Set(fields_.at(field), {FieldState::kNumber, v, {}});
   }
   void SetState(const std::string& field, FieldState s) {
-    record_.fields[fields_.at(field)] = {s, 0, {}};
+    record_.Set(fields_.at(field), {s, 0, {}});
   }
   const UpdateBatch& Map() {
     batch_.Clear();
@@ -66,7 +66,7 @@ class MapperTest : public testing::Test {
 };
 
 TEST_F(MapperTest, FullRequestFeedsEverySeries) {
-  record_.fields[fields_.at("status")] = {FieldState::kString, 0, "success"};
+  record_.Set(fields_.at("status"), {FieldState::kString, 0, "success"});
   Set("total_time_ms", 1876);
   Set("queue_time_ms", 120);
   Set("inference_time_ms", 1756);
@@ -116,7 +116,7 @@ TEST_F(MapperTest, MissingFieldsAreNotObservedButCounted) {
 }
 
 TEST_F(MapperTest, BadFieldsAreCountedOnceAndDoNotAffectOthers) {
-  record_.fields[fields_.at("status")] = {FieldState::kString, 0, "error"};
+  record_.Set(fields_.at("status"), {FieldState::kString, 0, "error"});
   SetState("total_time_ms", FieldState::kString);  // "1876": a string is not a number
   SetState("input_tokens", FieldState::kOutOfRange);
   Set("output_tokens", 0);
@@ -145,7 +145,7 @@ TEST_F(MapperTest, MillisecondsBecomeTheExactDecimalSeconds) {
 }
 
 TEST_F(MapperTest, EmptyStatusIsUnknown) {
-  record_.fields[fields_.at("status")] = {FieldState::kString, 0, ""};
+  record_.Set(fields_.at("status"), {FieldState::kString, 0, ""});
   Map();
   for (std::size_t i = 0; i < batch_.size; ++i) {
     if (batch_.items[i].metric == ids_.at("qwen_requests_total")) {
@@ -165,7 +165,7 @@ TEST_F(MapperTest, NonStringStatusIsUnknown) {
 }
 
 TEST_F(MapperTest, NegativeTokensAreObservedButNeverDecreaseACounter) {
-  record_.fields[fields_.at("status")] = {FieldState::kString, 0, "success"};
+  record_.Set(fields_.at("status"), {FieldState::kString, 0, "success"});
   Set("input_tokens", -5);
   Map();
   EXPECT_EQ(Values("qwen_input_tokens"), std::vector<double>{-5});
@@ -210,7 +210,7 @@ TEST_F(MapperTest, DirectValuesAndUpdatesTogetherEqualTheUpdatesAlone) {
   DirectValues direct;  // reused, as a worker does: Map clears what the last line set
   for (const double tokens : {320.0, -5.0, 0.0}) {
     record_ = Record();
-    record_.fields[fields_.at("status")] = {FieldState::kString, 0, "error"};
+    record_.Set(fields_.at("status"), {FieldState::kString, 0, "error"});
     Set("total_time_ms", 1876);
     Set("inference_time_ms", 1756);
     Set("input_tokens", 1240);
@@ -231,5 +231,67 @@ TEST_F(MapperTest, DirectValuesAndUpdatesTogetherEqualTheUpdatesAlone) {
   }
 }
 
+// Map remembers in DirectValues which rules the last line's fields let fire:
+// lines of other shapes through the same DirectValues, and another mapper's
+// lines, must each fire exactly what they fire without that memory.
+TEST_F(MapperTest, LinesOfChangingShapesFireWhatTheyFireAlone) {
+  RuleSet reversed = QwenPreset();  // the same rules in another order
+  std::reverse(reversed.rules.begin(), reversed.rules.end());
+  Mapper other(std::move(reversed), 0);
+  DirectValues direct;
+  const auto map_both = [&](const Mapper& mapper, const std::string& what) {
+    const auto as_set = [](const UpdateBatch& batch) {
+      std::multiset<std::pair<std::uint32_t, double>> out;
+      for (std::size_t i = 0; i < batch.size; ++i) {
+        out.insert({batch.items[i].metric, batch.items[i].value});
+      }
+      return out;
+    };
+    batch_.Clear();
+    mapper.Map(record_, 1700000000.5, batch_);
+    const auto expected = as_set(batch_);
+    batch_.Clear();
+    mapper.Map(record_, 1700000000.5, batch_, &direct);
+    auto got = as_set(batch_);
+    const auto direct_metrics = mapper.DirectMetrics();
+    for (std::size_t k = 0; k < direct_metrics.size(); ++k) {
+      if ((direct.fired >> k & 1) != 0) got.insert({direct_metrics[k], direct.value[k]});
+    }
+    EXPECT_EQ(got, expected) << what;
+    return expected.size();
+  };
+  const auto line = [&](bool per_token, bool tokens_as_string) {
+    record_ = Record();
+    record_.Set(fields_.at("status"), {FieldState::kString, 0, "success"});
+    Set("total_time_ms", 1876);
+    Set("inference_time_ms", 1756);
+    Set("input_tokens", 1240);
+    if (tokens_as_string) {
+      record_.Set(fields_.at("output_tokens"), {FieldState::kString, 0, "87"});
+    } else {
+      Set("output_tokens", 87);
+    }
+    if (per_token) Set("time_per_token_ms", 20.2);
+  };
+  // One mapper, the shape changing from line to line: with and without a
+  // field an `exists` condition names, a field present as a number or not.
+  std::set<std::size_t> sizes;
+  for (int round = 0; round < 2; ++round) {
+    for (const bool per_token : {false, true}) {
+      for (const bool as_string : {false, true}) {
+        line(per_token, as_string);
+        sizes.insert(map_both(mapper_, "round " + std::to_string(round) + " per_token " +
+                                           std::to_string(per_token) + " as_string " +
+                                           std::to_string(as_string)));
+      }
+    }
+  }
+  EXPECT_GE(sizes.size(), 3u);  // the shapes do fire different rules
+  // Another mapper, lines of the same shape.
+  line(false, false);
+  map_both(mapper_, "this mapper");
+  map_both(other, "another mapper after this one");
+  map_both(mapper_, "this mapper after another");
+}
 }  // namespace
 }  // namespace lle

@@ -74,6 +74,20 @@ TEST(ReadPacerTest, FasterThanSlowButBelowAReadPerWindowRestsForTheWorkers) {
   EXPECT_EQ(pace.rest, kWindow);
 }
 
+TEST(ReadPacerTest, RestsLessWhereRestBytesWouldPileUpSooner) {
+  // 171 lines of 300 bytes a millisecond: kRestBytes pile up in 5.1 ms.
+  ReadPacer pacer(kWindow, kSlowBytes, kRestBytes);
+  Clock::time_point now{};
+  ReadPacer::Pace pace = Reads(pacer, &now, milliseconds(1), ManyLines(171), 3);
+  EXPECT_FALSE(pace.slow);
+  const auto full = std::chrono::microseconds(kRestBytes * 1000 / (171 * 300));  // 5110
+  EXPECT_GE(pace.rest, full - std::chrono::microseconds(1));
+  EXPECT_LE(pace.rest, full + std::chrono::microseconds(1));
+  // Three times as fast: 1.7 ms, under a quarter window: read as it comes.
+  pace = Reads(pacer, &now, milliseconds(1), ManyLines(513), 3);
+  EXPECT_EQ(pace.rest, Clock::duration::zero());
+}
+
 TEST(ReadPacerTest, FullSpeedNeverRestsAndIsNotSlow) {
   ReadPacer pacer(kWindow, kSlowBytes, kRestBytes);
   Clock::time_point now{};

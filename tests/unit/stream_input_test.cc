@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -198,6 +199,33 @@ TEST(StreamInputTest, StopEndsAnInputThatNeverEnds) {
   input.Join();  // hangs (the test times out) if Stop() did not end the read
   // Stopped is no end of input: the daemon is shutting down.
   EXPECT_EQ(input.state(), InputState::kReading);
+}
+
+// A live pipe is grown so that its reader may rest longer (PaceForPipe);
+// --once reads as fast as it can and leaves the pipe as it is.
+TEST(StreamInputTest, ALivePipeIsGrownAndAOncePipeIsNot) {
+  Exporter exporter(QwenPreset(), false);
+  for (const bool once : {false, true}) {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    const int before = fcntl(fds[0], F_GETPIPE_SZ);
+    Options options = SmallBuffer(once);
+    StreamInput input(exporter, kStdinSource, "stdin", std::make_unique<FdSource>(fds[0]), options,
+                      /*drop_when_full=*/true, 1);
+    input.PaceForPipe(fds[0]);
+    const int after = fcntl(fds[0], F_GETPIPE_SZ);
+    if (once) {
+      EXPECT_EQ(after, before);
+    } else {
+      // What an unprivileged process may ask for (1 MiB by default; root may ask more).
+      std::ifstream max_file("/proc/sys/fs/pipe-max-size");
+      long max_size = 0;
+      max_file >> max_size;
+      EXPECT_EQ(after, max_size >= 1024 * 1024 || geteuid() == 0 ? 1024 * 1024 : before);
+    }
+    close(fds[0]);
+    close(fds[1]);
+  }
 }
 
 TEST(StreamInputTest, AReadErrorFailsTheInput) {

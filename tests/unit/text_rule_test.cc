@@ -259,7 +259,7 @@ TEST(RegexLiteralPrefixTest, AnchoredAtThePrefixFindsWhatASearchFinds) {
     line += "id=42; id=7;";
     Record record;
     std::vector<double> seen;
-    matcher.Match(line, record, [&](const TextRule&) { seen.push_back(record.fields[0].number); });
+    matcher.Match(line, record, [&](const TextRule&) { seen.push_back(record.Get(0).number); });
     EXPECT_EQ(seen, std::vector<double>{42}) << misses;
   }
 }
@@ -307,7 +307,7 @@ class TextMatcherTest : public ::testing::Test {
     matcher.Match(line, record_, [&](const TextRule& rule) {
       std::string m = rule.name;
       for (std::size_t f = 0; f < fields_.size(); ++f) {
-        const FieldValue& v = record_.fields[f];
+        const FieldValue& v = record_.Get(f);
         if (v.state == FieldState::kString) m += " " + fields_[f] + "=" + std::string(v.text);
         if (v.state == FieldState::kNumber) {
           m += " " + fields_[f] + "=" + std::to_string(v.number);
@@ -316,7 +316,7 @@ class TextMatcherTest : public ::testing::Test {
       }
       out.push_back(m);
     });
-    for (const FieldValue& v : record_.fields) EXPECT_EQ(v.state, FieldState::kMissing);
+    EXPECT_EQ(record_.present(), 0u);
     return out;
   }
 

@@ -43,6 +43,13 @@ class StreamInput : public Input, private LocalWorker {
   /// whole lines mapped in memory before it reads the rest as a stream, from
   /// where they end (the descriptor's offset is moved there). Before Start().
   void MapIfFile(int fd);
+  /// If `fd` (the input's descriptor) is a pipe, grows it to 1 MiB (as far as
+  /// the user's limits allow) and rests between slow reads for as long as
+  /// its room lets a writer's burst fit meanwhile, and no longer than a
+  /// full buffer may hold reading up (--input.drop-after-ms): 100 ms for
+  /// 1 MiB by default, 25 ms for a pipe of 64 KiB. Before Start(); nothing
+  /// under --once.
+  void PaceForPipe(int fd);
 
  protected:
   /// Reads until end of stream, Stop() or an error, and returns once every

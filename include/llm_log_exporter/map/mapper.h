@@ -42,9 +42,20 @@ struct UpdateBatch {
 /// The values of a request record's rules that have no labels, by rule
 /// (Mapper::DirectMetrics): bit i of `fired` says value[i] is set. They go
 /// straight to their series (Shard::Write) instead of through Updates.
+/// Also Mapper::Map's memory of the last line's shape. One per pipeline.
 struct DirectValues {
   std::uint64_t fired = 0;
   double value[kMaxRequestRules];
+  /// The rules (indices into the kind's) that a line with these fields can
+  /// fire, as Map last worked them out; mapper 0 is none.
+  struct Shape {
+    std::uint64_t mapper = 0;  // Mapper::id_
+    std::uint32_t kind = 0;
+    std::uint64_t present = 0;  // Record::present()
+    std::uint64_t numbers = 0;  // Record::numbers()
+    std::uint32_t num_rules = 0;
+    std::uint8_t rules[kMaxRules];
+  } shape;
 };
 static_assert(kMaxRequestRules <= 64, "DirectValues::fired has a bit per rule");
 
@@ -129,38 +140,41 @@ class Mapper {
     const MetricRule* rule;
     std::uint32_t metric;  // in updates: first_metric_ + rule->metric
     std::uint32_t direct;  // its index in DirectValues (the rule order)
+    std::uint64_t needs;   // the fields that must be numbers for it to fire (Record::numbers)
+    std::uint64_t exists;  // the fields its `exists: true` conditions name
+    std::uint64_t absent;  // and its `exists: false` ones
     ValueSource source;
     bool counter;   // a negative value is refused
-    bool filtered;  // has conditions
+    bool filtered;  // has conditions other than exists
     bool scaled;    // scale or divide_by is not 1
     int field;
     int divisor_field;
     double scale;
     double divide_by;
+    std::vector<Condition> conditions;  // those other conditions
   };
-  // kField: whether `value` is the rule's value: a number, and not a negative
+  // kField: whether `value` (a number) is the rule's value: not a negative
   // one for a counter, which is counted as a field error (in `out`, whose
   // size Map keeps in `*size`).
   bool HasValue(const RequestRule& r, const FieldValue& value, UpdateBatch& out,
                 std::size_t* size) const;
-  struct CheckedField {  // a field read as a value or label: errors are counted
-    int field;
-    Use use;
-    // Its absence is an error: some rule reads the value without a
-    // `match: {field: ..., exists: true}` that makes it optional.
-    bool required;
-  };
   // The rules of one record kind. Plain rules first (a field's value, no
   // filter, no labels: most rules), which with DirectValues take a loop of
   // their own; then the others.
   struct Kind {
     std::vector<RequestRule> rules;
     std::size_t num_plain = 0;
-    std::vector<CheckedField> checked;
+    // Fields read as values or labels, by bit: their errors are counted.
+    std::uint64_t number_use = 0;
+    std::uint64_t label_use = 0;
+    // Fields whose absence is an error: some rule reads the value without a
+    // `match: {field: ..., exists: true}` that makes it optional.
+    std::uint64_t required = 0;
   };
 
   RuleSet rules_;
   std::uint32_t first_metric_;
+  std::uint64_t id_;  // unique per constructed Mapper (moves keep it): keys DirectValues::Shape
   std::uint32_t field_errors_metric_;
   std::vector<MetricSpec> specs_;
   std::vector<std::uint32_t> checked_;      // per field: its index in field_errors' `field` label

@@ -149,19 +149,20 @@ class TextMatcher {
   bool empty() const { return rules_->empty(); }
 
   /// For each rule whose literal occurs in `line` and whose regex matches,
-  /// in rule order: fills `record` (all its fields kMissing on entry) with the
-  /// rule's captures and constants, calls on_match(rule), and clears those
-  /// fields again. String values view `line` or the rule; they live until
-  /// on_match returns.
+  /// in rule order: fills `record` (cleared first) with the rule's captures
+  /// and constants, calls on_match(rule), and clears `record` again. String
+  /// values view `line` or the rule; they live until on_match returns.
   template <typename OnMatch>
   void Match(std::string_view line, Record& record, OnMatch&& on_match) {
     const std::uint64_t found = FindLiterals(line);
     if (found == 0 && !many_literals_) return;
     for (std::size_t i = 0; i < rules_->size(); ++i) {
       const TextRule& rule = (*rules_)[i];
-      if (!HasLiteral(i, found, line) || !Fill(i, line, record)) continue;
+      if (!HasLiteral(i, found, line)) continue;
+      record.Clear();
+      if (!Fill(i, line, record)) continue;
       on_match(rule);
-      Clear(rule, record);
+      record.Clear();
     }
   }
 
@@ -172,7 +173,6 @@ class TextMatcher {
   bool Fill(std::size_t rule, std::string_view line, Record& record);
   // Searches `regex` in `line`, its first `groups` groups into groups_.
   bool Search(const TextRegex& regex, std::string_view line);
-  static void Clear(const TextRule& rule, Record& record);
 
   const std::vector<TextRule>* rules_;
   std::unique_ptr<LiteralSet> literals_;        // the rules' distinct literals

@@ -66,9 +66,10 @@ struct ChunkReaderOptions {
   /// long for more to come with it (unless the source is nudged). Zero:
   /// never rest, never work here (--once).
   std::chrono::milliseconds rest_window{25};
-  /// What may pile up during a rest: one read's worth (read_bytes) for a pipe,
-  /// whose writer must never wait for room; a file holds any amount.
-  bool rest_unbounded = false;
+  /// What may pile up during a rest (ReadPacer): 0 for one read's worth
+  /// (read_bytes); for a pipe, whose writer must never wait for room, a
+  /// share of its capacity; SIZE_MAX for a file, which holds any amount.
+  std::size_t rest_bytes = 0;
   /// An input that brings at most this much per rest_window is slow: `local`
   /// works its chunks when it can. Null: every chunk goes to the queue.
   std::size_t slow_bytes = 64 * 1024;

@@ -17,11 +17,12 @@ namespace lle {
 /// At the rate seen since the previous read:
 /// - slow: at most `slow_bytes` per `window` (a faster input's reads are
 ///   large, and workers share them as ever);
-/// - rest for `window`: at least 1.5 lines per window, so that a rest
-///   saves wake-ups (a trickle, a line per window or fewer, is read as it
-///   comes: a rest would mostly wake to nothing, then again for the line);
-///   and at most `rest_bytes` per window, what may pile up meanwhile (one
-///   read's worth: the writer never waits for room).
+/// - rest for `window`, or for less if `rest_bytes` (what may pile up
+///   meanwhile: the writer of a pipe never waits for room) would pile up
+///   sooner, but for no less than a quarter window (a faster input is read
+///   as it comes); and only if at least 1.5 lines come in the rest, so that
+///   it saves wake-ups (a trickle, a line per rest or fewer, is read as it
+///   comes: a rest would mostly wake to nothing, then again for the line).
 /// So a line waits at most `window` for company.
 class ReadPacer {
  public:
