@@ -22,9 +22,9 @@ void Pipeline::Follow(const std::shared_ptr<Generation>& generation) {
   const RuleSet& rules = generation->mapper.Rules();
   parser_ = std::make_unique<LineParser>(rules.fields, rules.request_keys);
   text_ = std::make_unique<TextMatcher>(&rules.text_rules);
-  exemplar_fields_.clear();
+  exemplar_fields_ = 0;
   for (const RuleSet::ExemplarField& f : rules.exemplar_fields) {
-    exemplar_fields_.push_back(f.field);
+    exemplar_fields_ |= std::uint64_t{1} << f.field;
   }
   bound_.clear();
   for (const std::uint32_t metric : generation->mapper.DirectMetrics()) {
@@ -179,7 +179,7 @@ void Pipeline::ApplyBatch() {
 bool Pipeline::FindExemplar() {
   const Mapper& mapper = generation_->mapper;
   for (const RuleSet::ExemplarField& f : mapper.Rules().exemplar_fields) {
-    const FieldValue& value = record_.fields[f.field];
+    const FieldValue& value = record_.Get(f.field);
     if (value.state != FieldState::kString) continue;
     switch (ExemplarFrom(f.label, value.text, now_seconds_, &exemplar_)) {
       case ExemplarCheck::kAbsent:

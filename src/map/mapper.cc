@@ -129,8 +129,9 @@ Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
   if (!names.empty()) {
     // Exemplar fields that no rule reads get their series once an error counts.
     std::vector<bool> extra(rules_.fields.size(), false);
-    for (const RuleSet::ExemplarField& e : rules_.exemplar_fields)
+    for (const RuleSet::ExemplarField& e : rules_.exemplar_fields) {
       extra[e.field] = !checked[e.field];
+    }
     const auto num_extra = static_cast<std::size_t>(std::count(extra.begin(), extra.end(), true));
     errors.labels = {FixedLabel("field", std::move(names)),
                      FixedLabel("reason", {std::begin(kReasonNames), std::end(kReasonNames)})};

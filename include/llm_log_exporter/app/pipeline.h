@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,11 +50,7 @@ class alignas(64) Pipeline : private LineSink {
   void ApplyBatch();
   // Whether the request line in record_ has a string in an exemplar field:
   // the only cost of exemplars for lines without one.
-  bool HasExemplarField() const {
-    bool any = false;
-    for (const int f : exemplar_fields_) any |= record_.fields[f].state == FieldState::kString;
-    return any;
-  }
+  bool HasExemplarField() const { return (record_.strings() & exemplar_fields_) != 0; }
   // The exemplar of the request line in record_ (RuleSet::exemplar_fields)
   // into exemplar_; false if it has none. Dropped ones count as field errors.
   bool FindExemplar();
@@ -90,7 +87,7 @@ class alignas(64) Pipeline : private LineSink {
   // exemplar_from_ on (its request rules'); else kNoExemplar.
   static constexpr std::size_t kNoExemplar = ~std::size_t{0};
   std::size_t exemplar_from_ = kNoExemplar;
-  std::vector<int> exemplar_fields_;  // RuleSet::exemplar_fields' fields
+  std::uint64_t exemplar_fields_ = 0;  // bit i: field i is in RuleSet::exemplar_fields
   ExemplarRef exemplar_;
   std::uint64_t tally_[static_cast<std::size_t>(LineResult::kNumResults)] = {};
   std::uint64_t chunk_seq_ = 0;
