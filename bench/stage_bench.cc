@@ -113,11 +113,11 @@ void SetThroughput(benchmark::State& state, std::size_t lines, std::size_t bytes
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes));
 }
 
-double CounterSum(const std::vector<prometheus::MetricFamily>& families, const std::string& name) {
+double CounterSum(const std::vector<Family>& families, const std::string& name) {
   double sum = 0;
   for (const auto& f : families) {
     if (f.name != name) continue;
-    for (const auto& m : f.metric) sum += m.counter.value;
+    for (const auto& m : f.series) sum += m.value;
   }
   return sum;
 }
@@ -365,7 +365,7 @@ void Scrape(benchmark::State& state, bool serialize) {
       const std::string text = SerializeText(store->Collect());
       benchmark::DoNotOptimize(text.data());
     } else {
-      const std::vector<prometheus::MetricFamily> families = store->Collect();
+      const std::vector<Family> families = store->Collect();
       benchmark::DoNotOptimize(families.data());
     }
   }

@@ -413,7 +413,7 @@ int RunDaemon(const Options& options) {
   http.landing_page = [&exporter, &reloader, &options, &live_inputs, &flush_inputs,
                        &queues, read_stdin] {
     flush_inputs();
-    std::vector<prometheus::MetricFamily> families = exporter.Collect();
+    std::vector<Family> families = exporter.Collect();
     StatusPageData data;
     if (read_stdin) {
       // How stdin's reading stands (a followed file's state is its readable gauge).
@@ -513,10 +513,10 @@ int RunDaemon(const Options& options) {
   if (!options.gpu_disable) gpu = GpuCollector::Open(options.gpu_nvml_library, &gpu_error);
   HttpServer server(http, [&exporter, &process, &gpu, &flush_inputs] {
     flush_inputs();
-    std::vector<prometheus::MetricFamily> families = exporter.Collect();
-    std::vector<prometheus::MetricFamily> more = process.Collect();
+    std::vector<Family> families = exporter.Collect();
+    std::vector<Family> more = process.Collect();
     if (gpu) {
-      std::vector<prometheus::MetricFamily> gpus = gpu->Collect();
+      std::vector<Family> gpus = gpu->Collect();
       more.insert(more.end(), std::make_move_iterator(gpus.begin()),
                   std::make_move_iterator(gpus.end()));
     }

@@ -80,10 +80,10 @@ void Exporter::CountReload(bool success) {
   control_->Apply(self_.LastReload(success));
 }
 
-std::vector<prometheus::MetricFamily> Exporter::Collect() {
+std::vector<Family> Exporter::Collect() {
   std::shared_lock<ReloadGate> lock(gate_);
-  std::vector<prometheus::MetricFamily> out = generation_->store.Collect();
-  std::vector<prometheus::MetricFamily> self = self_store_.Collect();
+  std::vector<Family> out = generation_->store.Collect();
+  std::vector<Family> self = self_store_.Collect();
   out.insert(out.end(), std::make_move_iterator(self.begin()), std::make_move_iterator(self.end()));
   return out;
 }

@@ -22,6 +22,10 @@ void Pipeline::Follow(const std::shared_ptr<Generation>& generation) {
   const RuleSet& rules = generation->mapper.Rules();
   parser_ = std::make_unique<LineParser>(rules.fields, rules.request_keys);
   text_ = std::make_unique<TextMatcher>(&rules.text_rules);
+  exemplar_fields_ = 0;
+  for (const RuleSet::ExemplarField& f : rules.exemplar_fields) {
+    exemplar_fields_ |= std::uint64_t{1} << f.field;
+  }
   bound_.clear();
   for (const std::uint32_t metric : generation->mapper.DirectMetrics()) {
     bound_.push_back(metric == Mapper::kNoMetric ? BoundSeries{} : shard_->Bind(metric, 0));
@@ -90,8 +94,14 @@ void Pipeline::OnLine(std::string_view raw, bool cr) {
   switch (record_.kind) {
     case LineKind::kRequest:
       Count(LineResult::kRequest);
-      mapper.Map(record_, now_seconds_, batch_, &direct_);
-      shard_->Write(bound_.data(), direct_.value, direct_.fired);
+      if (HasExemplarField() && FindExemplar()) {
+        exemplar_from_ = batch_.size;
+        mapper.Map(record_, now_seconds_, batch_, &direct_);
+        shard_->Write(bound_.data(), direct_.value, direct_.fired, exemplar_);
+      } else {
+        mapper.Map(record_, now_seconds_, batch_, &direct_);
+        shard_->Write(bound_.data(), direct_.value, direct_.fired);
+      }
       if (mapper.wants_system_prompt()) {
         prompt_hash_ = mapper.PromptHash(record_, prompt_buffer_);
         if (!prompt_hash_.empty()) {
@@ -156,8 +166,35 @@ void Pipeline::EndPrompts(std::uint64_t seq) {
 }
 
 void Pipeline::ApplyBatch() {
-  shard_->Apply(batch_.items, batch_.size);
+  if (exemplar_from_ == kNoExemplar) {
+    shard_->Apply(batch_.items, batch_.size);
+  } else {
+    shard_->Apply(batch_.items, exemplar_from_);
+    shard_->Apply(batch_.items + exemplar_from_, batch_.size - exemplar_from_, exemplar_);
+    exemplar_from_ = kNoExemplar;
+  }
   batch_.Clear();
+}
+
+bool Pipeline::FindExemplar() {
+  const Mapper& mapper = generation_->mapper;
+  for (const RuleSet::ExemplarField& f : mapper.Rules().exemplar_fields) {
+    const FieldValue& value = record_.Get(f.field);
+    if (value.state != FieldState::kString) continue;
+    switch (ExemplarFrom(f.label, value.text, now_seconds_, &exemplar_)) {
+      case ExemplarCheck::kAbsent:
+        break;
+      case ExemplarCheck::kUsed:
+        return true;
+      case ExemplarCheck::kTooLong:
+        mapper.MapExemplarError(f.field, true, batch_);
+        break;
+      case ExemplarCheck::kRefused:
+        mapper.MapExemplarError(f.field, false, batch_);
+        break;
+    }
+  }
+  return false;
 }
 
 void Pipeline::EndTraceback(const TracebackTracker::Result& result) {

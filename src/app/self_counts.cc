@@ -7,20 +7,15 @@
 namespace lle {
 namespace {
 
-const std::string* LabelValue(const prometheus::ClientMetric& metric, const std::string& name) {
-  for (const prometheus::ClientMetric::Label& label : metric.label) {
+const std::string* LabelValue(const Series& metric, const std::string& name) {
+  for (const Label& label : metric.labels) {
     if (label.name == name) return &label.value;
   }
   return nullptr;
 }
 
-double Value(const prometheus::MetricFamily& family, const prometheus::ClientMetric& metric) {
-  return family.type == prometheus::MetricType::Gauge ? metric.gauge.value : metric.counter.value;
-}
-
-const prometheus::MetricFamily* Find(const std::vector<prometheus::MetricFamily>& families,
-                                     const std::string& name) {
-  for (const prometheus::MetricFamily& family : families) {
+const Family* Find(const std::vector<Family>& families, const std::string& name) {
+  for (const Family& family : families) {
     if (family.name == name) return &family;
   }
   return nullptr;
@@ -50,14 +45,14 @@ double SourceCounts::Lines(const std::string& result) const {
   return 0;
 }
 
-std::vector<SourceCounts> CountsBySource(const std::vector<prometheus::MetricFamily>& families) {
+std::vector<SourceCounts> CountsBySource(const std::vector<Family>& families) {
   std::vector<SourceCounts> sources;
   if (const auto* lines = Find(families, "llm_log_exporter_lines_total")) {
-    for (const prometheus::ClientMetric& metric : lines->metric) {
+    for (const Series& metric : lines->series) {
       const std::string* source = LabelValue(metric, "source");
       const std::string* result = LabelValue(metric, "result");
       if (source == nullptr || result == nullptr) continue;
-      Source(sources, *source).lines.emplace_back(*result, Value(*lines, metric));
+      Source(sources, *source).lines.emplace_back(*result, metric.value);
     }
   }
   // In LineResult's order (request first), not the exposition's (sorted by value).
@@ -74,34 +69,34 @@ std::vector<SourceCounts> CountsBySource(const std::vector<prometheus::MetricFam
                      [&rank](const auto& a, const auto& b) { return rank(a) < rank(b); });
   }
   if (const auto* bytes = Find(families, "llm_log_exporter_bytes_total")) {
-    for (const prometheus::ClientMetric& metric : bytes->metric) {
+    for (const Series& metric : bytes->series) {
       if (const std::string* source = LabelValue(metric, "source")) {
-        Source(sources, *source).bytes = Value(*bytes, metric);
+        Source(sources, *source).bytes = metric.value;
       }
     }
   }
   if (const auto* readable = Find(families, "llm_log_exporter_input_file_readable")) {
-    for (const prometheus::ClientMetric& metric : readable->metric) {
+    for (const Series& metric : readable->series) {
       if (const std::string* source = LabelValue(metric, "source")) {
         SourceCounts& counts = Source(sources, *source);
         counts.has_readable = true;
-        counts.readable = Value(*readable, metric) != 0;
+        counts.readable = metric.value != 0;
       }
     }
   }
   return sources;
 }
 
-bool FamilyValue(const std::vector<prometheus::MetricFamily>& families, const std::string& name,
+bool FamilyValue(const std::vector<Family>& families, const std::string& name,
                  const std::string& label, const std::string& value, double* out) {
-  const prometheus::MetricFamily* family = Find(families, name);
+  const Family* family = Find(families, name);
   if (family == nullptr) return false;
-  for (const prometheus::ClientMetric& metric : family->metric) {
+  for (const Series& metric : family->series) {
     if (!label.empty()) {
       const std::string* v = LabelValue(metric, label);
       if (v == nullptr || *v != value) continue;
     }
-    *out = Value(*family, metric);
+    *out = metric.value;
     return true;
   }
   return false;

@@ -28,18 +28,18 @@ double Seconds(std::chrono::system_clock::time_point t) {
 
 // The latest value of the rules' gauges named *_last_request_timestamp_seconds
 // (the preset's qwen_last_request_timestamp_seconds); false if the rules have none.
-bool LastRequest(const std::vector<prometheus::MetricFamily>& families, double* seconds) {
+bool LastRequest(const std::vector<Family>& families, double* seconds) {
   static constexpr std::string_view kSuffix = "_last_request_timestamp_seconds";
   bool found = false;
   *seconds = 0;
-  for (const prometheus::MetricFamily& family : families) {
-    if (family.type != prometheus::MetricType::Gauge || family.name.size() < kSuffix.size() ||
+  for (const Family& family : families) {
+    if (family.type != MetricType::kGauge || family.name.size() < kSuffix.size() ||
         family.name.compare(family.name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
       continue;
     }
     found = true;
-    for (const prometheus::ClientMetric& metric : family.metric) {
-      *seconds = std::max(*seconds, metric.gauge.value);
+    for (const Series& metric : family.series) {
+      *seconds = std::max(*seconds, metric.value);
     }
   }
   return found;
@@ -74,8 +74,7 @@ std::string HtmlEscape(std::string_view text) {
   return out;
 }
 
-std::string RenderStatusPage(const StatusPageData& data,
-                             const std::vector<prometheus::MetricFamily>& families) {
+std::string RenderStatusPage(const StatusPageData& data, const std::vector<Family>& families) {
   const double now = Seconds(data.now);
   const std::vector<SourceCounts> counts = CountsBySource(families);
   std::string page =

@@ -159,7 +159,8 @@ class Builder {
     out_.prefix = prefix_;
     const YAML::Node requests = root["requests"];
     if (!requests) r_.Fail(root, "requests", "missing: say which JSON lines are requests");
-    r_.CheckKeys(requests, "requests", {"keys", "fields", "match"});
+    r_.CheckKeys(requests, "requests",
+                 {"keys", "fields", "match", "trace_id_fields", "request_id_fields"});
     if (!requests["keys"]) r_.Fail(requests, "requests.keys", "missing");
     out_.request_keys = r_.Strings(requests["keys"], "requests.keys");
     if (out_.request_keys.empty()) r_.Fail(requests["keys"], "requests.keys", "must not be empty");
@@ -198,6 +199,12 @@ class Builder {
       Metric(metrics[i], Reader::Index("metrics", i));
     }
     CheckTextFieldsUsed();
+    // Last, so that they leave the other fields' order (and the field
+    // errors' label values) as they were.
+    ExemplarFields(requests, "trace_id_fields", {"trace_id", "traceparent"}, "trace_id");
+    // Request ids are opt-in: most request lines carry one, and an exemplar
+    // costs a line about 45 % more (docs/metrics.md).
+    ExemplarFields(requests, "request_id_fields", {}, "request_id");
   }
 
  private:
@@ -205,6 +212,19 @@ class Builder {
     if (path.empty() || path.front() == '.' || path.back() == '.' ||
         path.find("..") != std::string::npos) {
       r_.Fail(node, key, "\"" + path + "\" is not a field path (names joined by '.')");
+    }
+  }
+
+  void ExemplarFields(const YAML::Node& requests, const std::string& name,
+                      const std::vector<std::string>& defaults, const char* label) {
+    const std::string key = "requests." + name;
+    const YAML::Node node = requests[name];
+    const std::vector<std::string> paths = node ? r_.Strings(node, key) : defaults;
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      const std::string index = Reader::Index(key, i);
+      if (node) CheckPath(node[i], index, paths[i]);
+      out_.exemplar_fields.push_back(
+          {FieldIndex(paths[i], node ? node[i] : requests, index), label});
     }
   }
 

@@ -329,33 +329,33 @@ int HttpServer::SelectContext(SSL* ssl, void* self) {
   return 1;
 }
 
-std::vector<prometheus::MetricFamily> HttpServer::CollectReloads() const {
-  std::vector<prometheus::MetricFamily> families;
+std::vector<Family> HttpServer::CollectReloads() const {
+  std::vector<Family> families;
   if (tls_reloader_ == nullptr && web_follower_ == nullptr) return families;
   const ReloadCounts::Snapshot counts = reload_counts_->Get();
-  prometheus::MetricFamily reloads;
+  Family reloads;
   reloads.name = "llm_log_exporter_web_config_reloads_total";
   reloads.help =
       "Reloads of --web.config.file, or of the TLS files it names, after they changed on disk, "
       "by outcome";
-  reloads.type = prometheus::MetricType::Counter;
+  reloads.type = MetricType::kCounter;
   for (const auto& [outcome, value] :
        {std::pair<const char*, std::uint64_t>{"success", counts.successes},
         std::pair<const char*, std::uint64_t>{"failure", counts.failures}}) {
-    prometheus::ClientMetric metric;
-    metric.label.push_back({"outcome", outcome});
-    metric.counter.value = static_cast<double>(value);
-    reloads.metric.push_back(std::move(metric));
+    Series metric;
+    metric.labels.push_back({"outcome", outcome});
+    metric.value = static_cast<double>(value);
+    reloads.series.push_back(std::move(metric));
   }
-  prometheus::MetricFamily last;
+  Family last;
   last.name = "llm_log_exporter_web_config_last_reload_successful";
   last.help =
       "1 if the last reload of --web.config.file or its TLS files succeeded, 0 if what changed "
       "was refused and the previous web config or certificate is still in use";
-  last.type = prometheus::MetricType::Gauge;
-  prometheus::ClientMetric metric;
-  metric.gauge.value = counts.last_successful ? 1 : 0;
-  last.metric.push_back(std::move(metric));
+  last.type = MetricType::kGauge;
+  Series metric;
+  metric.value = counts.last_successful ? 1 : 0;
+  last.series.push_back(std::move(metric));
   families.push_back(std::move(reloads));
   families.push_back(std::move(last));
   return families;
@@ -816,17 +816,20 @@ int HttpServer::ServeIngest(mg_connection* conn, bool head) {
 }
 
 void HttpServer::ServeMetrics(mg_connection* conn, bool head) {
-  std::vector<prometheus::MetricFamily> families = gather_();
-  std::vector<prometheus::MetricFamily> tls = CollectReloads();
+  std::vector<Family> families = gather_();
+  std::vector<Family> tls = CollectReloads();
   families.insert(families.end(), std::make_move_iterator(tls.begin()),
                   std::make_move_iterator(tls.end()));
-  const std::string body = SerializeText(families);
-  const char* accept = mg_get_header(conn, "Accept-Encoding");
-  if (accept != nullptr && AcceptsGzip(accept)) {
-    Send(conn, 200, "OK", kTextContentType, Gzip(body), head,
-         "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
+  const char* accept = mg_get_header(conn, "Accept");
+  const ExpositionFormat format = NegotiateFormat(accept != nullptr ? accept : "");
+  const std::string body = format == ExpositionFormat::kOpenMetrics ? SerializeOpenMetrics(families)
+                                                                    : SerializeText(families);
+  const char* encoding = mg_get_header(conn, "Accept-Encoding");
+  if (encoding != nullptr && AcceptsGzip(encoding)) {
+    Send(conn, 200, "OK", ContentType(format), Gzip(body), head,
+         "Content-Encoding: gzip\r\nVary: Accept, Accept-Encoding\r\n");
   } else {
-    Send(conn, 200, "OK", kTextContentType, body, head, "Vary: Accept-Encoding\r\n");
+    Send(conn, 200, "OK", ContentType(format), body, head, "Vary: Accept, Accept-Encoding\r\n");
   }
 }
 

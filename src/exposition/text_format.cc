@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "llm_log_exporter/core/ascii.h"
+#include "llm_log_exporter/exposition/family.h"
 
 namespace lle {
 
@@ -50,43 +51,37 @@ void AppendInt(std::string& out, Int value) {
   out.append(buffer, r.ptr);
 }
 
-void AppendEscaped(std::string& out, const std::string& value) {
+void AppendEscaped(std::string& out, std::string_view value, bool quotes) {
   for (const char c : value) {
     if (c == '\n') {
       out += "\\n";
     } else {
-      if (c == '\\' || c == '"') out += '\\';
+      if (c == '\\' || (quotes && c == '"')) out += '\\';
       out += c;
     }
   }
 }
 
-// The series name and labels, then a space; `le` or `quantile` as the extra label.
-void AppendHead(std::string& out, const prometheus::MetricFamily& family,
-                const prometheus::ClientMetric& metric, std::string_view suffix = {},
-                std::string_view extra_name = {}, const double* extra_value = nullptr) {
-  out += family.name;
+// The series name and labels, then a space; `le` as the extra label.
+void AppendHead(std::string& out, std::string_view name, const Series& series,
+                std::string_view suffix = {}, const Bucket* le = nullptr) {
+  out += name;
   out += suffix;
-  if (!metric.label.empty() || !extra_name.empty()) {
+  if (!series.labels.empty() || le != nullptr) {
     out += '{';
     const char* separator = "";
-    for (const prometheus::ClientMetric::Label& label : metric.label) {
+    for (const Label& label : series.labels) {
       out += separator;
       out += label.name;
       out += "=\"";
-      AppendEscaped(out, label.value);
+      AppendEscaped(out, label.value, true);
       out += '"';
       separator = ",";
     }
-    if (!extra_name.empty()) {
+    if (le != nullptr) {
       out += separator;
-      out += extra_name;
-      out += "=\"";
-      if (extra_value != nullptr) {
-        AppendDouble(out, *extra_value);
-      } else {
-        out += "+Inf";
-      }
+      out += "le=\"";
+      AppendDouble(out, le->upper_bound);
       out += '"';
     }
     out += '}';
@@ -94,107 +89,179 @@ void AppendHead(std::string& out, const prometheus::MetricFamily& family,
   out += ' ';
 }
 
-void AppendTail(std::string& out, const prometheus::ClientMetric& metric) {
-  if (metric.timestamp_ms != 0) {
+// The end of a sample line: in OpenMetrics, its exemplar if any.
+void AppendTail(std::string& out, const Exemplar* exemplar) {
+  if (exemplar != nullptr) {
+    out += " # {";
+    out += exemplar->label.name;
+    out += "=\"";
+    AppendEscaped(out, exemplar->label.value, true);
+    out += "\"} ";
+    AppendDouble(out, exemplar->value);
     out += ' ';
-    AppendInt(out, metric.timestamp_ms);
+    AppendDouble(out, exemplar->timestamp_seconds);
   }
   out += '\n';
 }
 
-void AppendFamily(std::string& out, const prometheus::MetricFamily& family) {
-  using prometheus::MetricType;
+void AppendFamily(std::string& out, const Family& family, bool open_metrics) {
+  // OpenMetrics names a counter family without `_total` and its sample with
+  // it, adding it if the name lacks it (as client_golang does).
+  std::string_view name = family.name;
+  std::string_view value_suffix;
+  if (open_metrics && family.type == MetricType::kCounter) {
+    static constexpr std::string_view kTotal = "_total";
+    if (name.size() > kTotal.size() && name.substr(name.size() - kTotal.size()) == kTotal) {
+      name.remove_suffix(kTotal.size());
+    }
+    value_suffix = kTotal;
+  }
   if (!family.help.empty()) {
     out += "# HELP ";
-    out += family.name;
-    out += ' ';
-    out += family.help;
-    out += '\n';
-  }
-  static constexpr std::pair<MetricType, const char*> kTypeNames[] = {
-      {MetricType::Counter, "counter"},
-      {MetricType::Gauge, "gauge"},
-      {MetricType::Summary, "summary"},
-      {MetricType::Untyped, "untyped"},
-      {MetricType::Histogram, "histogram"}};
-  for (const auto& [type, name] : kTypeNames) {
-    if (type != family.type) continue;
-    out += "# TYPE ";
-    out += family.name;
-    out += ' ';
     out += name;
+    out += ' ';
+    if (open_metrics) {
+      AppendEscaped(out, family.help, true);
+    } else {
+      out += family.help;  // as prometheus-cpp wrote it (the golden files hold it)
+    }
     out += '\n';
   }
-  for (const prometheus::ClientMetric& metric : family.metric) {
-    switch (family.type) {
-      case MetricType::Counter:
-      case MetricType::Gauge:
-      case MetricType::Untyped:
-        AppendHead(out, family, metric);
-        AppendDouble(out, family.type == MetricType::Counter ? metric.counter.value
-                          : family.type == MetricType::Gauge ? metric.gauge.value
-                                                             : metric.untyped.value);
-        AppendTail(out, metric);
-        break;
-      case MetricType::Summary:
-        AppendHead(out, family, metric, "_count");
-        AppendInt(out, metric.summary.sample_count);
-        AppendTail(out, metric);
-        AppendHead(out, family, metric, "_sum");
-        AppendDouble(out, metric.summary.sample_sum);
-        AppendTail(out, metric);
-        for (const auto& q : metric.summary.quantile) {
-          AppendHead(out, family, metric, {}, "quantile", &q.quantile);
-          AppendDouble(out, q.value);
-          AppendTail(out, metric);
-        }
-        break;
-      case MetricType::Histogram: {
-        const auto& h = metric.histogram;
-        AppendHead(out, family, metric, "_count");
-        AppendInt(out, h.sample_count);
-        AppendTail(out, metric);
-        AppendHead(out, family, metric, "_sum");
-        AppendDouble(out, h.sample_sum);
-        AppendTail(out, metric);
-        double last = -std::numeric_limits<double>::infinity();
-        for (const auto& bucket : h.bucket) {
-          AppendHead(out, family, metric, "_bucket", "le", &bucket.upper_bound);
-          last = bucket.upper_bound;
-          AppendInt(out, bucket.cumulative_count);
-          AppendTail(out, metric);
-        }
-        if (last != std::numeric_limits<double>::infinity()) {
-          AppendHead(out, family, metric, "_bucket", "le");
-          AppendInt(out, h.sample_count);
-          AppendTail(out, metric);
-        }
-        break;
-      }
+  out += "# TYPE ";
+  out += name;
+  out += family.type == MetricType::kCounter ? " counter\n"
+         : family.type == MetricType::kGauge ? " gauge\n"
+                                             : " histogram\n";
+  const auto exemplar = [open_metrics](const std::shared_ptr<const Exemplar>& e) {
+    return open_metrics ? e.get() : nullptr;
+  };
+  for (const Series& series : family.series) {
+    if (family.type != MetricType::kHistogram) {
+      AppendHead(out, name, series, value_suffix);
+      AppendDouble(out, series.value);
+      AppendTail(out, family.type == MetricType::kCounter ? exemplar(series.exemplar) : nullptr);
+      continue;
     }
+    // 0.0.4 as prometheus-cpp wrote it: count, sum, buckets; OpenMetrics as
+    // the clients write it: buckets, count, sum.
+    const auto count_and_sum = [&] {
+      AppendHead(out, name, series, "_count");
+      AppendInt(out, series.count);
+      out += '\n';
+      AppendHead(out, name, series, "_sum");
+      AppendDouble(out, series.sum);
+      out += '\n';
+    };
+    if (!open_metrics) count_and_sum();
+    for (const Bucket& bucket : series.buckets) {
+      AppendHead(out, name, series, "_bucket", &bucket);
+      AppendInt(out, bucket.cumulative_count);
+      AppendTail(out, exemplar(bucket.exemplar));
+    }
+    if (series.buckets.empty() ||
+        series.buckets.back().upper_bound != std::numeric_limits<double>::infinity()) {
+      Bucket inf;
+      inf.upper_bound = std::numeric_limits<double>::infinity();
+      AppendHead(out, name, series, "_bucket", &inf);
+      AppendInt(out, series.count);
+      out += '\n';
+    }
+    if (open_metrics) count_and_sum();
   }
 }
 
-}  // namespace
-
-std::string SerializeText(const std::vector<prometheus::MetricFamily>& families) {
+std::string Serialize(const std::vector<Family>& families, bool open_metrics) {
   // Sized up front: growing a string of megabytes by doubling copies it and
   // faults in fresh pages at every step.
-  std::size_t estimate = 0;
-  for (const prometheus::MetricFamily& family : families) {
+  std::size_t estimate = 8;
+  for (const Family& family : families) {
     estimate += 2 * family.name.size() + family.help.size() + 32;
-    for (const prometheus::ClientMetric& metric : family.metric) {
+    for (const Series& series : family.series) {
       std::size_t head = family.name.size() + 48;
-      for (const auto& label : metric.label) head += label.name.size() + label.value.size() + 4;
-      estimate += head * (family.type == prometheus::MetricType::Histogram
-                              ? metric.histogram.bucket.size() + 3
-                              : metric.summary.quantile.size() + 2);
+      for (const Label& label : series.labels) {
+        head += label.name.size() + label.value.size() + 4;
+      }
+      estimate += head * (series.buckets.size() + 3);
+      if (open_metrics && series.exemplar) estimate += 64 + series.exemplar->label.value.size();
+      if (open_metrics && family.type == MetricType::kHistogram) {
+        for (const Bucket& bucket : series.buckets) {
+          if (bucket.exemplar) estimate += 64 + bucket.exemplar->label.value.size();
+        }
+      }
     }
   }
   std::string out;
   out.reserve(estimate);
-  for (const prometheus::MetricFamily& family : families) AppendFamily(out, family);
+  for (const Family& family : families) AppendFamily(out, family, open_metrics);
+  if (open_metrics) out += "# EOF\n";
   return out;
+}
+
+// Leading and trailing spaces and tabs off.
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+std::string SerializeText(const std::vector<Family>& families) {
+  return Serialize(families, false);
+}
+
+std::string SerializeOpenMetrics(const std::vector<Family>& families) {
+  return Serialize(families, true);
+}
+
+ExpositionFormat NegotiateFormat(std::string_view accept) {
+  // Media ranges separated by commas, each with `;param=value`s: the first
+  // one we can write among those of the highest q wins, as client_golang's
+  // expfmt.Negotiate picks (text when none fits).
+  ExpositionFormat best = ExpositionFormat::kText;
+  double best_q = 0;
+  while (!accept.empty()) {
+    const std::size_t comma = accept.find(',');
+    std::string_view item = accept.substr(0, comma);
+    accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
+    std::size_t semi = item.find(';');
+    const std::string_view type = Trim(item.substr(0, semi));
+    double q = 1;
+    std::string_view version;
+    while (semi != std::string_view::npos) {
+      item.remove_prefix(semi + 1);
+      semi = item.find(';');
+      const std::string_view param = Trim(item.substr(0, semi));
+      const std::size_t eq = param.find('=');
+      if (eq == std::string_view::npos) continue;
+      const std::string_view key = Trim(param.substr(0, eq));
+      const std::string_view value = Trim(param.substr(eq + 1));
+      if (EqualsIgnoreCase(key, "q")) {
+        q = std::strtod(std::string(value).c_str(), nullptr);
+      } else if (EqualsIgnoreCase(key, "version")) {
+        version = value;
+      }
+    }
+    ExpositionFormat format;
+    if (EqualsIgnoreCase(type, "application/openmetrics-text") &&
+        (version.empty() || version == "1.0.0" || version == "0.0.1")) {
+      format = ExpositionFormat::kOpenMetrics;
+    } else if ((EqualsIgnoreCase(type, "text/plain") && (version.empty() || version == "0.0.4")) ||
+               type == "*/*" || EqualsIgnoreCase(type, "text/*")) {
+      format = ExpositionFormat::kText;
+    } else {
+      continue;
+    }
+    if (q > best_q) {
+      best = format;
+      best_q = q;
+    }
+  }
+  return best;
+}
+
+const char* ContentType(ExpositionFormat format) {
+  return format == ExpositionFormat::kOpenMetrics ? kOpenMetricsContentType : kTextContentType;
 }
 
 bool AcceptsGzip(std::string_view header) {

@@ -44,20 +44,19 @@ bool Resolve(void* handle, const char* name, Fn* out, std::string* error) {
   return true;
 }
 
-prometheus::MetricFamily GaugeFamily(const char* name, const char* help) {
-  prometheus::MetricFamily family;
+Family GaugeFamily(const char* name, const char* help) {
+  Family family;
   family.name = name;
   family.help = help;
-  family.type = prometheus::MetricType::Gauge;
+  family.type = MetricType::kGauge;
   return family;
 }
 
-void AddGauge(prometheus::MetricFamily* family, const std::string& gpu, const std::string& uuid,
-              double value) {
-  prometheus::ClientMetric metric;
-  metric.label = {{"gpu", gpu}, {"uuid", uuid}};
-  metric.gauge.value = value;
-  family->metric.push_back(std::move(metric));
+void AddGauge(Family* family, const std::string& gpu, const std::string& uuid, double value) {
+  Series metric;
+  metric.labels = {{"gpu", gpu}, {"uuid", uuid}};
+  metric.value = value;
+  family->series.push_back(std::move(metric));
 }
 
 }  // namespace
@@ -114,7 +113,7 @@ GpuCollector::~GpuCollector() {
   dlclose(api_->handle);
 }
 
-bool GpuCollector::Read(std::vector<prometheus::MetricFamily>* out, std::string* error) const {
+bool GpuCollector::Read(std::vector<Family>* out, std::string* error) const {
   unsigned int count = 0;
   nvmlReturn_t rc = api_->get_count(&count);
   if (rc != kNvmlSuccess) {
@@ -124,11 +123,9 @@ bool GpuCollector::Read(std::vector<prometheus::MetricFamily>* out, std::string*
   // Names apart from the log-derived qwen_gpu_memory_used_bytes (what the
   // server reported per request) and from other GPU exporters' (DCGM_FI_*,
   // nvidia_smi_*, nvidia_gpu_*), so both can be scraped into one Prometheus.
-  prometheus::MetricFamily used =
-      GaugeFamily("nvml_gpu_memory_used_bytes", "GPU memory in use (NVML), per GPU");
-  prometheus::MetricFamily total =
-      GaugeFamily("nvml_gpu_memory_total_bytes", "GPU memory installed (NVML), per GPU");
-  prometheus::MetricFamily utilization = GaugeFamily(
+  Family used = GaugeFamily("nvml_gpu_memory_used_bytes", "GPU memory in use (NVML), per GPU");
+  Family total = GaugeFamily("nvml_gpu_memory_total_bytes", "GPU memory installed (NVML), per GPU");
+  Family utilization = GaugeFamily(
       "nvml_gpu_utilization_ratio",
       "Fraction of NVML's last sample period (1/6 s to 1 s) in which a kernel ran, per GPU");
   for (unsigned int i = 0; i < count; ++i) {
@@ -165,14 +162,14 @@ bool GpuCollector::Read(std::vector<prometheus::MetricFamily>* out, std::string*
   }
   // No family without a series (no GPUs, no utilisation counters): an empty
   // family would only print HELP and TYPE lines.
-  for (prometheus::MetricFamily* family : {&used, &total, &utilization}) {
-    if (!family->metric.empty()) out->push_back(std::move(*family));
+  for (Family* family : {&used, &total, &utilization}) {
+    if (!family->series.empty()) out->push_back(std::move(*family));
   }
   return true;
 }
 
-std::vector<prometheus::MetricFamily> GpuCollector::Collect() const {
-  std::vector<prometheus::MetricFamily> families;
+std::vector<Family> GpuCollector::Collect() const {
+  std::vector<Family> families;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     const auto now = std::chrono::steady_clock::now();
@@ -195,12 +192,12 @@ std::vector<prometheus::MetricFamily> GpuCollector::Collect() const {
       last_read_ok_ = ok;
     }
     families = cached_;
-    prometheus::MetricFamily errors;
+    Family errors;
     errors.name = "llm_log_exporter_nvml_errors_total";
     errors.help = "NVML reads that failed; the GPU metrics are absent from the scrapes they serve";
-    errors.type = prometheus::MetricType::Counter;
-    errors.metric.emplace_back();
-    errors.metric.back().counter.value = static_cast<double>(errors_);
+    errors.type = MetricType::kCounter;
+    errors.series.emplace_back();
+    errors.series.back().value = static_cast<double>(errors_);
     families.push_back(std::move(errors));
   }
   return families;

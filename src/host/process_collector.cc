@@ -94,19 +94,13 @@ double CountOpenFds() {
   return count;
 }
 
-prometheus::MetricFamily Family(const char* name, const char* help, prometheus::MetricType type,
-                                double value) {
-  prometheus::MetricFamily family;
+Family OneSeries(const char* name, const char* help, MetricType type, double value) {
+  Family family;
   family.name = name;
   family.help = help;
   family.type = type;
-  prometheus::ClientMetric metric;
-  if (type == prometheus::MetricType::Counter) {
-    metric.counter.value = value;
-  } else {
-    metric.gauge.value = value;
-  }
-  family.metric.push_back(std::move(metric));
+  family.series.emplace_back();
+  family.series.back().value = value;
   return family;
 }
 
@@ -133,37 +127,36 @@ bool ProcessCollector::Available(std::string* error) const {
   return error_.empty();
 }
 
-std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
-  using prometheus::MetricType;
-  std::vector<prometheus::MetricFamily> families;
+std::vector<Family> ProcessCollector::Collect() const {
+  std::vector<Family> families;
   if (!error_.empty()) return families;
   // Help texts as the Go client's, so dashboards built on it read the same.
   Stat stat;
   const bool have_stat = ReadStat(&stat);
   if (have_stat) {
     families.push_back(
-        Family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-               MetricType::Counter, (stat.utime_ticks + stat.stime_ticks) / ticks_per_second_));
+        OneSeries("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+                  MetricType::kCounter, (stat.utime_ticks + stat.stime_ticks) / ticks_per_second_));
   }
   const double open_fds = CountOpenFds();
   if (open_fds >= 0) {
-    families.push_back(Family("process_open_fds", "Number of open file descriptors.",
-                              MetricType::Gauge, open_fds));
+    families.push_back(OneSeries("process_open_fds", "Number of open file descriptors.",
+                                 MetricType::kGauge, open_fds));
   }
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
     // RLIM_INFINITY is reported as its value, as the Go client does.
-    families.push_back(Family("process_max_fds", "Maximum number of open file descriptors.",
-                              MetricType::Gauge, static_cast<double>(limit.rlim_cur)));
+    families.push_back(OneSeries("process_max_fds", "Maximum number of open file descriptors.",
+                                 MetricType::kGauge, static_cast<double>(limit.rlim_cur)));
   }
   if (have_stat) {
-    families.push_back(Family("process_virtual_memory_bytes", "Virtual memory size in bytes.",
-                              MetricType::Gauge, stat.vsize_bytes));
-    families.push_back(Family("process_resident_memory_bytes", "Resident memory size in bytes.",
-                              MetricType::Gauge, stat.rss_pages * page_size_));
-    families.push_back(Family(
-        "process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
-        MetricType::Gauge, start_time_));
+    families.push_back(OneSeries("process_virtual_memory_bytes", "Virtual memory size in bytes.",
+                                 MetricType::kGauge, stat.vsize_bytes));
+    families.push_back(OneSeries("process_resident_memory_bytes", "Resident memory size in bytes.",
+                                 MetricType::kGauge, stat.rss_pages * page_size_));
+    families.push_back(OneSeries("process_start_time_seconds",
+                                 "Start time of the process since unix epoch in seconds.",
+                                 MetricType::kGauge, start_time_));
   }
   return families;
 }

@@ -127,9 +127,17 @@ Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
   errors.help = "Fields of request lines that could not be used, by field and reason";
   errors.type = MetricType::kCounter;
   if (!names.empty()) {
+    // Exemplar fields that no rule reads get their series once an error counts.
+    std::vector<bool> extra(rules_.fields.size(), false);
+    for (const RuleSet::ExemplarField& e : rules_.exemplar_fields) {
+      extra[e.field] = !checked[e.field];
+    }
+    const auto num_extra = static_cast<std::size_t>(std::count(extra.begin(), extra.end(), true));
     errors.labels = {FixedLabel("field", std::move(names)),
                      FixedLabel("reason", {std::begin(kReasonNames), std::end(kReasonNames)})};
+    errors.labels[0].max_values += num_extra;
   }
+  is_checked_ = std::move(checked);
   field_errors_metric_ = first_metric_ + static_cast<std::uint32_t>(specs_.size());
   specs_.push_back(std::move(errors));
 }
@@ -377,6 +385,20 @@ void Mapper::MapSystemPrompt(const std::string_view& hash, UpdateBatch& out) con
   for (const std::uint32_t r : prompt_rules_) {
     out.Add({first_metric_ + rules_.rules[r].metric, kDynamicSeries, 1, &hash});
   }
+}
+
+void Mapper::MapExemplarError(int field, bool too_long, UpdateBatch& out) const {
+  const Reason reason = too_long ? kOutOfRange : kWrongType;
+  if (is_checked_[field]) {
+    FieldError(field, reason, out);
+    return;
+  }
+  if (specs_.back().labels.empty() || out.label_size + 2 > UpdateBatch::kMaxLabelValues) return;
+  std::string_view* labels = out.label_values + out.label_size;
+  out.label_size += 2;
+  labels[0] = rules_.fields[field];
+  labels[1] = kReasonNames[reason];
+  out.Add({field_errors_metric_, kDynamicSeries, 1, labels});
 }
 
 void Mapper::MapPromptChanges(std::uint64_t changes, UpdateBatch& out) const {

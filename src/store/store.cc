@@ -47,16 +47,16 @@ std::uint64_t ToBits(double d) {
 
 // Single writer per cell: a relaxed load + store is enough (no RMW needed), and
 // a concurrent scrape reads a value that was current at some point.
-double LoadDouble(const std::atomic<std::uint64_t>& cell) {
+[[gnu::always_inline]] inline double LoadDouble(const std::atomic<std::uint64_t>& cell) {
   return ToDouble(cell.load(std::memory_order_relaxed));
 }
-void StoreDouble(std::atomic<std::uint64_t>& cell, double v) {
+[[gnu::always_inline]] inline void StoreDouble(std::atomic<std::uint64_t>& cell, double v) {
   cell.store(ToBits(v), std::memory_order_relaxed);
 }
-void AddDouble(std::atomic<std::uint64_t>& cell, double v) {
+[[gnu::always_inline]] inline void AddDouble(std::atomic<std::uint64_t>& cell, double v) {
   StoreDouble(cell, LoadDouble(cell) + v);
 }
-void AddCount(std::atomic<std::uint64_t>& cell, std::uint64_t n) {
+[[gnu::always_inline]] inline void AddCount(std::atomic<std::uint64_t>& cell, std::uint64_t n) {
   cell.store(cell.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
@@ -81,7 +81,7 @@ std::size_t CellsPerSeries(const MetricSpec& spec, SumMode sums) {
 __extension__ typedef __int128 Fixed;
 __extension__ typedef unsigned __int128 UFixed;
 
-Fixed LoadFixed(const std::atomic<std::uint64_t>* cells) {
+[[gnu::always_inline]] inline Fixed LoadFixed(const std::atomic<std::uint64_t>* cells) {
   return static_cast<Fixed>(static_cast<UFixed>(cells[1].load(std::memory_order_relaxed)) << 64 |
                             cells[0].load(std::memory_order_relaxed));
 }
@@ -129,18 +129,6 @@ std::size_t Radix(const LabelSpec& label) {
   return std::max(label.max_values, label.values.size()) + 1;
 }
 
-prometheus::MetricType ToPrometheus(MetricType type) {
-  switch (type) {
-    case MetricType::kCounter:
-      return prometheus::MetricType::Counter;
-    case MetricType::kGauge:
-      return prometheus::MetricType::Gauge;
-    case MetricType::kHistogram:
-      return prometheus::MetricType::Histogram;
-  }
-  return prometheus::MetricType::Untyped;
-}
-
 bool SameShape(const MetricSpec& a, const MetricSpec& b) {
   if (a.type != b.type || a.buckets != b.buckets || a.labels.size() != b.labels.size()) {
     return false;
@@ -181,6 +169,57 @@ inline std::size_t BoundsBelow(const double* bounds, std::size_t n, double value
 }
 
 }  // namespace
+
+ExemplarCheck ExemplarFrom(std::string_view name, std::string_view text, double timestamp_seconds,
+                           ExemplarRef* out) {
+  if (text.empty()) return ExemplarCheck::kAbsent;
+  // A traceparent: version (not ff), trace id, parent id, flags; later
+  // versions may append fields after another '-'.
+  const auto hex = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  };
+  if (name == "trace_id" && text.size() >= 55 && text[2] == '-' && text[35] == '-' &&
+      text[52] == '-') {
+    const std::string_view trace = text.substr(3, 32);
+    if (!hex(text.substr(0, 2)) || text.substr(0, 2) == "ff" || !hex(trace) ||
+        !hex(text.substr(36, 16)) || !hex(text.substr(53, 2)) ||
+        trace == std::string_view("00000000000000000000000000000000") ||
+        (text.size() > 55 && text[55] != '-')) {
+      return ExemplarCheck::kRefused;
+    }
+    text = trace;
+  }
+  // Printable ASCII (ids as a rule): a code point per byte.
+  bool printable = true;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    printable &= u >= 0x20 && u < 0x7f;
+  }
+  if (printable) {
+    if (name.size() + text.size() > kMaxExemplarRunes) return ExemplarCheck::kTooLong;
+    *out = {name, text, timestamp_seconds};
+    return ExemplarCheck::kUsed;
+  }
+  // Code points, checking UTF-8 as they are counted.
+  std::size_t runes = name.size();
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t n = c < 0x80           ? 1
+                    : (c >> 5) == 0x6  ? 2
+                    : (c >> 4) == 0xe  ? 3
+                    : (c >> 3) == 0x1e ? 4
+                                       : 0;
+    if (n == 0 || i + n > text.size() || IsControlByte(text[i])) return ExemplarCheck::kRefused;
+    for (std::size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) return ExemplarCheck::kRefused;
+    }
+    i += n;
+    if (++runes > kMaxExemplarRunes) return ExemplarCheck::kTooLong;
+  }
+  *out = {name, text, timestamp_seconds};
+  return ExemplarCheck::kUsed;
+}
 
 Store::Store(std::vector<MetricSpec> specs, SumMode sums, std::size_t shards) : sums_(sums) {
   std::vector<std::string> dynamic;
@@ -356,13 +395,14 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
 }
 
 // Inlined into the hot paths (Apply, Write).
-[[gnu::always_inline]] inline void Shard::WriteCells(const BoundSeries& series, double value) {
+[[gnu::always_inline]] inline std::atomic<std::uint64_t>* Shard::WriteCells(
+    const BoundSeries& series, double value) {
   std::atomic<std::uint64_t>* cell = series.cells;
   switch (series.kind) {
     case CellKind::kCounter:
-      if (!(value >= 0)) return;  // also refuses NaN
+      if (!(value >= 0)) return nullptr;  // also refuses NaN
       AddToSum(cell[0], series.exact_cell != 0 ? cell + series.exact_cell : nullptr, value);
-      return;
+      return cell;
     case CellKind::kGaugeSet:
       StoreDouble(cell[0], value);
       break;
@@ -375,27 +415,35 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
       if (cell[1].load(std::memory_order_relaxed) == 0) StoreDouble(cell[0], 0);
       AddToSum(cell[0], series.exact_cell != 0 ? cell + series.exact_cell : nullptr, value);
       break;
-    case CellKind::kHistogram:
-      AddCount(cell[BoundsBelow(series.bounds, series.num_bounds, value)], 1);
+    case CellKind::kHistogram: {
+      std::atomic<std::uint64_t>* bucket =
+          cell + BoundsBelow(series.bounds, series.num_bounds, value);
+      AddCount(*bucket, 1);
       AddToSum(cell[series.sum_cell], series.exact_cell != 0 ? cell + series.exact_cell : nullptr,
                value);
-      return;
+      return bucket;
+    }
   }
   cell[1].store(stamp_, std::memory_order_relaxed);  // gauges: when last set
+  return nullptr;
 }
 
-[[gnu::always_inline]] inline void Shard::Write(std::uint32_t metric, std::size_t series,
-                                                double value) {
+[[gnu::always_inline]] inline std::atomic<std::uint64_t>* Shard::Write(std::uint32_t metric,
+                                                                       std::size_t series,
+                                                                       double value) {
   const Hot& m = hot_[metric];
   if (m.exists != nullptr && !m.exists[series].load(std::memory_order_relaxed)) {
     m.exists[series].store(true, std::memory_order_relaxed);
   }
   BoundSeries target = m.series0;
   target.cells += series * m.cells_per_series;
-  WriteCells(target, value);
+  return WriteCells(target, value);
 }
 
-void Shard::Apply(const Update* updates, std::size_t n) {
+template <bool kExemplar>
+[[gnu::always_inline]] inline void Shard::ApplyUpdates(const Update* updates, std::size_t n,
+                                                       const ExemplarRef* exemplar) {
+  const std::shared_ptr<const Label>* label = kExemplar ? &ExemplarLabel(*exemplar) : nullptr;
   for (const Update* update = updates; update != updates + n; ++update) {
     if (update->metric >= hot_.size()) continue;
     std::size_t series = 0;
@@ -406,8 +454,62 @@ void Shard::Apply(const Update* updates, std::size_t n) {
       if (update->series >= m.num_initial) continue;  // out of range: ignored
       series = m.initial_series[update->series];
     }
-    Write(update->metric, series, update->value);
+    std::atomic<std::uint64_t>* counted = Write(update->metric, series, update->value);
+    if (kExemplar && counted != nullptr) {
+      // Locked per update: ResolveSeries takes the store's mutex, which a
+      // scrape holds while it takes this one.
+      std::lock_guard<std::mutex> lock(exemplars_mutex_);
+      KeepExemplar(static_cast<std::size_t>(counted - cells_.data()), update->value, *label,
+                   exemplar->timestamp_seconds);
+    }
   }
+}
+
+void Shard::Apply(const Update* updates, std::size_t n) {
+  ApplyUpdates<false>(updates, n, nullptr);
+}
+
+void Shard::Apply(const Update* updates, std::size_t n, const ExemplarRef& exemplar) {
+  ApplyUpdates<true>(updates, n, &exemplar);
+}
+
+const std::shared_ptr<const Label>& Shard::ExemplarLabel(const ExemplarRef& exemplar) {
+  if (last_label_ == nullptr || last_label_->name != exemplar.name ||
+      last_label_->value != exemplar.value) {
+    last_label_ = std::make_shared<const Label>(
+        Label{std::string(exemplar.name), std::string(exemplar.value)});
+  }
+  return last_label_;
+}
+
+Shard::Kept& Shard::KeptTable::At(std::size_t cell) {
+  if (2 * (size + 1) > slots.size()) {
+    std::vector<Kept> old = std::move(slots);
+    slots.assign(std::max<std::size_t>(64, 2 * old.size()), Kept{});
+    size = 0;
+    for (Kept& k : old) {
+      if (k.label != nullptr) At(k.cell) = std::move(k);
+    }
+  }
+  const std::size_t mask = slots.size() - 1;
+  // Fibonacci hashing: neighbouring cells (a histogram's buckets) spread out.
+  for (std::size_t i = (cell * 0x9e3779b97f4a7c15ull) >> 32 & mask;; i = (i + 1) & mask) {
+    Kept& k = slots[i];
+    if (k.label == nullptr) {
+      k.cell = cell;
+      ++size;
+      return k;
+    }
+    if (k.cell == cell) return k;
+  }
+}
+
+void Shard::KeepExemplar(std::size_t cell, double value, const std::shared_ptr<const Label>& label,
+                         double timestamp) {
+  Kept& kept = exemplars_.At(cell);
+  kept.label = label;
+  kept.observed = value;
+  kept.timestamp_seconds = timestamp;
 }
 
 BoundSeries Shard::Bind(std::uint32_t metric, std::uint32_t series) const {
@@ -423,6 +525,20 @@ void Shard::Write(const BoundSeries* series, const double* values, std::uint64_t
   for (; mask != 0; mask &= mask - 1) {
     const int i = __builtin_ctzll(mask);
     if (series[i].cells != nullptr) WriteCells(series[i], values[i]);
+  }
+}
+
+void Shard::Write(const BoundSeries* series, const double* values, std::uint64_t mask,
+                  const ExemplarRef& exemplar) {
+  const std::shared_ptr<const Label>& label = ExemplarLabel(exemplar);
+  std::lock_guard<std::mutex> lock(exemplars_mutex_);
+  for (; mask != 0; mask &= mask - 1) {
+    const int i = __builtin_ctzll(mask);
+    if (series[i].cells == nullptr) continue;
+    if (std::atomic<std::uint64_t>* counted = WriteCells(series[i], values[i])) {
+      KeepExemplar(static_cast<std::size_t>(counted - cells_.data()), values[i], label,
+                   exemplar.timestamp_seconds);
+    }
   }
 }
 
@@ -500,16 +616,41 @@ std::vector<std::string_view> Store::SeriesLabels(const Metric& m, std::size_t s
   return values;
 }
 
-std::vector<prometheus::MetricFamily> Store::Collect() const {
+std::vector<Family> Store::Collect() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  std::vector<prometheus::MetricFamily> out;
+  // Each cell's newest exemplar over the shards, in cell order: the loop
+  // below visits cells in that order, so it walks this list once.
+  std::vector<std::pair<std::size_t, std::shared_ptr<const Exemplar>>> exemplars;
+  for (const auto& shard : shards_) {
+    std::lock_guard<std::mutex> shard_lock(shard->exemplars_mutex_);
+    exemplars.reserve(exemplars.size() + shard->exemplars_.size);
+  }
+  for (const auto& shard : shards_) {
+    std::lock_guard<std::mutex> shard_lock(shard->exemplars_mutex_);
+    for (const Shard::Kept& kept : shard->exemplars_.slots) {
+      if (kept.label == nullptr) continue;
+      exemplars.emplace_back(kept.cell, std::make_shared<const Exemplar>(Exemplar{
+                                            *kept.label, kept.observed, kept.timestamp_seconds}));
+    }
+  }
+  std::sort(exemplars.begin(), exemplars.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first
+                              : a.second->timestamp_seconds > b.second->timestamp_seconds;
+  });
+  auto next_exemplar = exemplars.begin();
+  const auto exemplar_of = [&](std::size_t cell) -> std::shared_ptr<const Exemplar> {
+    while (next_exemplar != exemplars.end() && next_exemplar->first < cell) ++next_exemplar;
+    if (next_exemplar == exemplars.end() || next_exemplar->first != cell) return nullptr;
+    return next_exemplar->second;  // the newest: sorted first among the cell's
+  };
+  std::vector<Family> out;
   out.reserve(metrics_.size());
   for (const auto& mp : metrics_) {
     const Metric& m = *mp;
-    prometheus::MetricFamily family;
+    Family family;
     family.name = m.spec.name;
     family.help = m.spec.help;
-    family.type = ToPrometheus(m.spec.type);
+    family.type = m.spec.type;
     std::size_t latest = m.series_capacity;  // with latest_series_only: the one to show
     if (m.spec.latest_series_only) {
       std::uint64_t best = 0;
@@ -523,47 +664,55 @@ std::vector<prometheus::MetricFamily> Store::Collect() const {
         }
       }
     }
+    std::size_t shown = 0;
+    for (std::size_t s = 0; s < m.series_capacity; ++s) {
+      shown += m.exists[s].load(std::memory_order_relaxed) ? 1 : 0;
+    }
+    family.series.reserve(m.spec.latest_series_only ? 1 : shown);
     for (std::size_t s = 0; s < m.series_capacity; ++s) {
       if (!m.exists[s].load(std::memory_order_relaxed)) continue;
       if (m.spec.latest_series_only && s != latest) continue;
-      prometheus::ClientMetric metric;
+      const std::size_t first = m.first_cell + s * m.cells_per_series;
+      Series series;
       switch (m.spec.type) {
         case MetricType::kCounter:
-          metric.counter.value = Sum(m, s, 0);
+          series.value = Sum(m, s, 0);
+          series.exemplar = exemplar_of(first);
           break;
         case MetricType::kGauge: {
           std::uint64_t stamp = 0;
-          if (!GaugeValue(m, s, &metric.gauge.value, &stamp)) continue;  // no invented value
+          if (!GaugeValue(m, s, &series.value, &stamp)) continue;  // no invented value
           break;
         }
         case MetricType::kHistogram: {
           const std::vector<double>& b = m.spec.buckets;
           std::uint64_t cumulative = 0;
+          series.buckets.reserve(b.size() + 1);
           for (std::size_t i = 0; i <= b.size(); ++i) {
             cumulative += Cell(m, s, i);
-            metric.histogram.bucket.push_back(
-                {cumulative, i < b.size() ? b[i] : std::numeric_limits<double>::infinity()});
+            series.buckets.push_back({cumulative,
+                                      i < b.size() ? b[i] : std::numeric_limits<double>::infinity(),
+                                      exemplar_of(first + i)});
           }
-          metric.histogram.sample_count = cumulative;  // equals +Inf by construction
-          metric.histogram.sample_sum = Sum(m, s, b.size() + 1);
+          series.count = cumulative;  // equals +Inf by construction
+          series.sum = Sum(m, s, b.size() + 1);
           break;
         }
       }
       const std::vector<std::string_view> values = SeriesLabels(m, s);
+      series.labels.reserve(values.size());
       for (std::size_t l = 0; l < values.size(); ++l) {
-        metric.label.push_back({m.labels[l]->spec.name, std::string(values[l])});
+        series.labels.push_back({m.labels[l]->spec.name, std::string(values[l])});
       }
-      family.metric.push_back(std::move(metric));
+      family.series.push_back(std::move(series));
     }
     // By label values, as Go's client orders them: the order then does not
     // depend on which shard met a value first.
-    std::sort(family.metric.begin(), family.metric.end(),
-              [](const prometheus::ClientMetric& a, const prometheus::ClientMetric& b) {
-                return std::lexicographical_compare(
-                    a.label.begin(), a.label.end(), b.label.begin(), b.label.end(),
-                    [](const prometheus::ClientMetric::Label& x,
-                       const prometheus::ClientMetric::Label& y) { return x.value < y.value; });
-              });
+    std::sort(family.series.begin(), family.series.end(), [](const Series& a, const Series& b) {
+      return std::lexicographical_compare(
+          a.labels.begin(), a.labels.end(), b.labels.begin(), b.labels.end(),
+          [](const Label& x, const Label& y) { return x.value < y.value; });
+    });
     out.push_back(std::move(family));
   }
   return out;

@@ -627,10 +627,11 @@ def parse_exposition(text):
     return out
 
 
-def start_prometheus(args, tmp, deadline, children, watched):
+def start_prometheus(args, tmp, deadline, children, watched, flags=()):
     """Checks tmp/prometheus.yml with promtool, starts Prometheus on it on a
-    free 127.0.0.1 port (appended to children) and waits until it is ready,
-    failing at once if one of `watched` exits. Returns (PromAPI, Child)."""
+    free 127.0.0.1 port (appended to children), with `flags` added, and waits
+    until it is ready, failing at once if one of `watched` exits. Returns
+    (PromAPI, Child)."""
     config = os.path.join(tmp, "prometheus.yml")
     check = subprocess.run([args.promtool, "check", "config", config],
                            capture_output=True, text=True, timeout=max(1.0, deadline.left()))
@@ -645,7 +646,7 @@ def start_prometheus(args, tmp, deadline, children, watched):
             "--config.file=" + config,
             "--storage.tsdb.path=" + os.path.join(tmp, "data"),
             "--web.listen-address=127.0.0.1:%d" % port,
-            "--log.level=info"], log_path=os.path.join(tmp, "prometheus.log"))
+            "--log.level=info"] + list(flags), log_path=os.path.join(tmp, "prometheus.log"))
         children.append(prom)
 
         def ready():

@@ -23,19 +23,36 @@ mtls         Prometheus scraping over mutual TLS, TLS 1.2 and TLS 1.3 (pinned
              must be up for VerifyClientCertIfGiven and down for
              RequireAndVerifyClientCert; a TLS 1.2-only scrape of a TLS 1.3-only
              daemon must be down (the version pinning works).
+exemplars    (issue 20) Prometheus 2.42 with --enable-feature=exemplar-storage
+             scraping OpenMetrics. Request lines carry trace ids (trace_id, a
+             W3C traceparent, a request_id only (request ids opted in with
+             requests.request_id_fields), one over-long). Over HTTP:
+             Prometheus's Accept header gets application/openmetrics-text
+             with exemplars and `# EOF` (gzip too), no Accept gets the 0.0.4
+             text without them; the over-long trace id counts as a field
+             error. In Prometheus: /api/v1/query_exemplars of the dashboard's
+             P99 latency expression (the target marked `exemplar: true`)
+             returns the slow request's trace id on its bucket, the requests
+             counter carries the latest trace id, and the dashboard's trace
+             link (deploy/grafana/datasources.yml) names that label.
 
 Standard library only; the helpers (processes, polling with a deadline,
 clean-up on every exit path) are those of prometheus_e2e.py. Nothing sleeps a
 fixed time; everything polls with a 60 s deadline.
 """
 
+import gzip
+import json
 import os
+import re
 import subprocess
 import sys
+import time
+import urllib.request
 
 sys.dont_write_bytecode = True  # importing the helpers leaves no __pycache__ in the source tree
-from prometheus_e2e import (Deadline, Child, NotYet, OVERALL_TIMEOUT_S, fail, http_get, main,
-                            start_prometheus, wait_for)
+from prometheus_e2e import (Deadline, Child, NotYet, OVERALL_TIMEOUT_S, _opener, fail, http_get,
+                            main, start_prometheus, substitute_grafana, wait_for)
 
 SCRAPE_INTERVAL = "1s"
 
@@ -218,7 +235,135 @@ def run_mtls(args, tmp, children):
                  "" if want == "up" else " (%s)" % t["lastError"]), flush=True)
 
 
-CASES = {"huge-number": run_huge_number, "mtls": run_mtls}
+# --------------------------------------------------------------- exemplars
+
+# What Prometheus 2.42 sends (scrape/scrape.go, scrapeAcceptHeader).
+PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,"
+                     "application/openmetrics-text;version=0.0.1;q=0.75,"
+                     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+SLOW_TRACE = "5c1d0e2a4b7f4e3d9a8b7c6d5e4f3a2b"
+
+
+def get_metrics(port, headers):
+    """(status, headers, body) of GET /metrics with `headers`."""
+    req = urllib.request.Request("http://127.0.0.1:%d/metrics" % port, headers=headers)
+    with _opener.open(req, timeout=5) as r:
+        return r.status, r.headers, r.read()
+
+
+def run_exemplars(args, tmp, children):
+    deadline = Deadline(OVERALL_TIMEOUT_S)
+    # The preset, with request ids as exemplars too (they are opt-in).
+    with open(os.path.join(args.repo, "config", "qwen.yaml")) as f:
+        preset = f.read()
+    if "\nrequests:\n" not in preset:
+        fail("config/qwen.yaml has no top-level 'requests:' line to add request_id_fields to")
+    config = os.path.join(tmp, "exemplars.yaml")
+    with open(config, "w") as f:
+        f.write(preset.replace("\nrequests:\n", "\nrequests:\n  request_id_fields: [request_id]\n", 1))
+    daemon, port = start_daemon(args, children, deadline, ["--config.file=" + config],
+                                stdin=subprocess.PIPE)
+    lines = []
+    for i in range(20):  # fast requests, each with a trace id of its own
+        lines.append({"status": "success", "total_time_ms": 100 + 10 * i,
+                      "trace_id": "%032x" % (i + 1)})
+    # The slow one, as a W3C traceparent: its trace-id part is the exemplar.
+    lines.append({"status": "success", "total_time_ms": 90000,
+                  "traceparent": "00-%s-00f067aa0ba902b7-01" % SLOW_TRACE})
+    lines.append({"status": "error", "total_time_ms": 250, "request_id": "req-error-1"})
+    # Over 128 code points with its label name: dropped, counted as a field error.
+    lines.append({"status": "success", "total_time_ms": 120, "trace_id": "x" * 200})
+    daemon.proc.stdin.write("".join(json.dumps(l) + "\n" for l in lines).encode())
+    daemon.proc.stdin.flush()
+
+    def counted():
+        _, _, body = get_metrics(port, {})
+        return re.search(rb"^qwen_requests_total\{status=\"error\"\} 1$", body, re.M) and body
+
+    text = wait_for(deadline, "the daemon to count the requests", counted, [daemon]).decode()
+    if "# {" in text or "# EOF" in text:
+        fail("the 0.0.4 text (no Accept header) has OpenMetrics exemplars or # EOF")
+    dropped = 'llm_log_exporter_field_errors_total{field="trace_id",reason="out_of_range"} 1\n'
+    if dropped not in text:
+        fail("the over-long trace id was not counted: no %r" % dropped)
+    print("  ok  no Accept: 0.0.4 text without exemplars; over-long trace id counted", flush=True)
+
+    for encoding in ("identity", "gzip"):
+        status, headers, body = get_metrics(port, {"Accept": PROMETHEUS_ACCEPT,
+                                                   "Accept-Encoding": encoding})
+        if headers.get("Content-Type") != OPENMETRICS:
+            fail("Accept as Prometheus sends it: Content-Type %r, expected %r"
+                 % (headers.get("Content-Type"), OPENMETRICS))
+        if encoding == "gzip":
+            if headers.get("Content-Encoding") != "gzip":
+                fail("OpenMetrics with Accept-Encoding gzip came uncompressed")
+            body = gzip.decompress(body)
+        om = body.decode()
+        if not om.endswith("# EOF\n") or om.count("# EOF") != 1:
+            fail("OpenMetrics text does not end with one # EOF line: ...%r" % om[-80:])
+        if "# TYPE qwen_requests counter\n" not in om:
+            fail("OpenMetrics names the counter family without _total: no "
+                 "'# TYPE qwen_requests counter'")
+        slow = re.search(r'^qwen_request_duration_seconds_bucket\{le="([^"]+)"\} \d+ '
+                         r'# \{trace_id="%s"\} 90 [0-9.]+$' % SLOW_TRACE, om, re.M)
+        if not slow:
+            fail("no bucket of qwen_request_duration_seconds has the slow request's exemplar")
+        print("  ok  Accept-Encoding %s: %s, # EOF, slow trace on le=%s"
+              % (encoding, headers.get("Content-Type"), slow.group(1)), flush=True)
+
+    write_prometheus_config(tmp, [("exemplars", port, [])])
+    api, prom = start_prometheus(args, tmp, deadline, children, [daemon],
+                                 flags=["--enable-feature=exemplar-storage"])
+    with open(os.path.join(args.repo, "deploy", "grafana", "dashboard.json")) as f:
+        dash = json.load(f)
+    marked = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])
+              if t.get("exemplar")]
+    if not marked:
+        fail("no dashboard target has exemplar: true")
+
+    def exemplars(expr):
+        now = time.time()
+        return api.get("/api/v1/query_exemplars", query=expr, start=now - 600, end=now + 60)
+
+    def trace_ids(expr):
+        out = {}
+        for series in exemplars(expr):
+            for e in series["exemplars"]:
+                out[e["labels"].get("trace_id") or e["labels"].get("request_id")] = (
+                    series["seriesLabels"], float(e["value"]))
+        return out
+
+    def slow_in_prometheus():
+        target = scraped_targets(api).get("exemplars")
+        if target and target["health"] == "down":
+            fail("Prometheus marked the target down: %s" % target["lastError"])
+        return SLOW_TRACE in trace_ids(substitute_grafana(marked[0])) or None
+
+    wait_for(deadline, "Prometheus to store the slow request's exemplar", slow_in_prometheus,
+             [daemon, prom])
+    labels, value = trace_ids(substitute_grafana(marked[0]))[SLOW_TRACE]
+    if value != 90 or labels.get("__name__") != "qwen_request_duration_seconds_bucket":
+        fail("slow exemplar on %s with value %r, expected a qwen_request_duration_seconds "
+             "bucket and 90" % (labels, value))
+    print("  ok  query_exemplars(%s): trace_id %s, value 90, on le=%s"
+          % (marked[0][:60] + "...", SLOW_TRACE, labels.get("le")), flush=True)
+    counter = trace_ids('qwen_requests_total{job="exemplars"}')
+    if "req-error-1" not in counter:
+        fail("qwen_requests_total{status=error} has no request_id exemplar: %s" % counter)
+    print("  ok  qwen_requests_total exemplars: %s" % sorted(counter), flush=True)
+
+    # The panel's link: Grafana follows an exemplar's label named by the
+    # Prometheus data source's exemplarTraceIdDestinations.
+    with open(os.path.join(args.repo, "deploy", "grafana", "datasources.yml")) as f:
+        provisioning = f.read()
+    if not re.search(r"exemplarTraceIdDestinations:\s*\n\s*- name: trace_id\n\s*datasourceUid: (\S+)",
+                     provisioning):
+        fail("deploy/grafana/datasources.yml links no trace_id exemplar to a data source")
+    print("  ok  datasources.yml links trace_id exemplars to the tracing data source", flush=True)
+
+
+CASES = {"huge-number": run_huge_number, "mtls": run_mtls, "exemplars": run_exemplars}
 
 
 def add_arguments(ap):

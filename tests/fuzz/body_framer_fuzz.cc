@@ -73,9 +73,9 @@ double HttpLines(lle::Exporter& exporter) {
   double total = 0;
   for (const auto& family : exporter.self_store().Collect()) {
     if (family.name != "llm_log_exporter_lines_total") continue;
-    for (const auto& metric : family.metric) {
-      for (const auto& label : metric.label) {
-        if (label.name == "source" && label.value == "http") total += metric.counter.value;
+    for (const auto& metric : family.series) {
+      for (const auto& label : metric.labels) {
+        if (label.name == "source" && label.value == "http") total += metric.value;
       }
     }
   }

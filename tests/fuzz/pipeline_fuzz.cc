@@ -55,18 +55,17 @@ void FeedChunk(lle::Pipeline& pipeline, std::string_view lines, std::uint64_t se
   pipeline.Feed(chunk.view(), seq, 1.7e9 + static_cast<double>(seq));
 }
 
-void CheckLineCounts(const std::vector<prometheus::MetricFamily>& families,
-                     const std::uint64_t fed[2]) {
+void CheckLineCounts(const std::vector<lle::Family>& families, const std::uint64_t fed[2]) {
   double counted[2] = {0, 0};
   bool found = false;
   for (const auto& family : families) {
     if (family.name != "llm_log_exporter_lines_total") continue;
     found = true;
-    for (const auto& metric : family.metric) {
-      for (const auto& label : metric.label) {
+    for (const auto& metric : family.series) {
+      for (const auto& label : metric.labels) {
         if (label.name != "source") continue;
-        if (label.value == "stdin") counted[0] += metric.counter.value;
-        if (label.value == "http") counted[1] += metric.counter.value;
+        if (label.value == "stdin") counted[0] += metric.value;
+        if (label.value == "http") counted[1] += metric.value;
       }
     }
   }
@@ -81,7 +80,7 @@ void CheckLineCounts(const std::vector<prometheus::MetricFamily>& families,
   }
 }
 
-void CheckLabels(const std::vector<prometheus::MetricFamily>& families,
+void CheckLabels(const std::vector<lle::Family>& families,
                  const std::vector<lle::MetricSpec>& specs) {
   std::map<std::string, const lle::MetricSpec*> by_name;
   for (const auto& spec : specs) by_name[spec.name] = &spec;
@@ -90,8 +89,8 @@ void CheckLabels(const std::vector<prometheus::MetricFamily>& families,
     if (it == by_name.end()) continue;  // self-metrics, overflow counter
     const lle::MetricSpec& spec = *it->second;
     std::vector<std::set<std::string>> seen(spec.labels.size());
-    for (const auto& metric : family.metric) {
-      for (const auto& label : metric.label) {
+    for (const auto& metric : family.series) {
+      for (const auto& label : metric.labels) {
         for (std::size_t l = 0; l < spec.labels.size(); ++l) {
           if (label.name == spec.labels[l].name) seen[l].insert(label.value);
         }
@@ -222,7 +221,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (lle::Pipeline* p : pipelines) p->Finish();
 
-  const std::vector<prometheus::MetricFamily> families = exporter.Collect();
+  const std::vector<lle::Family> families = exporter.Collect();
   CheckLineCounts(families, fed);
   {
     std::shared_lock<lle::ReloadGate> lock(exporter.gate());

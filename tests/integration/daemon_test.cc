@@ -353,6 +353,43 @@ TEST(DaemonTest, GzipScrapeEqualsPlainScrape) {
   EXPECT_EQ(stable(unzipped), stable(plain.body));
 }
 
+// Issue 20: Accept as Prometheus 2.42 sends it gets OpenMetrics with the
+// request's trace id as the exemplar of its bucket and counter, gzip too; no
+// Accept gets the 0.0.4 text, without exemplars.
+TEST(DaemonTest, OpenMetricsByAcceptCarriesTheTraceIdAsExemplar) {
+  Daemon daemon = StartDaemon();
+  daemon.process->Write(
+      "{\"status\":\"error\",\"total_time_ms\":90000,"
+      "\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\"}\n" +
+      RequestLine("success", 300));
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines("request"), 2}, {RequestsSeries("error"), 1}}));
+  const std::string accept =
+      "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+      "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+  const HttpResponse om = HttpGet(daemon.port, "/metrics", {{"Accept", accept}});
+  const HttpResponse om_gzip =
+      HttpGet(daemon.port, "/metrics", {{"Accept", accept}, {"Accept-Encoding", "gzip"}});
+  const HttpResponse text = Scrape(daemon.port);
+  ASSERT_EQ(om.status, 200);
+  EXPECT_EQ(Header(om, "content-type"),
+            "application/openmetrics-text; version=1.0.0; charset=utf-8");
+  EXPECT_EQ(Header(om_gzip, "content-type"), Header(om, "content-type"));
+  EXPECT_EQ(Header(om_gzip, "content-encoding"), "gzip");
+  EXPECT_EQ(Header(text, "content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  const std::string trace = "# {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"} ";
+  for (const std::string& body : {om.body, Gunzip(om_gzip.body)}) {
+    EXPECT_NE(body.find("\nqwen_requests_total{status=\"error\"} 1 " + trace + "1 "),
+              std::string::npos)
+        << body;
+    EXPECT_NE(body.find("\nqwen_request_duration_seconds_bucket{le=\"120\"} 2 " + trace + "90 "),
+              std::string::npos)
+        << body;
+    EXPECT_EQ(body.substr(body.size() - 6), "# EOF\n");
+  }
+  EXPECT_EQ(text.body.find("# {"), std::string::npos);
+  EXPECT_EQ(text.body.find("# EOF"), std::string::npos);
+}
+
 TEST(DaemonTest, PromtoolAcceptsARealScrape) {
   if (std::string(kPromtool).empty()) GTEST_SKIP() << "promtool not found at configure time";
   Daemon daemon = StartDaemon();

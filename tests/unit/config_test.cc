@@ -56,6 +56,13 @@ const BadCase kBadCases[] = {
      "c.yaml:1:1: requests: missing: say which JSON lines are requests"},
     {"EmptyRequestKeys", "requests: {keys: []}\nmetrics: []",
      "c.yaml:1:18: requests.keys: must not be empty"},
+    {"TraceIdFieldsNotAList",
+     "requests: {keys: [a], trace_id_fields: trace}\nmetrics: [{name: r_total, type: counter}]",
+     "c.yaml:1:40: requests.trace_id_fields: must be a list of strings"},
+    {"RequestIdFieldBadPath",
+     "requests: {keys: [a], request_id_fields: [.id]}\nmetrics: [{name: r_total, type: counter}]",
+     "c.yaml:1:43: requests.request_id_fields[0]: \".id\" is not a field path (names joined by "
+     "'.')"},
     {"BadPath", "requests: {keys: [a..b]}\nmetrics: []",
      "c.yaml:1:19: requests.keys[0]: \"a..b\" is not a field path (names joined by '.')"},
     {"NoMetrics", "requests: {keys: [a]}\nmetrics: []",
@@ -278,7 +285,33 @@ TEST(ConfigTest, JsonIsAcceptedToo) {
       "c.json", &rules, &error))
       << error;
   EXPECT_EQ(rules.metrics.at(0).name, "gw_tokens_total");
-  EXPECT_EQ(rules.fields, std::vector<std::string>{"usage.total_tokens"});
+  // The exemplar fields (defaults) come after the rules' own.
+  EXPECT_EQ(rules.fields,
+            (std::vector<std::string>{"usage.total_tokens", "trace_id", "traceparent"}));
+}
+
+TEST(ConfigTest, ExemplarFieldsAreNamedOrTurnedOff) {
+  const auto exemplar_fields = [](const std::string& requests) {
+    RuleSet rules;
+    std::string error;
+    EXPECT_TRUE(LoadConfigText(
+        "requests: {keys: [status]" + requests + "}\nmetrics: [{name: r_total, type: counter}]",
+        "c.yaml", &rules, &error))
+        << error;
+    std::vector<std::string> out;
+    for (const RuleSet::ExemplarField& f : rules.exemplar_fields) {
+      out.push_back(std::string(f.label) + "=" + rules.fields.at(f.field));
+    }
+    return out;
+  };
+  EXPECT_EQ(exemplar_fields(""),
+            (std::vector<std::string>{"trace_id=trace_id", "trace_id=traceparent"}));
+  EXPECT_EQ(exemplar_fields(", request_id_fields: [request_id]"),
+            (std::vector<std::string>{"trace_id=trace_id", "trace_id=traceparent",
+                                      "request_id=request_id"}));
+  EXPECT_EQ(exemplar_fields(", trace_id_fields: [span.trace], request_id_fields: []"),
+            std::vector<std::string>{"trace_id=span.trace"});
+  EXPECT_TRUE(exemplar_fields(", trace_id_fields: [], request_id_fields: []").empty());
 }
 
 TEST(ConfigTest, ScaleOfOneOverNDividesExactly) {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <utility>
@@ -80,15 +81,15 @@ TEST(TextFormatTest, GzipRoundTrips) {
 }
 
 TEST(TextFormatTest, SerializesHistogramsWithInclusiveBoundsAndInf) {
-  prometheus::MetricFamily f;
+  Family f;
   f.name = "h";
   f.help = "help";
-  f.type = prometheus::MetricType::Histogram;
-  prometheus::ClientMetric m;
-  m.histogram.sample_count = 3;
-  m.histogram.sample_sum = 1.5;
-  m.histogram.bucket = {{1, 0.3}, {3, std::numeric_limits<double>::infinity()}};
-  f.metric = {m};
+  f.type = MetricType::kHistogram;
+  Series m;
+  m.count = 3;
+  m.sum = 1.5;
+  m.buckets = {{1, 0.3, nullptr}, {3, std::numeric_limits<double>::infinity(), nullptr}};
+  f.series = {m};
   const std::string text = SerializeText({f});
   EXPECT_NE(text.find("h_bucket{le=\"0.3\"} 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("h_bucket{le=\"+Inf\"} 3\n"), std::string::npos) << text;
@@ -96,19 +97,137 @@ TEST(TextFormatTest, SerializesHistogramsWithInclusiveBoundsAndInf) {
   EXPECT_NE(text.find("# TYPE h histogram\n"), std::string::npos) << text;
 }
 
+// OpenMetrics 1.0 (OpenMetrics.md, "Text format"): a counter's family is
+// named without `_total` in HELP and TYPE, its sample with it; histogram
+// samples are the buckets ascending to +Inf, then _count and _sum; an
+// exemplar follows a counter's or a bucket's value as `# {labels} value
+// timestamp`; help escapes backslash, quote and newline; `# EOF` ends it.
+TEST(OpenMetricsTest, FollowsTheSpecsLayout) {
+  auto trace = std::make_shared<const Exemplar>(
+      Exemplar{{"trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"}, 2.5, 1765099531.125});
+  Family counter;
+  counter.name = "requests_total";
+  counter.help = "Requests \"ok\"\nand \\ more";
+  counter.series.resize(2);
+  counter.series[0].labels = {{"status", "error"}};
+  counter.series[0].value = 1;
+  counter.series[1].labels = {{"status", "success"}};
+  counter.series[1].value = 7;
+  counter.series[1].exemplar = trace;
+  Family unsuffixed;  // a counter named without _total gets it on its sample
+  unsuffixed.name = "lines";
+  unsuffixed.series.resize(1);
+  unsuffixed.series[0].value = 3;
+  Family gauge;
+  gauge.name = "g";
+  gauge.type = MetricType::kGauge;
+  gauge.series.resize(1);
+  gauge.series[0].value = 0.5;
+  gauge.series[0].exemplar = trace;  // gauges have none in OpenMetrics: not shown
+  Family histogram;
+  histogram.name = "h_seconds";
+  histogram.help = "latency";
+  histogram.type = MetricType::kHistogram;
+  histogram.series.resize(1);
+  histogram.series[0].count = 3;
+  histogram.series[0].sum = 4.5;
+  histogram.series[0].buckets = {
+      {1, 1, nullptr}, {3, 5, trace}, {3, std::numeric_limits<double>::infinity(), nullptr}};
+  const std::vector<Family> families = {counter, unsuffixed, gauge, histogram};
+  EXPECT_EQ(SerializeOpenMetrics(families),
+            "# HELP requests Requests \\\"ok\\\"\\nand \\\\ more\n"
+            "# TYPE requests counter\n"
+            "requests_total{status=\"error\"} 1\n"
+            "requests_total{status=\"success\"} 7 # "
+            "{trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"} 2.5 1765099531.125\n"
+            "# TYPE lines counter\n"
+            "lines_total 3\n"
+            "# TYPE g gauge\n"
+            "g 0.5\n"
+            "# HELP h_seconds latency\n"
+            "# TYPE h_seconds histogram\n"
+            "h_seconds_bucket{le=\"1\"} 1\n"
+            "h_seconds_bucket{le=\"5\"} 3 # "
+            "{trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"} 2.5 1765099531.125\n"
+            "h_seconds_bucket{le=\"+Inf\"} 3\n"
+            "h_seconds_count 3\n"
+            "h_seconds_sum 4.5\n"
+            "# EOF\n");
+  // The 0.0.4 text of the same families has no exemplar, names, help and
+  // order as before.
+  EXPECT_EQ(SerializeText(families),
+            "# HELP requests_total Requests \"ok\"\nand \\ more\n"
+            "# TYPE requests_total counter\n"
+            "requests_total{status=\"error\"} 1\n"
+            "requests_total{status=\"success\"} 7\n"
+            "# TYPE lines counter\n"
+            "lines 3\n"
+            "# TYPE g gauge\n"
+            "g 0.5\n"
+            "# HELP h_seconds latency\n"
+            "# TYPE h_seconds histogram\n"
+            "h_seconds_count 3\n"
+            "h_seconds_sum 4.5\n"
+            "h_seconds_bucket{le=\"1\"} 1\n"
+            "h_seconds_bucket{le=\"5\"} 3\n"
+            "h_seconds_bucket{le=\"+Inf\"} 3\n");
+  EXPECT_EQ(SerializeOpenMetrics({}), "# EOF\n");
+}
+
+TEST(OpenMetricsTest, ExemplarLabelValuesAreEscaped) {
+  Family counter;
+  counter.name = "c_total";
+  counter.series.resize(1);
+  counter.series[0].exemplar =
+      std::make_shared<const Exemplar>(Exemplar{{"request_id", "a\"b\\c\nd"}, 1, 2});
+  EXPECT_EQ(SerializeOpenMetrics({counter}),
+            "# TYPE c counter\nc_total 0 # {request_id=\"a\\\"b\\\\c\\nd\"} 1 2\n# EOF\n");
+}
+
+// As client_golang's expfmt.Negotiate: the highest q among the types we
+// write wins; OpenMetrics 1.0.0 and 0.0.1, text 0.0.4; text otherwise.
+TEST(OpenMetricsTest, NegotiatesTheFormatFromAccept) {
+  const std::pair<const char*, ExpositionFormat> cases[] = {
+      // What Prometheus 2.42 sends.
+      {"application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+       "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+       ExpositionFormat::kOpenMetrics},
+      {"application/openmetrics-text; version=0.0.1", ExpositionFormat::kOpenMetrics},
+      {"Application/OpenMetrics-Text", ExpositionFormat::kOpenMetrics},
+      {"", ExpositionFormat::kText},
+      {"*/*", ExpositionFormat::kText},
+      {"text/plain", ExpositionFormat::kText},
+      {"text/plain;version=0.0.4;q=0.9, application/openmetrics-text;q=0.5",
+       ExpositionFormat::kText},
+      {"application/openmetrics-text;q=0", ExpositionFormat::kText},
+      {"application/openmetrics-text;version=2.0.0", ExpositionFormat::kText},
+      {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+       "encoding=delimited,application/openmetrics-text;q=0.9",
+       ExpositionFormat::kOpenMetrics},
+      {"application/json", ExpositionFormat::kText},
+      {"garbage;;;=,,;q=", ExpositionFormat::kText},
+  };
+  for (const auto& [accept, format] : cases) {
+    EXPECT_EQ(NegotiateFormat(accept), format) << accept;
+  }
+  EXPECT_STREQ(ContentType(ExpositionFormat::kOpenMetrics),
+               "application/openmetrics-text; version=1.0.0; charset=utf-8");
+  EXPECT_STREQ(ContentType(ExpositionFormat::kText), "text/plain; version=0.0.4; charset=utf-8");
+}
+
 // The text of `value` as a gauge sample and as a histogram's `le` bound, each
 // as SerializeText prints it.
 std::pair<std::string, std::string> PrintedAsSampleAndBound(double value) {
-  prometheus::MetricFamily gauge;
+  Family gauge;
   gauge.name = "g";
-  gauge.type = prometheus::MetricType::Gauge;
-  gauge.metric.resize(1);
-  gauge.metric[0].gauge.value = value;
-  prometheus::MetricFamily histogram;
+  gauge.type = MetricType::kGauge;
+  gauge.series.resize(1);
+  gauge.series[0].value = value;
+  Family histogram;
   histogram.name = "h";
-  histogram.type = prometheus::MetricType::Histogram;
-  histogram.metric.resize(1);
-  histogram.metric[0].histogram.bucket = {{0, value}};
+  histogram.type = MetricType::kHistogram;
+  histogram.series.resize(1);
+  histogram.series[0].buckets = {{0, value, nullptr}};
   std::string sample = SerializeText({gauge});  // "# TYPE g gauge\ng VALUE\n"
   sample = sample.substr(sample.rfind(' ') + 1);
   sample.pop_back();
@@ -243,32 +362,44 @@ TEST(TextFormatTest, SameAsPrometheusCppTextSerializerButForNumberDigits) {
     values.push_back(d);
     values.push_back(static_cast<double>(bits % 100000000) / 1000);  // millisecond-like sums
   }
-  std::vector<prometheus::MetricFamily> families;
-  const prometheus::MetricType kTypes[] = {
-      prometheus::MetricType::Counter, prometheus::MetricType::Gauge,
-      prometheus::MetricType::Untyped, prometheus::MetricType::Summary,
-      prometheus::MetricType::Histogram};
-  for (const prometheus::MetricType type : kTypes) {
-    prometheus::MetricFamily f;
-    f.name = "m" + std::to_string(families.size());
-    f.help = families.empty() ? "" : "help with \\ and \"quotes\"";
+  // The same families in both models: ours to serialize, prometheus-cpp's for its serializer.
+  std::vector<Family> families;
+  std::vector<prometheus::MetricFamily> their_families;
+  const std::pair<MetricType, prometheus::MetricType> kTypes[] = {
+      {MetricType::kCounter, prometheus::MetricType::Counter},
+      {MetricType::kGauge, prometheus::MetricType::Gauge},
+      {MetricType::kHistogram, prometheus::MetricType::Histogram}};
+  for (const auto& [type, their_type] : kTypes) {
+    Family f;
+    prometheus::MetricFamily theirs;
+    f.name = theirs.name = "m" + std::to_string(families.size());
+    f.help = theirs.help = families.empty() ? "" : "help with \\ and \"quotes\"";
     f.type = type;
+    theirs.type = their_type;
     for (std::size_t i = 0; i < values.size(); i += 7) {
-      prometheus::ClientMetric m;
-      if (i % 3 == 0) m.label = {{"a", "x\"y\\z\nw"}, {"b", ""}};
-      if (i % 5 == 0) m.timestamp_ms = static_cast<std::int64_t>(i) * -1000003;
-      m.counter.value = m.gauge.value = m.untyped.value = values[i];
-      m.summary.sample_count = m.histogram.sample_count = i;
-      m.summary.sample_sum = m.histogram.sample_sum = values[(i + 1) % values.size()];
-      m.summary.quantile = {{0.5, values[(i + 2) % values.size()]}, {0.99, 1}};
-      m.histogram.bucket = {{1, values[(i + 3) % values.size()]}, {2, 0.3}};
-      if (i % 2 == 0) m.histogram.bucket.push_back({i, std::numeric_limits<double>::infinity()});
-      f.metric.push_back(m);
+      Series m;
+      prometheus::ClientMetric t;
+      if (i % 3 == 0) {
+        m.labels = {{"a", "x\"y\\z\nw"}, {"b", ""}};
+        t.label = {{"a", "x\"y\\z\nw"}, {"b", ""}};
+      }
+      m.value = t.counter.value = t.gauge.value = values[i];
+      m.count = t.histogram.sample_count = i;
+      m.sum = t.histogram.sample_sum = values[(i + 1) % values.size()];
+      m.buckets = {{1, values[(i + 3) % values.size()], nullptr}, {2, 0.3, nullptr}};
+      t.histogram.bucket = {{1, values[(i + 3) % values.size()]}, {2, 0.3}};
+      if (i % 2 == 0) {
+        m.buckets.push_back({i, std::numeric_limits<double>::infinity(), nullptr});
+        t.histogram.bucket.push_back({i, std::numeric_limits<double>::infinity()});
+      }
+      f.series.push_back(m);
+      theirs.metric.push_back(t);
     }
     families.push_back(f);
+    their_families.push_back(theirs);
   }
   const std::string ours = SerializeText(families);
-  const std::string theirs = prometheus::TextSerializer().Serialize(families);
+  const std::string theirs = prometheus::TextSerializer().Serialize(their_families);
   ASSERT_GT(ours.size(), 100000u);
   // prometheus-cpp prints numbers with %.16g, which loses the 17th digit some
   // doubles need, and NaN as "Nan". So the two texts split at spaces and

@@ -18,15 +18,14 @@ namespace {
 constexpr char kFakeNvml[] = LLE_FAKE_NVML;
 
 // The value of `name`'s series for GPU `gpu`, or -1.
-double Value(const std::vector<prometheus::MetricFamily>& families, const std::string& name,
-             const std::string& gpu) {
+double Value(const std::vector<Family>& families, const std::string& name, const std::string& gpu) {
   for (const auto& family : families) {
     if (family.name != name) continue;
-    for (const auto& metric : family.metric) {
-      for (const auto& label : metric.label) {
-        if (label.name == "gpu" && label.value == gpu) return metric.gauge.value;
+    for (const auto& metric : family.series) {
+      for (const auto& label : metric.labels) {
+        if (label.name == "gpu" && label.value == gpu) return metric.value;
       }
-      if (metric.label.empty()) return metric.counter.value;
+      if (metric.labels.empty()) return metric.value;
     }
   }
   return -1;

@@ -102,16 +102,16 @@ TEST(RedisUrlTest, QueuesAreTheLastSourcesAfterTheFiles) {
   EXPECT_EQ(value, 1);
   // The skipped entries of one source and reason.
   const auto skipped = [&families](const std::string& source, const std::string& reason) {
-    for (const prometheus::MetricFamily& family : families) {
+    for (const Family& family : families) {
       if (family.name != "llm_log_exporter_input_entries_skipped_total") continue;
-      for (const prometheus::ClientMetric& metric : family.metric) {
+      for (const Series& metric : family.series) {
         bool source_ok = false;
         bool reason_ok = false;
-        for (const prometheus::ClientMetric::Label& label : metric.label) {
+        for (const Label& label : metric.labels) {
           source_ok |= label.name == "source" && label.value == source;
           reason_ok |= label.name == "reason" && label.value == reason;
         }
-        if (source_ok && reason_ok) return metric.counter.value;
+        if (source_ok && reason_ok) return metric.value;
       }
     }
     return -1.0;

@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "llm_log_exporter/exposition/text_format.h"
 
@@ -35,8 +37,7 @@ MetricSpec Status(std::size_t cap) {
   return s;
 }
 
-const prometheus::MetricFamily& Family(const std::vector<prometheus::MetricFamily>& all,
-                                       const std::string& name) {
+const Family& FindFamily(const std::vector<Family>& all, const std::string& name) {
   for (const auto& f : all) {
     if (f.name == name) return f;
   }
@@ -50,10 +51,144 @@ Update Labelled(std::uint32_t metric, double value, std::vector<std::string_view
   return {metric, kDynamicSeries, value, kept.data()};
 }
 
-std::map<std::string, double> CounterByLabel(const prometheus::MetricFamily& f) {
+std::map<std::string, double> CounterByLabel(const Family& f) {
   std::map<std::string, double> out;
-  for (const auto& m : f.metric) out[m.label.at(0).value] = m.counter.value;
+  for (const auto& m : f.series) out[m.labels.at(0).value] = m.value;
   return out;
+}
+
+ExemplarRef Trace(std::string_view id, double seconds) { return {"trace_id", id, seconds}; }
+
+// Exemplars: a counter keeps the latest increment that carried one, a
+// histogram bucket the latest value that landed in it; gauges none; each
+// cell's newest over the shards wins at a scrape.
+TEST(StoreTest, KeepsTheLatestExemplarPerCounterAndBucketNewestOverShards) {
+  MetricSpec counter;
+  counter.name = "c_total";
+  Store store({Histogram({1, 2}), counter, Gauge(), Status(4)});
+  Shard* a = store.AddShard();
+  Shard* b = store.AddShard();
+  const Update h{0, 0, 1.5, nullptr};
+  a->Apply(&h, 1, Trace("a-old", 10));
+  const Update h2{0, 0, 1.7, nullptr};
+  b->Apply(&h2, 1, Trace("b-new", 20));  // same bucket (le=2), newer: wins
+  const Update h3{0, 0, 0.5, nullptr};
+  b->Apply(&h3, 1, Trace("b-older", 5));  // le=1, alone there
+  a->Apply({0, 0, 7, nullptr});           // +Inf without an exemplar
+  const BoundSeries c = a->Bind(1, 0);
+  const double three = 3;
+  a->Write(&c, &three, 1, Trace("counted", 30));
+  const Update g{2, 0, 9, nullptr};
+  a->Apply(&g, 1, Trace("gauge", 40));
+  const Update labelled = Labelled(3, 1, {"error"});
+  b->Apply(&labelled, 1, {"request_id", "req-1", 50});
+  b->Apply(Labelled(3, 1, {"error"}));  // later, without: the exemplar stays
+
+  const std::vector<Family> all = store.Collect();
+  const Series& hist = FindFamily(all, "h").series.at(0);
+  ASSERT_EQ(hist.buckets.size(), 3u);
+  ASSERT_TRUE(hist.buckets[0].exemplar);
+  EXPECT_EQ(hist.buckets[0].exemplar->label.value, "b-older");
+  EXPECT_EQ(hist.buckets[0].exemplar->value, 0.5);
+  ASSERT_TRUE(hist.buckets[1].exemplar);
+  EXPECT_EQ(hist.buckets[1].exemplar->label.value, "b-new");
+  EXPECT_EQ(hist.buckets[1].exemplar->value, 1.7);
+  EXPECT_EQ(hist.buckets[1].exemplar->timestamp_seconds, 20);
+  EXPECT_FALSE(hist.buckets[2].exemplar);
+  const Series& c_series = FindFamily(all, "c_total").series.at(0);
+  ASSERT_TRUE(c_series.exemplar);
+  EXPECT_EQ(c_series.exemplar->label.name, "trace_id");
+  EXPECT_EQ(c_series.exemplar->label.value, "counted");
+  EXPECT_EQ(c_series.exemplar->value, 3);
+  EXPECT_FALSE(FindFamily(all, "g").series.at(0).exemplar);
+  for (const Series& series : FindFamily(all, "requests_total").series) {
+    if (series.labels.at(0).value != "error") {
+      EXPECT_FALSE(series.exemplar) << series.labels.at(0).value;
+      continue;
+    }
+    EXPECT_EQ(series.value, 2);
+    ASSERT_TRUE(series.exemplar);
+    EXPECT_EQ(series.exemplar->label.name, "request_id");
+    EXPECT_EQ(series.exemplar->label.value, "req-1");
+  }
+  // The 0.0.4 text shows none of it.
+  EXPECT_EQ(SerializeText(all).find('#' + std::string(" {")), std::string::npos);
+}
+
+// A writer meeting new label values (which takes the store's mutex) with
+// exemplars, while scrapes run (which take the store's, then each shard's
+// exemplar mutex): no deadlock, and every series keeps its exemplar.
+TEST(StoreTest, ExemplarsOfNewLabelValuesWhileScraping) {
+  MetricSpec spec = Status(1000);
+  Store store({spec});
+  Shard* shard = store.AddShard();
+  constexpr int kValues = 900;
+  std::vector<std::string> values;
+  for (int i = 0; i < kValues; ++i) values.push_back("v" + std::to_string(i));
+  std::thread writer([&] {
+    for (int i = 0; i < kValues; ++i) {
+      const std::string_view label = values[i];
+      const Update u{0, kDynamicSeries, 1, &label};
+      shard->Apply(&u, 1, {"trace_id", values[i], 1.0 * i});
+    }
+  });
+  // With success and error, created at 0. A deadlock fails here (the writer
+  // is then stuck too: the process ends with the test's failure).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::size_t shown = 0;
+  while (shown < kValues + 2) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << shown << " series";
+    shown = FindFamily(store.Collect(), "requests_total").series.size();
+  }
+  writer.join();
+  const std::vector<Family> all = store.Collect();
+  for (const Series& series : FindFamily(all, "requests_total").series) {
+    const std::string& value = series.labels.at(0).value;
+    if (value == "success" || value == "error") continue;
+    ASSERT_TRUE(series.exemplar) << value;
+    EXPECT_EQ(series.exemplar->label.value, value);
+  }
+}
+
+// OpenMetrics: a W3C traceparent gives its trace id; at most 128 code points
+// with the label name; no control characters, valid UTF-8.
+TEST(StoreTest, ExemplarFromChecksTheSpecsLimits) {
+  ExemplarRef out;
+  EXPECT_EQ(ExemplarFrom("trace_id", "", 1, &out), ExemplarCheck::kAbsent);
+  ASSERT_EQ(ExemplarFrom("trace_id", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", 1.5,
+                         &out),
+            ExemplarCheck::kUsed);
+  EXPECT_EQ(out.value, "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(out.timestamp_seconds, 1.5);
+  // A later version may append fields; version ff and an all-zero trace id are invalid.
+  EXPECT_EQ(ExemplarFrom("trace_id",
+                         "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra", 1, &out),
+            ExemplarCheck::kUsed);
+  EXPECT_EQ(out.value, "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(
+      ExemplarFrom("trace_id", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", 1, &out),
+      ExemplarCheck::kRefused);
+  EXPECT_EQ(
+      ExemplarFrom("trace_id", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", 1, &out),
+      ExemplarCheck::kRefused);
+  EXPECT_EQ(
+      ExemplarFrom("trace_id", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", 1, &out),
+      ExemplarCheck::kRefused);
+  // Not traceparent-shaped: taken as it is (a request id with dashes, say).
+  ASSERT_EQ(ExemplarFrom("request_id", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", 1,
+                         &out),
+            ExemplarCheck::kUsed);
+  EXPECT_EQ(out.value.size(), 55u);
+  // 8 (trace_id) + 120 code points is the most; é is 2 bytes, one code point.
+  std::string longest(119, 'a');
+  longest += "\xc3\xa9";
+  EXPECT_EQ(ExemplarFrom("trace_id", longest, 1, &out), ExemplarCheck::kUsed);
+  EXPECT_EQ(ExemplarFrom("trace_id", longest + "a", 1, &out), ExemplarCheck::kTooLong);
+  EXPECT_EQ(ExemplarFrom("trace_id", std::string(100000, 'x'), 1, &out), ExemplarCheck::kTooLong);
+  EXPECT_EQ(ExemplarFrom("trace_id", "a\nb", 1, &out), ExemplarCheck::kRefused);
+  EXPECT_EQ(ExemplarFrom("trace_id", std::string("a\0b", 3), 1, &out), ExemplarCheck::kRefused);
+  EXPECT_EQ(ExemplarFrom("trace_id", "\xc3", 1, &out), ExemplarCheck::kRefused);
+  EXPECT_EQ(ExemplarFrom("trace_id", "\xff\xfe", 1, &out), ExemplarCheck::kRefused);
 }
 
 // The budget's estimate: every series the caps allow (the overflow value
@@ -78,7 +213,7 @@ TEST(StoreTest, ShardsAllocatedUpFrontAreHandedOutFirst) {
   EXPECT_NE(b, c);
   a->Apply(Labelled(0, 1, {"success"}));
   c->Apply(Labelled(0, 2, {"success"}));
-  EXPECT_EQ(CounterByLabel(Family(store.Collect(), "requests_total"))["success"], 3);
+  EXPECT_EQ(CounterByLabel(FindFamily(store.Collect(), "requests_total"))["success"], 3);
 }
 
 TEST(StoreTest, BoundWritesEqualApply) {
@@ -121,15 +256,15 @@ TEST(StoreTest, HistogramBoundsAreInclusive) {
   Shard* shard = store.AddShard();
   for (double v : {0.0, 1.0, 1.5, 2.0, 5.0, 5.001, -3.0}) shard->Apply({0, 0, v, {}});
   const auto all = store.Collect();
-  const auto& h = Family(all, "h").metric.at(0).histogram;
-  ASSERT_EQ(h.bucket.size(), 4u);
-  EXPECT_EQ(h.bucket[0].cumulative_count, 3u);  // -3, 0, 1
-  EXPECT_EQ(h.bucket[1].cumulative_count, 5u);  // 1.5, 2
-  EXPECT_EQ(h.bucket[2].cumulative_count, 6u);  // 5
-  EXPECT_TRUE(std::isinf(h.bucket[3].upper_bound));
-  EXPECT_EQ(h.bucket[3].cumulative_count, 7u);
-  EXPECT_EQ(h.sample_count, 7u);
-  EXPECT_DOUBLE_EQ(h.sample_sum, 0 + 1 + 1.5 + 2 + 5 + 5.001 - 3);
+  const auto& h = FindFamily(all, "h").series.at(0);
+  ASSERT_EQ(h.buckets.size(), 4u);
+  EXPECT_EQ(h.buckets[0].cumulative_count, 3u);  // -3, 0, 1
+  EXPECT_EQ(h.buckets[1].cumulative_count, 5u);  // 1.5, 2
+  EXPECT_EQ(h.buckets[2].cumulative_count, 6u);  // 5
+  EXPECT_TRUE(std::isinf(h.buckets[3].upper_bound));
+  EXPECT_EQ(h.buckets[3].cumulative_count, 7u);
+  EXPECT_EQ(h.count, 7u);
+  EXPECT_DOUBLE_EQ(h.sum, 0 + 1 + 1.5 + 2 + 5 + 5.001 - 3);
 }
 
 TEST(StoreTest, ShardsAreMerged) {
@@ -143,24 +278,24 @@ TEST(StoreTest, ShardsAreMerged) {
   b->Apply(Labelled(1, 1, {"new"}));
   a->Apply(Labelled(1, 1, {"new"}));  // learns b's series, no duplicate
   const auto all = store.Collect();
-  EXPECT_EQ(Family(all, "h").metric.at(0).histogram.sample_count, 2u);
-  EXPECT_EQ(CounterByLabel(Family(all, "requests_total")),
+  EXPECT_EQ(FindFamily(all, "h").series.at(0).count, 2u);
+  EXPECT_EQ(CounterByLabel(FindFamily(all, "requests_total")),
             (std::map<std::string, double>{{"success", 2}, {"error", 0}, {"new", 2}}));
 }
 
 TEST(StoreTest, GaugeLatestStampWinsAndUnsetIsAbsent) {
   Store store({Gauge()});
-  EXPECT_TRUE(Family(store.Collect(), "g").metric.empty());
+  EXPECT_TRUE(FindFamily(store.Collect(), "g").series.empty());
   Shard* a = store.AddShard();
   Shard* b = store.AddShard();
   a->SetStamp(20);
   a->Apply({0, 0, 1, {}});
   b->SetStamp(10);
   b->Apply({0, 0, 2, {}});
-  EXPECT_EQ(Family(store.Collect(), "g").metric.at(0).gauge.value, 1);
+  EXPECT_EQ(FindFamily(store.Collect(), "g").series.at(0).value, 1);
   b->SetStamp(30);
   b->Apply({0, 0, 3, {}});
-  EXPECT_EQ(Family(store.Collect(), "g").metric.at(0).gauge.value, 3);
+  EXPECT_EQ(FindFamily(store.Collect(), "g").series.at(0).value, 3);
 }
 
 TEST(StoreTest, LabelCapSendsTheRestToOtherAndCountsThem) {
@@ -170,11 +305,11 @@ TEST(StoreTest, LabelCapSendsTheRestToOtherAndCountsThem) {
                                            "d",       "a", "other", std::string(200, 'x')};
   for (const std::string& v : values) shard->Apply(Labelled(0, 1, {v}));
   const auto all = store.Collect();
-  EXPECT_EQ(CounterByLabel(Family(all, "requests_total")),
+  EXPECT_EQ(CounterByLabel(FindFamily(all, "requests_total")),
             (std::map<std::string, double>{
                 {"success", 1}, {"error", 0}, {"a", 2}, {"b", 1}, {"other", 4}}));
   // "c", "d" and the 200-byte value were refused; a literal "other" was not.
-  EXPECT_EQ(CounterByLabel(Family(all, "llm_log_exporter_label_overflow_total")),
+  EXPECT_EQ(CounterByLabel(FindFamily(all, "llm_log_exporter_label_overflow_total")),
             (std::map<std::string, double>{{"requests_total", 3}}));
 }
 
@@ -189,10 +324,10 @@ TEST(StoreTest, LabelValuesWithControlBytesGoToOther) {
     shard->Apply(Labelled(0, 1, {v}));
   }
   const auto all = store.Collect();
-  EXPECT_EQ(CounterByLabel(Family(all, "requests_total")),
+  EXPECT_EQ(CounterByLabel(FindFamily(all, "requests_total")),
             (std::map<std::string, double>{
                 {"success", 0}, {"error", 0}, {"caf\xc3\xa9", 1}, {"other", 4}}));
-  EXPECT_EQ(CounterByLabel(Family(all, "llm_log_exporter_label_overflow_total")),
+  EXPECT_EQ(CounterByLabel(FindFamily(all, "llm_log_exporter_label_overflow_total")),
             (std::map<std::string, double>{{"requests_total", 4}}));
 }
 
@@ -203,7 +338,7 @@ TEST(StoreTest, CountersRefuseNegativeAndIgnoreUnknownMetrics) {
   shard->Apply({0, 0, 2, {}});
   shard->Apply({7, 0, 1, {}});
   shard->Apply({0, 99, 1, {}});
-  EXPECT_EQ(CounterByLabel(Family(store.Collect(), "requests_total"))["success"], 2);
+  EXPECT_EQ(CounterByLabel(FindFamily(store.Collect(), "requests_total"))["success"], 2);
 }
 
 TEST(StoreTest, ScrapesDuringWritesSeeConsistentHistograms) {
@@ -216,12 +351,12 @@ TEST(StoreTest, ScrapesDuringWritesSeeConsistentHistograms) {
   std::uint64_t last = 0;
   for (;;) {
     const auto all = store.Collect();
-    const auto& h = Family(all, "h").metric.at(0).histogram;
+    const auto& h = FindFamily(all, "h").series.at(0);
     // Cumulative buckets never decrease and +Inf equals _count in every scrape.
-    EXPECT_LE(h.bucket[0].cumulative_count, h.bucket[1].cumulative_count);
-    EXPECT_EQ(h.bucket[2].cumulative_count, h.sample_count);
-    EXPECT_GE(h.sample_count, last);
-    last = h.sample_count;
+    EXPECT_LE(h.buckets[0].cumulative_count, h.buckets[1].cumulative_count);
+    EXPECT_EQ(h.buckets[2].cumulative_count, h.count);
+    EXPECT_GE(h.count, last);
+    last = h.count;
     if (last == kWrites) break;
   }
   writer.join();
@@ -242,8 +377,8 @@ TEST(StoreTest, GaugeModesMaxAndAddMergeAcrossShards) {
   a->Apply({1, 0, 2, {}});
   b->Apply({1, 0, -5, {}});
   const auto all = store.Collect();
-  EXPECT_EQ(Family(all, "max").metric.at(0).gauge.value, 3);
-  EXPECT_EQ(Family(all, "add").metric.at(0).gauge.value, -3);
+  EXPECT_EQ(FindFamily(all, "max").series.at(0).value, 3);
+  EXPECT_EQ(FindFamily(all, "add").series.at(0).value, -3);
 }
 
 // The totals of a counter, an `add` gauge and a histogram sum after `values`
@@ -294,9 +429,9 @@ TEST(StoreTest, SeriesAreOrderedByLabelValuesWhicheverShardMetThemFirst) {
   a->Apply(Labelled(0, 1, {"aborted"}));
   a->Apply(Labelled(0, 1, {"error"}));
   const auto all = store.Collect();
-  const auto& metrics = Family(all, "requests_total").metric;
+  const auto& metrics = FindFamily(all, "requests_total").series;
   std::vector<std::string> order;
-  for (const auto& m : metrics) order.push_back(m.label.at(0).value);
+  for (const auto& m : metrics) order.push_back(m.labels.at(0).value);
   EXPECT_EQ(order, (std::vector<std::string>{"aborted", "error", "success", "timeout"}));
 }
 
@@ -312,12 +447,12 @@ TEST(StoreTest, TwoLabelsEachWithItsOwnCap) {
   shard->Apply(Labelled(0, 1, {"/a", "PUT"}));  // third method: over the cap
   std::map<std::string, double> got;
   const auto all = store.Collect();
-  for (const auto& m : Family(all, "r").metric) {
-    got[m.label.at(0).value + " " + m.label.at(1).value] = m.counter.value;
+  for (const auto& m : FindFamily(all, "r").series) {
+    got[m.labels.at(0).value + " " + m.labels.at(1).value] = m.value;
   }
   EXPECT_EQ(got,
             (std::map<std::string, double>{{"/a GET", 1}, {"other POST", 1}, {"/a other", 1}}));
-  EXPECT_EQ(CounterByLabel(Family(all, "llm_log_exporter_label_overflow_total")),
+  EXPECT_EQ(CounterByLabel(FindFamily(all, "llm_log_exporter_label_overflow_total")),
             (std::map<std::string, double>{{"r", 2}}));
 }
 
@@ -343,11 +478,11 @@ TEST(StoreTest, AbsorbKeepsWhatTheNewSpecsStillHave) {
   Shard* after = next.AddShard();
   after->Apply(Labelled(0, 1, {"success"}));
   const auto all = next.Collect();
-  EXPECT_EQ(CounterByLabel(Family(all, "requests_total")),
+  EXPECT_EQ(CounterByLabel(FindFamily(all, "requests_total")),
             (std::map<std::string, double>{{"success", 4}, {"error", 0}, {"new", 2}}));
-  EXPECT_EQ(Family(all, "h").metric.at(0).histogram.sample_count, 0u);  // other buckets
-  EXPECT_EQ(Family(all, "g").metric.at(0).gauge.value, 42);
-  EXPECT_EQ(CounterByLabel(Family(all, "allow_total")),
+  EXPECT_EQ(FindFamily(all, "h").series.at(0).count, 0u);  // other buckets
+  EXPECT_EQ(FindFamily(all, "g").series.at(0).value, 42);
+  EXPECT_EQ(CounterByLabel(FindFamily(all, "allow_total")),
             (std::map<std::string, double>{{"success", 0}}));
 }
 

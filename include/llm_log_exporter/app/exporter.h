@@ -1,6 +1,5 @@
 #pragma once
 
-#include <prometheus/metric_family.h>
 #include <pthread.h>
 
 #include <atomic>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "llm_log_exporter/app/self_metrics.h"
+#include "llm_log_exporter/exposition/family.h"
 #include "llm_log_exporter/map/mapper.h"
 #include "llm_log_exporter/map/metric_rules.h"
 #include "llm_log_exporter/store/store.h"
@@ -126,7 +126,7 @@ class Exporter {
   void CountReload(bool success);
 
   /// Every metric family: the rules' metrics, then the self-metrics.
-  std::vector<prometheus::MetricFamily> Collect();
+  std::vector<Family> Collect();
 
   const SelfMetrics& self() const { return self_; }
   Store& self_store() { return self_store_; }

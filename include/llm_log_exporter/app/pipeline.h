@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,6 +48,12 @@ class alignas(64) Pipeline : private LineSink {
   void OnLine(std::string_view line, bool cr) override;
   void OnTooLong() override;
   void ApplyBatch();
+  // Whether the request line in record_ has a string in an exemplar field:
+  // the only cost of exemplars for lines without one.
+  bool HasExemplarField() const { return (record_.strings() & exemplar_fields_) != 0; }
+  // The exemplar of the request line in record_ (RuleSet::exemplar_fields)
+  // into exemplar_; false if it has none. Dropped ones count as field errors.
+  bool FindExemplar();
   // Runs the text rules over a line that is no JSON request line; true if
   // one of them made it a request.
   bool MatchText(std::string_view line);
@@ -76,6 +83,12 @@ class alignas(64) Pipeline : private LineSink {
   Record record_;
   std::string unwrap_scratch_;  // a line without its ANSI codes (Unwrap)
   UpdateBatch batch_;
+  // The line being worked has an exemplar for its batch's updates from
+  // exemplar_from_ on (its request rules'); else kNoExemplar.
+  static constexpr std::size_t kNoExemplar = ~std::size_t{0};
+  std::size_t exemplar_from_ = kNoExemplar;
+  std::uint64_t exemplar_fields_ = 0;  // bit i: field i is in RuleSet::exemplar_fields
+  ExemplarRef exemplar_;
   std::uint64_t tally_[static_cast<std::size_t>(LineResult::kNumResults)] = {};
   std::uint64_t chunk_seq_ = 0;
   std::uint64_t line_in_chunk_ = 0;

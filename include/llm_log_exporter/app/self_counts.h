@@ -1,10 +1,10 @@
 #pragma once
 
-#include <prometheus/metric_family.h>
-
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "llm_log_exporter/exposition/family.h"
 
 namespace lle {
 
@@ -29,11 +29,11 @@ struct SourceCounts {
 
 /// The sources of llm_log_exporter_lines_total in `families`, in their order
 /// there (sorted by name); look one up by `source`.
-std::vector<SourceCounts> CountsBySource(const std::vector<prometheus::MetricFamily>& families);
+std::vector<SourceCounts> CountsBySource(const std::vector<Family>& families);
 
 /// The value of the one series of `name` whose labels include `label`=`value`
 /// (both empty: its first series); false if there is none. Counters and gauges.
-bool FamilyValue(const std::vector<prometheus::MetricFamily>& families, const std::string& name,
+bool FamilyValue(const std::vector<Family>& families, const std::string& name,
                  const std::string& label, const std::string& value, double* out);
 
 }  // namespace lle

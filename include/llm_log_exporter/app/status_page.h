@@ -1,11 +1,11 @@
 #pragma once
 
-#include <prometheus/metric_family.h>
-
 #include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "llm_log_exporter/exposition/family.h"
 
 namespace lle {
 
@@ -42,7 +42,6 @@ std::string HtmlEscape(std::string_view text);
 /// lines by source and result, file readability, reload outcome and the
 /// rules' *_last_request_timestamp_seconds gauge). Every value printed is
 /// escaped. It refreshes itself every 10 s (a meta refresh, no script).
-std::string RenderStatusPage(const StatusPageData& data,
-                             const std::vector<prometheus::MetricFamily>& families);
+std::string RenderStatusPage(const StatusPageData& data, const std::vector<Family>& families);
 
 }  // namespace lle

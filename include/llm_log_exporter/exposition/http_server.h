@@ -1,7 +1,5 @@
 #pragma once
 
-#include <prometheus/metric_family.h>
-
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -10,6 +8,7 @@
 #include <vector>
 
 #include "llm_log_exporter/exposition/basic_auth.h"
+#include "llm_log_exporter/exposition/family.h"
 #include "llm_log_exporter/exposition/listen_address.h"
 #include "llm_log_exporter/exposition/web_config.h"
 
@@ -128,7 +127,7 @@ struct HttpServerOptions {
 /// identity comparison when nothing changed.
 class HttpServer {
  public:
-  using Gatherer = std::function<std::vector<prometheus::MetricFamily>()>;
+  using Gatherer = std::function<std::vector<Family>()>;
 
   HttpServer(HttpServerOptions options, Gatherer gather);
   ~HttpServer();
@@ -154,7 +153,7 @@ class HttpServer {
   /// to the context built from the current TLS files, if they changed.
   static int SelectContext(ssl_st* ssl, void* self);
   /// The reload counters (empty without TLS nor a web config file).
-  std::vector<prometheus::MetricFamily> CollectReloads() const;
+  std::vector<Family> CollectReloads() const;
   /// What requests are checked against and answered with, from the web
   /// config as last applied: immutable, swapped whole.
   struct Access {

@@ -1,17 +1,34 @@
 #pragma once
 
-#include <prometheus/metric_family.h>
-
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "llm_log_exporter/exposition/family.h"
+
 namespace lle {
 
 inline constexpr const char* kTextContentType = "text/plain; version=0.0.4; charset=utf-8";
+inline constexpr const char* kOpenMetricsContentType =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// Prometheus text format 0.0.4 (prometheus-cpp's TextSerializer).
-std::string SerializeText(const std::vector<prometheus::MetricFamily>& families);
+/// Prometheus text format 0.0.4, byte for byte as prometheus-cpp's
+/// TextSerializer writes it but for numbers (shortest round trip). No exemplars.
+std::string SerializeText(const std::vector<Family>& families);
+
+/// OpenMetrics 1.0 text: counters' families named without `_total`, histogram
+/// buckets and counters with their exemplars, `# EOF` at the end. No
+/// `_created` series (optional in the spec; client_golang leaves them out by
+/// default, since Prometheus would store them as series of their own).
+std::string SerializeOpenMetrics(const std::vector<Family>& families);
+
+enum class ExpositionFormat { kText, kOpenMetrics };
+
+/// The format to answer a request with `Accept: accept` (empty: no header):
+/// the highest-q media range we write, OpenMetrics 1.0.0 (or 0.0.1) or text
+/// 0.0.4; text when none fits. Pure function.
+ExpositionFormat NegotiateFormat(std::string_view accept);
+const char* ContentType(ExpositionFormat format);
 
 /// True if an Accept-Encoding header value allows gzip (and does not refuse it with q=0).
 bool AcceptsGzip(std::string_view accept_encoding);

@@ -1,10 +1,9 @@
 #pragma once
 
-#include <prometheus/collectable.h>
-#include <prometheus/metric_family.h>
-
 #include <string>
 #include <vector>
+
+#include "llm_log_exporter/exposition/family.h"
 
 namespace lle {
 
@@ -13,7 +12,7 @@ namespace lle {
 /// (prometheus-cpp has none). Needs /proc/self only, not /proc/stat (hidden
 /// by systemd's ProcSubset=pid). Holds no state besides the constants read at
 /// construction: thread-safe.
-class ProcessCollector : public prometheus::Collectable {
+class ProcessCollector {
  public:
   ProcessCollector();
 
@@ -24,7 +23,7 @@ class ProcessCollector : public prometheus::Collectable {
   /// process_virtual_memory_bytes, process_resident_memory_bytes,
   /// process_start_time_seconds; a family whose source cannot be read at this
   /// scrape is left out rather than reported as 0.
-  std::vector<prometheus::MetricFamily> Collect() const override;
+  std::vector<Family> Collect() const;
 
  private:
   double ticks_per_second_ = 100;

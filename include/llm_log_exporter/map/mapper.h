@@ -120,6 +120,11 @@ class Mapper {
   std::string_view PromptHash(const Record& record, char (&buffer)[16]) const;
   /// `hash` is in use. `hash` must stay valid until the updates are applied.
   void MapSystemPrompt(const std::string_view& hash, UpdateBatch& out) const;
+  /// A request line's exemplar field (RuleSet::exemplar_fields) was dropped:
+  /// over the exemplar's length (out_of_range), else not usable text
+  /// (wrong_type). Counted if the rule set checks any field (else the field
+  /// errors counter has no labels).
+  void MapExemplarError(int field, bool too_long, UpdateBatch& out) const;
   /// The system prompt changed `changes` times (> 0).
   void MapPromptChanges(std::uint64_t changes, UpdateBatch& out) const;
 
@@ -173,6 +178,7 @@ class Mapper {
   std::uint32_t field_errors_metric_;
   std::vector<MetricSpec> specs_;
   std::vector<std::uint32_t> checked_;      // per field: its index in field_errors' `field` label
+  std::vector<bool> is_checked_;            // per field: has field_errors series from the start
   std::vector<Kind> kinds_;                 // by RuleSet::records index
   std::vector<std::uint32_t> level_rules_;  // indices into rules_.rules, by signal
   std::vector<std::uint32_t> exception_rules_;

@@ -109,6 +109,14 @@ struct RuleSet {
   /// system_prompt_hash and system_prompt (kSystemPrompt* rules), or -1.
   int prompt_hash_field = -1;
   int prompt_field = -1;
+  /// Fields that name a JSON request line's exemplar (`requests.trace_id_fields`,
+  /// then `requests.request_id_fields`), in RuleSet::fields: the first present
+  /// gives it, under the label `label`.
+  struct ExemplarField {
+    int field;
+    const char* label;  // "trace_id" or "request_id"
+  };
+  std::vector<ExemplarField> exemplar_fields;
   std::vector<MetricSpec> metrics;
   std::vector<MetricRule> rules;
 };

@@ -1,8 +1,5 @@
 #pragma once
 
-#include <prometheus/collectable.h>
-#include <prometheus/metric_family.h>
-
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -12,6 +9,7 @@
 #include <vector>
 
 #include "llm_log_exporter/core/metric_spec.h"
+#include "llm_log_exporter/exposition/family.h"
 
 namespace lle {
 
@@ -44,10 +42,37 @@ struct BoundSeries {
   CellKind kind = CellKind::kCounter;
 };
 
+/// The request a line came from, for the exemplars of what it writes: the
+/// label (trace_id or request_id, its value at most kMaxExemplarRunes code
+/// points with the name, checked by the caller: ExemplarFrom) and when it was
+/// read. Views, valid for the call that takes it.
+struct ExemplarRef {
+  std::string_view name;
+  std::string_view value;
+  double timestamp_seconds = 0;
+};
+
+/// What ExemplarFrom made of a field's text.
+enum class ExemplarCheck : std::uint8_t {
+  kAbsent,   // empty: no exemplar
+  kUsed,     // *out holds it
+  kTooLong,  // over kMaxExemplarRunes code points with the label name: dropped
+  kRefused,  // not UTF-8, a control character, or a malformed traceparent: dropped
+};
+
+/// `text` (a request line's field) as the exemplar `name`="...": for
+/// trace_id, a W3C traceparent ("00-<32 hex trace id>-<16 hex>-<2 hex>") gives
+/// its trace-id part, other text is taken as it is. Pure function; `out`
+/// views `name` and `text`.
+ExemplarCheck ExemplarFrom(std::string_view name, std::string_view text, double timestamp_seconds,
+                           ExemplarRef* out);
+
 /// The aggregates written by one thread: plain cells, no lock and no allocation
-/// per update. Owned by its Store; use from a single writer thread only (the
-/// store reads it concurrently at scrape time). Cache-line aligned, so that
-/// writers of neighbouring shards do not share lines.
+/// per update (but for updates with an exemplar, which take the shard's
+/// exemplar mutex, shared with scrapes, and may allocate). Owned by its Store;
+/// use from a single writer thread only (the store reads it concurrently at
+/// scrape time). Cache-line aligned, so that writers of neighbouring shards do
+/// not share lines.
 class alignas(64) Shard {
  public:
   /// Applies updates in order. Never throws; updates to unknown metrics are ignored.
@@ -60,6 +85,12 @@ class alignas(64) Shard {
   /// series that series[i] is bound to. The hot path of request lines: no
   /// lookup per write.
   void Write(const BoundSeries* series, const double* values, std::uint64_t mask);
+  /// Apply and Write, and each counter or histogram bucket they add to keeps
+  /// `exemplar` (with the value it adds) as its latest in this shard. Only
+  /// lines with an exemplar take these: the others pay nothing for them.
+  void Apply(const Update* updates, std::size_t n, const ExemplarRef& exemplar);
+  void Write(const BoundSeries* series, const double* values, std::uint64_t mask,
+             const ExemplarRef& exemplar);
   /// Orders gauge writes across shards: the latest stamp wins at scrape (e.g. ns of wall time).
   void SetStamp(std::uint64_t stamp) { stamp_ = stamp; }
 
@@ -76,9 +107,36 @@ class alignas(64) Shard {
   // The series of `labels` (one per label of `metric`), counting refusals.
   std::size_t ResolveSeries(std::uint32_t metric, const std::string_view* labels);
   std::size_t ResolveValue(Known& known, std::string_view value, bool* overflow);
-  void Write(std::uint32_t metric, std::size_t series, double value);
 
-  void WriteCells(const BoundSeries& series, double value);
+  // Both return the cell that counts the value (a counter's, a histogram's
+  // bucket), for its exemplar; null for gauges and refused values.
+  std::atomic<std::uint64_t>* Write(std::uint32_t metric, std::size_t series, double value);
+  std::atomic<std::uint64_t>* WriteCells(const BoundSeries& series, double value);
+  template <bool kExemplar>
+  void ApplyUpdates(const Update* updates, std::size_t n, const ExemplarRef* exemplar);
+  // Keeps `label` with `value` and `timestamp` as the latest exemplar of
+  // cells_[cell]; the caller holds exemplars_mutex_.
+  void KeepExemplar(std::size_t cell, double value, const std::shared_ptr<const Label>& label,
+                    double timestamp);
+  // `exemplar`'s label, shared by the cells one line writes (the last one made
+  // again if equal).
+  const std::shared_ptr<const Label>& ExemplarLabel(const ExemplarRef& exemplar);
+
+  // The latest exemplar of a cell (a counter's value, a histogram bucket).
+  struct Kept {
+    std::size_t cell = 0;
+    std::shared_ptr<const Label> label;  // null: the slot is free
+    double observed = 0;
+    double timestamp_seconds = 0;
+  };
+  // Kept by cell: open addressing with linear probing, a power-of-two number
+  // of slots at most half full. A line writes a dozen cells: std::unordered_map
+  // cost more than the rest of the line.
+  struct KeptTable {
+    std::vector<Kept> slots;
+    std::size_t size = 0;
+    Kept& At(std::size_t cell);
+  };
 
   // What Apply needs of one metric, packed and resolved to this shard's cells:
   // the hot path reads one of these instead of the store's metric and spec.
@@ -97,18 +155,23 @@ class alignas(64) Shard {
   std::vector<std::atomic<std::uint64_t>> cells_;  // counts, or doubles as bits
   std::vector<Hot> hot_;                           // per metric
   std::vector<Known> known_;                       // per label of each metric in turn
+  // Exemplars: written by the shard's writer, read by scrapes. Lines without
+  // one never touch them.
+  mutable std::mutex exemplars_mutex_;
+  KeptTable exemplars_;
+  std::shared_ptr<const Label> last_label_;  // ExemplarLabel's last (writer only)
 };
 
 /// All metric series of one spec list: per-writer Shards merged at scrape.
 /// Caps label values and, when any metric is dynamic, counts refusals in
 /// llm_log_exporter_label_overflow_total{metric}. Thread-safe.
-class Store : public prometheus::Collectable {
+class Store {
  public:
   /// `shards`: writers' shards allocated now rather than by AddShard, so that
   /// a store too large for memory throws std::bad_alloc here, not in a writer.
   explicit Store(std::vector<MetricSpec> specs, SumMode sums = SumMode::kFast,
                  std::size_t shards = 0);
-  ~Store() override;
+  ~Store();
 
   /// The most memory a store can take for `spec` with `shards` writer shards:
   /// every series its label caps allow, in each shard, and each label at its
@@ -118,8 +181,9 @@ class Store : public prometheus::Collectable {
 
   /// A new writer's shard (one allocated up front, while any is left), owned by the store.
   Shard* AddShard();
-  /// The merged state of every shard, one family per spec plus the overflow counter.
-  std::vector<prometheus::MetricFamily> Collect() const override;
+  /// The merged state of every shard, one family per spec plus the overflow
+  /// counter; exemplars: each cell's newest over the shards.
+  std::vector<Family> Collect() const;
   /// Adds the series of `old`'s metrics that have a namesake here of the same
   /// type, gauge mode, labels and buckets (a reload keeps their values). The
   /// caller ensures that nothing writes to `old` any more.
