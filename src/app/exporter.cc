@@ -82,8 +82,13 @@ void Exporter::CountReload(bool success) {
 
 std::vector<Family> Exporter::Collect() {
   std::shared_lock<ReloadGate> lock(gate_);
-  std::vector<Family> out = generation_->store.Collect();
+  // The self-metrics first: a pipeline counts a chunk's lines after it has
+  // applied their updates, so the families read after the counts hold at
+  // least what they count (a chunk finishing in between shows in its metrics
+  // before its lines_total, never the other way; the cells are relaxed
+  // atomics, which x86-64 keeps in store order).
   std::vector<Family> self = self_store_.Collect();
+  std::vector<Family> out = generation_->store.Collect();
   out.insert(out.end(), std::make_move_iterator(self.begin()), std::make_move_iterator(self.end()));
   return out;
 }
