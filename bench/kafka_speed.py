@@ -36,45 +36,17 @@ every wait is bounded.
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from queue_bench import (build_dir, cpu_seconds, lag_figures, lines_counted,
+                         sample_and_reference, say, scrape, value)
+
+# The `source` label of this input's lines.
+SOURCES = ("kafka://",)
+
 TOPIC = "llm-logs"
-
-
-def say(*args):
-    print("#", *args, file=sys.stderr, flush=True)
-
-
-def cpu_seconds(pid):
-    """utime + stime of a process, all its threads, from /proc/PID/stat."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def scrape(port):
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
-        return r.read().decode()
-
-
-def value(text, series):
-    for line in text.splitlines():
-        if line.startswith(series + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return None
-
-
-def lines_counted(text):
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("llm_log_exporter_lines_total{") and "source=\"kafka://" in line:
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 class Stderr:
@@ -169,11 +141,11 @@ def run(args, lines, sample, expected):
         deadline = start + 600
         while True:
             text = scrape(port)
-            if lines_counted(text) >= nonempty:
+            if lines_counted(text, SOURCES) >= nonempty:
                 break
             if time.monotonic() > deadline:
                 raise SystemExit("only %d of %d lines after 600 s" %
-                                 (lines_counted(text), nonempty))
+                                 (lines_counted(text, SOURCES), nonempty))
             time.sleep(0.02)
         done = time.monotonic()
         # A scrape merges the self-metrics and the other series one after the
@@ -182,8 +154,9 @@ def run(args, lines, sample, expected):
         text = scrape(port)
         cpu_exporter = cpu_seconds(exporter.pid)
         cpu_mock = cpu_seconds(mock.pid) - cpu_mock0
-        if lines_counted(text) != nonempty:
-            raise SystemExit("%d lines counted, %d produced" % (lines_counted(text), nonempty))
+        if lines_counted(text, SOURCES) != nonempty:
+            raise SystemExit("%d lines counted, %d produced" %
+                             (lines_counted(text, SOURCES), nonempty))
         for status, count in expected.items():
             got = value(text, 'qwen_requests_total{status="%s"}' % status)
             if got != count:
@@ -194,7 +167,7 @@ def run(args, lines, sample, expected):
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         lags = []
         written = 0
-        base = lines_counted(scrape(port))
+        base = lines_counted(scrape(port), SOURCES)
         t_start = time.monotonic()
         next_sample = t_start
         per_tick = max(1, args.rate // 100)
@@ -211,19 +184,16 @@ def run(args, lines, sample, expected):
                 written += per_tick
                 tick += 1
             if now >= next_sample:
-                lags.append(written - (lines_counted(scrape(port)) - base))
+                lags.append(written - (lines_counted(scrape(port), SOURCES) - base))
                 next_sample += 0.05
             time.sleep(max(0.0, min(due + 0.01, next_sample) - time.monotonic()))
-        lags.sort()
         rate = written / args.rate_seconds
         return {
             "seconds": done - start,
             "read_seconds": done - assigned,
             "cpu_exporter": cpu_exporter,
             "cpu_mock": cpu_mock,
-            "lag_p50": lags[len(lags) // 2],
-            "lag_p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))],
-            "lag_max": lags[-1],
+            **lag_figures(lags),
             "rate": rate,
         }
     finally:
@@ -257,18 +227,9 @@ def main():
     p.add_argument("--option", action="append", default=[],
                    help="KEY=VALUE: an --input.kafka.option for the exporter, repeatable")
     args = p.parse_args()
-    if not os.path.isabs(args.build) and not os.path.isdir(args.build):
-        args.build = os.path.join(REPO, args.build)
-    sample = subprocess.run([os.path.join(args.build, "lle_sample_log"), str(args.lines), "42"],
-                            check=True, capture_output=True, timeout=120).stdout
+    args.build = build_dir(args.build)
+    sample, expected = sample_and_reference(args.build, args.lines)
     lines = sample.splitlines()
-    # What the same lines give through stdin (--once): the reference.
-    once = subprocess.run([os.path.join(args.build, "llm_log_exporter"), "--once"], input=sample,
-                          check=True, capture_output=True, timeout=300).stdout.decode()
-    expected = {}
-    for line in once.splitlines():
-        if line.startswith('qwen_requests_total{status="'):
-            expected[line.split('"')[1]] = float(line.rsplit(" ", 1)[1])
     r = run(args, lines, sample, expected)
     say(r)
     print("| Kafka | lines | partitions / brokers | s from start / from assignment | lines/s (from assignment) "

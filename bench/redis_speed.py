@@ -31,16 +31,15 @@ import argparse
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from queue_bench import (build_dir, cpu_seconds, lag_figures, lines_counted,
+                         sample_and_reference, say, scrape, value)
 
+# The `source` label of this input's lines.
+SOURCES = ("redis://", "unix://")
 
-def say(*args):
-    print("#", *args, file=sys.stderr, flush=True)
 
 
 def free_port():
@@ -76,34 +75,6 @@ def fill(port, kind, key, lines):
                          capture_output=True, timeout=300).stdout.decode()
     if "errors: 0" not in out:
         raise SystemExit("redis-cli --pipe: " + out)
-
-
-def cpu_seconds(pid):
-    """utime + stime of a process, all its threads, from /proc/PID/stat."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def scrape(port):
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
-        return r.read().decode()
-
-
-def value(text, series):
-    for line in text.splitlines():
-        if line.startswith(series + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return None
-
-
-def lines_counted(text):
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("llm_log_exporter_lines_total{") and (
-                "source=\"redis://" in line or "source=\"unix://" in line):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def wait_started(proc, deadline):
@@ -160,11 +131,11 @@ def run_kind(args, kind, lines, expected):
             deadline = start + 300
             while True:
                 text = scrape(port)
-                if lines_counted(text) >= len(lines):
+                if lines_counted(text, SOURCES) >= len(lines):
                     break
                 if time.monotonic() > deadline:
                     raise SystemExit("%s: only %d of %d lines after 300 s" %
-                                     (kind, lines_counted(text), len(lines)))
+                                     (kind, lines_counted(text, SOURCES), len(lines)))
                 time.sleep(0.02)
             seconds = time.monotonic() - start
             # A scrape merges the self-metrics and the other series one after
@@ -198,7 +169,7 @@ def run_kind(args, kind, lines, expected):
             else:
                 sock = socket.create_connection(("127.0.0.1", rport))
             written = 0
-            base = lines_counted(scrape(port))
+            base = lines_counted(scrape(port), SOURCES)
             t_start = time.monotonic()
             next_sample = t_start
             per_tick = max(1, args.rate // 100)
@@ -216,20 +187,17 @@ def run_kind(args, kind, lines, expected):
                     written += per_tick
                     tick += 1
                 if now >= next_sample:
-                    lags.append(written - (lines_counted(scrape(port)) - base))
+                    lags.append(written - (lines_counted(scrape(port), SOURCES) - base))
                     next_sample += 0.05
                 time.sleep(max(0.0, min(due + 0.01, next_sample) - time.monotonic()))
             sock.close()
-            lags.sort()
             rate = written / args.rate_seconds
             return {
                 "seconds": seconds,
                 "lines_per_s": len(lines) / seconds,
                 "cpu_exporter": cpu_exporter,
                 "cpu_redis": cpu_redis,
-                "lag_p50": lags[len(lags) // 2],
-                "lag_p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))],
-                "lag_max": lags[-1],
+                **lag_figures(lags),
                 "rate": rate,
             }
         finally:
@@ -253,18 +221,9 @@ def main():
     p.add_argument("--unix", action="store_true",
                    help="the exporter and the writers reach Redis over a unix socket")
     args = p.parse_args()
-    if not os.path.isabs(args.build) and not os.path.isdir(args.build):
-        args.build = os.path.join(REPO, args.build)
-    sample = subprocess.run([os.path.join(args.build, "lle_sample_log"), str(args.lines), "42"],
-                            check=True, capture_output=True, timeout=120).stdout
+    args.build = build_dir(args.build)
+    sample, expected = sample_and_reference(args.build, args.lines)
     lines = sample.splitlines()
-    # What the same lines give through stdin (--once): the reference.
-    once = subprocess.run([os.path.join(args.build, "llm_log_exporter"), "--once"], input=sample,
-                          check=True, capture_output=True, timeout=300).stdout.decode()
-    expected = {}
-    for line in once.splitlines():
-        if line.startswith('qwen_requests_total{status="'):
-            expected[line.split('"')[1]] = float(line.rsplit(" ", 1)[1])
     rows = []
     for kind in args.kinds.split(","):
         r = run_kind(args, kind, lines, expected)
