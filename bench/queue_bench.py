@@ -6,6 +6,7 @@ Standard library only.
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -71,3 +72,40 @@ def lag_figures(lags):
     return {"lag_p50": lags[len(lags) // 2],
             "lag_p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))],
             "lag_max": lags[-1]}
+
+
+def check_reference(text, expected, what=""):
+    """Exits unless the scrape's qwen_requests_total equals `expected` by status."""
+    for status, count in expected.items():
+        got = value(text, 'qwen_requests_total{status="%s"}' % status)
+        if got != count:
+            raise SystemExit("%sqwen_requests_total{status=%s} %s, expected %d" %
+                             (what, status, got, count))
+
+
+def steady_lag(port, sources, lines, rate, seconds, send):
+    """Writes `lines` (cycling) at `rate` lines/s for `seconds`, a batch every
+    10 ms on an absolute schedule through send(batch), and samples the lag
+    every 50 ms: lines written minus lines counted since the start, as
+    /metrics shows them. Returns the lag figures and the rate written."""
+    lags = []
+    written = 0
+    base = lines_counted(scrape(port), sources)
+    t_start = time.monotonic()
+    next_sample = t_start
+    per_tick = max(1, rate // 100)
+    tick = 0
+    while True:
+        now = time.monotonic()
+        if now - t_start >= seconds:
+            break
+        due = t_start + tick * 0.01
+        if now >= due:
+            send([lines[(written + i) % len(lines)] for i in range(per_tick)])
+            written += per_tick
+            tick += 1
+        if now >= next_sample:
+            lags.append(written - (lines_counted(scrape(port), sources) - base))
+            next_sample += 0.05
+        time.sleep(max(0.0, min(due + 0.01, next_sample) - time.monotonic()))
+    return dict(lag_figures(lags), rate=written / seconds)
