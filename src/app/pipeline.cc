@@ -94,12 +94,11 @@ void Pipeline::OnLine(std::string_view raw, bool cr) {
   switch (record_.kind) {
     case LineKind::kRequest:
       Count(LineResult::kRequest);
-      if (HasExemplarField() && FindExemplar()) {
-        exemplar_from_ = batch_.size;
-        mapper.Map(record_, now_seconds_, batch_, &direct_);
+      if (HasExemplarField() && FindExemplar()) exemplar_from_ = batch_.size;
+      mapper.Map(record_, now_seconds_, batch_, &direct_);
+      if (exemplar_from_ != kNoExemplar) {
         shard_->Write(bound_.data(), direct_.value, direct_.fired, exemplar_);
       } else {
-        mapper.Map(record_, now_seconds_, batch_, &direct_);
         shard_->Write(bound_.data(), direct_.value, direct_.fired);
       }
       if (mapper.wants_system_prompt()) {
