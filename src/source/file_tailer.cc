@@ -106,6 +106,10 @@ bool FileTailer::EndPartialLine(char* buffer, std::size_t capacity, std::size_t*
 bool FileTailer::Wait() {
   pollfd fds[2] = {{stop_.fd(), POLLIN, 0}, {inotify_fd_, POLLIN, 0}};
   const int ready = poll(fds, 2, static_cast<int>(poll_interval_.count()));
+  // Resumed before the events are taken: while the wait is reported, an event
+  // still queued is what HasUnread() sees (else a scrape could find the reader
+  // waiting, nothing unread, and not wait for the lines that woke it).
+  ReportProgress(Progress::kResumed);
   if (ready > 0 && fds[0].revents != 0) return false;
   if (ready > 0 && fds[1].revents != 0) {
     // Which event does not matter: every wake-up re-checks the file. The
@@ -164,9 +168,7 @@ ByteSource::Status FileTailer::Read(char* buffer, std::size_t capacity, std::siz
     }
     // Read to the end (or no file yet): what is left is to come.
     ReportProgress(Progress::kWaiting);
-    const bool woken = Wait();
-    ReportProgress(Progress::kResumed);
-    if (!woken) return Status::kStopped;
+    if (!Wait()) return Status::kStopped;
   }
 }
 

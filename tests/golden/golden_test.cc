@@ -103,6 +103,35 @@ std::vector<std::string> FindCases() {
   return cases;
 }
 
+// The cases that run on the built-in preset: no config or flags of their own.
+std::vector<std::string> FindPresetCases() {
+  std::vector<std::string> cases = FindCases();
+  cases.erase(std::remove_if(cases.begin(), cases.end(),
+                             [](const std::string& name) {
+                               const fs::path dir = fs::path(kGoldenDir) / name;
+                               return fs::exists(dir / kConfigFile) || fs::exists(dir / kFlagsFile);
+                             }),
+              cases.end());
+  return cases;
+}
+
+// `--once` with the case's config (a path relative to the repository's root)
+// and flags, if it has them.
+std::vector<std::string> CaseArgs(const fs::path& dir) {
+  std::vector<std::string> args = {kBinary, "--once"};
+  if (const std::optional<std::string> config = ReadFile(dir / kConfigFile)) {
+    args.push_back("--config.file");
+    args.push_back((fs::path(kRepoDir) / config->substr(0, config->find('\n'))).string());
+  }
+  if (const std::optional<std::string> flags = ReadFile(dir / kFlagsFile)) {
+    std::istringstream lines(*flags);
+    for (std::string flag; std::getline(lines, flag);) {
+      if (!flag.empty()) args.push_back(flag);
+    }
+  }
+  return args;
+}
+
 bool UpdateRequested() {
   const char* value = std::getenv(kUpdateEnv);
   return value != nullptr && std::string(value) == "1";
@@ -392,18 +421,7 @@ TEST_P(GoldenTest, Case) {
   const std::optional<std::string> input = ReadFile(dir / kInputFile);
   ASSERT_TRUE(input.has_value()) << "cannot read " << (dir / kInputFile);
 
-  // A case may name a config of the repository (path relative to its root).
-  std::vector<std::string> args = {kBinary, "--once"};
-  if (const std::optional<std::string> config = ReadFile(dir / kConfigFile)) {
-    args.push_back("--config.file");
-    args.push_back((fs::path(kRepoDir) / config->substr(0, config->find('\n'))).string());
-  }
-  if (const std::optional<std::string> flags = ReadFile(dir / kFlagsFile)) {
-    std::istringstream lines(*flags);
-    for (std::string flag; std::getline(lines, flag);) {
-      if (!flag.empty()) args.push_back(flag);
-    }
-  }
+  const std::vector<std::string> args = CaseArgs(dir);
   const double started = WallSeconds();
   // Qualified: inside a test body, plain `Run` is testing::Test::Run.
   const RunResult run = ::lle::test::Run(args, *input);
@@ -443,11 +461,10 @@ TEST_P(GoldenTest, Case) {
 
 // The built-in preset is compiled from config/qwen.yaml: every case that runs
 // on the built-in preset gives the same output with the shipped file.
-TEST_P(GoldenTest, SameWithTheShippedPresetFile) {
+class PresetGoldenTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PresetGoldenTest, SameWithTheShippedPresetFile) {
   const fs::path dir = fs::path(kGoldenDir) / GetParam();
-  if (fs::exists(dir / kConfigFile) || fs::exists(dir / kFlagsFile)) {
-    GTEST_SKIP() << "the case has its own config or flags";
-  }
   const std::optional<std::string> input = ReadFile(dir / kInputFile);
   ASSERT_TRUE(input.has_value());
   const RunResult builtin = ::lle::test::Run({kBinary, "--once"}, *input);
@@ -460,13 +477,11 @@ TEST_P(GoldenTest, SameWithTheShippedPresetFile) {
 // mapped in memory, the output is the same as through a pipe.
 TEST_P(GoldenTest, SameWhenStdinIsTheFile) {
   const fs::path dir = fs::path(kGoldenDir) / GetParam();
-  if (fs::exists(dir / kConfigFile) || fs::exists(dir / kFlagsFile)) {
-    GTEST_SKIP() << "the case has its own config or flags";
-  }
   const std::optional<std::string> input = ReadFile(dir / kInputFile);
   ASSERT_TRUE(input.has_value());
-  const RunResult piped = ::lle::test::Run({kBinary, "--once"}, *input);
-  const RunResult file = ::lle::test::RunWithStdinFile({kBinary, "--once"}, dir / kInputFile);
+  const std::vector<std::string> args = CaseArgs(dir);
+  const RunResult piped = ::lle::test::Run(args, *input);
+  const RunResult file = ::lle::test::RunWithStdinFile(args, dir / kInputFile);
   EXPECT_TRUE(SameExposition(piped, file));
 }
 
@@ -482,6 +497,7 @@ std::string CaseName(const ::testing::TestParamInfo<std::string>& param) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Golden, GoldenTest, ::testing::ValuesIn(FindCases()), CaseName);
+INSTANTIATE_TEST_SUITE_P(Golden, PresetGoldenTest, ::testing::ValuesIn(FindPresetCases()), CaseName);
 
 // An empty parameter list would make the suite pass by running nothing, e.g.
 // if LLE_GOLDEN_DIR pointed at the wrong place.

@@ -57,7 +57,8 @@ class FileTailer : public ByteSource {
   bool Open(bool at_end);
   void Report(FileState state, std::string reason);
   void CloseFile();
-  /// Waits for a change or the poll interval; false once stopped.
+  /// Waits for a change or the poll interval, then reports kResumed; false
+  /// once stopped.
   bool Wait();
   /// Puts a '\n' in `buffer` if what was read so far ended mid-line.
   bool EndPartialLine(char* buffer, std::size_t capacity, std::size_t* n);
