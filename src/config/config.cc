@@ -23,6 +23,7 @@
 #include "llm_log_exporter/parse/sensitive.h"
 #include "llm_log_exporter/parse/text_rule.h"
 #include "llm_log_exporter/parse/traceback.h"
+#include "llm_log_exporter/store/native_buckets.h"
 
 namespace lle {
 namespace {
@@ -32,6 +33,7 @@ namespace {
 constexpr std::size_t kMaxValuesPerLabel = 10000;
 constexpr std::size_t kMaxSeriesPerMetric = 100000;
 constexpr std::size_t kMaxBuckets = 200;
+constexpr std::size_t kMaxNativeBuckets = 4096;  // native.max_buckets
 // Distinct exception classes kept as `type` values; later ones count as "other".
 constexpr std::size_t kMaxExceptionTypes = 32;
 // Distinct system prompts remembered as `hash` values (only the latest is shown).
@@ -303,6 +305,42 @@ class Builder {
       }
     }
     return b;
+  }
+
+  // `native: true`, or `native: {bucket_factor, zero_threshold, max_buckets}`
+  // (each optional), as client_golang's NativeHistogram* options.
+  NativeSpec Native(const YAML::Node& node, const std::string& key) {
+    NativeSpec native;
+    if (node.IsScalar()) {
+      native.enabled = r_.Bool(node, key);
+      return native;
+    }
+    r_.CheckKeys(node, key, {"bucket_factor", "zero_threshold", "max_buckets"});
+    native.enabled = true;
+    if (node["bucket_factor"]) {
+      const std::string fkey = key + ".bucket_factor";
+      const double factor = r_.Number(node["bucket_factor"], fkey);
+      if (!(factor > 1) || !std::isfinite(factor)) {
+        r_.Fail(node["bucket_factor"], fkey, "must be a finite number > 1 (e.g. 1.1)");
+      }
+      native.schema = static_cast<std::int8_t>(NativeSchemaForFactor(factor));
+    }
+    if (node["zero_threshold"]) {
+      const std::string zkey = key + ".zero_threshold";
+      native.zero_threshold = r_.Number(node["zero_threshold"], zkey);
+      if (!(native.zero_threshold >= 0) || !std::isfinite(native.zero_threshold)) {
+        r_.Fail(node["zero_threshold"], zkey, "must be a finite number >= 0");
+      }
+    }
+    if (node["max_buckets"]) {
+      const std::string mkey = key + ".max_buckets";
+      const std::size_t max = r_.Count(node["max_buckets"], mkey);
+      if (max > kMaxNativeBuckets) {
+        r_.Fail(node["max_buckets"], mkey, "at most " + std::to_string(kMaxNativeBuckets));
+      }
+      native.max_buckets = static_cast<std::uint32_t>(max);
+    }
+    return native;
   }
 
   void Require(const YAML::Node& map, const std::string& key,
@@ -747,11 +785,12 @@ class Builder {
     }
     r_.CheckKeys(node, key,
                  {"name", "help", "type", "from", "value", "per", "plus", "read_time", "scale",
-                  "mode", "buckets", "labels", "match"});
+                  "mode", "buckets", "native", "labels", "match"});
     const bool histogram = spec.type == MetricType::kHistogram;
     const bool gauge = spec.type == MetricType::kGauge;
     if (node["buckets"] && !histogram)
       r_.Fail(node["buckets"], key + ".buckets", "histograms only");
+    if (node["native"] && !histogram) r_.Fail(node["native"], key + ".native", "histograms only");
     if (node["mode"] && !gauge) r_.Fail(node["mode"], key + ".mode", "gauges only");
     if (node["value"] && node["read_time"]) {
       r_.Fail(node["read_time"], key + ".read_time", "a rule has `value` or `read_time`, not both");
@@ -812,6 +851,7 @@ class Builder {
       }
       if (!node["buckets"]) r_.Fail(node, key + ".buckets", "missing");
       spec.buckets = Buckets(node["buckets"], key + ".buckets");
+      if (node["native"]) spec.native = Native(node["native"], key + ".native");
     }
     if (spec.type == MetricType::kCounter && rule.source == ValueSource::kReadTime) {
       r_.Fail(node["read_time"], key + ".read_time", "gauges only");
@@ -928,7 +968,7 @@ class Builder {
                          return a.name == b.name && a.values == b.values &&
                                 a.max_values == b.max_values && a.overflow == b.overflow;
                        });
-        if (other.type != spec.type || other.buckets != spec.buckets ||
+        if (other.type != spec.type || other.buckets != spec.buckets || other.native != spec.native ||
             other.gauge_mode != spec.gauge_mode || !same_labels) {
           r_.Fail(
               node["name"], key + ".name",

@@ -823,6 +823,7 @@ void HttpServer::ServeMetrics(mg_connection* conn, bool head) {
   const char* accept = mg_get_header(conn, "Accept");
   const ExpositionFormat format = NegotiateFormat(accept != nullptr ? accept : "");
   const std::string body = format == ExpositionFormat::kOpenMetrics ? SerializeOpenMetrics(families)
+                           : format == ExpositionFormat::kProtobuf  ? SerializeProtobuf(families)
                                                                     : SerializeText(families);
   const char* encoding = mg_get_header(conn, "Accept-Encoding");
   if (encoding != nullptr && AcceptsGzip(encoding)) {

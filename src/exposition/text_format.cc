@@ -227,7 +227,7 @@ ExpositionFormat NegotiateFormat(std::string_view accept) {
     std::size_t semi = item.find(';');
     const std::string_view type = Trim(item.substr(0, semi));
     double q = 1;
-    std::string_view version;
+    std::string_view version, proto, encoding;
     while (semi != std::string_view::npos) {
       item.remove_prefix(semi + 1);
       semi = item.find(';');
@@ -240,10 +240,17 @@ ExpositionFormat NegotiateFormat(std::string_view accept) {
         q = std::strtod(std::string(value).c_str(), nullptr);
       } else if (EqualsIgnoreCase(key, "version")) {
         version = value;
+      } else if (EqualsIgnoreCase(key, "proto")) {
+        proto = value;
+      } else if (EqualsIgnoreCase(key, "encoding")) {
+        encoding = value;
       }
     }
     ExpositionFormat format;
-    if (EqualsIgnoreCase(type, "application/openmetrics-text") &&
+    if (EqualsIgnoreCase(type, "application/vnd.google.protobuf") &&
+        proto == "io.prometheus.client.MetricFamily" && encoding == "delimited") {
+      format = ExpositionFormat::kProtobuf;
+    } else if (EqualsIgnoreCase(type, "application/openmetrics-text") &&
         (version.empty() || version == "1.0.0" || version == "0.0.1")) {
       format = ExpositionFormat::kOpenMetrics;
     } else if ((EqualsIgnoreCase(type, "text/plain") && (version.empty() || version == "0.0.4")) ||
@@ -261,7 +268,15 @@ ExpositionFormat NegotiateFormat(std::string_view accept) {
 }
 
 const char* ContentType(ExpositionFormat format) {
-  return format == ExpositionFormat::kOpenMetrics ? kOpenMetricsContentType : kTextContentType;
+  switch (format) {
+    case ExpositionFormat::kOpenMetrics:
+      return kOpenMetricsContentType;
+    case ExpositionFormat::kProtobuf:
+      return kProtobufContentType;
+    case ExpositionFormat::kText:
+      break;
+  }
+  return kTextContentType;
 }
 
 bool AcceptsGzip(std::string_view header) {

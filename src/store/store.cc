@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "llm_log_exporter/core/ascii.h"
+#include "llm_log_exporter/store/native_buckets.h"
 
 namespace lle {
 
@@ -67,13 +68,15 @@ bool AddsUp(const MetricSpec& spec) {
 }
 
 // Counter: value. Gauge: value, stamp of the last write (0: never set).
-// Histogram: one count per bucket, +Inf, sum. With SumMode::kExact, a series
+// Histogram: one count per bucket, +Inf, sum, and with native buckets the
+// number of their slot in the shard (Shard::natives_). With SumMode::kExact, a series
 // that adds up values ends with the low and high words of its exact part,
 // and its double holds only the values that the exact part cannot.
 std::size_t CellsPerSeries(const MetricSpec& spec, SumMode sums) {
   const std::size_t plain = spec.type == MetricType::kCounter ? 1
                             : spec.type == MetricType::kGauge ? 2
-                                                              : spec.buckets.size() + 2;
+                                                              : spec.buckets.size() + 2 +
+                                                                    (spec.native.enabled ? 1 : 0);
   return plain + (sums == SumMode::kExact && AddsUp(spec) ? 2 : 0);
 }
 
@@ -130,7 +133,8 @@ std::size_t Radix(const LabelSpec& label) {
 }
 
 bool SameShape(const MetricSpec& a, const MetricSpec& b) {
-  if (a.type != b.type || a.buckets != b.buckets || a.labels.size() != b.labels.size()) {
+  if (a.type != b.type || a.buckets != b.buckets || a.native != b.native ||
+      a.labels.size() != b.labels.size()) {
     return false;
   }
   if (a.type == MetricType::kGauge && a.gauge_mode != b.gauge_mode) return false;
@@ -293,9 +297,18 @@ std::size_t Store::MaxBytes(const MetricSpec& spec, std::size_t shards, SumMode 
     label_bytes += (Radix(label) - 1) * (sizeof(std::string) + kMaxLabelValueBytes + 1 +
                                          shards * sizeof(std::string_view));
   }
-  // Per series: its `exists` flag, and its cells in each shard.
+  // Per series: its `exists` flag, and its cells in each shard; native
+  // buckets in each shard: a slot, and two lists whose capacities (doubling
+  // as they grow) add up to at most twice the buckets they may hold.
+  const std::size_t native =
+      spec.type == MetricType::kHistogram && spec.native.enabled
+          ? sizeof(Shard::NativeSlot) +
+                2 * (std::max<std::size_t>(spec.native.max_buckets, kMaxNativeBucketsAtMinSchema) +
+                     1) * sizeof(NativeBucket)
+          : 0;
   return series * (sizeof(std::atomic<bool>) +
-                   shards * CellsPerSeries(spec, sums) * sizeof(std::atomic<std::uint64_t>)) +
+                   shards * (CellsPerSeries(spec, sums) * sizeof(std::atomic<std::uint64_t>) +
+                             native)) +
          label_bytes;
 }
 
@@ -339,7 +352,8 @@ Shard::Shard(Store& store) : store_(store), cells_(store.num_cells_) {
                                                                    : CellKind::kGaugeAdd;
         break;
       case MetricType::kHistogram:
-        hot.series0.kind = CellKind::kHistogram;
+        hot.series0.kind =
+            m->spec.native.enabled ? CellKind::kNativeHistogram : CellKind::kHistogram;
         break;
     }
     hot.exists = m->labelled ? m->exists.get() : nullptr;
@@ -415,6 +429,8 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
       if (cell[1].load(std::memory_order_relaxed) == 0) StoreDouble(cell[0], 0);
       AddToSum(cell[0], series.exact_cell != 0 ? cell + series.exact_cell : nullptr, value);
       break;
+    case CellKind::kNativeHistogram:
+      return WriteNative(series, value);
     case CellKind::kHistogram: {
       std::atomic<std::uint64_t>* bucket =
           cell + BoundsBelow(series.bounds, series.num_bounds, value);
@@ -426,6 +442,35 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
   }
   cell[1].store(stamp_, std::memory_order_relaxed);  // gauges: when last set
   return nullptr;
+}
+
+Shard::NativeSlot& Shard::NativeSlotOf(std::atomic<std::uint64_t>* cell) {
+  const std::uint64_t slot = cell->load(std::memory_order_relaxed);
+  if (slot != 0) return natives_[slot - 1];
+  // The metric whose cells hold `cell`: the last to start at or before it.
+  const std::size_t offset = static_cast<std::size_t>(cell - cells_.data());
+  const auto& metrics = store_.metrics_;
+  const auto m = std::upper_bound(metrics.begin(), metrics.end(), offset,
+                                  [](std::size_t o, const std::unique_ptr<Store::Metric>& metric) {
+                                    return o < metric->first_cell;
+                                  }) -
+                 1;
+  natives_.push_back({EmptyNative((*m)->spec.native), (*m)->spec.native.max_buckets});
+  cell->store(natives_.size(), std::memory_order_relaxed);
+  return natives_.back();
+}
+
+std::atomic<std::uint64_t>* Shard::WriteNative(const BoundSeries& series, double value) {
+  {
+    // Native first: a scrape reads the classic cells first, so it never sees
+    // an observation in them that is not in the native buckets yet.
+    std::lock_guard<std::mutex> lock(native_mutex_);
+    NativeSlot& slot = NativeSlotOf(series.cells + series.sum_cell + 1);
+    ObserveNative(&slot.histogram, value, slot.max_buckets);
+  }
+  BoundSeries classic = series;
+  classic.kind = CellKind::kHistogram;
+  return WriteCells(classic, value);
 }
 
 [[gnu::always_inline]] inline std::atomic<std::uint64_t>* Shard::Write(std::uint32_t metric,
@@ -604,6 +649,19 @@ double Store::Sum(const Metric& m, std::size_t s, std::size_t i) const {
   return std::ldexp(static_cast<double>(fixed), -80) + sum;
 }
 
+NativeHistogram Store::Native(const Metric& m, std::size_t s) const {
+  NativeHistogram merged = EmptyNative(m.spec.native);
+  const std::size_t cell = m.first_cell + s * m.cells_per_series + m.spec.buckets.size() + 2;
+  for (const auto& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard->native_mutex_);
+    const std::uint64_t slot = shard->cells_[cell].load(std::memory_order_relaxed);
+    if (slot != 0) {
+      MergeNative(&merged, shard->natives_[slot - 1].histogram, m.spec.native.max_buckets);
+    }
+  }
+  return merged;
+}
+
 std::vector<std::string_view> Store::SeriesLabels(const Metric& m, std::size_t s) {
   // The last label varies fastest; the top index of each label is its overflow.
   std::vector<std::string_view> values(m.labels.size());
@@ -696,6 +754,8 @@ std::vector<Family> Store::Collect() const {
           }
           series.count = cumulative;  // equals +Inf by construction
           series.sum = Sum(m, s, b.size() + 1);
+          // After the classic cells: writers count in the native buckets first.
+          if (m.spec.native.enabled) series.native = Native(m, s);
           break;
         }
       }
@@ -773,6 +833,11 @@ void Store::Absorb(const Store& old) {
           const double sum = old.Sum(*from, s, n + 1);
           AddToSum(cell[n + 1], sums_ == SumMode::kExact ? cell + m.cells_per_series - 2 : nullptr,
                    sum);
+          if (m.spec.native.enabled) {
+            std::lock_guard<std::mutex> lock(base.native_mutex_);
+            Shard::NativeSlot& slot = base.NativeSlotOf(cell + n + 2);
+            MergeNative(&slot.histogram, old.Native(*from, s), slot.max_buckets);
+          }
           break;
         }
       }

@@ -35,6 +35,19 @@ exemplars    (issue 20) Prometheus 2.42 with --enable-feature=exemplar-storage
              returns the slow request's trace id on its bucket, the requests
              counter carries the latest trace id, and the dashboard's trace
              link (deploy/grafana/datasources.yml) names that label.
+native       (issue 20) Native histograms: a histogram with `native:
+             {bucket_factor: 1.1}` (schema 3) and the classic latency buckets
+             of the preset, scraped by two Prometheus 2.42 servers at once:
+             one with --enable-feature=native-histograms (it asks for the
+             protobuf format and stores the native histogram), one without
+             (it asks for text and stores the classic buckets: what existing
+             dashboards read). 1000 request lines whose exact P99 (the 990th
+             smallest duration) lies in the classic bucket (60, 120]. Checks
+             the protobuf Content-Type for Prometheus' Accept header,
+             `promtool check metrics` on the text, then
+             histogram_quantile(0.99, rate(...[5m])) on both: the native
+             answer is within the schema's relative error (2^(1/8) - 1, 9.05 %)
+             of the exact P99, the classic one off by more than four times that.
 
 Standard library only; the helpers (processes, polling with a deadline,
 clean-up on every exit path) are those of prometheus_e2e.py. Nothing sleeps a
@@ -43,6 +56,7 @@ fixed time; everything polls with a 60 s deadline.
 
 import gzip
 import json
+import math
 import os
 import re
 import subprocess
@@ -363,7 +377,95 @@ def run_exemplars(args, tmp, children):
     print("  ok  datasources.yml links trace_id exemplars to the tracing data source", flush=True)
 
 
-CASES = {"huge-number": run_huge_number, "mtls": run_mtls, "exemplars": run_exemplars}
+# --------------------------------------------------------------------- native
+
+NATIVE_ACCEPT = ("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+                 "encoding=delimited;q=0.8,application/openmetrics-text;version=1.0.0;q=0.7,"
+                 "text/plain;version=0.0.4;q=0.3,*/*;q=0.1")
+PROTOBUF = ("application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+            "encoding=delimited")
+NATIVE_CONFIG = """namespace: e2e
+requests: {keys: [status]}
+metrics:
+  - name: latency_seconds
+    type: histogram
+    value: total_time_ms
+    scale: 0.001
+    buckets: [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240]
+    native: {bucket_factor: 1.1}
+"""
+
+
+def run_native(args, tmp, children):
+    deadline = Deadline(OVERALL_TIMEOUT_S)
+    config = os.path.join(tmp, "native.yaml")
+    with open(config, "w") as f:
+        f.write(NATIVE_CONFIG)
+    daemon, port = start_daemon(args, children, deadline, ["--config.file=" + config],
+                                stdin=subprocess.PIPE)
+    _, headers, _ = get_metrics(port, {"Accept": NATIVE_ACCEPT})
+    if headers.get("Content-Type") != PROTOBUF:
+        fail("Accept as Prometheus sends it with native histograms: Content-Type %r, expected %r"
+             % (headers.get("Content-Type"), PROTOBUF))
+    print("  ok  native-histograms Accept: %s" % PROTOBUF, flush=True)
+
+    # Two Prometheus servers, each with its own directory: native and classic.
+    apis, proms = {}, []
+    for name, flags in (("native", ["--enable-feature=native-histograms"]), ("classic", [])):
+        sub = os.path.join(tmp, name)
+        os.mkdir(sub)
+        write_prometheus_config(sub, [(name, port, [])])
+        apis[name], prom = start_prometheus(args, sub, deadline, children, [daemon], flags=flags)
+        proms.append(prom)
+    # The empty histogram is scraped first, so that rate() sees the requests arrive.
+    wait_for(deadline, "both servers to store the empty histogram",
+             lambda: apis["native"].query("histogram_count(e2e_latency_seconds)") and
+             apis["classic"].query("e2e_latency_seconds_count"), [daemon] + proms)
+
+    # 980 fast requests, 20 slow ones from 61 s to 65.75 s: P99 is the 10th slow one.
+    durations_ms = [100 + i for i in range(980)] + [61000 + 250 * k for k in range(20)]
+    daemon.proc.stdin.write("".join(json.dumps({"status": "success", "total_time_ms": d}) + "\n"
+                                    for d in durations_ms).encode())
+    daemon.proc.stdin.flush()
+    ordered = sorted(durations_ms)
+    exact = ordered[math.ceil(0.99 * len(ordered)) - 1] / 1000
+    text = wait_for(deadline, "the daemon to count the requests",
+                    lambda: (lambda b: b"e2e_latency_seconds_count 1000\n" in b and b)(
+                        get_metrics(port, {})[2]), [daemon]).decode()
+    check = subprocess.run([args.promtool, "check", "metrics"], input=text, capture_output=True,
+                           text=True, timeout=max(1.0, deadline.left()))
+    if check.returncode not in (0, 3):  # 3: lint warnings only
+        fail("promtool check metrics on the text format: %s%s" % (check.stdout, check.stderr))
+    print("  ok  promtool check metrics on the text format", flush=True)
+
+    def stored(api, expr):
+        res = api.query(expr)
+        return bool(res) and res[0][1] == 1000
+
+    wait_for(deadline, "both servers to store the 1000 requests",
+             lambda: stored(apis["native"], "histogram_count(e2e_latency_seconds)") and
+             stored(apis["classic"], "e2e_latency_seconds_count"), [daemon] + proms)
+    native = apis["native"].scalar("histogram_quantile(0.99, rate(e2e_latency_seconds[5m]))")
+    classic = apis["classic"].scalar(
+        "histogram_quantile(0.99, rate(e2e_latency_seconds_bucket[5m]))")
+    bound = 2 ** (2 ** -3) - 1  # schema 3: a bucket's upper bound over its lower one, minus 1
+    native_error = abs(native - exact) / exact
+    classic_error = abs(classic - exact) / exact
+    print("  exact P99 %.4f s; native %.4f s (%.2f %%, bound %.2f %%); classic %.4f s (%.2f %%)"
+          % (exact, native, 100 * native_error, 100 * bound, classic, 100 * classic_error),
+          flush=True)
+    if not native_error <= bound:
+        fail("the native P99 %r is %.2f %% from the exact %r: over the schema's %.2f %%"
+             % (native, 100 * native_error, exact, 100 * bound))
+    if not classic_error > 4 * bound:
+        fail("the classic P99 %r is only %.2f %% from the exact %r: the test shows no gain"
+             % (classic, 100 * classic_error, exact))
+    print("  ok  native P99 within the schema's error; classic off by %.1f s in a 60 s bucket"
+          % abs(classic - exact), flush=True)
+
+
+CASES = {"huge-number": run_huge_number, "mtls": run_mtls, "exemplars": run_exemplars,
+         "native": run_native}
 
 
 def add_arguments(ap):

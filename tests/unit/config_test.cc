@@ -70,7 +70,7 @@ const BadCase kBadCases[] = {
     {"UnknownMetricKey", WithMetric("  - {name: x, type: counter, valu: a}"),
      "c.yaml:3:30: metrics[0].valu: unknown key (expected one of: name, help, type, from, value, "
      "per, plus, "
-     "read_time, scale, mode, buckets, labels, match)"},
+     "read_time, scale, mode, buckets, native, labels, match)"},
     {"MissingType", WithMetric("  - {name: x}"), "c.yaml:3:5: metrics[0].type: missing"},
     {"BadType", WithMetric("  - {name: x, type: summary}"),
      "c.yaml:3:21: metrics[0].type: \"summary\" is not a type (counter, gauge or histogram)"},
@@ -88,6 +88,36 @@ const BadCase kBadCases[] = {
      "c.yaml:3:58: metrics[0].buckets: not sorted ascending: 2 after 5"},
     {"DuplicateBuckets", WithMetric("  - {name: h, type: histogram, value: a, buckets: [1, 1]}"),
      "c.yaml:3:55: metrics[0].buckets: duplicate bound 1"},
+    {"NativeOnACounter", WithMetric("  - {name: c, type: counter, native: true}"),
+     "c.yaml:3:38: metrics[0].native: histograms only"},
+    {"NativeFactorOne",
+     WithMetric("  - {name: h, type: histogram, value: a, buckets: [1], native: {bucket_factor: 1}}"),
+     "c.yaml:3:80: metrics[0].native.bucket_factor: must be a finite number > 1 (e.g. 1.1)"},
+    {"NativeFactorNotANumber",
+     WithMetric("  - {name: h, type: histogram, value: a, buckets: [1], native: {bucket_factor: x}}"),
+     "c.yaml:3:80: metrics[0].native.bucket_factor: must be a number"},
+    {"NativeNegativeZeroThreshold",
+     WithMetric(
+         "  - {name: h, type: histogram, value: a, buckets: [1], native: {zero_threshold: -1}}"),
+     "c.yaml:3:81: metrics[0].native.zero_threshold: must be a finite number >= 0"},
+    {"NativeNoBuckets",
+     WithMetric("  - {name: h, type: histogram, value: a, buckets: [1], native: {max_buckets: 0}}"),
+     "c.yaml:3:78: metrics[0].native.max_buckets: must be a whole number of at least 1"},
+    {"NativeTooManyBuckets",
+     WithMetric(
+         "  - {name: h, type: histogram, value: a, buckets: [1], native: {max_buckets: 5000}}"),
+     "c.yaml:3:78: metrics[0].native.max_buckets: at most 4096"},
+    {"NativeUnknownKey",
+     WithMetric("  - {name: h, type: histogram, value: a, buckets: [1], native: {schema: 3}}"),
+     "c.yaml:3:65: metrics[0].native.schema: unknown key (expected one of: bucket_factor, "
+     "zero_threshold, max_buckets)"},
+    {"NativeNotABool", WithMetric("  - {name: h, type: histogram, value: a, buckets: [1], native: on_}"),
+     "c.yaml:3:64: metrics[0].native: must be true or false"},
+    {"NativeDiffersBetweenRules",
+     WithMetric("  - {name: h, type: histogram, value: a, buckets: [1], native: true}\n"
+                "  - {name: h, type: histogram, value: b, buckets: [1]}"),
+     "c.yaml:4:12: metrics[1].name: \"qwen_h\" is used twice with a different type, mode, "
+     "buckets or labels"},
     {"BucketNotANumber", WithMetric("  - {name: h, type: histogram, value: a, buckets: [1, x]}"),
      "c.yaml:3:55: metrics[0].buckets[1]: must be a number"},
     {"UnknownGenerator",
@@ -353,6 +383,31 @@ TEST(ConfigTest, RulesSharingANameFeedOneFamily) {
   EXPECT_EQ(rules.metrics.size(), 1u);
   EXPECT_EQ(rules.rules.size(), 2u);
   EXPECT_EQ(rules.rules[1].metric, 0u);
+}
+
+// As client_golang: the largest schema whose growth is at most the factor.
+TEST(ConfigTest, NativeBucketsAreOptInWithClientGolangDefaults) {
+  RuleSet rules;
+  std::string error;
+  ASSERT_TRUE(LoadConfigText(
+      WithMetric("  - {name: a, type: histogram, value: a, buckets: [1]}\n"
+                 "  - {name: b, type: histogram, value: a, buckets: [1], native: true}\n"
+                 "  - {name: c, type: histogram, value: a, buckets: [1], native: {bucket_factor: "
+                 "1.01, zero_threshold: 0.001, max_buckets: 20}}\n"
+                 "  - {name: d, type: histogram, value: a, buckets: [1], native: {bucket_factor: "
+                 "1e9}}"),
+      "c.yaml", &rules, &error))
+      << error;
+  ASSERT_EQ(rules.metrics.size(), 4u);
+  EXPECT_FALSE(rules.metrics[0].native.enabled);
+  EXPECT_TRUE(rules.metrics[1].native.enabled);
+  EXPECT_EQ(rules.metrics[1].native.schema, 3);
+  EXPECT_EQ(rules.metrics[1].native.zero_threshold, 0x1p-128);
+  EXPECT_EQ(rules.metrics[1].native.max_buckets, 160u);
+  EXPECT_EQ(rules.metrics[2].native.schema, 7);  // 2^(1/64) = 1.0109 > 1.01 >= 2^(1/128)
+  EXPECT_EQ(rules.metrics[2].native.zero_threshold, 0.001);
+  EXPECT_EQ(rules.metrics[2].native.max_buckets, 20u);
+  EXPECT_EQ(rules.metrics[3].native.schema, -4);
 }
 
 TEST(ConfigTest, GeneratedBucketsAreTheDecimalValues) {

@@ -202,7 +202,7 @@ TEST(OpenMetricsTest, NegotiatesTheFormatFromAccept) {
       {"application/openmetrics-text;q=0", ExpositionFormat::kText},
       {"application/openmetrics-text;version=2.0.0", ExpositionFormat::kText},
       {"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
-       "encoding=delimited,application/openmetrics-text;q=0.9",
+       "encoding=delimited;q=0.5,application/openmetrics-text;q=0.9",
        ExpositionFormat::kOpenMetrics},
       {"application/json", ExpositionFormat::kText},
       {"garbage;;;=,,;q=", ExpositionFormat::kText},

@@ -29,6 +29,26 @@ struct LabelSpec {
   std::string overflow = "other";
 };
 
+/// A histogram's native (sparse, exponential) buckets, as client_golang's
+/// NativeHistogram* options: bucket i covers (base^(i-1), base^i], base =
+/// 2^(2^-schema); values within zero_threshold of 0 count in the zero bucket.
+/// Each series starts at `schema` and, in each writer's copy, halves its
+/// resolution (schema - 1) whenever it would hold more than max_buckets buckets.
+struct NativeSpec {
+  bool enabled = false;
+  std::int8_t schema = 3;                          // kMinNativeSchema..kMaxNativeSchema
+  double zero_threshold = 0x1p-128;                // client_golang's default
+  std::uint32_t max_buckets = 160;                 // positive and negative together
+  bool operator==(const NativeSpec& o) const {
+    return enabled == o.enabled && schema == o.schema && zero_threshold == o.zero_threshold &&
+           max_buckets == o.max_buckets;
+  }
+  bool operator!=(const NativeSpec& o) const { return !(*this == o); }
+};
+
+inline constexpr int kMinNativeSchema = -4;
+inline constexpr int kMaxNativeSchema = 8;
+
 /// Declaration of one metric family: what the store allocates and exposes.
 /// A value type shared by the map stage (which produces specs) and the store.
 /// The initial series are every combination of the labels' `values` (one
@@ -39,6 +59,7 @@ struct MetricSpec {
   MetricType type = MetricType::kCounter;
   GaugeMode gauge_mode = GaugeMode::kSet;
   std::vector<double> buckets;  // histograms: sorted upper bounds, +Inf implied
+  NativeSpec native;            // histograms: native buckets beside `buckets`
   std::vector<LabelSpec> labels;
   /// Updates name their label values (kDynamicSeries): the store counts those
   /// sent to an overflow value in llm_log_exporter_label_overflow_total{metric}.

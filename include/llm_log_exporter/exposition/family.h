@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,24 @@ struct Bucket {
   std::shared_ptr<const Exemplar> exemplar;
 };
 
+/// One native bucket: its index (at the histogram's schema) and its count.
+struct NativeBucket {
+  std::int32_t index = 0;
+  std::uint64_t count = 0;
+};
+
+/// A native histogram's buckets (Prometheus' sparse, exponential buckets):
+/// bucket i covers (base^(i-1), base^i], base = 2^(2^-schema), of |value|
+/// on either side of the zero bucket [-zero_threshold, zero_threshold].
+struct NativeHistogram {
+  std::int32_t schema = 0;
+  double zero_threshold = 0;
+  std::uint64_t count = 0;  // observations: the zero bucket's, the others', and NaNs
+  std::uint64_t zero_count = 0;
+  std::vector<NativeBucket> positive;  // ascending index, counts > 0
+  std::vector<NativeBucket> negative;  // by |value|: ascending index, counts > 0
+};
+
 /// One series of a family (its label set) and its value by the family's type.
 struct Series {
   std::vector<Label> labels;
@@ -46,6 +65,8 @@ struct Series {
   std::uint64_t count = 0;
   double sum = 0;
   std::vector<Bucket> buckets;
+  /// Histograms with native buckets (NativeSpec::enabled): those too.
+  std::optional<NativeHistogram> native;
   /// Counters: the latest increment that carried a trace.
   std::shared_ptr<const Exemplar> exemplar;
 };

@@ -11,6 +11,9 @@ namespace lle {
 inline constexpr const char* kTextContentType = "text/plain; version=0.0.4; charset=utf-8";
 inline constexpr const char* kOpenMetricsContentType =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
+inline constexpr const char* kProtobufContentType =
+    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+    "encoding=delimited";
 
 /// Prometheus text format 0.0.4, byte for byte as prometheus-cpp's
 /// TextSerializer writes it but for numbers (shortest round trip). No exemplars.
@@ -22,11 +25,19 @@ std::string SerializeText(const std::vector<Family>& families);
 /// default, since Prometheus would store them as series of their own).
 std::string SerializeOpenMetrics(const std::vector<Family>& families);
 
-enum class ExpositionFormat { kText, kOpenMetrics };
+/// The Prometheus protobuf exposition (io.prometheus.client.MetricFamily
+/// messages, each after its length as a varint): every family with series,
+/// histograms with their native buckets when they have some, exemplars on
+/// counters and classic buckets. Families without series are left out, as
+/// client_golang leaves them out. Defined in protobuf_format.cc.
+std::string SerializeProtobuf(const std::vector<Family>& families);
+
+enum class ExpositionFormat { kText, kOpenMetrics, kProtobuf };
 
 /// The format to answer a request with `Accept: accept` (empty: no header):
-/// the highest-q media range we write, OpenMetrics 1.0.0 (or 0.0.1) or text
-/// 0.0.4; text when none fits. Pure function.
+/// the highest-q media range we write, the delimited protobuf (Prometheus
+/// asks for it first with native histograms enabled), OpenMetrics 1.0.0 (or
+/// 0.0.1) or text 0.0.4; text when none fits. Pure function.
 ExpositionFormat NegotiateFormat(std::string_view accept);
 const char* ContentType(ExpositionFormat format);
 

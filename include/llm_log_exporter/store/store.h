@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,7 +29,14 @@ struct LabelTable;  // one label's values in a Store (store.cc)
 enum class SumMode : std::uint8_t { kFast, kExact };
 
 /// How a series' cells take a value: a metric's type and gauge mode in one.
-enum class CellKind : std::uint8_t { kCounter, kGaugeSet, kGaugeMax, kGaugeAdd, kHistogram };
+enum class CellKind : std::uint8_t {
+  kCounter,
+  kGaugeSet,
+  kGaugeMax,
+  kGaugeAdd,
+  kHistogram,
+  kNativeHistogram,  // a histogram with native buckets too (NativeSpec::enabled)
+};
 
 /// One series of one metric in one Shard, resolved once (Shard::Bind) for a
 /// writer that updates it on every line. Plain data; null cells: writes are
@@ -38,6 +46,7 @@ struct BoundSeries {
   const double* bounds = nullptr;  // histograms: buckets padded with +Inf to a multiple of 4
   std::uint32_t num_bounds = 0;    // padded
   std::uint32_t sum_cell = 0;      // histograms: index of the sum among the cells
+                                   // (native: the next cell numbers its NativeSlot)
   std::uint32_t exact_cell = 0;    // SumMode::kExact: the exact part's 2 cells (0: none)
   CellKind kind = CellKind::kCounter;
 };
@@ -108,6 +117,19 @@ class alignas(64) Shard {
   std::size_t ResolveSeries(std::uint32_t metric, const std::string_view* labels);
   std::size_t ResolveValue(Known& known, std::string_view value, bool* overflow);
 
+  // A series' native buckets, in natives_; with them, its max_buckets.
+  struct NativeSlot {
+    NativeHistogram histogram;
+    std::uint32_t max_buckets = 0;
+  };
+  // The slot numbered by `cell` (a native histogram's cell after its sum),
+  // made on first use; the caller holds native_mutex_.
+  NativeSlot& NativeSlotOf(std::atomic<std::uint64_t>* cell);
+  // WriteCells for a histogram with native buckets: those, then the classic
+  // cells. Out of line, so that the other kinds' path stays as it was.
+  [[gnu::cold, gnu::noinline]] std::atomic<std::uint64_t>* WriteNative(const BoundSeries& series,
+                                                                       double value);
+
   // Both return the cell that counts the value (a counter's, a histogram's
   // bucket), for its exemplar; null for gauges and refused values.
   std::atomic<std::uint64_t>* Write(std::uint32_t metric, std::size_t series, double value);
@@ -160,6 +182,11 @@ class alignas(64) Shard {
   mutable std::mutex exemplars_mutex_;
   KeptTable exemplars_;
   std::shared_ptr<const Label> last_label_;  // ExemplarLabel's last (writer only)
+  // Native buckets: written by the shard's writer, read by scrapes, under
+  // native_mutex_. A native histogram series' cell after its sum holds 1 +
+  // its index here (0: none yet); entries are never removed.
+  mutable std::mutex native_mutex_;
+  std::deque<NativeSlot> natives_;
 };
 
 /// All metric series of one spec list: per-writer Shards merged at scrape.
@@ -214,6 +241,8 @@ class Store {
   // Cell `i` of series `s` of `m` (a sum of doubles) merged over the shards:
   // from the exact sums when the store keeps them and every one is exact.
   double Sum(const Metric& m, std::size_t s, std::size_t i) const;
+  // The native buckets of series `s` of `m` merged over the shards.
+  NativeHistogram Native(const Metric& m, std::size_t s) const;
 
   std::vector<std::unique_ptr<Metric>> metrics_;
   std::size_t num_cells_ = 0;
