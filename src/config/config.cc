@@ -968,8 +968,8 @@ class Builder {
                          return a.name == b.name && a.values == b.values &&
                                 a.max_values == b.max_values && a.overflow == b.overflow;
                        });
-        if (other.type != spec.type || other.buckets != spec.buckets || other.native != spec.native ||
-            other.gauge_mode != spec.gauge_mode || !same_labels) {
+        if (other.type != spec.type || other.buckets != spec.buckets ||
+            other.native != spec.native || other.gauge_mode != spec.gauge_mode || !same_labels) {
           r_.Fail(
               node["name"], key + ".name",
               "\"" + spec.name + "\" is used twice with a different type, mode, buckets or labels");

@@ -251,7 +251,7 @@ ExpositionFormat NegotiateFormat(std::string_view accept) {
         proto == "io.prometheus.client.MetricFamily" && encoding == "delimited") {
       format = ExpositionFormat::kProtobuf;
     } else if (EqualsIgnoreCase(type, "application/openmetrics-text") &&
-        (version.empty() || version == "1.0.0" || version == "0.0.1")) {
+               (version.empty() || version == "1.0.0" || version == "0.0.1")) {
       format = ExpositionFormat::kOpenMetrics;
     } else if ((EqualsIgnoreCase(type, "text/plain") && (version.empty() || version == "0.0.4")) ||
                type == "*/*" || EqualsIgnoreCase(type, "text/*")) {

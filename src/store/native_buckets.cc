@@ -54,9 +54,9 @@ void Limit(NativeHistogram* h, std::uint32_t max_buckets) {
 }
 
 void Add(std::vector<NativeBucket>* buckets, std::int32_t index, std::uint64_t count) {
-  const auto it = std::lower_bound(
-      buckets->begin(), buckets->end(), index,
-      [](const NativeBucket& b, std::int32_t i) { return b.index < i; });
+  const auto it =
+      std::lower_bound(buckets->begin(), buckets->end(), index,
+                       [](const NativeBucket& b, std::int32_t i) { return b.index < i; });
   if (it != buckets->end() && it->index == index) {
     it->count += count;
   } else {

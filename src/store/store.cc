@@ -74,9 +74,9 @@ bool AddsUp(const MetricSpec& spec) {
 // and its double holds only the values that the exact part cannot.
 std::size_t CellsPerSeries(const MetricSpec& spec, SumMode sums) {
   const std::size_t plain = spec.type == MetricType::kCounter ? 1
-                            : spec.type == MetricType::kGauge ? 2
-                                                              : spec.buckets.size() + 2 +
-                                                                    (spec.native.enabled ? 1 : 0);
+                            : spec.type == MetricType::kGauge
+                                ? 2
+                                : spec.buckets.size() + 2 + (spec.native.enabled ? 1 : 0);
   return plain + (sums == SumMode::kExact && AddsUp(spec) ? 2 : 0);
 }
 
@@ -303,12 +303,14 @@ std::size_t Store::MaxBytes(const MetricSpec& spec, std::size_t shards, SumMode 
   const std::size_t native =
       spec.type == MetricType::kHistogram && spec.native.enabled
           ? sizeof(Shard::NativeSlot) +
-                2 * (std::max<std::size_t>(spec.native.max_buckets, kMaxNativeBucketsAtMinSchema) +
-                     1) * sizeof(NativeBucket)
+                2 *
+                    (std::max<std::size_t>(spec.native.max_buckets, kMaxNativeBucketsAtMinSchema) +
+                     1) *
+                    sizeof(NativeBucket)
           : 0;
-  return series * (sizeof(std::atomic<bool>) +
-                   shards * (CellsPerSeries(spec, sums) * sizeof(std::atomic<std::uint64_t>) +
-                             native)) +
+  return series *
+             (sizeof(std::atomic<bool>) +
+              shards * (CellsPerSeries(spec, sums) * sizeof(std::atomic<std::uint64_t>) + native)) +
          label_bytes;
 }
 

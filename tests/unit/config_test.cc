@@ -91,10 +91,12 @@ const BadCase kBadCases[] = {
     {"NativeOnACounter", WithMetric("  - {name: c, type: counter, native: true}"),
      "c.yaml:3:38: metrics[0].native: histograms only"},
     {"NativeFactorOne",
-     WithMetric("  - {name: h, type: histogram, value: a, buckets: [1], native: {bucket_factor: 1}}"),
+     WithMetric(
+         "  - {name: h, type: histogram, value: a, buckets: [1], native: {bucket_factor: 1}}"),
      "c.yaml:3:80: metrics[0].native.bucket_factor: must be a finite number > 1 (e.g. 1.1)"},
     {"NativeFactorNotANumber",
-     WithMetric("  - {name: h, type: histogram, value: a, buckets: [1], native: {bucket_factor: x}}"),
+     WithMetric(
+         "  - {name: h, type: histogram, value: a, buckets: [1], native: {bucket_factor: x}}"),
      "c.yaml:3:80: metrics[0].native.bucket_factor: must be a number"},
     {"NativeNegativeZeroThreshold",
      WithMetric(
@@ -111,7 +113,8 @@ const BadCase kBadCases[] = {
      WithMetric("  - {name: h, type: histogram, value: a, buckets: [1], native: {schema: 3}}"),
      "c.yaml:3:65: metrics[0].native.schema: unknown key (expected one of: bucket_factor, "
      "zero_threshold, max_buckets)"},
-    {"NativeNotABool", WithMetric("  - {name: h, type: histogram, value: a, buckets: [1], native: on_}"),
+    {"NativeNotABool",
+     WithMetric("  - {name: h, type: histogram, value: a, buckets: [1], native: on_}"),
      "c.yaml:3:64: metrics[0].native: must be true or false"},
     {"NativeDiffersBetweenRules",
      WithMetric("  - {name: h, type: histogram, value: a, buckets: [1], native: true}\n"

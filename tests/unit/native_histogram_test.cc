@@ -76,8 +76,8 @@ TEST(NativeBucketTest, ZeroBucketNegativeValuesAndNaN) {
   spec.schema = 0;
   spec.zero_threshold = 0.001;
   NativeHistogram h = EmptyNative(spec);
-  for (const double v : {0.0, 0.001, -0.001, -0.0, 3.0, -3.0, -5.0, 1.0,
-                         std::numeric_limits<double>::quiet_NaN()}) {
+  for (const double v :
+       {0.0, 0.001, -0.001, -0.0, 3.0, -3.0, -5.0, 1.0, std::numeric_limits<double>::quiet_NaN()}) {
     ObserveNative(&h, v, 160);
   }
   EXPECT_EQ(h.count, 9u);
@@ -112,8 +112,8 @@ TEST(NativeBucketTest, MergeTakesTheLowerSchema) {
   NativeHistogram fine = EmptyNative(spec);
   NativeHistogram coarse = EmptyNative(spec);
   coarse.schema = 0;
-  ObserveNative(&fine, 1.2, 160);   // schema 1: bucket 1 (1, 1.41]; schema 0: bucket 1
-  ObserveNative(&fine, 3, 160);     // schema 1: bucket 4; schema 0: bucket 2
+  ObserveNative(&fine, 1.2, 160);    // schema 1: bucket 1 (1, 1.41]; schema 0: bucket 1
+  ObserveNative(&fine, 3, 160);      // schema 1: bucket 4; schema 0: bucket 2
   ObserveNative(&coarse, 1.9, 160);  // schema 0: bucket 1
   MergeNative(&fine, coarse, 160);
   EXPECT_EQ(fine.schema, 0);
@@ -155,7 +155,8 @@ TEST(NativeStoreTest, ClassicAndNativeBucketsMergedOverShards) {
   // 1, 2, 4, 100 at schema 2: 0, 4, 8, 27: 4 buckets > 3 → schema 1: 0, 2, 4, 14.
   // schema 0: 0, 1, 2, 7 → schema -1: 0, 1, 1, 4.
   EXPECT_EQ(h.native->schema, -1);
-  EXPECT_EQ(Pairs(h.native->positive), (decltype(Pairs(h.native->positive)){{0, 1}, {1, 2}, {4, 1}}));
+  EXPECT_EQ(Pairs(h.native->positive),
+            (decltype(Pairs(h.native->positive)){{0, 1}, {1, 2}, {4, 1}}));
   EXPECT_FALSE(all.at(1).series.at(0).native.has_value());
   EXPECT_GT(Store::MaxBytes(NativeHistogramSpec(160), 1),
             Store::MaxBytes(classic, 1) + 160 * sizeof(NativeBucket));
@@ -302,9 +303,13 @@ TEST(ProtobufFormatTest, EveryFamilyParsesBackWithTheGeneratedClasses) {
 TEST(ProtobufFormatTest, NegotiatedOnlyWhenAskedFor) {
   // What Prometheus 2.42 sends with --enable-feature=native-histograms.
   EXPECT_EQ(NegotiateFormat("application/vnd.google.protobuf;proto=io.prometheus.client."
-                            "MetricFamily;encoding=delimited;q=0.8,application/openmetrics-text;"
-                            "version=1.0.0;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.1"),
+                            "MetricFamily;encoding=delimited,application/openmetrics-text;"
+                            "version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;"
+                            "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"),
             ExpositionFormat::kProtobuf);
+  EXPECT_EQ(NegotiateFormat("application/vnd.google.protobuf;proto=io.prometheus.client."
+                            "MetricFamily;encoding=delimited;q=0.5,text/plain"),
+            ExpositionFormat::kText);
   EXPECT_EQ(NegotiateFormat("application/vnd.google.protobuf;proto=io.prometheus.client."
                             "MetricFamily;encoding=text"),
             ExpositionFormat::kText);

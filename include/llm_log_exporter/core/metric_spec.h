@@ -36,9 +36,9 @@ struct LabelSpec {
 /// resolution (schema - 1) whenever it would hold more than max_buckets buckets.
 struct NativeSpec {
   bool enabled = false;
-  std::int8_t schema = 3;                          // kMinNativeSchema..kMaxNativeSchema
-  double zero_threshold = 0x1p-128;                // client_golang's default
-  std::uint32_t max_buckets = 160;                 // positive and negative together
+  std::int8_t schema = 3;            // kMinNativeSchema..kMaxNativeSchema
+  double zero_threshold = 0x1p-128;  // client_golang's default
+  std::uint32_t max_buckets = 160;   // positive and negative together
   bool operator==(const NativeSpec& o) const {
     return enabled == o.enabled && schema == o.schema && zero_threshold == o.zero_threshold &&
            max_buckets == o.max_buckets;
