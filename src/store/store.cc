@@ -389,19 +389,22 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
   }
   if (overflow && store_.overflow_metric_ != SIZE_MAX) {
     Write(static_cast<std::uint32_t>(store_.overflow_metric_),
-          store_.metrics_[metric]->overflow_series, 1);
+          store_.metrics_[metric]->overflow_series, 1, 1);
   }
   return series;
 }
 
 // Inlined into the hot paths (Apply, Write).
 [[gnu::always_inline]] inline std::atomic<std::uint64_t>* Shard::WriteCells(
-    const BoundSeries& series, double value) {
+    const BoundSeries& series, double value, std::uint64_t times) {
+  // times is 1 but for sampled lines: a constant the compiler folds away.
+  const double weight = static_cast<double>(times);
   std::atomic<std::uint64_t>* cell = series.cells;
   switch (series.kind) {
     case CellKind::kCounter:
       if (!(value >= 0)) return nullptr;  // also refuses NaN
-      AddToSum(cell[0], series.exact_cell != 0 ? cell + series.exact_cell : nullptr, value);
+      AddToSum(cell[0], series.exact_cell != 0 ? cell + series.exact_cell : nullptr,
+               value * weight);
       return cell;
     case CellKind::kGaugeSet:
       StoreDouble(cell[0], value);
@@ -413,14 +416,15 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
       break;
     case CellKind::kGaugeAdd:
       if (cell[1].load(std::memory_order_relaxed) == 0) StoreDouble(cell[0], 0);
-      AddToSum(cell[0], series.exact_cell != 0 ? cell + series.exact_cell : nullptr, value);
+      AddToSum(cell[0], series.exact_cell != 0 ? cell + series.exact_cell : nullptr,
+               value * weight);
       break;
     case CellKind::kHistogram: {
       std::atomic<std::uint64_t>* bucket =
           cell + BoundsBelow(series.bounds, series.num_bounds, value);
-      AddCount(*bucket, 1);
+      AddCount(*bucket, times);
       AddToSum(cell[series.sum_cell], series.exact_cell != 0 ? cell + series.exact_cell : nullptr,
-               value);
+               value * weight);
       return bucket;
     }
   }
@@ -430,19 +434,21 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
 
 [[gnu::always_inline]] inline std::atomic<std::uint64_t>* Shard::Write(std::uint32_t metric,
                                                                        std::size_t series,
-                                                                       double value) {
+                                                                       double value,
+                                                                       std::uint64_t times) {
   const Hot& m = hot_[metric];
   if (m.exists != nullptr && !m.exists[series].load(std::memory_order_relaxed)) {
     m.exists[series].store(true, std::memory_order_relaxed);
   }
   BoundSeries target = m.series0;
   target.cells += series * m.cells_per_series;
-  return WriteCells(target, value);
+  return WriteCells(target, value, times);
 }
 
 template <bool kExemplar>
 [[gnu::always_inline]] inline void Shard::ApplyUpdates(const Update* updates, std::size_t n,
-                                                       const ExemplarRef* exemplar) {
+                                                       const ExemplarRef* exemplar,
+                                                       std::uint64_t times) {
   const std::shared_ptr<const Label>* label = kExemplar ? &ExemplarLabel(*exemplar) : nullptr;
   for (const Update* update = updates; update != updates + n; ++update) {
     if (update->metric >= hot_.size()) continue;
@@ -454,7 +460,7 @@ template <bool kExemplar>
       if (update->series >= m.num_initial) continue;  // out of range: ignored
       series = m.initial_series[update->series];
     }
-    std::atomic<std::uint64_t>* counted = Write(update->metric, series, update->value);
+    std::atomic<std::uint64_t>* counted = Write(update->metric, series, update->value, times);
     if (kExemplar && counted != nullptr) {
       // Locked per update: ResolveSeries takes the store's mutex, which a
       // scrape holds while it takes this one.
@@ -466,11 +472,20 @@ template <bool kExemplar>
 }
 
 void Shard::Apply(const Update* updates, std::size_t n) {
-  ApplyUpdates<false>(updates, n, nullptr);
+  ApplyUpdates<false>(updates, n, nullptr, 1);
 }
 
 void Shard::Apply(const Update* updates, std::size_t n, const ExemplarRef& exemplar) {
-  ApplyUpdates<true>(updates, n, &exemplar);
+  ApplyUpdates<true>(updates, n, &exemplar, 1);
+}
+
+void Shard::Apply(const Update* updates, std::size_t n, const ExemplarRef* exemplar,
+                  std::uint64_t times) {
+  if (exemplar != nullptr) {
+    ApplyUpdates<true>(updates, n, exemplar, times);
+  } else {
+    ApplyUpdates<false>(updates, n, nullptr, times);
+  }
 }
 
 const std::shared_ptr<const Label>& Shard::ExemplarLabel(const ExemplarRef& exemplar) {
@@ -524,20 +539,32 @@ BoundSeries Shard::Bind(std::uint32_t metric, std::uint32_t series) const {
 void Shard::Write(const BoundSeries* series, const double* values, std::uint64_t mask) {
   for (; mask != 0; mask &= mask - 1) {
     const int i = __builtin_ctzll(mask);
-    if (series[i].cells != nullptr) WriteCells(series[i], values[i]);
+    if (series[i].cells != nullptr) WriteCells(series[i], values[i], 1);
   }
 }
 
 void Shard::Write(const BoundSeries* series, const double* values, std::uint64_t mask,
                   const ExemplarRef& exemplar) {
-  const std::shared_ptr<const Label>& label = ExemplarLabel(exemplar);
+  Write(series, values, mask, &exemplar, 1);
+}
+
+void Shard::Write(const BoundSeries* series, const double* values, std::uint64_t mask,
+                  const ExemplarRef* exemplar, std::uint64_t times) {
+  if (exemplar == nullptr) {
+    for (; mask != 0; mask &= mask - 1) {
+      const int i = __builtin_ctzll(mask);
+      if (series[i].cells != nullptr) WriteCells(series[i], values[i], times);
+    }
+    return;
+  }
+  const std::shared_ptr<const Label>& label = ExemplarLabel(*exemplar);
   std::lock_guard<std::mutex> lock(exemplars_mutex_);
   for (; mask != 0; mask &= mask - 1) {
     const int i = __builtin_ctzll(mask);
     if (series[i].cells == nullptr) continue;
-    if (std::atomic<std::uint64_t>* counted = WriteCells(series[i], values[i])) {
+    if (std::atomic<std::uint64_t>* counted = WriteCells(series[i], values[i], times)) {
       KeepExemplar(static_cast<std::size_t>(counted - cells_.data()), values[i], label,
-                   exemplar.timestamp_seconds);
+                   exemplar->timestamp_seconds);
     }
   }
 }
@@ -755,7 +782,7 @@ void Store::Absorb(const Store& old) {
       switch (m.spec.type) {
         case MetricType::kCounter:
           m.exists[series].store(true, std::memory_order_relaxed);
-          base.Write(static_cast<std::uint32_t>(mi), series, old.Sum(*from, s, 0));
+          base.Write(static_cast<std::uint32_t>(mi), series, old.Sum(*from, s, 0), 1);
           break;
         case MetricType::kGauge: {
           double value = 0;
@@ -763,7 +790,7 @@ void Store::Absorb(const Store& old) {
           if (!old.GaugeValue(*from, s, &value, &stamp)) break;
           m.exists[series].store(true, std::memory_order_relaxed);
           base.SetStamp(stamp);
-          base.Write(static_cast<std::uint32_t>(mi), series, value);
+          base.Write(static_cast<std::uint32_t>(mi), series, value, 1);
           break;
         }
         case MetricType::kHistogram: {

@@ -63,6 +63,9 @@ const BadCase kBadCases[] = {
      "requests: {keys: [a], request_id_fields: [.id]}\nmetrics: [{name: r_total, type: counter}]",
      "c.yaml:1:43: requests.request_id_fields[0]: \".id\" is not a field path (names joined by "
      "'.')"},
+    {"SampleRateFieldsNotAList",
+     "requests: {keys: [a], sample_rate_fields: rate}\nmetrics: [{name: r_total, type: counter}]",
+     "c.yaml:1:43: requests.sample_rate_fields: must be a list of strings"},
     {"BadPath", "requests: {keys: [a..b]}\nmetrics: []",
      "c.yaml:1:19: requests.keys[0]: \"a..b\" is not a field path (names joined by '.')"},
     {"NoMetrics", "requests: {keys: [a]}\nmetrics: []",
@@ -285,9 +288,9 @@ TEST(ConfigTest, JsonIsAcceptedToo) {
       "c.json", &rules, &error))
       << error;
   EXPECT_EQ(rules.metrics.at(0).name, "gw_tokens_total");
-  // The exemplar fields (defaults) come after the rules' own.
+  // The exemplar and sample-rate fields (defaults) come after the rules' own.
   EXPECT_EQ(rules.fields,
-            (std::vector<std::string>{"usage.total_tokens", "trace_id", "traceparent"}));
+            (std::vector<std::string>{"usage.total_tokens", "trace_id", "traceparent", "sample_rate"}));
 }
 
 TEST(ConfigTest, ExemplarFieldsAreNamedOrTurnedOff) {
@@ -312,6 +315,24 @@ TEST(ConfigTest, ExemplarFieldsAreNamedOrTurnedOff) {
   EXPECT_EQ(exemplar_fields(", trace_id_fields: [span.trace], request_id_fields: []"),
             std::vector<std::string>{"trace_id=span.trace"});
   EXPECT_TRUE(exemplar_fields(", trace_id_fields: [], request_id_fields: []").empty());
+}
+
+TEST(ConfigTest, SampleRateFieldsAreNamedOrTurnedOff) {
+  const auto sample_rate_fields = [](const std::string& requests) {
+    RuleSet rules;
+    std::string error;
+    EXPECT_TRUE(LoadConfigText(
+        "requests: {keys: [status]" + requests + "}\nmetrics: [{name: r_total, type: counter}]",
+        "c.yaml", &rules, &error))
+        << error;
+    std::vector<std::string> out;
+    for (const int field : rules.sample_rate_fields) out.push_back(rules.fields.at(field));
+    return out;
+  };
+  EXPECT_EQ(sample_rate_fields(""), std::vector<std::string>{"sample_rate"});
+  EXPECT_EQ(sample_rate_fields(", sample_rate_fields: [meta.rate, sample_rate]"),
+            (std::vector<std::string>{"meta.rate", "sample_rate"}));
+  EXPECT_TRUE(sample_rate_fields(", sample_rate_fields: []").empty());
 }
 
 TEST(ConfigTest, ScaleOfOneOverNDividesExactly) {
