@@ -97,17 +97,7 @@ void Pipeline::OnLine(std::string_view raw, bool cr) {
   switch (record_.kind) {
     case LineKind::kRequest: {
       Count(LineResult::kRequest);
-      const std::uint64_t times = HasSampleRate() ? SampledTimes() : 1;
-      if (HasExemplarField() && FindExemplar()) exemplar_from_ = batch_.size;
-      const std::size_t mapped_from = batch_.size;
-      mapper.Map(record_, now_seconds_, batch_, &direct_);
-      if (times != 1) {
-        ApplySampled(mapped_from, times);
-      } else if (exemplar_from_ != kNoExemplar) {
-        shard_->Write(bound_.data(), direct_.value, direct_.fired, exemplar_);
-      } else {
-        shard_->Write(bound_.data(), direct_.value, direct_.fired);
-      }
+      MapRequest(record_, false);
       if (mapper.wants_system_prompt()) {
         prompt_hash_ = mapper.PromptHash(record_, prompt_buffer_);
         if (!prompt_hash_.empty()) {
@@ -153,10 +143,26 @@ bool Pipeline::MatchText(std::string_view line) {
       return;
     }
     request = true;
-    mapper.Map(text_record_, kRequestRecord, true, now_seconds_, batch_, &direct_);
-    shard_->Write(bound_.data(), direct_.value, direct_.fired);
+    MapRequest(text_record_, true);
   });
   return request;
+}
+
+void Pipeline::MapRequest(const Record& record, bool from_text) {
+  const std::uint64_t times = (record.present() & sample_rate_fields_) != 0 ? SampledTimes(record) : 1;
+  if (exemplar_from_ == kNoExemplar && (record.strings() & exemplar_fields_) != 0 &&
+      FindExemplar(record)) {
+    exemplar_from_ = batch_.size;
+  }
+  const std::size_t mapped_from = batch_.size;
+  generation_->mapper.Map(record, kRequestRecord, from_text, now_seconds_, batch_, &direct_);
+  if (times != 1) {
+    ApplySampled(mapped_from, times);
+  } else if (exemplar_from_ != kNoExemplar) {
+    shard_->Write(bound_.data(), direct_.value, direct_.fired, exemplar_);
+  } else {
+    shard_->Write(bound_.data(), direct_.value, direct_.fired);
+  }
 }
 
 void Pipeline::EndPrompts(std::uint64_t seq) {
@@ -201,10 +207,10 @@ void Pipeline::ApplySampled(std::size_t from, std::uint64_t times) {
   batch_.size = kept;
 }
 
-std::uint64_t Pipeline::SampledTimes() {
+std::uint64_t Pipeline::SampledTimes(const Record& record) {
   const Mapper& mapper = generation_->mapper;
   for (const int field : mapper.Rules().sample_rate_fields) {
-    const FieldValue& value = record_.Get(field);
+    const FieldValue& value = record.Get(field);
     if (value.state == FieldState::kMissing) continue;
     const bool number = value.state == FieldState::kNumber;
     if (!number || !(value.number >= kMinSampleRate && value.number <= 1)) {
@@ -228,10 +234,10 @@ std::uint64_t Pipeline::SampledTimes() {
   return 1;
 }
 
-bool Pipeline::FindExemplar() {
+bool Pipeline::FindExemplar(const Record& record) {
   const Mapper& mapper = generation_->mapper;
   for (const RuleSet::ExemplarField& f : mapper.Rules().exemplar_fields) {
-    const FieldValue& value = record_.Get(f.field);
+    const FieldValue& value = record.Get(f.field);
     if (value.state != FieldState::kString) continue;
     switch (ExemplarFrom(f.label, value.text, now_seconds_, &exemplar_)) {
       case ExemplarCheck::kAbsent:

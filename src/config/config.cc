@@ -199,7 +199,6 @@ class Builder {
     for (std::size_t i = 0; i < metrics.size(); ++i) {
       Metric(metrics[i], Reader::Index("metrics", i));
     }
-    CheckTextFieldsUsed();
     // Last, so that they leave the other fields' order (and the field
     // errors' label values) as they were.
     ExemplarFields(requests, "trace_id_fields", {"trace_id", "traceparent"}, "trace_id");
@@ -207,6 +206,7 @@ class Builder {
     // costs a line about 45 % more (docs/metrics.md).
     ExemplarFields(requests, "request_id_fields", {}, "request_id");
     out_.sample_rate_fields = FieldList(requests, "sample_rate_fields", {"sample_rate"});
+    CheckTextFieldsUsed();
   }
 
  private:
@@ -609,8 +609,12 @@ class Builder {
                 "no metric rule reads from: " + out_.records[k]);
       }
     }
+    // A request's exemplar or sample rate is a use too.
+    std::vector<bool> request_use(out_.fields.size(), false);
+    for (const RuleSet::ExemplarField& e : out_.exemplar_fields) request_use[e.field] = true;
+    for (const int field : out_.sample_rate_fields) request_use[field] = true;
     for (const TextField& t : text_fields_) {
-      if (!t.used) {
+      if (!t.used && !(t.record == kRequestRecord && request_use[t.field])) {
         r_.Fail(t.node, t.key,
                 "the field \"" + out_.fields[t.field] +
                     "\" is used by no metric rule from: " + out_.records[t.record]);

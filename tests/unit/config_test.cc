@@ -204,6 +204,12 @@ const BadCase kBadCases[] = {
          "{name: c, type: counter, value: n}"),
      "c.yaml:3:36: text[0].regex: (?P<m>): the field \"m\" is used by no metric rule from: "
      "request"},
+    {"TextTraceIdOfNoRequestRecord",
+     "requests: {keys: [status]}\ntext:\n  - {name: t, contains: n=, regex: "
+     "'n=(?P<n>[0-9]+) (?P<trace_id>[0-9a-f]+)', record: r}\nmetrics:\n"
+     "  - {name: c, type: counter, value: n, from: r}\n",
+     "c.yaml:3:36: text[0].regex: (?P<trace_id>): the field \"trace_id\" is used by no metric "
+     "rule from: r"},
     {"TextUnknownConversion",
      WithText("{name: t, contains: n=, regex: 'n=(?P<n>[0-9]+)', fields: {n: seconds}}",
               "{name: c, type: counter, value: n}"),
@@ -333,6 +339,25 @@ TEST(ConfigTest, SampleRateFieldsAreNamedOrTurnedOff) {
   EXPECT_EQ(sample_rate_fields(", sample_rate_fields: [meta.rate, sample_rate]"),
             (std::vector<std::string>{"meta.rate", "sample_rate"}));
   EXPECT_TRUE(sample_rate_fields(", sample_rate_fields: []").empty());
+}
+
+TEST(ConfigTest, ATextRequestRuleMayCaptureTheExemplarAndTheSampleRate) {
+  RuleSet rules;
+  std::string error;
+  EXPECT_TRUE(LoadConfigText(
+      WithText("{name: t, contains: n=, regex: 'n=(?P<n>[0-9]+) (?P<trace_id>[0-9a-f]+) "
+               "(?P<sample_rate>[0-9.]+)', fields: {n: number, sample_rate: number}}",
+               "{name: c, type: counter, value: n}"),
+      "c.yaml", &rules, &error))
+      << error;
+  // Unless they are no exemplar or sample-rate fields.
+  EXPECT_FALSE(LoadConfigText(
+      "requests: {keys: [status], trace_id_fields: []}\ntext:\n  - {name: t, contains: n=, "
+      "regex: 'n=(?P<n>[0-9]+) (?P<trace_id>[0-9a-f]+)'}\nmetrics:\n"
+      "  - {name: c, type: counter, value: n}\n",
+      "c.yaml", &rules, &error));
+  EXPECT_NE(error.find("the field \"trace_id\" is used by no metric rule"), std::string::npos)
+      << error;
 }
 
 TEST(ConfigTest, ScaleOfOneOverNDividesExactly) {

@@ -48,18 +48,17 @@ class alignas(64) Pipeline : private LineSink {
   void OnLine(std::string_view line, bool cr) override;
   void OnTooLong() override;
   void ApplyBatch();
-  // Whether the request line in record_ has a string in an exemplar field:
-  // the only cost of exemplars for lines without one.
-  bool HasExemplarField() const { return (record_.strings() & exemplar_fields_) != 0; }
-  // The exemplar of the request line in record_ (RuleSet::exemplar_fields)
-  // into exemplar_; false if it has none. Dropped ones count as field errors.
-  bool FindExemplar();
-  // Whether the request line in record_ has a sample-rate field.
-  bool HasSampleRate() const { return (record_.present() & sample_rate_fields_) != 0; }
-  // How many requests the line in record_ stands for: 1/its sample rate
+  // A request record (a JSON line's, or a text rule's match): its updates
+  // into batch_ and its direct values written, with its exemplar and sample
+  // rate if it has them (a test of two masks if not).
+  void MapRequest(const Record& record, bool from_text);
+  // The exemplar of a request record (RuleSet::exemplar_fields) into
+  // exemplar_; false if it has none. Dropped ones count as field errors.
+  bool FindExemplar(const Record& record);
+  // How many requests a record stands for: 1/its sample rate
   // (RuleSet::sample_rate_fields), rounded at random where it is no whole
   // number; 1 for an unusable rate, which counts as a field error.
-  std::uint64_t SampledTimes();
+  std::uint64_t SampledTimes(const Record& record);
   // Writes a sampled request line's direct values and applies the updates
   // Map added from batch_.items[from] on, each counting `times` times; leaves
   // the field errors among them in the batch.
