@@ -22,9 +22,17 @@
 #
 # (on one line). Fields that the response does not carry are left out, never
 # written as 0.
+#
+# Sampling, for servers with more requests than lines worth writing: with
+# LLE_SAMPLE_RATE=0.01 in the environment, a successful request faster than
+# LLE_SAMPLE_KEEP_SLOWER_THAN_MS (default 3000) is written with probability
+# 0.01 and carries "sample_rate":0.01, which llm_log_exporter counts as 100
+# requests; errors, timeouts and slow requests are always written, without
+# it (docs/vllm-middleware.md).
 
 import json
 import os
+import random
 import re
 import sys
 import time
@@ -262,7 +270,9 @@ class _Request:
 
     # -- the line
 
-    def line(self, raised):
+    def line(self, raised, sample=None):
+        """The request's line; None if `sample` (given the line's fields,
+        returns the rate to write it with, or None to leave it out) says so."""
         end = self.end if self.end is not None else time.monotonic()
         self._finish_body()
         if self.status_code is None:
@@ -296,7 +306,30 @@ class _Request:
         if self.disconnected:
             out["disconnected"] = True
             out.setdefault("finish_reason", "abort")
+        if sample is not None:
+            rate = sample(out)
+            if rate is None:
+                return None
+            if rate < 1:
+                out["sample_rate"] = rate
         return json.dumps(out, separators=(",", ":"), ensure_ascii=True) + "\n"
+
+
+def _env_number(name, default, valid):
+    """The environment's `name` as a float if `valid` takes it, else `default`
+    (with a warning on stderr when it is set but unusable)."""
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+        if valid(value):
+            return value
+    except ValueError:
+        pass
+    sys.stderr.write("WARNING llm_log_exporter_middleware: %s=%r is not usable; using %r\n"
+                     % (name, text, default))
+    return default
 
 
 def _write_line(text):
@@ -321,16 +354,35 @@ class RequestLogMiddleware:
     one of `prefixes` (default "/v1/"). Everything else passes straight
     through. vLLM's --middleware adds it with `app.add_middleware(cls)`, i.e.
     `RequestLogMiddleware(app)`; the keyword arguments are for other setups.
+    `sample_rate` and `keep_slower_than_ms` default to the environment's
+    LLE_SAMPLE_RATE (1: every request) and LLE_SAMPLE_KEEP_SLOWER_THAN_MS (3000).
     """
 
     def __init__(self, app, prefixes=("/v1/",), max_body_bytes=_DEFAULT_MAX_BODY_BYTES,
-                 max_event_bytes=_DEFAULT_MAX_EVENT_BYTES, write=_write_line):
+                 max_event_bytes=_DEFAULT_MAX_EVENT_BYTES, write=_write_line,
+                 sample_rate=None, keep_slower_than_ms=None, random_source=random.random):
         self.app = app
         self.prefixes = tuple(prefixes)
         self.max_body_bytes = max_body_bytes
         self.max_event_bytes = max_event_bytes
         self.write = write
         self._warned = False
+        if sample_rate is None:
+            sample_rate = _env_number("LLE_SAMPLE_RATE", 1.0, lambda v: 0 < v <= 1)
+        if keep_slower_than_ms is None:
+            keep_slower_than_ms = _env_number("LLE_SAMPLE_KEEP_SLOWER_THAN_MS", 3000.0,
+                                              lambda v: v >= 0)
+        self.sample_rate = sample_rate
+        self.keep_slower_than_ms = keep_slower_than_ms
+        self._random = random_source
+
+    def _sample(self, out):
+        """Rate 1 for errors, timeouts and slow requests; the others are kept
+        with probability sample_rate (None: left out)."""
+        if (self.sample_rate >= 1 or out["status"] != "success"
+                or out["total_time_ms"] >= self.keep_slower_than_ms):
+            return 1
+        return self.sample_rate if self._random() < self.sample_rate else None
 
     def _path(self, scope):
         if scope.get("type") != "http" or scope.get("method") != "POST":
@@ -406,7 +458,9 @@ class RequestLogMiddleware:
         finally:
             if state["ok"]:
                 try:
-                    self.write(req.line(raised))
+                    text = req.line(raised, self._sample)
+                    if text is not None:
+                        self.write(text)
                 except Exception:
                     self._failed("writing the line")
             else:

@@ -1,6 +1,7 @@
 #include "llm_log_exporter/app/pipeline.h"
 
 #include <algorithm>
+#include <cmath>
 #include <shared_mutex>
 
 namespace lle {
@@ -26,6 +27,8 @@ void Pipeline::Follow(const std::shared_ptr<Generation>& generation) {
   for (const RuleSet::ExemplarField& f : rules.exemplar_fields) {
     exemplar_fields_ |= std::uint64_t{1} << f.field;
   }
+  sample_rate_fields_ = 0;
+  for (const int field : rules.sample_rate_fields) sample_rate_fields_ |= std::uint64_t{1} << field;
   bound_.clear();
   for (const std::uint32_t metric : generation->mapper.DirectMetrics()) {
     bound_.push_back(metric == Mapper::kNoMetric ? BoundSeries{} : shard_->Bind(metric, 0));
@@ -92,15 +95,9 @@ void Pipeline::OnLine(std::string_view raw, bool cr) {
     if (!mapper.IsRequest(record_)) record_.kind = LineKind::kEvent;
   }
   switch (record_.kind) {
-    case LineKind::kRequest:
+    case LineKind::kRequest: {
       Count(LineResult::kRequest);
-      if (HasExemplarField() && FindExemplar()) exemplar_from_ = batch_.size;
-      mapper.Map(record_, now_seconds_, batch_, &direct_);
-      if (exemplar_from_ != kNoExemplar) {
-        shard_->Write(bound_.data(), direct_.value, direct_.fired, exemplar_);
-      } else {
-        shard_->Write(bound_.data(), direct_.value, direct_.fired);
-      }
+      MapRequest(record_, false);
       if (mapper.wants_system_prompt()) {
         prompt_hash_ = mapper.PromptHash(record_, prompt_buffer_);
         if (!prompt_hash_.empty()) {
@@ -114,6 +111,7 @@ void Pipeline::OnLine(std::string_view raw, bool cr) {
       }
       if (mapper.wants_levels()) mapper.MapLevel(mapper.JsonLevel(record_), batch_);
       break;
+    }
     case LineKind::kEvent:
       // TGI's --json-output `Success` event, say, is a request by a text rule.
       Count(MatchText(line) ? LineResult::kRequest : LineResult::kEvent);
@@ -145,10 +143,26 @@ bool Pipeline::MatchText(std::string_view line) {
       return;
     }
     request = true;
-    mapper.Map(text_record_, kRequestRecord, true, now_seconds_, batch_, &direct_);
-    shard_->Write(bound_.data(), direct_.value, direct_.fired);
+    MapRequest(text_record_, true);
   });
   return request;
+}
+
+void Pipeline::MapRequest(const Record& record, bool from_text) {
+  const std::uint64_t times = (record.present() & sample_rate_fields_) != 0 ? SampledTimes(record) : 1;
+  if (exemplar_from_ == kNoExemplar && (record.strings() & exemplar_fields_) != 0 &&
+      FindExemplar(record)) {
+    exemplar_from_ = batch_.size;
+  }
+  const std::size_t mapped_from = batch_.size;
+  generation_->mapper.Map(record, kRequestRecord, from_text, now_seconds_, batch_, &direct_);
+  if (times != 1) {
+    ApplySampled(mapped_from, times);
+  } else if (exemplar_from_ != kNoExemplar) {
+    shard_->Write(bound_.data(), direct_.value, direct_.fired, exemplar_);
+  } else {
+    shard_->Write(bound_.data(), direct_.value, direct_.fired);
+  }
 }
 
 void Pipeline::EndPrompts(std::uint64_t seq) {
@@ -175,10 +189,55 @@ void Pipeline::ApplyBatch() {
   batch_.Clear();
 }
 
-bool Pipeline::FindExemplar() {
+void Pipeline::ApplySampled(std::size_t from, std::uint64_t times) {
+  const ExemplarRef* exemplar = exemplar_from_ != kNoExemplar ? &exemplar_ : nullptr;
+  shard_->Write(bound_.data(), direct_.value, direct_.fired, exemplar, times);
+  // Field errors count lines, not the requests a line stands for: they stay
+  // in the batch.
+  const std::uint32_t field_errors = generation_->mapper.field_errors_metric();
+  std::size_t kept = from;
+  for (std::size_t i = from; i < batch_.size; ++i) {
+    const Update& update = batch_.items[i];
+    if (update.metric == field_errors) {
+      batch_.items[kept++] = update;
+    } else {
+      shard_->Apply(&update, 1, exemplar, times);
+    }
+  }
+  batch_.size = kept;
+}
+
+std::uint64_t Pipeline::SampledTimes(const Record& record) {
+  const Mapper& mapper = generation_->mapper;
+  for (const int field : mapper.Rules().sample_rate_fields) {
+    const FieldValue& value = record.Get(field);
+    if (value.state == FieldState::kMissing) continue;
+    const bool number = value.state == FieldState::kNumber;
+    if (!number || !(value.number >= kMinSampleRate && value.number <= 1)) {
+      mapper.MapUnusableField(field, number || value.state == FieldState::kOutOfRange, batch_);
+      return 1;
+    }
+    const double times = 1 / value.number;
+    const double whole = std::floor(times);
+    // 1/0.1 and the like: a whole number but for the rate's rounding.
+    if (times - whole <= 1e-9 * times) return static_cast<std::uint64_t>(whole);
+    if (whole + 1 - times <= 1e-9 * times) return static_cast<std::uint64_t>(whole) + 1;
+    // Else rounded up with the probability of the fraction (splitmix64): the
+    // expected count is 1/rate, and counts stay whole numbers.
+    std::uint64_t z = (random_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    const double uniform = static_cast<double>(z >> 11) * 0x1p-53;
+    return static_cast<std::uint64_t>(whole) + (uniform < times - whole ? 1 : 0);
+  }
+  return 1;
+}
+
+bool Pipeline::FindExemplar(const Record& record) {
   const Mapper& mapper = generation_->mapper;
   for (const RuleSet::ExemplarField& f : mapper.Rules().exemplar_fields) {
-    const FieldValue& value = record_.Get(f.field);
+    const FieldValue& value = record.Get(f.field);
     if (value.state != FieldState::kString) continue;
     switch (ExemplarFrom(f.label, value.text, now_seconds_, &exemplar_)) {
       case ExemplarCheck::kAbsent:
@@ -186,10 +245,10 @@ bool Pipeline::FindExemplar() {
       case ExemplarCheck::kUsed:
         return true;
       case ExemplarCheck::kTooLong:
-        mapper.MapExemplarError(f.field, true, batch_);
+        mapper.MapUnusableField(f.field, true, batch_);
         break;
       case ExemplarCheck::kRefused:
-        mapper.MapExemplarError(f.field, false, batch_);
+        mapper.MapUnusableField(f.field, false, batch_);
         break;
     }
   }

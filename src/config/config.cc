@@ -162,7 +162,8 @@ class Builder {
     const YAML::Node requests = root["requests"];
     if (!requests) r_.Fail(root, "requests", "missing: say which JSON lines are requests");
     r_.CheckKeys(requests, "requests",
-                 {"keys", "fields", "match", "trace_id_fields", "request_id_fields"});
+                 {"keys", "fields", "match", "trace_id_fields", "request_id_fields",
+                  "sample_rate_fields"});
     if (!requests["keys"]) r_.Fail(requests, "requests.keys", "missing");
     out_.request_keys = r_.Strings(requests["keys"], "requests.keys");
     if (out_.request_keys.empty()) r_.Fail(requests["keys"], "requests.keys", "must not be empty");
@@ -200,13 +201,14 @@ class Builder {
     for (std::size_t i = 0; i < metrics.size(); ++i) {
       Metric(metrics[i], Reader::Index("metrics", i));
     }
-    CheckTextFieldsUsed();
     // Last, so that they leave the other fields' order (and the field
     // errors' label values) as they were.
     ExemplarFields(requests, "trace_id_fields", {"trace_id", "traceparent"}, "trace_id");
     // Request ids are opt-in: most request lines carry one, and an exemplar
     // costs a line about 45 % more (docs/metrics.md).
     ExemplarFields(requests, "request_id_fields", {}, "request_id");
+    out_.sample_rate_fields = FieldList(requests, "sample_rate_fields", {"sample_rate"});
+    CheckTextFieldsUsed();
   }
 
  private:
@@ -219,15 +221,26 @@ class Builder {
 
   void ExemplarFields(const YAML::Node& requests, const std::string& name,
                       const std::vector<std::string>& defaults, const char* label) {
+    for (const int field : FieldList(requests, name, defaults)) {
+      out_.exemplar_fields.push_back({field, label});
+    }
+  }
+
+  // requests.`name`, a list of field paths (`defaults` if not given), as
+  // field indices.
+  std::vector<int> FieldList(const YAML::Node& requests, const std::string& name,
+                             const std::vector<std::string>& defaults) {
     const std::string key = "requests." + name;
     const YAML::Node node = requests[name];
     const std::vector<std::string> paths = node ? r_.Strings(node, key) : defaults;
+    std::vector<int> fields;
     for (std::size_t i = 0; i < paths.size(); ++i) {
       const std::string index = Reader::Index(key, i);
-      if (node) CheckPath(node[i], index, paths[i]);
-      out_.exemplar_fields.push_back(
-          {FieldIndex(paths[i], node ? node[i] : requests, index), label});
+      const YAML::Node blame = node ? node[i] : requests;
+      if (node) CheckPath(blame, index, paths[i]);
+      fields.push_back(FieldIndex(paths[i], blame, index));
     }
+    return fields;
   }
 
   int Field(const YAML::Node& node, const std::string& key) {
@@ -634,8 +647,12 @@ class Builder {
                 "no metric rule reads from: " + out_.records[k]);
       }
     }
+    // A request's exemplar or sample rate is a use too.
+    std::vector<bool> request_use(out_.fields.size(), false);
+    for (const RuleSet::ExemplarField& e : out_.exemplar_fields) request_use[e.field] = true;
+    for (const int field : out_.sample_rate_fields) request_use[field] = true;
     for (const TextField& t : text_fields_) {
-      if (!t.used) {
+      if (!t.used && !(t.record == kRequestRecord && request_use[t.field])) {
         r_.Fail(t.node, t.key,
                 "the field \"" + out_.fields[t.field] +
                     "\" is used by no metric rule from: " + out_.records[t.record]);

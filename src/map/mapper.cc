@@ -127,11 +127,13 @@ Mapper::Mapper(RuleSet rules, std::uint32_t first_metric)
   errors.help = "Fields of request lines that could not be used, by field and reason";
   errors.type = MetricType::kCounter;
   if (!names.empty()) {
-    // Exemplar fields that no rule reads get their series once an error counts.
+    // Exemplar and sample-rate fields that no rule reads get their series
+    // once an error counts.
     std::vector<bool> extra(rules_.fields.size(), false);
     for (const RuleSet::ExemplarField& e : rules_.exemplar_fields) {
       extra[e.field] = !checked[e.field];
     }
+    for (const int field : rules_.sample_rate_fields) extra[field] = !checked[field];
     const auto num_extra = static_cast<std::size_t>(std::count(extra.begin(), extra.end(), true));
     errors.labels = {FixedLabel("field", std::move(names)),
                      FixedLabel("reason", {std::begin(kReasonNames), std::end(kReasonNames)})};
@@ -387,8 +389,8 @@ void Mapper::MapSystemPrompt(const std::string_view& hash, UpdateBatch& out) con
   }
 }
 
-void Mapper::MapExemplarError(int field, bool too_long, UpdateBatch& out) const {
-  const Reason reason = too_long ? kOutOfRange : kWrongType;
+void Mapper::MapUnusableField(int field, bool out_of_range, UpdateBatch& out) const {
+  const Reason reason = out_of_range ? kOutOfRange : kWrongType;
   if (is_checked_[field]) {
     FieldError(field, reason, out);
     return;

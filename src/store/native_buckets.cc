@@ -87,15 +87,16 @@ NativeHistogram EmptyNative(const NativeSpec& spec) {
   return h;
 }
 
-void ObserveNative(NativeHistogram* h, double value, std::uint32_t max_buckets) {
-  ++h->count;
+void ObserveNative(NativeHistogram* h, double value, std::uint64_t times,
+                   std::uint32_t max_buckets) {
+  h->count += times;
   if (std::isnan(value)) return;
   const double magnitude = std::fabs(value);
   if (magnitude <= h->zero_threshold) {
-    ++h->zero_count;
+    h->zero_count += times;
     return;
   }
-  Add(value > 0 ? &h->positive : &h->negative, NativeBucketIndex(magnitude, h->schema), 1);
+  Add(value > 0 ? &h->positive : &h->negative, NativeBucketIndex(magnitude, h->schema), times);
   Limit(h, max_buckets);
 }
 

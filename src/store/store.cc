@@ -405,19 +405,22 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
   }
   if (overflow && store_.overflow_metric_ != SIZE_MAX) {
     Write(static_cast<std::uint32_t>(store_.overflow_metric_),
-          store_.metrics_[metric]->overflow_series, 1);
+          store_.metrics_[metric]->overflow_series, 1, 1);
   }
   return series;
 }
 
 // Inlined into the hot paths (Apply, Write).
 [[gnu::always_inline]] inline std::atomic<std::uint64_t>* Shard::WriteCells(
-    const BoundSeries& series, double value) {
+    const BoundSeries& series, double value, std::uint64_t times) {
+  // times is 1 but for sampled lines: a constant the compiler folds away.
+  const double weight = static_cast<double>(times);
   std::atomic<std::uint64_t>* cell = series.cells;
   switch (series.kind) {
     case CellKind::kCounter:
       if (!(value >= 0)) return nullptr;  // also refuses NaN
-      AddToSum(cell[0], series.exact_cell != 0 ? cell + series.exact_cell : nullptr, value);
+      AddToSum(cell[0], series.exact_cell != 0 ? cell + series.exact_cell : nullptr,
+               value * weight);
       return cell;
     case CellKind::kGaugeSet:
       StoreDouble(cell[0], value);
@@ -429,16 +432,17 @@ std::size_t Shard::ResolveSeries(std::uint32_t metric, const std::string_view* l
       break;
     case CellKind::kGaugeAdd:
       if (cell[1].load(std::memory_order_relaxed) == 0) StoreDouble(cell[0], 0);
-      AddToSum(cell[0], series.exact_cell != 0 ? cell + series.exact_cell : nullptr, value);
+      AddToSum(cell[0], series.exact_cell != 0 ? cell + series.exact_cell : nullptr,
+               value * weight);
       break;
     case CellKind::kNativeHistogram:
-      return WriteNative(series, value);
+      return WriteNative(series, value, times);
     case CellKind::kHistogram: {
       std::atomic<std::uint64_t>* bucket =
           cell + BoundsBelow(series.bounds, series.num_bounds, value);
-      AddCount(*bucket, 1);
+      AddCount(*bucket, times);
       AddToSum(cell[series.sum_cell], series.exact_cell != 0 ? cell + series.exact_cell : nullptr,
-               value);
+               value * weight);
       return bucket;
     }
   }
@@ -462,34 +466,37 @@ Shard::NativeSlot& Shard::NativeSlotOf(std::atomic<std::uint64_t>* cell) {
   return natives_.back();
 }
 
-std::atomic<std::uint64_t>* Shard::WriteNative(const BoundSeries& series, double value) {
+std::atomic<std::uint64_t>* Shard::WriteNative(const BoundSeries& series, double value,
+                                               std::uint64_t times) {
   {
     // Native first: a scrape reads the classic cells first, so it never sees
     // an observation in them that is not in the native buckets yet.
     std::lock_guard<std::mutex> lock(native_mutex_);
     NativeSlot& slot = NativeSlotOf(series.cells + series.sum_cell + 1);
-    ObserveNative(&slot.histogram, value, slot.max_buckets);
+    ObserveNative(&slot.histogram, value, times, slot.max_buckets);
   }
   BoundSeries classic = series;
   classic.kind = CellKind::kHistogram;
-  return WriteCells(classic, value);
+  return WriteCells(classic, value, times);
 }
 
 [[gnu::always_inline]] inline std::atomic<std::uint64_t>* Shard::Write(std::uint32_t metric,
                                                                        std::size_t series,
-                                                                       double value) {
+                                                                       double value,
+                                                                       std::uint64_t times) {
   const Hot& m = hot_[metric];
   if (m.exists != nullptr && !m.exists[series].load(std::memory_order_relaxed)) {
     m.exists[series].store(true, std::memory_order_relaxed);
   }
   BoundSeries target = m.series0;
   target.cells += series * m.cells_per_series;
-  return WriteCells(target, value);
+  return WriteCells(target, value, times);
 }
 
 template <bool kExemplar>
 [[gnu::always_inline]] inline void Shard::ApplyUpdates(const Update* updates, std::size_t n,
-                                                       const ExemplarRef* exemplar) {
+                                                       const ExemplarRef* exemplar,
+                                                       std::uint64_t times) {
   const std::shared_ptr<const Label>* label = kExemplar ? &ExemplarLabel(*exemplar) : nullptr;
   for (const Update* update = updates; update != updates + n; ++update) {
     if (update->metric >= hot_.size()) continue;
@@ -501,7 +508,7 @@ template <bool kExemplar>
       if (update->series >= m.num_initial) continue;  // out of range: ignored
       series = m.initial_series[update->series];
     }
-    std::atomic<std::uint64_t>* counted = Write(update->metric, series, update->value);
+    std::atomic<std::uint64_t>* counted = Write(update->metric, series, update->value, times);
     if (kExemplar && counted != nullptr) {
       // Locked per update: ResolveSeries takes the store's mutex, which a
       // scrape holds while it takes this one.
@@ -513,11 +520,20 @@ template <bool kExemplar>
 }
 
 void Shard::Apply(const Update* updates, std::size_t n) {
-  ApplyUpdates<false>(updates, n, nullptr);
+  ApplyUpdates<false>(updates, n, nullptr, 1);
 }
 
 void Shard::Apply(const Update* updates, std::size_t n, const ExemplarRef& exemplar) {
-  ApplyUpdates<true>(updates, n, &exemplar);
+  ApplyUpdates<true>(updates, n, &exemplar, 1);
+}
+
+void Shard::Apply(const Update* updates, std::size_t n, const ExemplarRef* exemplar,
+                  std::uint64_t times) {
+  if (exemplar != nullptr) {
+    ApplyUpdates<true>(updates, n, exemplar, times);
+  } else {
+    ApplyUpdates<false>(updates, n, nullptr, times);
+  }
 }
 
 const std::shared_ptr<const Label>& Shard::ExemplarLabel(const ExemplarRef& exemplar) {
@@ -571,20 +587,32 @@ BoundSeries Shard::Bind(std::uint32_t metric, std::uint32_t series) const {
 void Shard::Write(const BoundSeries* series, const double* values, std::uint64_t mask) {
   for (; mask != 0; mask &= mask - 1) {
     const int i = __builtin_ctzll(mask);
-    if (series[i].cells != nullptr) WriteCells(series[i], values[i]);
+    if (series[i].cells != nullptr) WriteCells(series[i], values[i], 1);
   }
 }
 
 void Shard::Write(const BoundSeries* series, const double* values, std::uint64_t mask,
                   const ExemplarRef& exemplar) {
-  const std::shared_ptr<const Label>& label = ExemplarLabel(exemplar);
+  Write(series, values, mask, &exemplar, 1);
+}
+
+void Shard::Write(const BoundSeries* series, const double* values, std::uint64_t mask,
+                  const ExemplarRef* exemplar, std::uint64_t times) {
+  if (exemplar == nullptr) {
+    for (; mask != 0; mask &= mask - 1) {
+      const int i = __builtin_ctzll(mask);
+      if (series[i].cells != nullptr) WriteCells(series[i], values[i], times);
+    }
+    return;
+  }
+  const std::shared_ptr<const Label>& label = ExemplarLabel(*exemplar);
   std::lock_guard<std::mutex> lock(exemplars_mutex_);
   for (; mask != 0; mask &= mask - 1) {
     const int i = __builtin_ctzll(mask);
     if (series[i].cells == nullptr) continue;
-    if (std::atomic<std::uint64_t>* counted = WriteCells(series[i], values[i])) {
+    if (std::atomic<std::uint64_t>* counted = WriteCells(series[i], values[i], times)) {
       KeepExemplar(static_cast<std::size_t>(counted - cells_.data()), values[i], label,
-                   exemplar.timestamp_seconds);
+                   exemplar->timestamp_seconds);
     }
   }
 }
@@ -817,7 +845,7 @@ void Store::Absorb(const Store& old) {
       switch (m.spec.type) {
         case MetricType::kCounter:
           m.exists[series].store(true, std::memory_order_relaxed);
-          base.Write(static_cast<std::uint32_t>(mi), series, old.Sum(*from, s, 0));
+          base.Write(static_cast<std::uint32_t>(mi), series, old.Sum(*from, s, 0), 1);
           break;
         case MetricType::kGauge: {
           double value = 0;
@@ -825,7 +853,7 @@ void Store::Absorb(const Store& old) {
           if (!old.GaugeValue(*from, s, &value, &stamp)) break;
           m.exists[series].store(true, std::memory_order_relaxed);
           base.SetStamp(stamp);
-          base.Write(static_cast<std::uint32_t>(mi), series, value);
+          base.Write(static_cast<std::uint32_t>(mi), series, value, 1);
           break;
         }
         case MetricType::kHistogram: {

@@ -390,6 +390,62 @@ TEST(DaemonTest, OpenMetricsByAcceptCarriesTheTraceIdAsExemplar) {
   EXPECT_EQ(text.body.find("# EOF"), std::string::npos);
 }
 
+// Issue 20: a line sampled at rate 0.3 stands for 3 or 4 requests, 4 with
+// probability 1/3, so that totals stay unbiased and whole. Over 30,000 lines
+// the total's standard deviation is 82 requests around 100,000; every family
+// of a line counts the same number of requests.
+TEST(DaemonTest, SampledLinesCountOneOverTheRateUnbiasedWhereThatIsNoWholeNumber) {
+  constexpr int kLines = 30000;
+  std::string log;
+  for (int i = 0; i < kLines; ++i) {
+    log += "{\"status\":\"success\",\"total_time_ms\":250,\"output_tokens\":7,"
+           "\"sample_rate\":0.3}\n";
+  }
+  const RunResult result = RunBinary({"--once"}, log);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(MetricValue(result.out, Lines("request")), kLines);
+  const std::optional<double> requests = MetricValue(result.out, RequestsSeries("success"));
+  ASSERT_TRUE(requests.has_value());
+  EXPECT_NEAR(*requests, kLines / 0.3, 600);  // 7 standard deviations
+  EXPECT_EQ(MetricValue(result.out, "qwen_request_duration_ms_count"), *requests);
+  EXPECT_EQ(MetricValue(result.out, "qwen_request_duration_ms_sum"), 250 * *requests);
+  EXPECT_EQ(MetricValue(result.out, "qwen_generation_tokens_total"), 7 * *requests);
+  EXPECT_EQ(result.out.find("field=\"sample_rate\""), std::string::npos);  // no field error
+}
+
+// A text rule's request line carries a trace id and a sample rate as a JSON
+// line does: the exemplar in OpenMetrics, 1/rate requests.
+TEST(DaemonTest, TextRulesCaptureTheExemplarAndTheSampleRateToo) {
+  TempDir dir;
+  const std::string config = dir.Write("c.yaml", R"(requests: {keys: [status]}
+text:
+  - name: done
+    contains: "request done "
+    regex: 'request done status=(?P<status>\d+) took=(?P<total_time_ms>\S+) trace=(?P<trace_id>[0-9a-f]{32})(?: rate=(?P<sample_rate>[0-9.]+))?'
+    fields: {status: http_status, total_time_ms: duration_ms, sample_rate: number}
+metrics:
+  - {name: requests_total, type: counter, labels: [{name: status, values: [success, error]}]}
+  - {name: request_duration_seconds, type: histogram, value: total_time_ms, scale: 0.001,
+     buckets: [0.5, 1, 5]}
+)");
+  Daemon daemon = StartDaemon({"--config.file", config});
+  daemon.process->Write(
+      "request done status=200 took=250ms trace=4bf92f3577b34da6a3ce929d0e0e4736 rate=0.25\n"
+      "request done status=500 took=2.5s trace=00f067aa0ba902b74bf92f3577b34da6\n");
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines("request"), 2}, {RequestsSeries("error"), 1}}));
+  const HttpResponse om = HttpGet(daemon.port, "/metrics",
+                                  {{"Accept", "application/openmetrics-text;version=1.0.0"}});
+  ASSERT_EQ(om.status, 200);
+  EXPECT_NE(om.body.find("\nqwen_requests_total{status=\"success\"} 4 # "
+                         "{trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"} 1 "),
+            std::string::npos)
+      << om.body;
+  EXPECT_NE(om.body.find("\nqwen_request_duration_seconds_bucket{le=\"5\"} 5 # "
+                         "{trace_id=\"00f067aa0ba902b74bf92f3577b34da6\"} 2.5 "),
+            std::string::npos)
+      << om.body;
+}
+
 TEST(DaemonTest, PromtoolAcceptsARealScrape) {
   if (std::string(kPromtool).empty()) GTEST_SKIP() << "promtool not found at configure time";
   Daemon daemon = StartDaemon();

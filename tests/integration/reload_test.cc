@@ -317,9 +317,9 @@ TEST_F(ReloadTest, CheckConfigSaysOkOrWhyNot) {
   WriteConfig(kConfigB);
   const RunResult ok = ::lle::test::Run({kBinary, "--check-config", "--config.file", config_}, "");
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
-  // 2 fields of its rules, and trace_id and traceparent for exemplars.
+  // 2 fields of its rules, trace_id and traceparent for exemplars, and sample_rate.
   EXPECT_EQ(ok.out, config_ +
-                        ": ok, 3 metrics from 3 rules reading 4 fields; store at most 1.1 KiB "
+                        ": ok, 3 metrics from 3 rules reading 5 fields; store at most 1.1 KiB "
                         "(--store.max-bytes: 32.0 MiB)\n"
                         "  counter t_requests_total{status}\n"
                         "  histogram t_latency_ms\n"

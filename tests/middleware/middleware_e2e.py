@@ -119,12 +119,13 @@ def listening_socket():
     return s
 
 
-def start_app(python, repo, name, children, middleware, stdout):
+def start_app(python, repo, name, children, middleware, stdout, env_extra=None):
     sock = listening_socket()
     argv = [python, os.path.join(HERE, "serve_app.py"), "--fd", str(sock.fileno())]
     if middleware:
         argv += ["--middleware", MIDDLEWARE]
     env = dict(os.environ)
+    env.update(env_extra or {})
     env["PYTHONPATH"] = os.path.join(repo, "contrib")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.pop("PYTHONSTARTUP", None)
@@ -373,6 +374,48 @@ def run(args, tmp, children):
     print("  ok  %d lines: request_id and model from the response, status_code, ttft_ms "
           "only on streams, no token fields without usage; clients that left: 200 "
           "(stream cut) and 499, finish_reason abort" % len(records))
+    sampled(args, deadline, children)
+
+
+SAMPLED = 300  # successful requests to the sampling middleware
+
+
+def sampled(args, deadline, children):
+    """4. LLE_SAMPLE_RATE=0.5: about half the successful requests are
+    written, each with sample_rate 0.5, and the exporter counts each twice;
+    the error, always written, once. The total's standard deviation over
+    SAMPLED requests is sqrt(SAMPLED)."""
+    app_r, app_w = os.pipe()
+    exporter = Child("llm_log_exporter (sampled)",
+                     [args.exporter, "--web.listen-address", "127.0.0.1:0"], stdin=app_r)
+    children.append(exporter)
+    os.close(app_r)
+    m = wait_for(deadline, "`listening on` from the second llm_log_exporter",
+                 lambda: exporter.find(r"listening on \S*:(\d+) "), [exporter])
+    exp_port = int(m.group(1))
+    app = start_app(sys.executable, args.repo, "uvicorn+sampling middleware", children, True,
+                    app_w, {"LLE_SAMPLE_RATE": "0.5",
+                            "LLE_SAMPLE_KEEP_SLOWER_THAN_MS": "60000"})
+    os.close(app_w)
+    for i in range(SAMPLED):
+        if post(app, *chat("sampled %d" % i, max_tokens=2))[0] != 200:
+            fail("sampled request %d failed" % i)
+    if post(app, *chat("x", model="bad"))[0] != 400:
+        fail("the error request did not fail")
+
+    def error_counted():  # written last, always: then every line is in
+        if metric(exp_port, "qwen_requests_total", {"status": "error"}) != 1:
+            raise NotYet("no error request yet")
+        return True
+    wait_for(deadline, "the sampled run's error request counted", error_counted, children)
+    lines = metric(exp_port, "llm_log_exporter_lines_total",
+                   {"source": "stdin", "result": "request"}) - 1
+    success = metric(exp_port, "qwen_requests_total", {"status": "success"})
+    if success != 2 * lines or not 0 < lines < SAMPLED or abs(success - SAMPLED) > 6 * 17.4:
+        fail("sampled at 0.5: %d lines of %d successful requests counted as %d"
+             % (lines, SAMPLED, success))
+    print("  ok  LLE_SAMPLE_RATE=0.5: %d of %d successful requests written, counted as %d; "
+          "the error written and counted once" % (lines, SAMPLED, success))
 
 
 if __name__ == "__main__":

@@ -156,6 +156,32 @@ class MiddlewareTest(unittest.TestCase):
         run(self.wrap(app_sending(msgs)), path="/llm/v1/completions", root_path="/llm")
         self.assertEqual(self.only_line()["path"], "/v1/completions")
 
+    def test_sampling_keeps_errors_and_slow_requests_and_marks_the_sampled(self):
+        draws = iter([0.2, 0.3, 0.1])  # kept (< 0.25), left out, kept
+        mw = self.wrap(app_sending([start(200), body(b'{"id":"x"}')]), sample_rate=0.25,
+                       keep_slower_than_ms=5000, random_source=lambda: next(draws))
+        for _ in range(3):
+            run(mw)
+        self.assertEqual([json.loads(l)["sample_rate"] for l in self.lines], [0.25, 0.25])
+        # Errors and requests slower than keep_slower_than_ms: always, no rate.
+        self.lines.clear()
+        run(self.wrap(app_sending([start(500), body(b'{}')]), sample_rate=0.25,
+                      random_source=lambda: 0.99))
+        run(self.wrap(app_sending([start(200), body(b'{}')]), sample_rate=0.25,
+                      keep_slower_than_ms=0, random_source=lambda: 0.99))
+        self.assertEqual(len(self.lines), 2)
+        self.assertTrue(all("sample_rate" not in json.loads(l) for l in self.lines))
+
+    def test_sampling_settings_come_from_the_environment(self):
+        os.environ["LLE_SAMPLE_RATE"] = "0.5"
+        os.environ["LLE_SAMPLE_KEEP_SLOWER_THAN_MS"] = "bad"
+        try:
+            mw = self.mod.RequestLogMiddleware(app_sending([]))
+        finally:
+            del os.environ["LLE_SAMPLE_RATE"], os.environ["LLE_SAMPLE_KEEP_SLOWER_THAN_MS"]
+        self.assertEqual((mw.sample_rate, mw.keep_slower_than_ms), (0.5, 3000.0))
+        self.assertEqual(self.mod.RequestLogMiddleware(app_sending([])).sample_rate, 1.0)
+
     def test_status_words(self):
         for code, word in ((200, "success"), (201, "success"), (400, "error"), (401, "error"),
                            (408, "timeout"), (429, "error"), (500, "error"),

@@ -63,6 +63,9 @@ const BadCase kBadCases[] = {
      "requests: {keys: [a], request_id_fields: [.id]}\nmetrics: [{name: r_total, type: counter}]",
      "c.yaml:1:43: requests.request_id_fields[0]: \".id\" is not a field path (names joined by "
      "'.')"},
+    {"SampleRateFieldsNotAList",
+     "requests: {keys: [a], sample_rate_fields: rate}\nmetrics: [{name: r_total, type: counter}]",
+     "c.yaml:1:43: requests.sample_rate_fields: must be a list of strings"},
     {"BadPath", "requests: {keys: [a..b]}\nmetrics: []",
      "c.yaml:1:19: requests.keys[0]: \"a..b\" is not a field path (names joined by '.')"},
     {"NoMetrics", "requests: {keys: [a]}\nmetrics: []",
@@ -234,6 +237,12 @@ const BadCase kBadCases[] = {
          "{name: c, type: counter, value: n}"),
      "c.yaml:3:36: text[0].regex: (?P<m>): the field \"m\" is used by no metric rule from: "
      "request"},
+    {"TextTraceIdOfNoRequestRecord",
+     "requests: {keys: [status]}\ntext:\n  - {name: t, contains: n=, regex: "
+     "'n=(?P<n>[0-9]+) (?P<trace_id>[0-9a-f]+)', record: r}\nmetrics:\n"
+     "  - {name: c, type: counter, value: n, from: r}\n",
+     "c.yaml:3:36: text[0].regex: (?P<trace_id>): the field \"trace_id\" is used by no metric "
+     "rule from: r"},
     {"TextUnknownConversion",
      WithText("{name: t, contains: n=, regex: 'n=(?P<n>[0-9]+)', fields: {n: seconds}}",
               "{name: c, type: counter, value: n}"),
@@ -318,9 +327,9 @@ TEST(ConfigTest, JsonIsAcceptedToo) {
       "c.json", &rules, &error))
       << error;
   EXPECT_EQ(rules.metrics.at(0).name, "gw_tokens_total");
-  // The exemplar fields (defaults) come after the rules' own.
+  // The exemplar and sample-rate fields (defaults) come after the rules' own.
   EXPECT_EQ(rules.fields,
-            (std::vector<std::string>{"usage.total_tokens", "trace_id", "traceparent"}));
+            (std::vector<std::string>{"usage.total_tokens", "trace_id", "traceparent", "sample_rate"}));
 }
 
 TEST(ConfigTest, ExemplarFieldsAreNamedOrTurnedOff) {
@@ -345,6 +354,43 @@ TEST(ConfigTest, ExemplarFieldsAreNamedOrTurnedOff) {
   EXPECT_EQ(exemplar_fields(", trace_id_fields: [span.trace], request_id_fields: []"),
             std::vector<std::string>{"trace_id=span.trace"});
   EXPECT_TRUE(exemplar_fields(", trace_id_fields: [], request_id_fields: []").empty());
+}
+
+TEST(ConfigTest, SampleRateFieldsAreNamedOrTurnedOff) {
+  const auto sample_rate_fields = [](const std::string& requests) {
+    RuleSet rules;
+    std::string error;
+    EXPECT_TRUE(LoadConfigText(
+        "requests: {keys: [status]" + requests + "}\nmetrics: [{name: r_total, type: counter}]",
+        "c.yaml", &rules, &error))
+        << error;
+    std::vector<std::string> out;
+    for (const int field : rules.sample_rate_fields) out.push_back(rules.fields.at(field));
+    return out;
+  };
+  EXPECT_EQ(sample_rate_fields(""), std::vector<std::string>{"sample_rate"});
+  EXPECT_EQ(sample_rate_fields(", sample_rate_fields: [meta.rate, sample_rate]"),
+            (std::vector<std::string>{"meta.rate", "sample_rate"}));
+  EXPECT_TRUE(sample_rate_fields(", sample_rate_fields: []").empty());
+}
+
+TEST(ConfigTest, ATextRequestRuleMayCaptureTheExemplarAndTheSampleRate) {
+  RuleSet rules;
+  std::string error;
+  EXPECT_TRUE(LoadConfigText(
+      WithText("{name: t, contains: n=, regex: 'n=(?P<n>[0-9]+) (?P<trace_id>[0-9a-f]+) "
+               "(?P<sample_rate>[0-9.]+)', fields: {n: number, sample_rate: number}}",
+               "{name: c, type: counter, value: n}"),
+      "c.yaml", &rules, &error))
+      << error;
+  // Unless they are no exemplar or sample-rate fields.
+  EXPECT_FALSE(LoadConfigText(
+      "requests: {keys: [status], trace_id_fields: []}\ntext:\n  - {name: t, contains: n=, "
+      "regex: 'n=(?P<n>[0-9]+) (?P<trace_id>[0-9a-f]+)'}\nmetrics:\n"
+      "  - {name: c, type: counter, value: n}\n",
+      "c.yaml", &rules, &error));
+  EXPECT_NE(error.find("the field \"trace_id\" is used by no metric rule"), std::string::npos)
+      << error;
 }
 
 TEST(ConfigTest, ScaleOfOneOverNDividesExactly) {

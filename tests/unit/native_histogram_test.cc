@@ -78,7 +78,7 @@ TEST(NativeBucketTest, ZeroBucketNegativeValuesAndNaN) {
   NativeHistogram h = EmptyNative(spec);
   for (const double v :
        {0.0, 0.001, -0.001, -0.0, 3.0, -3.0, -5.0, 1.0, std::numeric_limits<double>::quiet_NaN()}) {
-    ObserveNative(&h, v, 160);
+    ObserveNative(&h, v, 1, 160);
   }
   EXPECT_EQ(h.count, 9u);
   EXPECT_EQ(h.zero_count, 4u);
@@ -92,15 +92,15 @@ TEST(NativeBucketTest, TooManyBucketsHalveTheResolution) {
   spec.enabled = true;
   spec.schema = 3;
   NativeHistogram h = EmptyNative(spec);
-  for (const double v : {1.0, 2.0, 4.0, 8.0}) ObserveNative(&h, v, 4);
+  for (const double v : {1.0, 2.0, 4.0, 8.0}) ObserveNative(&h, v, 1, 4);
   EXPECT_EQ(h.schema, 3);
-  ObserveNative(&h, 16, 4);  // 5 buckets: 3, 2, 1, 0 still have 5; -1 has 3
+  ObserveNative(&h, 16, 1, 4);  // 5 buckets: 3, 2, 1, 0 still have 5; -1 has 3
   EXPECT_EQ(h.schema, -1);
   EXPECT_EQ(Pairs(h.positive), (decltype(Pairs(h.positive)){{0, 1}, {1, 2}, {2, 2}}));
   EXPECT_EQ(h.count, 5u);
   // Never below -4: there every finite double fits in 264 buckets.
   NativeHistogram wide = EmptyNative(spec);
-  for (int e = -1000; e <= 1000; e += 10) ObserveNative(&wide, std::ldexp(1.0, e), 1);
+  for (int e = -1000; e <= 1000; e += 10) ObserveNative(&wide, std::ldexp(1.0, e), 1, 1);
   EXPECT_EQ(wide.schema, kMinNativeSchema);
   EXPECT_LE(wide.positive.size(), kMaxNativeBucketsAtMinSchema);
 }
@@ -112,9 +112,9 @@ TEST(NativeBucketTest, MergeTakesTheLowerSchema) {
   NativeHistogram fine = EmptyNative(spec);
   NativeHistogram coarse = EmptyNative(spec);
   coarse.schema = 0;
-  ObserveNative(&fine, 1.2, 160);    // schema 1: bucket 1 (1, 1.41]; schema 0: bucket 1
-  ObserveNative(&fine, 3, 160);      // schema 1: bucket 4; schema 0: bucket 2
-  ObserveNative(&coarse, 1.9, 160);  // schema 0: bucket 1
+  ObserveNative(&fine, 1.2, 1, 160);    // schema 1: bucket 1 (1, 1.41]; schema 0: bucket 1
+  ObserveNative(&fine, 3, 1, 160);      // schema 1: bucket 4; schema 0: bucket 2
+  ObserveNative(&coarse, 1.9, 1, 160);  // schema 0: bucket 1
   MergeNative(&fine, coarse, 160);
   EXPECT_EQ(fine.schema, 0);
   EXPECT_EQ(fine.count, 3u);
@@ -180,6 +180,23 @@ TEST(NativeStoreTest, ScrapesDuringWritesCountEveryClassicObservationNatively) {
     if (h.count == kWrites) break;
   }
   writer.join();
+}
+
+// A sampled line standing for 3 requests counts 3 in the native buckets too.
+TEST(NativeStoreTest, SampledLinesCountTheirTimes) {
+  Store store({NativeHistogramSpec(160)});
+  Shard* shard = store.AddShard();
+  const Update update{0, 0, 3, {}};
+  shard->Apply(&update, 1, nullptr, 3);
+  BoundSeries bound = shard->Bind(0, 0);
+  const double value = -3;
+  shard->Write(&bound, &value, 1, nullptr, 2);
+  const std::vector<Family> all = store.Collect();
+  const Series& h = all.at(0).series.at(0);
+  EXPECT_EQ(h.count, 5u);
+  EXPECT_EQ(h.native->count, 5u);
+  EXPECT_EQ(Pairs(h.native->positive), (decltype(Pairs(h.native->positive)){{7, 3}}));
+  EXPECT_EQ(Pairs(h.native->negative), (decltype(Pairs(h.native->negative)){{7, 2}}));
 }
 
 TEST(NativeStoreTest, AbsorbKeepsNativeBuckets) {

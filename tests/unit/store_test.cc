@@ -251,6 +251,50 @@ TEST(StoreTest, BoundWritesEqualApply) {
       << SerializeText(written.Collect());
 }
 
+TEST(StoreTest, ASampledWriteCountsAsManyTimesAsItsLineStandsFor) {
+  // Writing with times=3 equals writing 3 times, but for gauges that keep a
+  // last value or a maximum, written once; with or without an exemplar.
+  std::vector<MetricSpec> specs = {Histogram({0.5, 1, 2.5, 5, 10}), Gauge()};
+  MetricSpec counter;
+  counter.name = "c_total";
+  specs.push_back(counter);
+  for (const GaugeMode mode : {GaugeMode::kMax, GaugeMode::kAdd}) {
+    MetricSpec g = Gauge();
+    g.name = mode == GaugeMode::kMax ? "g_max" : "g_add";
+    g.gauge_mode = mode;
+    specs.push_back(g);
+  }
+  Store thrice(specs), applied(specs), written(specs);
+  Shard* t = thrice.AddShard();
+  Shard* a = applied.AddShard();
+  Shard* w = written.AddShard();
+  std::vector<BoundSeries> bound;
+  for (std::uint32_t m = 0; m < specs.size(); ++m) bound.push_back(w->Bind(m, 0));
+  const ExemplarRef exemplar{"trace_id", "abc", 1700000000};
+  const double kValues[] = {0.25, 0.5, 4.75, 5, 10, 11, -1, 0};
+  for (std::size_t i = 0; i < std::size(kValues); ++i) {
+    const double v = kValues[i];
+    double values[5];
+    for (std::uint32_t m = 0; m < specs.size(); ++m) {
+      values[m] = v;
+      for (int k = 0; k < 3; ++k) t->Apply({m, 0, v, {}});
+      const Update update{m, 0, v, {}};
+      a->Apply(&update, 1, i % 2 == 0 ? &exemplar : nullptr, 3);
+    }
+    w->Write(bound.data(), values, 0x1f, i % 2 == 0 ? &exemplar : nullptr, 3);
+  }
+  const std::string want = SerializeText(thrice.Collect());
+  EXPECT_EQ(SerializeText(applied.Collect()), want);
+  EXPECT_EQ(SerializeText(written.Collect()), want);
+  EXPECT_NE(want.find("h_bucket{le=\"5\"} 18\n"), std::string::npos) << want;
+  EXPECT_NE(want.find("g_max 11\n"), std::string::npos) << want;
+  // The exemplar keeps the line's value (the last with one: 10), not 3 times it.
+  const auto all = applied.Collect();
+  const auto& c = FindFamily(all, "c_total").series.at(0);
+  ASSERT_TRUE(c.exemplar != nullptr);
+  EXPECT_EQ(c.exemplar->value, 10);
+}
+
 TEST(StoreTest, HistogramBoundsAreInclusive) {
   Store store({Histogram({1, 2, 5})});
   Shard* shard = store.AddShard();

@@ -48,12 +48,21 @@ class alignas(64) Pipeline : private LineSink {
   void OnLine(std::string_view line, bool cr) override;
   void OnTooLong() override;
   void ApplyBatch();
-  // Whether the request line in record_ has a string in an exemplar field:
-  // the only cost of exemplars for lines without one.
-  bool HasExemplarField() const { return (record_.strings() & exemplar_fields_) != 0; }
-  // The exemplar of the request line in record_ (RuleSet::exemplar_fields)
-  // into exemplar_; false if it has none. Dropped ones count as field errors.
-  bool FindExemplar();
+  // A request record (a JSON line's, or a text rule's match): its updates
+  // into batch_ and its direct values written, with its exemplar and sample
+  // rate if it has them (a test of two masks if not).
+  void MapRequest(const Record& record, bool from_text);
+  // The exemplar of a request record (RuleSet::exemplar_fields) into
+  // exemplar_; false if it has none. Dropped ones count as field errors.
+  bool FindExemplar(const Record& record);
+  // How many requests a record stands for: 1/its sample rate
+  // (RuleSet::sample_rate_fields), rounded at random where it is no whole
+  // number; 1 for an unusable rate, which counts as a field error.
+  std::uint64_t SampledTimes(const Record& record);
+  // Writes a sampled request line's direct values and applies the updates
+  // Map added from batch_.items[from] on, each counting `times` times; leaves
+  // the field errors among them in the batch.
+  void ApplySampled(std::size_t from, std::uint64_t times);
   // Runs the text rules over a line that is no JSON request line; true if
   // one of them made it a request.
   bool MatchText(std::string_view line);
@@ -88,6 +97,10 @@ class alignas(64) Pipeline : private LineSink {
   static constexpr std::size_t kNoExemplar = ~std::size_t{0};
   std::size_t exemplar_from_ = kNoExemplar;
   std::uint64_t exemplar_fields_ = 0;  // bit i: field i is in RuleSet::exemplar_fields
+  std::uint64_t sample_rate_fields_ = 0;  // bit i: field i is in RuleSet::sample_rate_fields
+  // Rates below it (a line standing for over a billion requests) are refused.
+  static constexpr double kMinSampleRate = 1e-9;
+  std::uint64_t random_ = 0;  // SampledTimes' generator state
   ExemplarRef exemplar_;
   std::uint64_t tally_[static_cast<std::size_t>(LineResult::kNumResults)] = {};
   std::uint64_t chunk_seq_ = 0;

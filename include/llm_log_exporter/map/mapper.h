@@ -120,11 +120,13 @@ class Mapper {
   std::string_view PromptHash(const Record& record, char (&buffer)[16]) const;
   /// `hash` is in use. `hash` must stay valid until the updates are applied.
   void MapSystemPrompt(const std::string_view& hash, UpdateBatch& out) const;
-  /// A request line's exemplar field (RuleSet::exemplar_fields) was dropped:
-  /// over the exemplar's length (out_of_range), else not usable text
-  /// (wrong_type). Counted if the rule set checks any field (else the field
-  /// errors counter has no labels).
-  void MapExemplarError(int field, bool too_long, UpdateBatch& out) const;
+  /// A request line's exemplar or sample-rate field (RuleSet::exemplar_fields,
+  /// sample_rate_fields) was not used: out of its range (an exemplar over its
+  /// length, a rate outside (0, 1]), else of the wrong type. Counted if the
+  /// rule set checks any field (else the field errors counter has no labels).
+  void MapUnusableField(int field, bool out_of_range, UpdateBatch& out) const;
+  /// The id of llm_log_exporter_field_errors_total in updates.
+  std::uint32_t field_errors_metric() const { return field_errors_metric_; }
   /// The system prompt changed `changes` times (> 0).
   void MapPromptChanges(std::uint64_t changes, UpdateBatch& out) const;
 

@@ -33,12 +33,14 @@ std::int32_t NativeBucketIndex(double magnitude, int schema);
 /// A histogram of `spec`'s schema and zero threshold, with no observation.
 NativeHistogram EmptyNative(const NativeSpec& spec);
 
-/// Counts `value` in `h`: NaN in `count` only (as client_golang does), values
+/// Counts `value` `times` times in `h` (a sampled line stands for several
+/// requests): NaN in `count` only (as client_golang does), values
 /// within the zero threshold in the zero bucket. Halves the resolution (schema
 /// - 1, merging pairs of buckets) while `h` has more than `max_buckets` and
 /// its schema is above kMinNativeSchema: at most max(max_buckets,
 /// kMaxNativeBucketsAtMinSchema) buckets.
-void ObserveNative(NativeHistogram* h, double value, std::uint32_t max_buckets);
+void ObserveNative(NativeHistogram* h, double value, std::uint64_t times,
+                   std::uint32_t max_buckets);
 
 /// Adds `from` (same zero threshold, any schema) to `into`: both at the lower
 /// of their schemas, then reduced as ObserveNative does.

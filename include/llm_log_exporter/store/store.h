@@ -100,6 +100,14 @@ class alignas(64) Shard {
   void Apply(const Update* updates, std::size_t n, const ExemplarRef& exemplar);
   void Write(const BoundSeries* series, const double* values, std::uint64_t mask,
              const ExemplarRef& exemplar);
+  /// Apply and Write (with `exemplar`, or none if null) for a sampled line
+  /// that stands for `times` requests: counters and `add` gauges add
+  /// value × times, a histogram's bucket counts `times` more and its sum adds
+  /// value × times; a gauge's last value or maximum is written as it is.
+  void Apply(const Update* updates, std::size_t n, const ExemplarRef* exemplar,
+             std::uint64_t times);
+  void Write(const BoundSeries* series, const double* values, std::uint64_t mask,
+             const ExemplarRef* exemplar, std::uint64_t times);
   /// Orders gauge writes across shards: the latest stamp wins at scrape (e.g. ns of wall time).
   void SetStamp(std::uint64_t stamp) { stamp_ = stamp; }
 
@@ -128,14 +136,18 @@ class alignas(64) Shard {
   // WriteCells for a histogram with native buckets: those, then the classic
   // cells. Out of line, so that the other kinds' path stays as it was.
   [[gnu::cold, gnu::noinline]] std::atomic<std::uint64_t>* WriteNative(const BoundSeries& series,
-                                                                       double value);
+                                                                       double value,
+                                                                       std::uint64_t times);
 
   // Both return the cell that counts the value (a counter's, a histogram's
   // bucket), for its exemplar; null for gauges and refused values.
-  std::atomic<std::uint64_t>* Write(std::uint32_t metric, std::size_t series, double value);
-  std::atomic<std::uint64_t>* WriteCells(const BoundSeries& series, double value);
+  std::atomic<std::uint64_t>* Write(std::uint32_t metric, std::size_t series, double value,
+                                    std::uint64_t times);
+  std::atomic<std::uint64_t>* WriteCells(const BoundSeries& series, double value,
+                                         std::uint64_t times);
   template <bool kExemplar>
-  void ApplyUpdates(const Update* updates, std::size_t n, const ExemplarRef* exemplar);
+  void ApplyUpdates(const Update* updates, std::size_t n, const ExemplarRef* exemplar,
+                    std::uint64_t times);
   // Keeps `label` with `value` and `timestamp` as the latest exemplar of
   // cells_[cell]; the caller holds exemplars_mutex_.
   void KeepExemplar(std::size_t cell, double value, const std::shared_ptr<const Label>& label,
