@@ -149,7 +149,8 @@ bool Pipeline::MatchText(std::string_view line) {
 }
 
 void Pipeline::MapRequest(const Record& record, bool from_text) {
-  const std::uint64_t times = (record.present() & sample_rate_fields_) != 0 ? SampledTimes(record) : 1;
+  const std::uint64_t times =
+      (record.present() & sample_rate_fields_) != 0 ? SampledTimes(record) : 1;
   if (exemplar_from_ == kNoExemplar && (record.strings() & exemplar_fields_) != 0 &&
       FindExemplar(record)) {
     exemplar_from_ = batch_.size;

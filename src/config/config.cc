@@ -161,9 +161,9 @@ class Builder {
     out_.prefix = prefix_;
     const YAML::Node requests = root["requests"];
     if (!requests) r_.Fail(root, "requests", "missing: say which JSON lines are requests");
-    r_.CheckKeys(requests, "requests",
-                 {"keys", "fields", "match", "trace_id_fields", "request_id_fields",
-                  "sample_rate_fields"});
+    r_.CheckKeys(
+        requests, "requests",
+        {"keys", "fields", "match", "trace_id_fields", "request_id_fields", "sample_rate_fields"});
     if (!requests["keys"]) r_.Fail(requests, "requests.keys", "missing");
     out_.request_keys = r_.Strings(requests["keys"], "requests.keys");
     if (out_.request_keys.empty()) r_.Fail(requests["keys"], "requests.keys", "must not be empty");

@@ -497,7 +497,8 @@ std::string CaseName(const ::testing::TestParamInfo<std::string>& param) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Golden, GoldenTest, ::testing::ValuesIn(FindCases()), CaseName);
-INSTANTIATE_TEST_SUITE_P(Golden, PresetGoldenTest, ::testing::ValuesIn(FindPresetCases()), CaseName);
+INSTANTIATE_TEST_SUITE_P(Golden, PresetGoldenTest, ::testing::ValuesIn(FindPresetCases()),
+                         CaseName);
 
 // An empty parameter list would make the suite pass by running nothing, e.g.
 // if LLE_GOLDEN_DIR pointed at the wrong place.

@@ -398,8 +398,9 @@ TEST(DaemonTest, SampledLinesCountOneOverTheRateUnbiasedWhereThatIsNoWholeNumber
   constexpr int kLines = 30000;
   std::string log;
   for (int i = 0; i < kLines; ++i) {
-    log += "{\"status\":\"success\",\"total_time_ms\":250,\"output_tokens\":7,"
-           "\"sample_rate\":0.3}\n";
+    log +=
+        "{\"status\":\"success\",\"total_time_ms\":250,\"output_tokens\":7,"
+        "\"sample_rate\":0.3}\n";
   }
   const RunResult result = RunBinary({"--once"}, log);
   ASSERT_EQ(result.exit_code, 0) << result.err;
@@ -433,8 +434,8 @@ metrics:
       "request done status=200 took=250ms trace=4bf92f3577b34da6a3ce929d0e0e4736 rate=0.25\n"
       "request done status=500 took=2.5s trace=00f067aa0ba902b74bf92f3577b34da6\n");
   ASSERT_TRUE(WaitForMetrics(daemon.port, {{Lines("request"), 2}, {RequestsSeries("error"), 1}}));
-  const HttpResponse om = HttpGet(daemon.port, "/metrics",
-                                  {{"Accept", "application/openmetrics-text;version=1.0.0"}});
+  const HttpResponse om =
+      HttpGet(daemon.port, "/metrics", {{"Accept", "application/openmetrics-text;version=1.0.0"}});
   ASSERT_EQ(om.status, 200);
   EXPECT_NE(om.body.find("\nqwen_requests_total{status=\"success\"} 4 # "
                          "{trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"} 1 "),

@@ -328,8 +328,8 @@ TEST(ConfigTest, JsonIsAcceptedToo) {
       << error;
   EXPECT_EQ(rules.metrics.at(0).name, "gw_tokens_total");
   // The exemplar and sample-rate fields (defaults) come after the rules' own.
-  EXPECT_EQ(rules.fields,
-            (std::vector<std::string>{"usage.total_tokens", "trace_id", "traceparent", "sample_rate"}));
+  EXPECT_EQ(rules.fields, (std::vector<std::string>{"usage.total_tokens", "trace_id", "traceparent",
+                                                    "sample_rate"}));
 }
 
 TEST(ConfigTest, ExemplarFieldsAreNamedOrTurnedOff) {

@@ -117,9 +117,10 @@ struct RuleSet {
     const char* label;  // "trace_id" or "request_id"
   };
   std::vector<ExemplarField> exemplar_fields;
-  /// Fields that give a JSON request line's sample rate
-  /// (`requests.sample_rate_fields`), in RuleSet::fields: the first present
-  /// gives it, a number in (0, 1]; the line then counts as 1/rate requests.
+  /// Fields that give a request line's sample rate (`requests.sample_rate_fields`;
+  /// a text rule's request match may capture them), in RuleSet::fields: the
+  /// first present gives it, a number in (0, 1]; the line then counts as
+  /// 1/rate requests.
   std::vector<int> sample_rate_fields;
   std::vector<MetricSpec> metrics;
   std::vector<MetricRule> rules;
