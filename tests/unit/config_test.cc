@@ -332,14 +332,20 @@ TEST(ConfigTest, JsonIsAcceptedToo) {
                                                     "sample_rate"}));
 }
 
+// A config of one counter whose `requests:` has `more` after its keys.
+RuleSet WithRequests(const std::string& more) {
+  RuleSet rules;
+  std::string error;
+  EXPECT_TRUE(LoadConfigText(
+      "requests: {keys: [status]" + more + "}\nmetrics: [{name: r_total, type: counter}]",
+      "c.yaml", &rules, &error))
+      << error;
+  return rules;
+}
+
 TEST(ConfigTest, ExemplarFieldsAreNamedOrTurnedOff) {
   const auto exemplar_fields = [](const std::string& requests) {
-    RuleSet rules;
-    std::string error;
-    EXPECT_TRUE(LoadConfigText(
-        "requests: {keys: [status]" + requests + "}\nmetrics: [{name: r_total, type: counter}]",
-        "c.yaml", &rules, &error))
-        << error;
+    const RuleSet rules = WithRequests(requests);
     std::vector<std::string> out;
     for (const RuleSet::ExemplarField& f : rules.exemplar_fields) {
       out.push_back(std::string(f.label) + "=" + rules.fields.at(f.field));
@@ -358,12 +364,7 @@ TEST(ConfigTest, ExemplarFieldsAreNamedOrTurnedOff) {
 
 TEST(ConfigTest, SampleRateFieldsAreNamedOrTurnedOff) {
   const auto sample_rate_fields = [](const std::string& requests) {
-    RuleSet rules;
-    std::string error;
-    EXPECT_TRUE(LoadConfigText(
-        "requests: {keys: [status]" + requests + "}\nmetrics: [{name: r_total, type: counter}]",
-        "c.yaml", &rules, &error))
-        << error;
+    const RuleSet rules = WithRequests(requests);
     std::vector<std::string> out;
     for (const int field : rules.sample_rate_fields) out.push_back(rules.fields.at(field));
     return out;

@@ -7,6 +7,7 @@
 #include <limits>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "llm_log_exporter/exposition/text_format.h"
@@ -216,10 +217,9 @@ TEST(StoreTest, ShardsAllocatedUpFrontAreHandedOutFirst) {
   EXPECT_EQ(CounterByLabel(FindFamily(store.Collect(), "requests_total"))["success"], 3);
 }
 
-TEST(StoreTest, BoundWritesEqualApply) {
-  // Every kind of cell, including a histogram with more than four bounds and
-  // values on, between and past them; the two stores must show the same text.
-  std::vector<MetricSpec> specs = {Histogram({0.1, 0.3, 0.5, 1, 2.5, 5, 10}), Gauge()};
+// Every kind of cell: a histogram with `bounds`, gauges of each mode, a counter.
+std::vector<MetricSpec> EveryCellKind(std::vector<double> bounds) {
+  std::vector<MetricSpec> specs = {Histogram(std::move(bounds)), Gauge()};
   MetricSpec counter;
   counter.name = "c_total";
   specs.push_back(counter);
@@ -229,6 +229,13 @@ TEST(StoreTest, BoundWritesEqualApply) {
     g.gauge_mode = mode;
     specs.push_back(g);
   }
+  return specs;
+}
+
+TEST(StoreTest, BoundWritesEqualApply) {
+  // Every kind of cell, including a histogram with more than four bounds and
+  // values on, between and past them; the two stores must show the same text.
+  const std::vector<MetricSpec> specs = EveryCellKind({0.1, 0.3, 0.5, 1, 2.5, 5, 10});
   Store applied(specs), written(specs);
   Shard* a = applied.AddShard();
   Shard* w = written.AddShard();
@@ -254,16 +261,7 @@ TEST(StoreTest, BoundWritesEqualApply) {
 TEST(StoreTest, ASampledWriteCountsAsManyTimesAsItsLineStandsFor) {
   // Writing with times=3 equals writing 3 times, but for gauges that keep a
   // last value or a maximum, written once; with or without an exemplar.
-  std::vector<MetricSpec> specs = {Histogram({0.5, 1, 2.5, 5, 10}), Gauge()};
-  MetricSpec counter;
-  counter.name = "c_total";
-  specs.push_back(counter);
-  for (const GaugeMode mode : {GaugeMode::kMax, GaugeMode::kAdd}) {
-    MetricSpec g = Gauge();
-    g.name = mode == GaugeMode::kMax ? "g_max" : "g_add";
-    g.gauge_mode = mode;
-    specs.push_back(g);
-  }
+  const std::vector<MetricSpec> specs = EveryCellKind({0.5, 1, 2.5, 5, 10});
   Store thrice(specs), applied(specs), written(specs);
   Shard* t = thrice.AddShard();
   Shard* a = applied.AddShard();
