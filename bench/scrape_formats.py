@@ -10,8 +10,9 @@ one counter whose two labels (a: N/100 values, b: 100; 999 x 99 = 98,901 for
 request lines (one per series, each with a trace_id, so that every series has
 an exemplar in OpenMetrics; --no-exemplars leaves them out), waits until all
 are counted, then times --scrapes GETs of /metrics on one keep-alive
-connection (as Prometheus scrapes) per format: text 0.0.4 and OpenMetrics
-(Prometheus's Accept header), each plain and gzip. Prints one line per
+connection (as Prometheus scrapes) per format: text 0.0.4, OpenMetrics
+(Prometheus's Accept header) and the protobuf format (Prometheus's Accept
+header with native histograms on), each plain and gzip. Prints one line per
 (N, format) with the median and best ms per scrape, µs per series and bytes.
 Standard library only; every wait is bounded in time.
 """
@@ -29,9 +30,18 @@ from scrape_latency import Daemon  # noqa: E402  (the daemon as a child process)
 PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,"
                      "application/openmetrics-text;version=0.0.1;q=0.75,"
                      "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
-FORMATS = [("text", {}), ("text+gzip", {"Accept-Encoding": "gzip"}),
-           ("openmetrics", {"Accept": PROMETHEUS_ACCEPT}),
-           ("openmetrics+gzip", {"Accept": PROMETHEUS_ACCEPT, "Accept-Encoding": "gzip"})]
+# As Prometheus 2.42 asks with --enable-feature=native-histograms.
+PROTOBUF_ACCEPT = ("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+                   "encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2")
+# (name, request headers, the Content-Type the answer must have)
+FORMATS = [("text", {}, "text/plain"),
+           ("text+gzip", {"Accept-Encoding": "gzip"}, "text/plain"),
+           ("openmetrics", {"Accept": PROMETHEUS_ACCEPT}, "application/openmetrics-text"),
+           ("openmetrics+gzip", {"Accept": PROMETHEUS_ACCEPT, "Accept-Encoding": "gzip"},
+            "application/openmetrics-text"),
+           ("protobuf", {"Accept": PROTOBUF_ACCEPT}, "application/vnd.google.protobuf"),
+           ("protobuf+gzip", {"Accept": PROTOBUF_ACCEPT, "Accept-Encoding": "gzip"},
+            "application/vnd.google.protobuf")]
 
 
 def shape(n):
@@ -53,12 +63,15 @@ def config(n):
             "      - {name: b, max_values: %d}\n" % (a, b))
 
 
-def get(conn, headers):
+def get(conn, headers, content_type=None):
     conn.request("GET", "/metrics", headers=headers)
     resp = conn.getresponse()
     body = resp.read()
     if resp.status != 200:
         raise RuntimeError("GET /metrics: HTTP %d" % resp.status)
+    got = resp.getheader("Content-Type", "")
+    if content_type is not None and not got.startswith(content_type):
+        raise RuntimeError("GET /metrics with %r: Content-Type %r" % (headers, got))
     return body
 
 
@@ -92,8 +105,9 @@ def run(exe, n, scrapes, exemplars):
                                        % (counted(conn) if daemon.proc.poll() is None else -1, n,
                                           daemon.proc.poll(), b"".join(daemon.stderr_lines[-3:])))
                 time.sleep(0.5)  # polling with a deadline; a scrape holds the store a while
-            for name, headers in FORMATS:
-                size = len(get(conn, headers))  # warm: the first scrape of a format is untimed
+            for name, headers, content_type in FORMATS:
+                # Warm, and the right format: the first scrape of a format is untimed.
+                size = len(get(conn, headers, content_type))
                 times = []
                 for _ in range(scrapes):
                     t0 = time.perf_counter()
