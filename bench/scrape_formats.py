@@ -97,14 +97,21 @@ def run(exe, n, scrapes, exemplars):
                             for i in range(n))
             daemon.proc.stdin.write(lines.encode())
             daemon.proc.stdin.flush()
-            conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=30)
+            def connect():
+                return http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=30)
+
+            # A new connection per poll: an idle keep-alive connection is
+            # closed after civetweb's keep_alive_timeout_ms (500 ms), maybe
+            # just as the next poll is sent.
             deadline = time.monotonic() + 240
-            while counted(conn) < n:
+            while counted(connect()) < n:
                 if time.monotonic() > deadline or daemon.proc.poll() is not None:
                     raise RuntimeError("the daemon counted %d of %d lines in time (exit code %s): %r"
-                                       % (counted(conn) if daemon.proc.poll() is None else -1, n,
-                                          daemon.proc.poll(), b"".join(daemon.stderr_lines[-3:])))
+                                       % (counted(connect()) if daemon.proc.poll() is None else -1,
+                                          n, daemon.proc.poll(),
+                                          b"".join(daemon.stderr_lines[-3:])))
                 time.sleep(0.5)  # polling with a deadline; a scrape holds the store a while
+            conn = connect()  # the timed scrapes follow one another: kept alive
             for name, headers, content_type in FORMATS:
                 # Warm, and the right format: the first scrape of a format is untimed.
                 size = len(get(conn, headers, content_type))
