@@ -197,11 +197,52 @@ std::string Serialize(const std::vector<Family>& families, bool open_metrics) {
   return out;
 }
 
-// Leading and trailing spaces and tabs off.
+// Leading and trailing whitespace off.
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
   return s;
+}
+
+// One item of an HTTP header list (Accept, Accept-Encoding): its media range
+// or coding, its q (1 if not given) and the parameters we read.
+struct HeaderItem {
+  std::string_view token;
+  double q = 1;
+  std::string_view version, proto, encoding;
+};
+
+// Calls `visit` with each comma-separated item (`token;key=value;...`) of
+// `header` in turn, until it returns false.
+template <typename Visit>
+void ForEachHeaderItem(std::string_view header, Visit visit) {
+  while (!header.empty()) {
+    const std::size_t comma = header.find(',');
+    std::string_view rest = header.substr(0, comma);
+    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
+    std::size_t semi = rest.find(';');
+    HeaderItem item;
+    item.token = Trim(rest.substr(0, semi));
+    while (semi != std::string_view::npos) {
+      rest.remove_prefix(semi + 1);
+      semi = rest.find(';');
+      const std::string_view param = Trim(rest.substr(0, semi));
+      const std::size_t eq = param.find('=');
+      if (eq == std::string_view::npos) continue;
+      const std::string_view key = Trim(param.substr(0, eq));
+      const std::string_view value = Trim(param.substr(eq + 1));
+      if (EqualsIgnoreCase(key, "q")) {
+        item.q = std::strtod(std::string(value).c_str(), nullptr);
+      } else if (EqualsIgnoreCase(key, "version")) {
+        item.version = value;
+      } else if (EqualsIgnoreCase(key, "proto")) {
+        item.proto = value;
+      } else if (EqualsIgnoreCase(key, "encoding")) {
+        item.encoding = value;
+      }
+    }
+    if (!visit(item)) return;
+  }
 }
 
 }  // namespace
@@ -215,55 +256,32 @@ std::string SerializeOpenMetrics(const std::vector<Family>& families) {
 }
 
 ExpositionFormat NegotiateFormat(std::string_view accept) {
-  // Media ranges separated by commas, each with `;param=value`s: the first
-  // one we can write among those of the highest q wins, as client_golang's
-  // expfmt.Negotiate picks (text when none fits).
+  // The first media range we can write among those of the highest q wins, as
+  // client_golang's expfmt.Negotiate picks (text when none fits).
   ExpositionFormat best = ExpositionFormat::kText;
   double best_q = 0;
-  while (!accept.empty()) {
-    const std::size_t comma = accept.find(',');
-    std::string_view item = accept.substr(0, comma);
-    accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
-    std::size_t semi = item.find(';');
-    const std::string_view type = Trim(item.substr(0, semi));
-    double q = 1;
-    std::string_view version, proto, encoding;
-    while (semi != std::string_view::npos) {
-      item.remove_prefix(semi + 1);
-      semi = item.find(';');
-      const std::string_view param = Trim(item.substr(0, semi));
-      const std::size_t eq = param.find('=');
-      if (eq == std::string_view::npos) continue;
-      const std::string_view key = Trim(param.substr(0, eq));
-      const std::string_view value = Trim(param.substr(eq + 1));
-      if (EqualsIgnoreCase(key, "q")) {
-        q = std::strtod(std::string(value).c_str(), nullptr);
-      } else if (EqualsIgnoreCase(key, "version")) {
-        version = value;
-      } else if (EqualsIgnoreCase(key, "proto")) {
-        proto = value;
-      } else if (EqualsIgnoreCase(key, "encoding")) {
-        encoding = value;
-      }
-    }
+  ForEachHeaderItem(accept, [&](const HeaderItem& item) {
+    const std::string_view type = item.token;
     ExpositionFormat format;
     if (EqualsIgnoreCase(type, "application/vnd.google.protobuf") &&
-        proto == "io.prometheus.client.MetricFamily" && encoding == "delimited") {
+        item.proto == "io.prometheus.client.MetricFamily" && item.encoding == "delimited") {
       format = ExpositionFormat::kProtobuf;
     } else if (EqualsIgnoreCase(type, "application/openmetrics-text") &&
-               (version.empty() || version == "1.0.0" || version == "0.0.1")) {
+               (item.version.empty() || item.version == "1.0.0" || item.version == "0.0.1")) {
       format = ExpositionFormat::kOpenMetrics;
-    } else if ((EqualsIgnoreCase(type, "text/plain") && (version.empty() || version == "0.0.4")) ||
+    } else if ((EqualsIgnoreCase(type, "text/plain") &&
+                (item.version.empty() || item.version == "0.0.4")) ||
                type == "*/*" || EqualsIgnoreCase(type, "text/*")) {
       format = ExpositionFormat::kText;
     } else {
-      continue;
+      return true;
     }
-    if (q > best_q) {
+    if (item.q > best_q) {
       best = format;
-      best_q = q;
+      best_q = item.q;
     }
-  }
+    return true;
+  });
   return best;
 }
 
@@ -280,27 +298,14 @@ const char* ContentType(ExpositionFormat format) {
 }
 
 bool AcceptsGzip(std::string_view header) {
-  // Comma-separated codings, each optionally with ";q=VALUE".
-  while (!header.empty()) {
-    const std::size_t comma = header.find(',');
-    std::string_view item = header.substr(0, comma);
-    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
-    const std::size_t semi = item.find(';');
-    std::string_view coding = item.substr(0, semi);
-    while (!coding.empty() && std::isspace(static_cast<unsigned char>(coding.front()))) {
-      coding.remove_prefix(1);
-    }
-    while (!coding.empty() && std::isspace(static_cast<unsigned char>(coding.back()))) {
-      coding.remove_suffix(1);
-    }
-    if (!EqualsIgnoreCase(coding, "gzip")) continue;
-    if (semi == std::string_view::npos) return true;
-    const std::size_t q = item.find("q=", semi);
-    if (q == std::string_view::npos) return true;
-    const std::string value(item.substr(q + 2));
-    return std::strtod(value.c_str(), nullptr) > 0;
-  }
-  return false;
+  // The first gzip item decides: allowed unless its q is 0.
+  bool gzip = false;
+  ForEachHeaderItem(header, [&](const HeaderItem& item) {
+    if (!EqualsIgnoreCase(item.token, "gzip")) return true;
+    gzip = item.q > 0;
+    return false;
+  });
+  return gzip;
 }
 
 std::string Gzip(std::string_view data) {
