@@ -457,24 +457,23 @@ TEST(RedisInputTest, AKilledExporterLosesNothingAndCountsAtMostOneBatchTwice) {
 
 // SIGTERM while a backlog is read: the batch in hand and the one read ahead
 // (asked for before the batch in hand was worked) are both counted and
-// acknowledged before the exporter exits, so none is left pending.
+// acknowledged before the exporter exits, so none is left pending. The
+// backlog is in the stream before the exporter starts (its group made at the
+// stream's start) and nothing is written after: a stop during a blocking
+// read, once caught up, leaves what that read was handed pending by design
+// (read again at the next start), and a writer racing it made this test flaky.
 TEST(RedisInputTest, SigtermUnderLoadLeavesNothingPending) {
   TempDir dir;
   RedisServer redis(dir, {/*unix_socket=*/true, /*append_only=*/false, /*password=*/""});
   RedisClient client = redis.Client();
-  const std::string source = Source(redis, "logs");
-  Daemon daemon = StartExporter({"--input.redis.url", redis.Url(), "--input.redis.stream", "logs"});
-  ASSERT_TRUE(WaitForMetrics(daemon.port, {{Series("llm_log_exporter_input_up", source), 1}}));
+  ASSERT_TRUE(client.Command({"XGROUP", "CREATE", "logs", "llm_log_exporter", "0", "MKSTREAM"}));
   constexpr long kEntries = 40000;
   constexpr long kPerPipeline = 100;
-  std::thread writer([&] {
-    RedisClient own = redis.Client();
-    for (long i = 0; i < kEntries; i += kPerPipeline) AddEntries(own, "logs", i, kPerPipeline);
-  });
+  for (long i = 0; i < kEntries; i += kPerPipeline) AddEntries(client, "logs", i, kPerPipeline);
+  Daemon daemon = StartExporter({"--input.redis.url", redis.Url(), "--input.redis.stream", "logs"});
   const bool counted = Eventually(
       [&] { return Scrape(daemon.port, RequestsSeries("success")) >= 1000; }, "some counted");
   EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(10)));
-  writer.join();
   ASSERT_TRUE(counted);
   EXPECT_EQ(client.Pending("logs", "llm_log_exporter"), 0);
 }
