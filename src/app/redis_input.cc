@@ -43,7 +43,9 @@ constexpr milliseconds kBlockGrace{5000};
 // Stopped in a blocking read that CLIENT UNBLOCK found not blocked (its reply
 // on the way, or the read not yet at the server): asked again after this.
 constexpr milliseconds kUnblockRetry{20};
-// A stop waits this long at most for the reply of the blocking read it ends.
+// A stop waits this long at most for the reply of the blocking read it ends
+// (its connection for CLIENT UNBLOCK included, though that gives up only
+// after kConnectTimeout, and each command on it too).
 constexpr milliseconds kUnblockWait{2000};
 
 // Moves up to ARGV[1] entries from the head of KEYS[1] to the tail of
@@ -317,7 +319,7 @@ ByteSource::Status RedisInput::Read(ByteSource& /*bytes*/, std::string* /*error*
   return ByteSource::Status::kStopped;
 }
 
-RedisInput::ContextPtr RedisInput::Open(std::string* error) {
+RedisInput::ContextPtr RedisInput::Open(timeval timeout, std::string* error) {
   std::string password = url_.password;
   if (!password_file_.empty() && !ReadSecretLine(password_file_, &password, error)) {
     *error = "--input.redis.password-file " + password_file_ + ": " + *error;
@@ -334,7 +336,7 @@ RedisInput::ContextPtr RedisInput::Open(std::string* error) {
     *error = std::string("cannot connect: ") + context->errstr;
     return nullptr;
   }
-  redisSetTimeout(context.get(), kCommandTimeout);
+  redisSetTimeout(context.get(), timeout);
   if (url_.unix_path.empty()) redisEnableKeepAlive(context.get());
   if (!password.empty()) {
     std::vector<std::string> auth = {"AUTH"};
@@ -352,7 +354,7 @@ RedisInput::ContextPtr RedisInput::Open(std::string* error) {
 bool RedisInput::Connect(std::string* error) {
   owed_.clear();
   client_id_ = -1;
-  context_ = Open(error);
+  context_ = Open(kCommandTimeout, error);
   if (context_ == nullptr) return false;
   // Its replies in the arena (no reply of the last connection is held any more).
   arena_->Reset();
@@ -479,11 +481,10 @@ RedisInput::Reply RedisInput::EndBlockingRead(const std::string& name, Clock::ti
     return nullptr;
   };
   if (client_id_ < 0) return abandon("CLIENT ID refused");  // warned at the connection
-  std::string problem;
-  const ContextPtr other = Open(&problem);
-  if (other == nullptr) return abandon("a connection for CLIENT UNBLOCK: " + problem);
-  redisSetTimeout(other.get(), kConnectTimeout);
   deadline = std::min(deadline, Clock::now() + kUnblockWait);
+  std::string problem;
+  const ContextPtr other = Open(kConnectTimeout, &problem);
+  if (other == nullptr) return abandon("a connection for CLIENT UNBLOCK: " + problem);
   redisContext* context = context_.get();
   const std::string lost = name + ": connection lost";
   Clock::time_point next_unblock = Clock::now();

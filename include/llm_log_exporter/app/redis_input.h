@@ -18,6 +18,7 @@
 
 struct redisContext;
 struct redisReply;
+struct timeval;
 
 namespace lle {
 
@@ -86,8 +87,9 @@ class RedisInput : public Input {
 
   RedisInput(Exporter& exporter, std::size_t source, const Options& options, StopSource* stop);
 
-  // A connection, logged in (AUTH), with hiredis's own reader; null with `*error`.
-  ContextPtr Open(std::string* error);
+  // A connection, logged in (AUTH), with hiredis's own reader and `timeout`
+  // for its commands; null with `*error`.
+  ContextPtr Open(timeval timeout, std::string* error);
   // Connects context_ (Open), with replies in the arena, selects the database
   // and takes its CLIENT ID; false with `*error`.
   bool Connect(std::string* error);
