@@ -509,6 +509,70 @@ std::atomic<std::uint64_t>* Shard::WriteNative(const BoundSeries& series, double
   return WriteCells(target, value, times);
 }
 
+[[gnu::always_inline]] inline void Shard::Unref(std::uint32_t label) {
+  if (--labels_[label - 1].refs == 0) free_labels_.push_back(label);
+}
+
+std::uint32_t Shard::ExemplarLabel(const ExemplarRef& exemplar) {
+  if (last_label_ != 0) {
+    const Label& last = labels_[last_label_ - 1].label;
+    if (last.value == exemplar.value && last.name == exemplar.name) return last_label_;
+  }
+  std::uint32_t made;
+  if (free_labels_.empty()) {
+    labels_.emplace_back();
+    made = static_cast<std::uint32_t>(labels_.size());
+  } else {
+    made = free_labels_.back();
+    free_labels_.pop_back();
+  }
+  PooledLabel& pooled = labels_[made - 1];
+  pooled.label.name.assign(exemplar.name);
+  pooled.label.value.assign(exemplar.value);
+  pooled.refs = 1;  // last_label_'s
+  if (last_label_ != 0) Unref(last_label_);
+  last_label_ = made;
+  return made;
+}
+
+void Shard::KeptTable::Grow() {
+  std::vector<Kept> old = std::move(slots);
+  slots.assign(std::max<std::size_t>(64, 2 * old.size()), Kept{});
+  size = 0;
+  for (Kept& k : old) {
+    if (k.label != 0) At(k.cell) = k;
+  }
+}
+
+// Inlined into the writes with an exemplar, as KeepExemplar: a line marks a
+// dozen cells.
+[[gnu::always_inline]] inline Shard::Kept& Shard::KeptTable::At(std::size_t cell) {
+  if (2 * (size + 1) > slots.size()) Grow();
+  const std::size_t mask = slots.size() - 1;
+  // Fibonacci hashing: neighbouring cells (a histogram's buckets) spread out.
+  for (std::size_t i = (cell * 0x9e3779b97f4a7c15ull) >> 32 & mask;; i = (i + 1) & mask) {
+    Kept& k = slots[i];
+    if (k.label == 0) {
+      k.cell = cell;
+      ++size;
+      return k;
+    }
+    if (k.cell == cell) return k;
+  }
+}
+
+[[gnu::always_inline]] inline void Shard::KeepExemplar(std::size_t cell, double value,
+                                                       std::uint32_t label, double timestamp) {
+  Kept& kept = exemplars_.At(cell);
+  if (kept.label != label) {
+    ++labels_[label - 1].refs;
+    if (kept.label != 0) Unref(kept.label);
+    kept.label = label;
+  }
+  kept.observed = value;
+  kept.timestamp_seconds = timestamp;
+}
+
 template <bool kExemplar>
 [[gnu::always_inline]] inline void Shard::ApplyUpdates(const Update* updates, std::size_t n,
                                                        const ExemplarRef* exemplar,
@@ -564,65 +628,6 @@ void Shard::Apply(const Update* updates, std::size_t n, const ExemplarRef* exemp
   } else {
     ApplyUpdates<false>(updates, n, nullptr, times);
   }
-}
-
-std::uint32_t Shard::ExemplarLabel(const ExemplarRef& exemplar) {
-  if (last_label_ != 0) {
-    const Label& last = labels_[last_label_ - 1].label;
-    if (last.value == exemplar.value && last.name == exemplar.name) return last_label_;
-  }
-  std::uint32_t made;
-  if (free_labels_.empty()) {
-    labels_.emplace_back();
-    made = static_cast<std::uint32_t>(labels_.size());
-  } else {
-    made = free_labels_.back();
-    free_labels_.pop_back();
-  }
-  PooledLabel& pooled = labels_[made - 1];
-  pooled.label.name.assign(exemplar.name);
-  pooled.label.value.assign(exemplar.value);
-  pooled.refs = 1;  // last_label_'s
-  if (last_label_ != 0) Unref(last_label_);
-  last_label_ = made;
-  return made;
-}
-
-void Shard::Unref(std::uint32_t label) {
-  if (--labels_[label - 1].refs == 0) free_labels_.push_back(label);
-}
-
-Shard::Kept& Shard::KeptTable::At(std::size_t cell) {
-  if (2 * (size + 1) > slots.size()) {
-    std::vector<Kept> old = std::move(slots);
-    slots.assign(std::max<std::size_t>(64, 2 * old.size()), Kept{});
-    size = 0;
-    for (Kept& k : old) {
-      if (k.label != 0) At(k.cell) = k;
-    }
-  }
-  const std::size_t mask = slots.size() - 1;
-  // Fibonacci hashing: neighbouring cells (a histogram's buckets) spread out.
-  for (std::size_t i = (cell * 0x9e3779b97f4a7c15ull) >> 32 & mask;; i = (i + 1) & mask) {
-    Kept& k = slots[i];
-    if (k.label == 0) {
-      k.cell = cell;
-      ++size;
-      return k;
-    }
-    if (k.cell == cell) return k;
-  }
-}
-
-void Shard::KeepExemplar(std::size_t cell, double value, std::uint32_t label, double timestamp) {
-  Kept& kept = exemplars_.At(cell);
-  if (kept.label != label) {
-    ++labels_[label - 1].refs;
-    if (kept.label != 0) Unref(kept.label);
-    kept.label = label;
-  }
-  kept.observed = value;
-  kept.timestamp_seconds = timestamp;
 }
 
 BoundSeries Shard::Bind(std::uint32_t metric, std::uint32_t series) const {

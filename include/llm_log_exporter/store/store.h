@@ -179,6 +179,7 @@ class alignas(64) Shard {
     std::vector<Kept> slots;
     std::size_t size = 0;
     Kept& At(std::size_t cell);
+    void Grow();  // twice the slots (64 at first), the kept ones placed again
   };
 
   // What Apply needs of one metric, packed and resolved to this shard's cells:
