@@ -251,7 +251,8 @@ TEST(StoreTest, ExemplarLabelsReusedKeepEveryCellsLatest) {
     ASSERT_TRUE(FindFamily(all, "c_total").series.at(0).exemplar);
     EXPECT_EQ(FindFamily(all, "c_total").series.at(0).exemplar->label.value, last_counted);
   }
-  const Series& hist = FindFamily(store.Collect(), "h").series.at(0);
+  const std::vector<Family> all = store.Collect();
+  const Series& hist = FindFamily(all, "h").series.at(0);
   for (int b = 0; b < 4; ++b) {
     ASSERT_TRUE(hist.buckets.at(b).exemplar) << b;
     EXPECT_EQ(hist.buckets[b].exemplar->label.value, last[b]) << b;
