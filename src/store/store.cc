@@ -587,8 +587,16 @@ template <bool kExemplar>
   };
   if constexpr (!kExemplar) {
     for (const Update* update = updates; update != updates + n; ++update) {
-      const std::size_t series = series_of(*update);
-      if (series != SIZE_MAX) Write(update->metric, series, update->value, times);
+      if (update->metric >= hot_.size()) continue;
+      std::size_t series = 0;
+      if (update->series == kDynamicSeries) {
+        series = ResolveSeries(update->metric, update->labels);
+      } else {
+        const Hot& m = hot_[update->metric];
+        if (update->series >= m.num_initial) continue;  // out of range: ignored
+        series = m.initial_series[update->series];
+      }
+      Write(update->metric, series, update->value, times);
     }
   } else {
     // The series first: ResolveSeries takes the store's mutex, which a scrape
