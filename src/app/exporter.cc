@@ -80,15 +80,15 @@ void Exporter::CountReload(bool success) {
   control_->Apply(self_.LastReload(success));
 }
 
-std::vector<Family> Exporter::Collect() {
+std::vector<Family> Exporter::Collect(bool with_exemplars) {
   std::shared_lock<ReloadGate> lock(gate_);
   // The self-metrics first: a pipeline counts a chunk's lines after it has
   // applied their updates, so the families read after the counts hold at
   // least what they count (a chunk finishing in between shows in its metrics
   // before its lines_total, never the other way; the cells are relaxed
   // atomics, which x86-64 keeps in store order).
-  std::vector<Family> self = self_store_.Collect();
-  std::vector<Family> out = generation_->store.Collect();
+  std::vector<Family> self = self_store_.Collect(with_exemplars);
+  std::vector<Family> out = generation_->store.Collect(with_exemplars);
   out.insert(out.end(), std::make_move_iterator(self.begin()), std::make_move_iterator(self.end()));
   return out;
 }

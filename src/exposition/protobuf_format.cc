@@ -147,7 +147,28 @@ void HistogramOf(Wire& w, const Series& series) {
 
 std::string SerializeProtobuf(const std::vector<Family>& families) {
   std::string out;
-  Wire w(&out);
+  SerializeProtobuf(families, &out);
+  return out;
+}
+
+void SerializeProtobuf(const std::vector<Family>& families, std::string* out) {
+  // Sized up front, roughly (a string of megabytes grown by doubling is
+  // copied at every step): the fields' text, and some bytes per field.
+  std::size_t estimate = 0;
+  for (const Family& family : families) {
+    estimate += family.name.size() + family.help.size() + 16;
+    for (const Series& series : family.series) {
+      std::size_t labels = 0;
+      for (const Label& label : series.labels) labels += label.name.size() + label.value.size() + 8;
+      estimate += labels + 32 + series.buckets.size() * 24;
+      if (series.exemplar) estimate += series.exemplar->label.value.size() + 48;
+      for (const Bucket& bucket : series.buckets) {
+        if (bucket.exemplar) estimate += bucket.exemplar->label.value.size() + 48;
+      }
+    }
+  }
+  out->reserve(out->size() + estimate);
+  Wire w(out);
   for (const Family& family : families) {
     if (family.series.empty()) continue;
     const std::size_t message = w.Begin(0);  // MetricFamily, its length first
@@ -181,7 +202,6 @@ std::string SerializeProtobuf(const std::vector<Family>& families) {
     }
     w.End(message);
   }
-  return out;
 }
 
 }  // namespace lle

@@ -52,14 +52,16 @@ void AppendInt(std::string& out, Int value) {
 }
 
 void AppendEscaped(std::string& out, std::string_view value, bool quotes) {
-  for (const char c : value) {
-    if (c == '\n') {
-      out += "\\n";
-    } else {
-      if (c == '\\' || (quotes && c == '"')) out += '\\';
-      out += c;
-    }
+  // Runs without a character to escape (as a rule, the whole value) in one append.
+  std::size_t done = 0;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    if (c != '\n' && c != '\\' && (!quotes || c != '"')) continue;
+    out.append(value.data() + done, i - done);
+    out += c == '\n' ? "\\n" : c == '\\' ? "\\\\" : "\\\"";
+    done = i + 1;
   }
+  out.append(value.data() + done, value.size() - done);
 }
 
 // The series name and labels, then a space; `le` as the extra label.
@@ -170,7 +172,7 @@ void AppendFamily(std::string& out, const Family& family, bool open_metrics) {
   }
 }
 
-std::string Serialize(const std::vector<Family>& families, bool open_metrics) {
+void Serialize(const std::vector<Family>& families, bool open_metrics, std::string& out) {
   // Sized up front: growing a string of megabytes by doubling copies it and
   // faults in fresh pages at every step.
   std::size_t estimate = 8;
@@ -190,11 +192,9 @@ std::string Serialize(const std::vector<Family>& families, bool open_metrics) {
       }
     }
   }
-  std::string out;
-  out.reserve(estimate);
+  out.reserve(out.size() + estimate);
   for (const Family& family : families) AppendFamily(out, family, open_metrics);
   if (open_metrics) out += "# EOF\n";
-  return out;
 }
 
 // Leading and trailing whitespace off.
@@ -248,11 +248,23 @@ void ForEachHeaderItem(std::string_view header, Visit visit) {
 }  // namespace
 
 std::string SerializeText(const std::vector<Family>& families) {
-  return Serialize(families, false);
+  std::string out;
+  Serialize(families, false, out);
+  return out;
 }
 
 std::string SerializeOpenMetrics(const std::vector<Family>& families) {
-  return Serialize(families, true);
+  std::string out;
+  Serialize(families, true, out);
+  return out;
+}
+
+void SerializeText(const std::vector<Family>& families, std::string* out) {
+  Serialize(families, false, *out);
+}
+
+void SerializeOpenMetrics(const std::vector<Family>& families, std::string* out) {
+  Serialize(families, true, *out);
 }
 
 ExpositionFormat NegotiateFormat(std::string_view accept) {
@@ -309,21 +321,30 @@ bool AcceptsGzip(std::string_view header) {
 }
 
 std::string Gzip(std::string_view data) {
+  std::string out;
+  Gzip(data, &out);
+  return out;
+}
+
+void Gzip(std::string_view data, std::string* out) {
   z_stream zs{};
   // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
   if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
     throw std::runtime_error("deflateInit2 failed");
   }
-  std::string out(deflateBound(&zs, data.size()), '\0');
+  const std::size_t start = out->size();
+  out->resize(start + deflateBound(&zs, data.size()));
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out->data() + start);
+  zs.avail_out = static_cast<uInt>(out->size() - start);
   const int rc = deflate(&zs, Z_FINISH);
   deflateEnd(&zs);
-  if (rc != Z_STREAM_END) throw std::runtime_error("deflate failed");
-  out.resize(zs.total_out);
-  return out;
+  if (rc != Z_STREAM_END) {
+    out->resize(start);
+    throw std::runtime_error("deflate failed");
+  }
+  out->resize(start + zs.total_out);
 }
 
 }  // namespace lle

@@ -20,6 +20,12 @@ struct LabelTable {
   // Values [0, size) of this label; appended under the store's mutex only.
   std::vector<std::string> values;
   std::atomic<std::size_t> size{0};
+  // Indices of the values [0, size) and of the overflow value (radix - 1),
+  // in order of their text: kept by Store::SortedValues under the store's
+  // mutex, for scrapes; with whether two of them have the same text (only
+  // a spec made in code can have that: the config refuses it).
+  mutable std::vector<std::uint32_t> sorted;
+  mutable bool sorted_ties = false;
 };
 
 namespace {
@@ -704,33 +710,152 @@ std::vector<std::string_view> Store::SeriesLabels(const Metric& m, std::size_t s
   return values;
 }
 
-std::vector<Family> Store::Collect() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  // Each cell's newest exemplar over the shards, in cell order: the loop
-  // below visits cells in that order, so it walks this list once.
-  std::vector<std::pair<std::size_t, std::shared_ptr<const Exemplar>>> exemplars;
-  for (const auto& shard : shards_) {
-    std::lock_guard<std::mutex> shard_lock(shard->exemplars_mutex_);
-    exemplars.reserve(exemplars.size() + shard->exemplars_.size);
-  }
-  for (const auto& shard : shards_) {
-    std::lock_guard<std::mutex> shard_lock(shard->exemplars_mutex_);
-    for (const Shard::Kept& kept : shard->exemplars_.slots) {
-      if (kept.label == nullptr) continue;
-      exemplars.emplace_back(kept.cell, std::make_shared<const Exemplar>(Exemplar{
-                                            *kept.label, kept.observed, kept.timestamp_seconds}));
-    }
-  }
-  std::sort(exemplars.begin(), exemplars.end(), [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first < b.first
-                              : a.second->timestamp_seconds > b.second->timestamp_seconds;
-  });
-  auto next_exemplar = exemplars.begin();
-  const auto exemplar_of = [&](std::size_t cell) -> std::shared_ptr<const Exemplar> {
-    while (next_exemplar != exemplars.end() && next_exemplar->first < cell) ++next_exemplar;
-    if (next_exemplar == exemplars.end() || next_exemplar->first != cell) return nullptr;
-    return next_exemplar->second;  // the newest: sorted first among the cell's
+namespace {
+
+// The exemplars the shards keep, copied out under each shard's lock (never
+// held for the rest of a scrape: writers go on), found by cell: the newest
+// of a cell's over the shards. The Exemplars handed out live in one block,
+// shared by aliasing pointers: a scrape allocates once for all of them but
+// for their labels' text.
+class ExemplarIndex {
+ public:
+  struct Entry {
+    std::size_t cell;
+    std::shared_ptr<const Label> label;
+    double observed;
+    double timestamp_seconds;
   };
+  // Call Add for every entry, then Build, then Find.
+  void Reserve(std::size_t n) { entries_.reserve(entries_.size() + n); }
+  void Add(Entry entry) { entries_.push_back(std::move(entry)); }
+  void Build() {
+    if (entries_.empty()) return;
+    std::size_t size = 16;
+    while (size < 2 * entries_.size()) size *= 2;
+    slots_.assign(size, 0);
+    const std::size_t mask = size - 1;
+    for (std::uint32_t e = 0; e < entries_.size(); ++e) {
+      for (std::size_t i = Hash(entries_[e].cell) & mask;; i = (i + 1) & mask) {
+        if (slots_[i] == 0) {
+          slots_[i] = e + 1;
+          break;
+        }
+        Entry& held = entries_[slots_[i] - 1];
+        if (held.cell == entries_[e].cell) {
+          if (entries_[e].timestamp_seconds > held.timestamp_seconds) slots_[i] = e + 1;
+          break;
+        }
+      }
+    }
+    made_ = std::make_shared<std::vector<Exemplar>>();
+    made_->reserve(entries_.size());  // never reallocated: pointers into it are handed out
+  }
+  // The newest exemplar of `cell`, or null. Each cell is asked for once.
+  std::shared_ptr<const Exemplar> Find(std::size_t cell) {
+    if (slots_.empty()) return nullptr;
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = Hash(cell) & mask; slots_[i] != 0; i = (i + 1) & mask) {
+      const Entry& e = entries_[slots_[i] - 1];
+      if (e.cell != cell) continue;
+      made_->push_back(Exemplar{*e.label, e.observed, e.timestamp_seconds});
+      return std::shared_ptr<const Exemplar>(made_, &made_->back());
+    }
+    return nullptr;
+  }
+
+ private:
+  // Fibonacci hashing, as Shard::KeptTable: a histogram's neighbouring cells spread out.
+  static std::size_t Hash(std::size_t cell) { return (cell * 0x9e3779b97f4a7c15ull) >> 32; }
+
+  std::vector<Entry> entries_;
+  std::vector<std::uint32_t> slots_;  // 1 + index into entries_; 0: free
+  std::shared_ptr<std::vector<Exemplar>> made_;
+};
+
+}  // namespace
+
+const std::vector<std::uint32_t>& Store::SortedValues(const LabelTable& label) {
+  // Values are only appended: sorted again only when some were added.
+  const std::size_t known = label.size.load(std::memory_order_relaxed);
+  if (label.sorted.size() != known + 1) {
+    const std::uint32_t overflow = static_cast<std::uint32_t>(label.radix - 1);
+    const auto text = [&label, overflow](std::uint32_t i) {
+      return i == overflow ? std::string_view(label.spec.overflow)
+                           : std::string_view(label.values[i]);
+    };
+    label.sorted.resize(known);
+    for (std::uint32_t i = 0; i < known; ++i) label.sorted[i] = i;
+    label.sorted.push_back(overflow);
+    std::sort(label.sorted.begin(), label.sorted.end(),
+              [&text](std::uint32_t a, std::uint32_t b) { return text(a) < text(b); });
+    label.sorted_ties = std::adjacent_find(label.sorted.begin(), label.sorted.end(),
+                                           [&text](std::uint32_t a, std::uint32_t b) {
+                                             return text(a) == text(b);
+                                           }) != label.sorted.end();
+  }
+  return label.sorted;
+}
+
+std::vector<std::size_t> Store::SeriesInOrder(const Metric& m) {
+  std::vector<std::size_t> out;
+  const std::size_t n = m.labels.size();
+  if (n == 0) {
+    if (m.exists[0].load(std::memory_order_relaxed)) out.push_back(0);
+    return out;
+  }
+  // Per label, in order of its values' text: the value's part of the series
+  // index (the last label varies fastest, each in its radix).
+  std::vector<std::vector<std::size_t>> parts(n);
+  std::size_t weight = 1;
+  bool ties = false;
+  for (std::size_t l = n; l-- > 0;) {
+    for (const std::uint32_t v : SortedValues(*m.labels[l])) parts[l].push_back(v * weight);
+    ties |= m.labels[l]->sorted_ties;
+    weight *= m.labels[l]->radix;
+  }
+  if (ties) {
+    // Values of the same text: series are compared by their values' text.
+    for (std::size_t s = 0; s < m.series_capacity; ++s) {
+      if (m.exists[s].load(std::memory_order_relaxed)) out.push_back(s);
+    }
+    std::vector<std::vector<std::string_view>> values(m.series_capacity);
+    for (const std::size_t s : out) values[s] = SeriesLabels(m, s);
+    std::sort(out.begin(), out.end(),
+              [&values](std::size_t a, std::size_t b) { return values[a] < values[b]; });
+    return out;
+  }
+  // Every combination of the values met, the first label varying slowest:
+  // series by their label values, without comparing a string per series.
+  std::vector<std::size_t> digit(n, 0);
+  std::vector<std::size_t> base(n + 1, 0);  // base[l]: the parts of labels before l
+  for (;;) {
+    for (std::size_t l = 0; l < n; ++l) base[l + 1] = base[l] + parts[l][digit[l]];
+    const std::size_t last = n - 1;
+    for (const std::size_t part : parts[last]) {
+      const std::size_t s = base[last] + part;
+      if (m.exists[s].load(std::memory_order_relaxed)) out.push_back(s);
+    }
+    std::size_t l = last;
+    while (l-- > 0 && ++digit[l] == parts[l].size()) digit[l] = 0;
+    if (l == SIZE_MAX) return out;
+  }
+}
+
+std::vector<Family> Store::Collect(bool with_exemplars) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ExemplarIndex exemplars;
+  if (with_exemplars) {
+    for (const auto& shard : shards_) {
+      std::lock_guard<std::mutex> shard_lock(shard->exemplars_mutex_);
+      exemplars.Reserve(shard->exemplars_.size);
+      for (const Shard::Kept& kept : shard->exemplars_.slots) {
+        if (kept.label != nullptr) {
+          exemplars.Add({kept.cell, kept.label, kept.observed, kept.timestamp_seconds});
+        }
+      }
+    }
+    exemplars.Build();
+  }
   std::vector<Family> out;
   out.reserve(metrics_.size());
   for (const auto& mp : metrics_) {
@@ -739,8 +864,9 @@ std::vector<Family> Store::Collect() const {
     family.name = m.spec.name;
     family.help = m.spec.help;
     family.type = m.spec.type;
-    std::size_t latest = m.series_capacity;  // with latest_series_only: the one to show
+    std::vector<std::size_t> shown;
     if (m.spec.latest_series_only) {
+      std::size_t latest = m.series_capacity;  // the one to show
       std::uint64_t best = 0;
       for (std::size_t s = 0; s < m.series_capacity; ++s) {
         double value = 0;
@@ -751,25 +877,27 @@ std::vector<Family> Store::Collect() const {
           latest = s;
         }
       }
+      if (latest < m.series_capacity) shown.push_back(latest);
+    } else {
+      // By label values, as Go's client orders them: the order then does not
+      // depend on which shard met a value first.
+      shown = SeriesInOrder(m);
     }
-    std::size_t shown = 0;
-    for (std::size_t s = 0; s < m.series_capacity; ++s) {
-      shown += m.exists[s].load(std::memory_order_relaxed) ? 1 : 0;
-    }
-    family.series.reserve(m.spec.latest_series_only ? 1 : shown);
-    for (std::size_t s = 0; s < m.series_capacity; ++s) {
-      if (!m.exists[s].load(std::memory_order_relaxed)) continue;
-      if (m.spec.latest_series_only && s != latest) continue;
+    family.series.reserve(shown.size());
+    for (const std::size_t s : shown) {
       const std::size_t first = m.first_cell + s * m.cells_per_series;
-      Series series;
+      Series& series = family.series.emplace_back();  // reserved: made in place
       switch (m.spec.type) {
         case MetricType::kCounter:
           series.value = Sum(m, s, 0);
-          series.exemplar = exemplar_of(first);
+          series.exemplar = exemplars.Find(first);
           break;
         case MetricType::kGauge: {
           std::uint64_t stamp = 0;
-          if (!GaugeValue(m, s, &series.value, &stamp)) continue;  // no invented value
+          if (!GaugeValue(m, s, &series.value, &stamp)) {
+            family.series.pop_back();  // no invented value
+            continue;
+          }
           break;
         }
         case MetricType::kHistogram: {
@@ -780,7 +908,7 @@ std::vector<Family> Store::Collect() const {
             cumulative += Cell(m, s, i);
             series.buckets.push_back({cumulative,
                                       i < b.size() ? b[i] : std::numeric_limits<double>::infinity(),
-                                      exemplar_of(first + i)});
+                                      exemplars.Find(first + i)});
           }
           series.count = cumulative;  // equals +Inf by construction
           series.sum = Sum(m, s, b.size() + 1);
@@ -789,20 +917,18 @@ std::vector<Family> Store::Collect() const {
           break;
         }
       }
-      const std::vector<std::string_view> values = SeriesLabels(m, s);
-      series.labels.reserve(values.size());
-      for (std::size_t l = 0; l < values.size(); ++l) {
-        series.labels.push_back({m.labels[l]->spec.name, std::string(values[l])});
+      // The label values, the last label varying fastest; the top index of
+      // each label is its overflow.
+      series.labels.resize(m.labels.size());
+      std::size_t rest = s;
+      for (std::size_t l = m.labels.size(); l-- > 0;) {
+        const LabelTable& label = *m.labels[l];
+        const std::size_t i = rest % label.radix;
+        rest /= label.radix;
+        series.labels[l].name = label.spec.name;
+        series.labels[l].value = i + 1 == label.radix ? label.spec.overflow : label.values[i];
       }
-      family.series.push_back(std::move(series));
     }
-    // By label values, as Go's client orders them: the order then does not
-    // depend on which shard met a value first.
-    std::sort(family.series.begin(), family.series.end(), [](const Series& a, const Series& b) {
-      return std::lexicographical_compare(
-          a.labels.begin(), a.labels.end(), b.labels.begin(), b.labels.end(),
-          [](const Label& x, const Label& y) { return x.value < y.value; });
-    });
     out.push_back(std::move(family));
   }
   return out;

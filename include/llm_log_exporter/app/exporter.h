@@ -125,8 +125,9 @@ class Exporter {
   /// Counts a reload's outcome in the self-metrics.
   void CountReload(bool success);
 
-  /// Every metric family: the rules' metrics, then the self-metrics.
-  std::vector<Family> Collect();
+  /// Every metric family: the rules' metrics, then the self-metrics; with
+  /// their exemplars unless `with_exemplars` is false (Store::Collect).
+  std::vector<Family> Collect(bool with_exemplars = true);
 
   const SelfMetrics& self() const { return self_; }
   Store& self_store() { return self_store_; }

@@ -127,7 +127,9 @@ struct HttpServerOptions {
 /// identity comparison when nothing changed.
 class HttpServer {
  public:
-  using Gatherer = std::function<std::vector<Family>()>;
+  /// The families to serve; the argument: whether the format asked for shows
+  /// exemplars (the 0.0.4 text does not: they need not be gathered).
+  using Gatherer = std::function<std::vector<Family>(bool with_exemplars)>;
 
   HttpServer(HttpServerOptions options, Gatherer gather);
   ~HttpServer();
