@@ -372,17 +372,18 @@ int RunDaemon(const Options& options) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // A scrape allocates megabytes (the families, the exposition) and frees
-  // them: glibc would hand those pages back to the kernel (trimming a
-  // thread's arena past 128 KB free, or mapping blocks over 128 KB on their
-  // own until a large free raises that threshold) and fault them in again at
-  // the next scrape, which cost more than the scrape's own work (10,000
-  // series: about 2 ms of page faults a scrape, docs/metrics.md). Blocks up
-  // to 32 MB come from the heap, and up to 64 MB of free heap stays in an
-  // arena: the resident memory stays near its peak instead of falling
-  // between scrapes (malloc_trim, as HTTP ingest calls after a burst, still
-  // hands it back).
+  // them: glibc would hand those pages back to the kernel (trimming an
+  // arena past 128 KB free, unmapping a civetweb thread's arena heap once
+  // it is all free, mapping blocks over 128 KB on their own) and fault them
+  // in again at the next scrape, which cost more than the scrape's own work
+  // (perf: a quarter to a half of a scrape in the kernel's fault path). Blocks
+  // up to 32 MB come from the heap, and an arena keeps up to 64 MB free
+  // (trim threshold and top pad: the pad also keeps a thread arena's heaps):
+  // the resident memory stays near its peak instead of falling between
+  // scrapes (malloc_trim, as HTTP ingest calls after a burst, still hands it back).
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  mallopt(M_TOP_PAD, 64 << 20);
 
   RuleSet rules;
   if (!LoadStartRules(options, &rules)) return 1;
