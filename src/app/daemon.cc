@@ -1,7 +1,6 @@
 #include "llm_log_exporter/app/daemon.h"
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -371,19 +370,6 @@ int RunDaemon(const Options& options) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  // A scrape allocates megabytes (the families, the exposition) and frees
-  // them: glibc would hand those pages back to the kernel (trimming an
-  // arena past 128 KB free, unmapping a civetweb thread's arena heap once
-  // it is all free, mapping blocks over 128 KB on their own) and fault them
-  // in again at the next scrape, which cost more than the scrape's own work
-  // (perf: a quarter to a half of a scrape in the kernel's fault path). Blocks
-  // up to 32 MB come from the heap, and an arena keeps up to 64 MB free
-  // (trim threshold and top pad: the pad also keeps a thread arena's heaps):
-  // the resident memory stays near its peak instead of falling between
-  // scrapes (malloc_trim, as HTTP ingest calls after a burst, still hands it back).
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
-  mallopt(M_TOP_PAD, 64 << 20);
 
   RuleSet rules;
   if (!LoadStartRules(options, &rules)) return 1;
@@ -525,18 +511,18 @@ int RunDaemon(const Options& options) {
   std::unique_ptr<GpuCollector> gpu;
   std::string gpu_error;
   if (!options.gpu_disable) gpu = GpuCollector::Open(options.gpu_nvml_library, &gpu_error);
-  HttpServer server(http, [&exporter, &process, &gpu, &flush_inputs](bool with_exemplars) {
+  HttpServer server(http, [&exporter, &process, &gpu, &flush_inputs](
+                              bool with_exemplars, std::vector<Family>* families) {
     flush_inputs();
-    std::vector<Family> families = exporter.Collect(with_exemplars);
+    exporter.Collect(with_exemplars, families);
     std::vector<Family> more = process.Collect();
     if (gpu) {
       std::vector<Family> gpus = gpu->Collect();
       more.insert(more.end(), std::make_move_iterator(gpus.begin()),
                   std::make_move_iterator(gpus.end()));
     }
-    families.insert(families.end(), std::make_move_iterator(more.begin()),
-                    std::make_move_iterator(more.end()));
-    return families;
+    families->insert(families->end(), std::make_move_iterator(more.begin()),
+                     std::make_move_iterator(more.end()));
   });
   std::string error;
   if (!server.Start(&error)) {

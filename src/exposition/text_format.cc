@@ -110,8 +110,8 @@ void AppendEscaped(Out& out, std::string_view value, bool quotes) {
 }
 
 // The series name and labels, then a space; `le` as the extra label.
-void AppendHead(Out& out, std::string_view name, const Series& series,
-                std::string_view suffix = {}, const Bucket* le = nullptr) {
+void AppendHead(Out& out, std::string_view name, const Series& series, std::string_view suffix = {},
+                const Bucket* le = nullptr) {
   out.Put(name);
   out.Put(suffix);
   if (!series.labels.empty() || le != nullptr) {

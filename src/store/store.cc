@@ -714,20 +714,21 @@ namespace {
 
 // The exemplars the shards keep, copied out under each shard's lock (never
 // held for the rest of a scrape: writers go on), found by cell: the newest
-// of a cell's over the shards. The Exemplars handed out live in one block,
-// shared by aliasing pointers: a scrape allocates once for all of them but
-// for their labels' text.
+// of a cell's over the shards. The Exemplars live in one block, shared by
+// aliasing pointers: a scrape allocates once for all of them but for their
+// labels' text.
 class ExemplarIndex {
  public:
-  struct Entry {
-    std::size_t cell;
-    std::shared_ptr<const Label> label;
-    double observed;
-    double timestamp_seconds;
-  };
-  // Call Add for every entry, then Build, then Find.
-  void Reserve(std::size_t n) { entries_.reserve(entries_.size() + n); }
-  void Add(Entry entry) { entries_.push_back(std::move(entry)); }
+  ExemplarIndex() : made_(std::make_shared<std::vector<Exemplar>>()) {}
+  // Call Add for every exemplar kept, then Build, then Find.
+  void Reserve(std::size_t n) {
+    made_->reserve(made_->size() + n);
+    entries_.reserve(entries_.size() + n);
+  }
+  void Add(std::size_t cell, const Label& label, double observed, double timestamp_seconds) {
+    entries_.push_back({cell, static_cast<std::uint32_t>(made_->size())});
+    made_->push_back(Exemplar{label, observed, timestamp_seconds});
+  }
   void Build() {
     if (entries_.empty()) return;
     std::size_t size = 16;
@@ -740,36 +741,39 @@ class ExemplarIndex {
           slots_[i] = e + 1;
           break;
         }
-        Entry& held = entries_[slots_[i] - 1];
+        const Entry& held = entries_[slots_[i] - 1];
         if (held.cell == entries_[e].cell) {
-          if (entries_[e].timestamp_seconds > held.timestamp_seconds) slots_[i] = e + 1;
+          if ((*made_)[entries_[e].made].timestamp_seconds >
+              (*made_)[held.made].timestamp_seconds) {
+            slots_[i] = e + 1;
+          }
           break;
         }
       }
     }
-    made_ = std::make_shared<std::vector<Exemplar>>();
-    made_->reserve(entries_.size());  // never reallocated: pointers into it are handed out
   }
-  // The newest exemplar of `cell`, or null. Each cell is asked for once.
-  std::shared_ptr<const Exemplar> Find(std::size_t cell) {
+  // The newest exemplar of `cell`, or null.
+  std::shared_ptr<const Exemplar> Find(std::size_t cell) const {
     if (slots_.empty()) return nullptr;
     const std::size_t mask = slots_.size() - 1;
     for (std::size_t i = Hash(cell) & mask; slots_[i] != 0; i = (i + 1) & mask) {
       const Entry& e = entries_[slots_[i] - 1];
-      if (e.cell != cell) continue;
-      made_->push_back(Exemplar{*e.label, e.observed, e.timestamp_seconds});
-      return std::shared_ptr<const Exemplar>(made_, &made_->back());
+      if (e.cell == cell) return std::shared_ptr<const Exemplar>(made_, &(*made_)[e.made]);
     }
     return nullptr;
   }
 
  private:
+  struct Entry {
+    std::size_t cell;
+    std::uint32_t made;  // index into made_
+  };
   // Fibonacci hashing, as Shard::KeptTable: a histogram's neighbouring cells spread out.
   static std::size_t Hash(std::size_t cell) { return (cell * 0x9e3779b97f4a7c15ull) >> 32; }
 
+  std::shared_ptr<std::vector<Exemplar>> made_;  // not grown once Find hands out pointers
   std::vector<Entry> entries_;
   std::vector<std::uint32_t> slots_;  // 1 + index into entries_; 0: free
-  std::shared_ptr<std::vector<Exemplar>> made_;
 };
 
 }  // namespace
@@ -842,6 +846,13 @@ std::vector<std::size_t> Store::SeriesInOrder(const Metric& m) {
 }
 
 std::vector<Family> Store::Collect(bool with_exemplars) const {
+  std::vector<Family> out;
+  Collect(with_exemplars, &out, 0);
+  return out;
+}
+
+std::size_t Store::Collect(bool with_exemplars, std::vector<Family>* families,
+                           std::size_t first) const {
   std::lock_guard<std::mutex> lock(mutex_);
   ExemplarIndex exemplars;
   if (with_exemplars) {
@@ -849,18 +860,20 @@ std::vector<Family> Store::Collect(bool with_exemplars) const {
       std::lock_guard<std::mutex> shard_lock(shard->exemplars_mutex_);
       exemplars.Reserve(shard->exemplars_.size);
       for (const Shard::Kept& kept : shard->exemplars_.slots) {
+        // The label's text copied now: a writer may replace it once the lock is let go.
         if (kept.label != nullptr) {
-          exemplars.Add({kept.cell, kept.label, kept.observed, kept.timestamp_seconds});
+          exemplars.Add(kept.cell, *kept.label, kept.observed, kept.timestamp_seconds);
         }
       }
     }
     exemplars.Build();
   }
-  std::vector<Family> out;
-  out.reserve(metrics_.size());
-  for (const auto& mp : metrics_) {
-    const Metric& m = *mp;
-    Family family;
+  if (families->size() < first + metrics_.size()) families->resize(first + metrics_.size());
+  for (std::size_t k = 0; k < metrics_.size(); ++k) {
+    const Metric& m = *metrics_[k];
+    // Written over what the family held (a previous scrape's): its strings
+    // and vectors keep their capacity, so a scrape allocates little.
+    Family& family = (*families)[first + k];
     family.name = m.spec.name;
     family.help = m.spec.help;
     family.type = m.spec.type;
@@ -883,32 +896,37 @@ std::vector<Family> Store::Collect(bool with_exemplars) const {
       // depend on which shard met a value first.
       shown = SeriesInOrder(m);
     }
-    family.series.reserve(shown.size());
+    if (family.series.size() < shown.size()) family.series.resize(shown.size());
+    std::size_t n = 0;  // series written
     for (const std::size_t s : shown) {
-      const std::size_t first = m.first_cell + s * m.cells_per_series;
-      Series& series = family.series.emplace_back();  // reserved: made in place
+      const std::size_t first_cell = m.first_cell + s * m.cells_per_series;
+      Series& series = family.series[n];
+      series.value = 0;
+      series.count = 0;
+      series.sum = 0;
+      series.exemplar = nullptr;
+      series.native.reset();
       switch (m.spec.type) {
         case MetricType::kCounter:
           series.value = Sum(m, s, 0);
-          series.exemplar = exemplars.Find(first);
+          series.exemplar = exemplars.Find(first_cell);
+          series.buckets.clear();
           break;
         case MetricType::kGauge: {
           std::uint64_t stamp = 0;
-          if (!GaugeValue(m, s, &series.value, &stamp)) {
-            family.series.pop_back();  // no invented value
-            continue;
-          }
+          if (!GaugeValue(m, s, &series.value, &stamp)) continue;  // no invented value
+          series.buckets.clear();
           break;
         }
         case MetricType::kHistogram: {
           const std::vector<double>& b = m.spec.buckets;
           std::uint64_t cumulative = 0;
-          series.buckets.reserve(b.size() + 1);
+          series.buckets.resize(b.size() + 1);
           for (std::size_t i = 0; i <= b.size(); ++i) {
             cumulative += Cell(m, s, i);
-            series.buckets.push_back({cumulative,
-                                      i < b.size() ? b[i] : std::numeric_limits<double>::infinity(),
-                                      exemplars.Find(first + i)});
+            series.buckets[i] = {cumulative,
+                                 i < b.size() ? b[i] : std::numeric_limits<double>::infinity(),
+                                 exemplars.Find(first_cell + i)};
           }
           series.count = cumulative;  // equals +Inf by construction
           series.sum = Sum(m, s, b.size() + 1);
@@ -928,10 +946,11 @@ std::vector<Family> Store::Collect(bool with_exemplars) const {
         series.labels[l].name = label.spec.name;
         series.labels[l].value = i + 1 == label.radix ? label.spec.overflow : label.values[i];
       }
+      ++n;
     }
-    out.push_back(std::move(family));
+    family.series.resize(n);
   }
-  return out;
+  return first + metrics_.size();
 }
 
 bool Store::Translate(const Metric& old, std::size_t s, std::size_t metric, Shard& shard,

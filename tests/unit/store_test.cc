@@ -603,6 +603,54 @@ TEST(StoreTest, CollectWithoutExemplarsAndExemplarsOutliveTheirFamilies) {
   EXPECT_EQ(kept->value, 0.5);
 }
 
+// Collect into the families of a previous scrape (more series, other
+// types, exemplars, native buckets, more families): written over, the same
+// families as a fresh Collect.
+TEST(StoreTest, CollectWrittenOverAPreviousScrapeEqualsAFreshOne) {
+  MetricSpec native = Histogram({1, 2});
+  native.name = "n";
+  native.native.enabled = true;
+  Store store({Status(8), Gauge(), Histogram({1, 2}), native});
+  Shard* shard = store.AddShard();
+  const Update u = Labelled(0, 1, {"timeout"});
+  shard->Apply(&u, 1, Trace("t-1", 1));
+  shard->Apply({2, 0, 1.5, nullptr});
+  shard->Apply({3, 0, 0.5, nullptr});
+
+  MetricSpec other = Status(8);
+  other.name = "other_total";
+  Store big({Histogram({1, 2, 3}), other, Gauge(), Histogram({5}), Status(2)});
+  Shard* big_shard = big.AddShard();
+  for (const char* value : {"a", "b", "c", "d", "e"}) {
+    const Update v = Labelled(1, 2, {value});
+    big_shard->Apply(&v, 1, Trace(value, 2));
+  }
+  big_shard->Apply({0, 0, 2.5, nullptr});
+  const Update h{3, 0, 4, nullptr};
+  big_shard->Apply(&h, 1, Trace("h", 3));
+  big_shard->Apply({2, 0, 7, nullptr});
+
+  for (const bool with_exemplars : {true, false}) {
+    std::vector<Family> reused = big.Collect();
+    reused.emplace_back();  // one more, as HttpServer adds its own
+    reused.back().name = "extra";
+    const std::size_t end = store.Collect(with_exemplars, &reused, 0);
+    ASSERT_EQ(end, store.families());
+    reused.resize(end);
+    const std::vector<Family> fresh = store.Collect(with_exemplars);
+    EXPECT_EQ(SerializeOpenMetrics(reused), SerializeOpenMetrics(fresh));
+    EXPECT_EQ(SerializeProtobuf(reused), SerializeProtobuf(fresh));
+    EXPECT_EQ(SerializeText(reused), SerializeText(fresh));
+  }
+  // At an offset, after other families: those stay.
+  std::vector<Family> both = big.Collect();
+  const std::size_t end = store.Collect(true, &both, big.families());
+  EXPECT_EQ(end, big.families() + store.families());
+  std::vector<Family> expected = big.Collect();
+  for (Family& f : store.Collect()) expected.push_back(std::move(f));
+  EXPECT_EQ(SerializeOpenMetrics(both), SerializeOpenMetrics(expected));
+}
+
 TEST(StoreTest, TwoLabelsEachWithItsOwnCap) {
   MetricSpec s;
   s.name = "r";

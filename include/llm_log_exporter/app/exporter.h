@@ -128,6 +128,10 @@ class Exporter {
   /// Every metric family: the rules' metrics, then the self-metrics; with
   /// their exemplars unless `with_exemplars` is false (Store::Collect).
   std::vector<Family> Collect(bool with_exemplars = true);
+  /// The same into `*families`, written over what it holds (a previous
+  /// scrape's: Store::Collect reuses its strings and vectors) and cut to
+  /// these families.
+  void Collect(bool with_exemplars, std::vector<Family>* families);
 
   const SelfMetrics& self() const { return self_; }
   Store& self_store() { return self_store_; }

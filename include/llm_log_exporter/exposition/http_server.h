@@ -127,9 +127,11 @@ struct HttpServerOptions {
 /// identity comparison when nothing changed.
 class HttpServer {
  public:
-  /// The families to serve; the argument: whether the format asked for shows
-  /// exemplars (the 0.0.4 text does not: they need not be gathered).
-  using Gatherer = std::function<std::vector<Family>(bool with_exemplars)>;
+  /// Puts the families to serve in `*families`, which holds those of the
+  /// worker's previous scrape (to be written over, their memory reused) and
+  /// is to hold these only; `with_exemplars`: whether the format asked for
+  /// shows exemplars (the 0.0.4 text does not: they need not be gathered).
+  using Gatherer = std::function<void(bool with_exemplars, std::vector<Family>* families)>;
 
   HttpServer(HttpServerOptions options, Gatherer gather);
   ~HttpServer();

@@ -225,6 +225,13 @@ class Store {
   /// client orders them); exemplars (unless `with_exemplars` is false, for
   /// a format that shows none): each cell's newest over the shards.
   std::vector<Family> Collect(bool with_exemplars = true) const;
+  /// The same families written over (*families)[first, first + families()),
+  /// which it adds if missing: a vector kept from the previous scrape is
+  /// reused, its strings and vectors with their capacity. Returns first +
+  /// families().
+  std::size_t Collect(bool with_exemplars, std::vector<Family>* families, std::size_t first) const;
+  /// The number of families Collect writes: one per spec, and the overflow counter's.
+  std::size_t families() const { return metrics_.size(); }
   /// Adds the series of `old`'s metrics that have a namesake here of the same
   /// type, gauge mode, labels and buckets (a reload keeps their values). The
   /// caller ensures that nothing writes to `old` any more.
