@@ -40,6 +40,13 @@ constexpr milliseconds kBlock{1000};
 // A blocking read's reply may come this much after its block time before
 // the connection is taken as dead.
 constexpr milliseconds kBlockGrace{5000};
+// Stopped in a blocking read that CLIENT UNBLOCK found not blocked (its reply
+// on the way, or the read not yet at the server): asked again after this.
+constexpr milliseconds kUnblockRetry{20};
+// A stop waits this long at most for the reply of the blocking read it ends
+// (its connection for CLIENT UNBLOCK included, though that gives up only
+// after kConnectTimeout, and each command on it too).
+constexpr milliseconds kUnblockWait{2000};
 
 // Moves up to ARGV[1] entries from the head of KEYS[1] to the tail of
 // KEYS[2] in one round trip, atomically; returns them in order. Three calls
@@ -67,6 +74,32 @@ bool IsArray(const redisReply* reply) {
 
 bool IsString(const redisReply* reply) {
   return reply != nullptr && reply->type == REDIS_REPLY_STRING;
+}
+
+// A reply of a connection with hiredis's own reader (not the arena's).
+struct FreeReply {
+  void operator()(redisReply* reply) const { freeReplyObject(reply); }
+};
+using OwnedReply = std::unique_ptr<redisReply, FreeReply>;
+
+// Sends `args` on `context` and waits for the reply: null with `*error` on a
+// lost connection or an error reply.
+OwnedReply Call(redisContext* context, const std::vector<std::string>& args, std::string* error) {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lengths;
+  for (const std::string& arg : args) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  OwnedReply reply(static_cast<redisReply*>(
+      redisCommandArgv(context, static_cast<int>(argv.size()), argv.data(), lengths.data())));
+  if (reply == nullptr) {
+    *error = args[0] + ": connection lost (" + context->errstr + ")";
+  } else if (reply->type == REDIS_REPLY_ERROR) {
+    *error = args[0] + ": " + std::string(Text(*reply));
+    reply.reset();
+  }
+  return reply;
 }
 
 // The arena's blocks, and the memory it keeps between batches.
@@ -230,6 +263,8 @@ ByteSource::Status RedisInput::Read(ByteSource& /*bytes*/, std::string* /*error*
   milliseconds backoff = kFirstBackoff;
   bool first = true;
   std::string last_problem;  // logged once until it changes or the input is up again
+  bool in_session = false;   // the stop came while connected
+  std::string stop_problem;  // what went wrong then
   while (!stopped()) {
     if (!first) shard_->Apply(exporter().self().InputReconnect(source()));
     first = false;
@@ -243,7 +278,11 @@ ByteSource::Status RedisInput::Read(ByteSource& /*bytes*/, std::string* /*error*
       SetUp(false);
       // A session that did some work, or lasted, was no failure to back off from.
       if (worked || Clock::now() - since > kMaxBackoff) backoff = kFirstBackoff;
-      if (stopped()) break;
+      if (stopped()) {
+        in_session = true;
+        stop_problem = problem;
+        break;
+      }
     }
     if (problem != last_problem) {
       spdlog::warn("{}: {}; retrying (backoff up to {} s)", label_, problem,
@@ -257,31 +296,66 @@ ByteSource::Status RedisInput::Read(ByteSource& /*bytes*/, std::string* /*error*
   }
   context_.reset();
   SetUp(false);
+  const std::string kept =
+      stream_.empty() ? "in the processing list " + processing_ : std::string("pending");
+  if (!stop_problem.empty()) {
+    spdlog::warn(
+        "{}: stopped: {}; what this consumer was handed and did not acknowledge stays {} until "
+        "its next start; {} entries counted since the start",
+        label_, stop_problem, kept, entries_counted_);
+  } else if (abandoned_) {
+    spdlog::info(
+        "{}: stopped; {} entries counted since the start; the blocking read under way was "
+        "abandoned: what Redis handed it stays {} until this consumer's next start",
+        label_, entries_counted_, kept);
+  } else if (in_session) {
+    spdlog::info("{}: stopped; {} entries counted since the start, none left {}", label_,
+                 entries_counted_, kept);
+  } else {
+    spdlog::info("{}: stopped (not connected); {} entries counted since the start", label_,
+                 entries_counted_);
+  }
   pipeline_.Finish();
   return ByteSource::Status::kStopped;
 }
 
-bool RedisInput::Connect(std::string* error) {
+RedisInput::ContextPtr RedisInput::Open(timeval timeout, std::string* error) {
   std::string password = url_.password;
   if (!password_file_.empty() && !ReadSecretLine(password_file_, &password, error)) {
     *error = "--input.redis.password-file " + password_file_ + ": " + *error;
-    return false;
+    return nullptr;
   }
-  redisContext* context =
-      url_.unix_path.empty()
-          ? redisConnectWithTimeout(url_.host.c_str(), url_.port, kConnectTimeout)
-          : redisConnectUnixWithTimeout(url_.unix_path.c_str(), kConnectTimeout);
+  ContextPtr context(url_.unix_path.empty()
+                         ? redisConnectWithTimeout(url_.host.c_str(), url_.port, kConnectTimeout)
+                         : redisConnectUnixWithTimeout(url_.unix_path.c_str(), kConnectTimeout));
   if (context == nullptr) {
     *error = "cannot connect: out of memory";
-    return false;
+    return nullptr;
   }
-  context_.reset(context);
-  owed_.clear();
   if (context->err != 0) {
     *error = std::string("cannot connect: ") + context->errstr;
-    context_.reset();
-    return false;
+    return nullptr;
   }
+  redisSetTimeout(context.get(), timeout);
+  if (url_.unix_path.empty()) redisEnableKeepAlive(context.get());
+  if (!password.empty()) {
+    std::vector<std::string> auth = {"AUTH"};
+    if (!url_.user.empty()) auth.push_back(url_.user);
+    auth.push_back(password);
+    std::string reply_error;
+    if (Call(context.get(), auth, &reply_error) == nullptr) {
+      *error = "AUTH: " + reply_error;  // Redis's error never quotes the password
+      return nullptr;
+    }
+  }
+  return context;
+}
+
+bool RedisInput::Connect(std::string* error) {
+  owed_.clear();
+  client_id_ = -1;
+  context_ = Open(kCommandTimeout, error);
+  if (context_ == nullptr) return false;
   // Its replies in the arena (no reply of the last connection is held any more).
   arena_->Reset();
   redisReader* reader = redisReaderCreateWithFunctions(&ReplyArena::functions);
@@ -291,27 +365,37 @@ bool RedisInput::Connect(std::string* error) {
     return false;
   }
   reader->privdata = arena_.get();
-  redisReaderFree(context->reader);
-  context->reader = reader;
-  redisSetTimeout(context, kCommandTimeout);
-  if (url_.unix_path.empty()) redisEnableKeepAlive(context);
+  redisReaderFree(context_->reader);
+  context_->reader = reader;
   std::string reply_error;
-  if (!password.empty()) {
-    std::vector<std::string> auth = {"AUTH"};
-    if (!url_.user.empty()) auth.push_back(url_.user);
-    auth.push_back(password);
-    if (!Command(auth, &reply_error)) {
-      *error = "AUTH: " + reply_error;  // Redis's error never quotes the password
-      context_.reset();
-      return false;
-    }
-  }
   if (url_.db != 0 && !Command({"SELECT", std::to_string(url_.db)}, &reply_error)) {
     *error = "SELECT " + std::to_string(url_.db) + ": " + reply_error;
     context_.reset();
     return false;
   }
+  // Its id, for CLIENT UNBLOCK at a stop during a blocking read.
+  Reply id = Command({"CLIENT", "ID"}, &reply_error);
+  if (id != nullptr && id->type == REDIS_REPLY_INTEGER) {
+    client_id_ = id->integer;
+  } else if (context_->err != 0) {
+    *error = reply_error;
+    context_.reset();
+    return false;
+  } else {
+    WarnCannotUnblock("CLIENT ID: " + (id == nullptr ? reply_error : "unexpected reply"));
+  }
   return true;
+}
+
+void RedisInput::WarnCannotUnblock(const std::string& problem) {
+  if (unblock_warned_) return;
+  unblock_warned_ = true;
+  spdlog::warn(
+      "{}: {}; a stop during a blocking read closes the connection instead of CLIENT UNBLOCK, "
+      "and what Redis handed that read stays {} until this consumer's next start (the ACL user "
+      "needs +client|id +client|unblock)",
+      label_, problem,
+      stream_.empty() ? "in the processing list " + processing_ : std::string("pending"));
 }
 
 RedisInput::Reply RedisInput::Command(const std::vector<std::string>& args, std::string* error) {
@@ -380,12 +464,70 @@ RedisInput::Reply RedisInput::BlockingCommand(const std::vector<std::string>& ar
       *error = std::string("poll: ") + std::strerror(errno);
       return nullptr;
     }
-    // Stopped: the reply, if any comes, is not read. What it would have
-    // handed over stays this consumer's (pending, or in its processing
-    // list) and is read again at the next start.
-    if (stopped()) return nullptr;
+    if (stopped()) return EndBlockingRead(args[0], deadline, error);
     if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
         redisBufferRead(context) != REDIS_OK) {
+      *error = lost + " (" + context->errstr + ")";
+      return nullptr;
+    }
+  }
+}
+
+RedisInput::Reply RedisInput::EndBlockingRead(const std::string& name, Clock::time_point deadline,
+                                              std::string* error) {
+  const auto abandon = [this](const std::string& problem) -> Reply {
+    WarnCannotUnblock(problem);
+    abandoned_ = true;
+    return nullptr;
+  };
+  if (client_id_ < 0) return abandon("CLIENT ID refused");  // warned at the connection
+  deadline = std::min(deadline, Clock::now() + kUnblockWait);
+  std::string problem;
+  const ContextPtr other = Open(kConnectTimeout, &problem);
+  if (other == nullptr) return abandon("a connection for CLIENT UNBLOCK: " + problem);
+  redisContext* context = context_.get();
+  const std::string lost = name + ": connection lost";
+  Clock::time_point next_unblock = Clock::now();
+  for (;;) {
+    void* reply = nullptr;
+    if (redisGetReplyFromReader(context, &reply) != REDIS_OK) {
+      *error = lost + " (" + context->errstr + ")";
+      return nullptr;
+    }
+    if (reply != nullptr) {
+      const auto* out = static_cast<const redisReply*>(reply);
+      if (out->type == REDIS_REPLY_ERROR) {
+        *error = name + ": " + std::string(Text(*out));
+        return nullptr;
+      }
+      return out;
+    }
+    Clock::time_point now = Clock::now();
+    if (now >= deadline) {
+      *error = name + ": no answer after CLIENT UNBLOCK";
+      return nullptr;
+    }
+    if (now >= next_unblock) {
+      // Ends the block as its timeout would: the reply is nil. 0: not
+      // blocked, the reply (entries, or nil) is on its way, or the read has
+      // not reached the server yet: asked again shortly.
+      const OwnedReply unblocked =
+          Call(other.get(), {"CLIENT", "UNBLOCK", std::to_string(client_id_), "TIMEOUT"}, &problem);
+      if (unblocked == nullptr) return abandon("CLIENT UNBLOCK: " + problem);
+      now = Clock::now();
+      next_unblock = unblocked->type == REDIS_REPLY_INTEGER && unblocked->integer == 1
+                         ? deadline
+                         : now + kUnblockRetry;
+    }
+    const auto wait =
+        std::chrono::duration_cast<milliseconds>(std::min(deadline, next_unblock) - now);
+    pollfd fd = {context->fd, POLLIN, 0};
+    if (poll(&fd, 1, static_cast<int>(std::max<milliseconds::rep>(wait.count(), 1))) < 0 &&
+        errno != EINTR) {
+      *error = std::string("poll: ") + std::strerror(errno);
+      return nullptr;
+    }
+    if ((fd.revents & (POLLIN | POLLHUP | POLLERR)) != 0 && redisBufferRead(context) != REDIS_OK) {
       *error = lost + " (" + context->errstr + ")";
       return nullptr;
     }
@@ -529,6 +671,7 @@ bool RedisInput::WorkBatch(bool list, const redisReply& entries, bool ahead, std
     if (IsString(entries.element[i])) AddLine(entries.element[i]->str, entries.element[i]->len);
   }
   WorkLines(entries.elements);
+  entries_counted_ += entries.elements;
   // Only now, with the lines in the store: off the head of the processing
   // list, where the batch read ahead follows this one.
   const std::vector<std::string> trim = {"LTRIM", processing_, std::to_string(entries.elements),
@@ -602,6 +745,7 @@ std::string RedisInput::ReadAhead(bool list, bool* worked) {
       while (!owed_.empty()) {
         if (Receive(&error) == nullptr) return error;
       }
+      if (stopped()) break;  // no blocking read to end then
       arena_->Reset();
       if (list) {
         // Empty: wait for one entry, then take what came with it (the one
@@ -609,39 +753,44 @@ std::string RedisInput::ReadAhead(bool list, bool* worked) {
         Reply one = BlockingCommand({"BLMOVE", list_, processing_, "LEFT", "RIGHT",
                                      std::to_string(kBlock.count() / 1000.0)},
                                     kBlock + kBlockGrace, &error);
-        if (one == nullptr) return error;  // empty when stopped
-        if (!IsString(one)) continue;      // nil: nothing came in the block time
+        if (one == nullptr) return error;  // empty when abandoned at a stop
+        if (!IsString(one)) continue;      // nil: nothing came in the block time, or stopped
         const std::string line(Text(*one));
-        Reply moved = Command(
-            {"EVAL", kMoveScript, "2", list_, processing_, std::to_string(kBatchEntries - 1)},
-            &error);
-        if (moved == nullptr) return error;
-        if (!IsArray(moved)) return "EVAL: unexpected reply";
+        // Stopped: only the one moved is worked (and trimmed).
+        Reply moved = nullptr;
+        if (!stopped()) {
+          moved = Command(
+              {"EVAL", kMoveScript, "2", list_, processing_, std::to_string(kBatchEntries - 1)},
+              &error);
+          if (moved == nullptr) return error;
+          if (!IsArray(moved)) return "EVAL: unexpected reply";
+        }
+        const std::size_t more = moved != nullptr ? moved->elements : 0;
         buffer_.clear();
         AddLine(line.data(), line.size());
-        for (std::size_t i = 0; i < moved->elements; ++i) {
+        for (std::size_t i = 0; i < more; ++i) {
           if (IsString(moved->element[i])) AddLine(moved->element[i]->str, moved->element[i]->len);
         }
-        WorkLines(moved->elements + 1);
+        WorkLines(more + 1);
+        entries_counted_ += more + 1;
         *worked = true;
-        if (!Command({"LTRIM", processing_, std::to_string(moved->elements + 1), "-1"}, &error)) {
-          return error;
-        }
+        if (!Command({"LTRIM", processing_, std::to_string(more + 1), "-1"}, &error)) return error;
         continue;
       }
       const milliseconds block = std::min(kBlock, claim_every);
       reply = BlockingCommand({"XREADGROUP", "GROUP", group_, consumer_, "COUNT", count, "BLOCK",
                                std::to_string(block.count()), "STREAMS", stream_, ">"},
                               block + kBlockGrace, &error);
-      if (reply == nullptr) return error;  // empty when stopped
+      if (reply == nullptr) return error;  // empty when abandoned at a stop
       entries = BatchEntries(list, reply, &error);
       if (entries == nullptr) {
         if (!error.empty()) return error;
-        continue;  // nothing came in the block time
+        continue;  // nothing came in the block time, or stopped
       }
     }
     // One read ahead while this batch is worked; its acknowledgement follows.
-    if (!Send(read_next, read_owed, &error)) return error;
+    // None once stopped: this batch is the last.
+    if (!stopped() && !Send(read_next, read_owed, &error)) return error;
     if (!WorkBatch(list, *entries, /*ahead=*/true, &error)) return error;
     *worked = true;
   }
@@ -714,6 +863,7 @@ bool RedisInput::WorkEntries(const redisReply& entries, bool ahead, std::string*
     if (!found) ++missing;
   }
   WorkLines(entries.elements);
+  entries_counted_ += entries.elements;
   const SelfMetrics& self = exporter().self();
   if (missing > 0) {
     shard_->Apply(self.EntriesSkipped(source(), SkippedEntry::kMissingField, missing));

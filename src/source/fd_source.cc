@@ -30,10 +30,12 @@ FdSource::Status FdSource::Read(char* buffer, std::size_t capacity, std::size_t*
                                 std::string* error) {
   pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_.fd(), POLLIN, 0}};
   for (;;) {
-    // Nothing to read now: say so before waiting.
-    const bool waits = reports_progress() && poll(fds, 2, 0) == 0;
+    // Nothing to read now: say so before waiting. Something to read: no
+    // second poll (a system call per read matters at low rates, issue 21).
+    int ready = reports_progress() ? poll(fds, 2, 0) : 0;
+    const bool waits = ready == 0 && reports_progress();
     if (waits) ReportProgress(Progress::kWaiting);
-    const int ready = poll(fds, 2, -1);
+    if (ready == 0) ready = poll(fds, 2, -1);
     if (waits) ReportProgress(Progress::kResumed);
     if (ready < 0) {
       if (errno == EINTR) continue;

@@ -30,6 +30,27 @@ struct LabelTable {
 
 namespace {
 
+// Whether every byte of `text` is printable ASCII (0x20 to 0x7e), 8 at a
+// time: a line with a trace id asks once per line.
+bool AllPrintableAscii(std::string_view text) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+  constexpr std::uint64_t kHighs = kOnes * 0x80;
+  std::size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    std::uint64_t x;
+    std::memcpy(&x, text.data() + i, 8);
+    // A high bit of x: not ASCII. Of (x - 0x20 each) & ~x: some byte below
+    // 0x20 (a borrow it starts may set others'; the answer is the same). Of
+    // (x & 0x7f each) + 1, which carries out of no byte: some byte 0x7f (DEL).
+    if ((x | ((x - kOnes * 0x20) & ~x) | ((x & ~kHighs) + kOnes)) & kHighs) return false;
+  }
+  for (; i < text.size(); ++i) {
+    const auto u = static_cast<unsigned char>(text[i]);
+    if (u < 0x20 || u >= 0x7f) return false;
+  }
+  return true;
+}
+
 // Label values longer than this go to the overflow series: a label is an
 // identifier, and a runaway value (a message in the status field) must not
 // bloat every scrape.
@@ -201,12 +222,7 @@ ExemplarCheck ExemplarFrom(std::string_view name, std::string_view text, double 
     text = trace;
   }
   // Printable ASCII (ids as a rule): a code point per byte.
-  bool printable = true;
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    printable &= u >= 0x20 && u < 0x7f;
-  }
-  if (printable) {
+  if (AllPrintableAscii(text)) {
     if (name.size() + text.size() > kMaxExemplarRunes) return ExemplarCheck::kTooLong;
     *out = {name, text, timestamp_seconds};
     return ExemplarCheck::kUsed;
@@ -499,28 +515,106 @@ std::atomic<std::uint64_t>* Shard::WriteNative(const BoundSeries& series, double
   return WriteCells(target, value, times);
 }
 
+[[gnu::always_inline]] inline void Shard::Unref(std::uint32_t label) {
+  if (--labels_[label - 1].refs == 0) free_labels_.push_back(label);
+}
+
+std::uint32_t Shard::ExemplarLabel(const ExemplarRef& exemplar) {
+  if (last_label_ != 0) {
+    const Label& last = labels_[last_label_ - 1].label;
+    if (last.value == exemplar.value && last.name == exemplar.name) return last_label_;
+  }
+  std::uint32_t made;
+  if (free_labels_.empty()) {
+    labels_.emplace_back();
+    made = static_cast<std::uint32_t>(labels_.size());
+  } else {
+    made = free_labels_.back();
+    free_labels_.pop_back();
+  }
+  PooledLabel& pooled = labels_[made - 1];
+  pooled.label.name.assign(exemplar.name);
+  pooled.label.value.assign(exemplar.value);
+  pooled.refs = 1;  // last_label_'s
+  if (last_label_ != 0) Unref(last_label_);
+  last_label_ = made;
+  return made;
+}
+
+void Shard::KeptTable::Grow() {
+  std::vector<Kept> old = std::move(slots);
+  slots.assign(std::max<std::size_t>(64, 2 * old.size()), Kept{});
+  size = 0;
+  for (Kept& k : old) {
+    if (k.label != 0) At(k.cell) = k;
+  }
+}
+
+// Inlined into the writes with an exemplar, as KeepExemplar: a line marks a
+// dozen cells.
+[[gnu::always_inline]] inline Shard::Kept& Shard::KeptTable::At(std::size_t cell) {
+  if (2 * (size + 1) > slots.size()) Grow();
+  const std::size_t mask = slots.size() - 1;
+  // Fibonacci hashing: neighbouring cells (a histogram's buckets) spread out.
+  for (std::size_t i = (cell * 0x9e3779b97f4a7c15ull) >> 32 & mask;; i = (i + 1) & mask) {
+    Kept& k = slots[i];
+    if (k.label == 0) {
+      k.cell = cell;
+      ++size;
+      return k;
+    }
+    if (k.cell == cell) return k;
+  }
+}
+
+[[gnu::always_inline]] inline void Shard::KeepExemplar(std::size_t cell, double value,
+                                                       std::uint32_t label, double timestamp) {
+  Kept& kept = exemplars_.At(cell);
+  if (kept.label != label) {
+    ++labels_[label - 1].refs;
+    if (kept.label != 0) Unref(kept.label);
+    kept.label = label;
+  }
+  kept.observed = value;
+  kept.timestamp_seconds = timestamp;
+}
+
 template <bool kExemplar>
 [[gnu::always_inline]] inline void Shard::ApplyUpdates(const Update* updates, std::size_t n,
                                                        const ExemplarRef* exemplar,
                                                        std::uint64_t times) {
-  const std::shared_ptr<const Label>* label = kExemplar ? &ExemplarLabel(*exemplar) : nullptr;
-  for (const Update* update = updates; update != updates + n; ++update) {
-    if (update->metric >= hot_.size()) continue;
-    std::size_t series = 0;
-    if (update->series == kDynamicSeries) {
-      series = ResolveSeries(update->metric, update->labels);
-    } else {
-      const Hot& m = hot_[update->metric];
-      if (update->series >= m.num_initial) continue;  // out of range: ignored
-      series = m.initial_series[update->series];
+  // The series an update writes, or SIZE_MAX for one that is ignored.
+  const auto series_of = [this](const Update& update) -> std::size_t {
+    if (update.metric >= hot_.size()) return SIZE_MAX;
+    if (update.series == kDynamicSeries) return ResolveSeries(update.metric, update.labels);
+    const Hot& m = hot_[update.metric];
+    if (update.series >= m.num_initial) return SIZE_MAX;  // out of range: ignored
+    return m.initial_series[update.series];
+  };
+  if constexpr (!kExemplar) {
+    for (const Update* update = updates; update != updates + n; ++update) {
+      const std::size_t series = series_of(*update);
+      if (series != SIZE_MAX) Write(update->metric, series, update->value, times);
     }
-    std::atomic<std::uint64_t>* counted = Write(update->metric, series, update->value, times);
-    if (kExemplar && counted != nullptr) {
-      // Locked per update: ResolveSeries takes the store's mutex, which a
-      // scrape holds while it takes this one.
+  } else {
+    // The series first: ResolveSeries takes the store's mutex, which a scrape
+    // holds while it takes exemplars_mutex_. Then one lock for the writes.
+    constexpr std::size_t kChunk = 32;
+    std::size_t series[kChunk];
+    for (std::size_t first = 0; first < n; first += kChunk) {
+      const std::size_t count = std::min(kChunk, n - first);
+      for (std::size_t i = 0; i < count; ++i) series[i] = series_of(updates[first + i]);
       std::lock_guard<std::mutex> lock(exemplars_mutex_);
-      KeepExemplar(static_cast<std::size_t>(counted - cells_.data()), update->value, *label,
-                   exemplar->timestamp_seconds);
+      const std::uint32_t label = ExemplarLabel(*exemplar);
+      for (std::size_t i = 0; i < count; ++i) {
+        if (series[i] == SIZE_MAX) continue;
+        const Update& update = updates[first + i];
+        if (std::atomic<std::uint64_t>* counted =
+                Write(update.metric, series[i], update.value, times)) {
+          KeepExemplar(static_cast<std::size_t>(counted - cells_.data()), update.value, label,
+                       exemplar->timestamp_seconds);
+        }
+      }
     }
   }
 }
@@ -540,45 +634,6 @@ void Shard::Apply(const Update* updates, std::size_t n, const ExemplarRef* exemp
   } else {
     ApplyUpdates<false>(updates, n, nullptr, times);
   }
-}
-
-const std::shared_ptr<const Label>& Shard::ExemplarLabel(const ExemplarRef& exemplar) {
-  if (last_label_ == nullptr || last_label_->name != exemplar.name ||
-      last_label_->value != exemplar.value) {
-    last_label_ = std::make_shared<const Label>(
-        Label{std::string(exemplar.name), std::string(exemplar.value)});
-  }
-  return last_label_;
-}
-
-Shard::Kept& Shard::KeptTable::At(std::size_t cell) {
-  if (2 * (size + 1) > slots.size()) {
-    std::vector<Kept> old = std::move(slots);
-    slots.assign(std::max<std::size_t>(64, 2 * old.size()), Kept{});
-    size = 0;
-    for (Kept& k : old) {
-      if (k.label != nullptr) At(k.cell) = std::move(k);
-    }
-  }
-  const std::size_t mask = slots.size() - 1;
-  // Fibonacci hashing: neighbouring cells (a histogram's buckets) spread out.
-  for (std::size_t i = (cell * 0x9e3779b97f4a7c15ull) >> 32 & mask;; i = (i + 1) & mask) {
-    Kept& k = slots[i];
-    if (k.label == nullptr) {
-      k.cell = cell;
-      ++size;
-      return k;
-    }
-    if (k.cell == cell) return k;
-  }
-}
-
-void Shard::KeepExemplar(std::size_t cell, double value, const std::shared_ptr<const Label>& label,
-                         double timestamp) {
-  Kept& kept = exemplars_.At(cell);
-  kept.label = label;
-  kept.observed = value;
-  kept.timestamp_seconds = timestamp;
 }
 
 BoundSeries Shard::Bind(std::uint32_t metric, std::uint32_t series) const {
@@ -611,8 +666,8 @@ void Shard::Write(const BoundSeries* series, const double* values, std::uint64_t
     }
     return;
   }
-  const std::shared_ptr<const Label>& label = ExemplarLabel(*exemplar);
   std::lock_guard<std::mutex> lock(exemplars_mutex_);
+  const std::uint32_t label = ExemplarLabel(*exemplar);
   for (; mask != 0; mask &= mask - 1) {
     const int i = __builtin_ctzll(mask);
     if (series[i].cells == nullptr) continue;
@@ -860,9 +915,10 @@ std::size_t Store::Collect(bool with_exemplars, std::vector<Family>* families,
       std::lock_guard<std::mutex> shard_lock(shard->exemplars_mutex_);
       exemplars.Reserve(shard->exemplars_.size);
       for (const Shard::Kept& kept : shard->exemplars_.slots) {
-        // The label's text copied now: a writer may replace it once the lock is let go.
-        if (kept.label != nullptr) {
-          exemplars.Add(kept.cell, *kept.label, kept.observed, kept.timestamp_seconds);
+        // The label's text copied now: a writer may reuse it once the lock is let go.
+        if (kept.label != 0) {
+          exemplars.Add(kept.cell, shard->labels_[kept.label - 1].label, kept.observed,
+                        kept.timestamp_seconds);
         }
       }
     }

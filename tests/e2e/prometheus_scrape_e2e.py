@@ -48,6 +48,9 @@ native       (issue 20) Native histograms: a histogram with `native:
              histogram_quantile(0.99, rate(...[5m])) on both: the native
              answer is within the schema's relative error (2^(1/8) - 1, 9.05 %)
              of the exact P99, the classic one off by more than four times that.
+             The slowest request carries a trace id: the native server (also
+             --enable-feature=exemplar-storage) returns it from
+             /api/v1/query_exemplars on the native histogram.
 
 Standard library only; the helpers (processes, polling with a deadline,
 clean-up on every exit path) are those of prometheus_e2e.py. Nothing sleeps a
@@ -413,7 +416,8 @@ def run_native(args, tmp, children):
 
     # Two Prometheus servers, each with its own directory: native and classic.
     apis, proms = {}, []
-    for name, flags in (("native", ["--enable-feature=native-histograms"]), ("classic", [])):
+    for name, flags in (("native", ["--enable-feature=native-histograms",
+                                    "--enable-feature=exemplar-storage"]), ("classic", [])):
         sub = os.path.join(tmp, name)
         os.mkdir(sub)
         write_prometheus_config(sub, [(name, port, [])])
@@ -425,9 +429,11 @@ def run_native(args, tmp, children):
              apis["classic"].query("e2e_latency_seconds_count"), [daemon] + proms)
 
     # 980 fast requests, 20 slow ones from 61 s to 65.75 s: P99 is the 10th slow one.
+    # The slowest carries a trace id: its exemplar rides on the native histogram.
     durations_ms = [100 + i for i in range(980)] + [61000 + 250 * k for k in range(20)]
-    daemon.proc.stdin.write("".join(json.dumps({"status": "success", "total_time_ms": d}) + "\n"
-                                    for d in durations_ms).encode())
+    lines = [{"status": "success", "total_time_ms": d} for d in durations_ms]
+    lines[-1]["trace_id"] = SLOW_TRACE
+    daemon.proc.stdin.write("".join(json.dumps(l) + "\n" for l in lines).encode())
     daemon.proc.stdin.flush()
     ordered = sorted(durations_ms)
     exact = ordered[math.ceil(0.99 * len(ordered)) - 1] / 1000
@@ -464,6 +470,25 @@ def run_native(args, tmp, children):
              % (classic, 100 * classic_error, exact))
     print("  ok  native P99 within the schema's error; classic off by %.1f s in a 60 s bucket"
           % abs(classic - exact), flush=True)
+
+    # Prometheus 2.42 takes a native histogram's exemplars from its classic
+    # buckets (protobuf), as client_golang writes them.
+    def slow_exemplar():
+        now = time.time()
+        for series in apis["native"].get("/api/v1/query_exemplars", query="e2e_latency_seconds",
+                                         start=now - 600, end=now + 60):
+            for e in series["exemplars"]:
+                if e["labels"].get("trace_id") == SLOW_TRACE:
+                    return series["seriesLabels"], float(e["value"])
+        return None
+
+    labels, value = wait_for(deadline, "the native server to store the slow request's exemplar",
+                             slow_exemplar, [daemon] + proms)
+    if value != durations_ms[-1] / 1000 or labels.get("__name__") != "e2e_latency_seconds":
+        fail("slow exemplar on %s with value %r, expected e2e_latency_seconds and %r"
+             % (labels, value, durations_ms[-1] / 1000))
+    print("  ok  query_exemplars(e2e_latency_seconds) on the native server: trace_id %s, value %r"
+          % (SLOW_TRACE, value), flush=True)
     # Prometheus 2.42 stores only the native series of a histogram that has
     # native buckets (docs/metrics.md says so); later versions may keep both.
     print("  native server's classic series: %d"

@@ -194,6 +194,73 @@ TEST(StoreTest, ExemplarFromChecksTheSpecsLimits) {
   EXPECT_EQ(ExemplarFrom("trace_id", "\xff\xfe", 1, &out), ExemplarCheck::kRefused);
 }
 
+// Printable ASCII is checked 8 bytes at a time: a bad byte is found
+// wherever it stands, and the bounds of the printable range pass.
+TEST(StoreTest, ExemplarFromFindsAnUnprintableByteAnywhere) {
+  ExemplarRef out;
+  for (std::size_t size = 1; size <= 40; ++size) {
+    for (std::size_t at = 0; at < size; ++at) {
+      for (const char bad : {'\0', '\t', '\x1f', '\x7f', '\x80', '\xff'}) {
+        std::string text(size, 'a');
+        text[at] = bad;
+        EXPECT_EQ(ExemplarFrom("request_id", text, 1, &out), ExemplarCheck::kRefused)
+            << size << " bytes, " << static_cast<int>(bad) << " at " << at;
+      }
+      for (const char fine : {' ', '~'}) {
+        std::string text(size, 'a');
+        text[at] = fine;
+        EXPECT_EQ(ExemplarFrom("request_id", text, 1, &out), ExemplarCheck::kUsed)
+            << size << " bytes, " << static_cast<int>(fine) << " at " << at;
+      }
+      std::string text(size, 'a');
+      text.replace(at, 1, "\xc3\xa9");  // é: valid UTF-8
+      EXPECT_EQ(ExemplarFrom("request_id", text, 1, &out), ExemplarCheck::kUsed) << at;
+    }
+  }
+}
+
+// A shard keeps each label once, counted by the cells showing it, and reuses
+// it when none does: every cell still shows its own latest label, through
+// lines that repeat the last label, and scrapes between them.
+TEST(StoreTest, ExemplarLabelsReusedKeepEveryCellsLatest) {
+  MetricSpec counter;
+  counter.name = "c_total";
+  Store store({Histogram({1, 2, 3}), counter});
+  Shard* shard = store.AddShard();
+  const BoundSeries c = shard->Bind(1, 0);
+  const double values[] = {0.5, 1.5, 2.5, 9};  // one per bucket, +Inf last
+  std::string last[4];
+  std::string last_counted;
+  for (int i = 0; i < 300; ++i) {
+    const int bucket = (i * 7 + i / 5) % 4;
+    const std::string id = "t" + std::to_string(i % 50 == 0 ? i - 1 : i);  // some repeat the last
+    const Update u{0, 0, values[bucket], nullptr};
+    shard->Apply(&u, 1, Trace(id, i));
+    last[bucket] = id;
+    if (i % 3 == 0) {
+      const double one = 1;
+      shard->Write(&c, &one, 1, Trace(id, i));
+      last_counted = id;
+    }
+    if (i % 37 != 0) continue;
+    const std::vector<Family> all = store.Collect();
+    const Series& hist = FindFamily(all, "h").series.at(0);
+    for (int b = 0; b < 4; ++b) {
+      if (last[b].empty()) continue;
+      ASSERT_TRUE(hist.buckets.at(b).exemplar) << i << " " << b;
+      EXPECT_EQ(hist.buckets[b].exemplar->label.value, last[b]) << i << " " << b;
+    }
+    ASSERT_TRUE(FindFamily(all, "c_total").series.at(0).exemplar);
+    EXPECT_EQ(FindFamily(all, "c_total").series.at(0).exemplar->label.value, last_counted);
+  }
+  const std::vector<Family> all = store.Collect();
+  const Series& hist = FindFamily(all, "h").series.at(0);
+  for (int b = 0; b < 4; ++b) {
+    ASSERT_TRUE(hist.buckets.at(b).exemplar) << b;
+    EXPECT_EQ(hist.buckets[b].exemplar->label.value, last[b]) << b;
+  }
+}
+
 // The budget's estimate: every series the caps allow (the overflow value
 // included) in every shard, and every label value at its longest.
 TEST(StoreTest, MaxBytesCountsEverySeriesInEveryShard) {

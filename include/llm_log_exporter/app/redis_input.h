@@ -18,6 +18,7 @@
 
 struct redisContext;
 struct redisReply;
+struct timeval;
 
 namespace lle {
 
@@ -47,9 +48,13 @@ std::string RedisSourceLabel(const Options& options);
 /// allocation per element), which the reader resets between batches. A lost
 /// connection or a failing command is logged and retried with backoff (100 ms
 /// doubling to 5 s) for as long as the input runs; llm_log_exporter_input_up
-/// says whether it is connected. Read() returns only on Stop() (kStopped), at
-/// once even inside a blocking read: what the server hands over after that
-/// stays unacknowledged (and is read again at the next start), never lost.
+/// says whether it is connected. Read() returns only on Stop() (kStopped),
+/// once the batch in hand and the one read ahead are worked and
+/// acknowledged; a blocking read under way is ended with CLIENT UNBLOCK from a
+/// second connection and what it was handed worked too, so that a clean stop
+/// leaves nothing pending. Without CLIENT ID or UNBLOCK (an ACL) it is
+/// abandoned instead: what the server handed it stays unacknowledged (read
+/// again at the next start), never lost.
 ///
 /// Owns its connection, reply arena, pipeline and stop signal (the
 /// ByteSource given to Input). Thread-safety as Input's; the Exporter must outlive it.
@@ -71,6 +76,7 @@ class RedisInput : public Input {
   struct ContextDeleter {
     void operator()(redisContext* context) const;
   };
+  using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
   // A reply, in arena_: valid until the reader resets it (between batches).
   using Reply = const redisReply*;
   // A reply owed by the server for a command sent ahead (Send), in order.
@@ -81,8 +87,15 @@ class RedisInput : public Input {
 
   RedisInput(Exporter& exporter, std::size_t source, const Options& options, StopSource* stop);
 
-  // Connects, logs in and selects the database; false with `*error`.
+  // A connection, logged in (AUTH), with hiredis's own reader and `timeout`
+  // for its commands; null with `*error`.
+  ContextPtr Open(timeval timeout, std::string* error);
+  // Connects context_ (Open), with replies in the arena, selects the database
+  // and takes its CLIENT ID; false with `*error`.
   bool Connect(std::string* error);
+  // Logs, once for the input's life, that a stop cannot CLIENT UNBLOCK
+  // (`problem`: why).
+  void WarnCannotUnblock(const std::string& problem);
   // Reads until Stop() (empty) or an error (its text). `*worked`: a batch was read.
   std::string RunStream(bool* worked);
   std::string RunList(bool* worked);
@@ -111,8 +124,16 @@ class RedisInput : public Input {
   // (`ahead`), or waited for. False with `*error`.
   bool WorkBatch(bool list, const redisReply& entries, bool ahead, std::string* error);
   // The same for a blocking read (XREADGROUP BLOCK, BLMOVE) that waits up
-  // to `limit` for its reply, or until Stop(): null with `*error` empty then.
+  // to `limit` for its reply. On Stop() it is ended by EndBlockingRead.
   Reply BlockingCommand(const std::vector<std::string>& args, std::chrono::milliseconds limit,
+                        std::string* error);
+  // Stopped in the blocking read `name` (its reply due by `deadline`): from
+  // a second connection, CLIENT UNBLOCK ... TIMEOUT, and its reply taken as
+  // any (nil, or what Redis had already handed it: entries now pending, or
+  // moved to the processing list). Null with `*error` empty when it cannot
+  // be unblocked (no CLIENT ID, refused, no second connection): the read is
+  // abandoned (abandoned_), its reply never read.
+  Reply EndBlockingRead(const std::string& name, std::chrono::steady_clock::time_point deadline,
                         std::string* error);
   // Works a stream reply's entries ([id, [field, value, ...]] each) and
   // acknowledges them (ahead, or waited for); false with `*error` if the XACK fails.
@@ -141,7 +162,11 @@ class RedisInput : public Input {
   Shard* shard_;     // the input's own self-metrics; the reader's thread only
   bool up_ = false;  // what llm_log_exporter_input_up says; the reader's thread only
   std::unique_ptr<ReplyArena> arena_;  // the connection's replies
-  std::unique_ptr<redisContext, ContextDeleter> context_;
+  ContextPtr context_;
+  long long client_id_ = -1;           // context_'s CLIENT ID; -1: unknown (refused)
+  bool unblock_warned_ = false;        // WarnCannotUnblock logged
+  bool abandoned_ = false;             // a blocking read was abandoned at the stop
+  std::uint64_t entries_counted_ = 0;  // entries worked since the start
   std::deque<Owed> owed_;  // replies to commands sent ahead, in order
   std::string buffer_;  // the lines of the batch being worked, then kLinePadding bytes
   // An XACK's arguments: pointers into the batch's reply, in arena_.

@@ -148,18 +148,27 @@ class alignas(64) Shard {
   template <bool kExemplar>
   void ApplyUpdates(const Update* updates, std::size_t n, const ExemplarRef* exemplar,
                     std::uint64_t times);
-  // Keeps `label` with `value` and `timestamp` as the latest exemplar of
-  // cells_[cell]; the caller holds exemplars_mutex_.
-  void KeepExemplar(std::size_t cell, double value, const std::shared_ptr<const Label>& label,
-                    double timestamp);
-  // `exemplar`'s label, shared by the cells one line writes (the last one made
-  // again if equal).
-  const std::shared_ptr<const Label>& ExemplarLabel(const ExemplarRef& exemplar);
+  // Keeps label `label` (a number from ExemplarLabel) with `value` and
+  // `timestamp` as the latest exemplar of cells_[cell]; the caller holds
+  // exemplars_mutex_.
+  void KeepExemplar(std::size_t cell, double value, std::uint32_t label, double timestamp);
+  // The number of `exemplar`'s label in labels_, shared by the cells one line
+  // writes (the last one's again if equal). Both: the caller holds
+  // exemplars_mutex_.
+  std::uint32_t ExemplarLabel(const ExemplarRef& exemplar);
+  void Unref(std::uint32_t label);
 
+  // An exemplar label, counted by the Kept slots and last_label_ that hold
+  // its number; at 0 it is free, and its strings are reused (no allocation
+  // per line once their capacity fits).
+  struct PooledLabel {
+    Label label;
+    std::uint32_t refs = 0;
+  };
   // The latest exemplar of a cell (a counter's value, a histogram bucket).
   struct Kept {
     std::size_t cell = 0;
-    std::shared_ptr<const Label> label;  // null: the slot is free
+    std::uint32_t label = 0;  // 1 + its index in labels_; 0: the slot is free
     double observed = 0;
     double timestamp_seconds = 0;
   };
@@ -170,6 +179,7 @@ class alignas(64) Shard {
     std::vector<Kept> slots;
     std::size_t size = 0;
     Kept& At(std::size_t cell);
+    void Grow();  // twice the slots (64 at first), the kept ones placed again
   };
 
   // What Apply needs of one metric, packed and resolved to this shard's cells:
@@ -191,9 +201,11 @@ class alignas(64) Shard {
   std::vector<Known> known_;                       // per label of each metric in turn
   // Exemplars: written by the shard's writer, read by scrapes. Lines without
   // one never touch them.
-  mutable std::mutex exemplars_mutex_;
+  mutable std::mutex exemplars_mutex_;  // guards the three below
   KeptTable exemplars_;
-  std::shared_ptr<const Label> last_label_;  // ExemplarLabel's last (writer only)
+  std::vector<PooledLabel> labels_;
+  std::vector<std::uint32_t> free_labels_;  // numbers of entries with refs 0
+  std::uint32_t last_label_ = 0;            // ExemplarLabel's last, counted (0: none)
   // Native buckets: written by the shard's writer, read by scrapes, under
   // native_mutex_. A native histogram series' cell after its sum holds 1 +
   // its index here (0: none yet); entries are never removed.
