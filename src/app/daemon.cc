@@ -351,7 +351,7 @@ int RunOnce(const Options& options, int in_fd, std::FILE* out) {
     std::fprintf(stderr, "llm_log_exporter: reading stdin: %s\n", error.c_str());
     return 1;
   }
-  const std::string text = SerializeText(exporter.Collect());
+  const std::string text = SerializeText(exporter.Collect(/*with_exemplars=*/false));
   if (std::fwrite(text.data(), 1, text.size(), out) != text.size() || std::fflush(out) != 0) {
     const int write_error = errno;
     report.Abandon();
@@ -511,18 +511,18 @@ int RunDaemon(const Options& options) {
   std::unique_ptr<GpuCollector> gpu;
   std::string gpu_error;
   if (!options.gpu_disable) gpu = GpuCollector::Open(options.gpu_nvml_library, &gpu_error);
-  HttpServer server(http, [&exporter, &process, &gpu, &flush_inputs] {
+  HttpServer server(http, [&exporter, &process, &gpu, &flush_inputs](
+                              bool with_exemplars, std::vector<Family>* families) {
     flush_inputs();
-    std::vector<Family> families = exporter.Collect();
+    exporter.Collect(with_exemplars, families);
     std::vector<Family> more = process.Collect();
     if (gpu) {
       std::vector<Family> gpus = gpu->Collect();
       more.insert(more.end(), std::make_move_iterator(gpus.begin()),
                   std::make_move_iterator(gpus.end()));
     }
-    families.insert(families.end(), std::make_move_iterator(more.begin()),
-                    std::make_move_iterator(more.end()));
-    return families;
+    families->insert(families->end(), std::make_move_iterator(more.begin()),
+                     std::make_move_iterator(more.end()));
   });
   std::string error;
   if (!server.Start(&error)) {

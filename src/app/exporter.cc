@@ -80,17 +80,23 @@ void Exporter::CountReload(bool success) {
   control_->Apply(self_.LastReload(success));
 }
 
-std::vector<Family> Exporter::Collect() {
+std::vector<Family> Exporter::Collect(bool with_exemplars) {
+  std::vector<Family> out;
+  Collect(with_exemplars, &out);
+  return out;
+}
+
+void Exporter::Collect(bool with_exemplars, std::vector<Family>* families) {
   std::shared_lock<ReloadGate> lock(gate_);
   // The self-metrics first: a pipeline counts a chunk's lines after it has
   // applied their updates, so the families read after the counts hold at
   // least what they count (a chunk finishing in between shows in its metrics
   // before its lines_total, never the other way; the cells are relaxed
   // atomics, which x86-64 keeps in store order).
-  std::vector<Family> self = self_store_.Collect();
-  std::vector<Family> out = generation_->store.Collect();
-  out.insert(out.end(), std::make_move_iterator(self.begin()), std::make_move_iterator(self.end()));
-  return out;
+  const Store& store = generation_->store;
+  const std::size_t total = self_store_.Collect(with_exemplars, families, store.families());
+  store.Collect(with_exemplars, families, 0);
+  families->resize(total);
 }
 
 }  // namespace lle

@@ -2,9 +2,11 @@
 // written straight in the wire format of proto/metrics.proto: fields in
 // number order, as the generated classes write them (a test compares the
 // bytes), without building a message object per series.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 #include "llm_log_exporter/exposition/text_format.h"
@@ -19,60 +21,81 @@ constexpr std::uint64_t kCounterType = 0;
 constexpr std::uint64_t kGaugeType = 1;
 constexpr std::uint64_t kHistogramType = 4;
 
-// Appends protobuf fields to a string. A nested message's length is written
-// in one byte first and widened once the message is done, if it must be.
+// Appends protobuf fields to a string, through a pointer: the string is
+// sized ahead (a field is a few stores and a bounds check, not a call per
+// byte) and cut to what was written when the Wire goes. A nested message's
+// length is written in one byte first and widened once the message is
+// done, if it must be.
 class Wire {
  public:
-  explicit Wire(std::string* out) : out_(*out) {}
+  Wire(std::string* out, std::size_t estimate) : out_(*out), used_(out->size()) {
+    out_.resize(used_ + estimate);
+  }
+  ~Wire() { out_.resize(used_); }
+  Wire(const Wire&) = delete;
+  Wire& operator=(const Wire&) = delete;
 
   void Uint(int field, std::uint64_t value) {
-    Tag(field, 0);
-    Varint(value);
+    char* p = Need(2 * kMaxVarint);
+    p = Varint(p, Tag(field, 0));
+    used_ = static_cast<std::size_t>(Varint(p, value) - out_.data());
   }
   void Int(int field, std::int64_t value) { Uint(field, static_cast<std::uint64_t>(value)); }
   void Sint(int field, std::int64_t value) {  // zigzag: sint32 and sint64 alike
     Uint(field, (static_cast<std::uint64_t>(value) << 1) ^ static_cast<std::uint64_t>(value >> 63));
   }
   void Double(int field, double value) {
-    Tag(field, 1);
-    char bytes[sizeof value];
-    std::memcpy(bytes, &value, sizeof value);
-    out_.append(bytes, sizeof bytes);
+    char* p = Varint(Need(kMaxVarint + sizeof value), Tag(field, 1));
+    std::memcpy(p, &value, sizeof value);
+    used_ = static_cast<std::size_t>(p + sizeof value - out_.data());
   }
   void Bytes(int field, std::string_view text) {
-    Tag(field, 2);
-    Varint(text.size());
-    out_.append(text);
+    char* p = Need(2 * kMaxVarint + text.size());
+    p = Varint(Varint(p, Tag(field, 2)), text.size());
+    std::memcpy(p, text.data(), text.size());
+    used_ = static_cast<std::size_t>(p + text.size() - out_.data());
   }
   // A message in field `field` (0: a length-delimited one of its own, no
   // tag), ended by End with what Begin returned.
   std::size_t Begin(int field) {
-    if (field != 0) Tag(field, 2);
-    out_.push_back('\0');
-    return out_.size();
+    char* p = Need(kMaxVarint + 1);
+    if (field != 0) p = Varint(p, Tag(field, 2));
+    *p++ = '\0';
+    used_ = static_cast<std::size_t>(p - out_.data());
+    return used_;
   }
   void End(std::size_t start) {
-    std::size_t size = out_.size() - start;
+    std::size_t size = used_ - start;
     if (size < 0x80) {
       out_[start - 1] = static_cast<char>(size);
       return;
     }
-    char length[10];
-    std::size_t n = 0;
-    for (; size >= 0x80; size >>= 7) length[n++] = static_cast<char>(size | 0x80);
-    length[n++] = static_cast<char>(size);
-    out_.insert(start, n - 1, '\0');
-    std::memcpy(&out_[start - 1], length, n);
+    char length[kMaxVarint];
+    const std::size_t n = static_cast<std::size_t>(Varint(length, size) - length);
+    char* p = Need(n - 1);
+    std::memmove(p - size + n - 1, p - size, size);  // the message, n - 1 bytes on
+    std::memcpy(out_.data() + start - 1, length, n);
+    used_ += n - 1;
   }
 
  private:
-  void Tag(int field, int wire_type) { Varint(static_cast<std::uint64_t>(field) << 3 | wire_type); }
-  void Varint(std::uint64_t value) {
-    for (; value >= 0x80; value >>= 7) out_.push_back(static_cast<char>(value | 0x80));
-    out_.push_back(static_cast<char>(value));
+  static constexpr std::size_t kMaxVarint = 10;
+  static std::uint64_t Tag(int field, int wire_type) {
+    return static_cast<std::uint64_t>(field) << 3 | static_cast<std::uint64_t>(wire_type);
+  }
+  static char* Varint(char* p, std::uint64_t value) {
+    for (; value >= 0x80; value >>= 7) *p++ = static_cast<char>(value | 0x80);
+    *p++ = static_cast<char>(value);
+    return p;
+  }
+  // Room for `n` more bytes at what it returns (the end of what was written).
+  char* Need(std::size_t n) {
+    if (out_.size() - used_ < n) out_.resize(std::max(2 * out_.size(), used_ + n));
+    return out_.data() + used_;
   }
 
   std::string& out_;
+  std::size_t used_;
 };
 
 void LabelPair(Wire& w, int field, const Label& label) {
@@ -147,7 +170,27 @@ void HistogramOf(Wire& w, const Series& series) {
 
 std::string SerializeProtobuf(const std::vector<Family>& families) {
   std::string out;
-  Wire w(&out);
+  SerializeProtobuf(families, &out);
+  return out;
+}
+
+void SerializeProtobuf(const std::vector<Family>& families, std::string* out) {
+  // Sized up front, roughly (a string of megabytes grown by doubling is
+  // copied at every step): the fields' text, and some bytes per field.
+  std::size_t estimate = 0;
+  for (const Family& family : families) {
+    estimate += family.name.size() + family.help.size() + 16;
+    for (const Series& series : family.series) {
+      std::size_t labels = 0;
+      for (const Label& label : series.labels) labels += label.name.size() + label.value.size() + 8;
+      estimate += labels + 32 + series.buckets.size() * 24;
+      if (series.exemplar) estimate += series.exemplar->label.value.size() + 48;
+      for (const Bucket& bucket : series.buckets) {
+        if (bucket.exemplar) estimate += bucket.exemplar->label.value.size() + 48;
+      }
+    }
+  }
+  Wire w(out, estimate);
   for (const Family& family : families) {
     if (family.series.empty()) continue;
     const std::size_t message = w.Begin(0);  // MetricFamily, its length first
@@ -181,7 +224,6 @@ std::string SerializeProtobuf(const std::vector<Family>& families) {
     }
     w.End(message);
   }
-  return out;
 }
 
 }  // namespace lle

@@ -2,10 +2,13 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <utility>
@@ -17,6 +20,40 @@ namespace lle {
 
 namespace {
 
+// Appends to a string through a pointer: the string is sized ahead and cut
+// to what was written at the end, so that writing a few bytes is a store
+// and a bounds check (std::string's append is a call and a check each time,
+// and a scrape appends a million times).
+class Out {
+ public:
+  Out(std::string& s, std::size_t estimate) : s_(s), used_(s.size()) {
+    s_.resize(used_ + estimate);
+  }
+  ~Out() { s_.resize(used_); }
+  Out(const Out&) = delete;
+  Out& operator=(const Out&) = delete;
+
+  // Room for `n` more bytes at Cursor(); Advance past those written.
+  char* Need(std::size_t n) {
+    if (s_.size() - used_ < n) s_.resize(std::max(2 * s_.size(), used_ + n));
+    return s_.data() + used_;
+  }
+  void Advance(const char* end) { used_ = static_cast<std::size_t>(end - s_.data()); }
+  void Put(std::string_view text) {
+    char* p = Need(text.size());
+    std::memcpy(p, text.data(), text.size());
+    used_ += text.size();
+  }
+  void Put(char c) {
+    *Need(1) = c;
+    ++used_;
+  }
+
+ private:
+  std::string& s_;
+  std::size_t used_;
+};
+
 // prometheus-cpp 1.0.1's TextSerializer, but for the numbers: it prints them
 // with %.16g, one digit short of what a double can need, so some read back as
 // another double and DBL_MAX as 1.797693134862316e+308, out of range for every
@@ -26,85 +63,106 @@ namespace {
 // stay integers (1876, not 1.876e+03), else with an exponent (1e+21, 1e-07).
 // Writing it without printf also costs a tenth as much, and a scrape of 10 k
 // series writes 100 k numbers.
-void AppendDouble(std::string& out, double value) {
-  if (std::isnan(value)) {
-    out += "NaN";
-  } else if (std::isinf(value)) {
-    out += value < 0 ? "-Inf" : "+Inf";
-  } else {
-    // The decimal exponent of the shortest text is in [-4, 16) exactly when
-    // the double is: that text must read back as this double, not a neighbour.
-    const double magnitude = std::fabs(value);
-    const bool positional = magnitude == 0 || (magnitude >= 1e-4 && magnitude < 1e16);
-    char buffer[32];
-    const std::to_chars_result r =
-        std::to_chars(buffer, buffer + sizeof buffer, value,
-                      positional ? std::chars_format::fixed : std::chars_format::scientific);
-    out.append(buffer, r.ptr);
+//
+// Writes the text at `p`, which has room for kDoubleText bytes; returns its end.
+constexpr std::size_t kDoubleText = 32;
+char* WriteDouble(char* p, double value) {
+  if (std::isnan(value)) return std::copy_n("NaN", 3, p);
+  if (std::isinf(value)) return std::copy_n(value < 0 ? "-Inf" : "+Inf", 4, p);
+  if (std::fabs(value) < 1e15 && value == std::trunc(value) &&
+      !(value == 0 && std::signbit(value))) {
+    // A whole number (most values: counts, tokens): below 2^53 its shortest
+    // text is its digits, which the integer conversion writes at a fraction
+    // of the cost. -0 keeps its sign below.
+    return std::to_chars(p, p + kDoubleText, static_cast<std::int64_t>(value)).ptr;
   }
+  // The decimal exponent of the shortest text is in [-4, 16) exactly when
+  // the double is: that text must read back as this double, not a neighbour.
+  const double magnitude = std::fabs(value);
+  const bool positional = magnitude == 0 || (magnitude >= 1e-4 && magnitude < 1e16);
+  return std::to_chars(p, p + kDoubleText, value,
+                       positional ? std::chars_format::fixed : std::chars_format::scientific)
+      .ptr;
+}
+
+void AppendDouble(Out& out, double value) {
+  out.Advance(WriteDouble(out.Need(kDoubleText), value));
 }
 
 template <typename Int>
-void AppendInt(std::string& out, Int value) {
-  char buffer[24];
-  const std::to_chars_result r = std::to_chars(buffer, buffer + sizeof buffer, value);
-  out.append(buffer, r.ptr);
+void AppendInt(Out& out, Int value) {
+  char* p = out.Need(24);
+  out.Advance(std::to_chars(p, p + 24, value).ptr);
 }
 
-void AppendEscaped(std::string& out, std::string_view value, bool quotes) {
+void AppendEscaped(Out& out, std::string_view value, bool quotes) {
+  char* p = out.Need(2 * value.size());  // at most every character escaped
   for (const char c : value) {
     if (c == '\n') {
-      out += "\\n";
-    } else {
-      if (c == '\\' || (quotes && c == '"')) out += '\\';
-      out += c;
+      *p++ = '\\';
+      *p++ = 'n';
+      continue;
     }
+    if (c == '\\' || (quotes && c == '"')) *p++ = '\\';
+    *p++ = c;
   }
+  out.Advance(p);
 }
 
 // The series name and labels, then a space; `le` as the extra label.
-void AppendHead(std::string& out, std::string_view name, const Series& series,
-                std::string_view suffix = {}, const Bucket* le = nullptr) {
-  out += name;
-  out += suffix;
+void AppendHead(Out& out, std::string_view name, const Series& series, std::string_view suffix = {},
+                const Bucket* le = nullptr) {
+  out.Put(name);
+  out.Put(suffix);
   if (!series.labels.empty() || le != nullptr) {
-    out += '{';
-    const char* separator = "";
+    out.Put('{');
+    bool first = true;
     for (const Label& label : series.labels) {
-      out += separator;
-      out += label.name;
-      out += "=\"";
+      if (!first) out.Put(',');
+      first = false;
+      out.Put(label.name);
+      out.Put("=\"");
       AppendEscaped(out, label.value, true);
-      out += '"';
-      separator = ",";
+      out.Put('"');
     }
     if (le != nullptr) {
-      out += separator;
-      out += "le=\"";
+      if (!first) out.Put(',');
+      out.Put("le=\"");
       AppendDouble(out, le->upper_bound);
-      out += '"';
+      out.Put('"');
     }
-    out += '}';
+    out.Put('}');
   }
-  out += ' ';
+  out.Put(' ');
 }
+
+// The text of the last exemplar timestamp written: the exemplars of one line
+// (a counter and its histograms' buckets) share the time it was read at.
+struct LastTimestamp {
+  double value = std::numeric_limits<double>::quiet_NaN();  // never equal: none yet
+  char text[kDoubleText];
+  std::size_t size = 0;
+};
 
 // The end of a sample line: in OpenMetrics, its exemplar if any.
-void AppendTail(std::string& out, const Exemplar* exemplar) {
+void AppendTail(Out& out, const Exemplar* exemplar, LastTimestamp& last) {
   if (exemplar != nullptr) {
-    out += " # {";
-    out += exemplar->label.name;
-    out += "=\"";
+    out.Put(" # {");
+    out.Put(exemplar->label.name);
+    out.Put("=\"");
     AppendEscaped(out, exemplar->label.value, true);
-    out += "\"} ";
+    out.Put("\"} ");
     AppendDouble(out, exemplar->value);
-    out += ' ';
-    AppendDouble(out, exemplar->timestamp_seconds);
+    out.Put(' ');
+    if (!(exemplar->timestamp_seconds == last.value)) {
+      last.value = exemplar->timestamp_seconds;
+      last.size = static_cast<std::size_t>(WriteDouble(last.text, last.value) - last.text);
+    }
+    out.Put(std::string_view(last.text, last.size));
   }
-  out += '\n';
+  out.Put('\n');
 }
-
-void AppendFamily(std::string& out, const Family& family, bool open_metrics) {
+void AppendFamily(Out& out, const Family& family, bool open_metrics) {
   // OpenMetrics names a counter family without `_total` and its sample with
   // it, adding it if the name lacks it (as client_golang does).
   std::string_view name = family.name;
@@ -117,29 +175,31 @@ void AppendFamily(std::string& out, const Family& family, bool open_metrics) {
     value_suffix = kTotal;
   }
   if (!family.help.empty()) {
-    out += "# HELP ";
-    out += name;
-    out += ' ';
+    out.Put("# HELP ");
+    out.Put(name);
+    out.Put(' ');
     if (open_metrics) {
       AppendEscaped(out, family.help, true);
     } else {
-      out += family.help;  // as prometheus-cpp wrote it (the golden files hold it)
+      out.Put(family.help);  // as prometheus-cpp wrote it (the golden files hold it)
     }
-    out += '\n';
+    out.Put('\n');
   }
-  out += "# TYPE ";
-  out += name;
-  out += family.type == MetricType::kCounter ? " counter\n"
-         : family.type == MetricType::kGauge ? " gauge\n"
-                                             : " histogram\n";
+  out.Put("# TYPE ");
+  out.Put(name);
+  out.Put(family.type == MetricType::kCounter ? " counter\n"
+          : family.type == MetricType::kGauge ? " gauge\n"
+                                              : " histogram\n");
   const auto exemplar = [open_metrics](const std::shared_ptr<const Exemplar>& e) {
     return open_metrics ? e.get() : nullptr;
   };
+  LastTimestamp last;
   for (const Series& series : family.series) {
     if (family.type != MetricType::kHistogram) {
       AppendHead(out, name, series, value_suffix);
       AppendDouble(out, series.value);
-      AppendTail(out, family.type == MetricType::kCounter ? exemplar(series.exemplar) : nullptr);
+      AppendTail(out, family.type == MetricType::kCounter ? exemplar(series.exemplar) : nullptr,
+                 last);
       continue;
     }
     // 0.0.4 as prometheus-cpp wrote it: count, sum, buckets; OpenMetrics as
@@ -147,16 +207,16 @@ void AppendFamily(std::string& out, const Family& family, bool open_metrics) {
     const auto count_and_sum = [&] {
       AppendHead(out, name, series, "_count");
       AppendInt(out, series.count);
-      out += '\n';
+      out.Put('\n');
       AppendHead(out, name, series, "_sum");
       AppendDouble(out, series.sum);
-      out += '\n';
+      out.Put('\n');
     };
     if (!open_metrics) count_and_sum();
     for (const Bucket& bucket : series.buckets) {
       AppendHead(out, name, series, "_bucket", &bucket);
       AppendInt(out, bucket.cumulative_count);
-      AppendTail(out, exemplar(bucket.exemplar));
+      AppendTail(out, exemplar(bucket.exemplar), last);
     }
     if (series.buckets.empty() ||
         series.buckets.back().upper_bound != std::numeric_limits<double>::infinity()) {
@@ -164,24 +224,25 @@ void AppendFamily(std::string& out, const Family& family, bool open_metrics) {
       inf.upper_bound = std::numeric_limits<double>::infinity();
       AppendHead(out, name, series, "_bucket", &inf);
       AppendInt(out, series.count);
-      out += '\n';
+      out.Put('\n');
     }
     if (open_metrics) count_and_sum();
   }
 }
 
-std::string Serialize(const std::vector<Family>& families, bool open_metrics) {
-  // Sized up front: growing a string of megabytes by doubling copies it and
-  // faults in fresh pages at every step.
+void Serialize(const std::vector<Family>& families, bool open_metrics, std::string& out) {
+  // Sized up front, a little over: growing a string of megabytes by doubling
+  // copies it at every step.
   std::size_t estimate = 8;
   for (const Family& family : families) {
     estimate += 2 * family.name.size() + family.help.size() + 32;
     for (const Series& series : family.series) {
-      std::size_t head = family.name.size() + 48;
+      // A line: name, suffix, labels, value (a bucket's `le` too).
+      std::size_t line = family.name.size() + 40;
       for (const Label& label : series.labels) {
-        head += label.name.size() + label.value.size() + 4;
+        line += label.name.size() + label.value.size() + 4;
       }
-      estimate += head * (series.buckets.size() + 3);
+      estimate += line + (series.buckets.empty() ? 0 : (line + 30) * (series.buckets.size() + 2));
       if (open_metrics && series.exemplar) estimate += 64 + series.exemplar->label.value.size();
       if (open_metrics && family.type == MetricType::kHistogram) {
         for (const Bucket& bucket : series.buckets) {
@@ -190,11 +251,9 @@ std::string Serialize(const std::vector<Family>& families, bool open_metrics) {
       }
     }
   }
-  std::string out;
-  out.reserve(estimate);
-  for (const Family& family : families) AppendFamily(out, family, open_metrics);
-  if (open_metrics) out += "# EOF\n";
-  return out;
+  Out writer(out, estimate);
+  for (const Family& family : families) AppendFamily(writer, family, open_metrics);
+  if (open_metrics) writer.Put("# EOF\n");
 }
 
 // Leading and trailing whitespace off.
@@ -248,11 +307,23 @@ void ForEachHeaderItem(std::string_view header, Visit visit) {
 }  // namespace
 
 std::string SerializeText(const std::vector<Family>& families) {
-  return Serialize(families, false);
+  std::string out;
+  Serialize(families, false, out);
+  return out;
 }
 
 std::string SerializeOpenMetrics(const std::vector<Family>& families) {
-  return Serialize(families, true);
+  std::string out;
+  Serialize(families, true, out);
+  return out;
+}
+
+void SerializeText(const std::vector<Family>& families, std::string* out) {
+  Serialize(families, false, *out);
+}
+
+void SerializeOpenMetrics(const std::vector<Family>& families, std::string* out) {
+  Serialize(families, true, *out);
 }
 
 ExpositionFormat NegotiateFormat(std::string_view accept) {
@@ -309,21 +380,30 @@ bool AcceptsGzip(std::string_view header) {
 }
 
 std::string Gzip(std::string_view data) {
+  std::string out;
+  Gzip(data, &out);
+  return out;
+}
+
+void Gzip(std::string_view data, std::string* out) {
   z_stream zs{};
   // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
   if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
     throw std::runtime_error("deflateInit2 failed");
   }
-  std::string out(deflateBound(&zs, data.size()), '\0');
+  const std::size_t start = out->size();
+  out->resize(start + deflateBound(&zs, data.size()));
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out->data() + start);
+  zs.avail_out = static_cast<uInt>(out->size() - start);
   const int rc = deflate(&zs, Z_FINISH);
   deflateEnd(&zs);
-  if (rc != Z_STREAM_END) throw std::runtime_error("deflate failed");
-  out.resize(zs.total_out);
-  return out;
+  if (rc != Z_STREAM_END) {
+    out->resize(start);
+    throw std::runtime_error("deflate failed");
+  }
+  out->resize(start + zs.total_out);
 }
 
 }  // namespace lle

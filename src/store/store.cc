@@ -20,6 +20,12 @@ struct LabelTable {
   // Values [0, size) of this label; appended under the store's mutex only.
   std::vector<std::string> values;
   std::atomic<std::size_t> size{0};
+  // Indices of the values [0, size) and of the overflow value (radix - 1),
+  // in order of their text: kept by Store::SortedValues under the store's
+  // mutex, for scrapes; with whether two of them have the same text (only
+  // a spec made in code can have that: the config refuses it).
+  mutable std::vector<std::uint32_t> sorted;
+  mutable bool sorted_ties = false;
 };
 
 namespace {
@@ -767,44 +773,177 @@ std::vector<std::string_view> Store::SeriesLabels(const Metric& m, std::size_t s
   return values;
 }
 
-std::vector<Family> Store::Collect() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  // Each cell's newest exemplar over the shards, in cell order: the loop
-  // below visits cells in that order, so it walks this list once.
-  std::vector<std::pair<std::size_t, std::shared_ptr<const Exemplar>>> exemplars;
-  for (const auto& shard : shards_) {
-    std::lock_guard<std::mutex> shard_lock(shard->exemplars_mutex_);
-    exemplars.reserve(exemplars.size() + shard->exemplars_.size);
+namespace {
+
+// The exemplars the shards keep, copied out under each shard's lock (never
+// held for the rest of a scrape: writers go on), found by cell: the newest
+// of a cell's over the shards. The Exemplars live in one block, shared by
+// aliasing pointers: a scrape allocates once for all of them but for their
+// labels' text.
+class ExemplarIndex {
+ public:
+  ExemplarIndex() : made_(std::make_shared<std::vector<Exemplar>>()) {}
+  // Call Add for every exemplar kept, then Build, then Find.
+  void Reserve(std::size_t n) {
+    made_->reserve(made_->size() + n);
+    entries_.reserve(entries_.size() + n);
   }
-  for (const auto& shard : shards_) {
-    std::lock_guard<std::mutex> shard_lock(shard->exemplars_mutex_);
-    for (const Shard::Kept& kept : shard->exemplars_.slots) {
-      if (kept.label == 0) continue;
-      exemplars.emplace_back(kept.cell, std::make_shared<const Exemplar>(
-                                            Exemplar{shard->labels_[kept.label - 1].label,
-                                                     kept.observed, kept.timestamp_seconds}));
+  void Add(std::size_t cell, const Label& label, double observed, double timestamp_seconds) {
+    entries_.push_back({cell, static_cast<std::uint32_t>(made_->size())});
+    made_->push_back(Exemplar{label, observed, timestamp_seconds});
+  }
+  void Build() {
+    if (entries_.empty()) return;
+    std::size_t size = 16;
+    while (size < 2 * entries_.size()) size *= 2;
+    slots_.assign(size, 0);
+    const std::size_t mask = size - 1;
+    for (std::uint32_t e = 0; e < entries_.size(); ++e) {
+      for (std::size_t i = Hash(entries_[e].cell) & mask;; i = (i + 1) & mask) {
+        if (slots_[i] == 0) {
+          slots_[i] = e + 1;
+          break;
+        }
+        const Entry& held = entries_[slots_[i] - 1];
+        if (held.cell == entries_[e].cell) {
+          if ((*made_)[entries_[e].made].timestamp_seconds >
+              (*made_)[held.made].timestamp_seconds) {
+            slots_[i] = e + 1;
+          }
+          break;
+        }
+      }
     }
   }
-  std::sort(exemplars.begin(), exemplars.end(), [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first < b.first
-                              : a.second->timestamp_seconds > b.second->timestamp_seconds;
-  });
-  auto next_exemplar = exemplars.begin();
-  const auto exemplar_of = [&](std::size_t cell) -> std::shared_ptr<const Exemplar> {
-    while (next_exemplar != exemplars.end() && next_exemplar->first < cell) ++next_exemplar;
-    if (next_exemplar == exemplars.end() || next_exemplar->first != cell) return nullptr;
-    return next_exemplar->second;  // the newest: sorted first among the cell's
+  // The newest exemplar of `cell`, or null.
+  std::shared_ptr<const Exemplar> Find(std::size_t cell) const {
+    if (slots_.empty()) return nullptr;
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = Hash(cell) & mask; slots_[i] != 0; i = (i + 1) & mask) {
+      const Entry& e = entries_[slots_[i] - 1];
+      if (e.cell == cell) return std::shared_ptr<const Exemplar>(made_, &(*made_)[e.made]);
+    }
+    return nullptr;
+  }
+
+ private:
+  struct Entry {
+    std::size_t cell;
+    std::uint32_t made;  // index into made_
   };
+  // Fibonacci hashing, as Shard::KeptTable: a histogram's neighbouring cells spread out.
+  static std::size_t Hash(std::size_t cell) { return (cell * 0x9e3779b97f4a7c15ull) >> 32; }
+
+  std::shared_ptr<std::vector<Exemplar>> made_;  // not grown once Find hands out pointers
+  std::vector<Entry> entries_;
+  std::vector<std::uint32_t> slots_;  // 1 + index into entries_; 0: free
+};
+
+}  // namespace
+
+const std::vector<std::uint32_t>& Store::SortedValues(const LabelTable& label) {
+  // Values are only appended: sorted again only when some were added.
+  const std::size_t known = label.size.load(std::memory_order_relaxed);
+  if (label.sorted.size() != known + 1) {
+    const std::uint32_t overflow = static_cast<std::uint32_t>(label.radix - 1);
+    const auto text = [&label, overflow](std::uint32_t i) {
+      return i == overflow ? std::string_view(label.spec.overflow)
+                           : std::string_view(label.values[i]);
+    };
+    label.sorted.resize(known);
+    for (std::uint32_t i = 0; i < known; ++i) label.sorted[i] = i;
+    label.sorted.push_back(overflow);
+    std::sort(label.sorted.begin(), label.sorted.end(),
+              [&text](std::uint32_t a, std::uint32_t b) { return text(a) < text(b); });
+    label.sorted_ties = std::adjacent_find(label.sorted.begin(), label.sorted.end(),
+                                           [&text](std::uint32_t a, std::uint32_t b) {
+                                             return text(a) == text(b);
+                                           }) != label.sorted.end();
+  }
+  return label.sorted;
+}
+
+std::vector<std::size_t> Store::SeriesInOrder(const Metric& m) {
+  std::vector<std::size_t> out;
+  const std::size_t n = m.labels.size();
+  if (n == 0) {
+    if (m.exists[0].load(std::memory_order_relaxed)) out.push_back(0);
+    return out;
+  }
+  // Per label, in order of its values' text: the value's part of the series
+  // index (the last label varies fastest, each in its radix).
+  std::vector<std::vector<std::size_t>> parts(n);
+  std::size_t weight = 1;
+  bool ties = false;
+  for (std::size_t l = n; l-- > 0;) {
+    for (const std::uint32_t v : SortedValues(*m.labels[l])) parts[l].push_back(v * weight);
+    ties |= m.labels[l]->sorted_ties;
+    weight *= m.labels[l]->radix;
+  }
+  if (ties) {
+    // Values of the same text: series are compared by their values' text.
+    for (std::size_t s = 0; s < m.series_capacity; ++s) {
+      if (m.exists[s].load(std::memory_order_relaxed)) out.push_back(s);
+    }
+    std::vector<std::vector<std::string_view>> values(m.series_capacity);
+    for (const std::size_t s : out) values[s] = SeriesLabels(m, s);
+    std::sort(out.begin(), out.end(),
+              [&values](std::size_t a, std::size_t b) { return values[a] < values[b]; });
+    return out;
+  }
+  // Every combination of the values met, the first label varying slowest:
+  // series by their label values, without comparing a string per series.
+  std::vector<std::size_t> digit(n, 0);
+  std::vector<std::size_t> base(n + 1, 0);  // base[l]: the parts of labels before l
+  for (;;) {
+    for (std::size_t l = 0; l < n; ++l) base[l + 1] = base[l] + parts[l][digit[l]];
+    const std::size_t last = n - 1;
+    for (const std::size_t part : parts[last]) {
+      const std::size_t s = base[last] + part;
+      if (m.exists[s].load(std::memory_order_relaxed)) out.push_back(s);
+    }
+    std::size_t l = last;
+    while (l-- > 0 && ++digit[l] == parts[l].size()) digit[l] = 0;
+    if (l == SIZE_MAX) return out;
+  }
+}
+
+std::vector<Family> Store::Collect(bool with_exemplars) const {
   std::vector<Family> out;
-  out.reserve(metrics_.size());
-  for (const auto& mp : metrics_) {
-    const Metric& m = *mp;
-    Family family;
+  Collect(with_exemplars, &out, 0);
+  return out;
+}
+
+std::size_t Store::Collect(bool with_exemplars, std::vector<Family>* families,
+                           std::size_t first) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ExemplarIndex exemplars;
+  if (with_exemplars) {
+    for (const auto& shard : shards_) {
+      std::lock_guard<std::mutex> shard_lock(shard->exemplars_mutex_);
+      exemplars.Reserve(shard->exemplars_.size);
+      for (const Shard::Kept& kept : shard->exemplars_.slots) {
+        // The label's text copied now: a writer may reuse it once the lock is let go.
+        if (kept.label != 0) {
+          exemplars.Add(kept.cell, shard->labels_[kept.label - 1].label, kept.observed,
+                        kept.timestamp_seconds);
+        }
+      }
+    }
+    exemplars.Build();
+  }
+  if (families->size() < first + metrics_.size()) families->resize(first + metrics_.size());
+  for (std::size_t k = 0; k < metrics_.size(); ++k) {
+    const Metric& m = *metrics_[k];
+    // Written over what the family held (a previous scrape's): its strings
+    // and vectors keep their capacity, so a scrape allocates little.
+    Family& family = (*families)[first + k];
     family.name = m.spec.name;
     family.help = m.spec.help;
     family.type = m.spec.type;
-    std::size_t latest = m.series_capacity;  // with latest_series_only: the one to show
+    std::vector<std::size_t> shown;
     if (m.spec.latest_series_only) {
+      std::size_t latest = m.series_capacity;  // the one to show
       std::uint64_t best = 0;
       for (std::size_t s = 0; s < m.series_capacity; ++s) {
         double value = 0;
@@ -815,36 +954,43 @@ std::vector<Family> Store::Collect() const {
           latest = s;
         }
       }
+      if (latest < m.series_capacity) shown.push_back(latest);
+    } else {
+      // By label values, as Go's client orders them: the order then does not
+      // depend on which shard met a value first.
+      shown = SeriesInOrder(m);
     }
-    std::size_t shown = 0;
-    for (std::size_t s = 0; s < m.series_capacity; ++s) {
-      shown += m.exists[s].load(std::memory_order_relaxed) ? 1 : 0;
-    }
-    family.series.reserve(m.spec.latest_series_only ? 1 : shown);
-    for (std::size_t s = 0; s < m.series_capacity; ++s) {
-      if (!m.exists[s].load(std::memory_order_relaxed)) continue;
-      if (m.spec.latest_series_only && s != latest) continue;
-      const std::size_t first = m.first_cell + s * m.cells_per_series;
-      Series series;
+    if (family.series.size() < shown.size()) family.series.resize(shown.size());
+    std::size_t n = 0;  // series written
+    for (const std::size_t s : shown) {
+      const std::size_t first_cell = m.first_cell + s * m.cells_per_series;
+      Series& series = family.series[n];
+      series.value = 0;
+      series.count = 0;
+      series.sum = 0;
+      series.exemplar = nullptr;
+      series.native.reset();
       switch (m.spec.type) {
         case MetricType::kCounter:
           series.value = Sum(m, s, 0);
-          series.exemplar = exemplar_of(first);
+          series.exemplar = exemplars.Find(first_cell);
+          series.buckets.clear();
           break;
         case MetricType::kGauge: {
           std::uint64_t stamp = 0;
           if (!GaugeValue(m, s, &series.value, &stamp)) continue;  // no invented value
+          series.buckets.clear();
           break;
         }
         case MetricType::kHistogram: {
           const std::vector<double>& b = m.spec.buckets;
           std::uint64_t cumulative = 0;
-          series.buckets.reserve(b.size() + 1);
+          series.buckets.resize(b.size() + 1);
           for (std::size_t i = 0; i <= b.size(); ++i) {
             cumulative += Cell(m, s, i);
-            series.buckets.push_back({cumulative,
-                                      i < b.size() ? b[i] : std::numeric_limits<double>::infinity(),
-                                      exemplar_of(first + i)});
+            series.buckets[i] = {cumulative,
+                                 i < b.size() ? b[i] : std::numeric_limits<double>::infinity(),
+                                 exemplars.Find(first_cell + i)};
           }
           series.count = cumulative;  // equals +Inf by construction
           series.sum = Sum(m, s, b.size() + 1);
@@ -853,23 +999,22 @@ std::vector<Family> Store::Collect() const {
           break;
         }
       }
-      const std::vector<std::string_view> values = SeriesLabels(m, s);
-      series.labels.reserve(values.size());
-      for (std::size_t l = 0; l < values.size(); ++l) {
-        series.labels.push_back({m.labels[l]->spec.name, std::string(values[l])});
+      // The label values, the last label varying fastest; the top index of
+      // each label is its overflow.
+      series.labels.resize(m.labels.size());
+      std::size_t rest = s;
+      for (std::size_t l = m.labels.size(); l-- > 0;) {
+        const LabelTable& label = *m.labels[l];
+        const std::size_t i = rest % label.radix;
+        rest /= label.radix;
+        series.labels[l].name = label.spec.name;
+        series.labels[l].value = i + 1 == label.radix ? label.spec.overflow : label.values[i];
       }
-      family.series.push_back(std::move(series));
+      ++n;
     }
-    // By label values, as Go's client orders them: the order then does not
-    // depend on which shard met a value first.
-    std::sort(family.series.begin(), family.series.end(), [](const Series& a, const Series& b) {
-      return std::lexicographical_compare(
-          a.labels.begin(), a.labels.end(), b.labels.begin(), b.labels.end(),
-          [](const Label& x, const Label& y) { return x.value < y.value; });
-    });
-    out.push_back(std::move(family));
+    family.series.resize(n);
   }
-  return out;
+  return first + metrics_.size();
 }
 
 bool Store::Translate(const Metric& old, std::size_t s, std::size_t metric, Shard& shard,

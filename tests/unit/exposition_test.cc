@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -271,6 +272,74 @@ TEST(TextFormatTest, NumbersAreShortestAndIntegersStayIntegers) {
     EXPECT_EQ(sample, text);
     EXPECT_EQ(bound, text);
   }
+}
+
+// Whole numbers below 1e15 take a shorter path (the integer conversion):
+// the same text as std::to_chars writes for them.
+TEST(TextFormatTest, WholeNumbersAreWrittenAsToCharsWritesThem) {
+  std::vector<double> values = {0, 1, -1, 1e15 - 1, -(1e15 - 1), 1e15, 4503599627370496.0};
+  std::mt19937_64 random(20);
+  for (int i = 0; i < 5000; ++i) {
+    const double whole = static_cast<double>(random() % 1000000000000000);
+    values.insert(values.end(), {whole, -whole, std::floor(whole / 1e6)});
+  }
+  for (const double value : values) {
+    char buffer[64];
+    const std::to_chars_result r = std::to_chars(
+        buffer, buffer + sizeof buffer, value,
+        std::fabs(value) < 1e16 ? std::chars_format::fixed : std::chars_format::scientific);
+    const std::string expected(buffer, r.ptr);
+    const auto [sample, bound] = PrintedAsSampleAndBound(value);
+    EXPECT_EQ(sample, expected);
+    EXPECT_EQ(bound, expected);
+  }
+}
+
+// Consecutive exemplars of the same time share its text (written once):
+// each line still shows its own exemplar's time.
+TEST(OpenMetricsTest, EachExemplarShowsItsOwnTimestamp) {
+  Family counter;
+  counter.name = "c_total";
+  counter.type = MetricType::kCounter;
+  const double times[] = {1765099531.125, 1765099531.125, 1765099532.5, 1765099531.125, 7};
+  for (const double t : times) {
+    Series series;
+    series.labels = {{"i", std::to_string(counter.series.size())}};
+    series.exemplar = std::make_shared<const Exemplar>(Exemplar{{"trace_id", "t"}, 1, t});
+    counter.series.push_back(std::move(series));
+  }
+  counter.series.emplace_back();  // no exemplar
+  counter.series.back().labels = {{"i", "x"}};
+  EXPECT_EQ(SerializeOpenMetrics({counter}),
+            "# TYPE c counter\n"
+            "c_total{i=\"0\"} 0 # {trace_id=\"t\"} 1 1765099531.125\n"
+            "c_total{i=\"1\"} 0 # {trace_id=\"t\"} 1 1765099531.125\n"
+            "c_total{i=\"2\"} 0 # {trace_id=\"t\"} 1 1765099532.5\n"
+            "c_total{i=\"3\"} 0 # {trace_id=\"t\"} 1 1765099531.125\n"
+            "c_total{i=\"4\"} 0 # {trace_id=\"t\"} 1 7\n"
+            "c_total{i=\"x\"} 0\n"
+            "# EOF\n");
+}
+
+// The appending forms write after what the string holds.
+TEST(TextFormatTest, AppendingFormsWriteAfterWhatIsThere) {
+  Family gauge;
+  gauge.name = "g";
+  gauge.type = MetricType::kGauge;
+  gauge.series.resize(1);
+  gauge.series[0].value = 2.5;
+  std::string out = "head";
+  SerializeText({gauge}, &out);
+  EXPECT_EQ(out, "head" + SerializeText({gauge}));
+  out = "head";
+  SerializeOpenMetrics({gauge}, &out);
+  EXPECT_EQ(out, "head" + SerializeOpenMetrics({gauge}));
+  out = "head";
+  SerializeProtobuf({gauge}, &out);
+  EXPECT_EQ(out, "head" + SerializeProtobuf({gauge}));
+  out = "head";
+  Gzip("some text", &out);
+  EXPECT_EQ(out, "head" + Gzip("some text"));
 }
 
 // Every double the store can hold, printed, reads back as the same bits

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <string>
 #include <thread>
 #include <utility>
@@ -542,6 +544,178 @@ TEST(StoreTest, SeriesAreOrderedByLabelValuesWhicheverShardMetThemFirst) {
   std::vector<std::string> order;
   for (const auto& m : metrics) order.push_back(m.labels.at(0).value);
   EXPECT_EQ(order, (std::vector<std::string>{"aborted", "error", "success", "timeout"}));
+}
+
+// The label values of each series of `f`, in the order shown.
+std::vector<std::vector<std::string>> LabelTuples(const Family& f) {
+  std::vector<std::vector<std::string>> out;
+  for (const Series& series : f.series) {
+    out.emplace_back();
+    for (const Label& label : series.labels) out.back().push_back(label.value);
+  }
+  return out;
+}
+
+// Series are ordered without comparing strings per series (each label's
+// values are ranked): the order must be that of their label values' text,
+// byte by byte, for values that are prefixes of others, empty, non-ASCII,
+// the overflow value among the others, and whatever the order and shard in
+// which they were met.
+TEST(StoreTest, SeriesOrderIsThatOfTheLabelValuesTextForTrickyValues) {
+  MetricSpec s;
+  s.name = "r";
+  s.labels = {{"a", {"m"}, 6, "other"}, {"b", {}, 5, "overflow"}, {"c", {"x", ""}, 2, "z"}};
+  s.dynamic = true;
+  Store store({s});
+  Shard* shards[] = {store.AddShard(), store.AddShard()};
+  const std::vector<std::string> a = {"ab", "a", "", "\xc3\xa9", "other2", "A", "b", "zz"};
+  const std::vector<std::string> b = {"10", "9", "1", "b a", "~", "", "x", "y"};
+  const std::vector<std::string> c = {"x", "", "w", "y"};
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    for (std::size_t j = 0; j < b.size(); ++j) {
+      for (std::size_t k = 0; k < c.size(); ++k) {
+        if ((i * 7 + j * 3 + k) % 4 == 0) continue;  // some combinations never met
+        shards[n++ % 2]->Apply(Labelled(0, 1, {a[(i * 5) % a.size()], b[j], c[k]}));
+      }
+    }
+  }
+  const std::vector<Family> all = store.Collect();
+  const std::vector<std::vector<std::string>> got = LabelTuples(FindFamily(all, "r"));
+  std::vector<std::vector<std::string>> sorted = got;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(got, sorted);
+  EXPECT_EQ(std::adjacent_find(got.begin(), got.end()), got.end()) << "a series twice";
+  // The overflow values are among them.
+  bool other = false;
+  for (const auto& tuple : got) other |= tuple[0] == "other" || tuple[1] == "overflow";
+  EXPECT_TRUE(other);
+  double total = 0;
+  for (const Series& series : FindFamily(all, "r").series) total += series.value;
+  EXPECT_EQ(total, static_cast<double>(n));
+}
+
+// Two values of the same text (a spec made in code; the config refuses
+// them): series are still in the order of their values' text.
+TEST(StoreTest, SeriesOfValuesWithTheSameTextAreStillOrderedByText) {
+  MetricSpec s;
+  s.name = "r";
+  s.labels = {FixedLabel("a", {"x", "w", "x"}), FixedLabel("b", {"2", "1"})};
+  Store store({s});
+  Shard* shard = store.AddShard();
+  for (std::uint32_t i = 0; i < 6; ++i) shard->Apply({0, i, 1.0 + i, {}});
+  const std::vector<std::vector<std::string>> got = LabelTuples(FindFamily(store.Collect(), "r"));
+  ASSERT_EQ(got.size(), 6u);
+  std::vector<std::vector<std::string>> sorted = got;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(got, sorted);
+}
+
+// Series created while scrapes run: every scrape shows each series once, in
+// order, and the last one all of them.
+TEST(StoreTest, SeriesCreatedWhileScrapingAreShownOnceAndInOrder) {
+  MetricSpec s;
+  s.name = "r";
+  s.labels = {{"a", {}, 40, "other"}, {"b", {}, 40, "other"}};
+  s.dynamic = true;
+  Store store({s});
+  Shard* shard = store.AddShard();
+  std::vector<std::string> values;
+  for (int i = 0; i < 40; ++i) values.push_back(std::to_string((i * 17) % 40));
+  std::thread writer([&] {
+    for (int i = 0; i < 40; ++i) {
+      for (int j = 0; j < 40; ++j) shard->Apply(Labelled(0, 1, {values[i], values[j]}));
+    }
+  });
+  std::size_t shown = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (shown < 40 * 40) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << shown << " series";
+    const std::vector<std::vector<std::string>> got = LabelTuples(FindFamily(store.Collect(), "r"));
+    std::vector<std::vector<std::string>> sorted = got;
+    std::sort(sorted.begin(), sorted.end());
+    ASSERT_EQ(got, sorted);
+    ASSERT_EQ(std::adjacent_find(got.begin(), got.end()), got.end()) << "a series twice";
+    ASSERT_GE(got.size(), shown);
+    shown = got.size();
+  }
+  writer.join();
+}
+
+// Collect(false), for a format without exemplars: the same series and
+// values, no exemplar. An exemplar handed out outlives the families.
+TEST(StoreTest, CollectWithoutExemplarsAndExemplarsOutliveTheirFamilies) {
+  Store store({Status(4), Histogram({1})});
+  Shard* shard = store.AddShard();
+  const Update u = Labelled(0, 1, {"error"});
+  shard->Apply(&u, 1, Trace("t-1", 1));
+  const Update h{1, 0, 0.5, nullptr};
+  shard->Apply(&h, 1, Trace("t-2", 2));
+  std::shared_ptr<const Exemplar> kept;
+  {
+    const std::vector<Family> with = store.Collect();
+    const std::vector<Family> without = store.Collect(false);
+    EXPECT_EQ(SerializeText(with), SerializeText(without));
+    EXPECT_NE(SerializeOpenMetrics(with), SerializeOpenMetrics(without));
+    for (const Family& f : without) {
+      for (const Series& series : f.series) {
+        EXPECT_FALSE(series.exemplar);
+        for (const Bucket& bucket : series.buckets) EXPECT_FALSE(bucket.exemplar);
+      }
+    }
+    kept = FindFamily(with, "h").series.at(0).buckets.at(0).exemplar;
+  }
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->label.value, "t-2");
+  EXPECT_EQ(kept->value, 0.5);
+}
+
+// Collect into the families of a previous scrape (more series, other
+// types, exemplars, native buckets, more families): written over, the same
+// families as a fresh Collect.
+TEST(StoreTest, CollectWrittenOverAPreviousScrapeEqualsAFreshOne) {
+  MetricSpec native = Histogram({1, 2});
+  native.name = "n";
+  native.native.enabled = true;
+  Store store({Status(8), Gauge(), Histogram({1, 2}), native});
+  Shard* shard = store.AddShard();
+  const Update u = Labelled(0, 1, {"timeout"});
+  shard->Apply(&u, 1, Trace("t-1", 1));
+  shard->Apply({2, 0, 1.5, nullptr});
+  shard->Apply({3, 0, 0.5, nullptr});
+
+  MetricSpec other = Status(8);
+  other.name = "other_total";
+  Store big({Histogram({1, 2, 3}), other, Gauge(), Histogram({5}), Status(2)});
+  Shard* big_shard = big.AddShard();
+  for (const char* value : {"a", "b", "c", "d", "e"}) {
+    const Update v = Labelled(1, 2, {value});
+    big_shard->Apply(&v, 1, Trace(value, 2));
+  }
+  big_shard->Apply({0, 0, 2.5, nullptr});
+  const Update h{3, 0, 4, nullptr};
+  big_shard->Apply(&h, 1, Trace("h", 3));
+  big_shard->Apply({2, 0, 7, nullptr});
+
+  for (const bool with_exemplars : {true, false}) {
+    std::vector<Family> reused = big.Collect();
+    reused.emplace_back();  // one more, as HttpServer adds its own
+    reused.back().name = "extra";
+    const std::size_t end = store.Collect(with_exemplars, &reused, 0);
+    ASSERT_EQ(end, store.families());
+    reused.resize(end);
+    const std::vector<Family> fresh = store.Collect(with_exemplars);
+    EXPECT_EQ(SerializeOpenMetrics(reused), SerializeOpenMetrics(fresh));
+    EXPECT_EQ(SerializeProtobuf(reused), SerializeProtobuf(fresh));
+    EXPECT_EQ(SerializeText(reused), SerializeText(fresh));
+  }
+  // At an offset, after other families: those stay.
+  std::vector<Family> both = big.Collect();
+  const std::size_t end = store.Collect(true, &both, big.families());
+  EXPECT_EQ(end, big.families() + store.families());
+  std::vector<Family> expected = big.Collect();
+  for (Family& f : store.Collect()) expected.push_back(std::move(f));
+  EXPECT_EQ(SerializeOpenMetrics(both), SerializeOpenMetrics(expected));
 }
 
 TEST(StoreTest, TwoLabelsEachWithItsOwnCap) {

@@ -125,8 +125,13 @@ class Exporter {
   /// Counts a reload's outcome in the self-metrics.
   void CountReload(bool success);
 
-  /// Every metric family: the rules' metrics, then the self-metrics.
-  std::vector<Family> Collect();
+  /// Every metric family: the rules' metrics, then the self-metrics; with
+  /// their exemplars unless `with_exemplars` is false (Store::Collect).
+  std::vector<Family> Collect(bool with_exemplars = true);
+  /// The same into `*families`, written over what it holds (a previous
+  /// scrape's: Store::Collect reuses its strings and vectors) and cut to
+  /// these families.
+  void Collect(bool with_exemplars, std::vector<Family>* families);
 
   const SelfMetrics& self() const { return self_; }
   Store& self_store() { return self_store_; }

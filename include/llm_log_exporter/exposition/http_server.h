@@ -124,10 +124,17 @@ struct HttpServerOptions {
 /// only with std::atomic_load/std::atomic_store of a shared_ptr (a request
 /// keeps the one it loaded); the web config reload itself (stat compare,
 /// parse, swap) runs under a mutex, which a request holds only for the
-/// identity comparison when nothing changed.
+/// identity comparison when nothing changed. A scrape's families and
+/// buffers are the worker's own (thread_local, kept for its next scrape):
+/// the Gatherer is called from several workers at once, each with its own
+/// vector.
 class HttpServer {
  public:
-  using Gatherer = std::function<std::vector<Family>()>;
+  /// Puts the families to serve in `*families`, which holds those of the
+  /// worker's previous scrape (to be written over, their memory reused) and
+  /// is to hold these only; `with_exemplars`: whether the format asked for
+  /// shows exemplars (the 0.0.4 text does not: they need not be gathered).
+  using Gatherer = std::function<void(bool with_exemplars, std::vector<Family>* families)>;
 
   HttpServer(HttpServerOptions options, Gatherer gather);
   ~HttpServer();

@@ -32,6 +32,12 @@ std::string SerializeOpenMetrics(const std::vector<Family>& families);
 /// client_golang leaves them out. Defined in protobuf_format.cc.
 std::string SerializeProtobuf(const std::vector<Family>& families);
 
+/// The same, appended to `*out` (a scrape writes its response head before
+/// the body, in the same buffer).
+void SerializeText(const std::vector<Family>& families, std::string* out);
+void SerializeOpenMetrics(const std::vector<Family>& families, std::string* out);
+void SerializeProtobuf(const std::vector<Family>& families, std::string* out);
+
 enum class ExpositionFormat { kText, kOpenMetrics, kProtobuf };
 
 /// The format to answer a request with `Accept: accept` (empty: no header):
@@ -46,5 +52,7 @@ bool AcceptsGzip(std::string_view accept_encoding);
 
 /// `data` compressed as a gzip member. Throws std::runtime_error if zlib fails.
 std::string Gzip(std::string_view data);
+/// The same, appended to `*out`.
+void Gzip(std::string_view data, std::string* out);
 
 }  // namespace lle

@@ -233,8 +233,17 @@ class Store {
   /// A new writer's shard (one allocated up front, while any is left), owned by the store.
   Shard* AddShard();
   /// The merged state of every shard, one family per spec plus the overflow
-  /// counter; exemplars: each cell's newest over the shards.
-  std::vector<Family> Collect() const;
+  /// counter, each family's series ordered by their label values (as Go's
+  /// client orders them); exemplars (unless `with_exemplars` is false, for
+  /// a format that shows none): each cell's newest over the shards.
+  std::vector<Family> Collect(bool with_exemplars = true) const;
+  /// The same families written over (*families)[first, first + families()),
+  /// which it adds if missing: a vector kept from the previous scrape is
+  /// reused, its strings and vectors with their capacity. Returns first +
+  /// families().
+  std::size_t Collect(bool with_exemplars, std::vector<Family>* families, std::size_t first) const;
+  /// The number of families Collect writes: one per spec, and the overflow counter's.
+  std::size_t families() const { return metrics_.size(); }
   /// Adds the series of `old`'s metrics that have a namesake here of the same
   /// type, gauge mode, labels and buckets (a reload keeps their values). The
   /// caller ensures that nothing writes to `old` any more.
@@ -257,6 +266,12 @@ class Store {
   };
   // The label values of series `s` of `m`; the caller holds mutex_ (tables grow under it).
   static std::vector<std::string_view> SeriesLabels(const Metric& m, std::size_t s);
+  // The indices of label's values met and of its overflow value, in order of
+  // their text; the caller holds mutex_.
+  static const std::vector<std::uint32_t>& SortedValues(const LabelTable& label);
+  // The series of `m` that exist, in order of their label values (each
+  // label's in turn); the caller holds mutex_.
+  static std::vector<std::size_t> SeriesInOrder(const Metric& m);
   // Series index of `old`'s series `s` here, or false if it has no place here.
   bool Translate(const Metric& old, std::size_t s, std::size_t metric, Shard& shard,
                  std::size_t* out);
