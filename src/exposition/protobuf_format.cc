@@ -52,7 +52,7 @@ class Wire {
   void Bytes(int field, std::string_view text) {
     char* p = Need(2 * kMaxVarint + text.size());
     p = Varint(Varint(p, Tag(field, 2)), text.size());
-    std::memcpy(p, text.data(), text.size());
+    if (!text.empty()) std::memcpy(p, text.data(), text.size());  // data() may be null
     used_ = static_cast<std::size_t>(p + text.size() - out_.data());
   }
   // A message in field `field` (0: a length-delimited one of its own, no

@@ -40,6 +40,7 @@ class Out {
   }
   void Advance(const char* end) { used_ = static_cast<std::size_t>(end - s_.data()); }
   void Put(std::string_view text) {
+    if (text.empty()) return;  // its data() may be null: memcpy's is not
     char* p = Need(text.size());
     std::memcpy(p, text.data(), text.size());
     used_ += text.size();
