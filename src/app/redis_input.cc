@@ -102,6 +102,24 @@ OwnedReply Call(redisContext* context, const std::vector<std::string>& args, std
   return reply;
 }
 
+// The reply to `name` that `context` has read whole, if any; null with
+// `*error` cleared when more is to be read, null with `*error` set when the
+// connection is lost or the reply is an error.
+const redisReply* ReadyReply(redisContext* context, const std::string& name, std::string* error) {
+  error->clear();
+  void* reply = nullptr;
+  if (redisGetReplyFromReader(context, &reply) != REDIS_OK) {
+    *error = name + ": connection lost (" + context->errstr + ")";
+    return nullptr;
+  }
+  const auto* out = static_cast<const redisReply*>(reply);
+  if (out != nullptr && out->type == REDIS_REPLY_ERROR) {
+    *error = name + ": " + std::string(Text(*out));
+    return nullptr;
+  }
+  return out;
+}
+
 // The arena's blocks, and the memory it keeps between batches.
 constexpr std::size_t kArenaBlockBytes = std::size_t{1} << 20;
 constexpr std::size_t kArenaKeptBytes = std::size_t{4} << 20;
@@ -441,17 +459,7 @@ RedisInput::Reply RedisInput::BlockingCommand(const std::vector<std::string>& ar
   }
   const Clock::time_point deadline = Clock::now() + limit;
   for (;;) {
-    void* reply = nullptr;
-    if (redisGetReplyFromReader(context, &reply) != REDIS_OK) {
-      *error = lost + " (" + context->errstr + ")";
-      return nullptr;
-    }
-    if (reply != nullptr) {
-      const auto* out = static_cast<const redisReply*>(reply);
-      if (out->type == REDIS_REPLY_ERROR) {
-        *error = args[0] + ": " + std::string(Text(*out));
-        return nullptr;
-      }
+    if (Reply out = ReadyReply(context, args[0], error); out != nullptr || !error->empty()) {
       return out;
     }
     const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
@@ -489,17 +497,7 @@ RedisInput::Reply RedisInput::EndBlockingRead(const std::string& name, Clock::ti
   const std::string lost = name + ": connection lost";
   Clock::time_point next_unblock = Clock::now();
   for (;;) {
-    void* reply = nullptr;
-    if (redisGetReplyFromReader(context, &reply) != REDIS_OK) {
-      *error = lost + " (" + context->errstr + ")";
-      return nullptr;
-    }
-    if (reply != nullptr) {
-      const auto* out = static_cast<const redisReply*>(reply);
-      if (out->type == REDIS_REPLY_ERROR) {
-        *error = name + ": " + std::string(Text(*out));
-        return nullptr;
-      }
+    if (Reply out = ReadyReply(context, name, error); out != nullptr || !error->empty()) {
       return out;
     }
     Clock::time_point now = Clock::now();

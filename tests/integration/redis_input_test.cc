@@ -516,6 +516,24 @@ bool ShowsBlocked(const std::string& list, const std::string& command) {
   return ::testing::AssertionFailure() << "never caught in a blocking " << command;
 }
 
+// HandToABlockedRead for `entries` request lines added to stream `logs`,
+// read by the exporter on `port` in group llm_log_exporter.
+::testing::AssertionResult HandStreamEntriesToABlockedRead(RedisClient& client, HoldingProxy& proxy,
+                                                           int port, long entries, int* times) {
+  std::vector<std::vector<std::string>> writes;
+  for (long i = 0; i < entries; ++i) {
+    writes.push_back({"XADD", "logs", "*", "message", RequestLine(i)});
+  }
+  return HandToABlockedRead(
+      client, proxy, "xreadgroup", writes,
+      [&](int) { return client.Pending("logs", "llm_log_exporter") == entries; },
+      [&](int n) {
+        return client.Pending("logs", "llm_log_exporter") == 0 &&
+               Scrape(port, RequestsSeries("success")) == n * entries;
+      },
+      times);
+}
+
 Daemon StartExporter(const std::vector<std::string>& flags) {
   std::vector<std::string> all = {"--gpu.disable"};
   all.insert(all.end(), flags.begin(), flags.end());
@@ -715,19 +733,8 @@ TEST(RedisInputTest, SigtermInABlockingReadCountsWhatItWasHanded) {
   const std::string source = "redis://127.0.0.1:" + std::to_string(proxy.port()) + "/0#logs";
   ASSERT_TRUE(WaitForMetrics(daemon.port, {{Series("llm_log_exporter_input_up", source), 1}}));
   constexpr long kEntries = 100;
-  std::vector<std::vector<std::string>> writes;
-  for (long i = 0; i < kEntries; ++i) {
-    writes.push_back({"XADD", "logs", "*", "message", RequestLine(i)});
-  }
   int times = 0;
-  ASSERT_TRUE(HandToABlockedRead(
-      client, proxy, "xreadgroup", writes,
-      [&](int) { return client.Pending("logs", "llm_log_exporter") == kEntries; },
-      [&](int n) {
-        return client.Pending("logs", "llm_log_exporter") == 0 &&
-               Scrape(daemon.port, RequestsSeries("success")) == n * kEntries;
-      },
-      &times));
+  ASSERT_TRUE(HandStreamEntriesToABlockedRead(client, proxy, daemon.port, kEntries, &times));
   EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(5)));
   EXPECT_EQ(client.Pending("logs", "llm_log_exporter"), 0);
   // Counted (the exporter's own count at its stop: /metrics is gone with it).
@@ -848,19 +855,8 @@ TEST(RedisInputTest, WithoutClientAclAStopLeavesTheBlockingReadsEntriesPending) 
   ASSERT_TRUE(WaitForMetrics(
       daemon.port, {{up, 1}, {Series("llm_log_exporter_input_reconnects_total", source), 1}}));
   constexpr long kEntries = 100;
-  std::vector<std::vector<std::string>> writes;
-  for (long i = 0; i < kEntries; ++i) {
-    writes.push_back({"XADD", "logs", "*", "message", RequestLine(i)});
-  }
   int times = 0;
-  ASSERT_TRUE(HandToABlockedRead(
-      client, proxy, "xreadgroup", writes,
-      [&](int) { return client.Pending("logs", "llm_log_exporter") == kEntries; },
-      [&](int n) {
-        return client.Pending("logs", "llm_log_exporter") == 0 &&
-               Scrape(daemon.port, RequestsSeries("success")) == n * kEntries;
-      },
-      &times));
+  ASSERT_TRUE(HandStreamEntriesToABlockedRead(client, proxy, daemon.port, kEntries, &times));
   EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(5)));
   EXPECT_EQ(client.Pending("logs", "llm_log_exporter"), kEntries);
   const std::string log = daemon.log + daemon.process->DrainStderr();
