@@ -2,13 +2,13 @@
 // written straight in the wire format of proto/metrics.proto: fields in
 // number order, as the generated classes write them (a test compares the
 // bytes), without building a message object per series.
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
 
+#include "append_buffer.h"
 #include "llm_log_exporter/exposition/text_format.h"
 
 namespace lle {
@@ -21,61 +21,50 @@ constexpr std::uint64_t kCounterType = 0;
 constexpr std::uint64_t kGaugeType = 1;
 constexpr std::uint64_t kHistogramType = 4;
 
-// Appends protobuf fields to a string, through a pointer: the string is
-// sized ahead (a field is a few stores and a bounds check, not a call per
-// byte) and cut to what was written when the Wire goes. A nested message's
-// length is written in one byte first and widened once the message is
-// done, if it must be.
+// Appends protobuf fields to a string (an AppendBuffer). A nested
+// message's length is written in one byte first and widened once the
+// message is done, if it must be.
 class Wire {
  public:
-  Wire(std::string* out, std::size_t estimate) : out_(*out), used_(out->size()) {
-    out_.resize(used_ + estimate);
-  }
-  ~Wire() { out_.resize(used_); }
-  Wire(const Wire&) = delete;
-  Wire& operator=(const Wire&) = delete;
+  Wire(std::string* out, std::size_t estimate) : out_(*out, estimate) {}
 
   void Uint(int field, std::uint64_t value) {
-    char* p = Need(2 * kMaxVarint);
-    p = Varint(p, Tag(field, 0));
-    used_ = static_cast<std::size_t>(Varint(p, value) - out_.data());
+    out_.Advance(Varint(Varint(out_.Need(2 * kMaxVarint), Tag(field, 0)), value));
   }
   void Int(int field, std::int64_t value) { Uint(field, static_cast<std::uint64_t>(value)); }
   void Sint(int field, std::int64_t value) {  // zigzag: sint32 and sint64 alike
     Uint(field, (static_cast<std::uint64_t>(value) << 1) ^ static_cast<std::uint64_t>(value >> 63));
   }
   void Double(int field, double value) {
-    char* p = Varint(Need(kMaxVarint + sizeof value), Tag(field, 1));
+    char* p = Varint(out_.Need(kMaxVarint + sizeof value), Tag(field, 1));
     std::memcpy(p, &value, sizeof value);
-    used_ = static_cast<std::size_t>(p + sizeof value - out_.data());
+    out_.Advance(p + sizeof value);
   }
   void Bytes(int field, std::string_view text) {
-    char* p = Need(2 * kMaxVarint + text.size());
-    p = Varint(Varint(p, Tag(field, 2)), text.size());
-    if (!text.empty()) std::memcpy(p, text.data(), text.size());  // data() may be null
-    used_ = static_cast<std::size_t>(p + text.size() - out_.data());
+    out_.Advance(Varint(Varint(out_.Need(2 * kMaxVarint), Tag(field, 2)), text.size()));
+    out_.Put(text);
   }
   // A message in field `field` (0: a length-delimited one of its own, no
   // tag), ended by End with what Begin returned.
   std::size_t Begin(int field) {
-    char* p = Need(kMaxVarint + 1);
+    char* p = out_.Need(kMaxVarint + 1);
     if (field != 0) p = Varint(p, Tag(field, 2));
     *p++ = '\0';
-    used_ = static_cast<std::size_t>(p - out_.data());
-    return used_;
+    out_.Advance(p);
+    return out_.size();
   }
   void End(std::size_t start) {
-    std::size_t size = used_ - start;
+    const std::size_t size = out_.size() - start;
     if (size < 0x80) {
-      out_[start - 1] = static_cast<char>(size);
+      out_.data()[start - 1] = static_cast<char>(size);
       return;
     }
     char length[kMaxVarint];
     const std::size_t n = static_cast<std::size_t>(Varint(length, size) - length);
-    char* p = Need(n - 1);
+    char* p = out_.Need(n - 1);
     std::memmove(p - size + n - 1, p - size, size);  // the message, n - 1 bytes on
     std::memcpy(out_.data() + start - 1, length, n);
-    used_ += n - 1;
+    out_.Advance(p + n - 1);
   }
 
  private:
@@ -88,14 +77,8 @@ class Wire {
     *p++ = static_cast<char>(value);
     return p;
   }
-  // Room for `n` more bytes at what it returns (the end of what was written).
-  char* Need(std::size_t n) {
-    if (out_.size() - used_ < n) out_.resize(std::max(2 * out_.size(), used_ + n));
-    return out_.data() + used_;
-  }
 
-  std::string& out_;
-  std::size_t used_;
+  AppendBuffer out_;
 };
 
 void LabelPair(Wire& w, int field, const Label& label) {

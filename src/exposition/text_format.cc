@@ -8,52 +8,17 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <utility>
 
+#include "append_buffer.h"
 #include "llm_log_exporter/core/ascii.h"
 #include "llm_log_exporter/exposition/family.h"
 
 namespace lle {
 
 namespace {
-
-// Appends to a string through a pointer: the string is sized ahead and cut
-// to what was written at the end, so that writing a few bytes is a store
-// and a bounds check (std::string's append is a call and a check each time,
-// and a scrape appends a million times).
-class Out {
- public:
-  Out(std::string& s, std::size_t estimate) : s_(s), used_(s.size()) {
-    s_.resize(used_ + estimate);
-  }
-  ~Out() { s_.resize(used_); }
-  Out(const Out&) = delete;
-  Out& operator=(const Out&) = delete;
-
-  // Room for `n` more bytes at Cursor(); Advance past those written.
-  char* Need(std::size_t n) {
-    if (s_.size() - used_ < n) s_.resize(std::max(2 * s_.size(), used_ + n));
-    return s_.data() + used_;
-  }
-  void Advance(const char* end) { used_ = static_cast<std::size_t>(end - s_.data()); }
-  void Put(std::string_view text) {
-    if (text.empty()) return;  // its data() may be null: memcpy's is not
-    char* p = Need(text.size());
-    std::memcpy(p, text.data(), text.size());
-    used_ += text.size();
-  }
-  void Put(char c) {
-    *Need(1) = c;
-    ++used_;
-  }
-
- private:
-  std::string& s_;
-  std::size_t used_;
-};
 
 // prometheus-cpp 1.0.1's TextSerializer, but for the numbers: it prints them
 // with %.16g, one digit short of what a double can need, so some read back as
@@ -86,17 +51,17 @@ char* WriteDouble(char* p, double value) {
       .ptr;
 }
 
-void AppendDouble(Out& out, double value) {
+void AppendDouble(AppendBuffer& out, double value) {
   out.Advance(WriteDouble(out.Need(kDoubleText), value));
 }
 
 template <typename Int>
-void AppendInt(Out& out, Int value) {
+void AppendInt(AppendBuffer& out, Int value) {
   char* p = out.Need(24);
   out.Advance(std::to_chars(p, p + 24, value).ptr);
 }
 
-void AppendEscaped(Out& out, std::string_view value, bool quotes) {
+void AppendEscaped(AppendBuffer& out, std::string_view value, bool quotes) {
   char* p = out.Need(2 * value.size());  // at most every character escaped
   for (const char c : value) {
     if (c == '\n') {
@@ -111,8 +76,8 @@ void AppendEscaped(Out& out, std::string_view value, bool quotes) {
 }
 
 // The series name and labels, then a space; `le` as the extra label.
-void AppendHead(Out& out, std::string_view name, const Series& series, std::string_view suffix = {},
-                const Bucket* le = nullptr) {
+void AppendHead(AppendBuffer& out, std::string_view name, const Series& series,
+                std::string_view suffix = {}, const Bucket* le = nullptr) {
   out.Put(name);
   out.Put(suffix);
   if (!series.labels.empty() || le != nullptr) {
@@ -146,7 +111,7 @@ struct LastTimestamp {
 };
 
 // The end of a sample line: in OpenMetrics, its exemplar if any.
-void AppendTail(Out& out, const Exemplar* exemplar, LastTimestamp& last) {
+void AppendTail(AppendBuffer& out, const Exemplar* exemplar, LastTimestamp& last) {
   if (exemplar != nullptr) {
     out.Put(" # {");
     out.Put(exemplar->label.name);
@@ -163,7 +128,7 @@ void AppendTail(Out& out, const Exemplar* exemplar, LastTimestamp& last) {
   }
   out.Put('\n');
 }
-void AppendFamily(Out& out, const Family& family, bool open_metrics) {
+void AppendFamily(AppendBuffer& out, const Family& family, bool open_metrics) {
   // OpenMetrics names a counter family without `_total` and its sample with
   // it, adding it if the name lacks it (as client_golang does).
   std::string_view name = family.name;
@@ -252,7 +217,7 @@ void Serialize(const std::vector<Family>& families, bool open_metrics, std::stri
       }
     }
   }
-  Out writer(out, estimate);
+  AppendBuffer writer(out, estimate);
   for (const Family& family : families) AppendFamily(writer, family, open_metrics);
   if (open_metrics) writer.Put("# EOF\n");
 }
