@@ -583,26 +583,22 @@ template <bool kExemplar>
 [[gnu::always_inline]] inline void Shard::ApplyUpdates(const Update* updates, std::size_t n,
                                                        const ExemplarRef* exemplar,
                                                        std::uint64_t times) {
-  // The series an update writes, or SIZE_MAX for one that is ignored.
-  const auto series_of = [this](const Update& update) -> std::size_t {
-    if (update.metric >= hot_.size()) return SIZE_MAX;
-    if (update.series == kDynamicSeries) return ResolveSeries(update.metric, update.labels);
+  // The series an update writes into *series; false for one that is ignored.
+  const auto series_of = [this](const Update& update, std::size_t* series) {
+    if (update.metric >= hot_.size()) return false;
+    if (update.series == kDynamicSeries) {
+      *series = ResolveSeries(update.metric, update.labels);
+      return true;
+    }
     const Hot& m = hot_[update.metric];
-    if (update.series >= m.num_initial) return SIZE_MAX;  // out of range: ignored
-    return m.initial_series[update.series];
+    if (update.series >= m.num_initial) return false;  // out of range: ignored
+    *series = m.initial_series[update.series];
+    return true;
   };
   if constexpr (!kExemplar) {
     for (const Update* update = updates; update != updates + n; ++update) {
-      if (update->metric >= hot_.size()) continue;
-      std::size_t series = 0;
-      if (update->series == kDynamicSeries) {
-        series = ResolveSeries(update->metric, update->labels);
-      } else {
-        const Hot& m = hot_[update->metric];
-        if (update->series >= m.num_initial) continue;  // out of range: ignored
-        series = m.initial_series[update->series];
-      }
-      Write(update->metric, series, update->value, times);
+      std::size_t series;
+      if (series_of(*update, &series)) Write(update->metric, series, update->value, times);
     }
   } else {
     // The series first: ResolveSeries takes the store's mutex, which a scrape
@@ -611,7 +607,9 @@ template <bool kExemplar>
     std::size_t series[kChunk];
     for (std::size_t first = 0; first < n; first += kChunk) {
       const std::size_t count = std::min(kChunk, n - first);
-      for (std::size_t i = 0; i < count; ++i) series[i] = series_of(updates[first + i]);
+      for (std::size_t i = 0; i < count; ++i) {
+        if (!series_of(updates[first + i], &series[i])) series[i] = SIZE_MAX;
+      }
       std::lock_guard<std::mutex> lock(exemplars_mutex_);
       const std::uint32_t label = ExemplarLabel(*exemplar);
       for (std::size_t i = 0; i < count; ++i) {
