@@ -81,16 +81,16 @@ class Wire {
   AppendBuffer out_;
 };
 
-void LabelPair(Wire& w, int field, const Label& label) {
+void LabelPair(Wire& w, int field, std::string_view name, std::string_view value) {
   const std::size_t pair = w.Begin(field);
-  w.Bytes(1, label.name);
-  w.Bytes(2, label.value);
+  w.Bytes(1, name);
+  w.Bytes(2, value);
   w.End(pair);
 }
 
 void ExemplarOf(Wire& w, int field, const Exemplar& exemplar) {
   const std::size_t message = w.Begin(field);
-  LabelPair(w, 1, exemplar.label);
+  LabelPair(w, 1, exemplar.label.name, exemplar.label.value);
   w.Double(2, exemplar.value);
   double whole = 0;
   const double fraction = std::modf(exemplar.timestamp_seconds, &whole);
@@ -184,7 +184,7 @@ void SerializeProtobuf(const std::vector<Family>& families, std::string* out) {
                                                   : kHistogramType);
     for (const Series& series : family.series) {
       const std::size_t metric = w.Begin(4);
-      for (const Label& label : series.labels) LabelPair(w, 1, label);
+      for (const Label& label : series.labels) LabelPair(w, 1, label.name, label.value);
       switch (family.type) {
         case MetricType::kCounter: {
           const std::size_t counter = w.Begin(3);

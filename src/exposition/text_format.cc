@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <utility>
@@ -61,16 +62,37 @@ void AppendInt(AppendBuffer& out, Int value) {
   out.Advance(std::to_chars(p, p + 24, value).ptr);
 }
 
-void AppendEscaped(AppendBuffer& out, std::string_view value, bool quotes) {
+// Whether any of 8 bytes is '\n', '\\' or '"': a byte of x ^ c is zero where
+// x holds c (the high bit test of the zero-byte trick; a borrow it starts
+// may mark others, the answer is the same).
+bool HasEscape(std::uint64_t x) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+  constexpr std::uint64_t kHighs = kOnes * 0x80;
+  const auto zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHighs; };
+  return (zero(x ^ (kOnes * '\n')) | zero(x ^ (kOnes * '\\')) | zero(x ^ (kOnes * '"'))) != 0;
+}
+
+// A label value (or OpenMetrics HELP) with '\\', '"' and newlines escaped.
+// Most values need none: words of 8 bytes without one are copied as they
+// are checked; the rest goes byte by byte.
+void AppendEscaped(AppendBuffer& out, std::string_view value) {
   char* p = out.Need(2 * value.size());  // at most every character escaped
-  for (const char c : value) {
-    if (c == '\n') {
+  const char* c = value.data();
+  const char* const end = c + value.size();
+  for (; end - c >= 8; c += 8, p += 8) {
+    std::uint64_t x;
+    std::memcpy(&x, c, 8);
+    if (HasEscape(x)) break;
+    std::memcpy(p, &x, 8);
+  }
+  for (; c != end; ++c) {
+    if (*c == '\n') {
       *p++ = '\\';
       *p++ = 'n';
       continue;
     }
-    if (c == '\\' || (quotes && c == '"')) *p++ = '\\';
-    *p++ = c;
+    if (*c == '\\' || *c == '"') *p++ = '\\';
+    *p++ = *c;
   }
   out.Advance(p);
 }
@@ -88,7 +110,7 @@ void AppendHead(AppendBuffer& out, std::string_view name, const Series& series,
       first = false;
       out.Put(label.name);
       out.Put("=\"");
-      AppendEscaped(out, label.value, true);
+      AppendEscaped(out, label.value);
       out.Put('"');
     }
     if (le != nullptr) {
@@ -116,7 +138,7 @@ void AppendTail(AppendBuffer& out, const Exemplar* exemplar, LastTimestamp& last
     out.Put(" # {");
     out.Put(exemplar->label.name);
     out.Put("=\"");
-    AppendEscaped(out, exemplar->label.value, true);
+    AppendEscaped(out, exemplar->label.value);
     out.Put("\"} ");
     AppendDouble(out, exemplar->value);
     out.Put(' ');
@@ -145,7 +167,7 @@ void AppendFamily(AppendBuffer& out, const Family& family, bool open_metrics) {
     out.Put(name);
     out.Put(' ');
     if (open_metrics) {
-      AppendEscaped(out, family.help, true);
+      AppendEscaped(out, family.help);
     } else {
       out.Put(family.help);  // as prometheus-cpp wrote it (the golden files hold it)
     }
@@ -358,12 +380,22 @@ void Gzip(std::string_view data, std::string* out) {
     throw std::runtime_error("deflateInit2 failed");
   }
   const std::size_t start = out->size();
-  out->resize(start + deflateBound(&zs, data.size()));
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out->data() + start);
-  zs.avail_out = static_cast<uInt>(out->size() - start);
-  const int rc = deflate(&zs, Z_FINISH);
+  // Room for a tenth of the input first (an exposition shrinks to a tenth
+  // or less), grown while deflate asks for more: sizing it to deflateBound
+  // at once would zero ten times the bytes written.
+  const std::size_t bound = deflateBound(&zs, data.size());
+  std::size_t room = std::min<std::size_t>(bound, data.size() / 10 + 4096);
+  int rc = Z_OK;
+  for (;;) {
+    out->resize(start + room);
+    zs.next_out = reinterpret_cast<Bytef*>(out->data() + start + zs.total_out);
+    zs.avail_out = static_cast<uInt>(room - zs.total_out);
+    rc = deflate(&zs, Z_FINISH);
+    if (rc != Z_OK || room == bound) break;
+    room = std::min(bound, 2 * room);  // Z_OK: the output was full
+  }
   deflateEnd(&zs);
   if (rc != Z_STREAM_END) {
     out->resize(start);

@@ -775,23 +775,30 @@ namespace {
 
 // The exemplars the shards keep, copied out under each shard's lock (never
 // held for the rest of a scrape: writers go on), found by cell: the newest
-// of a cell's over the shards. The Exemplars live in one block, shared by
-// aliasing pointers: a scrape allocates once for all of them but for their
-// labels' text.
+// of a cell's over the shards. The Exemplars and their labels' text live in
+// one block, shared by aliasing pointers: a scrape allocates twice for all
+// of them, not once or twice per exemplar.
 class ExemplarIndex {
  public:
-  ExemplarIndex() : made_(std::make_shared<std::vector<Exemplar>>()) {}
+  ExemplarIndex() : block_(std::make_shared<Block>()) {}
   // Call Add for every exemplar kept, then Build, then Find.
-  void Reserve(std::size_t n) {
-    made_->reserve(made_->size() + n);
-    entries_.reserve(entries_.size() + n);
-  }
+  void Reserve(std::size_t n) { entries_.reserve(entries_.size() + n); }
   void Add(std::size_t cell, const Label& label, double observed, double timestamp_seconds) {
-    entries_.push_back({cell, static_cast<std::uint32_t>(made_->size())});
-    made_->push_back(Exemplar{label, observed, timestamp_seconds});
+    entries_.push_back({cell, block_->text.size(), label.name.size(), label.value.size(),
+                        observed, timestamp_seconds});
+    block_->text.append(label.name).append(label.value);
   }
   void Build() {
     if (entries_.empty()) return;
+    // The text is complete: views of it stay valid.
+    const std::string_view text = block_->text;
+    block_->made.reserve(entries_.size());
+    for (const Entry& e : entries_) {
+      block_->made.push_back(Exemplar{{text.substr(e.text_at, e.name_size),
+                                       text.substr(e.text_at + e.name_size, e.value_size)},
+                                      e.observed,
+                                      e.timestamp_seconds});
+    }
     std::size_t size = 16;
     while (size < 2 * entries_.size()) size *= 2;
     slots_.assign(size, 0);
@@ -804,10 +811,7 @@ class ExemplarIndex {
         }
         const Entry& held = entries_[slots_[i] - 1];
         if (held.cell == entries_[e].cell) {
-          if ((*made_)[entries_[e].made].timestamp_seconds >
-              (*made_)[held.made].timestamp_seconds) {
-            slots_[i] = e + 1;
-          }
+          if (entries_[e].timestamp_seconds > held.timestamp_seconds) slots_[i] = e + 1;
           break;
         }
       }
@@ -818,21 +822,27 @@ class ExemplarIndex {
     if (slots_.empty()) return nullptr;
     const std::size_t mask = slots_.size() - 1;
     for (std::size_t i = Hash(cell) & mask; slots_[i] != 0; i = (i + 1) & mask) {
-      const Entry& e = entries_[slots_[i] - 1];
-      if (e.cell == cell) return std::shared_ptr<const Exemplar>(made_, &(*made_)[e.made]);
+      const std::uint32_t e = slots_[i] - 1;
+      if (entries_[e].cell == cell) return std::shared_ptr<const Exemplar>(block_, &block_->made[e]);
     }
     return nullptr;
   }
 
  private:
+  struct Block {
+    std::string text;           // the labels' names and values, one after another
+    std::vector<Exemplar> made;  // in the order of entries_; not grown once Find hands out pointers
+  };
   struct Entry {
     std::size_t cell;
-    std::uint32_t made;  // index into made_
+    std::size_t text_at;  // where its label's name starts in the text; its value follows
+    std::size_t name_size, value_size;
+    double observed, timestamp_seconds;
   };
   // Fibonacci hashing, as Shard::KeptTable: a histogram's neighbouring cells spread out.
   static std::size_t Hash(std::size_t cell) { return (cell * 0x9e3779b97f4a7c15ull) >> 32; }
 
-  std::shared_ptr<std::vector<Exemplar>> made_;  // not grown once Find hands out pointers
+  std::shared_ptr<Block> block_;
   std::vector<Entry> entries_;
   std::vector<std::uint32_t> slots_;  // 1 + index into entries_; 0: free
 };
@@ -1005,8 +1015,11 @@ std::size_t Store::Collect(bool with_exemplars, std::vector<Family>* families,
         const LabelTable& label = *m.labels[l];
         const std::size_t i = rest % label.radix;
         rest /= label.radix;
-        series.labels[l].name = label.spec.name;
-        series.labels[l].value = i + 1 == label.radix ? label.spec.overflow : label.values[i];
+        // Mostly what the previous scrape wrote there: compared, not copied.
+        Label& held = series.labels[l];
+        const std::string& value = i + 1 == label.radix ? label.spec.overflow : label.values[i];
+        if (held.name != label.spec.name) held.name = label.spec.name;
+        if (held.value != value) held.value = value;
       }
       ++n;
     }

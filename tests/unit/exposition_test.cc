@@ -79,6 +79,16 @@ TEST(TextFormatTest, GzipRoundTrips) {
   EXPECT_LT(packed.size(), text.size() / 5);
   EXPECT_EQ(test::Gunzip(packed), text);
   EXPECT_EQ(test::Gunzip(Gzip("")), "");
+  // What does not shrink: the output grows past its first guess, after what
+  // the string held.
+  std::mt19937 random(7);
+  std::string noise(300000, '\0');
+  for (char& c : noise) c = static_cast<char>(random());
+  std::string out = "kept";
+  Gzip(noise, &out);
+  EXPECT_GT(out.size(), noise.size());
+  EXPECT_EQ(out.substr(0, 4), "kept");
+  EXPECT_EQ(test::Gunzip(out.substr(4)), noise);
 }
 
 TEST(TextFormatTest, SerializesHistogramsWithInclusiveBoundsAndInf) {
@@ -183,6 +193,33 @@ TEST(OpenMetricsTest, ExemplarLabelValuesAreEscaped) {
       std::make_shared<const Exemplar>(Exemplar{{"request_id", "a\"b\\c\nd"}, 1, 2});
   EXPECT_EQ(SerializeOpenMetrics({counter}),
             "# TYPE c counter\nc_total 0 # {request_id=\"a\\\"b\\\\c\\nd\"} 1 2\n# EOF\n");
+}
+
+// Values are checked 8 bytes at a time, then byte by byte from the word
+// with the first escape: every length around a word, every place.
+TEST(TextFormatTest, EscapesWhereverTheCharacterIs) {
+  for (const char special : {'\n', '\\', '"'}) {
+    for (std::size_t size = 1; size <= 26; ++size) {
+      for (std::size_t at = 0; at < size; ++at) {
+        std::string value(size, 'v');
+        value[at] = special;
+        value[size - 1 - at] = special;  // a second one, after or before
+        std::string escaped;
+        for (const char c : value) {
+          escaped += c == '\n' ? "\\n" : c == '\\' ? "\\\\" : c == '"' ? "\\\"" : std::string(1, c);
+        }
+        Family gauge{"g", "", MetricType::kGauge, {}};
+        gauge.series.resize(1);
+        gauge.series[0].labels = {{"l", value}};
+        ASSERT_EQ(SerializeText({gauge}), "# TYPE g gauge\ng{l=\"" + escaped + "\"} 0\n")
+            << size << " " << at;
+        gauge.help = value;  // OpenMetrics escapes HELP too
+        ASSERT_EQ(SerializeOpenMetrics({gauge}), "# HELP g " + escaped + "\n# TYPE g gauge\ng{l=\"" +
+                                                     escaped + "\"} 0\n# EOF\n")
+            << size << " " << at;
+      }
+    }
+  }
 }
 
 // As client_golang's expfmt.Negotiate: the highest q among the types we

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <deque>
 #include <limits>
 #include <random>
 #include <string>
@@ -232,8 +233,8 @@ std::vector<pb::MetricFamily> ParseDelimited(const std::string& body) {
 
 void RefExemplar(const Exemplar& from, pb::Exemplar* to) {
   pb::LabelPair* label = to->add_label();
-  label->set_name(from.label.name);
-  label->set_value(from.label.value);
+  label->set_name(std::string(from.label.name));
+  label->set_value(std::string(from.label.value));
   to->set_value(from.value);
   double whole = 0;
   const double fraction = std::modf(from.timestamp_seconds, &whole);
@@ -420,13 +421,14 @@ TEST(ProtobufFormatTest, EveryFamilyParsesBackWithTheGeneratedClasses) {
 TEST(ProtobufFormatTest, LongMessagesHaveTheGeneratedClassesLengths) {
   // Lengths over 127 and 16,383 bytes take two and three bytes.
   Family family{"requests_total", std::string(300, 'h'), MetricType::kCounter, {}};
+  std::deque<std::string> trace_ids;  // an Exemplar's label views its text
   for (int i = 0; i < 2000; ++i) {
     Series s;
     s.labels = {{"route", "/v1/route/" + std::to_string(i)}, {"long", std::string(i % 200, 'x')}};
     s.value = i * 1.5;
     if (i % 3 == 0) {
       s.exemplar = std::make_shared<const Exemplar>(
-          Exemplar{{"trace_id", std::to_string(i)}, 1, 1700000000.25 + i});
+          Exemplar{{"trace_id", trace_ids.emplace_back(std::to_string(i))}, 1, 1700000000.25 + i});
     }
     family.series.push_back(std::move(s));
   }

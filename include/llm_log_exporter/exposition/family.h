@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "llm_log_exporter/core/metric_spec.h"
@@ -19,11 +20,19 @@ struct Label {
   std::string value;
 };
 
+/// An exemplar's one label. Views: whoever makes an Exemplar keeps its text
+/// for as long as the Exemplar (the store keeps a scrape's exemplars and
+/// their text in one block, which its pointers share).
+struct ExemplarLabel {
+  std::string_view name;
+  std::string_view value;
+};
+
 /// The request behind a value (OpenMetrics exemplar): one label, the value
 /// observed and when, in seconds since the epoch. The label's name and value
 /// hold at most kMaxExemplarRunes code points together, as the spec requires.
 struct Exemplar {
-  Label label;
+  ExemplarLabel label;
   double value = 0;
   double timestamp_seconds = 0;
 };
