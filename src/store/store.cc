@@ -7,6 +7,7 @@
 #include <immintrin.h>
 #endif
 #include <limits>
+#include <new>
 #include <utility>
 
 #include "llm_log_exporter/core/ascii.h"
@@ -247,7 +248,48 @@ ExemplarCheck ExemplarFrom(std::string_view name, std::string_view text, double 
   return ExemplarCheck::kUsed;
 }
 
-Store::Store(std::vector<MetricSpec> specs, SumMode sums, std::size_t shards) : sums_(sums) {
+// The exemplars the shards keep, copied out under each shard's lock (never
+// held for the rest of a scrape: writers go on), found by cell: the newest
+// of a cell's over the shards. Each Exemplar lies in one block with its
+// label's text just after it, and families share the block through aliasing
+// pointers: no allocation per exemplar, and one cache line or two to read
+// each. A block returns to its store's pool once no family shows it, and
+// the next scrape writes over it, as over the index's tables (thread_local
+// scratch): a scrape of 100,000 exemplars would otherwise map and fault in
+// tens of megabytes afresh.
+struct Store::ExemplarBlock {
+  // Records of 8-byte words: an Exemplar, then its label's name and value.
+  std::vector<std::uint64_t> words;
+};
+
+struct Store::ExemplarPool {
+  std::mutex mutex;  // guards free; a block is handed over under it
+  std::vector<std::unique_ptr<ExemplarBlock>> free;
+  // Each scraping thread's families show one block (two while it scrapes).
+  static constexpr std::size_t kMaxFree = 8;
+
+  // A block to write over, shared by the pointers to its exemplars: the
+  // last of them gives it back.
+  static std::shared_ptr<ExemplarBlock> Take(const std::shared_ptr<ExemplarPool>& pool) {
+    std::unique_ptr<ExemplarBlock> block;
+    {
+      std::lock_guard<std::mutex> lock(pool->mutex);
+      if (!pool->free.empty()) {
+        block = std::move(pool->free.back());
+        pool->free.pop_back();
+      }
+    }
+    if (block == nullptr) block = std::make_unique<ExemplarBlock>();
+    return std::shared_ptr<ExemplarBlock>(block.release(), [pool](ExemplarBlock* returned) {
+      std::unique_ptr<ExemplarBlock> owned(returned);
+      std::lock_guard<std::mutex> lock(pool->mutex);
+      if (pool->free.size() < kMaxFree) pool->free.push_back(std::move(owned));
+    });
+  }
+};
+
+Store::Store(std::vector<MetricSpec> specs, SumMode sums, std::size_t shards)
+    : sums_(sums), exemplar_pool_(std::make_shared<ExemplarPool>()) {
   std::vector<std::string> dynamic;
   for (const MetricSpec& spec : specs) {
     if (spec.dynamic && !spec.labels.empty()) dynamic.push_back(spec.name);
@@ -773,45 +815,56 @@ std::vector<std::string_view> Store::SeriesLabels(const Metric& m, std::size_t s
 
 namespace {
 
-// The exemplars the shards keep, copied out under each shard's lock (never
-// held for the rest of a scrape: writers go on), found by cell: the newest
-// of a cell's over the shards. The Exemplars and their labels' text live in
-// one block, shared by aliasing pointers: a scrape allocates twice for all
-// of them, not once or twice per exemplar.
+static_assert(alignof(Exemplar) <= alignof(std::uint64_t) && sizeof(Exemplar) % 8 == 0);
+
 class ExemplarIndex {
  public:
-  ExemplarIndex() : block_(std::make_shared<Block>()) {}
+  // `block` may be null if Add is never called.
+  explicit ExemplarIndex(std::shared_ptr<Store::ExemplarBlock> block) : block_(std::move(block)) {
+    scratch_.entries.clear();
+    scratch_.slots.clear();
+  }
   // Call Add for every exemplar kept, then Build, then Find.
-  void Reserve(std::size_t n) { entries_.reserve(entries_.size() + n); }
+  void Reserve(std::size_t n) { scratch_.entries.reserve(scratch_.entries.size() + n); }
   void Add(std::size_t cell, const Label& label, double observed, double timestamp_seconds) {
-    entries_.push_back({cell, block_->text.size(), label.name.size(), label.value.size(),
-                        observed, timestamp_seconds});
-    block_->text.append(label.name).append(label.value);
+    const std::size_t at = used_;
+    const std::size_t text = label.name.size() + label.value.size();
+    used_ += kExemplarWords + (text + 7) / 8;
+    if (block_->words.size() < used_) block_->words.resize(std::max(used_, 2 * block_->words.size()));
+    char* p = reinterpret_cast<char*>(block_->words.data() + at + kExemplarWords);
+    std::memcpy(p, label.name.data(), label.name.size());
+    std::memcpy(p + label.name.size(), label.value.data(), label.value.size());
+    scratch_.entries.push_back(
+        {cell, at, label.name.size(), label.value.size(), observed, timestamp_seconds});
   }
   void Build() {
-    if (entries_.empty()) return;
-    // The text is complete: views of it stay valid.
-    const std::string_view text = block_->text;
-    block_->made.reserve(entries_.size());
-    for (const Entry& e : entries_) {
-      block_->made.push_back(Exemplar{{text.substr(e.text_at, e.name_size),
-                                       text.substr(e.text_at + e.name_size, e.value_size)},
-                                      e.observed,
-                                      e.timestamp_seconds});
+    std::vector<Entry>& entries = scratch_.entries;
+    std::vector<Slot>& slots = scratch_.slots;
+    slots.clear();
+    if (entries.empty()) return;
+    // The words no longer move: the Exemplars and views of their text.
+    for (const Entry& e : entries) {
+      const char* text = reinterpret_cast<const char*>(At(e.at) + kExemplarWords);
+      new (At(e.at)) Exemplar{{std::string_view(text, e.name_size),
+                               std::string_view(text + e.name_size, e.value_size)},
+                              e.observed,
+                              e.timestamp_seconds};
     }
     std::size_t size = 16;
-    while (size < 2 * entries_.size()) size *= 2;
-    slots_.assign(size, 0);
+    while (size < 2 * entries.size()) size *= 2;
+    slots.assign(size, Slot{});
     const std::size_t mask = size - 1;
-    for (std::uint32_t e = 0; e < entries_.size(); ++e) {
-      for (std::size_t i = Hash(entries_[e].cell) & mask;; i = (i + 1) & mask) {
-        if (slots_[i] == 0) {
-          slots_[i] = e + 1;
+    for (std::uint32_t e = 0; e < entries.size(); ++e) {
+      for (std::size_t i = Hash(entries[e].cell) & mask;; i = (i + 1) & mask) {
+        Slot& slot = slots[i];
+        if (slot.entry == 0) {
+          slot = {entries[e].cell, entries[e].at, e + 1};
           break;
         }
-        const Entry& held = entries_[slots_[i] - 1];
-        if (held.cell == entries_[e].cell) {
-          if (entries_[e].timestamp_seconds > held.timestamp_seconds) slots_[i] = e + 1;
+        if (slot.cell == entries[e].cell) {
+          if (entries[e].timestamp_seconds > entries[slot.entry - 1].timestamp_seconds) {
+            slot = {entries[e].cell, entries[e].at, e + 1};
+          }
           break;
         }
       }
@@ -819,33 +872,46 @@ class ExemplarIndex {
   }
   // The newest exemplar of `cell`, or null.
   std::shared_ptr<const Exemplar> Find(std::size_t cell) const {
-    if (slots_.empty()) return nullptr;
-    const std::size_t mask = slots_.size() - 1;
-    for (std::size_t i = Hash(cell) & mask; slots_[i] != 0; i = (i + 1) & mask) {
-      const std::uint32_t e = slots_[i] - 1;
-      if (entries_[e].cell == cell) return std::shared_ptr<const Exemplar>(block_, &block_->made[e]);
+    const std::vector<Slot>& slots = scratch_.slots;
+    if (slots.empty()) return nullptr;
+    const std::size_t mask = slots.size() - 1;
+    for (std::size_t i = Hash(cell) & mask; slots[i].entry != 0; i = (i + 1) & mask) {
+      if (slots[i].cell == cell) {
+        return std::shared_ptr<const Exemplar>(
+            block_, std::launder(reinterpret_cast<const Exemplar*>(At(slots[i].at))));
+      }
     }
     return nullptr;
   }
 
  private:
-  struct Block {
-    std::string text;           // the labels' names and values, one after another
-    std::vector<Exemplar> made;  // in the order of entries_; not grown once Find hands out pointers
-  };
+  static constexpr std::size_t kExemplarWords = sizeof(Exemplar) / 8;
   struct Entry {
     std::size_t cell;
-    std::size_t text_at;  // where its label's name starts in the text; its value follows
+    std::size_t at;  // its record's first word in the block
     std::size_t name_size, value_size;
     double observed, timestamp_seconds;
   };
+  struct Slot {
+    std::size_t cell = 0;
+    std::size_t at = 0;
+    std::size_t entry = 0;  // 1 + index into entries; 0: free
+  };
+  // Kept by each scraping thread: their capacity is reused.
+  struct Scratch {
+    std::vector<Entry> entries;
+    std::vector<Slot> slots;
+  };
   // Fibonacci hashing, as Shard::KeptTable: a histogram's neighbouring cells spread out.
   static std::size_t Hash(std::size_t cell) { return (cell * 0x9e3779b97f4a7c15ull) >> 32; }
+  std::uint64_t* At(std::size_t at) const { return block_->words.data() + at; }
 
-  std::shared_ptr<Block> block_;
-  std::vector<Entry> entries_;
-  std::vector<std::uint32_t> slots_;  // 1 + index into entries_; 0: free
+  static thread_local Scratch scratch_;
+  std::shared_ptr<Store::ExemplarBlock> block_;
+  std::size_t used_ = 0;  // words of the block written
 };
+
+thread_local ExemplarIndex::Scratch ExemplarIndex::scratch_;
 
 }  // namespace
 
@@ -925,7 +991,9 @@ std::vector<Family> Store::Collect(bool with_exemplars) const {
 std::size_t Store::Collect(bool with_exemplars, std::vector<Family>* families,
                            std::size_t first) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  ExemplarIndex exemplars;
+  std::shared_ptr<ExemplarBlock> block;
+  if (with_exemplars) block = ExemplarPool::Take(exemplar_pool_);
+  ExemplarIndex exemplars(std::move(block));
   if (with_exemplars) {
     for (const auto& shard : shards_) {
       std::lock_guard<std::mutex> shard_lock(shard->exemplars_mutex_);

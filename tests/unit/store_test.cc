@@ -261,6 +261,53 @@ TEST(StoreTest, ExemplarLabelsReusedKeepEveryCellsLatest) {
   }
 }
 
+// A scrape's exemplars are copied into a block that a later scrape writes
+// over only once no family shows it: families still held (a scrape being
+// written, another thread's) keep their exemplars whatever comes after.
+TEST(StoreTest, ExemplarsShownStayWhileLaterScrapesRun) {
+  MetricSpec counter;
+  counter.name = "c_total";
+  counter.labels = {{"route", {}, 50, "other"}};
+  Store store({counter});
+  Shard* shard = store.AddShard();
+  const auto write_round = [&](int round) {
+    for (int r = 0; r < 40; ++r) {
+      const std::string route = "r" + std::to_string(r);
+      const Update u = Labelled(0, 1, {route});
+      const std::string id = "round" + std::to_string(round) + "-" + route;
+      shard->Apply(&u, 1, Trace(id, round));
+    }
+  };
+  const auto expect_round = [](const std::vector<Family>& families, std::size_t first,
+                               int round) {
+    const Family& family = families.at(first);
+    ASSERT_EQ(family.series.size(), 40u);
+    for (const Series& series : family.series) {
+      ASSERT_TRUE(series.exemplar) << round;
+      EXPECT_EQ(series.exemplar->label.value,
+                "round" + std::to_string(round) + "-" + series.labels.at(0).value);
+      EXPECT_EQ(series.exemplar->timestamp_seconds, round);
+    }
+  };
+  write_round(0);
+  const std::vector<Family> held = store.Collect();  // kept through all below
+  std::vector<Family> reused;                        // written over, as a scraping thread's
+  std::vector<Family> other;                         // another thread's, scraping in turn
+  for (int round = 1; round <= 12; ++round) {
+    write_round(round);
+    store.Collect(true, &reused, 1);
+    expect_round(reused, 1, round);
+    if (round % 3 == 0) {
+      store.Collect(true, &other, 0);
+      expect_round(other, 0, round);
+    }
+    expect_round(held, 0, 0);
+    store.Collect(false, &reused, 1);  // a format without exemplars takes no block
+    EXPECT_FALSE(reused.at(1).series.at(0).exemplar);
+  }
+  expect_round(other, 0, 12);
+}
+
 // The budget's estimate: every series the caps allow (the overflow value
 // included) in every shard, and every label value at its longest.
 TEST(StoreTest, MaxBytesCountsEverySeriesInEveryShard) {

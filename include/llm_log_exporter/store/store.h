@@ -249,6 +249,11 @@ class Store {
   /// caller ensures that nothing writes to `old` any more.
   void Absorb(const Store& old);
 
+  /// Where a scrape's exemplars are copied (store.cc's; a Family's pointers
+  /// share one), and the blocks no family shows any more, to be written over.
+  struct ExemplarBlock;
+  struct ExemplarPool;
+
  private:
   friend class Shard;
   struct Metric {
@@ -290,6 +295,9 @@ class Store {
   mutable std::mutex mutex_;  // guards shards_, spare_ and appends to label tables
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::unique_ptr<Shard>> spare_;  // allocated up front, not yet handed out
+  // Shared with the blocks handed out: the last pointer to one returns it
+  // here, also after the store has gone.
+  std::shared_ptr<ExemplarPool> exemplar_pool_;
 };
 
 }  // namespace lle
