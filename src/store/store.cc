@@ -251,9 +251,9 @@ ExemplarCheck ExemplarFrom(std::string_view name, std::string_view text, double 
 // The exemplars the shards keep, copied out under each shard's lock (never
 // held for the rest of a scrape: writers go on), found by cell: the newest
 // of a cell's over the shards. Each Exemplar lies in one block with its
-// label's text just after it, and families share the block through aliasing
-// pointers: no allocation per exemplar, and one cache line or two to read
-// each. A block returns to its store's pool once no family shows it, and
+// label's text just after it, in the order the scrape writes them, and
+// families share the block through aliasing pointers: no allocation per
+// exemplar, and the writer reads them one after another. A block returns to its store's pool once no family shows it, and
 // the next scrape writes over it, as over the index's tables (thread_local
 // scratch): a scrape of 100,000 exemplars would otherwise map and fault in
 // tens of megabytes afresh.
@@ -827,88 +827,122 @@ class ExemplarIndex {
   // Call Add for every exemplar kept, then Build, then Find.
   void Reserve(std::size_t n) { scratch_.entries.reserve(scratch_.entries.size() + n); }
   void Add(std::size_t cell, const Label& label, double observed, double timestamp_seconds) {
-    const std::size_t at = used_;
+    std::vector<std::uint64_t>& staged = scratch_.staged;
+    const std::size_t at = staged_;
     const std::size_t text = label.name.size() + label.value.size();
-    used_ += kExemplarWords + (text + 7) / 8;
-    if (block_->words.size() < used_) block_->words.resize(std::max(used_, 2 * block_->words.size()));
-    char* p = reinterpret_cast<char*>(block_->words.data() + at + kExemplarWords);
+    staged_ += kHeadWords + Words(text);
+    if (staged.size() < staged_) staged.resize(std::max(staged_, 2 * staged.size()));
+    std::uint64_t* head = staged.data() + at;
+    head[0] = label.name.size() << 32 | label.value.size();  // each at most 128 bytes
+    std::memcpy(&head[1], &observed, 8);
+    std::memcpy(&head[2], &timestamp_seconds, 8);
+    char* p = reinterpret_cast<char*>(head + kHeadWords);
     std::memcpy(p, label.name.data(), label.name.size());
     std::memcpy(p + label.name.size(), label.value.data(), label.value.size());
-    scratch_.entries.push_back(
-        {cell, at, label.name.size(), label.value.size(), observed, timestamp_seconds});
+    scratch_.entries.push_back({cell, at});
   }
   void Build() {
     std::vector<Entry>& entries = scratch_.entries;
     std::vector<Slot>& slots = scratch_.slots;
     slots.clear();
     if (entries.empty()) return;
-    // The words no longer move: the Exemplars and views of their text.
-    for (const Entry& e : entries) {
-      const char* text = reinterpret_cast<const char*>(At(e.at) + kExemplarWords);
-      new (At(e.at)) Exemplar{{std::string_view(text, e.name_size),
-                               std::string_view(text + e.name_size, e.value_size)},
-                              e.observed,
-                              e.timestamp_seconds};
-    }
+    // Room for every record as Find writes it, so that the block never
+    // moves once it hands out pointers.
+    const std::size_t room = staged_ + entries.size() * (kExemplarWords - kHeadWords);
+    if (block_->words.size() < room) block_->words.resize(room);
     std::size_t size = 16;
     while (size < 2 * entries.size()) size *= 2;
     slots.assign(size, Slot{});
     const std::size_t mask = size - 1;
-    for (std::uint32_t e = 0; e < entries.size(); ++e) {
-      for (std::size_t i = Hash(entries[e].cell) & mask;; i = (i + 1) & mask) {
+    for (const Entry& e : entries) {
+      for (std::size_t i = Hash(e.cell) & mask;; i = (i + 1) & mask) {
         Slot& slot = slots[i];
-        if (slot.entry == 0) {
-          slot = {entries[e].cell, entries[e].at, e + 1};
+        if (slot.at == kFree) {
+          slot = {e.cell, e.at};
           break;
         }
-        if (slot.cell == entries[e].cell) {
-          if (entries[e].timestamp_seconds > entries[slot.entry - 1].timestamp_seconds) {
-            slot = {entries[e].cell, entries[e].at, e + 1};
-          }
+        if (slot.cell == e.cell) {
+          if (Timestamp(e.at) > Timestamp(slot.at)) slot.at = e.at;
           break;
         }
       }
     }
   }
-  // The newest exemplar of `cell`, or null.
-  std::shared_ptr<const Exemplar> Find(std::size_t cell) const {
+  // Ask for what Find(`cell`) reads, some series ahead: at 100,000
+  // exemplars the table and the records are larger than the caches. First
+  // the slot, later (once it has come) the record.
+  void PrefetchSlot(std::size_t cell) const {
     const std::vector<Slot>& slots = scratch_.slots;
-    if (slots.empty()) return nullptr;
-    const std::size_t mask = slots.size() - 1;
-    for (std::size_t i = Hash(cell) & mask; slots[i].entry != 0; i = (i + 1) & mask) {
-      if (slots[i].cell == cell) {
-        return std::shared_ptr<const Exemplar>(
-            block_, std::launder(reinterpret_cast<const Exemplar*>(At(slots[i].at))));
-      }
-    }
-    return nullptr;
+    if (!slots.empty()) __builtin_prefetch(&slots[Hash(cell) & (slots.size() - 1)]);
+  }
+  void PrefetchRecord(std::size_t cell) const {
+    if (const Slot* slot = SlotOf(cell)) __builtin_prefetch(scratch_.staged.data() + slot->at);
+  }
+  // The newest exemplar of `cell`, or null. The block's records are written
+  // in the order Find is called, the order a scrape writes them.
+  std::shared_ptr<const Exemplar> Find(std::size_t cell) {
+    const Slot* slot = SlotOf(cell);
+    if (slot == nullptr) return nullptr;
+    const std::uint64_t* head = scratch_.staged.data() + slot->at;
+    const std::size_t name_size = head[0] >> 32;
+    const std::size_t value_size = head[0] & 0xffffffffu;
+    double observed = 0;
+    std::memcpy(&observed, &head[1], 8);
+    const std::size_t words = kExemplarWords + Words(name_size + value_size);
+    if (written_ + words > block_->words.size()) return nullptr;  // a cell asked twice: never
+    std::uint64_t* out = block_->words.data() + written_;
+    written_ += words;
+    char* text = reinterpret_cast<char*>(out + kExemplarWords);
+    std::memcpy(text, head + kHeadWords, name_size + value_size);
+    const Exemplar* made = new (out) Exemplar{
+        {std::string_view(text, name_size), std::string_view(text + name_size, value_size)},
+        observed,
+        Timestamp(slot->at)};
+    return std::shared_ptr<const Exemplar>(block_, made);
   }
 
  private:
   static constexpr std::size_t kExemplarWords = sizeof(Exemplar) / 8;
+  // A staged record: the sizes of the label's name and value, the value
+  // observed, its timestamp; then the label's text.
+  static constexpr std::size_t kHeadWords = 3;
+  static constexpr std::size_t kFree = SIZE_MAX;
   struct Entry {
     std::size_t cell;
-    std::size_t at;  // its record's first word in the block
-    std::size_t name_size, value_size;
-    double observed, timestamp_seconds;
+    std::size_t at;  // its staged record's first word
   };
   struct Slot {
     std::size_t cell = 0;
-    std::size_t at = 0;
-    std::size_t entry = 0;  // 1 + index into entries; 0: free
+    std::size_t at = kFree;  // the newest staged record of the cell
   };
   // Kept by each scraping thread: their capacity is reused.
   struct Scratch {
     std::vector<Entry> entries;
     std::vector<Slot> slots;
+    std::vector<std::uint64_t> staged;  // records copied out under the shards' locks
   };
   // Fibonacci hashing, as Shard::KeptTable: a histogram's neighbouring cells spread out.
   static std::size_t Hash(std::size_t cell) { return (cell * 0x9e3779b97f4a7c15ull) >> 32; }
-  std::uint64_t* At(std::size_t at) const { return block_->words.data() + at; }
+  static std::size_t Words(std::size_t bytes) { return (bytes + 7) / 8; }
+  static double Timestamp(std::size_t at) {
+    double t = 0;
+    std::memcpy(&t, scratch_.staged.data() + at + 2, 8);
+    return t;
+  }
+  static const Slot* SlotOf(std::size_t cell) {
+    const std::vector<Slot>& slots = scratch_.slots;
+    if (slots.empty()) return nullptr;
+    const std::size_t mask = slots.size() - 1;
+    for (std::size_t i = Hash(cell) & mask; slots[i].at != kFree; i = (i + 1) & mask) {
+      if (slots[i].cell == cell) return &slots[i];
+    }
+    return nullptr;
+  }
 
   static thread_local Scratch scratch_;
   std::shared_ptr<Store::ExemplarBlock> block_;
-  std::size_t used_ = 0;  // words of the block written
+  std::size_t staged_ = 0;   // words of scratch_.staged written
+  std::size_t written_ = 0;  // words of the block written
 };
 
 thread_local ExemplarIndex::Scratch ExemplarIndex::scratch_;
@@ -1038,7 +1072,22 @@ std::size_t Store::Collect(bool with_exemplars, std::vector<Family>* families,
     }
     if (family.series.size() < shown.size()) family.series.resize(shown.size());
     std::size_t n = 0;  // series written
-    for (const std::size_t s : shown) {
+    // The exemplar cells of the series some ahead are asked for meanwhile.
+    constexpr std::size_t kAhead = 8;
+    const std::size_t exemplar_cells =
+        !with_exemplars ? 0 : m.spec.type == MetricType::kCounter ? 1
+                            : m.spec.type == MetricType::kHistogram ? m.spec.buckets.size() + 1
+                                                                    : 0;
+    for (std::size_t at = 0; at < shown.size(); ++at) {
+      const std::size_t s = shown[at];
+      if (at + 2 * kAhead < shown.size()) {
+        const std::size_t ahead = m.first_cell + shown[at + 2 * kAhead] * m.cells_per_series;
+        for (std::size_t i = 0; i < exemplar_cells; ++i) exemplars.PrefetchSlot(ahead + i);
+      }
+      if (at + kAhead < shown.size()) {
+        const std::size_t ahead = m.first_cell + shown[at + kAhead] * m.cells_per_series;
+        for (std::size_t i = 0; i < exemplar_cells; ++i) exemplars.PrefetchRecord(ahead + i);
+      }
       const std::size_t first_cell = m.first_cell + s * m.cells_per_series;
       Series& series = family.series[n];
       series.value = 0;
