@@ -253,10 +253,11 @@ ExemplarCheck ExemplarFrom(std::string_view name, std::string_view text, double 
 // of a cell's over the shards. Each Exemplar lies in one block with its
 // label's text just after it, in the order the scrape writes them, and
 // families share the block through aliasing pointers: no allocation per
-// exemplar, and the writer reads them one after another. A block returns to its store's pool once no family shows it, and
-// the next scrape writes over it, as over the index's tables (thread_local
-// scratch): a scrape of 100,000 exemplars would otherwise map and fault in
-// tens of megabytes afresh.
+// exemplar, and the writer reads them one after another. A block returns
+// to its store's pool once no family shows it, and the next scrape writes
+// over it, as over the index's tables (thread_local scratch): a scrape of
+// 100,000 exemplars would otherwise map and fault in tens of megabytes
+// afresh.
 struct Store::ExemplarBlock {
   // Records of 8-byte words: an Exemplar, then its label's name and value.
   std::vector<std::uint64_t> words;
@@ -1074,10 +1075,11 @@ std::size_t Store::Collect(bool with_exemplars, std::vector<Family>* families,
     std::size_t n = 0;  // series written
     // The exemplar cells of the series some ahead are asked for meanwhile.
     constexpr std::size_t kAhead = 8;
-    const std::size_t exemplar_cells =
-        !with_exemplars ? 0 : m.spec.type == MetricType::kCounter ? 1
-                            : m.spec.type == MetricType::kHistogram ? m.spec.buckets.size() + 1
-                                                                    : 0;
+    std::size_t exemplar_cells = 0;  // a series' cells that may have one
+    if (with_exemplars && m.spec.type == MetricType::kCounter) exemplar_cells = 1;
+    if (with_exemplars && m.spec.type == MetricType::kHistogram) {
+      exemplar_cells = m.spec.buckets.size() + 1;
+    }
     for (std::size_t at = 0; at < shown.size(); ++at) {
       const std::size_t s = shown[at];
       if (at + 2 * kAhead < shown.size()) {

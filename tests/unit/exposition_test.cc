@@ -214,8 +214,8 @@ TEST(TextFormatTest, EscapesWhereverTheCharacterIs) {
         ASSERT_EQ(SerializeText({gauge}), "# TYPE g gauge\ng{l=\"" + escaped + "\"} 0\n")
             << size << " " << at;
         gauge.help = value;  // OpenMetrics escapes HELP too
-        ASSERT_EQ(SerializeOpenMetrics({gauge}), "# HELP g " + escaped + "\n# TYPE g gauge\ng{l=\"" +
-                                                     escaped + "\"} 0\n# EOF\n")
+        ASSERT_EQ(SerializeOpenMetrics({gauge}),
+                  "# HELP g " + escaped + "\n# TYPE g gauge\ng{l=\"" + escaped + "\"} 0\n# EOF\n")
             << size << " " << at;
       }
     }

@@ -278,8 +278,7 @@ TEST(StoreTest, ExemplarsShownStayWhileLaterScrapesRun) {
       shard->Apply(&u, 1, Trace(id, round));
     }
   };
-  const auto expect_round = [](const std::vector<Family>& families, std::size_t first,
-                               int round) {
+  const auto expect_round = [](const std::vector<Family>& families, std::size_t first, int round) {
     const Family& family = families.at(first);
     ASSERT_EQ(family.series.size(), 40u);
     for (const Series& series : family.series) {
