@@ -834,7 +834,7 @@ class ExemplarIndex {
     staged_ += kHeadWords + Words(text);
     if (staged.size() < staged_) staged.resize(std::max(staged_, 2 * staged.size()));
     std::uint64_t* head = staged.data() + at;
-    head[0] = label.name.size() << 32 | label.value.size();  // each at most 128 bytes
+    head[0] = label.name.size() << 32 | label.value.size();  // 128 code points at most together
     std::memcpy(&head[1], &observed, 8);
     std::memcpy(&head[2], &timestamp_seconds, 8);
     char* p = reinterpret_cast<char*>(head + kHeadWords);
