@@ -854,19 +854,9 @@ class ExemplarIndex {
     std::size_t size = 16;
     while (size < 2 * entries.size()) size *= 2;
     slots.assign(size, Slot{});
-    const std::size_t mask = size - 1;
     for (const Entry& e : entries) {
-      for (std::size_t i = Hash(e.cell) & mask;; i = (i + 1) & mask) {
-        Slot& slot = slots[i];
-        if (slot.at == kFree) {
-          slot = {e.cell, e.at};
-          break;
-        }
-        if (slot.cell == e.cell) {
-          if (Timestamp(e.at) > Timestamp(slot.at)) slot.at = e.at;
-          break;
-        }
-      }
+      Slot& slot = Probe(e.cell);
+      if (slot.at == kFree || Timestamp(e.at) > Timestamp(slot.at)) slot = {e.cell, e.at};
     }
   }
   // Ask for what Find(`cell`) reads, some series ahead: at 100,000
@@ -930,14 +920,19 @@ class ExemplarIndex {
     std::memcpy(&t, scratch_.staged.data() + at + 2, 8);
     return t;
   }
-  static const Slot* SlotOf(std::size_t cell) {
-    const std::vector<Slot>& slots = scratch_.slots;
-    if (slots.empty()) return nullptr;
+  // `cell`'s slot, or the free one where it would go (linear probing; the
+  // table is never full).
+  static Slot& Probe(std::size_t cell) {
+    std::vector<Slot>& slots = scratch_.slots;
     const std::size_t mask = slots.size() - 1;
-    for (std::size_t i = Hash(cell) & mask; slots[i].at != kFree; i = (i + 1) & mask) {
-      if (slots[i].cell == cell) return &slots[i];
-    }
-    return nullptr;
+    std::size_t i = Hash(cell) & mask;
+    while (slots[i].at != kFree && slots[i].cell != cell) i = (i + 1) & mask;
+    return slots[i];
+  }
+  static const Slot* SlotOf(std::size_t cell) {
+    if (scratch_.slots.empty()) return nullptr;
+    const Slot& slot = Probe(cell);
+    return slot.at == kFree ? nullptr : &slot;
   }
 
   static thread_local Scratch scratch_;
