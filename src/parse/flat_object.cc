@@ -6,6 +6,7 @@
 #include <immintrin.h>
 #endif
 
+#include "digits.h"
 #include "llm_log_exporter/core/ascii.h"
 #include "llm_log_exporter/core/json_text.h"
 #include "llm_log_exporter/core/line.h"
@@ -108,22 +109,12 @@ int CountDigits(const char* p) {
 // Powers of ten a double holds exactly.
 constexpr double kPowersOfTen[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-constexpr std::uint64_t kIntPowersOfTen[] = {1,      10,      100,      1000,     10000,
-                                             100000, 1000000, 10000000, 100000000};
 constexpr int kMaxDigits = 15;
 
 // `value` followed by the 1 to 15 digits at `p`. Reads at least 8 bytes.
 std::uint64_t ReadDigits(std::uint64_t value, const char* p, int count) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  // Up to eight digits in three multiplies (simdjson's parse_eight_digits):
-  // shifted to the top of the word, the bytes below become leading zeros.
-  if (count <= 8) {
-    std::uint64_t word = (Load64(p) << (8 * (8 - count))) & 0x0f0f0f0f0f0f0f0f;
-    word = (word * 2561) >> 8;
-    word = ((word & 0x00ff00ff00ff00ff) * 6553601) >> 16;
-    word = ((word & 0x0000ffff0000ffff) * 42949672960001) >> 32;
-    return value * kIntPowersOfTen[count] + word;
-  }
+#if defined(LLE_SWAR_DIGITS)
+  if (count <= 8) return value * kIntPowersOfTen[count] + DigitsValue(Load64(p), count);
 #endif
   for (int i = 0; i < count; ++i) value = value * 10 + static_cast<std::uint64_t>(p[i] - '0');
   return value;

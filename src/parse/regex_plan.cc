@@ -292,6 +292,17 @@ std::unique_ptr<const RegexPlan> RegexPlan::Of(std::string_view pattern) {
     }
   }
   if (!open.empty() || steps.empty() || steps.front().kind != Step::kLiteral) return nullptr;
+  for (Step& step : steps) {
+    if (step.kind != Step::kLiteral || step.literal.size() > 16) continue;
+    char bytes[16] = {};
+    char ones[16] = {};
+    std::memcpy(bytes, step.literal.data(), step.literal.size());
+    std::memset(ones, 0xff, step.literal.size());
+    for (int w = 0; w < 2; ++w) {
+      std::memcpy(&step.words[w], bytes + 8 * w, 8);
+      std::memcpy(&step.masks[w], ones + 8 * w, 8);
+    }
+  }
   // A run never gives bytes back: what follows it cannot begin with a byte it takes.
   for (std::size_t s = 0; s < steps.size(); ++s) {
     if (steps[s].kind != Step::kRun) continue;
@@ -339,6 +350,40 @@ void RegexPlan::FirstBytes(std::size_t s, std::array<bool, 256>* out, bool* end)
 }
 
 namespace {
+
+std::uint64_t Load64(const char* p) {
+  std::uint64_t word;
+  std::memcpy(&word, p, sizeof word);
+  return word;
+}
+
+// Whether `step`'s literal is at data + p, with at least its size left.
+// Most literals of the servers' rules (`" queue_time="`) are compared as two
+// masked words where 16 bytes are left: no call.
+inline bool LiteralAt(const std::string& literal, const std::uint64_t* words,
+                      const std::uint64_t* masks, const char* data, std::size_t left) {
+  if (literal.size() <= 16 && left >= 16) {
+    return (((Load64(data) ^ words[0]) & masks[0]) | ((Load64(data + 8) ^ words[1]) & masks[1])) ==
+           0;
+  }
+  return std::memcmp(data, literal.data(), literal.size()) == 0;
+}
+
+// The first `stop` byte from p, or size: the next 32 bytes (most runs, a
+// number or a word, end there) compared at once, then memchr.
+inline std::size_t StopAt(const char* data, std::size_t p, std::size_t size, char stop) {
+#if defined(__AVX2__)
+  if (size - p >= 32) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + p));
+    const auto hits =
+        static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_set1_epi8(stop))));
+    if (hits != 0) return p + static_cast<std::size_t>(__builtin_ctz(hits));
+    p += 32;
+  }
+#endif
+  const void* at = std::memchr(data + p, stop, size - p);
+  return at != nullptr ? static_cast<std::size_t>(static_cast<const char*>(at) - data) : size;
+}
 
 // The end of the run of class bytes from p: its first 16 bytes one by one
 // (most runs, numbers and words, end there), then 32 (AVX2) or 16 (SSSE3)
@@ -400,20 +445,15 @@ bool RegexPlan::MatchFrom(std::size_t s, std::string_view text, std::size_t p, s
     switch (step.kind) {
       case Step::kLiteral:
         if (step.literal.size() > size - p ||
-            std::memcmp(data + p, step.literal.data(), step.literal.size()) != 0) {
+            !LiteralAt(step.literal, step.words, step.masks, data + p, size - p)) {
           return false;
         }
         p += step.literal.size();
         break;
       case Step::kRun: {
-        std::size_t end = p;
-        if (step.stop >= 0) {
-          const void* at = std::memchr(data + p, step.stop, size - p);
-          end =
-              at != nullptr ? static_cast<std::size_t>(static_cast<const char*>(at) - data) : size;
-        } else {
-          end = ClassRunEnd(step.rows, step.in_class, data, p, size);
-        }
+        const std::size_t end = step.stop >= 0
+                                    ? StopAt(data, p, size, static_cast<char>(step.stop))
+                                    : ClassRunEnd(step.rows, step.in_class, data, p, size);
         if (step.at_least_one && end == p) return false;
         p = end;
         break;

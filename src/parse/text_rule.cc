@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "digits.h"
 #include "find_bytes.h"
 #include "literal_set.h"
 #include "regex_plan.h"
@@ -43,23 +44,28 @@ std::size_t DecimalPrefix(std::string_view s, double* value, int shift = 0) {
   // The digits as an integer while they fit (19 significant digits), and
   // the power of ten that scales it.
   std::uint64_t m = 0;
-  int significant = 0;
+  int digits = 0;
   long scale = 0;
-  const auto digit = [&](char c) {
-    if (significant > 0 || c != '0') ++significant;
-    m = m * 10 + static_cast<std::uint64_t>(c - '0');
-  };
+  const char* const first = s.data();
+  const char* const last = first + s.size();
   const std::size_t int_start = i;
-  for (; i < s.size() && IsDigit(s[i]); ++i) digit(s[i]);
-  bool digits = i > int_start;
+  i = static_cast<std::size_t>(ReadDigitRun(first + i, last, &m, &digits) - first);
   if (i < s.size() && s[i] == '.') {
     const std::size_t frac_start = ++i;
-    for (; i < s.size() && IsDigit(s[i]); ++i) digit(s[i]);
+    i = static_cast<std::size_t>(ReadDigitRun(first + i, last, &m, &digits) - first);
     scale = -static_cast<long>(i - frac_start);
-    digits = digits || i > frac_start;
   }
-  if (!digits) return 0;
+  if (digits == 0) return 0;
   const std::size_t mantissa_end = i;
+  // Leading zeros do not count (rare: only a long number looks).
+  int significant = digits;
+  for (std::size_t k = int_start; significant > 19 && k < mantissa_end; ++k) {
+    if (s[k] == '0') {
+      --significant;
+    } else if (s[k] != '.') {
+      break;
+    }
+  }
   long exponent = 0;
   if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
     std::size_t j = i + 1;
@@ -128,30 +134,39 @@ void SetDecimal(std::string_view text, int shift, double scale, FieldValue* out)
     SetNumber(value, scale, out);
 }
 
-// Units of a duration, longest spelling first where one is a prefix of another.
-struct Unit {
-  std::string_view name;
-  int ms_shift;      // 10^ms_shift ms each, if `ms_factor` is 0
-  double ms_factor;  // else this many ms each
-};
-constexpr Unit kUnits[] = {
-    {"ns", -6, 0},
-    {"us", -3, 0},
-    {"\xc2\xb5s", -3, 0} /* µ U+00B5 (Go, Rust) */,
-    {"\xce\xbcs", -3, 0} /* μ U+03BC (Go) */,
-    {"ms", 0, 0},
-    {"s", 3, 0},
-    {"m", 0, 60000},
-    {"h", 0, 3600000},
-};
-
-// The unit at the start of `text`, or null.
-const Unit* UnitAt(std::string_view text) {
-  for (const Unit& u : kUnits) {
-    // "ms" is listed before "m", so "m" never takes the "m" of "ms".
-    if (text[0] == u.name[0] && text.substr(0, u.name.size()) == u.name) return &u;
+// The unit of a duration term at `p` (before `end`): its length (0: none),
+// and its size in 10^*ms_shift ms, or in *ms_factor ms when that is not 0.
+// "ms" is read before "m" (minutes).
+std::size_t UnitAt(const char* p, const char* end, int* ms_shift, double* ms_factor) {
+  const auto next = [&](std::ptrdiff_t k, char c) { return end - p > k && p[k] == c; };
+  *ms_factor = 0;
+  switch (*p) {
+    case 'n':  // ns
+      *ms_shift = -6;
+      return next(1, 's') ? 2 : 0;
+    case 'u':  // us
+      *ms_shift = -3;
+      return next(1, 's') ? 2 : 0;
+    case '\xc2':  // µs: µ U+00B5 (Go, Rust)
+      *ms_shift = -3;
+      return next(1, '\xb5') && next(2, 's') ? 3 : 0;
+    case '\xce':  // μs: μ U+03BC (Go)
+      *ms_shift = -3;
+      return next(1, '\xbc') && next(2, 's') ? 3 : 0;
+    case 'm':
+      *ms_shift = 0;
+      if (next(1, 's')) return 2;
+      *ms_factor = 60000;
+      return 1;
+    case 's':
+      *ms_shift = 3;
+      return 1;
+    case 'h':
+      *ms_factor = 3600000;
+      return 1;
+    default:
+      return 0;
   }
-  return nullptr;
 }
 
 // Go's time.Duration.String() (`1h2m3.5s`, `8m44s`, `28.205µs`, `0s`) and
@@ -161,45 +176,38 @@ const Unit* UnitAt(std::string_view text) {
 bool ParseDuration(std::string_view text, int shift, double* total) {
   *total = 0;
   if (text == "0") return true;
-  bool negative = false;
-  if (!text.empty() && text[0] == '-') {
-    negative = true;
-    text.remove_prefix(1);
-  }
-  if (text.empty()) return false;
-  while (!text.empty()) {
-    // The number, read as it is scanned: digits, at most one '.'.
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  const bool negative = p < end && *p == '-';
+  if (negative) ++p;
+  if (p == end) return false;
+  while (p < end) {
+    // The number, eight digits at a time: digits, at most one '.', digits.
+    const char* const start = p;
     std::uint64_t m = 0;
-    std::size_t digits = 0;
+    int digits = 0;
+    p = ReadDigitRun(p, end, &m, &digits);
     long fraction = 0;
-    bool dot = false;
-    std::size_t n = 0;
-    for (; n < text.size(); ++n) {
-      const char c = text[n];
-      if (IsDigit(c)) {
-        m = m * 10 + static_cast<std::uint64_t>(c - '0');
-        ++digits;
-        fraction -= dot ? 1 : 0;
-      } else if (c == '.' && !dot) {
-        dot = true;
-      } else {
-        break;
-      }
+    if (p < end && *p == '.') {
+      const char* const decimals = ++p;
+      p = ReadDigitRun(p, end, &m, &digits);
+      fraction = -(p - decimals);
     }
-    if (digits == 0 || n == text.size()) return false;
-    const std::string_view number = text.substr(0, n);
-    text.remove_prefix(n);
-    const Unit* unit = UnitAt(text);
-    if (unit == nullptr) return false;
-    text.remove_prefix(unit->name.size());
-    const int unit_shift = unit->ms_factor == 0 ? unit->ms_shift - shift : -shift;
+    if (digits == 0 || p == end) return false;
+    const std::string_view number(start, static_cast<std::size_t>(p - start));
+    int ms_shift = 0;
+    double ms_factor = 0;
+    const std::size_t unit = UnitAt(p, end, &ms_shift, &ms_factor);
+    if (unit == 0) return false;
+    p += unit;
+    const int unit_shift = ms_factor == 0 ? ms_shift - shift : -shift;
     double value = 0;
     // At most 19 digits fit in m; longer numbers take the general path.
     if (!(digits <= 19 && FastDecimal(m, fraction + unit_shift, false, &value)) &&
         DecimalPrefix(number, &value, unit_shift) != number.size()) {
       return false;
     }
-    if (unit->ms_factor != 0) value *= unit->ms_factor;
+    if (ms_factor != 0) value *= ms_factor;
     *total += value;
   }
   if (negative) *total = -*total;

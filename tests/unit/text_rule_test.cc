@@ -106,6 +106,10 @@ TEST(ConvertTest, NumbersAndScales) {
   EXPECT_EQ(Number(Conversion::kNumber, "1201.9242150001228", 1000), 1201924.2150001228);
   EXPECT_EQ(Number(Conversion::kNumber, "0.0021", 1000), 2.1);
   EXPECT_EQ(Number(Conversion::kNumber, "3", 2.5), 7.5);
+  // Leading zeros are no significant digits, however many (read 8 at a time).
+  EXPECT_EQ(Number(Conversion::kNumber, "0000000000000000000000042.5"), 42.5);
+  EXPECT_EQ(Number(Conversion::kNumber, "0.00000000000000000000012345"), 1.2345e-22);
+  EXPECT_EQ(Number(Conversion::kNumber, "12345678.87654321"), 12345678.87654321);
   for (const char* bad : {"", "inf", "nan", "0x10", "1,000", "12 ", "-", "."}) {
     EXPECT_EQ(Converted(Conversion::kNumber, bad).state, FieldState::kWrongType) << bad;
   }
@@ -185,7 +189,7 @@ TEST(ConvertTest, JsonValues) {
 }
 
 TEST(FindBytesTest, FindsWhatStringViewFindFinds) {
-  // Every length around the 16-byte steps, needles of 1 to 20 bytes, near
+  // Every length around the 32- and 16-byte steps, needles of 1 to 20 bytes, near
   // misses (first and last byte right, middle wrong) and matches at both ends.
   std::mt19937 random(3);
   for (int round = 0; round < 20000; ++round) {
@@ -194,7 +198,7 @@ TEST(FindBytesTest, FindsWhatStringViewFindFinds) {
     const std::size_t m = 1 + random() % 20;
     while (needle.size() < m) needle += alphabet[random() % alphabet.size()];
     std::string haystack;
-    const std::size_t n = random() % 80;
+    const std::size_t n = random() % 160;  // past the 32- and 16-byte steps
     while (haystack.size() < n) {
       if (random() % 8 == 0) {
         std::string piece = needle;
