@@ -60,6 +60,11 @@ std::vector<std::string> QueueLabels(const Options& options) {
   return labels;
 }
 
+bool StdinDropsWhenFull(int fd) {
+  struct stat fd_stat {};
+  return !(fstat(fd, &fd_stat) == 0 && S_ISREG(fd_stat.st_mode));
+}
+
 bool ReadsStdin(const Options& options) {
   return options.input_files.empty() && QueueLabels(options).empty() &&
          !(options.ingest_enable && IsDevNull(0));
@@ -69,11 +74,10 @@ std::vector<std::unique_ptr<Input>> MakeInputs(Exporter& exporter, const Options
                                                bool read_stdin) {
   std::vector<std::unique_ptr<Input>> inputs;
   if (read_stdin) {
-    // Never make the writer wait for long; count what finds no room instead.
-    auto stdin_input = std::make_unique<StreamInput>(
-        exporter, kStdinSource, "stdin", std::make_unique<FdSource>(0), options,
-        /*drop_when_full=*/true, options.input_workers);
-    stdin_input->MapIfFile(0);
+    // Never make a pipe's writer wait for long; count what finds no room instead.
+    auto stdin_input = std::make_unique<StreamInput>(exporter, kStdinSource, "stdin",
+                                                     std::make_unique<FdSource>(0), options,
+                                                     StdinDropsWhenFull(0), options.input_workers);
     // A live pipe: a bigger kernel buffer absorbs bursts while the workers
     // catch up, and lets the reader rest longer.
     stdin_input->PaceForPipe(0);
@@ -113,11 +117,9 @@ std::vector<std::unique_ptr<Input>> MakeInputs(Exporter& exporter, const Options
 
 std::unique_ptr<StreamInput> MakeOnceInput(Exporter& exporter, const Options& options, int fd) {
   // A file or pipe we are asked to read whole: wait for workers rather than drop.
-  auto input = std::make_unique<StreamInput>(exporter, kStdinSource, "stdin",
-                                             std::make_unique<FdSource>(fd), options,
-                                             /*drop_when_full=*/false, options.input_workers);
-  input->MapIfFile(fd);
-  return input;
+  return std::make_unique<StreamInput>(exporter, kStdinSource, "stdin",
+                                       std::make_unique<FdSource>(fd), options,
+                                       /*drop_when_full=*/false, options.input_workers);
 }
 
 }  // namespace lle

@@ -162,7 +162,7 @@ int ParseOptions(int argc, const char* const* argv, Options* out) {
   app.add_option("--input.buffer-bytes", out->input_buffer_bytes,
                  "Memory for input not yet parsed. When it is full, stdin is still drained "
                  "(the writer never blocks) and lines that find no room are counted as "
-                 "result=\"dropped\"; --once waits instead")
+                 "result=\"dropped\"; --once, and a regular file as stdin, wait instead")
       ->capture_default_str()
       ->check(WholeNumber(std::size_t{64} * 1024, std::size_t{1} << 30));
   app.add_option("--input.drop-after-ms", out->input_drop_after_ms,

@@ -1,8 +1,6 @@
 #include "llm_log_exporter/app/stream_input.h"
 
 #include <fcntl.h>
-#include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -75,11 +73,6 @@ StreamInput::~StreamInput() {
   Join();
 }
 
-void StreamInput::MapIfFile(int fd) {
-  mapped_ = MappedFile::Open(fd, reader_options_, pipelines_.size());
-  mapped_fd_ = fd;
-}
-
 void StreamInput::PaceForPipe(int fd) {
   if (reader_options_.rest_window == std::chrono::milliseconds(0)) return;  // --once
   // Best effort: not a pipe, or over the user's limit, changes nothing.
@@ -102,7 +95,6 @@ void StreamInput::PaceForPipe(int fd) {
 
 ByteSource::Status StreamInput::Read(ByteSource& bytes, std::string* error) {
   LowerThreadPriority();
-  if (mapped_ != nullptr) WorkMapped();
   if (stopped()) {
     for (auto& pipeline : pipelines_) pipeline->Finish();
     return ByteSource::Status::kStopped;
@@ -128,34 +120,6 @@ ByteSource::Status StreamInput::Read(ByteSource& bytes, std::string* error) {
   for (std::thread& t : workers) t.join();
   for (auto& pipeline : pipelines_) pipeline->Finish();
   return status;
-}
-
-void StreamInput::WorkMapped() {
-  std::vector<std::thread> workers;
-  for (std::size_t w = 0; w < pipelines_.size(); ++w) {
-    workers.emplace_back([this, w, p = pipelines_[w].get()] {
-      LowerThreadPriority();
-      MappedFile::Chunk chunk;
-      for (;;) {
-        {
-          std::lock_guard<std::mutex> lock(mapped_order_);
-          if (stopped() || !mapped_->Next(w, &chunk)) break;
-          Submitted(chunk.seq, chunk.lines.size());
-        }
-        p->CountBytes(chunk.lines.size());
-        p->Feed(chunk.lines, chunk.seq, chunk.wall_seconds);
-        Applied(chunk.seq);
-      }
-    });
-  }
-  for (std::thread& t : workers) t.join();
-  if (MappedFile::truncated()) {
-    spdlog::warn(
-        "input: the file was cut shorter while being read; the rest of the lines being "
-        "worked then read as zero bytes (counted as result=\"not_json\" or \"too_long\")");
-  }
-  lseek(mapped_fd_, mapped_->offset(), SEEK_SET);
-  mapped_.reset();
 }
 
 bool StreamInput::TryClaim() {

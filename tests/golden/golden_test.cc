@@ -473,8 +473,8 @@ TEST_P(PresetGoldenTest, SameWithTheShippedPresetFile) {
   EXPECT_TRUE(SameExposition(builtin, shipped));
 }
 
-// With stdin a regular file (`--once < input.log`), whose lines are worked
-// mapped in memory, the output is the same as through a pipe.
+// With stdin a regular file (`--once < input.log`), the output is the same
+// as through a pipe.
 TEST_P(GoldenTest, SameWhenStdinIsTheFile) {
   const fs::path dir = fs::path(kGoldenDir) / GetParam();
   const std::optional<std::string> input = ReadFile(dir / kInputFile);
@@ -571,10 +571,9 @@ TEST(SampleLog, EveryLineIsCountedAndRequestsAreMostOfThem) {
   EXPECT_GT(MetricValue(once.out, LinesSeries("stdin", "not_json")).value_or(0), 0);
 }
 
-// A file as stdin is worked in chunks mapped from it, then read on as a
-// stream from where they end: with small chunks (4 KiB, so over a thousand)
-// and one worker, the output is byte for byte that of a pipe, also for a last
-// line without '\n' and a line over the limit between the two.
+// A file as stdin: with small chunks (4 KiB, so over a thousand) and one
+// worker, the output is byte for byte that of a pipe, also for a last line
+// without '\n' and a line over the limit before it.
 TEST(SampleLog, SameWhenStdinIsTheFile) {
   const RunResult sample = ::lle::test::Run({kSampleLog, "20000"}, "");
   ASSERT_EQ(sample.exit_code, 0) << sample.err;

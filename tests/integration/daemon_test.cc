@@ -219,8 +219,8 @@ TEST(DaemonTest, ServesHealthReadinessLandingPageAnd404And405) {
   EXPECT_EQ(Header(post, "allow"), "GET, HEAD");  // RFC 9110: a 405 lists what is allowed
 }
 
-// Stdin as a pipe, or as a regular file (`llm_log_exporter < FILE`: worked
-// mapped in memory, its last line without '\n' then read as a stream).
+// Stdin as a pipe, or as a regular file (`llm_log_exporter < FILE`), whose
+// last line has no '\n'.
 class EndOfInputTest : public ::testing::TestWithParam<bool> {};
 
 TEST_P(EndOfInputTest, KeepsServingAfterEndOfInput) {
@@ -610,7 +610,7 @@ TEST(DaemonTest, OnceOnATerminalShowsProgressThenTheSummary) {
 
 // A --once run with --input.workers `workers`, reading its input 4 KiB at a
 // time (hundreds of chunks): `log` from a pipe, or the file at `path` (the
-// same bytes, worked mapped in memory).
+// same bytes).
 struct OnceRun {
   const char* workers;
   bool file;
@@ -641,7 +641,7 @@ TEST(DaemonTest, TracebacksAcrossChunkBoundariesCountOnceWhateverTheWorkers) {
   }
   TempDir dir;
   const std::string path = dir.Write("log", log);
-  // As a pipe, and as a file (worked mapped in memory, in chunks of 4 KiB).
+  // As a pipe, and as a file.
   for (const OnceRun& run :
        std::vector<OnceRun>{{"1", false}, {"2", false}, {"3", false}, {"1", true}, {"2", true}}) {
     const RunResult result = RunOnceInSmallReads(run, log, path);

@@ -1,5 +1,5 @@
 // StreamInput and its Input base: lines read through a real pipe or a
-// regular file (the mapped path of --once) are counted in the self-metrics,
+// regular file (--once < FILE) are counted in the self-metrics,
 // end of input and read errors set the input's state, Stop() ends an input
 // that never ends, and OnApplied reports every batch in read order once its
 // lines count.
@@ -152,23 +152,24 @@ TEST(StreamInputTest, CountsEveryLineOfAPipeAndEndsAtItsEnd) {
   EXPECT_EQ(counts.bytes, static_cast<double>(text.size()));
 }
 
-TEST(StreamInputTest, AMappedFileGivesWhatThePipeGives) {
-  // --once's input: a regular file is worked mapped in memory, then read on
-  // from where its whole lines end (here a last line without '\n').
+TEST(StreamInputTest, ARegularFileGivesWhatThePipeGives) {
+  // --once's input: a regular file, read from the descriptor's offset (here
+  // past its first 10 lines) to its end (here a last line without '\n').
+  const std::string head = Lines(10);
   const std::string text = Lines(20000) + "{\"status\":\"error\"}";
   test::TempDir dir;
-  const int fd = open(dir.Write("log", text).c_str(), O_RDONLY);
+  const int fd = open(dir.Write("log", head + text).c_str(), O_RDONLY);
   ASSERT_GE(fd, 0);
-  Exporter mapped_exporter(QwenPreset(), false, {}, SumMode::kExact);
+  ASSERT_EQ(lseek(fd, static_cast<off_t>(head.size()), SEEK_SET), static_cast<off_t>(head.size()));
+  Exporter file_exporter(QwenPreset(), false, {}, SumMode::kExact);
   {
-    auto input = MakeOnceInput(mapped_exporter, SmallBuffer(true), fd);
+    auto input = MakeOnceInput(file_exporter, SmallBuffer(true), fd);
     std::string error;
     EXPECT_EQ(input->RunHere(&error), ByteSource::Status::kEof) << error;
     EXPECT_EQ(input->state(), InputState::kEnded);
   }
-  EXPECT_EQ(lseek(fd, 0, SEEK_CUR), static_cast<off_t>(text.size()));
   close(fd);
-  const SourceCounts counts = StdinCounts(mapped_exporter);
+  const SourceCounts counts = StdinCounts(file_exporter);
   EXPECT_EQ(counts.Lines("request"), 20001);
   EXPECT_EQ(counts.bytes, static_cast<double>(text.size()));
 
@@ -179,7 +180,7 @@ TEST(StreamInputTest, AMappedFileGivesWhatThePipeGives) {
     std::string error;
     EXPECT_EQ(input->RunHere(&error), ByteSource::Status::kEof) << error;
   }
-  EXPECT_EQ(WithoutClock(SerializeText(mapped_exporter.Collect())),
+  EXPECT_EQ(WithoutClock(SerializeText(file_exporter.Collect())),
             WithoutClock(SerializeText(piped_exporter.Collect())));
 }
 
@@ -265,7 +266,7 @@ TEST(StreamInputTest, OnAppliedReportsEveryBatchInReadOrderOnceItsLinesCount) {
   EXPECT_EQ(StdinCounts(exporter).TotalLines(), 20000);
 }
 
-TEST(StreamInputTest, OnAppliedReportsAMappedFilesBatchesInOrder) {
+TEST(StreamInputTest, OnAppliedReportsARegularFilesBatchesInOrder) {
   const std::string text = Lines(20000);
   test::TempDir dir;
   const int fd = open(dir.Write("log", text).c_str(), O_RDONLY);
@@ -273,7 +274,6 @@ TEST(StreamInputTest, OnAppliedReportsAMappedFilesBatchesInOrder) {
   Exporter exporter(QwenPreset(), false);
   {
     RecordingInput input(exporter, fd, SmallBuffer(true), /*workers=*/3);
-    input.MapIfFile(fd);
     std::string error;
     EXPECT_EQ(input.RunHere(&error), ByteSource::Status::kEof) << error;
     ExpectBatchesInOrder(input, text.size());
@@ -316,6 +316,16 @@ TEST(InputFactoryTest, EachFollowedFileIsAnInputInTheExportersSourceOrder) {
     input->Join();
     EXPECT_EQ(input->state(), InputState::kReading);  // a followed file never ends
   }
+}
+
+TEST(InputFactoryTest, OnlyAFileAsStdinNeverDropsLines) {
+  Pipe pipe("x\n");
+  EXPECT_TRUE(StdinDropsWhenFull(pipe.fd()));
+  test::TempDir dir;
+  const int fd = open(dir.Write("log", "x\n").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  EXPECT_FALSE(StdinDropsWhenFull(fd));
+  close(fd);
 }
 
 TEST(InputFactoryTest, StdinIsReadWhenNoFileIsFollowed) {

@@ -16,6 +16,12 @@ namespace lle {
 /// line can ever come).
 bool ReadsStdin(const Options& options);
 
+/// Whether lines read from stdin `fd` that find the input buffer full are
+/// dropped (after --input.drop-after-ms): a pipe's writer (the server) must
+/// never wait long; a regular file (`llm_log_exporter < FILE`) has no writer
+/// to wait, and is read at the workers' pace.
+bool StdinDropsWhenFull(int fd);
+
 /// The inputs `options` ask for, in their exporter's source order, built but
 /// not started: stdin if `read_stdin` (ReadsStdin), else each --input.file,
 /// then the queue inputs (QueueLabels): Redis (--input.redis.url), then the
@@ -32,8 +38,8 @@ std::vector<std::string> QueueLabels(const Options& options);
 std::vector<std::unique_ptr<Input>> MakeInputs(Exporter& exporter, const Options& options,
                                                bool read_stdin);
 
-/// --once's input: `fd` read whole (mapped if it is a regular file), waiting
-/// for the workers rather than dropping lines.
+/// --once's input: `fd` read whole, waiting for the workers rather than
+/// dropping lines.
 std::unique_ptr<StreamInput> MakeOnceInput(Exporter& exporter, const Options& options, int fd);
 
 }  // namespace lle

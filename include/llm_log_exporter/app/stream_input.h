@@ -13,7 +13,6 @@
 #include "llm_log_exporter/source/byte_source.h"
 #include "llm_log_exporter/source/chunk_queue.h"
 #include "llm_log_exporter/source/chunk_reader.h"
-#include "llm_log_exporter/source/mapped_file.h"
 
 namespace lle {
 
@@ -21,11 +20,10 @@ namespace lle {
 /// thread cuts it into chunks of whole lines, and worker threads (each with
 /// its own Pipeline and shard) work them; a slow input's chunks the reader
 /// works itself with a pipeline no worker is using (ChunkReaderOptions::local).
-/// A regular file given whole (MapIfFile) is first worked mapped in memory.
 ///
 /// Owns its ByteSource (through Input), the bounded chunk pool, the pipelines
 /// and, while Read() runs, the worker threads; not the descriptor given to
-/// MapIfFile. Thread-safety as Input's: Stop() from any thread, the rest from
+/// PaceForPipe. Thread-safety as Input's: Stop() from any thread, the rest from
 /// the owner's. The Exporter must outlive it.
 class StreamInput : public Input, private LocalWorker {
  public:
@@ -39,10 +37,6 @@ class StreamInput : public Input, private LocalWorker {
               std::size_t workers);
   ~StreamInput() override;
 
-  /// If `fd` (the input's descriptor) is a regular file, Read() works its
-  /// whole lines mapped in memory before it reads the rest as a stream, from
-  /// where they end (the descriptor's offset is moved there). Before Start().
-  void MapIfFile(int fd);
   /// If `fd` (the input's descriptor) is a pipe, grows it to 1 MiB (as far as
   /// the user's limits allow) and rests between slow reads for as long as
   /// its room lets a writer's burst fit meanwhile, and no longer than a
@@ -57,8 +51,6 @@ class StreamInput : public Input, private LocalWorker {
   ByteSource::Status Read(ByteSource& bytes, std::string* error) override;
 
  private:
-  // The mapped file's chunks, then the stream from where they end.
-  void WorkMapped();
   bool TryClaim() override;
   void Work(const Chunk& chunk) override;
 
@@ -68,9 +60,6 @@ class StreamInput : public Input, private LocalWorker {
   // busy_[i]: pipelines_[i] is working a chunk (its worker's or the reader's).
   std::vector<std::mutex> busy_;
   std::size_t claimed_ = 0;  // the pipeline TryClaim() took; the reader's thread only
-  std::unique_ptr<MappedFile> mapped_;
-  int mapped_fd_ = -1;
-  std::mutex mapped_order_;  // a mapped chunk is handed out and Submitted() in one go
 };
 
 }  // namespace lle
