@@ -110,9 +110,17 @@ inline std::size_t FindBytes(std::string_view haystack, std::string_view needle,
         if (std::memcmp(h + at, needle.data(), m) == 0) return at;
       }
     }
+    // The last positions (fewer than 16 + m): one by one, without a call.
+    for (; i + m <= n; ++i) {
+      if (h[i + rare.a] == needle[rare.a] && h[i + rare.b] == needle[rare.b] &&
+          std::memcmp(h + i, needle.data(), m) == 0) {
+        return i;
+      }
+    }
+    return std::string_view::npos;
   }
 #endif
-  // The last positions (or all, without SSE2).
+  // A needle of one byte, or all positions without SSE2.
   const void* at = memmem(h + i, n - i, needle.data(), m);
   return at == nullptr ? std::string_view::npos
                        : static_cast<std::size_t>(static_cast<const char*>(at) - h);

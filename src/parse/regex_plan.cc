@@ -303,9 +303,25 @@ std::unique_ptr<const RegexPlan> RegexPlan::Of(std::string_view pattern) {
       std::memcpy(&step.masks[w], ones + 8 * w, 8);
     }
   }
-  // A run never gives bytes back: what follows it cannot begin with a byte it takes.
+  // A run never gives bytes back: what follows it cannot begin with a byte it
+  // takes. Or else that is literal text (groups aside) with a byte the run
+  // cannot take, after k bytes it can: the run ends before that byte, so a
+  // match has the literal just k bytes before the run's end, and nowhere else.
   for (std::size_t s = 0; s < steps.size(); ++s) {
     if (steps[s].kind != Step::kRun) continue;
+    std::size_t next = s + 1;
+    while (next < steps.size() &&
+           (steps[next].kind == Step::kOpen || steps[next].kind == Step::kClose)) {
+      ++next;
+    }
+    if (next < steps.size() && steps[next].kind == Step::kLiteral) {
+      const std::string& literal = steps[next].literal;
+      std::size_t k = 0;
+      while (k < literal.size() && steps[s].in_class[static_cast<unsigned char>(literal[k])]) ++k;
+      if (k == literal.size() || k > 255) return nullptr;
+      steps[s].give_back = static_cast<std::uint8_t>(k);
+      continue;
+    }
     bool end = false;
     ByteClass after{};
     plan->FirstBytes(s + 1, &after, &end);
@@ -454,8 +470,8 @@ bool RegexPlan::MatchFrom(std::size_t s, std::string_view text, std::size_t p, s
         const std::size_t end = step.stop >= 0
                                     ? StopAt(data, p, size, static_cast<char>(step.stop))
                                     : ClassRunEnd(step.rows, step.in_class, data, p, size);
-        if (step.at_least_one && end == p) return false;
-        p = end;
+        if (end - p < step.give_back + (step.at_least_one ? 1u : 0u)) return false;
+        p = end - step.give_back;
         break;
       }
       case Step::kByte:

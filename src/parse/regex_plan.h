@@ -15,7 +15,9 @@ namespace lle {
 /// A regex of the shape most server-log rules have, matched without RE2:
 /// literal text; runs of one ASCII byte class (`[^"]+`, `[0-9.]+`, `\S+`,
 /// `[a-z_]*`), each followed by the end or by text whose first byte it cannot
-/// take (so a greedy run never has to give bytes back); single bytes of a
+/// take (so a greedy run never has to give bytes back), or by literal text
+/// that starts with bytes it takes but holds one it cannot (`\S+: `: it gives
+/// back exactly the bytes before that one, `:`); single bytes of a
 /// class (`[1-5]`); alternations in groups (`(?:chat/completions|completions)`,
 /// `(?P<n>\[[0-9, ]*\]|None)`); optional groups `(?:...)?` that start with
 /// literal text; named groups around any of these (nested too); `$` at the
@@ -59,6 +61,7 @@ class RegexPlan {
     std::uint64_t masks[2] = {0, 0};
     std::array<bool, 256> in_class{};
     int stop = -1;                          // kRun: the one byte it does not take, if so
+    std::uint8_t give_back = 0;             // kRun: bytes of its end the next literal takes
     // kRun: in_class as nibble tables (SIMD): byte b is in the class when
     // rows[b & 15] (rows[16 + (b & 15)] for b >= 0x80) has bit (b >> 4) % 8.
     alignas(16) std::array<std::uint8_t, 32> rows{};

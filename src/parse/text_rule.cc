@@ -382,6 +382,12 @@ TextMatcher::TextMatcher(const std::vector<TextRule>* rules) : rules_(rules) {
     if (it == literals.end()) literals.push_back(rule.literal);
   }
   many_literals_ = literals.size() > 64;
+  if (!many_literals_ && rules_->size() <= 64) {
+    rules_by_literal_.resize(literals.size());
+    for (std::size_t i = 0; i < rules_->size(); ++i) {
+      rules_by_literal_[literal_[i]] |= std::uint64_t{1} << i;
+    }
+  }
   literals_ = std::make_unique<LiteralSet>(std::move(literals));
   groups_ = std::make_unique<re2::StringPiece[]>(static_cast<std::size_t>(most) + 1);
 }

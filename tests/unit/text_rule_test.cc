@@ -401,11 +401,14 @@ TEST(RegexPlanTest, SimpleShapesHaveAPlanOthersDoNot) {
         R"re("POST (?P<path>/v1/(?:chat/completions|completions)|/generate)(?:\?[^ "]*)? HTTP/1\.[01]" (?P<status>(?P<code>[1-5][0-9][0-9])))re",
         "x(?P<a>ab|a)b", "x(?:y(?P<a>[0-9]+))? z", "x(?:a|[0-9])", "x(?:a|)",
         // vLLM's response line: an alternation of a class run and a word.
-        R"re(, ids: (?P<o>\[[0-9, ]*\]|None), reason: (?P<f>[a-z_]+)$)re"}) {
+        R"re(, ids: (?P<o>\[[0-9, ]*\]|None), reason: (?P<f>[a-z_]+)$)re",
+        // A run that gives back the literal's first bytes (`:`), up to its space.
+        R"re(Generated response \S+: output: )re", "id (?P<i>[a-z:]*):: x"}) {
     EXPECT_TRUE(plan(p)) << p;
   }
   for (const char* p :
-       {R"re(Generated response \S+: output: )re",  // \S+ takes the ':' too: RE2 backtracks
+       {"x\\S+ab",        // the run takes all of the literal: where it ends is a search
+        "x\\S+(?:: |;)",  // a choice after a run that takes its first byte
         "(?:Pending|Waiting): (?P<w>[0-9]+) reqs", "Running: (?P<r>[0-9]+)?", "a|b",
         "(?P<x>[0-9]+) reqs",  // no leading literal
         "total time += +(?P<t>[0-9.]+)", "x=.*y", "(?i)abc", "ab{2}", "x(?:a|b)*", "x(?:a|b)??",
@@ -433,7 +436,10 @@ TEST_F(TextMatcherTest, PlansMatchWhatRe2Matches) {
       "q(?:y(?P<n>[0-9]*)z)?y",  // a group set, then its optional given up
       "w(?:(?P<g>[0-9]+)y|[0-9]+z)",  // a group set, then its branch given up
       "end: (?P<f>[a-z_]+)$",
-      R"re(, ids: (?P<o>\[[0-9, ]*\]|None|(?P<n>[0-9]+)x), reason: (?P<r>[a-z_]+)$)re"};
+      R"re(, ids: (?P<o>\[[0-9, ]*\]|None|(?P<n>[0-9]+)x), reason: (?P<r>[a-z_]+)$)re",
+      // Runs that give back the bytes of the literal they took.
+      R"re(resp (?P<i>\S+): out: )re",
+      "id (?P<i>[a-z:]*):: x"};
   const std::vector<std::string> pieces = {"total_time=\"",
                                            "\" validation_time=\"",
                                            "\" q=\"",
@@ -493,6 +499,12 @@ TEST_F(TextMatcherTest, PlansMatchWhatRe2Matches) {
                                            ", ",
                                            "None",
                                            ", reason: ",
+                                           "resp ",
+                                           ": out: ",
+                                           "id ",
+                                           "::",
+                                           ":: x",
+                                           "a:b",
                                            // Runs longer than a SIMD block (16 or 32 bytes).
                                            "1, 22, 333, 4444, 55555, 666666, 7777777, 88888888",
                                            "µséµséµséµséµséµséµséµséµséµséµs-µséµséµséµs",
@@ -525,7 +537,11 @@ TEST_F(TextMatcherTest, PlansMatchWhatRe2Matches) {
       {"total_time=\"", "3.5", "\" validation_time=\"", "x", "\" q=\"", "12", "\" "},
       {", ids: ", "[", long_list, ", ", long_list, "]", ", reason: ", "stop"},
       {"[GIN] ", "x", "| ", long_utf8, long_word},
-      {"group ", long_word, " is ", long_word, " by"}};
+      {"group ", long_word, " is ", long_word, " by"},
+      {"resp ", "a:b", ": out: "},
+      {"resp ", long_word, "::", ": out: "},
+      {"id ", "ab", ":: x"},
+      {"id ", "a:b", "::", ":: x"}};
   std::mt19937 random(3);
   std::vector<std::string> lines;
   for (int i = 0; i < 20000; ++i) {
@@ -605,6 +621,22 @@ TEST_F(TextMatcherTest, RulesSharingALiteralAllMatchInOrder) {
   EXPECT_EQ(Match("Generated response chatcmpl-1 (streaming delta): output: 'y', ids: [7]"),
             std::vector<std::string>{"delta n=1.000000"});
   EXPECT_TRUE(Match("Received request chatcmpl-1: ids: [1]").empty());
+}
+
+TEST_F(TextMatcherTest, RulesFireInTheirOrderWhateverTheirLiterals) {
+  // Rules sharing literals in turn; up to 64 rules are picked by the literals
+  // found, more are all looked at: the order is the rules' either way.
+  for (const std::size_t count : {5, 64, 65, 70}) {
+    rules_.clear();
+    const std::vector<std::string> literals = {"Success", "ab", "cd "};
+    std::vector<std::string> expected;
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::string name = "r" + std::to_string(i);
+      Add(name, literals[i % 3], {""}, {});
+      if (i % 3 != 2) expected.push_back(name);
+    }
+    EXPECT_EQ(Match("x ab Success y"), expected) << count;
+  }
 }
 
 TEST_F(TextMatcherTest, AConversionThatFailsIsAWrongType) {

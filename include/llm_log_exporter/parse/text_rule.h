@@ -156,6 +156,19 @@ class TextMatcher {
   void Match(std::string_view line, Record& record, OnMatch&& on_match) {
     const std::uint64_t found = FindLiterals(line);
     if (found == 0 && !many_literals_) return;
+    if (!rules_by_literal_.empty()) {
+      // At most 64 rules and literals: the rules of the literals found, in order.
+      std::uint64_t rules = 0;
+      for (std::uint64_t f = found; f != 0; f &= f - 1) rules |= rules_by_literal_[__builtin_ctzll(f)];
+      for (; rules != 0; rules &= rules - 1) {
+        const auto i = static_cast<std::size_t>(__builtin_ctzll(rules));
+        record.Clear();
+        if (!Fill(i, line, record)) continue;
+        on_match((*rules_)[i]);
+        record.Clear();
+      }
+      return;
+    }
     for (std::size_t i = 0; i < rules_->size(); ++i) {
       const TextRule& rule = (*rules_)[i];
       if (!HasLiteral(i, found, line)) continue;
@@ -178,6 +191,8 @@ class TextMatcher {
   std::unique_ptr<LiteralSet> literals_;        // the rules' distinct literals
   std::vector<std::size_t> literal_;            // per rule: its literal's index in literals_
   bool many_literals_ = false;                  // over 64: some are searched one by one
+  // Per literal: bit i for each rule i that it guards; empty if over 64 of either.
+  std::vector<std::uint64_t> rules_by_literal_;
   std::unique_ptr<re2::StringPiece[]> groups_;  // scratch for the largest rule's groups
 };
 
