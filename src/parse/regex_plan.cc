@@ -293,12 +293,12 @@ std::unique_ptr<const RegexPlan> RegexPlan::Of(std::string_view pattern) {
   }
   if (!open.empty() || steps.empty() || steps.front().kind != Step::kLiteral) return nullptr;
   for (Step& step : steps) {
-    if (step.kind != Step::kLiteral || step.literal.size() > 16) continue;
-    char bytes[16] = {};
-    char ones[16] = {};
+    if (step.kind != Step::kLiteral || step.literal.size() > 32) continue;
+    char bytes[32] = {};
+    char ones[32] = {};
     std::memcpy(bytes, step.literal.data(), step.literal.size());
     std::memset(ones, 0xff, step.literal.size());
-    for (int w = 0; w < 2; ++w) {
+    for (int w = 0; w < 4; ++w) {
       std::memcpy(&step.words[w], bytes + 8 * w, 8);
       std::memcpy(&step.masks[w], ones + 8 * w, 8);
     }
@@ -374,13 +374,18 @@ std::uint64_t Load64(const char* p) {
 }
 
 // Whether `step`'s literal is at data + p, with at least its size left.
-// Most literals of the servers' rules (`" queue_time="`) are compared as two
-// masked words where 16 bytes are left: no call.
+// Most literals of the servers' rules (`" validation_time="`) are compared as
+// two or four masked words where 32 bytes are left: no call.
 inline bool LiteralAt(const std::string& literal, const std::uint64_t* words,
                       const std::uint64_t* masks, const char* data, std::size_t left) {
-  if (literal.size() <= 16 && left >= 16) {
-    return (((Load64(data) ^ words[0]) & masks[0]) | ((Load64(data + 8) ^ words[1]) & masks[1])) ==
-           0;
+  if (literal.size() <= 32 && left >= 32) {
+    std::uint64_t differ =
+        ((Load64(data) ^ words[0]) & masks[0]) | ((Load64(data + 8) ^ words[1]) & masks[1]);
+    if (literal.size() > 16) {
+      differ |= ((Load64(data + 16) ^ words[2]) & masks[2]) |
+                ((Load64(data + 24) ^ words[3]) & masks[3]);
+    }
+    return differ == 0;
   }
   return std::memcmp(data, literal.data(), literal.size()) == 0;
 }

@@ -56,9 +56,9 @@ class RegexPlan {
     explicit Step(Kind k) : kind(k) {}
     Kind kind;
     std::string literal;
-    // kLiteral of at most 16 bytes: its bytes as two words, and which bytes count.
-    std::uint64_t words[2] = {0, 0};
-    std::uint64_t masks[2] = {0, 0};
+    // kLiteral of at most 32 bytes: its bytes as words, and which bytes count.
+    std::uint64_t words[4] = {0, 0, 0, 0};
+    std::uint64_t masks[4] = {0, 0, 0, 0};
     std::array<bool, 256> in_class{};
     int stop = -1;                          // kRun: the one byte it does not take, if so
     std::uint8_t give_back = 0;             // kRun: bytes of its end the next literal takes

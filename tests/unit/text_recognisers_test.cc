@@ -329,18 +329,21 @@ TEST(UnwrapTest, AnsiCodesAnywhereAreRemoved) {
 }
 
 TEST(UnwrapTest, AnsiCodesAreRemovedWhateverTheLengthsAround) {
-  // Text runs of every length around the 16-byte copies, between whole
-  // escape sequences of each kind: what is left is the text runs.
+  // Text runs of every length around the 32- and 16-byte copies, between
+  // whole escape sequences of each kind (mostly TGI's simple colours, which
+  // whole blocks drop at once): what is left is the text runs.
   const std::string kEscapes[] = {"\x1b[0m", "\x1b[3m", "\x1b[38;5;12m", "\x1b]0;t\x07",
-                                  "\x1b(B",  "\x1b=",   "\x1b[?25h"};
+                                  "\x1b(B",  "\x1b=",   "\x1b[?25h", "\x1b[32m"};
+  const std::string kColours[] = {"\x1b[0m", "\x1b[2m", "\x1b[3m"};
   std::mt19937 random(11);
   std::string scratch;
   for (int round = 0; round < 5000; ++round) {
     std::string line;
     std::string want;
-    for (std::size_t pieces = random() % 12; pieces > 0; --pieces) {
+    for (std::size_t pieces = random() % 40; pieces > 0; --pieces) {
       if (random() % 2 == 0) {
-        line += kEscapes[random() % std::size(kEscapes)];
+        line += random() % 4 == 0 ? kEscapes[random() % std::size(kEscapes)]
+                                  : kColours[random() % std::size(kColours)];
       } else {
         std::string text(random() % 40, 'x');
         for (char& c : text) c = static_cast<char>('a' + random() % 26);
