@@ -46,6 +46,7 @@ std::size_t ChunkReader::Reserve(Chunk* chunk) {
 }
 
 void ChunkReader::Stamp(Chunk* chunk) {
+  open_chunk_ = nullptr;  // handed on (or worked here): its bytes change
   chunk->seq = options_.sequence != nullptr ? options_.sequence->fetch_add(1) + 1 : ++seq_;
   chunk->wall_seconds = WallSeconds();
   counters_.OnChunk(*chunk);
@@ -109,6 +110,7 @@ ByteSource::Status ChunkReader::Run(std::string* error) {
       if (nl == nullptr) continue;  // still inside the skipped line
       if (skip_ == Skip::kDropped) counters_.OnDropped(1);
       skip_ = Skip::kNone;
+      open_chunk_ = nullptr;  // the fresh bytes start a line
       const std::size_t skipped = static_cast<std::size_t>(nl + 1 - fresh);
       std::memmove(fresh, nl + 1, n - skipped);
       n -= skipped;
@@ -122,9 +124,13 @@ ByteSource::Status ChunkReader::Run(std::string* error) {
     if (last_nl == nullptr) {
       // One line still coming; whole lines before it (kept back by the hook)
       // are not part of it, and are sent if it turns out too long.
-      const char* held_end = static_cast<const char*>(memrchr(data, '\n', old_size));
-      const std::size_t line_start =
-          held_end != nullptr ? static_cast<std::size_t>(held_end + 1 - data) : 0;
+      if (open_chunk_ != cur || open_size_ != old_size) {
+        const char* held_end = static_cast<const char*>(memrchr(data, '\n', old_size));
+        open_start_ = held_end != nullptr ? static_cast<std::size_t>(held_end + 1 - data) : 0;
+      }
+      const std::size_t line_start = open_start_;
+      open_chunk_ = cur;
+      open_size_ = cur->size;
       if (cur->size - line_start > limit) {
         counters_.OnTooLong();
         skip_ = Skip::kTooLong;

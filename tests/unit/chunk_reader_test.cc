@@ -185,6 +185,27 @@ TEST(ChunkReaderTest, OverLongLinesAreSkippedWithoutBufferingThemWhole) {
   EXPECT_LT(r.biggest_chunk, 4u * 5000);  // never held a 100 kB line
 }
 
+TEST(ChunkReaderTest, LongLinesWithinTheLimitArriveWholeOverManyReads) {
+  // Lines of hundreds of reads each, between short ones: each arrives whole,
+  // in order; the one past the limit is skipped, the lines around it kept.
+  std::string data = "a\nb\n";
+  for (const std::size_t size : {20000, 3, 49999, 60000, 7, 20000}) {
+    data += std::string(size, static_cast<char>('k' + size % 7)) + "\n";
+  }
+  data += "end\n";
+  ChunkReaderOptions options;
+  options.read_bytes = 100;
+  options.max_line_bytes = 50000;
+  options.drop_when_full = false;
+  const Result r = ReadThrough(data, options, 4, /*stalled=*/false);
+  std::string want = data;
+  const std::string over = std::string(60000, static_cast<char>('k' + 60000 % 7)) + "\n";
+  want.erase(want.find(over), over.size());
+  EXPECT_EQ(r.kept, want);
+  EXPECT_EQ(r.counts.too_long, 1);
+  EXPECT_EQ(r.counts.bytes, data.size());
+}
+
 // A chunk_end hook that keeps back everything from the last line starting
 // with "hold" (as TracebackSafeEnd keeps an open traceback).
 std::size_t HoldFromLastHold(std::string_view lines) {

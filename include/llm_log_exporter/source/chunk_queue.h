@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -25,7 +26,8 @@ class ChunkBuffer {
   std::size_t size() const { return size_; }
   char& operator[](std::size_t i) { return data_[i]; }
   char operator[](std::size_t i) const { return data_[i]; }
-  /// At least `size` bytes, the first size() kept; new bytes are unspecified.
+  /// At least `size` bytes (at least twice the capacity, when it grows), the
+  /// first size() kept; new bytes are unspecified.
   void resize(std::size_t size);
   /// Back to the slice (or nothing), giving heap memory back; content is lost.
   void Reset();
@@ -33,7 +35,10 @@ class ChunkBuffer {
  private:
   char* slice_ = nullptr;
   std::size_t slice_size_ = 0;
-  std::unique_ptr<char[]> heap_;
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
+  };
+  std::unique_ptr<char, Free> heap_;
   char* data_ = nullptr;
   std::size_t size_ = 0;
 };

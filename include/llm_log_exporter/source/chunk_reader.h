@@ -121,6 +121,12 @@ class ChunkReader {
   ReadPacer pacer_;
   ReadPacer::Pace pace_;  // after the last read
   bool drained_ = false;  // the last read did not fill its room
+  // Where the line still coming starts in `open_chunk_`, which then held
+  // `open_size_` bytes: a long line's later reads need not look for it again
+  // (that made a 10 MiB line cost its size times its reads).
+  const Chunk* open_chunk_ = nullptr;
+  std::size_t open_size_ = 0;
+  std::size_t open_start_ = 0;
 };
 
 }  // namespace lle
