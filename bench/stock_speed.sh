@@ -12,7 +12,9 @@
 # env: RUNS=5 timed runs per row (median; after 1 warm-up run), LINES=1000000,
 #      SEED=1, FORMS="vllm:default vllm:log-requests tgi:ansi tgi:json json",
 #      LONG=1 (default) adds the long-line rows, KEEP=DIR keeps the inputs in
-#      DIR (and reuses them on the next run) instead of a temporary directory.
+#      DIR (and reuses them on the next run) instead of a temporary directory,
+#      PIPE=1 times `cat FILE | llm_log_exporter --once` (a pipe; CPU s is the
+#      exporter's) instead of the file as stdin.
 #
 # Rows:
 #   vllm:default       gen_stock_logs.py --server vllm (v1, default flags)
@@ -79,7 +81,11 @@ time_once() {
   local exe=$1 file=$2 t0 t1 u s
   shift 2
   t0=$EPOCHREALTIME
-  /usr/bin/time -f '%U %S' -o "$TMP/time" "$exe" --once "$@" < "$file" > /dev/null
+  if [[ ${PIPE:-0} == 1 ]]; then
+    cat "$file" | /usr/bin/time -f '%U %S' -o "$TMP/time" "$exe" --once "$@" > /dev/null
+  else
+    /usr/bin/time -f '%U %S' -o "$TMP/time" "$exe" --once "$@" < "$file" > /dev/null
+  fi
   t1=$EPOCHREALTIME
   read -r u s < "$TMP/time"
   echo "$(calc %.4f "$t1 - $t0") $(calc %.2f "$u + $s")"
