@@ -13,8 +13,8 @@ namespace lle {
 #define LLE_SWAR_DIGITS 1
 #endif
 
-inline constexpr std::uint64_t kIntPowersOfTen[] = {1,       10,       100,      1000,    10000,
-                                                    100000,  1000000,  10000000, 100000000};
+inline constexpr std::uint64_t kIntPowersOfTen[] = {1,      10,      100,      1000,     10000,
+                                                    100000, 1000000, 10000000, 100000000};
 
 /// The value of the first `count` (1 to 8) bytes of `word`, each an ASCII
 /// digit: three multiplies (simdjson's parse_eight_digits). Shifted to the

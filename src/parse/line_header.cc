@@ -1,8 +1,7 @@
 #include "llm_log_exporter/parse/line_header.h"
 
-#include <cstring>
-
 #include <cstdint>
+#include <cstring>
 
 #if defined(__AVX2__)
 #include <immintrin.h>

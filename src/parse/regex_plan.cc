@@ -382,8 +382,8 @@ inline bool LiteralAt(const std::string& literal, const std::uint64_t* words,
     std::uint64_t differ =
         ((Load64(data) ^ words[0]) & masks[0]) | ((Load64(data + 8) ^ words[1]) & masks[1]);
     if (literal.size() > 16) {
-      differ |= ((Load64(data + 16) ^ words[2]) & masks[2]) |
-                ((Load64(data + 24) ^ words[3]) & masks[3]);
+      differ |=
+          ((Load64(data + 16) ^ words[2]) & masks[2]) | ((Load64(data + 24) ^ words[3]) & masks[3]);
     }
     return differ == 0;
   }
@@ -396,8 +396,8 @@ inline std::size_t StopAt(const char* data, std::size_t p, std::size_t size, cha
 #if defined(__AVX2__)
   if (size - p >= 32) {
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + p));
-    const auto hits =
-        static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_set1_epi8(stop))));
+    const auto hits = static_cast<std::uint32_t>(
+        _mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_set1_epi8(stop))));
     if (hits != 0) return p + static_cast<std::size_t>(__builtin_ctz(hits));
     p += 32;
   }

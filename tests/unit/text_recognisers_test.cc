@@ -333,7 +333,7 @@ TEST(UnwrapTest, AnsiCodesAreRemovedWhateverTheLengthsAround) {
   // whole escape sequences of each kind (mostly TGI's simple colours, which
   // whole blocks drop at once): what is left is the text runs.
   const std::string kEscapes[] = {"\x1b[0m", "\x1b[3m", "\x1b[38;5;12m", "\x1b]0;t\x07",
-                                  "\x1b(B",  "\x1b=",   "\x1b[?25h", "\x1b[32m"};
+                                  "\x1b(B",  "\x1b=",   "\x1b[?25h",     "\x1b[32m"};
   const std::string kColours[] = {"\x1b[0m", "\x1b[2m", "\x1b[3m"};
   std::mt19937 random(11);
   std::string scratch;

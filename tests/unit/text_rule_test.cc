@@ -391,29 +391,43 @@ TEST(RegexPlanTest, SimpleShapesHaveAPlanOthersDoNot) {
   const auto plan = [](const std::string& p) {
     return MakeTextRegex(std::make_shared<const re2::RE2>(p), p).plan != nullptr;
   };
-  for (const char* p :
-       {R"re(total_time="(?P<t>[^"]+)" validation_time="(?P<v>[^"]+)" )re",
-        "Running: (?P<r>[0-9]+) reqs", "GPU KV cache usage: (?P<u>[0-9.]+%)",
-        R"re(Sequence group \S+ is preempted by)re",
-        R"re("finish_reason": \{"type": "(?P<f>[a-z_]+)")re", "#queue-req: (?P<w>[0-9]+)",
-        "\"e2e_latency\": (?P<t>[0-9.e-]+)", "x=(?P<a>[^ ]*)", "a(?P<x>(?P<y>b))", "a$",
-        // The uvicorn access line: alternations, an optional query, single bytes.
-        R"re("POST (?P<path>/v1/(?:chat/completions|completions)|/generate)(?:\?[^ "]*)? HTTP/1\.[01]" (?P<status>(?P<code>[1-5][0-9][0-9])))re",
-        "x(?P<a>ab|a)b", "x(?:y(?P<a>[0-9]+))? z", "x(?:a|[0-9])", "x(?:a|)",
-        // vLLM's response line: an alternation of a class run and a word.
-        R"re(, ids: (?P<o>\[[0-9, ]*\]|None), reason: (?P<f>[a-z_]+)$)re",
-        // A run that gives back the literal's first bytes (`:`), up to its space.
-        R"re(Generated response \S+: output: )re", "id (?P<i>[a-z:]*):: x"}) {
+  for (
+      const char* p :
+      {R"re(total_time="(?P<t>[^"]+)" validation_time="(?P<v>[^"]+)" )re",
+       "Running: (?P<r>[0-9]+) reqs", "GPU KV cache usage: (?P<u>[0-9.]+%)",
+       R"re(Sequence group \S+ is preempted by)re",
+       R"re("finish_reason": \{"type": "(?P<f>[a-z_]+)")re", "#queue-req: (?P<w>[0-9]+)",
+       "\"e2e_latency\": (?P<t>[0-9.e-]+)", "x=(?P<a>[^ ]*)", "a(?P<x>(?P<y>b))", "a$",
+       // The uvicorn access line: alternations, an optional query, single bytes.
+       R"re("POST (?P<path>/v1/(?:chat/completions|completions)|/generate)(?:\?[^ "]*)? HTTP/1\.[01]" (?P<status>(?P<code>[1-5][0-9][0-9])))re",
+       "x(?P<a>ab|a)b", "x(?:y(?P<a>[0-9]+))? z", "x(?:a|[0-9])", "x(?:a|)",
+       // vLLM's response line: an alternation of a class run and a word.
+       R"re(, ids: (?P<o>\[[0-9, ]*\]|None), reason: (?P<f>[a-z_]+)$)re",
+       // A run that gives back the literal's first bytes (`:`), up to its space.
+       R"re(Generated response \S+: output: )re", "id (?P<i>[a-z:]*):: x"}) {
     EXPECT_TRUE(plan(p)) << p;
   }
-  for (const char* p :
-       {"x\\S+ab",        // the run takes all of the literal: where it ends is a search
-        "x\\S+(?:: |;)",  // a choice after a run that takes its first byte
-        "(?:Pending|Waiting): (?P<w>[0-9]+) reqs", "Running: (?P<r>[0-9]+)?", "a|b",
-        "(?P<x>[0-9]+) reqs",  // no leading literal
-        "total time += +(?P<t>[0-9.]+)", "x=.*y", "(?i)abc", "ab{2}", "x(?:a|b)*", "x(?:a|b)??",
-        "x(?:[0-9]+)? ", "a$b", "x(?:a|b)?", "a|b(?P<x>c)", "x(?:a(?:b|c)|d|e|f)(?:g|h)(?:i|j)(?:k|l)",
-        "x=(?P<a>[0-9]+)(?P<b>[0-9]+)", "\xc2\xb5s=(?P<a>[0-9]+)", "x=(?P<a>[^\\d]+)", "a[]b]+"}) {
+  for (const char* p : {"x\\S+ab",  // the run takes all of the literal: where it ends is a search
+                        "x\\S+(?:: |;)",  // a choice after a run that takes its first byte
+                        "(?:Pending|Waiting): (?P<w>[0-9]+) reqs",
+                        "Running: (?P<r>[0-9]+)?",
+                        "a|b",
+                        "(?P<x>[0-9]+) reqs",  // no leading literal
+                        "total time += +(?P<t>[0-9.]+)",
+                        "x=.*y",
+                        "(?i)abc",
+                        "ab{2}",
+                        "x(?:a|b)*",
+                        "x(?:a|b)??",
+                        "x(?:[0-9]+)? ",
+                        "a$b",
+                        "x(?:a|b)?",
+                        "a|b(?P<x>c)",
+                        "x(?:a(?:b|c)|d|e|f)(?:g|h)(?:i|j)(?:k|l)",
+                        "x=(?P<a>[0-9]+)(?P<b>[0-9]+)",
+                        "\xc2\xb5s=(?P<a>[0-9]+)",
+                        "x=(?P<a>[^\\d]+)",
+                        "a[]b]+"}) {
     EXPECT_FALSE(plan(p)) << p;
   }
 }
@@ -423,92 +437,29 @@ TEST_F(TextMatcherTest, PlansMatchWhatRe2Matches) {
   // cut short, empty runs, delimiters missing, UTF-8.
   const std::vector<std::string> patterns = {
       R"re(total_time="(?P<a>[^"]+)" validation_time="(?P<b>[^"]*)" q="(?P<c>[^"]+)" )re",
-      "Running: (?P<r>[0-9]+) reqs",
-      "usage: (?P<u>[0-9.]+%)",
-      R"re(group \S+ is (?P<w>\w+) by)re",
-      R"re("type": "(?P<f>[a-z_]+)")re",
-      R"re(e2e: (?P<e>[0-9.e-]+))re",
+      "Running: (?P<r>[0-9]+) reqs", "usage: (?P<u>[0-9.]+%)", R"re(group \S+ is (?P<w>\w+) by)re",
+      R"re("type": "(?P<f>[a-z_]+)")re", R"re(e2e: (?P<e>[0-9.e-]+))re",
       R"re(\[GIN\] (?P<s>[^|]+)\| (?P<d>\S*))re",
       // Alternations (retried in order), optional groups, single bytes, nesting, `$`.
       R"re("POST (?P<p>/v1/(?:chat/completions|completions|c)|/gen)(?:\?[^ "]*)? HTTP/1\.[01]" (?P<s>(?P<c>[1-5][0-9][0-9])))re",
-      "xa(?P<a>bc|b)c",
-      "k(?:y(?P<n>[0-9]+))? z",
-      "q(?:y(?P<n>[0-9]*)z)?y",  // a group set, then its optional given up
+      "xa(?P<a>bc|b)c", "k(?:y(?P<n>[0-9]+))? z",
+      "q(?:y(?P<n>[0-9]*)z)?y",       // a group set, then its optional given up
       "w(?:(?P<g>[0-9]+)y|[0-9]+z)",  // a group set, then its branch given up
       "end: (?P<f>[a-z_]+)$",
       R"re(, ids: (?P<o>\[[0-9, ]*\]|None|(?P<n>[0-9]+)x), reason: (?P<r>[a-z_]+)$)re",
       // Runs that give back the bytes of the literal they took.
-      R"re(resp (?P<i>\S+): out: )re",
-      "id (?P<i>[a-z:]*):: x"};
-  const std::vector<std::string> pieces = {"total_time=\"",
-                                           "\" validation_time=\"",
-                                           "\" q=\"",
-                                           "\" ",
-                                           "Running: ",
-                                           " reqs",
-                                           "usage: ",
-                                           "%",
-                                           "group ",
-                                           " is ",
-                                           " by",
-                                           "\"type\": \"",
-                                           "e2e: ",
-                                           "[GIN] ",
-                                           "| ",
-                                           "12",
-                                           "3.5",
-                                           "e-3",
-                                           "ab_c",
-                                           "x",
-                                           " ",
-                                           "\"",
-                                           "µs",
-                                           "é",
-                                           "|",
-                                           "\t",
-                                           ":",
-                                           "-",
-                                           ".",
-                                           "\"POST ",
-                                           "/v1/",
-                                           "chat/completions",
-                                           "completions",
-                                           "c",
-                                           "/gen",
-                                           "?",
-                                           "a=1",
-                                           " HTTP/1.",
-                                           "0",
-                                           "200",
-                                           "600",
-                                           "\" ",
-                                           "xa",
-                                           "bc",
-                                           "b",
-                                           "k",
-                                           "y",
-                                           " z",
-                                           "q",
-                                           "w",
-                                           "z",
-                                           "end: ",
-                                           "stop",
-                                           ", ids: ",
-                                           "[",
-                                           "]",
-                                           ", ",
-                                           "None",
-                                           ", reason: ",
-                                           "resp ",
-                                           ": out: ",
-                                           "id ",
-                                           "::",
-                                           ":: x",
-                                           "a:b",
-                                           // Runs longer than a SIMD block (16 or 32 bytes).
-                                           "1, 22, 333, 4444, 55555, 666666, 7777777, 88888888",
-                                           "µséµséµséµséµséµséµséµséµséµséµs-µséµséµséµs",
-                                           "abcdefghijklmnopqrstuvwxyz_abcdefghijklmnop"};
+      R"re(resp (?P<i>\S+): out: )re", "id (?P<i>[a-z:]*):: x"};
+  const std::vector<std::string> pieces = {
+      "total_time=\"", "\" validation_time=\"", "\" q=\"", "\" ", "Running: ", " reqs",
+      "usage: ", "%", "group ", " is ", " by", "\"type\": \"", "e2e: ", "[GIN] ", "| ", "12", "3.5",
+      "e-3", "ab_c", "x", " ", "\"", "µs", "é", "|", "\t", ":", "-", ".", "\"POST ", "/v1/",
+      "chat/completions", "completions", "c", "/gen", "?", "a=1", " HTTP/1.", "0", "200", "600",
+      "\" ", "xa", "bc", "b", "k", "y", " z", "q", "w", "z", "end: ", "stop", ", ids: ", "[", "]",
+      ", ", "None", ", reason: ", "resp ", ": out: ", "id ", "::", ":: x", "a:b",
+      // Runs longer than a SIMD block (16 or 32 bytes).
+      "1, 22, 333, 4444, 55555, 666666, 7777777, 88888888",
+      "µséµséµséµséµséµséµséµséµséµséµs-µséµséµséµs",
+      "abcdefghijklmnopqrstuvwxyz_abcdefghijklmnop"};
   const std::string& long_list = pieces[pieces.size() - 3];
   const std::string& long_utf8 = pieces[pieces.size() - 2];
   const std::string& long_word = pieces.back();

@@ -159,7 +159,8 @@ class TextMatcher {
     if (!rules_by_literal_.empty()) {
       // At most 64 rules and literals: the rules of the literals found, in order.
       std::uint64_t rules = 0;
-      for (std::uint64_t f = found; f != 0; f &= f - 1) rules |= rules_by_literal_[__builtin_ctzll(f)];
+      for (std::uint64_t f = found; f != 0; f &= f - 1)
+        rules |= rules_by_literal_[__builtin_ctzll(f)];
       for (; rules != 0; rules &= rules - 1) {
         const auto i = static_cast<std::size_t>(__builtin_ctzll(rules));
         record.Clear();
