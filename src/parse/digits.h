@@ -2,7 +2,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
+
+#include "load.h"
 
 // Decimal digits eight at a time (SWAR), for the parse stage's number readers
 // (private to src/parse/). Words are 8 bytes loaded in memory order on a
@@ -42,8 +43,7 @@ inline int LeadingDigits(std::uint64_t word) {
 inline const char* ReadDigitRun(const char* p, const char* end, std::uint64_t* m, int* count) {
 #if defined(LLE_SWAR_DIGITS)
   while (end - p >= 8) {
-    std::uint64_t word;
-    std::memcpy(&word, p, sizeof word);
+    const std::uint64_t word = Load64(p);
     const int k = LeadingDigits(word);
     if (k == 0) return p;
     *m = *m * kIntPowersOfTen[k] + DigitsValue(word, k);

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "load.h"
+
 #if defined(__AVX2__)
 #include <immintrin.h>
 #elif defined(__SSE2__)
@@ -64,12 +66,6 @@ inline RareBytes RareBytesOf(std::string_view needle) {
   return r;
 }
 
-inline std::uint64_t Load8Bytes(const char* p) {
-  std::uint64_t word;
-  std::memcpy(&word, p, sizeof word);
-  return word;
-}
-
 /// Where `needle` first occurs in `haystack` (npos if nowhere; 0 if empty),
 /// given its RareBytesOf. glibc's memmem costs about 1.5 instructions per
 /// byte on the servers' long lines; this compares 32 positions at a time
@@ -97,7 +93,7 @@ inline std::size_t FindBytes(std::string_view haystack, std::string_view needle,
       for (; mask != 0; mask &= mask - 1) {
         const std::size_t at = i + static_cast<std::size_t>(__builtin_ctz(mask));
         // Most stray candidates differ in the first 8 bytes: no call for them.
-        if (m >= 8 && Load8Bytes(h + at) != Load8Bytes(needle.data())) continue;
+        if (m >= 8 && Load64(h + at) != Load64(needle.data())) continue;
         if (std::memcmp(h + at, needle.data(), m) == 0) return at;
       }
     }

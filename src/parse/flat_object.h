@@ -8,15 +8,9 @@
 #include <vector>
 
 #include "llm_log_exporter/parse/record.h"
+#include "load.h"
 
 namespace lle {
-
-/// The 8 bytes at `p`, unaligned.
-inline std::uint64_t Load64(const char* p) {
-  std::uint64_t word;
-  std::memcpy(&word, p, sizeof(word));
-  return word;
-}
 
 /// The wanted top-level keys of a FlatParser: the field each fills and whether
 /// it marks a request. Owns copies of the names; Find is safe from any thread.

@@ -6,16 +6,11 @@
 #include <utility>
 
 #include "find_bytes.h"
+#include "load.h"
 #include "simd_lanes.h"
 
 namespace lle {
 namespace {
-
-std::uint32_t Load32(const char* p) {
-  std::uint32_t word;
-  std::memcpy(&word, p, sizeof word);
-  return word;
-}
 
 bool Contains(std::string_view line, const std::string& literal) {
   return FindBytes(line, literal) != std::string_view::npos;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "load.h"
 #include "simd_lanes.h"
 
 namespace lle {
@@ -366,12 +367,6 @@ void RegexPlan::FirstBytes(std::size_t s, std::array<bool, 256>* out, bool* end)
 }
 
 namespace {
-
-std::uint64_t Load64(const char* p) {
-  std::uint64_t word;
-  std::memcpy(&word, p, sizeof word);
-  return word;
-}
 
 // Whether `step`'s literal is at data + p, with at least its size left.
 // Most literals of the servers' rules (`" validation_time="`) are compared as

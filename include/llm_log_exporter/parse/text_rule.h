@@ -156,27 +156,23 @@ class TextMatcher {
   void Match(std::string_view line, Record& record, OnMatch&& on_match) {
     const std::uint64_t found = FindLiterals(line);
     if (found == 0 && !many_literals_) return;
+    const auto try_rule = [&](std::size_t i) {
+      record.Clear();
+      if (!Fill(i, line, record)) return;
+      on_match((*rules_)[i]);
+      record.Clear();
+    };
     if (!rules_by_literal_.empty()) {
       // At most 64 rules and literals: the rules of the literals found, in order.
       std::uint64_t rules = 0;
-      for (std::uint64_t f = found; f != 0; f &= f - 1)
+      for (std::uint64_t f = found; f != 0; f &= f - 1) {
         rules |= rules_by_literal_[__builtin_ctzll(f)];
-      for (; rules != 0; rules &= rules - 1) {
-        const auto i = static_cast<std::size_t>(__builtin_ctzll(rules));
-        record.Clear();
-        if (!Fill(i, line, record)) continue;
-        on_match((*rules_)[i]);
-        record.Clear();
       }
+      for (; rules != 0; rules &= rules - 1) try_rule(__builtin_ctzll(rules));
       return;
     }
     for (std::size_t i = 0; i < rules_->size(); ++i) {
-      const TextRule& rule = (*rules_)[i];
-      if (!HasLiteral(i, found, line)) continue;
-      record.Clear();
-      if (!Fill(i, line, record)) continue;
-      on_match(rule);
-      record.Clear();
+      if (HasLiteral(i, found, line)) try_rule(i);
     }
   }
 
