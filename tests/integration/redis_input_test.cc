@@ -859,7 +859,7 @@ TEST(RedisInputTest, WithoutClientAclAStopLeavesTheBlockingReadsEntriesPending) 
   ASSERT_TRUE(HandStreamEntriesToABlockedRead(client, proxy, daemon.port, kEntries, &times));
   EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(5)));
   EXPECT_EQ(client.Pending("logs", "llm_log_exporter"), kEntries);
-  const std::string log = daemon.log + daemon.process->DrainStderr();
+  const std::string log = daemon.process->DrainStderr();  // daemon.log included
   EXPECT_EQ(CountOf(log, "needs +client|id +client|unblock"), 1u) << log;
   EXPECT_NE(log.find("the blocking read under way was abandoned"), std::string::npos) << log;
   // Nothing lost: the next start counts them first.
