@@ -231,43 +231,56 @@ constexpr Gather MakeGather() {
 }
 constexpr Gather kGather = MakeGather();
 
-// Copies the 32 bytes at `in` to `out` without those of `ESC [ digit m`
-// colours (TGI's dim, italic, bold, reset) and returns how many of the 32 it
-// took (less when a colour runs past them: it is left for the next block), or
-// 0 if another escape is among them. Reads 35 bytes, may write 32.
-std::size_t StripBlock(const char* in, char* out, std::size_t* written) {
-  const auto load = [in](int k) {
+// Copies in[*i ..] to out[*n ..] without its colours of one or two digits
+// (`ESC [ 1 m`, `ESC [ 32 m`: TGI's dim, italic, bold, reset and level
+// colours), 32 bytes at a time, while the escapes in a block are only those
+// and 4 bytes past it can be read; advances *i and *n. A block's start does
+// not depend on its bytes (a colour that runs past a block is dropped from
+// the next one's start), so that the loads of the next blocks need not wait
+// for this one's masks. Reads in[*i .. size), may write 32 bytes past out[*n].
+void StripColourBlocks(const char* in, std::size_t size, char* out, std::size_t* i_io,
+                       std::size_t* n_io) {
+  const auto load = [in](std::size_t k) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + k));
   };
-  const auto bits = [](__m256i x) { return static_cast<std::uint32_t>(_mm256_movemask_epi8(x)); };
-  const __m256i b0 = load(0);
-  const std::uint32_t esc = bits(_mm256_cmpeq_epi8(b0, _mm256_set1_epi8(kEsc)));
-  if (esc == 0) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), b0);
-    *written = 32;
-    return 32;
+  const auto bits = [](__m256i x) {
+    return std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(x))};
+  };
+  const auto digits = [](__m256i x) {
+    return _mm256_and_si256(_mm256_cmpgt_epi8(x, _mm256_set1_epi8('0' - 1)),
+                            _mm256_cmpgt_epi8(_mm256_set1_epi8('9' + 1), x));
+  };
+  std::size_t i = *i_io, n = *n_io;  // locals: stores through `out` may alias them
+  std::uint64_t carry = 0;           // the start of this block that ends the last one's colour
+  for (; i + 36 <= size; i += 32) {
+    const __m256i b0 = load(i);
+    const std::uint64_t esc = bits(_mm256_cmpeq_epi8(b0, _mm256_set1_epi8(kEsc)));
+    if ((esc | carry) == 0) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + n), b0);
+      n += 32;
+      continue;
+    }
+    const __m256i b2 = load(i + 2), b3 = load(i + 3);
+    const std::uint64_t opens =
+        esc & bits(_mm256_cmpeq_epi8(load(i + 1), _mm256_set1_epi8('['))) & bits(digits(b2));
+    const std::uint64_t one = opens & bits(_mm256_cmpeq_epi8(b3, _mm256_set1_epi8('m')));
+    const std::uint64_t two =
+        opens & bits(digits(b3)) & bits(_mm256_cmpeq_epi8(load(i + 4), _mm256_set1_epi8('m')));
+    if ((one | two) != esc) break;
+    // Bits 32 and up: the next block's first bytes.
+    const std::uint64_t drop = one * 0xf | two * 0x1f;  // colours never overlap: no carries
+    const auto keep = static_cast<std::uint32_t>(~(drop | carry));
+    carry = drop >> 32;
+    for (int group = 0; group < 4; ++group) {
+      const unsigned k = keep >> (8 * group) & 0xff;
+      const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(in + i + 8 * group));
+      const __m128i index = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kGather.index[k]));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + n), _mm_shuffle_epi8(bytes, index));
+      n += static_cast<std::size_t>(__builtin_popcount(k));
+    }
   }
-  const __m256i b2 = load(2);
-  const std::uint32_t simple =
-      esc & bits(_mm256_cmpeq_epi8(load(1), _mm256_set1_epi8('['))) &
-      bits(_mm256_and_si256(_mm256_cmpgt_epi8(b2, _mm256_set1_epi8('0' - 1)),
-                            _mm256_cmpgt_epi8(_mm256_set1_epi8('9' + 1), b2))) &
-      bits(_mm256_cmpeq_epi8(load(3), _mm256_set1_epi8('m')));
-  if (simple != esc) return 0;
-  const std::uint32_t late = simple & 0xe0000000u;  // colours that run past the block
-  const std::size_t taken = late != 0 ? static_cast<std::size_t>(__builtin_ctz(late)) : 32;
-  const std::uint32_t within = taken == 32 ? ~0u : (1u << taken) - 1;
-  const std::uint32_t keep = ~(simple | simple << 1 | simple << 2 | simple << 3) & within;
-  std::size_t n = 0;
-  for (int group = 0; group < 4; ++group) {
-    const unsigned k = keep >> (8 * group) & 0xff;
-    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(in + 8 * group));
-    const __m128i index = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kGather.index[k]));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(out + n), _mm_shuffle_epi8(bytes, index));
-    n += static_cast<std::size_t>(__builtin_popcount(k));
-  }
-  *written = n;
-  return taken;
+  *i_io = i + static_cast<std::size_t>(__builtin_popcountll(carry));  // the colour's end
+  *n_io = n;
 }
 #endif
 
@@ -279,7 +292,7 @@ std::string_view StripAnsi(std::string_view line, std::string& scratch) {
   // TGI colours every field name, so segments are short and a memchr and a
   // memcpy call per segment cost more than the bytes: with AVX2, blocks of 32
   // bytes whose escapes are all simple colours are copied without them at
-  // once (StripBlock); else 16 bytes at a time up to each ESC. Stores may run
+  // once (StripColourBlocks); else 16 bytes at a time up to each ESC. Stores may run
   // up to 32 bytes past the copied text: the scratch has kLinePadding bytes
   // beyond the line's size.
   static_assert(kLinePadding >= 32);
@@ -292,14 +305,10 @@ std::string_view StripAnsi(std::string_view line, std::string& scratch) {
   std::size_t i = n;
   while (i < size) {
 #if defined(__AVX2__)
-    // 32 bytes at a time while their escapes are all simple colours.
-    for (std::size_t written = 0; i + 35 <= size;) {
-      const std::size_t taken = StripBlock(in + i, out + n, &written);
-      if (taken == 0) break;
-      i += taken;
-      n += written;
+    if (i + 36 <= size) {
+      StripColourBlocks(in, size, out, &i, &n);
+      if (i >= size) break;
     }
-    if (i >= size) break;
 #endif
     if (in[i] == kEsc) {
       // Most colours are `ESC [ digit m` (TGI's dim, italic, bold, reset).
