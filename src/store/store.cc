@@ -1028,10 +1028,24 @@ std::size_t Store::Collect(bool with_exemplars, std::vector<Family>* families,
     for (const auto& shard : shards_) {
       std::lock_guard<std::mutex> shard_lock(shard->exemplars_mutex_);
       exemplars.Reserve(shard->exemplars_.size);
-      for (const Shard::Kept& kept : shard->exemplars_.slots) {
+      const std::vector<Shard::Kept>& slots = shard->exemplars_.slots;
+      const std::vector<Shard::PooledLabel>& labels = shard->labels_;
+      // The labels are where writers put them, not in the slots' order: at
+      // 100,000 they are beyond the caches. Their text is asked for some
+      // slots ahead: first the pooled label, later (once it has come) the
+      // value's characters it points to.
+      constexpr std::size_t kAhead = 8;
+      for (std::size_t j = 0; j < slots.size(); ++j) {
+        if (j + 2 * kAhead < slots.size() && slots[j + 2 * kAhead].label != 0) {
+          __builtin_prefetch(&labels[slots[j + 2 * kAhead].label - 1]);
+        }
+        if (j + kAhead < slots.size() && slots[j + kAhead].label != 0) {
+          __builtin_prefetch(labels[slots[j + kAhead].label - 1].label.value.data());
+        }
         // The label's text copied now: a writer may reuse it once the lock is let go.
+        const Shard::Kept& kept = slots[j];
         if (kept.label != 0) {
-          exemplars.Add(kept.cell, shard->labels_[kept.label - 1].label, kept.observed,
+          exemplars.Add(kept.cell, labels[kept.label - 1].label, kept.observed,
                         kept.timestamp_seconds);
         }
       }
