@@ -330,11 +330,12 @@ TEST(UnwrapTest, AnsiCodesAnywhereAreRemoved) {
 
 TEST(UnwrapTest, AnsiCodesAreRemovedWhateverTheLengthsAround) {
   // Text runs of every length around the 32- and 16-byte copies, between
-  // whole escape sequences of each kind (mostly TGI's simple colours, which
-  // whole blocks drop at once): what is left is the text runs.
+  // whole escape sequences of each kind (mostly TGI's colours of one or two
+  // digits, which whole blocks drop at once, also where one runs past a
+  // block): what is left is the text runs.
   const std::string kEscapes[] = {"\x1b[0m", "\x1b[3m", "\x1b[38;5;12m", "\x1b]0;t\x07",
                                   "\x1b(B",  "\x1b=",   "\x1b[?25h",     "\x1b[32m"};
-  const std::string kColours[] = {"\x1b[0m", "\x1b[2m", "\x1b[3m"};
+  const std::string kColours[] = {"\x1b[0m", "\x1b[2m", "\x1b[3m", "\x1b[32m", "\x1b[31m"};
   std::mt19937 random(11);
   std::string scratch;
   for (int round = 0; round < 5000; ++round) {
