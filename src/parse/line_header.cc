@@ -291,10 +291,10 @@ std::string_view StripAnsi(std::string_view line, std::string& scratch) {
   if (esc == nullptr) return line;
   // TGI colours every field name, so segments are short and a memchr and a
   // memcpy call per segment cost more than the bytes: with AVX2, blocks of 32
-  // bytes whose escapes are all simple colours are copied without them at
-  // once (StripColourBlocks); else 16 bytes at a time up to each ESC. Stores may run
-  // up to 32 bytes past the copied text: the scratch has kLinePadding bytes
-  // beyond the line's size.
+  // bytes whose escapes are all short colours are copied without them at
+  // once (StripColourBlocks); else 16 bytes at a time up to each ESC. Stores
+  // may run up to 32 bytes past the copied text: the scratch has kLinePadding
+  // bytes beyond the line's size.
   static_assert(kLinePadding >= 32);
   scratch.resize(line.size() + kLinePadding);
   char* const out = scratch.data();
