@@ -9,6 +9,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "digits.h"
 #include "llm_log_exporter/core/line.h"
 #include "text_chars.h"
 
@@ -65,10 +66,7 @@ bool ClockAt(std::string_view s, std::size_t p) {
 // when `fraction` is set) and a zone (`Z`, `+hh:mm`, `+hhmm`) when `zone` is
 // set. Returns the position after it, or `p`.
 std::size_t StampAt(std::string_view s, std::size_t p, char sep, bool zone) {
-  if (!DigitsAt(s, p, 4) || p + 19 > s.size() || s[p + 4] != '-' || !DigitsAt(s, p + 5, 2) ||
-      s[p + 7] != '-' || !DigitsAt(s, p + 8, 2) || s[p + 10] != sep || !ClockAt(s, p + 11)) {
-    return p;
-  }
+  if (p + 19 > s.size() || !DateTimeAt(s.data() + p, sep)) return p;
   std::size_t q = p + 19;
   if (!zone) return q;
   if (q < s.size() && s[q] == '.') {

@@ -1,5 +1,6 @@
 #include "llm_log_exporter/parse/log_level.h"
 
+#include "digits.h"
 #include "llm_log_exporter/core/ascii.h"
 #include "text_chars.h"
 
@@ -61,7 +62,8 @@ std::size_t SkipTimestamp(std::string_view s, std::size_t p) {
   }
   std::size_t q = p + 10;
   if (q + 1 < s.size() && (s[q] == 'T' || s[q] == ' ') && IsDigit(s[q + 1])) {
-    ++q;
+    // hh:mm:ss at once where it is whole (most stamps), then the fraction.
+    q = p + 19 <= s.size() && DateTimeAt(s.data() + p, s[q]) ? p + 19 : q + 1;
     while (q < s.size() && (IsDigit(s[q]) || s[q] == ':' || s[q] == '.' || s[q] == ',')) ++q;
   }
   if (q < s.size() && s[q] == 'Z') {
@@ -82,30 +84,45 @@ std::size_t SkipTimestamp(std::string_view s, std::size_t p) {
   return r == q ? p : r;
 }
 
-struct LevelWord {
-  std::string_view word;
-  LogLevel level;
-};
-// WARNING before WARN: the longer word wins.
-constexpr LevelWord kLevelWords[] = {
-    {"DEBUG", LogLevel::kDebug},       {"TRACE", LogLevel::kDebug},    {"INFO", LogLevel::kInfo},
-    {"WARNING", LogLevel::kWarning},   {"WARN", LogLevel::kWarning},   {"ERROR", LogLevel::kError},
-    {"CRITICAL", LogLevel::kCritical}, {"FATAL", LogLevel::kCritical},
-};
-
+// The level word at p: DEBUG, TRACE, INFO, WARNING, WARN, ERROR, CRITICAL or
+// FATAL, then the line's end, a space, ':', ESC, ']' or a tab. The first
+// letter picks the word (every line asks, most have one).
 LogLevel LevelWordAt(std::string_view s, std::size_t p) {
-  if (p >= s.size() || !IsUpper(s[p])) return LogLevel::kNone;
-  for (const LevelWord& w : kLevelWords) {
-    if (s.compare(p, w.word.size(), w.word) != 0) continue;
-    const std::size_t end = p + w.word.size();
-    if (end == s.size()) return w.level;
-    const char next = s[end];
-    if (next == ' ' || next == ':' || next == '\x1b' || next == ']' || next == '\t') {
-      return w.level;
-    }
-    return LogLevel::kNone;  // e.g. "INFORMATION", "ERRORS"
+  if (p >= s.size()) return LogLevel::kNone;
+  std::string_view word;
+  LogLevel level = LogLevel::kNone;
+  switch (s[p]) {
+    case 'D':
+      word = "DEBUG", level = LogLevel::kDebug;
+      break;
+    case 'T':
+      word = "TRACE", level = LogLevel::kDebug;
+      break;
+    case 'I':
+      word = "INFO", level = LogLevel::kInfo;
+      break;
+    case 'W':
+      // WARNING before WARN: the longer word wins.
+      word = s.compare(p, 7, "WARNING") == 0 ? "WARNING" : "WARN", level = LogLevel::kWarning;
+      break;
+    case 'E':
+      word = "ERROR", level = LogLevel::kError;
+      break;
+    case 'C':
+      word = "CRITICAL", level = LogLevel::kCritical;
+      break;
+    case 'F':
+      word = "FATAL", level = LogLevel::kCritical;
+      break;
+    default:
+      return LogLevel::kNone;
   }
-  return LogLevel::kNone;
+  if (s.compare(p, word.size(), word) != 0) return LogLevel::kNone;
+  const std::size_t end = p + word.size();
+  if (end == s.size()) return level;
+  const char next = s[end];
+  if (next == ' ' || next == ':' || next == '\x1b' || next == ']' || next == '\t') return level;
+  return LogLevel::kNone;  // e.g. "INFORMATION", "ERRORS"
 }
 
 // llama.cpp's `m.ss.mmm.uuu ` (minutes since start), then `I `, `W `, `E `
