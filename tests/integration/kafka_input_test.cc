@@ -338,7 +338,10 @@ TEST(KafkaInputTest, RestartResumesFromTheCommittedOffset) {
 
 // Brokers refuse connections: input_up 0, /metrics and /-/ready still answer,
 // the outage is logged once per error, not per retry; when they come back,
-// input_up is 1 again, a reconnect is counted, and messages flow again.
+// input_up is 1 again, a reconnect is counted, and messages flow again. The
+// messages read before the outage are committed within 100 ms of being
+// counted: if the outage came first (a loaded machine), they are read again
+// when the brokers are back, as at-least-once allows.
 TEST(KafkaInputTest, BrokersDownThenBack) {
   Cluster cluster = StartCluster({"outage:2"});
   Daemon daemon = StartExporter(cluster, "outage");
@@ -364,9 +367,12 @@ TEST(KafkaInputTest, BrokersDownThenBack) {
       daemon.port,
       {{Up(source), 1}, {"llm_log_exporter_input_reconnects_total{source=\"" + source + "\"}", 1}},
       nullptr, "/metrics", kDeadline));
-  Produce(cluster, "outage", Requests(2), 100);
-  ASSERT_TRUE(WaitForMetrics(daemon.port, {{RequestsSeries("success"), 5}}, nullptr, "/metrics",
-                             kDeadline));
+  Produce(cluster, "outage", Requests(2, "timeout"), 100);
+  std::string exposition;
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{RequestsSeries("timeout"), 2}}, &exposition,
+                             "/metrics", kDeadline));
+  const double success = Value(exposition, RequestsSeries("success"));
+  EXPECT_TRUE(success == 3 || success == 6) << success;
   EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(10)));
 }
 
