@@ -53,7 +53,8 @@ inline bool DateTimeAt(const char* p, char sep) {
   const std::uint64_t date = Load64(p), day = Load64(p + 8), clock = Load64(p + 11);
   constexpr std::uint64_t kDashes = 0x2d00002d00000000;  // bytes 4 and 7: YYYY-MM-
   constexpr std::uint64_t kColons = 0x00003a00003a0000;  // bytes 2 and 5: hh:mm:ss
-  const std::uint64_t day_seps = 0x00003a0000000000 | std::uint64_t{static_cast<unsigned char>(sep)} << 16;
+  const auto sep_byte = std::uint64_t{static_cast<unsigned char>(sep)};
+  const std::uint64_t day_seps = 0x00003a0000000000 | sep_byte << 16;  // bytes 2 and 5: DD?hh:mm
   return DigitsWhere(date, 0x0080800080808080) && (date & 0xff0000ff00000000) == kDashes &&
          DigitsWhere(day, 0x8080008080008080) && (day & 0x0000ff0000ff0000) == day_seps &&
          DigitsWhere(clock, 0x8080008080008080) && (clock & 0x0000ff0000ff0000) == kColons;

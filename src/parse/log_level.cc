@@ -1,10 +1,10 @@
 #include "llm_log_exporter/parse/log_level.h"
 
+#include <cstring>
+
 #include "digits.h"
 #include "llm_log_exporter/core/ascii.h"
 #include "text_chars.h"
-
-#include <cstring>
 
 namespace lle {
 namespace {
@@ -84,45 +84,31 @@ std::size_t SkipTimestamp(std::string_view s, std::size_t p) {
   return r == q ? p : r;
 }
 
-// The level word at p: DEBUG, TRACE, INFO, WARNING, WARN, ERROR, CRITICAL or
-// FATAL, then the line's end, a space, ':', ESC, ']' or a tab. The first
-// letter picks the word (every line asks, most have one).
-LogLevel LevelWordAt(std::string_view s, std::size_t p) {
-  if (p >= s.size()) return LogLevel::kNone;
+struct LevelWord {
   std::string_view word;
-  LogLevel level = LogLevel::kNone;
-  switch (s[p]) {
-    case 'D':
-      word = "DEBUG", level = LogLevel::kDebug;
-      break;
-    case 'T':
-      word = "TRACE", level = LogLevel::kDebug;
-      break;
-    case 'I':
-      word = "INFO", level = LogLevel::kInfo;
-      break;
-    case 'W':
-      // WARNING before WARN: the longer word wins.
-      word = s.compare(p, 7, "WARNING") == 0 ? "WARNING" : "WARN", level = LogLevel::kWarning;
-      break;
-    case 'E':
-      word = "ERROR", level = LogLevel::kError;
-      break;
-    case 'C':
-      word = "CRITICAL", level = LogLevel::kCritical;
-      break;
-    case 'F':
-      word = "FATAL", level = LogLevel::kCritical;
-      break;
-    default:
-      return LogLevel::kNone;
+  LogLevel level;
+};
+// WARNING before WARN: the longer word wins.
+constexpr LevelWord kLevelWords[] = {
+    {"DEBUG", LogLevel::kDebug},       {"TRACE", LogLevel::kDebug},    {"INFO", LogLevel::kInfo},
+    {"WARNING", LogLevel::kWarning},   {"WARN", LogLevel::kWarning},   {"ERROR", LogLevel::kError},
+    {"CRITICAL", LogLevel::kCritical}, {"FATAL", LogLevel::kCritical},
+};
+
+LogLevel LevelWordAt(std::string_view s, std::size_t p) {
+  if (p >= s.size() || !IsUpper(s[p])) return LogLevel::kNone;
+  for (const LevelWord& w : kLevelWords) {
+    // The first letter before the rest: every line asks, most have a level.
+    if (w.word[0] != s[p] || s.compare(p, w.word.size(), w.word) != 0) continue;
+    const std::size_t end = p + w.word.size();
+    if (end == s.size()) return w.level;
+    const char next = s[end];
+    if (next == ' ' || next == ':' || next == '\x1b' || next == ']' || next == '\t') {
+      return w.level;
+    }
+    return LogLevel::kNone;  // e.g. "INFORMATION", "ERRORS"
   }
-  if (s.compare(p, word.size(), word) != 0) return LogLevel::kNone;
-  const std::size_t end = p + word.size();
-  if (end == s.size()) return level;
-  const char next = s[end];
-  if (next == ' ' || next == ':' || next == '\x1b' || next == ']' || next == '\t') return level;
-  return LogLevel::kNone;  // e.g. "INFORMATION", "ERRORS"
+  return LogLevel::kNone;
 }
 
 // llama.cpp's `m.ss.mmm.uuu ` (minutes since start), then `I `, `W `, `E `
@@ -206,9 +192,9 @@ LogLevel LogfmtLevel(std::string_view s) {
           LogLevel level;
         };
         static constexpr Name kNames[] = {
-            {"debug", LogLevel::kDebug},     {"info", LogLevel::kInfo},
-            {"warn", LogLevel::kWarning},    {"warning", LogLevel::kWarning},
-            {"error", LogLevel::kError},     {"fatal", LogLevel::kCritical},
+            {"debug", LogLevel::kDebug},    {"info", LogLevel::kInfo},
+            {"warn", LogLevel::kWarning},   {"warning", LogLevel::kWarning},
+            {"error", LogLevel::kError},    {"fatal", LogLevel::kCritical},
             {"panic", LogLevel::kCritical},
         };
         const std::string_view word = s.substr(v, e - v);

@@ -132,8 +132,8 @@ std::string Up(const std::string& source) {
 }
 
 std::string Unreadable(const std::string& source, const std::string& reason) {
-  return "llm_log_exporter_input_entries_skipped_total{source=\"" + source +
-         "\",reason=\"" + reason + "\"}";
+  return "llm_log_exporter_input_entries_skipped_total{source=\"" + source + "\",reason=\"" +
+         reason + "\"}";
 }
 
 std::vector<std::string> KafkaFlags(const Cluster& cluster, const std::string& topic,
@@ -369,8 +369,8 @@ TEST(KafkaInputTest, BrokersDownThenBack) {
       nullptr, "/metrics", kDeadline));
   Produce(cluster, "outage", Requests(2, "timeout"), 100);
   std::string exposition;
-  ASSERT_TRUE(WaitForMetrics(daemon.port, {{RequestsSeries("timeout"), 2}}, &exposition,
-                             "/metrics", kDeadline));
+  ASSERT_TRUE(WaitForMetrics(daemon.port, {{RequestsSeries("timeout"), 2}}, &exposition, "/metrics",
+                             kDeadline));
   const double success = Value(exposition, RequestsSeries("success"));
   EXPECT_TRUE(success == 3 || success == 6) << success;
   EXPECT_TRUE(StopsCleanlyWithin(*daemon.process, SIGTERM, seconds(10)));
