@@ -48,14 +48,6 @@ std::size_t EscapeEnd(std::string_view s, std::size_t i) {
   return j;
 }
 
-bool DigitsAt(std::string_view s, std::size_t p, std::size_t n) {
-  if (p + n > s.size()) return false;
-  for (std::size_t i = p; i < p + n; ++i) {
-    if (!IsDigit(s[i])) return false;
-  }
-  return true;
-}
-
 // hh:mm:ss at p.
 bool ClockAt(std::string_view s, std::size_t p) {
   return DigitsAt(s, p, 2) && p + 8 <= s.size() && s[p + 2] == ':' && DigitsAt(s, p + 3, 2) &&

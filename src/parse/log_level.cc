@@ -2,7 +2,6 @@
 
 #include <cstring>
 
-#include "digits.h"
 #include "llm_log_exporter/core/ascii.h"
 #include "text_chars.h"
 
@@ -45,25 +44,16 @@ std::size_t SkipProcessPrefixes(std::string_view s, std::size_t p) {
   }
 }
 
-bool Digits(std::string_view s, std::size_t p, std::size_t n) {
-  if (p + n > s.size()) return false;
-  for (std::size_t i = p; i < p + n; ++i) {
-    if (!IsDigit(s[i])) return false;
-  }
-  return true;
-}
-
 // "2025-04-05T10:23:45.123456Z", "2025-04-05 10:23:45,123", then separators
 // (spaces, '-', '|'). Returns the position after them, or `p` if there is none.
 std::size_t SkipTimestamp(std::string_view s, std::size_t p) {
-  if (!Digits(s, p, 4) || p + 10 > s.size() || s[p + 4] != '-' || !Digits(s, p + 5, 2) ||
-      s[p + 7] != '-' || !Digits(s, p + 8, 2)) {
+  if (!DigitsAt(s, p, 4) || p + 10 > s.size() || s[p + 4] != '-' || !DigitsAt(s, p + 5, 2) ||
+      s[p + 7] != '-' || !DigitsAt(s, p + 8, 2)) {
     return p;
   }
   std::size_t q = p + 10;
   if (q + 1 < s.size() && (s[q] == 'T' || s[q] == ' ') && IsDigit(s[q + 1])) {
-    // hh:mm:ss at once where it is whole (most stamps), then the fraction.
-    q = p + 19 <= s.size() && DateTimeAt(s.data() + p, s[q]) ? p + 19 : q + 1;
+    ++q;
     while (q < s.size() && (IsDigit(s[q]) || s[q] == ':' || s[q] == '.' || s[q] == ',')) ++q;
   }
   if (q < s.size() && s[q] == 'Z') {
@@ -116,8 +106,8 @@ LogLevel LevelWordAt(std::string_view s, std::size_t p) {
 LogLevel LlamaCppLevel(std::string_view s, std::size_t p) {
   std::size_t q = p;
   while (q < s.size() && q - p < 8 && IsDigit(s[q])) ++q;
-  if (q == p || !(q + 11 < s.size()) || s[q] != '.' || !Digits(s, q + 1, 2) || s[q + 3] != '.' ||
-      !Digits(s, q + 4, 3) || s[q + 7] != '.' || !Digits(s, q + 8, 3) || s[q + 11] != ' ') {
+  if (q == p || !(q + 11 < s.size()) || s[q] != '.' || !DigitsAt(s, q + 1, 2) || s[q + 3] != '.' ||
+      !DigitsAt(s, q + 4, 3) || s[q + 7] != '.' || !DigitsAt(s, q + 8, 3) || s[q + 11] != ' ') {
     return LogLevel::kNone;
   }
   q = SkipAnsi(s, q + 12);
@@ -157,7 +147,7 @@ LogLevel LevelAfterTime(std::string_view line, std::size_t p) {
 // then a level word (uvicorn's `INFO:     ...`).
 LogLevel BracketedLevel(std::string_view s, std::size_t p) {
   if (s.compare(p, 5, "[TM][") == 0) return LevelWordAt(s, p + 5);
-  if (Digits(s, p + 1, 4) && p + 5 < s.size() && s[p + 5] == '-') {
+  if (DigitsAt(s, p + 1, 4) && p + 5 < s.size() && s[p + 5] == '-') {
     const std::size_t close = s.substr(p, 64).find("] ");
     return close == std::string_view::npos ? LogLevel::kNone : LevelWordAt(s, p + close + 2);
   }
