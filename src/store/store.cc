@@ -818,19 +818,49 @@ namespace {
 
 static_assert(alignof(Exemplar) <= alignof(std::uint64_t) && sizeof(Exemplar) % 8 == 0);
 
+// How many of a series' first cells may have an exemplar: a counter's value,
+// a histogram's buckets (+Inf included).
+std::size_t ExemplarCells(const MetricSpec& spec) {
+  if (spec.type == MetricType::kCounter) return 1;
+  if (spec.type == MetricType::kHistogram) return spec.buckets.size() + 1;
+  return 0;
+}
+
+// The exemplars one scrape shows, laid out in the order it shows them. The
+// scrape first names, in its order, every cell that may have one (Rank);
+// then the shards' kept exemplars are copied out under their locks (Add);
+// Build writes the newest of each cell into the block in the scrape's order;
+// Next hands them out front to back. At 100,000 exemplars, looking each up
+// by cell as the scrape went (a hash index, then the record) cost a cache
+// miss or two per series; Build reads the records in the same order, but
+// knows which ones come next and asks for them ahead.
 class ExemplarIndex {
  public:
-  // `block` may be null if Add is never called.
-  explicit ExemplarIndex(std::shared_ptr<Store::ExemplarBlock> block) : block_(std::move(block)) {
+  // `block` may be null if Rank is never called.
+  ExemplarIndex(std::shared_ptr<Store::ExemplarBlock> block, std::size_t num_cells)
+      : block_(std::move(block)) {
     scratch_.entries.clear();
-    scratch_.slots.clear();
+    scratch_.cells.clear();
+    scratch_.shown.clear();
+    // Left as the last scrape wrote it: a stale rank is told by cells[rank].
+    if (block_ != nullptr && scratch_.rank_of_cell.size() < num_cells) {
+      scratch_.rank_of_cell.resize(num_cells);
+    }
   }
-  // Call Add for every exemplar kept, then Build, then Find.
+  // Call Rank for every cell that may have an exemplar, in the scrape's
+  // order; Add for every exemplar kept; then Build; then Next in that order.
+  void Rank(std::size_t cell) {
+    scratch_.rank_of_cell[cell] = static_cast<std::uint32_t>(scratch_.cells.size());
+    scratch_.cells.push_back(static_cast<std::uint32_t>(cell));
+  }
   void Reserve(std::size_t n) { scratch_.entries.reserve(scratch_.entries.size() + n); }
   void Add(std::size_t cell, const Label& label, double observed, double timestamp_seconds) {
     std::vector<std::uint64_t>& staged = scratch_.staged;
     const std::size_t at = staged_;
     const std::size_t text = label.name.size() + label.value.size();
+    // Records are indexed in 32 bits, in the block too (at most twice the
+    // words): beyond 16 GiB of them, no more (a budget stops far below).
+    if (2 * (at + kHeadWords + Words(text)) >= kNone) return;
     staged_ += kHeadWords + Words(text);
     if (staged.size() < staged_) staged.resize(std::max(staged_, 2 * staged.size()));
     std::uint64_t* head = staged.data() + at;
@@ -840,56 +870,64 @@ class ExemplarIndex {
     char* p = reinterpret_cast<char*>(head + kHeadWords);
     std::memcpy(p, label.name.data(), label.name.size());
     std::memcpy(p + label.name.size(), label.value.data(), label.value.size());
-    scratch_.entries.push_back({cell, at});
+    scratch_.entries.push_back({cell, static_cast<std::uint32_t>(at)});
   }
   void Build() {
-    std::vector<Entry>& entries = scratch_.entries;
-    std::vector<Slot>& slots = scratch_.slots;
-    slots.clear();
+    const std::vector<Entry>& entries = scratch_.entries;
+    std::vector<Shown>& shown = scratch_.shown;
+    const std::size_t ranks = scratch_.cells.size();
+    shown.assign(ranks, Shown{});
     if (entries.empty()) return;
-    // Room for every record as Find writes it, so that the block never
-    // moves once it hands out pointers.
-    const std::size_t room = staged_ + entries.size() * (kExemplarWords - kHeadWords);
-    if (block_->words.size() < room) block_->words.resize(room);
-    std::size_t size = 16;
-    while (size < 2 * entries.size()) size *= 2;
-    slots.assign(size, Slot{});
+    const std::uint64_t* const staged = scratch_.staged.data();
+    // The newest record of each ranked cell (two shards may keep one each).
+    // A cell the scrape does not show (its series came after the ranking) waits.
+    std::size_t room = 0;  // words for all of them in the block, at most
     for (const Entry& e : entries) {
-      Slot& slot = Probe(e.cell);
-      if (slot.at == kFree || Timestamp(e.at) > Timestamp(slot.at)) slot = {e.cell, e.at};
+      const std::uint32_t rank = e.cell < scratch_.rank_of_cell.size()
+                                     ? scratch_.rank_of_cell[e.cell]
+                                     : std::numeric_limits<std::uint32_t>::max();
+      if (rank >= ranks || scratch_.cells[rank] != e.cell) continue;
+      room += kExemplarWords + Words(TextSize(staged + e.at));
+      Shown& best = shown[rank];
+      if (best.at == kNone || Timestamp(staged + e.at) > Timestamp(staged + best.at)) {
+        best.at = e.at;
+      }
+    }
+    if (block_->words.size() < room) block_->words.resize(room);
+    // Written in the scrape's order, each read where it lies staged (asked
+    // for some ranks ahead).
+    std::uint64_t* const out = block_->words.data();
+    std::size_t written = 0;
+    constexpr std::size_t kAhead = 16;
+    for (std::size_t rank = 0; rank < ranks; ++rank) {
+      if (rank + kAhead < ranks && shown[rank + kAhead].at != kNone) {
+        __builtin_prefetch(staged + shown[rank + kAhead].at);
+      }
+      if (shown[rank].at == kNone) continue;
+      const std::uint64_t* head = staged + shown[rank].at;
+      const std::size_t name_size = head[0] >> 32;
+      const std::size_t value_size = head[0] & 0xffffffffu;
+      double observed = 0;
+      std::memcpy(&observed, &head[1], 8);
+      shown[rank].offset = static_cast<std::uint32_t>(written);
+      std::uint64_t* record = out + written;
+      written += kExemplarWords + Words(name_size + value_size);
+      char* text = reinterpret_cast<char*>(record + kExemplarWords);
+      std::memcpy(text, head + kHeadWords, name_size + value_size);
+      new (record) Exemplar{
+          {std::string_view(text, name_size), std::string_view(text + name_size, value_size)},
+          observed,
+          Timestamp(head)};
     }
   }
-  // Ask for what Find(`cell`) reads, some series ahead: at 100,000
-  // exemplars the table and the records are larger than the caches. First
-  // the slot, later (once it has come) the record.
-  void PrefetchSlot(std::size_t cell) const {
-    const std::vector<Slot>& slots = scratch_.slots;
-    if (!slots.empty()) __builtin_prefetch(&slots[Hash(cell) & (slots.size() - 1)]);
-  }
-  void PrefetchRecord(std::size_t cell) const {
-    if (const Slot* slot = SlotOf(cell)) __builtin_prefetch(scratch_.staged.data() + slot->at);
-  }
-  // The newest exemplar of `cell`, or null. The block's records are written
-  // in the order Find is called, the order a scrape writes them.
-  std::shared_ptr<const Exemplar> Find(std::size_t cell) {
-    const Slot* slot = SlotOf(cell);
-    if (slot == nullptr) return nullptr;
-    const std::uint64_t* head = scratch_.staged.data() + slot->at;
-    const std::size_t name_size = head[0] >> 32;
-    const std::size_t value_size = head[0] & 0xffffffffu;
-    double observed = 0;
-    std::memcpy(&observed, &head[1], 8);
-    const std::size_t words = kExemplarWords + Words(name_size + value_size);
-    if (written_ + words > block_->words.size()) return nullptr;  // a cell asked twice: never
-    std::uint64_t* out = block_->words.data() + written_;
-    written_ += words;
-    char* text = reinterpret_cast<char*>(out + kExemplarWords);
-    std::memcpy(text, head + kHeadWords, name_size + value_size);
-    const Exemplar* made = new (out) Exemplar{
-        {std::string_view(text, name_size), std::string_view(text + name_size, value_size)},
-        observed,
-        Timestamp(slot->at)};
-    return std::shared_ptr<const Exemplar>(block_, made);
+  // The exemplar of `cell`, the next ranked one, or null.
+  std::shared_ptr<const Exemplar> Next(std::size_t cell) {
+    const std::size_t rank = next_++;
+    if (rank >= scratch_.shown.size() || scratch_.cells[rank] != cell) return nullptr;  // never
+    const Shown& s = scratch_.shown[rank];
+    if (s.at == kNone) return nullptr;
+    return std::shared_ptr<const Exemplar>(
+        block_, reinterpret_cast<const Exemplar*>(block_->words.data() + s.offset));
   }
 
  private:
@@ -897,48 +935,38 @@ class ExemplarIndex {
   // A staged record: the sizes of the label's name and value, the value
   // observed, its timestamp; then the label's text.
   static constexpr std::size_t kHeadWords = 3;
-  static constexpr std::size_t kFree = SIZE_MAX;
+  static constexpr std::uint32_t kNone = UINT32_MAX;
   struct Entry {
     std::size_t cell;
-    std::size_t at;  // its staged record's first word
+    std::uint32_t at;  // its staged record's first word
   };
-  struct Slot {
-    std::size_t cell = 0;
-    std::size_t at = kFree;  // the newest staged record of the cell
+  // The exemplar a ranked cell shows: 8 bytes a cell that may have one.
+  struct Shown {
+    std::uint32_t at = kNone;  // its staged record, or kNone: none
+    std::uint32_t offset = 0;  // where it is in the block
   };
   // Kept by each scraping thread: their capacity is reused.
   struct Scratch {
+    std::vector<std::uint32_t> rank_of_cell;  // by cell: its rank, if cells[rank] is it
+    std::vector<std::uint32_t> cells;         // by rank
+    std::vector<Shown> shown;                 // by rank
     std::vector<Entry> entries;
-    std::vector<Slot> slots;
     std::vector<std::uint64_t> staged;  // records copied out under the shards' locks
   };
-  // Fibonacci hashing, as Shard::KeptTable: a histogram's neighbouring cells spread out.
-  static std::size_t Hash(std::size_t cell) { return (cell * 0x9e3779b97f4a7c15ull) >> 32; }
   static std::size_t Words(std::size_t bytes) { return (bytes + 7) / 8; }
-  static double Timestamp(std::size_t at) {
+  static std::size_t TextSize(const std::uint64_t* head) {
+    return (head[0] >> 32) + (head[0] & 0xffffffffu);
+  }
+  static double Timestamp(const std::uint64_t* head) {
     double t = 0;
-    std::memcpy(&t, scratch_.staged.data() + at + 2, 8);
+    std::memcpy(&t, head + 2, 8);
     return t;
-  }
-  // `cell`'s slot, or the free one where it would go (linear probing; the
-  // table is never full).
-  static Slot& Probe(std::size_t cell) {
-    std::vector<Slot>& slots = scratch_.slots;
-    const std::size_t mask = slots.size() - 1;
-    std::size_t i = Hash(cell) & mask;
-    while (slots[i].at != kFree && slots[i].cell != cell) i = (i + 1) & mask;
-    return slots[i];
-  }
-  static const Slot* SlotOf(std::size_t cell) {
-    if (scratch_.slots.empty()) return nullptr;
-    const Slot& slot = Probe(cell);
-    return slot.at == kFree ? nullptr : &slot;
   }
 
   static thread_local Scratch scratch_;
   std::shared_ptr<Store::ExemplarBlock> block_;
-  std::size_t staged_ = 0;   // words of scratch_.staged written
-  std::size_t written_ = 0;  // words of the block written
+  std::size_t staged_ = 0;  // words of scratch_.staged written
+  std::size_t next_ = 0;    // the rank Next hands out
 };
 
 thread_local ExemplarIndex::Scratch ExemplarIndex::scratch_;
@@ -1012,6 +1040,27 @@ std::vector<std::size_t> Store::SeriesInOrder(const Metric& m) {
   }
 }
 
+std::vector<std::size_t> Store::ShownSeries(const Metric& m) const {
+  if (!m.spec.latest_series_only) {
+    // By label values, as Go's client orders them: the order then does not
+    // depend on which shard met a value first.
+    return SeriesInOrder(m);
+  }
+  std::size_t latest = m.series_capacity;  // the one to show
+  std::uint64_t best = 0;
+  for (std::size_t s = 0; s < m.series_capacity; ++s) {
+    double value = 0;
+    std::uint64_t stamp = 0;
+    if (m.exists[s].load(std::memory_order_relaxed) && GaugeValue(m, s, &value, &stamp) &&
+        stamp >= best) {
+      best = stamp;
+      latest = s;
+    }
+  }
+  if (latest == m.series_capacity) return {};
+  return {latest};
+}
+
 std::vector<Family> Store::Collect(bool with_exemplars) const {
   std::vector<Family> out;
   Collect(with_exemplars, &out, 0);
@@ -1021,10 +1070,29 @@ std::vector<Family> Store::Collect(bool with_exemplars) const {
 std::size_t Store::Collect(bool with_exemplars, std::vector<Family>* families,
                            std::size_t first) const {
   std::lock_guard<std::mutex> lock(mutex_);
-  std::shared_ptr<ExemplarBlock> block;
-  if (with_exemplars) block = ExemplarPool::Take(exemplar_pool_);
-  ExemplarIndex exemplars(std::move(block));
+  // Each metric's series, in the order shown.
+  std::vector<std::vector<std::size_t>> shown(metrics_.size());
+  for (std::size_t k = 0; k < metrics_.size(); ++k) shown[k] = ShownSeries(*metrics_[k]);
+  bool kept = false;  // any exemplar to show
   if (with_exemplars) {
+    for (const auto& shard : shards_) {
+      std::lock_guard<std::mutex> shard_lock(shard->exemplars_mutex_);
+      kept = kept || shard->exemplars_.size != 0;
+    }
+  }
+  // (Cells and ranks are numbered in 32 bits: 4 G cells, 32 GiB of them, are beyond any budget.)
+  kept = kept && num_cells_ < UINT32_MAX;
+  ExemplarIndex exemplars(kept ? ExemplarPool::Take(exemplar_pool_) : nullptr, num_cells_);
+  if (kept) {
+    for (std::size_t k = 0; k < metrics_.size(); ++k) {
+      const Metric& m = *metrics_[k];
+      const std::size_t cells = ExemplarCells(m.spec);
+      for (const std::size_t s : shown[k]) {
+        for (std::size_t i = 0; i < cells; ++i) {
+          exemplars.Rank(m.first_cell + s * m.cells_per_series + i);
+        }
+      }
+    }
     for (const auto& shard : shards_) {
       std::lock_guard<std::mutex> shard_lock(shard->exemplars_mutex_);
       exemplars.Reserve(shard->exemplars_.size);
@@ -1043,10 +1111,10 @@ std::size_t Store::Collect(bool with_exemplars, std::vector<Family>* families,
           __builtin_prefetch(labels[slots[j + kAhead].label - 1].label.value.data());
         }
         // The label's text copied now: a writer may reuse it once the lock is let go.
-        const Shard::Kept& kept = slots[j];
-        if (kept.label != 0) {
-          exemplars.Add(kept.cell, labels[kept.label - 1].label, kept.observed,
-                        kept.timestamp_seconds);
+        const Shard::Kept& slot = slots[j];
+        if (slot.label != 0) {
+          exemplars.Add(slot.cell, labels[slot.label - 1].label, slot.observed,
+                        slot.timestamp_seconds);
         }
       }
     }
@@ -1061,44 +1129,9 @@ std::size_t Store::Collect(bool with_exemplars, std::vector<Family>* families,
     family.name = m.spec.name;
     family.help = m.spec.help;
     family.type = m.spec.type;
-    std::vector<std::size_t> shown;
-    if (m.spec.latest_series_only) {
-      std::size_t latest = m.series_capacity;  // the one to show
-      std::uint64_t best = 0;
-      for (std::size_t s = 0; s < m.series_capacity; ++s) {
-        double value = 0;
-        std::uint64_t stamp = 0;
-        if (m.exists[s].load(std::memory_order_relaxed) && GaugeValue(m, s, &value, &stamp) &&
-            stamp >= best) {
-          best = stamp;
-          latest = s;
-        }
-      }
-      if (latest < m.series_capacity) shown.push_back(latest);
-    } else {
-      // By label values, as Go's client orders them: the order then does not
-      // depend on which shard met a value first.
-      shown = SeriesInOrder(m);
-    }
-    if (family.series.size() < shown.size()) family.series.resize(shown.size());
+    if (family.series.size() < shown[k].size()) family.series.resize(shown[k].size());
     std::size_t n = 0;  // series written
-    // The exemplar cells of the series some ahead are asked for meanwhile.
-    constexpr std::size_t kAhead = 8;
-    std::size_t exemplar_cells = 0;  // a series' cells that may have one
-    if (with_exemplars && m.spec.type == MetricType::kCounter) exemplar_cells = 1;
-    if (with_exemplars && m.spec.type == MetricType::kHistogram) {
-      exemplar_cells = m.spec.buckets.size() + 1;
-    }
-    for (std::size_t at = 0; at < shown.size(); ++at) {
-      const std::size_t s = shown[at];
-      if (at + 2 * kAhead < shown.size()) {
-        const std::size_t ahead = m.first_cell + shown[at + 2 * kAhead] * m.cells_per_series;
-        for (std::size_t i = 0; i < exemplar_cells; ++i) exemplars.PrefetchSlot(ahead + i);
-      }
-      if (at + kAhead < shown.size()) {
-        const std::size_t ahead = m.first_cell + shown[at + kAhead] * m.cells_per_series;
-        for (std::size_t i = 0; i < exemplar_cells; ++i) exemplars.PrefetchRecord(ahead + i);
-      }
+    for (const std::size_t s : shown[k]) {
       const std::size_t first_cell = m.first_cell + s * m.cells_per_series;
       Series& series = family.series[n];
       series.value = 0;
@@ -1109,7 +1142,7 @@ std::size_t Store::Collect(bool with_exemplars, std::vector<Family>* families,
       switch (m.spec.type) {
         case MetricType::kCounter:
           series.value = Sum(m, s, 0);
-          series.exemplar = exemplars.Find(first_cell);
+          series.exemplar = exemplars.Next(first_cell);
           series.buckets.clear();
           break;
         case MetricType::kGauge: {
@@ -1126,7 +1159,7 @@ std::size_t Store::Collect(bool with_exemplars, std::vector<Family>* families,
             cumulative += Cell(m, s, i);
             series.buckets[i] = {cumulative,
                                  i < b.size() ? b[i] : std::numeric_limits<double>::infinity(),
-                                 exemplars.Find(first_cell + i)};
+                                 exemplars.Next(first_cell + i)};
           }
           series.count = cumulative;  // equals +Inf by construction
           series.sum = Sum(m, s, b.size() + 1);

@@ -118,6 +118,63 @@ TEST(StoreTest, KeepsTheLatestExemplarPerCounterAndBucketNewestOverShards) {
   EXPECT_EQ(SerializeText(all).find('#' + std::string(" {")), std::string::npos);
 }
 
+// Series met in an order unlike the one a scrape shows them in (by their
+// label values' text), spread over two shards, each with an exemplar that
+// names it: each series shows its own, on a counter and in a histogram's
+// buckets alike.
+TEST(StoreTest, EachSeriesShowsItsOwnExemplarWhateverOrderItCameIn) {
+  MetricSpec counter;
+  counter.name = "c_total";
+  counter.labels = {{"model", {}, 1000, "other"}, {"route", {}, 10, "other"}};
+  counter.dynamic = true;
+  MetricSpec histogram = Histogram({1, 2});
+  histogram.labels = {{"model", {}, 1000, "other"}};
+  histogram.dynamic = true;
+  Store store({counter, histogram});
+  Shard* shards[] = {store.AddShard(), store.AddShard()};
+  constexpr int kModels = 300;
+  std::vector<std::string> models;
+  std::vector<std::string> traces;
+  for (int i = 0; i < kModels; ++i) models.push_back("m" + std::to_string(i * 7919 % 1000));
+  for (int i = 0; i < kModels; ++i) {
+    for (const char* route : {"b", "a"}) {
+      traces.push_back(models[i] + "/" + route);
+      const Update u = Labelled(0, 1, {models[i], route});
+      shards[i % 2]->Apply(&u, 1, Trace(traces.back(), i));
+    }
+    traces.push_back(models[i] + "/h");
+    const Update h = Labelled(1, i % 2 == 0 ? 0.5 : 1.5, {models[i]});
+    shards[(i + 1) % 2]->Apply(&h, 1, Trace(traces.back(), i));
+  }
+  for (int scrape = 0; scrape < 2; ++scrape) {  // the second over the first's scratch
+    const std::vector<Family> all = store.Collect();
+    const Family& c = FindFamily(all, "c_total");
+    ASSERT_EQ(c.series.size(), 2u * kModels);
+    for (const Series& series : c.series) {
+      const std::string want = series.labels.at(0).value + "/" + series.labels.at(1).value;
+      ASSERT_TRUE(series.exemplar) << want;
+      EXPECT_EQ(series.exemplar->label.value, want);
+    }
+    const Family& h = FindFamily(all, "h");
+    ASSERT_EQ(h.series.size(), static_cast<std::size_t>(kModels));
+    for (const Series& series : h.series) {
+      const std::string& model = series.labels.at(0).value;
+      const int i =
+          static_cast<int>(std::find(models.begin(), models.end(), model) - models.begin());
+      const std::size_t bucket = i % 2 == 0 ? 0 : 1;
+      for (std::size_t b = 0; b < series.buckets.size(); ++b) {
+        if (b != bucket) {
+          EXPECT_FALSE(series.buckets[b].exemplar) << model << " bucket " << b;
+          continue;
+        }
+        ASSERT_TRUE(series.buckets[b].exemplar) << model;
+        EXPECT_EQ(series.buckets[b].exemplar->label.value, model + "/h");
+        EXPECT_EQ(series.buckets[b].exemplar->timestamp_seconds, i);
+      }
+    }
+  }
+}
+
 // A writer meeting new label values (which takes the store's mutex) with
 // exemplars, while scrapes run (which take the store's, then each shard's
 // exemplar mutex): no deadlock, and every series keeps its exemplar.

@@ -277,6 +277,9 @@ class Store {
   // The series of `m` that exist, in order of their label values (each
   // label's in turn); the caller holds mutex_.
   static std::vector<std::size_t> SeriesInOrder(const Metric& m);
+  // The series of `m` a scrape shows, in its order: SeriesInOrder, or for a
+  // metric that shows its latest series only, that one; the caller holds mutex_.
+  std::vector<std::size_t> ShownSeries(const Metric& m) const;
   // Series index of `old`'s series `s` here, or false if it has no place here.
   bool Translate(const Metric& old, std::size_t s, std::size_t metric, Shard& shard,
                  std::size_t* out);
