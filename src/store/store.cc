@@ -562,10 +562,23 @@ std::atomic<std::uint64_t>* Shard::WriteNative(const BoundSeries& series, double
   if (--labels_[label - 1].refs == 0) free_labels_.push_back(label);
 }
 
+void Shard::PooledLabel::Assign(std::string_view name, std::string_view value) {
+  // ExemplarFrom bounds both: 128 code points together, 4 bytes at most each.
+  name_size = static_cast<std::uint16_t>(name.size());
+  value_size = static_cast<std::uint16_t>(value.size());
+  char* out = text;
+  if (name.size() + value.size() > kInline) {
+    spill.resize(name.size() + value.size());
+    out = spill.data();
+  }
+  std::memcpy(out, name.data(), name.size());
+  std::memcpy(out + name.size(), value.data(), value.size());
+}
+
 std::uint32_t Shard::ExemplarLabel(const ExemplarRef& exemplar) {
   if (last_label_ != 0) {
-    const Label& last = labels_[last_label_ - 1].label;
-    if (last.value == exemplar.value && last.name == exemplar.name) return last_label_;
+    const PooledLabel& last = labels_[last_label_ - 1];
+    if (last.value() == exemplar.value && last.name() == exemplar.name) return last_label_;
   }
   std::uint32_t made;
   if (free_labels_.empty()) {
@@ -576,8 +589,7 @@ std::uint32_t Shard::ExemplarLabel(const ExemplarRef& exemplar) {
     free_labels_.pop_back();
   }
   PooledLabel& pooled = labels_[made - 1];
-  pooled.label.name.assign(exemplar.name);
-  pooled.label.value.assign(exemplar.value);
+  pooled.Assign(exemplar.name, exemplar.value);
   pooled.refs = 1;  // last_label_'s
   if (last_label_ != 0) Unref(last_label_);
   last_label_ = made;
@@ -854,22 +866,23 @@ class ExemplarIndex {
     scratch_.cells.push_back(static_cast<std::uint32_t>(cell));
   }
   void Reserve(std::size_t n) { scratch_.entries.reserve(scratch_.entries.size() + n); }
-  void Add(std::size_t cell, const Label& label, double observed, double timestamp_seconds) {
+  void Add(std::size_t cell, std::string_view name, std::string_view value, double observed,
+           double timestamp_seconds) {
     std::vector<std::uint64_t>& staged = scratch_.staged;
     const std::size_t at = staged_;
-    const std::size_t text = label.name.size() + label.value.size();
+    const std::size_t text = name.size() + value.size();
     // Records are indexed in 32 bits, in the block too (at most twice the
     // words): beyond 16 GiB of them, no more (a budget stops far below).
     if (2 * (at + kHeadWords + Words(text)) >= kNone) return;
     staged_ += kHeadWords + Words(text);
     if (staged.size() < staged_) staged.resize(std::max(staged_, 2 * staged.size()));
     std::uint64_t* head = staged.data() + at;
-    head[0] = label.name.size() << 32 | label.value.size();  // 128 code points at most together
+    head[0] = name.size() << 32 | value.size();  // 128 code points at most together
     std::memcpy(&head[1], &observed, 8);
     std::memcpy(&head[2], &timestamp_seconds, 8);
     char* p = reinterpret_cast<char*>(head + kHeadWords);
-    std::memcpy(p, label.name.data(), label.name.size());
-    std::memcpy(p + label.name.size(), label.value.data(), label.value.size());
+    std::memcpy(p, name.data(), name.size());
+    std::memcpy(p + name.size(), value.data(), value.size());
     scratch_.entries.push_back({cell, static_cast<std::uint32_t>(at)});
   }
   void Build() {
@@ -1099,21 +1112,17 @@ std::size_t Store::Collect(bool with_exemplars, std::vector<Family>* families,
       const std::vector<Shard::Kept>& slots = shard->exemplars_.slots;
       const std::vector<Shard::PooledLabel>& labels = shard->labels_;
       // The labels are where writers put them, not in the slots' order: at
-      // 100,000 they are beyond the caches. Their text is asked for some
-      // slots ahead: first the pooled label, later (once it has come) the
-      // value's characters it points to.
-      constexpr std::size_t kAhead = 8;
+      // 100,000 they are beyond the caches. Each is asked for some slots ahead.
+      constexpr std::size_t kAhead = 16;
       for (std::size_t j = 0; j < slots.size(); ++j) {
-        if (j + 2 * kAhead < slots.size() && slots[j + 2 * kAhead].label != 0) {
-          __builtin_prefetch(&labels[slots[j + 2 * kAhead].label - 1]);
-        }
         if (j + kAhead < slots.size() && slots[j + kAhead].label != 0) {
-          __builtin_prefetch(labels[slots[j + kAhead].label - 1].label.value.data());
+          __builtin_prefetch(&labels[slots[j + kAhead].label - 1]);
         }
         // The label's text copied now: a writer may reuse it once the lock is let go.
         const Shard::Kept& slot = slots[j];
         if (slot.label != 0) {
-          exemplars.Add(slot.cell, labels[slot.label - 1].label, slot.observed,
+          const Shard::PooledLabel& label = labels[slot.label - 1];
+          exemplars.Add(slot.cell, label.name(), label.value(), slot.observed,
                         slot.timestamp_seconds);
         }
       }
