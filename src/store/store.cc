@@ -563,7 +563,7 @@ std::atomic<std::uint64_t>* Shard::WriteNative(const BoundSeries& series, double
 }
 
 void Shard::PooledLabel::Assign(std::string_view name, std::string_view value) {
-  // ExemplarFrom bounds both: 128 code points together, 4 bytes at most each.
+  // ExemplarFrom bounds them: 128 code points together, so at most 512 bytes.
   name_size = static_cast<std::uint16_t>(name.size());
   value_size = static_cast<std::uint16_t>(value.size());
   char* out = text;
