@@ -7,8 +7,9 @@ usage:
 For each series count N: starts the daemon on 127.0.0.1:0 with a config of
 one counter whose two labels (a: N/100 values, b: 100; 999 x 99 = 98,901 for
 100,000, the store's cap per metric counting overflow values) make N series, feeds N
-request lines (one per series, each with a trace_id, so that every series has
-an exemplar in OpenMetrics; --no-exemplars leaves them out), waits until all
+request lines (one per series, each with a trace_id of 128 random bits, as
+tracers make them, so that every series has an exemplar in OpenMetrics;
+--no-exemplars leaves them out), waits until all
 are counted, then times --scrapes GETs of /metrics on one keep-alive
 connection (as Prometheus scrapes) per format: text 0.0.4, OpenMetrics
 (Prometheus's Accept header) and the protobuf format (Prometheus's Accept
@@ -19,6 +20,7 @@ Standard library only; every wait is bounded in time.
 import argparse
 import http.client
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -91,9 +93,13 @@ def run(exe, n, scrapes, exemplars):
         try:
             a, b = shape(n)
             n = a * b
+            # Trace ids as tracers make them: 128 random bits (which gzip
+            # cannot shrink, unlike sequential numbers); the same every run.
+            ids = random.Random(n)
             trace = ',"trace_id":"%032x"' if exemplars else ""
             lines = "".join(('{"a":"a%d","b":"b%d"' + trace + '}\n')
-                            % ((i // b, i % b, i) if exemplars else (i // b, i % b))
+                            % ((i // b, i % b, ids.getrandbits(128)) if exemplars
+                               else (i // b, i % b))
                             for i in range(n))
             daemon.proc.stdin.write(lines.encode())
             daemon.proc.stdin.flush()

@@ -1,6 +1,6 @@
 #include "llm_log_exporter/exposition/text_format.h"
 
-#include <zlib.h>
+#include <isa-l/igzip_lib.h>
 
 #include <algorithm>
 #include <cctype>
@@ -10,8 +10,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <stdexcept>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "append_buffer.h"
 #include "llm_log_exporter/core/ascii.h"
@@ -374,34 +377,45 @@ std::string Gzip(std::string_view data) {
 }
 
 void Gzip(std::string_view data, std::string* out) {
-  z_stream zs{};
-  // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
-  if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    throw std::runtime_error("deflateInit2 failed");
-  }
+  // igzip's fastest level, one call over the whole exposition (Prometheus
+  // reads gzip at any level; client_golang writes Go's default). Its state
+  // (80 KB: too much for a web server thread's stack) and working memory
+  // (280 KB) stay with each thread that has served gzip.
+  if (data.size() > UINT32_MAX) throw std::runtime_error("gzip: over 4 GiB in one piece");
+  struct Deflater {
+    isal_zstream stream;
+    std::uint8_t level_buffer[ISAL_DEF_LVL1_DEFAULT];
+  };
+  thread_local const std::unique_ptr<Deflater> deflater = std::make_unique<Deflater>();
+  isal_zstream& zs = deflater->stream;
+  isal_deflate_init(&zs);
+  zs.level = 1;
+  zs.level_buf = deflater->level_buffer;
+  zs.level_buf_size = sizeof deflater->level_buffer;
+  zs.gzip_flag = IGZIP_GZIP;
+  zs.end_of_stream = 1;
+  zs.flush = NO_FLUSH;
+  zs.next_in = reinterpret_cast<std::uint8_t*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<std::uint32_t>(data.size());
   const std::size_t start = out->size();
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  // Room for a tenth of the input first (an exposition shrinks to a tenth
-  // or less), grown while deflate asks for more: sizing it to deflateBound
-  // at once would zero ten times the bytes written.
-  const std::size_t bound = deflateBound(&zs, data.size());
-  std::size_t room = std::min<std::size_t>(bound, data.size() / 10 + 4096);
-  int rc = Z_OK;
+  // Room for a fifth of the input first (an exposition shrinks to a tenth,
+  // a third with random trace ids in it), grown while more is written.
+  std::size_t room = data.size() / 5 + 4096;
+  std::size_t written = 0;
   for (;;) {
     out->resize(start + room);
-    zs.next_out = reinterpret_cast<Bytef*>(out->data() + start + zs.total_out);
-    zs.avail_out = static_cast<uInt>(room - zs.total_out);
-    rc = deflate(&zs, Z_FINISH);
-    if (rc != Z_OK || room == bound) break;
-    room = std::min(bound, 2 * room);  // Z_OK: the output was full
+    zs.next_out = reinterpret_cast<std::uint8_t*>(out->data() + start + written);
+    zs.avail_out = static_cast<std::uint32_t>(room - written);
+    const int rc = isal_deflate(&zs);
+    written = room - zs.avail_out;
+    if (rc != COMP_OK) {
+      out->resize(start);
+      throw std::runtime_error("isal_deflate failed: " + std::to_string(rc));
+    }
+    if (zs.internal_state.state == ZSTATE_END) break;
+    room *= 2;  // the output was full
   }
-  deflateEnd(&zs);
-  if (rc != Z_STREAM_END) {
-    out->resize(start);
-    throw std::runtime_error("deflate failed");
-  }
-  out->resize(start + zs.total_out);
+  out->resize(start + written);
 }
 
 }  // namespace lle

@@ -50,7 +50,8 @@ const char* ContentType(ExpositionFormat format);
 /// True if an Accept-Encoding header value allows gzip (and does not refuse it with q=0).
 bool AcceptsGzip(std::string_view accept_encoding);
 
-/// `data` compressed as a gzip member. Throws std::runtime_error if zlib fails.
+/// `data` compressed as a gzip member (igzip's fastest level). Throws
+/// std::runtime_error if the compressor fails.
 std::string Gzip(std::string_view data);
 /// The same, appended to `*out`.
 void Gzip(std::string_view data, std::string* out);
