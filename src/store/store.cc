@@ -852,9 +852,8 @@ class ExemplarIndex {
   ExemplarIndex(std::shared_ptr<Store::ExemplarBlock> block, std::size_t num_cells)
       : block_(std::move(block)) {
     scratch_.entries.clear();
-    scratch_.cells.clear();
     scratch_.shown.clear();
-    // Left as the last scrape wrote it: a stale rank is told by cells[rank].
+    // Left as the last scrape wrote it: a stale rank is told by shown[rank].cell.
     if (block_ != nullptr && scratch_.rank_of_cell.size() < num_cells) {
       scratch_.rank_of_cell.resize(num_cells);
     }
@@ -862,8 +861,8 @@ class ExemplarIndex {
   // Call Rank for every cell that may have an exemplar, in the scrape's
   // order; Add for every exemplar kept; then Build; then Next in that order.
   void Rank(std::size_t cell) {
-    scratch_.rank_of_cell[cell] = static_cast<std::uint32_t>(scratch_.cells.size());
-    scratch_.cells.push_back(static_cast<std::uint32_t>(cell));
+    scratch_.rank_of_cell[cell] = static_cast<std::uint32_t>(scratch_.shown.size());
+    scratch_.shown.push_back({static_cast<std::uint32_t>(cell)});
   }
   void Reserve(std::size_t n) { scratch_.entries.reserve(scratch_.entries.size() + n); }
   void Add(std::size_t cell, std::string_view name, std::string_view value, double observed,
@@ -888,8 +887,7 @@ class ExemplarIndex {
   void Build() {
     const std::vector<Entry>& entries = scratch_.entries;
     std::vector<Shown>& shown = scratch_.shown;
-    const std::size_t ranks = scratch_.cells.size();
-    shown.assign(ranks, Shown{});
+    const std::size_t ranks = shown.size();
     if (entries.empty()) return;
     const std::uint64_t* const staged = scratch_.staged.data();
     // The newest record of each ranked cell (two shards may keep one each).
@@ -899,7 +897,7 @@ class ExemplarIndex {
       const std::uint32_t rank = e.cell < scratch_.rank_of_cell.size()
                                      ? scratch_.rank_of_cell[e.cell]
                                      : std::numeric_limits<std::uint32_t>::max();
-      if (rank >= ranks || scratch_.cells[rank] != e.cell) continue;
+      if (rank >= ranks || shown[rank].cell != e.cell) continue;
       room += kExemplarWords + Words(TextSize(staged + e.at));
       Shown& best = shown[rank];
       if (best.at == kNone || Timestamp(staged + e.at) > Timestamp(staged + best.at)) {
@@ -936,7 +934,8 @@ class ExemplarIndex {
   // The exemplar of `cell`, the next ranked one, or null.
   std::shared_ptr<const Exemplar> Next(std::size_t cell) {
     const std::size_t rank = next_++;
-    if (rank >= scratch_.shown.size() || scratch_.cells[rank] != cell) return nullptr;  // never
+    if (rank >= scratch_.shown.size() || scratch_.shown[rank].cell != cell)
+      return nullptr;  // never
     const Shown& s = scratch_.shown[rank];
     if (s.at == kNone) return nullptr;
     return std::shared_ptr<const Exemplar>(
@@ -953,15 +952,15 @@ class ExemplarIndex {
     std::size_t cell;
     std::uint32_t at;  // its staged record's first word
   };
-  // The exemplar a ranked cell shows: 8 bytes a cell that may have one.
+  // A ranked cell and the exemplar it shows: 12 bytes a cell that may have one.
   struct Shown {
+    std::uint32_t cell;
     std::uint32_t at = kNone;  // its staged record, or kNone: none
     std::uint32_t offset = 0;  // where it is in the block
   };
   // Kept by each scraping thread: their capacity is reused.
   struct Scratch {
-    std::vector<std::uint32_t> rank_of_cell;  // by cell: its rank, if cells[rank] is it
-    std::vector<std::uint32_t> cells;         // by rank
+    std::vector<std::uint32_t> rank_of_cell;  // by cell: its rank, if shown[rank].cell is it
     std::vector<Shown> shown;                 // by rank
     std::vector<Entry> entries;
     std::vector<std::uint64_t> staged;  // records copied out under the shards' locks
