@@ -563,9 +563,8 @@ std::atomic<std::uint64_t>* Shard::WriteNative(const BoundSeries& series, double
 }
 
 void Shard::PooledLabel::Assign(std::string_view name, std::string_view value) {
-  // ExemplarFrom bounds them: 128 code points together, so at most 512 bytes.
-  name_size = static_cast<std::uint16_t>(name.size());
-  value_size = static_cast<std::uint16_t>(value.size());
+  name_size = static_cast<std::uint32_t>(name.size());
+  value_size = static_cast<std::uint32_t>(value.size());
   char* out = text;
   if (name.size() + value.size() > kInline) {
     spill.resize(name.size() + value.size());

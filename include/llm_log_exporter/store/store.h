@@ -165,10 +165,10 @@ class alignas(64) Shard {
   // label, not two; longer text goes to `spill` (no allocation per line once
   // its capacity fits).
   struct PooledLabel {
-    static constexpr std::size_t kInline = 120;
+    static constexpr std::size_t kInline = 116;
     std::uint32_t refs = 0;
-    std::uint16_t name_size = 0;
-    std::uint16_t value_size = 0;
+    std::uint32_t name_size = 0;
+    std::uint32_t value_size = 0;
     char text[kInline];
     std::string spill;
     void Assign(std::string_view name, std::string_view value);
